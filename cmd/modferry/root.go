@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"modferry/internal/store"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	logFormat string
+	logLevel  string
+}
+
+var global globals
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "modferry",
+		Short: "Carry Go modules into isolated networks and serve them there",
+		Long: `modferry carries Go module dependencies into networks without internet
+access: export everything a set of projects needs into one signed bundle on
+the connected side, verify and import it on the isolated side, and serve it
+there as a GOPROXY that the plain go command builds against.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       toolVersion(),
+	}
+	root.PersistentFlags().StringVar(&global.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().StringVar(&global.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(newServeCmd(), newEnvCmd(), newImportCmd())
+	return root
+}
+
+// toolVersion is the module version from the build info.
+func toolVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+func newLogger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(global.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", global.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch global.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", global.logFormat)
+}
+
+const defaultStore = "./modferry-data"
+
+func addStoreFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "store", defaultStore, "module store directory")
+}
+
+func openStore(dir string) (*store.Disk, error) {
+	return store.NewDisk(dir)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// exitError lets a command choose its exit status after printing its own
+// message.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+var _ = os.Stdout

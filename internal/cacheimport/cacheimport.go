@@ -1,0 +1,315 @@
+// Package cacheimport adds the contents of a go command module cache
+// (GOMODCACHE/cache/download, the tree people copy between machines today)
+// to a module store, checking everything it adds.
+//
+// For each module version found it requires a .mod file; a .zip, if
+// present, must satisfy the module zip rules (golang.org/x/mod/zip) and its
+// recomputed h1: hash must equal the .ziphash beside it when there is one;
+// a .info, if present, must be JSON naming the same version. A version that
+// fails any check is skipped with the reason, never partly added. A version
+// the store already holds is left alone if its zip hash agrees, and skipped
+// as a conflict if it does not.
+package cacheimport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
+	modzip "golang.org/x/mod/zip"
+	"golang.org/x/sync/errgroup"
+
+	"modferry/internal/modules"
+	"modferry/internal/store"
+)
+
+// Options configure Import.
+type Options struct {
+	// Jobs bounds parallel checks; 0 means 4.
+	Jobs int
+	// Progress, if set, is called after each module version.
+	Progress func(done, total int)
+}
+
+// Result reports what Import did.
+type Result struct {
+	Added    []module.Version `json:"added"`
+	Present  []module.Version `json:"present"` // already in the store, same content
+	Skipped  []Skip           `json:"skipped"`
+	Bytes    int64            `json:"bytes"`
+	Root     string           `json:"root"` // the cache/download directory read
+	Versions int              `json:"versions"`
+}
+
+// Skip names a version that was not added and why.
+type Skip struct {
+	module.Version
+	Reason string `json:"reason"`
+}
+
+// FindDownloadDir accepts a GOPATH, a GOMODCACHE, or a cache/download
+// directory and returns the cache/download directory.
+func FindDownloadDir(dir string) (string, error) {
+	for _, sub := range []string{"cache/download", "pkg/mod/cache/download", ""} {
+		d := filepath.Join(dir, filepath.FromSlash(sub))
+		if looksLikeDownloadDir(d) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no module cache found (want a GOMODCACHE, its cache/download, or a GOPATH)", dir)
+}
+
+func looksLikeDownloadDir(d string) bool {
+	fi, err := os.Stat(d)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	if filepath.Base(d) == "download" && filepath.Base(filepath.Dir(d)) == "cache" {
+		return true
+	}
+	// A bare download tree: some entry below has an @v directory.
+	found := false
+	filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || found {
+			return fs.SkipAll
+		}
+		if e.IsDir() && e.Name() == "@v" {
+			found = true
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return found
+}
+
+type candidate struct {
+	v   module.Version
+	dir string // the @v directory
+	esc string // escaped version
+}
+
+// Import adds the valid module versions under dir to repo.
+func Import(ctx context.Context, repo *modules.Repo, dir string, opts Options) (*Result, error) {
+	root, err := FindDownloadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Root: root}
+	var cands []candidate
+	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if e.Name() == "sumdb" && p == filepath.Join(root, "sumdb") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if e.Type()&fs.ModeSymlink != 0 || !strings.HasSuffix(p, ".mod") || filepath.Base(filepath.Dir(p)) != "@v" {
+			return nil
+		}
+		vdir := filepath.Dir(p)
+		rel, _ := filepath.Rel(root, filepath.Dir(vdir))
+		escVer := strings.TrimSuffix(e.Name(), ".mod")
+		path, perr := module.UnescapePath(filepath.ToSlash(rel))
+		ver, verr := module.UnescapeVersion(escVer)
+		v := module.Version{Path: filepath.ToSlash(rel), Version: escVer}
+		if perr != nil || verr != nil {
+			res.Skipped = append(res.Skipped, Skip{v, "not a valid escaped module path or version"})
+			return nil
+		}
+		v = module.Version{Path: path, Version: ver}
+		if err := module.Check(path, ver); err != nil {
+			res.Skipped = append(res.Skipped, Skip{v, err.Error()})
+			return nil
+		}
+		cands = append(cands, candidate{v: v, dir: vdir, esc: escVer})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", root, err)
+	}
+	res.Versions = len(cands) + len(res.Skipped)
+
+	jobs := opts.Jobs
+	if jobs <= 0 {
+		jobs = 4
+	}
+	var mu sync.Mutex
+	done := 0
+	touched := map[string]bool{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for _, c := range cands {
+		g.Go(func() error {
+			outcome, n, err := importOne(gctx, repo, c)
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			if opts.Progress != nil {
+				opts.Progress(done, len(cands))
+			}
+			var skip *skipError
+			switch {
+			case errors.As(err, &skip):
+				res.Skipped = append(res.Skipped, Skip{c.v, skip.reason})
+			case err != nil:
+				return err
+			case outcome == outcomePresent:
+				res.Present = append(res.Present, c.v)
+			default:
+				res.Added = append(res.Added, c.v)
+				res.Bytes += n
+				touched[c.v.Path] = true
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	for p := range touched {
+		if err := repo.WriteList(ctx, p); err != nil {
+			return res, err
+		}
+	}
+	sortVersions(res.Added)
+	sortVersions(res.Present)
+	slices.SortFunc(res.Skipped, func(a, b Skip) int { return compareVersion(a.Version, b.Version) })
+	return res, nil
+}
+
+type outcome int
+
+const (
+	outcomeAdded outcome = iota
+	outcomePresent
+)
+
+type skipError struct{ reason string }
+
+func (e *skipError) Error() string { return e.reason }
+
+func skipf(format string, args ...any) error { return &skipError{fmt.Sprintf(format, args...)} }
+
+func importOne(ctx context.Context, repo *modules.Repo, c candidate) (outcome, int64, error) {
+	base := filepath.Join(c.dir, c.esc)
+	mod, err := os.ReadFile(base + ".mod")
+	if err != nil {
+		return 0, 0, skipf("reading .mod: %v", err)
+	}
+	var info []byte
+	if b, err := os.ReadFile(base + ".info"); err == nil {
+		var ij modules.InfoJSON
+		if err := json.Unmarshal(b, &ij); err != nil {
+			return 0, 0, skipf(".info is not valid JSON: %v", err)
+		}
+		if ij.Version != c.v.Version {
+			return 0, 0, skipf(".info names version %q", ij.Version)
+		}
+		info = b
+	}
+	zipPath := base + ".zip"
+	var zipHash string
+	hasZip := false
+	if fi, err := os.Lstat(zipPath); err == nil && fi.Mode().IsRegular() {
+		hasZip = true
+		if _, err := modzip.CheckZip(c.v, zipPath); err != nil {
+			return 0, 0, skipf("zip breaks the module zip rules: %v", err)
+		}
+		zipHash, err = dirhash.HashZip(zipPath, dirhash.Hash1)
+		if err != nil {
+			return 0, 0, skipf("hashing zip: %v", err)
+		}
+		if want, err := os.ReadFile(base + ".ziphash"); err == nil {
+			if w := strings.TrimSpace(string(want)); w != zipHash {
+				return 0, 0, skipf("zip hash %s does not match its .ziphash %s (corrupt or altered zip)", zipHash, w)
+			}
+		}
+	}
+
+	// What does the store hold already?
+	nameZH, _ := modules.Name(c.v, modules.ZipHash)
+	have, err := store.ReadAll(ctx, repo.Store, nameZH)
+	switch {
+	case err == nil && hasZip:
+		if strings.TrimSpace(string(have)) != zipHash {
+			return 0, 0, skipf("conflict: the store holds this version with zip hash %s, the cache has %s", strings.TrimSpace(string(have)), zipHash)
+		}
+		if ok, _ := complete(ctx, repo, c.v); ok {
+			return outcomePresent, 0, nil
+		}
+	case err == nil && !hasZip:
+		return outcomePresent, 0, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return 0, 0, err
+	}
+	nameMod, _ := modules.Name(c.v, modules.Mod)
+	if old, err := store.ReadAll(ctx, repo.Store, nameMod); err == nil {
+		if !bytes.Equal(old, mod) {
+			return 0, 0, skipf("conflict: the store holds a different go.mod for this version")
+		}
+		if !hasZip {
+			return outcomePresent, 0, nil
+		}
+	}
+
+	files := modules.Files{Mod: bytes.NewReader(mod), ZipHash: zipHash}
+	if info != nil {
+		files.Info = bytes.NewReader(info)
+	}
+	n := int64(len(mod) + len(info))
+	if hasZip {
+		zf, err := os.Open(zipPath)
+		if err != nil {
+			return 0, 0, skipf("opening zip: %v", err)
+		}
+		defer zf.Close()
+		if fi, err := zf.Stat(); err == nil {
+			n += fi.Size()
+		}
+		files.Zip = zf
+	} else if info == nil {
+		// A go.mod-only version: serve the .mod, do not list it.
+		return outcomeAdded, n, putModOnly(ctx, repo, c.v, mod)
+	}
+	if err := repo.Add(ctx, c.v, files); err != nil {
+		return 0, 0, err
+	}
+	return outcomeAdded, n, nil
+}
+
+func putModOnly(ctx context.Context, repo *modules.Repo, v module.Version, mod []byte) error {
+	name, _ := modules.Name(v, modules.Mod)
+	return repo.Store.Put(ctx, name, bytes.NewReader(mod))
+}
+
+func complete(ctx context.Context, repo *modules.Repo, v module.Version) (bool, error) {
+	for _, k := range []modules.Kind{modules.Info, modules.Mod, modules.Zip} {
+		name, _ := modules.Name(v, k)
+		if ok, err := store.Exists(ctx, repo.Store, name); !ok || err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func sortVersions(vs []module.Version) { slices.SortFunc(vs, compareVersion) }
+
+func compareVersion(a, b module.Version) int {
+	if c := strings.Compare(a.Path, b.Path); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Version, b.Version)
+}

@@ -1,0 +1,22 @@
+// Package proxy serves a module store over the GOPROXY protocol
+// (https://go.dev/ref/mod#goproxy-protocol):
+//
+//	GET $module/@v/list            release and pre-release versions, one a line
+//	GET $module/@v/$version.info   JSON {"Version", "Time"}
+//	GET $module/@v/$version.mod    the go.mod, exactly the stored bytes
+//	GET $module/@v/$version.zip    the module zip, streamed from the store
+//	GET $module/@latest            the .info of the version the go command would pick
+//
+// Module paths and versions are case-escaped ("!x" for "X"); the go
+// command also percent-encodes "!", which net/http decodes before parsing.
+// A malformed path is 400; a well-formed request for something the store
+// lacks is 404, or 410 if it was deleted — both of which the go command
+// treats as "not here". The .info, .mod and .zip files never change once
+// written, so they carry a strong ETag and a year-long immutable
+// Cache-Control; list and @latest change as modules arrive and carry a
+// short max-age.
+//
+// Small files (.info, .mod) are served from a bounded in-memory cache;
+// zips are streamed with http.ServeContent, which on a disk store reaches
+// the kernel's sendfile.
+package proxy

@@ -1,0 +1,265 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"modferry/internal/modules"
+	"modferry/internal/store"
+)
+
+// Options configure a Handler. The zero value is usable.
+type Options struct {
+	// CacheBytes bounds the in-memory cache of small files; 0 means 8 MiB,
+	// a negative value turns the cache off.
+	CacheBytes int
+	// Recheck is how old a cached entry may grow before the store is asked
+	// again whether it still exists; 0 means one second.
+	Recheck time.Duration
+	// Logger receives errors; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the GOPROXY protocol from a modules.Repo. Requests reach
+// it with the module path at the start of URL.Path ("/modferry.test/m/@v/list").
+type Handler struct {
+	repo    *modules.Repo
+	cache   *fileCache
+	recheck time.Duration
+	log     *slog.Logger
+}
+
+// New returns a Handler serving repo.
+func New(repo *modules.Repo, opts Options) *Handler {
+	h := &Handler{repo: repo, recheck: opts.Recheck, log: opts.Logger}
+	if h.recheck == 0 {
+		h.recheck = time.Second
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	switch {
+	case opts.CacheBytes == 0:
+		h.cache = newFileCache(8 << 20)
+	case opts.CacheBytes > 0:
+		h.cache = newFileCache(opts.CacheBytes)
+	}
+	return h
+}
+
+// Forget drops any cached file of the module version, for use after a
+// deletion by this process.
+func (h *Handler) Forget(v module.Version) {
+	if h.cache == nil {
+		return
+	}
+	if dir, err := modules.VersionDir(v.Path); err == nil {
+		h.cache.dropPrefix(dir + "/")
+	}
+}
+
+var (
+	hdrJSON      = []string{"application/json"}
+	hdrText      = []string{"text/plain; charset=utf-8"}
+	hdrZip       = []string{"application/zip"}
+	hdrImmutable = []string{"public, max-age=31536000, immutable"}
+	hdrShort     = []string{"public, max-age=60"}
+	hdrNoSniff   = []string{"nosniff"}
+)
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	req, err := ParseRequest(strings.TrimPrefix(r.URL.Path, "/"))
+	if err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, ErrNoSuchVersion) {
+			code = http.StatusNotFound
+		}
+		http.Error(w, err.Error(), code)
+		return
+	}
+	ctx := r.Context()
+	switch req.Op {
+	case OpList:
+		h.serveList(ctx, w, r, req.Path)
+	case OpLatest:
+		v, err := h.repo.Latest(ctx, req.Path)
+		if err != nil {
+			h.fail(w, req, err)
+			return
+		}
+		req.Version.Version = v
+		h.serveFile(ctx, w, r, req, modules.Info, hdrShort)
+	case OpInfo:
+		h.serveFile(ctx, w, r, req, modules.Info, hdrImmutable)
+	case OpMod:
+		h.serveFile(ctx, w, r, req, modules.Mod, hdrImmutable)
+	case OpZip:
+		h.serveFile(ctx, w, r, req, modules.Zip, hdrImmutable)
+	}
+}
+
+func (h *Handler) serveList(ctx context.Context, w http.ResponseWriter, r *http.Request, path string) {
+	vs, err := h.repo.List(ctx, path)
+	if err != nil {
+		h.fail(w, Request{Op: OpList, Version: module.Version{Path: path}}, err)
+		return
+	}
+	if len(vs) == 0 {
+		// Distinguish "module unknown" (404) from "only pseudo-versions"
+		// (200, empty), as proxies upstream do.
+		if all, err := h.repo.Versions(ctx, path); err != nil || len(all) == 0 {
+			http.Error(w, fmt.Sprintf("not found: module %s is not in this store", path), http.StatusNotFound)
+			return
+		}
+	}
+	body := strings.Join(vs, "\n")
+	if body != "" {
+		body += "\n"
+	}
+	hd := w.Header()
+	hd["Content-Type"] = hdrText
+	hd["Cache-Control"] = hdrShort
+	hd["Content-Length"] = []string{strconv.Itoa(len(body))}
+	if r.Method == http.MethodHead {
+		return
+	}
+	io.WriteString(w, body)
+}
+
+// serveFile serves one immutable file of a module version, from the cache
+// when it can.
+func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request, kind modules.Kind, cacheControl []string) {
+	name, err := modules.Name(req.Version, kind)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if kind != modules.Zip && h.cache != nil {
+		if f := h.cache.get(name); f != nil && time.Duration(time.Now().UnixNano()-f.checked.Load()) < h.recheck {
+			h.writeSmall(w, r, f, kind, cacheControl)
+			return
+		}
+	}
+	f, err := h.repo.Store.Open(ctx, name)
+	if err != nil {
+		if h.cache != nil {
+			h.cache.drop(name)
+		}
+		h.fail(w, req, err)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		h.fail(w, req, err)
+		return
+	}
+	etag := fmt.Sprintf(`"%x-%x"`, fi.Size(), fi.ModTime().UnixNano())
+	if kind != modules.Zip && h.cache != nil && fi.Size() <= int64(h.cache.limit/8) {
+		if old := h.cache.get(name); old != nil && old.etag[0] == etag {
+			old.checked.Store(time.Now().UnixNano())
+			h.writeSmall(w, r, old, kind, cacheControl)
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(f, fi.Size()+1))
+		if err == nil && int64(len(data)) == fi.Size() {
+			sf := &smallFile{
+				data:    data,
+				etag:    []string{etag},
+				length:  []string{strconv.Itoa(len(data))},
+				modTime: fi.ModTime(),
+			}
+			sf.checked.Store(time.Now().UnixNano())
+			h.cache.put(name, sf)
+			h.writeSmall(w, r, sf, kind, cacheControl)
+			return
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			h.fail(w, req, err)
+			return
+		}
+	}
+	hd := w.Header()
+	hd["Content-Type"] = contentType(kind)
+	hd["Cache-Control"] = cacheControl
+	hd["Etag"] = []string{etag}
+	hd["X-Content-Type-Options"] = hdrNoSniff
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+func contentType(k modules.Kind) []string {
+	switch k {
+	case modules.Info:
+		return hdrJSON
+	case modules.Zip:
+		return hdrZip
+	}
+	return hdrText
+}
+
+func (h *Handler) writeSmall(w http.ResponseWriter, r *http.Request, f *smallFile, kind modules.Kind, cacheControl []string) {
+	hd := w.Header()
+	hd["Content-Type"] = contentType(kind)
+	hd["Cache-Control"] = cacheControl
+	hd["Etag"] = f.etag
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 && etagMatch(inm[0], f.etag[0]) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hd["Content-Length"] = f.length
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(f.data)
+}
+
+// etagMatch reports whether an If-None-Match header value matches etag.
+func etagMatch(header, etag string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		part = strings.TrimSpace(part)
+		if part == "*" || strings.TrimPrefix(part, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// fail answers a request that could not be served: 404 or 410 when the
+// thing is absent, 500 otherwise.
+func (h *Handler) fail(w http.ResponseWriter, req Request, err error) {
+	if !errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, store.ErrBadName) {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		h.log.Error("serving module file", "module", req.Path, "version", req.Version.Version, "op", req.Op.String(), "err", err)
+		http.Error(w, "internal error reading the store", http.StatusInternalServerError)
+		return
+	}
+	if req.Version.Version != "" {
+		if g, gerr := h.repo.IsGone(context.Background(), req.Version); gerr == nil && g != nil {
+			msg := fmt.Sprintf("gone: %s was deleted from this store on %s: %s", req.Version, g.Time.UTC().Format(time.RFC3339), g.Reason)
+			http.Error(w, msg, http.StatusGone)
+			return
+		}
+		http.Error(w, fmt.Sprintf("not found: %s is not in this store", req.Version), http.StatusNotFound)
+		return
+	}
+	http.Error(w, fmt.Sprintf("not found: module %s has no versions in this store", req.Path), http.StatusNotFound)
+}

@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// Op is what a GOPROXY request asks for.
+type Op int
+
+// The GOPROXY operations.
+const (
+	OpList   Op = iota + 1 // $module/@v/list
+	OpInfo                 // $module/@v/$version.info
+	OpMod                  // $module/@v/$version.mod
+	OpZip                  // $module/@v/$version.zip
+	OpLatest               // $module/@latest
+)
+
+var opNames = [...]string{"", "list", "info", "mod", "zip", "latest"}
+
+func (o Op) String() string {
+	if o > 0 && int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return "unknown"
+}
+
+// Request is a parsed GOPROXY request. Module paths and versions are
+// unescaped and valid; Version is set for OpInfo, OpMod and OpZip.
+type Request struct {
+	Op Op
+	module.Version
+}
+
+// ErrBadPath is matched by errors for request paths that are not GOPROXY
+// requests at all or carry malformed module paths or escapes (HTTP 400).
+var ErrBadPath = errors.New("bad request path")
+
+// ErrNoSuchVersion is matched by errors for well-formed requests that name
+// a version no proxy can hold, such as a branch name or a non-canonical
+// version (HTTP 404: the go command then treats the version as absent).
+var ErrNoSuchVersion = errors.New("no such version")
+
+// maxPathLen bounds request paths; module paths are far shorter.
+const maxPathLen = 1024
+
+// ParseRequest parses a GOPROXY request path without its leading slash,
+// after URL decoding (the go command sends "!" as "%21"), such as
+// "modferry.test/!upper/@v/v1.0.0.zip".
+func ParseRequest(p string) (Request, error) {
+	if len(p) > maxPathLen {
+		return Request{}, fmt.Errorf("%w: longer than %d bytes", ErrBadPath, maxPathLen)
+	}
+	if esc, ok := strings.CutSuffix(p, "/@latest"); ok {
+		path, err := unescapePath(esc)
+		if err != nil {
+			return Request{}, err
+		}
+		return Request{Op: OpLatest, Version: module.Version{Path: path}}, nil
+	}
+	esc, file, ok := strings.Cut(p, "/@v/")
+	if !ok {
+		return Request{}, fmt.Errorf("%w: not a GOPROXY request (want $module/@v/... or $module/@latest)", ErrBadPath)
+	}
+	path, err := unescapePath(esc)
+	if err != nil {
+		return Request{}, err
+	}
+	if file == "list" {
+		return Request{Op: OpList, Version: module.Version{Path: path}}, nil
+	}
+	var op Op
+	var escVer string
+	switch {
+	case strings.HasSuffix(file, ".info"):
+		op, escVer = OpInfo, strings.TrimSuffix(file, ".info")
+	case strings.HasSuffix(file, ".mod"):
+		op, escVer = OpMod, strings.TrimSuffix(file, ".mod")
+	case strings.HasSuffix(file, ".zip"):
+		op, escVer = OpZip, strings.TrimSuffix(file, ".zip")
+	default:
+		return Request{}, fmt.Errorf("%w: unknown file %q (want list, .info, .mod or .zip)", ErrBadPath, file)
+	}
+	if escVer == "" || strings.Contains(escVer, "/") {
+		return Request{}, fmt.Errorf("%w: bad version element %q", ErrBadPath, escVer)
+	}
+	ver, err := module.UnescapeVersion(escVer)
+	if err != nil {
+		return Request{}, fmt.Errorf("%w: %v", ErrBadPath, err)
+	}
+	v := module.Version{Path: path, Version: ver}
+	if !semver.IsValid(ver) || semver.Canonical(ver) != strings.TrimSuffix(ver, "+incompatible") && semver.Canonical(ver)+"+incompatible" != ver {
+		return Request{}, fmt.Errorf("%w: %s@%s is not a canonical semantic version", ErrNoSuchVersion, path, ver)
+	}
+	if err := module.Check(path, ver); err != nil {
+		return Request{}, fmt.Errorf("%w: %v", ErrNoSuchVersion, err)
+	}
+	return Request{Op: op, Version: v}, nil
+}
+
+func unescapePath(esc string) (string, error) {
+	path, err := module.UnescapePath(esc)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadPath, err)
+	}
+	return path, nil
+}

@@ -1,0 +1,73 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"modferry/internal/store"
+	"modferry/internal/store/storetest"
+)
+
+func TestDiskContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		d, err := store.NewDisk(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	})
+}
+
+// TestDiskCrashBeforeRename simulates a process killed after writing its
+// temporary file and before the rename: nothing is visible, and CleanTemp
+// removes the leftover.
+func TestDiskCrashBeforeRename(t *testing.T) {
+	ctx := context.Background()
+	d, err := store.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Put(ctx, "m/@v/v1.0.0.info", strings.NewReader("{}")); err != nil {
+		t.Fatal(err)
+	}
+	// What a crash leaves: a complete temp file beside the target.
+	leftover := filepath.Join(d.Root(), "m", "@v", store.TempPrefix+"123456")
+	if err := os.WriteFile(leftover, []byte("half a zip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	names, err := d.List(ctx, "m/@v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(names, []string{"v1.0.0.info"}) {
+		t.Fatalf("List shows %q, want only v1.0.0.info", names)
+	}
+	if err := d.CleanTemp(""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
+		t.Fatalf("CleanTemp left %s: %v", leftover, err)
+	}
+}
+
+// TestDiskLayout pins the on-disk layout that GOPROXY=file:// relies on.
+func TestDiskLayout(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	d, _ := store.NewDisk(root)
+	if err := d.Put(ctx, "download/modferry.test/!upper/@v/list", strings.NewReader("v1.0.0\n")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "download", "modferry.test", "!upper", "@v", "list"))
+	if err != nil || string(b) != "v1.0.0\n" {
+		t.Fatalf("file layout: %q, %v", b, err)
+	}
+	fi, _ := os.Stat(filepath.Join(root, "download", "modferry.test", "!upper", "@v", "list"))
+	if fi.Mode().Perm() != 0o644 {
+		t.Fatalf("mode %v, want 0644", fi.Mode().Perm())
+	}
+}

@@ -1,0 +1,113 @@
+// Package store holds modferry's objects: module files in the GOPROXY
+// layout, checksum-database proofs, import history and other state.
+//
+// A Store maps slash-separated names such as
+// "download/modferry.test/!upper/@v/v1.0.0.zip" to immutable byte strings.
+// The interface is deliberately small and has no rename, so that an
+// object store (S3 and the like) can implement it: Put and Create must make
+// an object visible whole or not at all, and a reader never sees a partial
+// object. Names are validated by CheckName; a backend must reject any
+// other name.
+//
+// Errors that mean "no such object" match fs.ErrNotExist, and Create's
+// "already there" matches fs.ErrExist, so callers use errors.Is.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+)
+
+// File is an object opened for reading. *os.File satisfies it, which lets
+// HTTP servers use the kernel's sendfile path for disk-backed stores.
+type File interface {
+	io.ReadSeekCloser
+	Stat() (fs.FileInfo, error)
+}
+
+// Store is the storage every modferry component builds on.
+type Store interface {
+	// Open opens the named object for reading.
+	Open(ctx context.Context, name string) (File, error)
+	// Put writes the object atomically, replacing any previous content.
+	Put(ctx context.Context, name string, r io.Reader) error
+	// Create writes the object atomically unless it exists already, in
+	// which case it returns an error matching fs.ErrExist and changes
+	// nothing.
+	Create(ctx context.Context, name string, r io.Reader) error
+	// Delete removes the object. Deleting a missing object is not an error.
+	Delete(ctx context.Context, name string) error
+	// List returns the direct children of the directory dir ("" for the
+	// root), sorted: objects by name, sub-directories with a trailing "/".
+	// A missing directory lists as empty.
+	List(ctx context.Context, dir string) ([]string, error)
+}
+
+// ErrBadName is returned for names that CheckName rejects.
+var ErrBadName = errors.New("invalid object name")
+
+// MaxNameLen bounds object names.
+const MaxNameLen = 1024
+
+// CheckName reports whether name is a valid object name: non-empty,
+// relative, slash-separated, with no empty, "." or ".." elements, no
+// backslashes or NUL bytes, no element starting with ".tmp-" (reserved for
+// backends' temporary files) and at most MaxNameLen bytes.
+func CheckName(name string) error {
+	if name == "" || len(name) > MaxNameLen {
+		return fmt.Errorf("%w %q: empty or too long", ErrBadName, name)
+	}
+	if strings.ContainsAny(name, "\\\x00") {
+		return fmt.Errorf("%w %q: backslash or NUL", ErrBadName, name)
+	}
+	for elem := range strings.SplitSeq(name, "/") {
+		switch {
+		case elem == "" || elem == "." || elem == "..":
+			return fmt.Errorf("%w %q: empty, . or .. element", ErrBadName, name)
+		case strings.HasPrefix(elem, TempPrefix):
+			return fmt.Errorf("%w %q: reserved element %q", ErrBadName, name, elem)
+		}
+	}
+	return nil
+}
+
+// CheckDir is CheckName for directory arguments of List, where "" (the
+// root) is allowed and a trailing slash is ignored.
+func CheckDir(dir string) (string, error) {
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		return "", nil
+	}
+	return dir, CheckName(dir)
+}
+
+// TempPrefix starts the names of temporary files that backends create
+// while writing; List never returns them.
+const TempPrefix = ".tmp-"
+
+// ReadAll reads a whole (small) object.
+func ReadAll(ctx context.Context, s Store, name string) ([]byte, error) {
+	f, err := s.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// Exists reports whether the named object exists.
+func Exists(ctx context.Context, s Store, name string) (bool, error) {
+	f, err := s.Open(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	f.Close()
+	return true, nil
+}
