@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"modferry/internal/modules"
+
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +14,7 @@ type smallFile struct {
 	etag    []string // header value, preallocated
 	length  []string
 	modTime time.Time
+	kind    modules.Kind
 	checked atomic.Int64 // when the store last confirmed the object (Unix ns)
 }
 

@@ -65,6 +65,7 @@ func (h *Handler) Forget(v module.Version) {
 	}
 	if dir, err := modules.VersionDir(v.Path); err == nil {
 		h.cache.dropPrefix(dir + "/")
+		h.cache.dropPrefix("/" + strings.TrimPrefix(dir, modules.Root+"/") + "/")
 	}
 }
 
@@ -83,6 +84,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
+	}
+	// Fast path: a small file served before is cached under its request
+	// path, which was valid then and names the same immutable file now.
+	if h.cache != nil {
+		if f := h.cache.get(r.URL.Path); f != nil && h.fresh(f) {
+			h.writeSmall(w, r, f, f.kind, hdrImmutable)
+			return
+		}
 	}
 	req, err := ParseRequest(strings.TrimPrefix(r.URL.Path, "/"))
 	if err != nil {
@@ -104,13 +113,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		req.Version.Version = v
-		h.serveFile(ctx, w, r, req, modules.Info, hdrShort)
+		h.serveFile(ctx, w, r, req, "", modules.Info, hdrShort)
 	case OpInfo:
-		h.serveFile(ctx, w, r, req, modules.Info, hdrImmutable)
+		h.serveFile(ctx, w, r, req, r.URL.Path, modules.Info, hdrImmutable)
 	case OpMod:
-		h.serveFile(ctx, w, r, req, modules.Mod, hdrImmutable)
+		h.serveFile(ctx, w, r, req, r.URL.Path, modules.Mod, hdrImmutable)
 	case OpZip:
-		h.serveFile(ctx, w, r, req, modules.Zip, hdrImmutable)
+		h.serveFile(ctx, w, r, req, r.URL.Path, modules.Zip, hdrImmutable)
 	}
 }
 
@@ -142,16 +151,24 @@ func (h *Handler) serveList(ctx context.Context, w http.ResponseWriter, r *http.
 	io.WriteString(w, body)
 }
 
+func (h *Handler) fresh(f *smallFile) bool {
+	return time.Duration(time.Now().UnixNano()-f.checked.Load()) < h.recheck
+}
+
 // serveFile serves one immutable file of a module version, from the cache
-// when it can.
-func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request, kind modules.Kind, cacheControl []string) {
+// when it can. Small files are cached under key, the request path; an
+// empty key (for @latest, whose answer changes) caches under the store name.
+func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request, key string, kind modules.Kind, cacheControl []string) {
 	name, err := modules.Name(req.Version, kind)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	if key == "" {
+		key = name
+	}
 	if kind != modules.Zip && h.cache != nil {
-		if f := h.cache.get(name); f != nil && time.Duration(time.Now().UnixNano()-f.checked.Load()) < h.recheck {
+		if f := h.cache.get(key); f != nil && h.fresh(f) {
 			h.writeSmall(w, r, f, kind, cacheControl)
 			return
 		}
@@ -159,7 +176,7 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 	f, err := h.repo.Store.Open(ctx, name)
 	if err != nil {
 		if h.cache != nil {
-			h.cache.drop(name)
+			h.cache.drop(key)
 		}
 		h.fail(w, req, err)
 		return
@@ -172,7 +189,7 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	etag := fmt.Sprintf(`"%x-%x"`, fi.Size(), fi.ModTime().UnixNano())
 	if kind != modules.Zip && h.cache != nil && fi.Size() <= int64(h.cache.limit/8) {
-		if old := h.cache.get(name); old != nil && old.etag[0] == etag {
+		if old := h.cache.get(key); old != nil && old.etag[0] == etag {
 			old.checked.Store(time.Now().UnixNano())
 			h.writeSmall(w, r, old, kind, cacheControl)
 			return
@@ -184,9 +201,10 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 				etag:    []string{etag},
 				length:  []string{strconv.Itoa(len(data))},
 				modTime: fi.ModTime(),
+				kind:    kind,
 			}
 			sf.checked.Store(time.Now().UnixNano())
-			h.cache.put(name, sf)
+			h.cache.put(key, sf)
 			h.writeSmall(w, r, sf, kind, cacheControl)
 			return
 		}

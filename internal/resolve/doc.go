@@ -1,0 +1,35 @@
+// Package resolve finds and fetches every module file the go command
+// (Go 1.21 or newer) requests when it works offline on a set of projects
+// and module@version arguments.
+//
+// Resolution is the go command's own job, so this package does not
+// re-implement minimal version selection. Instead it drives the real go
+// command through a recording proxy:
+//
+//   - A [Recorder] listens on 127.0.0.1 and speaks the GOPROXY protocol. It
+//     forwards requests to the upstream GOPROXY list (with the list's ',' and
+//     '|' fall-through rules), retries transient failures with exponential
+//     backoff, stores every .info, .mod and .zip it serves under
+//     WorkDir/download in the GOPROXY cache/download layout (temp file,
+//     fsync, rename), and records what was requested. /sumdb/ requests are
+//     passed through and never recorded, so the real checksum database
+//     checks every module the go command sees.
+//   - Each project is copied (go.mod and go.sum are never modified in the
+//     user's tree), and in the copy the go command runs with a private
+//     GOPATH, GOMODCACHE and GOCACHE, GOPROXY pointing at the recorder,
+//     GOTOOLCHAIN=local and GOFLAGS=-mod=mod (not in workspace mode, where
+//     the go command rejects it):
+//     go mod download all, go list -m all, go list -deps -test ./... in each
+//     main module, go mod tidy in each main module, go mod verify, and then
+//     go mod download all and go list -m all again on the tidied graph.
+//   - Module@version arguments are resolved in a synthetic main module
+//     (modferry.invalid/pool) with go get, then loaded like a project.
+//   - Finally the set is made robust for other go versions: every version
+//     whose .mod was requested also gets its .info, and every .zip gets its
+//     .info and .mod.
+//
+// Modules matching GONOPROXY (or GOPRIVATE) never reach the recorder: the go
+// command fetches them directly from version control with the user's
+// credentials, and Resolve picks their files up from the private module
+// cache afterwards.
+package resolve

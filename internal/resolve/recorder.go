@@ -1,0 +1,268 @@
+package resolve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/mod/module"
+)
+
+// A recorder is a GOPROXY server on 127.0.0.1 that forwards to the
+// upstream proxy list, stores .info, .mod and .zip files under dir in the
+// cache/download layout, and records every file it serves.
+type recorder struct {
+	ctx      context.Context // for upstream fetches, which outlive requests
+	dir      string          // the download/ tree
+	fetch    *fetcher
+	sem      chan struct{} // bounds concurrent upstream fetches
+	noProxy  string        // GONOPROXY globs: answered 404 so the go command goes direct
+	progress func(Event)   // may be nil; called with mu held
+
+	srv *http.Server
+	url string
+
+	mu       sync.Mutex
+	inflight map[string]*flight
+	served   map[string]File // by GOPROXY name, this run
+	order    []*CommandRequests
+	current  *CommandRequests
+	stage    string
+	bytes    int64
+}
+
+type flight struct {
+	done chan struct{}
+	file File
+	err  error
+}
+
+func newRecorder(ctx context.Context, dir string, f *fetcher, jobs int, noProxy string, progress func(Event)) *recorder {
+	if jobs < 1 {
+		jobs = 1
+	}
+	return &recorder{
+		ctx:      ctx,
+		dir:      dir,
+		fetch:    f,
+		sem:      make(chan struct{}, jobs),
+		noProxy:  noProxy,
+		progress: progress,
+		inflight: make(map[string]*flight),
+		served:   make(map[string]File),
+	}
+}
+
+// start listens on a random port of 127.0.0.1.
+func (r *recorder) start() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	r.url = "http://" + ln.Addr().String()
+	r.srv = &http.Server{Handler: r}
+	go r.srv.Serve(ln)
+	return nil
+}
+
+func (r *recorder) close() {
+	if r.srv != nil {
+		r.srv.Close()
+	}
+}
+
+// setStage starts counting requests for one go command.
+func (r *recorder) setStage(project, command string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.current = &CommandRequests{Project: project, Command: command}
+	r.order = append(r.order, r.current)
+	r.stage = project + ": go " + command
+	r.report(0)
+}
+
+func (r *recorder) report(total int) {
+	if r.progress != nil {
+		r.progress(Event{Stage: r.stage, Files: len(r.served), Bytes: r.bytes, Total: total})
+	}
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := strings.TrimPrefix(req.URL.Path, "/")
+	if strings.HasPrefix(name, "sumdb/") {
+		r.forward(w, name)
+		return
+	}
+	rq, err := parseRequest(name)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	if r.noProxy != "" && module.MatchPrefixPatterns(r.noProxy, rq.Module.Path) {
+		http.Error(w, "module matches GONOPROXY; fetch it directly", http.StatusNotFound)
+		return
+	}
+	switch rq.Op {
+	case "list", "latest":
+		r.forward(w, name)
+		return
+	}
+	f, err := r.ensure(rq.Module, Kind(rq.Op))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	r.record(f)
+	file, err := os.Open(f.Path)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	http.ServeContent(w, req, "", st.ModTime(), file)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, fs.ErrNotExist) {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	http.Error(w, err.Error(), http.StatusBadGateway)
+}
+
+// forward passes a request that is not recorded (list, @latest, sumdb)
+// through to the upstream list. Responses are small; they are buffered so
+// that a retry never writes half a body twice.
+func (r *recorder) forward(w http.ResponseWriter, name string) {
+	var buf bytes.Buffer
+	r.sem <- struct{}{}
+	err := r.fetch.get(r.ctx, name, func(body io.Reader) error {
+		buf.Reset()
+		_, err := io.Copy(&buf, body)
+		return err
+	})
+	<-r.sem
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Write(buf.Bytes())
+}
+
+// record notes that f was served during the current stage.
+func (r *recorder) record(f File) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := f.Name()
+	if _, ok := r.served[name]; ok {
+		return
+	}
+	r.served[name] = f
+	r.bytes += f.Size
+	if c := r.current; c != nil {
+		switch f.Kind {
+		case KindInfo:
+			c.Info++
+		case KindMod:
+			c.Mod++
+		case KindZip:
+			c.Zip++
+		}
+	}
+	r.report(0)
+}
+
+// ensure returns the stored file for m and k, fetching it from upstream
+// first if the store does not have it. Concurrent calls for one file share
+// one fetch.
+func (r *recorder) ensure(m module.Version, k Kind) (File, error) {
+	name, err := fileName(m, k)
+	if err != nil {
+		return File{}, err
+	}
+	local := filepath.Join(r.dir, filepath.FromSlash(name))
+	if st, err := os.Stat(local); err == nil {
+		return File{Module: m, Kind: k, Path: local, Size: st.Size()}, nil
+	}
+	r.mu.Lock()
+	if fl, ok := r.inflight[name]; ok {
+		r.mu.Unlock()
+		<-fl.done
+		return fl.file, fl.err
+	}
+	fl := &flight{done: make(chan struct{})}
+	r.inflight[name] = fl
+	r.mu.Unlock()
+
+	// Re-check after winning the flight: a fetch may just have finished.
+	if st, err := os.Stat(local); err == nil {
+		fl.file = File{Module: m, Kind: k, Path: local, Size: st.Size()}
+	} else {
+		r.sem <- struct{}{}
+		var n int64
+		fl.err = r.fetch.get(r.ctx, name, func(body io.Reader) error {
+			var err error
+			n, err = writeFileAtomic(local, body)
+			return err
+		})
+		<-r.sem
+		if fl.err == nil {
+			fl.file = File{Module: m, Kind: k, Path: local, Size: n}
+		}
+	}
+	r.mu.Lock()
+	delete(r.inflight, name)
+	r.mu.Unlock()
+	close(fl.done)
+	return fl.file, fl.err
+}
+
+// adopt copies a file the go command fetched directly (a GONOPROXY module)
+// from the module cache into the store and records it.
+func (r *recorder) adopt(m module.Version, k Kind, src string) (File, error) {
+	name, err := fileName(m, k)
+	if err != nil {
+		return File{}, err
+	}
+	local := filepath.Join(r.dir, filepath.FromSlash(name))
+	f := File{Module: m, Kind: k, Path: local}
+	if st, err := os.Stat(local); err == nil {
+		f.Size = st.Size()
+		return f, nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return File{}, err
+	}
+	defer in.Close()
+	f.Size, err = writeFileAtomic(local, in)
+	return f, err
+}
+
+// files returns the files served in this run.
+func (r *recorder) files() map[string]File {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]File, len(r.served))
+	for k, v := range r.served {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,443 @@
+package resolve
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// Options configures Resolve. The zero value of every field but WorkDir
+// is usable.
+type Options struct {
+	// Projects are directories: module roots (with go.mod) or workspace
+	// roots (with go.work). They are copied, never modified.
+	Projects []string
+	// Modules are module@version arguments. Versions may be queries such
+	// as "latest" or "v1.2"; they are resolved with go get.
+	Modules []module.Version
+	// Upstream is the GOPROXY list to fetch from. Empty means the user's
+	// go env GOPROXY.
+	Upstream string
+	// GoEnv is extra KEY=VALUE environment for the go command, such as
+	// GOPRIVATE, GONOSUMDB, GOSUMDB or GOAUTH. GOPATH, GOMODCACHE,
+	// GOCACHE, GOPROXY, GOFLAGS, GOTOOLCHAIN and GOWORK are set by Resolve
+	// and ignored here.
+	GoEnv []string
+	// WorkDir holds the store of fetched files (WorkDir/download, in the
+	// GOPROXY layout, usable as GOPROXY=file://WorkDir/download), the
+	// build cache, and, during a call, the project copies and a private
+	// module cache. It is reused across calls: files already stored are
+	// not fetched again. Required.
+	WorkDir string
+	// Jobs bounds concurrent upstream fetches. Zero means 8.
+	Jobs int
+	// Progress, if not nil, receives progress events, one at a time.
+	Progress func(Event)
+	// Logf, if not nil, receives diagnostic messages.
+	Logf func(format string, args ...any)
+	// HTTPClient is used for upstream requests. Nil means a client with a
+	// 5-minute timeout per request.
+	HTTPClient *http.Client
+	// Retries is the number of retries of a transient upstream failure.
+	// Zero means 4; negative means none.
+	Retries int
+}
+
+// Resolve runs the go command over every project and module argument
+// through a recording proxy, and returns every module file the go command
+// (1.21 or newer) needs to do the same offline.
+func Resolve(ctx context.Context, opts Options) (*Result, error) {
+	start := time.Now()
+	if opts.WorkDir == "" {
+		return nil, errors.New("resolve: Options.WorkDir is required")
+	}
+	if len(opts.Projects) == 0 && len(opts.Modules) == 0 {
+		return nil, errors.New("resolve: nothing to resolve: no projects and no modules")
+	}
+	workDir, err := filepath.Abs(opts.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	ue, err := readGoEnv(ctx, opts.GoEnv)
+	if err != nil {
+		return nil, fmt.Errorf("resolve: %w", err)
+	}
+	upstream := opts.Upstream
+	if upstream == "" {
+		upstream = ue.GOPROXY
+	}
+	list, err := parseProxyList(upstream)
+	if err != nil {
+		return nil, fmt.Errorf("resolve: GOPROXY %q: %w", upstream, err)
+	}
+	if len(list.Proxies) == 0 && list.Tail != "direct" {
+		return nil, fmt.Errorf("resolve: GOPROXY %q names no proxy", upstream)
+	}
+	client := opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Minute}
+	}
+	retries := opts.Retries
+	switch {
+	case retries == 0:
+		retries = 4
+	case retries < 0:
+		retries = 0
+	}
+	jobs := opts.Jobs
+	if jobs <= 0 {
+		jobs = 8
+	}
+
+	if err := os.MkdirAll(workDir, 0o777); err != nil {
+		return nil, err
+	}
+	runDir, err := os.MkdirTemp(workDir, "run-")
+	if err != nil {
+		return nil, err
+	}
+	defer removeAll(runDir)
+
+	// GONOPROXY as the go command will see it.
+	probeEnv := childEnv(ue, opts.GoEnv, nil)
+	noProxy := lookupEnv(probeEnv, "GONOPROXY")
+	if noProxy == "" {
+		noProxy = lookupEnv(probeEnv, "GOPRIVATE")
+	}
+
+	f := &fetcher{list: list, client: client, retries: retries, backoff: 500 * time.Millisecond}
+	rec := newRecorder(ctx, filepath.Join(workDir, "download"), f, jobs, noProxy, opts.Progress)
+	if err := rec.start(); err != nil {
+		return nil, err
+	}
+	defer rec.close()
+
+	goproxy := rec.url
+	if list.Tail == "direct" {
+		sep := ","
+		if list.TailAnyError {
+			sep = "|"
+		}
+		goproxy += sep + "direct"
+	}
+	gopath := filepath.Join(runDir, "gopath")
+	g := &goRunner{rec: rec, env: childEnv(ue, opts.GoEnv, []string{
+		"GOPATH=" + gopath,
+		"GOMODCACHE=" + filepath.Join(gopath, "pkg", "mod"),
+		"GOCACHE=" + filepath.Join(workDir, "gocache"),
+		"GOPROXY=" + goproxy,
+		"GOTOOLCHAIN=local",
+	})}
+
+	res := &Result{}
+	for i, p := range opts.Projects {
+		info, err := resolveProject(ctx, g, p, filepath.Join(runDir, "p"+strconv.Itoa(i)))
+		if err != nil {
+			return nil, err
+		}
+		res.Projects = append(res.Projects, *info)
+	}
+	if len(opts.Modules) > 0 {
+		goVersion := strings.TrimPrefix(ue.GOVERSION, "go")
+		if i := strings.IndexAny(goVersion, " -"); i >= 0 {
+			goVersion = goVersion[:i]
+		}
+		res.Modules, err = resolveModules(ctx, g, opts.Modules, runDir, goVersion, logf)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	// Files the go command fetched itself (GONOPROXY modules, or modules
+	// that every proxy lacked before "direct") are in the module cache only.
+	if err := adoptDirect(rec, filepath.Join(gopath, "pkg", "mod", "cache", "download"), logf); err != nil {
+		return nil, err
+	}
+	files, err := complete(ctx, g, rec, noProxy, runDir, logf)
+	if err != nil {
+		return nil, err
+	}
+	res.Files = files
+	rec.mu.Lock()
+	for _, c := range rec.order {
+		res.Requests = append(res.Requests, *c)
+	}
+	rec.mu.Unlock()
+	logf("resolve: %d files for %d projects and %d modules in %v", len(files), len(opts.Projects), len(opts.Modules), time.Since(start).Round(time.Millisecond))
+	return res, nil
+}
+
+// resolveProject copies one project and runs the go commands in the copy.
+func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*ProjectInfo, error) {
+	pc, err := copyProject(dir, copyDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", dir, err)
+	}
+	info := &ProjectInfo{Path: pc.Orig, Workspace: pc.Workspace, VCSRevision: gitRevision(ctx, pc.Orig)}
+	sum := "go.sum"
+	if pc.Workspace {
+		sum = "go.work.sum"
+	}
+	if info.GoSumSHA256, err = fileSHA256(filepath.Join(pc.Orig, sum)); err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", pc.Orig, err)
+	}
+	run := func(dir string, m mode, args ...string) error {
+		_, err := g.run(ctx, pc.Orig, dir, m, args...)
+		return err
+	}
+	root := moduleMode
+	if pc.Workspace {
+		root = workspaceMode
+	}
+	steps := []func() error{
+		func() error { return run(pc.Root, root, "mod", "download", "all") },
+		func() error { return run(pc.Root, root, "list", "-m", "all") },
+		func() error {
+			for _, md := range pc.Modules {
+				if err := run(md, root, "list", "-deps", "-test", "./..."); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func() error {
+			// go mod tidy never runs in workspace mode: it tidies the one
+			// module of its directory, alone. A workspace module that
+			// imports an unpublished workspace module cannot be tidied
+			// alone at all, so there tidy is best effort (-e).
+			args := []string{"mod", "tidy"}
+			if pc.Workspace {
+				args = append(args, "-e")
+			}
+			for _, md := range pc.Modules {
+				if err := run(md, moduleMode, args...); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func() error { return run(pc.Root, root, "mod", "verify") },
+		// The tidied graph may differ from the one the project had.
+		func() error { return run(pc.Root, root, "mod", "download", "all") },
+		func() error { return run(pc.Root, root, "list", "-m", "all") },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return info, nil
+}
+
+// gitRevision returns git rev-parse HEAD for dir, or "".
+func gitRevision(ctx context.Context, dir string) string {
+	cmd := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "HEAD")
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// fileSHA256 returns the hex SHA-256 of a file, or "" if it does not exist.
+func fileSHA256(name string) (string, error) {
+	f, err := os.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// adoptDirect copies into the store every module file of the module cache
+// that did not come through the recorder.
+func adoptDirect(rec *recorder, cacheDir string, logf func(string, ...any)) error {
+	served := rec.files()
+	err := filepath.WalkDir(cacheDir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == cacheDir {
+			return filepath.SkipAll
+		}
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p == filepath.Join(cacheDir, "sumdb") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(cacheDir, p)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if _, ok := served[name]; ok {
+			return nil
+		}
+		rq, err := parseRequest(name)
+		if err != nil || rq.Op == "list" || rq.Op == "latest" {
+			return nil // list, .lock, .ziphash, .partial and such
+		}
+		f, err := rec.adopt(rq.Module, Kind(rq.Op), p)
+		if err != nil {
+			return fmt.Errorf("resolve: adopting %s from the module cache: %w", name, err)
+		}
+		logf("resolve: %s came directly from its origin, not through a proxy", f)
+		rec.record(f)
+		return nil
+	})
+	return err
+}
+
+// complete makes the recorded set robust for other go versions: every
+// version with a .mod also gets its .info, and every .zip its .info and
+// .mod. It returns the final, sorted file list.
+func complete(ctx context.Context, g *goRunner, rec *recorder, noProxy, runDir string, logf func(string, ...any)) ([]File, error) {
+	have := rec.files()
+	type need struct {
+		m module.Version
+		k Kind
+	}
+	var needs []need
+	for _, f := range have {
+		var want []Kind
+		switch f.Kind {
+		case KindMod:
+			want = []Kind{KindInfo}
+		case KindZip:
+			want = []Kind{KindInfo, KindMod}
+		}
+		for _, k := range want {
+			name, err := fileName(f.Module, k)
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := have[name]; !ok {
+				have[name] = File{} // once
+				needs = append(needs, need{f.Module, k})
+			}
+		}
+	}
+	rec.mu.Lock()
+	rec.stage = "completing .info and .mod files"
+	rec.current = &CommandRequests{Project: "", Command: "(completion: .info for every .mod, .info and .mod for every .zip)"}
+	rec.order = append(rec.order, rec.current)
+	rec.mu.Unlock()
+
+	var direct []module.Version
+	errc := make(chan error, len(needs))
+	for _, n := range needs {
+		if noProxy != "" && module.MatchPrefixPatterns(noProxy, n.m.Path) {
+			direct = append(direct, n.m)
+			errc <- nil
+			continue
+		}
+		go func() {
+			f, err := rec.ensure(n.m, n.k)
+			if err == nil {
+				rec.record(f)
+			} else if errors.Is(err, fs.ErrNotExist) {
+				// Some proxies lack .info for versions known only through
+				// go.mod files; the go command then never asks for it.
+				logf("resolve: %s.%s not available upstream: %v", n.m, n.k, err)
+				err = nil
+			}
+			errc <- err
+		}()
+	}
+	var errs []error
+	for range needs {
+		if err := <-errc; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("resolve: completing module files: %w", err)
+	}
+	if len(direct) > 0 {
+		// go mod download writes .info, .mod and .zip of a version into the
+		// module cache, fetching directly as the go command does.
+		dir := filepath.Join(runDir, "direct")
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return nil, err
+		}
+		args := []string{"mod", "download", "-json"}
+		for _, m := range dedup(direct) {
+			args = append(args, m.String())
+		}
+		if _, err := g.run(ctx, "GONOPROXY modules", dir, moduleMode, args...); err != nil {
+			return nil, err
+		}
+		if err := adoptDirect(rec, filepath.Join(lookupEnv(g.env, "GOMODCACHE"), "cache", "download"), logf); err != nil {
+			return nil, err
+		}
+	}
+
+	var files []File
+	for _, f := range rec.files() {
+		files = append(files, f)
+	}
+	sort.Slice(files, func(i, j int) bool {
+		a, b := files[i], files[j]
+		if a.Module.Path != b.Module.Path {
+			return a.Module.Path < b.Module.Path
+		}
+		if a.Module.Version != b.Module.Version {
+			return semver.Compare(a.Module.Version, b.Module.Version) < 0
+		}
+		return a.Kind < b.Kind
+	})
+	return files, nil
+}
+
+func dedup(ms []module.Version) []module.Version {
+	seen := map[module.Version]bool{}
+	var out []module.Version
+	for _, m := range ms {
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// removeAll removes a tree the go command may have made read-only.
+func removeAll(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o777)
+		}
+		return nil
+	})
+	if err := os.RemoveAll(dir); err != nil && runtime.GOOS != "windows" {
+		_ = err
+	}
+}

@@ -1,0 +1,249 @@
+// Package testupstream is a hermetic module upstream for tests: a GOPROXY
+// built from txtar fixtures, served by httptest, plus helpers that run the
+// real go command against it (see gocmd.go).
+//
+// # Fixtures
+//
+// testdata/mod holds one txtar archive per module version, in the manner of
+// cmd/go/testdata/mod. The archive comment names the version:
+//
+//	# free text
+//	module modferry.test/lib
+//	version v1.2.0
+//	time 2024-03-15T00:00:00Z   (optional)
+//
+// The file ".mod" is the go.mod the proxy serves (default: the module's
+// go.mod, or a synthesized "module PATH" when it has none, as for
+// +incompatible versions); ".info" is the .info served (default:
+// {"Version","Time"}, the time of a pseudo-version being its own). All
+// other files form the module zip, made with golang.org/x/mod/zip, which
+// leaves out nested modules and vendor directories as the go command does.
+// Every module path is under modferry.test, a reserved name that no network
+// resolves.
+//
+// testdata/projects holds main modules and workspaces, one txtar each,
+// written out by [WriteProject]. Their go.sum files are left out: with
+// GOFLAGS=-mod=mod the go command writes them.
+//
+// # Layout
+//
+// [WriteDir] and [New] lay the fixtures out as a GOPROXY directory, the
+// same layout as GOMODCACHE/cache/download:
+//
+//	DIR/<escaped module path>/@v/list
+//	DIR/<escaped module path>/@v/<escaped version>.info|.mod|.zip
+//
+// The list names every version held, pseudo-versions included, in semver
+// order.
+package testupstream
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// An Upstream is a module proxy serving every fixture over HTTP.
+type Upstream struct {
+	// URL is the proxy's base URL, for GOPROXY.
+	URL string
+	// Dir holds the download layout; GOPROXY=file://Dir works too.
+	Dir string
+
+	versions []module.Version
+	latest   map[string]string // module path -> version @latest answers
+
+	mu       sync.Mutex
+	requests []string
+}
+
+// New lays out every fixture in a temporary directory and serves it with
+// httptest until the test ends.
+func New(t testing.TB) *Upstream {
+	t.Helper()
+	u := &Upstream{Dir: t.TempDir()}
+	vs, err := WriteDir(u.Dir)
+	if err != nil {
+		t.Fatalf("testupstream: %v", err)
+	}
+	u.versions = vs
+	u.latest = latestVersions(vs)
+	srv := httptest.NewServer(u)
+	t.Cleanup(srv.Close)
+	u.URL = srv.URL
+	return u
+}
+
+// WriteDir writes the download layout of every fixture into dir and
+// reports the versions written, sorted by path and then semver.
+func WriteDir(dir string) ([]module.Version, error) {
+	all, err := fixtures()
+	if err != nil {
+		return nil, err
+	}
+	lists := make(map[string][]string) // escaped path -> versions
+	var vs []module.Version
+	for _, b := range all {
+		escPath, err := module.EscapePath(b.mod.Path)
+		if err != nil {
+			return nil, err
+		}
+		escVer, err := module.EscapeVersion(b.mod.Version)
+		if err != nil {
+			return nil, err
+		}
+		vdir := filepath.Join(dir, filepath.FromSlash(escPath), "@v")
+		if err := os.MkdirAll(vdir, 0o755); err != nil {
+			return nil, err
+		}
+		for ext, data := range map[string][]byte{".info": b.info, ".mod": b.gomod, ".zip": b.zip} {
+			if err := os.WriteFile(filepath.Join(vdir, escVer+ext), data, 0o644); err != nil {
+				return nil, err
+			}
+		}
+		lists[escPath] = append(lists[escPath], b.mod.Version)
+		vs = append(vs, b.mod)
+	}
+	for escPath, list := range lists { // fixtures() sorted each list already
+		data := strings.Join(list, "\n") + "\n"
+		file := filepath.Join(dir, filepath.FromSlash(escPath), "@v", "list")
+		if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return vs, nil
+}
+
+// latestVersions picks for each module what a proxy's @latest answers:
+// the highest release, else the highest pre-release, else the highest
+// pseudo-version.
+func latestVersions(vs []module.Version) map[string]string {
+	rank := func(v string) int {
+		switch {
+		case module.IsPseudoVersion(v):
+			return 0
+		case semver.Prerelease(v) != "":
+			return 1
+		}
+		return 2
+	}
+	latest := make(map[string]string)
+	for _, m := range vs {
+		cur, ok := latest[m.Path]
+		if !ok || rank(m.Version) > rank(cur) ||
+			rank(m.Version) == rank(cur) && semver.Compare(m.Version, cur) > 0 {
+			latest[m.Path] = m.Version
+		}
+	}
+	return latest
+}
+
+// Versions reports every module version the upstream holds, sorted by path
+// and then semver.
+func (u *Upstream) Versions() []module.Version {
+	return append([]module.Version(nil), u.versions...)
+}
+
+// Requests reports the URL paths requested so far, in order, decoded (so an
+// upper-case letter appears as "!x" whether or not the client escaped "!").
+func (u *Upstream) Requests() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]string(nil), u.requests...)
+}
+
+// ServeHTTP answers the GOPROXY protocol: $module/@v/list, .info, .mod,
+// .zip and $module/@latest; everything else is 404 Not Found.
+func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.mu.Lock()
+	u.requests = append(u.requests, r.URL.Path)
+	u.mu.Unlock()
+
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	file, ctype, err := u.resolve(r.URL.Path)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// resolve maps a decoded request path to a file under u.Dir and its content
+// type. The path and version are unescaped (which validates them) and
+// escaped again, so that no request can leave u.Dir.
+func (u *Upstream) resolve(urlPath string) (file, ctype string, err error) {
+	p := strings.TrimPrefix(urlPath, "/")
+	var escPath, escVer, ext string // ext is "@latest", "list" or a file extension
+	if before, ok := strings.CutSuffix(p, "/@latest"); ok {
+		escPath, ext = before, "@latest"
+	} else if before, after, ok := strings.Cut(p, "/@v/"); ok {
+		escPath = before
+		if after == "list" {
+			ext = "list"
+		} else {
+			ext = path.Ext(after)
+			escVer = strings.TrimSuffix(after, ext)
+		}
+	} else {
+		return "", "", fmt.Errorf("not a module proxy path")
+	}
+	modPath, err := module.UnescapePath(escPath)
+	if err != nil {
+		return "", "", err
+	}
+	escPath, _ = module.EscapePath(modPath)
+	vdir := filepath.Join(u.Dir, filepath.FromSlash(escPath), "@v")
+
+	switch ext {
+	case "@latest":
+		v, ok := u.latest[modPath]
+		if !ok {
+			return "", "", fmt.Errorf("unknown module %s", modPath)
+		}
+		escVer, _ = module.EscapeVersion(v)
+		return filepath.Join(vdir, escVer+".info"), "application/json", nil
+	case "list":
+		return filepath.Join(vdir, "list"), "text/plain; charset=utf-8", nil
+	}
+	ctype = map[string]string{
+		".info": "application/json",
+		".mod":  "text/plain; charset=utf-8",
+		".zip":  "application/zip",
+	}[ext]
+	if ctype == "" {
+		return "", "", fmt.Errorf("unknown file type %q", ext)
+	}
+	v, err := module.UnescapeVersion(escVer)
+	if err != nil {
+		return "", "", err
+	}
+	if err := module.Check(modPath, v); err != nil {
+		return "", "", err
+	}
+	escVer, _ = module.EscapeVersion(v)
+	return filepath.Join(vdir, escVer+ext), ctype, nil
+}
