@@ -5,47 +5,124 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/user"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"modferry/internal/cacheimport"
+	"modferry/internal/importer"
 	"modferry/internal/modules"
 	"modferry/internal/progress"
+	"modferry/internal/store"
 )
 
 type importOptions struct {
-	store    string
-	cacheDir string
-	json     bool
+	store         string
+	storeSet      bool
+	cacheDir      string
+	modcache      string
+	pubkeys       []string
+	allowUnsigned bool
+	json          bool
 }
 
 func newImportCmd() *cobra.Command {
 	var o importOptions
 	cmd := &cobra.Command{
-		Use:   "import --store DIR --cache-dir GOMODCACHE",
-		Short: "Add modules to the store",
-		Long: `Add modules to the store.
+		Use:   "import --pubkey KEY.pub --store DIR B.tar.zst ...",
+		Short: "Verify bundles and add them to the store, all or nothing",
+		Long: `Verify each bundle (signature, every SHA-256, every module's zip rules and
+h1: hashes — see 'modferry verify') while streaming it into a staging area
+beside the store, then commit it. A bundle is imported entirely or not at
+all; importing it again is a no-op; a module version the store holds with a
+different hash stops the import, naming the module. A server running on the
+store sees the new modules at once.
 
-With --cache-dir, read a go command module cache (a GOMODCACHE, its
-cache/download directory, or a GOPATH) — the tree people copy between
-machines today — and add every module version whose files pass the checks:
-zips must follow the module zip rules and match their .ziphash, .info files
-must name their version. Versions that fail are skipped and reported.`,
-		Example: `  modferry import --store ./modferry-data --cache-dir "$(go env GOMODCACHE)"`,
+With --modcache DIR, fill a GOMODCACHE directly instead of a store (with
+.ziphash files), so that GOPROXY=off GOFLAGS=-mod=mod builds work with no
+server at all.
+
+With --cache-dir GOMODCACHE, add a go command module cache tree — what
+people copy between machines today — checking every zip against the module
+zip rules and its .ziphash; what fails is skipped and reported.`,
+		Example: `  modferry import --pubkey ferry.key.pub --store ./modferry-data deps.tar.zst
+  modferry import --pubkey ferry.key.pub --modcache "$(go env GOMODCACHE)" deps.tar.zst
+  modferry import --store ./modferry-data --cache-dir "$(go env GOMODCACHE)"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.cacheDir == "" {
-				return errors.New("nothing to import: give --cache-dir DIR")
+			o.storeSet = cmd.Flags().Changed("store")
+			ctx, w := cmd.Context(), cmd.OutOrStdout()
+			switch {
+			case o.cacheDir != "":
+				if len(args) > 0 || o.modcache != "" {
+					return errors.New("--cache-dir takes no bundle arguments and no --modcache")
+				}
+				return runImportCache(ctx, w, o)
+			case len(args) == 0:
+				return errors.New("nothing to import: give bundle files, or --cache-dir DIR")
 			}
-			if len(args) > 0 {
-				return errors.New("--cache-dir takes no bundle arguments")
-			}
-			return runImportCache(cmd.Context(), cmd.OutOrStdout(), o)
+			return runImportBundles(ctx, w, o, args)
 		},
 	}
 	addStoreFlag(cmd, &o.store)
 	cmd.Flags().StringVar(&o.cacheDir, "cache-dir", "", "import a GOMODCACHE (or its cache/download directory)")
+	cmd.Flags().StringVar(&o.modcache, "modcache", "", "fill this GOMODCACHE directly instead of a store")
+	cmd.Flags().StringArrayVar(&o.pubkeys, "pubkey", nil, "trusted public key file or directory of .pub files (repeatable)")
+	cmd.Flags().BoolVar(&o.allowUnsigned, "allow-unsigned", false, "accept bundles without a signature")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
 	return cmd
+}
+
+func localActor() string {
+	if u, err := user.Current(); err == nil {
+		return "local:" + u.Username
+	}
+	return "local"
+}
+
+func runImportBundles(ctx context.Context, w io.Writer, o importOptions, bundles []string) error {
+	keys, err := loadTrustedKeys(o.pubkeys)
+	if err != nil && !(o.allowUnsigned && len(o.pubkeys) == 0) {
+		return err
+	}
+	root := o.store
+	if o.modcache != "" {
+		if o.storeSet {
+			return errors.New("give --store or --modcache, not both")
+		}
+		// A GOMODCACHE's cache/download is a store's download/ tree.
+		root = filepath.Join(o.modcache, "cache")
+	}
+	st, err := store.NewDisk(root)
+	if err != nil {
+		return err
+	}
+	var results []*importer.Result
+	for _, b := range bundles {
+		var keyID string
+		res, err := importer.Import(ctx, st, b, importer.Options{
+			Verify:        verifier(keys, &keyID),
+			AllowUnsigned: o.allowUnsigned,
+			Actor:         localActor(),
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", b, err)
+		}
+		results = append(results, res)
+		if !o.json {
+			switch {
+			case res.AlreadyImported:
+				fmt.Fprintf(w, "%s: already imported (bundle %s); nothing to do\n", b, res.Digest[:16])
+			default:
+				fmt.Fprintf(w, "imported %s into %s: %d module versions added (%d files, %s), %d already present\n",
+					b, st.Root(), len(res.Added), res.Files, progress.Bytes(res.Bytes), len(res.Present))
+			}
+		}
+	}
+	if o.json {
+		return printJSON(w, results)
+	}
+	return nil
 }
 
 func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {

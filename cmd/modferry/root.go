@@ -35,6 +35,7 @@ there as a GOPROXY that the plain go command builds against.`,
 	root.PersistentFlags().StringVar(&global.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&global.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(newServeCmd(), newEnvCmd(), newImportCmd())
+	root.AddCommand(newKeygenCmd(), newExportCmd(), newVerifyCmd(), newInventoryCmd())
 	return root
 }
 

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"modferry/internal/export"
+	"modferry/internal/inventory"
+	"modferry/internal/progress"
+	"modferry/internal/resolve"
+	"modferry/internal/sign"
+)
+
+type exportOptions struct {
+	signKey  string
+	unsigned bool
+	out      string
+	since    string
+	upstream string
+	workDir  string
+	json     bool
+}
+
+func newExportCmd() *cobra.Command {
+	var o exportOptions
+	cmd := &cobra.Command{
+		Use:   "export --sign-key KEY -o B.tar.zst [DIR ...] [MODULE@VERSION ...]",
+		Short: "Bundle everything projects need into one signed file",
+		Long: `Resolve every module file the go command will ask for to download, build,
+test, tidy and verify the given projects offline — module zips, go.mod
+files of the whole module graph, .info files — and write them into ONE
+signed bundle (tar + zstd, with a SHA-256 manifest).
+
+Each DIR is a module root or a go.work root; each MODULE@VERSION (or
+MODULE@latest) gets the same closure as if a project required it. Several
+projects share one bundle; each module version is stored once. Resolution
+runs the real go command in a private GOPATH against --upstream (default:
+your go env GOPROXY); your go.mod and go.sum are never modified.
+
+--since INVENTORY (from 'modferry inventory' on the isolated side) leaves
+out every module version the other side already has: a delta bundle.`,
+		Example: `  modferry keygen -o ferry.key --no-passphrase
+  modferry export --sign-key ferry.key -o deps.tar.zst ./service-a ./service-b golang.org/x/tools@v0.30.0`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runExport(cmd.Context(), cmd.OutOrStdout(), o, args)
+		},
+	}
+	cmd.Flags().StringVar(&o.signKey, "sign-key", "", "minisign secret key to sign the bundle with")
+	cmd.Flags().BoolVar(&o.unsigned, "unsigned", false, "write an unsigned bundle (for experiments; import refuses it without --allow-unsigned)")
+	cmd.Flags().StringVarP(&o.out, "output", "o", "", "bundle file to write (required)")
+	cmd.Flags().StringVar(&o.since, "since", "", "inventory of the other side: leave out what it has")
+	cmd.Flags().StringVar(&o.upstream, "upstream", "", "GOPROXY list to fetch from (default: go env GOPROXY)")
+	cmd.Flags().StringVar(&o.workDir, "work-dir", "", "directory caching fetched modules between exports (default: a temporary directory)")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print a JSON summary")
+	return cmd
+}
+
+func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string) error {
+	if o.out == "" {
+		return errors.New("give the bundle file with -o B.tar.zst")
+	}
+	if (o.signKey == "") == !o.unsigned {
+		return errors.New("give --sign-key KEY (or --unsigned for an experiment)")
+	}
+	opts := export.Options{Output: o.out, Upstream: o.upstream, WorkDir: o.workDir, ToolVersion: toolVersion()}
+	for _, a := range args {
+		if fi, err := os.Stat(a); err == nil && fi.IsDir() {
+			abs, _ := filepath.Abs(a)
+			opts.Projects = append(opts.Projects, abs)
+			continue
+		}
+		if !strings.Contains(a, "@") {
+			return fmt.Errorf("%s: not a directory, and not MODULE@VERSION", a)
+		}
+		v, err := export.ParseModuleArg(a)
+		if err != nil {
+			return err
+		}
+		opts.Modules = append(opts.Modules, v)
+	}
+	if len(opts.Projects)+len(opts.Modules) == 0 {
+		return errors.New("nothing to export: give project directories and/or MODULE@VERSION arguments")
+	}
+	if o.signKey != "" {
+		key, err := sign.LoadPrivateKey(o.signKey, keyPassphrase)
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.signKey, err)
+		}
+		opts.Sign = func(m []byte) ([]byte, error) { return sign.Sign(key, m) }
+	}
+	if o.since != "" {
+		inv, digest, err := inventory.Load(o.since)
+		if err != nil {
+			return err
+		}
+		opts.Since, opts.SinceDigest = inv, digest
+	}
+	bar := progress.New("resolving", 0)
+	opts.Progress = func(e resolve.Event) {
+		if bar == nil {
+			return
+		}
+		bar.SetTotal(max(e.Total, e.Files))
+		bar.Set(e.Files)
+	}
+	sum, err := export.Export(ctx, opts)
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(w, sum)
+	}
+	delta := ""
+	if o.since != "" {
+		delta = fmt.Sprintf(", %d left out (the other side has them)", sum.LeftOut)
+	}
+	signed := "signed"
+	if !sum.Signed {
+		signed = "UNSIGNED"
+	}
+	fmt.Fprintf(w, "wrote %s bundle %s: %d module versions (%d zips), %d files, %s%s in %s\n",
+		signed, sum.Output, sum.Modules, sum.Zips, sum.Files, progress.Bytes(sum.Bytes), delta, sum.Duration.Round(1e7))
+	return nil
+}

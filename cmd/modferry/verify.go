@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"modferry/internal/bundle"
+	"modferry/internal/sign"
+)
+
+type verifyOptions struct {
+	pubkeys       []string
+	allowUnsigned bool
+	json          bool
+}
+
+func newVerifyCmd() *cobra.Command {
+	var o verifyOptions
+	cmd := &cobra.Command{
+		Use:   "verify --pubkey KEY.pub B.tar.zst ...",
+		Short: "Check a bundle's signature and every hash; change nothing",
+		Long: `Check a bundle in one streaming pass: the manifest signature, every member's
+size and SHA-256, every module zip against the module zip rules and its h1:
+hash, every go.mod's h1: hash, and that nothing is missing, extra, unsafe
+(absolute paths, .., links, devices) or duplicated. Prints one verdict line
+per bundle; exits 0 only if every bundle holds.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd.Context(), cmd.OutOrStdout(), o, args)
+		},
+	}
+	cmd.Flags().StringArrayVar(&o.pubkeys, "pubkey", nil, "trusted public key file or directory of .pub files (repeatable)")
+	cmd.Flags().BoolVar(&o.allowUnsigned, "allow-unsigned", false, "accept bundles without a signature")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON")
+	return cmd
+}
+
+type verifyResult struct {
+	Bundle   string `json:"bundle"`
+	OK       bool   `json:"ok"`
+	Error    string `json:"error,omitempty"`
+	KeyID    string `json:"keyID,omitempty"`
+	Modules  int    `json:"modules,omitempty"`
+	Files    int    `json:"files,omitempty"`
+	Created  string `json:"created,omitempty"`
+	Base     string `json:"baseInventory,omitempty"`
+	Unsigned bool   `json:"unsigned,omitempty"`
+}
+
+func runVerify(ctx context.Context, w io.Writer, o verifyOptions, args []string) error {
+	keys, err := loadTrustedKeys(o.pubkeys)
+	if err != nil && !(o.allowUnsigned && len(o.pubkeys) == 0) {
+		return err
+	}
+	var results []verifyResult
+	failed := 0
+	for _, b := range args {
+		r := verifyResult{Bundle: b}
+		m, err := verifyBundle(ctx, b, keys, o.allowUnsigned, &r.KeyID)
+		if err != nil {
+			r.Error = err.Error()
+			failed++
+		} else {
+			r.OK = true
+			r.Modules, r.Files, r.Created, r.Base = len(m.Modules), len(m.Files), m.Created.Format("2006-01-02T15:04:05Z"), m.BaseInventory
+			r.Unsigned = r.KeyID == ""
+		}
+		results = append(results, r)
+	}
+	if o.json {
+		if err := printJSON(w, results); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			if r.OK {
+				by := "signed by key " + r.KeyID
+				if r.Unsigned {
+					by = "UNSIGNED"
+				}
+				fmt.Fprintf(w, "OK %s: %d module versions, %d files, %s\n", r.Bundle, r.Modules, r.Files, by)
+			} else {
+				fmt.Fprintf(w, "FAILED %s: %s\n", r.Bundle, r.Error)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d bundles failed verification", failed, len(args))
+	}
+	return nil
+}
+
+// verifyBundle reads and checks one bundle, staging its members in a
+// temporary directory that is removed afterwards.
+func verifyBundle(ctx context.Context, file string, keys []sign.PublicKey, allowUnsigned bool, keyID *string) (*bundle.Manifest, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := bundle.Read(ctx, f, bundle.ReadOptions{Verify: verifier(keys, keyID), AllowUnsigned: allowUnsigned})
+	if errors.Is(err, bundle.ErrUnsigned) {
+		return nil, fmt.Errorf("%w (give --allow-unsigned to accept it anyway)", err)
+	}
+	return m, err
+}

@@ -1,0 +1,88 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// benchSource returns a synthetic bundle source of 36 modules, about 20 MB
+// of zips: Go-like text files plus an incompressible testdata blob each.
+func benchSource(b *testing.B) (*source, int64) {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := strings.Fields("func return if else for range package import var const type struct interface map chan go defer err nil string int byte error ctx context fmt Errorf Println := = { } ( ) [ ] , . x y z buf data name path version module")
+	text := func(n int) string {
+		var sb strings.Builder
+		for sb.Len() < n {
+			sb.WriteString(words[rng.IntN(len(words))])
+			if rng.IntN(8) == 0 {
+				sb.WriteString("\n\t")
+			} else {
+				sb.WriteByte(' ')
+			}
+		}
+		return sb.String()
+	}
+	s := &source{m: &Manifest{FormatVersion: 1, Created: testCreated, ToolVersion: "bench"}, contents: map[string][]byte{}}
+	for i := range 36 {
+		files := map[string]string{}
+		for j := range 20 {
+			files[fmt.Sprintf("pkg%d/file%d.go", j%4, j)] = text(40 << 10)
+		}
+		blob := make([]byte, 300<<10)
+		for k := range blob {
+			blob[k] = byte(rng.Uint32())
+		}
+		files["testdata/blob.bin"] = string(blob)
+		s.addModule(b, testMod{path: fmt.Sprintf("example.com/bench/m%02d", i), version: "v1.0.0", files: files})
+	}
+	var total int64
+	for _, f := range s.m.Files {
+		total += f.Size
+	}
+	return s, total
+}
+
+func BenchmarkWrite(b *testing.B) {
+	s, total := benchSource(b)
+	for _, lv := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault, zstd.SpeedBetterCompression} {
+		b.Run(lv.String(), func(b *testing.B) {
+			defer func(old zstd.EncoderLevel) { zstdLevel = old }(zstdLevel)
+			zstdLevel = lv
+			b.SetBytes(total)
+			var out bytes.Buffer
+			for b.Loop() {
+				out.Reset()
+				if err := Write(context.Background(), &out, s.m, nil, s.open); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(out.Len())/float64(total)*100, "%size")
+		})
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	s, total := benchSource(b)
+	var out bytes.Buffer
+	if err := Write(context.Background(), &out, s.m, nil, s.open); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(total)
+	for b.Loop() {
+		st, err := NewDirStage(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Read(context.Background(), bytes.NewReader(out.Bytes()), ReadOptions{AllowUnsigned: true, Stage: st}); err != nil {
+			b.Fatal(err)
+		}
+		st.Close()
+	}
+}

@@ -1,0 +1,51 @@
+// Package bundle reads and writes modferry bundles: signed tar+zstd files
+// that carry Go modules, their checksum-database proofs and SBOMs into an
+// offline network.
+//
+// # Format (version 1)
+//
+// A bundle is a POSIX tar archive compressed as one zstd frame, so
+// `tar --zstd -xf` can unpack it. Its members are, in this order:
+//
+//  1. MANIFEST.json: the [Manifest], in canonical JSON (see
+//     [Manifest.Marshal]).
+//  2. MANIFEST.json.minisig: the minisign signature of MANIFEST.json. It may
+//     be absent only in bundles read with ReadOptions.AllowUnsigned.
+//  3. Every file the manifest lists, in manifest order: sbom.cdx.json,
+//     sbom.spdx.json, then download/..., then sumdb/....
+//
+// Member names are slash-separated, relative, and clean: no empty, "." or
+// ".." elements, no backslashes, no control characters. The only names are
+//
+//	MANIFEST.json
+//	MANIFEST.json.minisig
+//	sbom.cdx.json, sbom.spdx.json
+//	download/<escaped module path>/@v/<escaped version>.info|.mod|.zip
+//	sumdb/<name>/latest
+//	sumdb/<name>/lookup/<escaped module path>@<escaped version>
+//	sumdb/<name>/tile/... (a tile path as golang.org/x/mod/sumdb/tlog writes it)
+//
+// download/ is the GOPROXY and GOMODCACHE cache/download layout; the module
+// path and version must unescape to a valid, canonical module.Version.
+//
+// Every member is a regular file whose tar header is exactly the one [Write]
+// produces: mode 0644, modification time = Manifest.Created, no owner, no
+// link, USTAR format (PAX only for a name USTAR cannot hold). The archive
+// ends with the two zero blocks of the tar end marker and nothing after it.
+// The zstd frame carries a content checksum and has the window [Write] uses.
+// With those rules the uncompressed stream is a function of the manifest,
+// the signature and the member contents, so any change to any byte of a
+// bundle is rejected, not only changes to the parts the hashes cover.
+//
+// # Checks on reading
+//
+// [Read] makes one streaming pass: the manifest and its signature come first
+// and the signature is checked before any other member is accepted. Each
+// member must then be listed in the manifest, appear once, not exceed its
+// declared size (reading stops one byte past it) and match its SHA-256. After
+// the stream, every listed member must have been seen, every module zip must
+// satisfy the module zip rules of golang.org/x/mod/zip and match its h1: hash,
+// and every go.mod and .info file must belong to its module. Members are
+// written to a [Stage] as they stream; nothing is trusted until Read returns
+// nil, so callers move staged files into a store only after that.
+package bundle

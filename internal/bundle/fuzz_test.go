@@ -1,0 +1,137 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"sync"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func FuzzParseManifest(f *testing.F) {
+	s := sampleSource(f)
+	good, err := s.m.Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"formatVersion":1,"formatVersion":2}`))
+	f.Add(bytes.Replace(good, []byte(`"files"`), []byte(`"extra":1,"files"`), 1))
+	f.Add(bytes.Replace(good, []byte("download/"), []byte("download/../"), 1))
+	empty, _ := (&Manifest{FormatVersion: 1, Created: testCreated, ToolVersion: "t"}).Marshal()
+	f.Add(empty)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseManifest(data)
+		if err != nil {
+			return
+		}
+		out, err := m.Marshal()
+		if err != nil || !bytes.Equal(out, data) {
+			t.Fatalf("accepted manifest does not re-encode to itself: %v", err)
+		}
+		for _, fl := range m.Files {
+			if strings.Contains(fl.Path, "..") && !strings.HasPrefix(fl.Path, "sumdb/") && !strings.HasPrefix(fl.Path, "download/") {
+				t.Fatalf("accepted path %q", fl.Path)
+			}
+			if filepath.IsAbs(fl.Path) || !filepath.IsLocal(filepath.FromSlash(fl.Path)) {
+				t.Fatalf("accepted non-local path %q", fl.Path)
+			}
+		}
+	})
+}
+
+// FuzzRead feeds uncompressed tar streams to the member handling of Read
+// (unsigned, so that mutations reach past the signature).
+func FuzzRead(f *testing.F) {
+	s := sampleSource(f)
+	es := s.entries(f, newTestKey(f))
+	unsigned := append(es[:1:1], es[2:]...)
+	f.Add(rawTar(f, unsigned))
+	f.Add(rawTar(f, append(unsigned, entry{name: "../x", data: []byte("x")})))
+	f.Add(rawTar(f, append(unsigned, unsigned[1])))
+	f.Add(rawTar(f, unsigned[:3]))
+	small := &source{m: &Manifest{FormatVersion: 1, Created: testCreated, ToolVersion: "t"}, contents: map[string][]byte{}}
+	small.addModule(f, testMod{path: "example.com/a", version: "v1.0.0", noInfo: true})
+	ses := small.entries(f, newTestKey(f))
+	f.Add(rawTar(f, append(ses[:1:1], ses[2:]...)))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st := &memStage{t: t, files: map[string]*bytes.Buffer{}}
+		m, err := readTar(context.Background(), bytes.NewReader(data), ReadOptions{AllowUnsigned: true, Stage: st, Workers: 1})
+		if err != nil {
+			return
+		}
+		// Accepted: the stage holds exactly the listed files, intact.
+		if len(st.files) != len(m.Files) {
+			t.Fatalf("stage holds %d files, manifest lists %d", len(st.files), len(m.Files))
+		}
+		for _, fl := range m.Files {
+			got := st.files[fl.Path].Bytes()
+			sum := sha256.Sum256(got)
+			if hex.EncodeToString(sum[:]) != fl.SHA256 {
+				t.Fatalf("staged %s does not match the manifest", fl.Path)
+			}
+		}
+	})
+}
+
+func FuzzParseMemberPath(f *testing.F) {
+	for _, s := range []string{"download/example.com/!a/@v/v1.0.0.zip", "sumdb/sum.golang.org/tile/8/0/x001/002.p/3", "sumdb/x/lookup/a.b/c@v1.0.0", "MANIFEST.json"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		mem, err := ParseMemberPath(name)
+		if err != nil {
+			return
+		}
+		if !filepath.IsLocal(name) || strings.Contains(name, `\`) {
+			t.Fatalf("accepted %q", name)
+		}
+		if mem.Kind == KindDownload {
+			if p, err := DownloadPath(mem.Module, mem.Ext); err != nil || p != name {
+				t.Fatalf("DownloadPath(%v, %s) = %q, %v; want %q", mem.Module, mem.Ext, p, err, name)
+			}
+		}
+	})
+}
+
+// memStage keeps members in memory; LocalPath writes one out on demand.
+type memStage struct {
+	t     *testing.T
+	mu    sync.Mutex
+	files map[string]*bytes.Buffer
+}
+
+func (s *memStage) Create(name string) (io.WriteCloser, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.files[name]; ok {
+		return nil, os.ErrExist
+	}
+	b := new(bytes.Buffer)
+	s.files[name] = b
+	return nopWriteCloser{b}, nil
+}
+
+func (s *memStage) LocalPath(name string) (string, error) {
+	s.mu.Lock()
+	b := s.files[name]
+	s.mu.Unlock()
+	f, err := os.CreateTemp(s.t.TempDir(), "member")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	_, err = f.Write(b.Bytes())
+	return f.Name(), err
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }

@@ -1,0 +1,366 @@
+package bundle
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+	modzip "golang.org/x/mod/zip"
+)
+
+// FormatVersion is the bundle format this package reads and writes.
+const FormatVersion = 1
+
+// Size limits. A member over its limit is rejected before it is read.
+const (
+	MaxManifestSize  = 64 << 20
+	MaxSignatureSize = 16 << 10
+	maxInfoSize      = 1 << 20
+	maxSBOMSize      = 1 << 30
+	maxSumDBFileSize = 1 << 20
+	maxTextField     = 4096
+)
+
+// Manifest describes a bundle. It is the first member, MANIFEST.json, and
+// the message the signature signs.
+type Manifest struct {
+	FormatVersion int       `json:"formatVersion"`
+	Created       time.Time `json:"created"` // UTC, whole seconds; also every member's mtime
+	ToolVersion   string    `json:"toolVersion"`
+	Projects      []Project `json:"projects"`
+	// BaseInventory is the SHA-256 (hex) of the inventory a delta bundle was
+	// made against; empty for a full bundle.
+	BaseInventory string     `json:"baseInventory,omitempty"`
+	SumDB         *SumDBInfo `json:"sumdb,omitempty"`
+	Modules       []Module   `json:"modules"`
+	Files         []File     `json:"files"`
+}
+
+// Project is a source project the bundle was exported for.
+type Project struct {
+	Path        string `json:"path"`                  // directory or module@version given to export
+	VCSRevision string `json:"vcsRevision,omitempty"` // empty when not in version control
+	GoSumSHA256 string `json:"goSumSHA256,omitempty"` // hex SHA-256 of go.sum (or go.work.sum), if any
+}
+
+// SumDBInfo names the checksum database whose proofs the bundle carries.
+type SumDBInfo struct {
+	Name     string `json:"name"`               // e.g. "sum.golang.org"
+	TreeHead string `json:"treeHead,omitempty"` // signed tree head the proofs lead to
+}
+
+// Module is one module version in the bundle.
+type Module struct {
+	Path    string `json:"path"`
+	Version string `json:"version"`
+	ZipHash string `json:"zipHash,omitempty"` // "h1:..." of the zip; empty when only the .mod is bundled
+	ModHash string `json:"modHash"`           // "h1:..." of the go.mod, as in go.sum "/go.mod" lines
+}
+
+// ModuleVersion returns m as a module.Version.
+func (m Module) ModuleVersion() module.Version {
+	return module.Version{Path: m.Path, Version: m.Version}
+}
+
+// File is a member of the bundle other than the manifest and its signature.
+type File struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"` // lower-case hex
+}
+
+// Marshal returns the canonical JSON encoding of m: Created in UTC whole
+// seconds, projects sorted by path, modules by path and semantic version,
+// files in member order (SBOMs, download/, sumdb/, each sorted by name),
+// two-space indentation and a final newline. Marshal does not modify m.
+func (m *Manifest) Marshal() ([]byte, error) {
+	c := m.canonical()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// canonical returns a copy of m in canonical order.
+func (m *Manifest) canonical() *Manifest {
+	c := *m
+	c.Created = m.Created.UTC().Truncate(time.Second)
+	c.Projects = slices.Clone(m.Projects)
+	c.Modules = slices.Clone(m.Modules)
+	c.Files = slices.Clone(m.Files)
+	if c.Projects == nil {
+		c.Projects = []Project{}
+	}
+	if c.Modules == nil {
+		c.Modules = []Module{}
+	}
+	if c.Files == nil {
+		c.Files = []File{}
+	}
+	if m.SumDB != nil {
+		s := *m.SumDB
+		c.SumDB = &s
+	}
+	slices.SortFunc(c.Projects, func(a, b Project) int { return cmp.Compare(a.Path, b.Path) })
+	slices.SortFunc(c.Modules, func(a, b Module) int {
+		if n := cmp.Compare(a.Path, b.Path); n != 0 {
+			return n
+		}
+		if n := semver.Compare(a.Version, b.Version); n != 0 {
+			return n
+		}
+		return cmp.Compare(a.Version, b.Version)
+	})
+	slices.SortFunc(c.Files, func(a, b File) int {
+		if n := cmp.Compare(fileRank(a.Path), fileRank(b.Path)); n != 0 {
+			return n
+		}
+		return cmp.Compare(a.Path, b.Path)
+	})
+	return &c
+}
+
+func fileRank(name string) int {
+	switch {
+	case strings.HasPrefix(name, "sbom."):
+		return 0
+	case strings.HasPrefix(name, "download/"):
+		return 1
+	case strings.HasPrefix(name, "sumdb/"):
+		return 2
+	}
+	return 3
+}
+
+// ParseManifest decodes and validates a manifest. It accepts only what
+// Marshal writes for a valid manifest: unknown fields, duplicate entries,
+// unsafe or unknown member names, malformed hashes, invalid module paths or
+// versions, download files of unlisted modules, a go.mod hash that does not
+// match its file, and any non-canonical encoding are errors wrapping
+// ErrBadManifest.
+func ParseManifest(data []byte) (*Manifest, error) {
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrBadManifest, MaxManifestSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadManifest, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the JSON object", ErrBadManifest)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	canon, err := m.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadManifest, err)
+	}
+	if !bytes.Equal(canon, data) {
+		return nil, fmt.Errorf("%w: %w: not the canonical encoding (field order, spacing, sorting, duplicate keys)", ErrBadManifest, ErrNonCanonical)
+	}
+	return &m, nil
+}
+
+// Validate checks the rules ParseManifest enforces, except the encoding.
+// Errors wrap ErrBadManifest.
+func (m *Manifest) Validate() error {
+	if err := m.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadManifest, err)
+	}
+	return nil
+}
+
+func (m *Manifest) validate() error {
+	if m.FormatVersion != FormatVersion {
+		return fmt.Errorf("format version %d, want %d", m.FormatVersion, FormatVersion)
+	}
+	if m.Created.IsZero() || m.Created.Year() < 1970 || m.Created.Year() > 9999 {
+		return fmt.Errorf("bad creation time %v", m.Created)
+	}
+	if err := checkText("toolVersion", m.ToolVersion, true); err != nil {
+		return err
+	}
+	if m.BaseInventory != "" && !isHexSHA256(m.BaseInventory) {
+		return fmt.Errorf("baseInventory %q is not a hex SHA-256", m.BaseInventory)
+	}
+	if m.SumDB != nil {
+		if err := checkSumDBName(m.SumDB.Name); err != nil {
+			return fmt.Errorf("sumdb: %v", err)
+		}
+		if err := checkText("sumdb.treeHead", m.SumDB.TreeHead, false); err != nil {
+			return err
+		}
+	}
+	projects := make(map[string]bool)
+	for i, p := range m.Projects {
+		if err := checkText(fmt.Sprintf("projects[%d].path", i), p.Path, true); err != nil {
+			return err
+		}
+		if err := checkText(fmt.Sprintf("projects[%d].vcsRevision", i), p.VCSRevision, false); err != nil {
+			return err
+		}
+		if p.GoSumSHA256 != "" && !isHexSHA256(p.GoSumSHA256) {
+			return fmt.Errorf("projects[%d].goSumSHA256 %q is not a hex SHA-256", i, p.GoSumSHA256)
+		}
+		if projects[p.Path] {
+			return fmt.Errorf("%w: project %q listed twice", ErrDuplicate, p.Path)
+		}
+		projects[p.Path] = true
+	}
+
+	files := make(map[string]File, len(m.Files))
+	for _, f := range m.Files {
+		mem, err := ParseMemberPath(f.Path)
+		if err != nil {
+			return fmt.Errorf("files: %w", err)
+		}
+		if mem.Kind == KindManifest || mem.Kind == KindSignature {
+			return fmt.Errorf("files: %w: %q cannot be listed", ErrUnsafePath, f.Path)
+		}
+		if mem.Kind == KindSumDB && (m.SumDB == nil || mem.SumDB != m.SumDB.Name) {
+			return fmt.Errorf("files: %q is not in the manifest's checksum database", f.Path)
+		}
+		if _, dup := files[f.Path]; dup {
+			return fmt.Errorf("files: %w: %q listed twice", ErrDuplicate, f.Path)
+		}
+		if !isHexSHA256(f.SHA256) {
+			return fmt.Errorf("files: %q: sha256 %q is not lower-case hex SHA-256", f.Path, f.SHA256)
+		}
+		if limit := sizeLimit(mem); f.Size < 0 || f.Size > limit {
+			return fmt.Errorf("files: %w: %q: size %d outside 0..%d", ErrTooLarge, f.Path, f.Size, limit)
+		}
+		files[f.Path] = f
+	}
+
+	modules := make(map[module.Version]bool, len(m.Modules))
+	for _, mod := range m.Modules {
+		mv := mod.ModuleVersion()
+		if err := checkModule(mv); err != nil {
+			return fmt.Errorf("modules: %v", err)
+		}
+		if modules[mv] {
+			return fmt.Errorf("modules: %w: %s listed twice", ErrDuplicate, mv)
+		}
+		modules[mv] = true
+		modPath, _ := DownloadPath(mv, ".mod")
+		mf, ok := files[modPath]
+		if !ok {
+			return fmt.Errorf("modules: %s: %w: %s is not listed in files", mv, ErrMissingMember, modPath)
+		}
+		if !isH1(mod.ModHash) {
+			return fmt.Errorf("modules: %s: modHash %q is not an h1: hash", mv, mod.ModHash)
+		}
+		if h := modHashFromSHA256(mf.SHA256); h != mod.ModHash {
+			return fmt.Errorf("modules: %s: %w: modHash %s, but the go.mod listed hashes to %s", mv, ErrHashMismatch, mod.ModHash, h)
+		}
+		zipPath, _ := DownloadPath(mv, ".zip")
+		_, hasZip := files[zipPath]
+		switch {
+		case mod.ZipHash == "" && hasZip:
+			return fmt.Errorf("modules: %s: %s is listed but zipHash is empty", mv, zipPath)
+		case mod.ZipHash != "" && !hasZip:
+			return fmt.Errorf("modules: %s: %w: %s is not listed in files", mv, ErrMissingMember, zipPath)
+		case mod.ZipHash != "" && !isH1(mod.ZipHash):
+			return fmt.Errorf("modules: %s: zipHash %q is not an h1: hash", mv, mod.ZipHash)
+		}
+	}
+	for _, f := range m.Files {
+		mem, _ := ParseMemberPath(f.Path)
+		if mem.Kind != KindDownload {
+			continue
+		}
+		if !modules[mem.Module] {
+			return fmt.Errorf("files: %q belongs to %s, which is not in modules", f.Path, mem.Module)
+		}
+		if mem.Ext == ".zip" && f.Size > modzip.MaxZipFile {
+			return fmt.Errorf("files: %w: %q larger than the module zip limit", ErrTooLarge, f.Path)
+		}
+	}
+	return nil
+}
+
+func sizeLimit(mem Member) int64 {
+	switch mem.Kind {
+	case KindSBOM:
+		return maxSBOMSize
+	case KindSumDB:
+		return maxSumDBFileSize
+	case KindDownload:
+		switch mem.Ext {
+		case ".info":
+			return maxInfoSize
+		case ".mod":
+			return modzip.MaxGoMod
+		case ".zip":
+			return modzip.MaxZipFile
+		}
+	}
+	return 0
+}
+
+func checkText(field, s string, required bool) error {
+	if required && s == "" {
+		return fmt.Errorf("%s is empty", field)
+	}
+	if len(s) > maxTextField {
+		return fmt.Errorf("%s longer than %d bytes", field, maxTextField)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s is not UTF-8", field)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%s contains a control character", field)
+		}
+	}
+	return nil
+}
+
+func isHexSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func isH1(s string) bool {
+	b, ok := strings.CutPrefix(s, "h1:")
+	if !ok {
+		return false
+	}
+	sum, err := base64.StdEncoding.Strict().DecodeString(b)
+	return err == nil && len(sum) == 32 && base64.StdEncoding.EncodeToString(sum) == b
+}
+
+// modHashFromSHA256 returns the go.sum "/go.mod" hash of a go.mod file given
+// its hex SHA-256: dirhash.Hash1 over the one file "go.mod".
+func modHashFromSHA256(hexSum string) string {
+	if _, err := hex.DecodeString(hexSum); err != nil {
+		return ""
+	}
+	return h1Summary(fmt.Sprintf("%s  go.mod\n", hexSum))
+}

@@ -1,0 +1,481 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+	"golang.org/x/sync/errgroup"
+)
+
+// ReadOptions configure Read. The zero value rejects every bundle: set
+// Verify, or AllowUnsigned.
+type ReadOptions struct {
+	// Verify checks the signature sig of the manifest bytes. It is called
+	// before any member after the signature is accepted. Nil is allowed only
+	// with AllowUnsigned, and then a signature present is not checked.
+	Verify func(manifest, sig []byte) error
+	// AllowUnsigned accepts a bundle without MANIFEST.json.minisig.
+	AllowUnsigned bool
+	// Stage receives member contents. Nil stages into a temporary directory
+	// that Read removes before returning (enough for a verify-only pass).
+	Stage Stage
+	// Workers bounds the module checks running beside the stream; 0 means
+	// GOMAXPROCS.
+	Workers int
+}
+
+// Read reads, checks and stages the bundle in r in one streaming pass, and
+// returns its manifest. See the package documentation for the checks.
+// A non-nil error wraps one of the Err* values and, for a problem with a
+// member, is a *MemberError naming it.
+func Read(ctx context.Context, r io.Reader, opts ReadOptions) (*Manifest, error) {
+	if opts.Verify == nil && !opts.AllowUnsigned {
+		return nil, errors.New("bundle: ReadOptions.Verify is nil and AllowUnsigned is false")
+	}
+	if opts.Stage == nil {
+		dir, err := os.MkdirTemp("", "modferry-verify-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		ds, err := NewDirStage(dir)
+		if err != nil {
+			return nil, err
+		}
+		defer ds.Close()
+		opts.Stage = ds
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+
+	head, err := readFrameHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := newDecoder(io.MultiReader(bytes.NewReader(head), r))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	return readTar(ctx, zr, opts)
+}
+
+// readTar reads the uncompressed tar stream; opts are complete.
+func readTar(ctx context.Context, r io.Reader, opts ReadOptions) (*Manifest, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(sctx)
+	g.SetLimit(opts.Workers)
+	rec := &recorder{r: r}
+	rd := &reader{opts: opts, rec: rec, tr: tar.NewReader(rec), g: g, gctx: gctx}
+	m, streamErr := rd.stream()
+	if streamErr != nil {
+		cancel()
+	}
+	checkErr := g.Wait()
+	if checkErr != nil && (streamErr == nil || errors.Is(streamErr, context.Canceled) && ctx.Err() == nil) {
+		return nil, checkErr
+	}
+	if streamErr != nil {
+		return nil, streamErr
+	}
+	return m, nil
+}
+
+type reader struct {
+	opts ReadOptions
+	rec  *recorder
+	tr   *tar.Reader
+	g    *errgroup.Group
+	gctx context.Context
+
+	m        *Manifest
+	files    map[string]File
+	modules  map[module.Version]Module
+	seen     map[string]bool
+	prevSize int64 // size of the previous member, for its padding
+}
+
+func (rd *reader) stream() (*Manifest, error) {
+	// 1. MANIFEST.json.
+	hdr, raw, err := rd.next()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%w: the bundle is empty", ErrManifestFirst)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if hdr.Name != ManifestName {
+		return nil, memberErr(hdr.Name, ErrManifestFirst)
+	}
+	data, err := rd.readSmall(hdr, MaxManifestSize)
+	if err != nil {
+		return nil, err
+	}
+	manifestRaw, manifestSize := raw, hdr.Size
+
+	// 2. MANIFEST.json.minisig, verified before anything else is accepted.
+	hdr, raw, err = rd.next()
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	var sigRaw []byte
+	var sigSize int64
+	if err == nil && hdr.Name == SignatureName {
+		sig, err := rd.readSmall(hdr, MaxSignatureSize)
+		if err != nil {
+			return nil, err
+		}
+		if rd.opts.Verify != nil {
+			if err := rd.opts.Verify(data, sig); err != nil {
+				return nil, memberErr(SignatureName, fmt.Errorf("%w: %w", ErrBadSignature, err))
+			}
+		}
+		sigRaw, sigSize = raw, hdr.Size
+		hdr, raw, err = rd.next()
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+	} else if !rd.opts.AllowUnsigned {
+		return nil, fmt.Errorf("%w: %s is missing", ErrUnsigned, SignatureName)
+	}
+	eof := err == io.EOF
+
+	m, err := ParseManifest(data)
+	if err != nil {
+		return nil, memberErr(ManifestName, err)
+	}
+	rd.m = m
+	// Now that Created is known, the first headers can be checked.
+	rd.prevSize = 0
+	if err := rd.checkRaw(manifestRaw, ManifestName, manifestSize); err != nil {
+		return nil, err
+	}
+	if sigRaw != nil {
+		if err := rd.checkRaw(sigRaw, SignatureName, sigSize); err != nil {
+			return nil, err
+		}
+	}
+	rd.files = make(map[string]File, len(m.Files))
+	for _, f := range m.Files {
+		rd.files[f.Path] = f
+	}
+	rd.modules = make(map[module.Version]Module, len(m.Modules))
+	for _, mod := range m.Modules {
+		rd.modules[mod.ModuleVersion()] = mod
+	}
+	rd.seen = make(map[string]bool, len(m.Files))
+
+	// 3. Every other member.
+	for !eof {
+		if err := rd.gctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := rd.member(hdr, raw); err != nil {
+			return nil, err
+		}
+		hdr, raw, err = rd.next()
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		eof = err == io.EOF
+	}
+	if err := rd.end(raw); err != nil {
+		return nil, err
+	}
+	for _, f := range m.Files {
+		if !rd.seen[f.Path] {
+			return nil, memberErr(f.Path, ErrMissingMember)
+		}
+	}
+	return m, nil
+}
+
+// next returns the next tar header and the raw bytes read to get it (the
+// previous member's padding and the header blocks).
+func (rd *reader) next() (*tar.Header, []byte, error) {
+	rd.rec.start()
+	hdr, err := rd.tr.Next()
+	raw := rd.rec.stop()
+	if err == io.EOF {
+		return nil, raw, io.EOF
+	}
+	if err != nil {
+		if errors.Is(err, errHeaderTooLong) {
+			return nil, nil, fmt.Errorf("%w: %v", ErrNonCanonical, err)
+		}
+		return nil, nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return hdr, raw, nil
+}
+
+// checkRaw checks that raw is exactly the padding of the previous member
+// and the header Write would produce.
+func (rd *reader) checkRaw(raw []byte, name string, size int64) error {
+	want, err := encodeTarHeader(name, size, rd.m.Created)
+	if err != nil {
+		return memberErr(name, fmt.Errorf("%w: %v", ErrNonCanonical, err))
+	}
+	pad := padding(rd.prevSize)
+	rd.prevSize = size
+	if len(raw) != pad+len(want) || !allZero(raw[:pad]) || !bytes.Equal(raw[pad:], want) {
+		return memberErr(name, fmt.Errorf("%w: tar header or padding differs from the canonical one", ErrNonCanonical))
+	}
+	return nil
+}
+
+// end checks the end-of-archive marker and that nothing follows it.
+func (rd *reader) end(raw []byte) error {
+	pad := padding(rd.prevSize)
+	if len(raw) != pad+2*512 || !allZero(raw) {
+		return fmt.Errorf("%w: tar end-of-archive marker is not canonical", ErrNonCanonical)
+	}
+	var b [1]byte
+	n, err := io.ReadFull(rd.rec, b[:])
+	if n != 0 {
+		return fmt.Errorf("%w: data after the tar end-of-archive marker", ErrNonCanonical)
+	}
+	if err != io.EOF {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return nil
+}
+
+// readSmall reads the manifest or signature member into memory.
+func (rd *reader) readSmall(hdr *tar.Header, limit int64) ([]byte, error) {
+	if hdr.Typeflag != tar.TypeReg {
+		return nil, memberErr(hdr.Name, fmt.Errorf("%w (type %q)", ErrNotRegular, hdr.Typeflag))
+	}
+	if hdr.Size > limit {
+		return nil, memberErr(hdr.Name, fmt.Errorf("%w: %d bytes, limit is %d", ErrTooLarge, hdr.Size, limit))
+	}
+	data, err := io.ReadAll(io.LimitReader(rd.tr, hdr.Size+1))
+	if err != nil {
+		return nil, memberErr(hdr.Name, fmt.Errorf("%w: %v", ErrCorrupt, err))
+	}
+	if int64(len(data)) != hdr.Size {
+		return nil, memberErr(hdr.Name, fmt.Errorf("%w: short member", ErrCorrupt))
+	}
+	return data, nil
+}
+
+// member checks and stages one member after the signature.
+func (rd *reader) member(hdr *tar.Header, raw []byte) error {
+	name := hdr.Name
+	mem, err := ParseMemberPath(name)
+	if err != nil {
+		return memberErr(name, err)
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		return memberErr(name, fmt.Errorf("%w (type %q)", ErrNotRegular, hdr.Typeflag))
+	}
+	if name == ManifestName || name == SignatureName || rd.seen[name] {
+		return memberErr(name, ErrDuplicate)
+	}
+	f, ok := rd.files[name]
+	if !ok {
+		return memberErr(name, ErrNotInManifest)
+	}
+	switch {
+	case hdr.Size > f.Size:
+		return memberErr(name, fmt.Errorf("%w: %d bytes, manifest says %d", ErrTooLarge, hdr.Size, f.Size))
+	case hdr.Size < f.Size:
+		return memberErr(name, fmt.Errorf("%w: %d bytes, manifest says %d", ErrSizeMismatch, hdr.Size, f.Size))
+	}
+	if err := rd.checkRaw(raw, name, f.Size); err != nil {
+		return err
+	}
+	rd.seen[name] = true
+
+	w, err := rd.opts.Stage.Create(name)
+	if err != nil {
+		return memberErr(name, fmt.Errorf("staging: %w", err))
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(rd.tr, f.Size+1))
+	if cerr := w.Close(); err == nil && cerr != nil {
+		return memberErr(name, fmt.Errorf("staging: %w", cerr))
+	}
+	if err != nil {
+		return memberErr(name, fmt.Errorf("%w: %v", ErrCorrupt, err))
+	}
+	if n != f.Size {
+		return memberErr(name, fmt.Errorf("%w: %d bytes, manifest says %d", ErrSizeMismatch, n, f.Size))
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {
+		return memberErr(name, fmt.Errorf("%w: sha256 %s, manifest says %s", ErrHashMismatch, got, f.SHA256))
+	}
+
+	if mem.Kind == KindDownload && (mem.Ext == ".zip" || mem.Ext == ".info") {
+		mod := rd.modules[mem.Module]
+		rd.g.Go(func() error {
+			if rd.gctx.Err() != nil {
+				return nil
+			}
+			return rd.checkDownload(name, mem, mod)
+		})
+	}
+	return nil
+}
+
+// checkDownload runs the module checks on a staged .zip or .info file.
+func (rd *reader) checkDownload(name string, mem Member, mod Module) error {
+	file, err := rd.opts.Stage.LocalPath(name)
+	if err != nil {
+		return memberErr(name, err)
+	}
+	switch mem.Ext {
+	case ".zip":
+		if _, err := modzip.CheckZip(mem.Module, file); err != nil {
+			return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
+		}
+		h, err := HashZip(file)
+		if err != nil {
+			return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
+		}
+		if h != mod.ZipHash {
+			return memberErr(name, fmt.Errorf("%w: zip hashes to %s, manifest says %s", ErrHashMismatch, h, mod.ZipHash))
+		}
+	case ".info":
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return memberErr(name, err)
+		}
+		var info struct {
+			Version string
+			Time    time.Time
+		}
+		if err := json.Unmarshal(data, &info); err != nil {
+			return memberErr(name, fmt.Errorf("%w: %v", ErrBadInfo, err))
+		}
+		if info.Version != mem.Module.Version {
+			return memberErr(name, fmt.Errorf("%w: Version is %q, want %q", ErrBadInfo, info.Version, mem.Module.Version))
+		}
+	}
+	return nil
+}
+
+func padding(size int64) int { return int(-size & 511) }
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// maxHeaderBytes bounds the raw bytes behind one tar header: padding, a PAX
+// header for a long name and the header itself fit in far less.
+const maxHeaderBytes = 8 << 10
+
+var errHeaderTooLong = errors.New("tar header blocks too long")
+
+// recorder passes reads through and, between start and stop, keeps a copy
+// of what was read, so that the raw header bytes can be compared with the
+// canonical ones.
+type recorder struct {
+	r         io.Reader
+	recording bool
+	buf       []byte
+}
+
+func (r *recorder) start() { r.recording, r.buf = true, r.buf[:0] }
+
+func (r *recorder) stop() []byte {
+	r.recording = false
+	return bytes.Clone(r.buf)
+}
+
+func (r *recorder) Read(p []byte) (int, error) {
+	if r.recording && len(r.buf)+len(p) > maxHeaderBytes {
+		// archive/tar reads headers in 512-byte blocks; a larger
+		// request while recording means a long PAX or GNU record.
+		if len(r.buf) >= maxHeaderBytes {
+			return 0, errHeaderTooLong
+		}
+		p = p[:maxHeaderBytes-len(r.buf)]
+	}
+	n, err := r.r.Read(p)
+	if r.recording {
+		r.buf = append(r.buf, p[:n]...)
+	}
+	return n, err
+}
+
+// newDecoder returns the zstd decoder bundles are read with. Windows larger
+// than the one Write uses are refused, which bounds decoder memory for
+// hostile input.
+func newDecoder(r io.Reader) (*zstd.Decoder, error) {
+	return zstd.NewReader(r, zstd.WithDecoderMaxWindow(zstdWindow), zstd.WithDecoderMaxMemory(zstdWindow))
+}
+
+// readFrameHeader reads the zstd frame header and checks that it is one of
+// the two Write produces: a streamed frame with content checksum and an
+// 8 MiB window, or, for a bundle that fits in one block, a single-segment
+// frame with content checksum and a minimally encoded content size. The
+// decoder checks the size and the checksum.
+func readFrameHeader(r io.Reader) ([]byte, error) {
+	head := make([]byte, 5, 14)
+	if _, err := io.ReadFull(r, head); err != nil {
+		return nil, fmt.Errorf("%w: reading zstd frame header: %v", ErrCorrupt, err)
+	}
+	if !bytes.Equal(head[:4], zstdFrameHeader[:4]) {
+		return nil, fmt.Errorf("%w: not a zstd stream", ErrNonCanonical)
+	}
+	fhd := head[4]
+	more := 0
+	switch {
+	case fhd == zstdFrameHeader[4]:
+		more = 1 // window descriptor
+	case fhd&0x3f == 0x24: // single segment, checksum, no dictionary
+		more = [4]int{1, 2, 4, 8}[fhd>>6]
+	default:
+		return nil, fmt.Errorf("%w: zstd frame header descriptor %#02x", ErrNonCanonical, fhd)
+	}
+	head = head[:5+more]
+	if _, err := io.ReadFull(r, head[5:]); err != nil {
+		return nil, fmt.Errorf("%w: reading zstd frame header: %v", ErrCorrupt, err)
+	}
+	if fhd == zstdFrameHeader[4] {
+		if head[5] != zstdFrameHeader[5] {
+			return nil, fmt.Errorf("%w: zstd window descriptor %#02x", ErrNonCanonical, head[5])
+		}
+		return head, nil
+	}
+	var size uint64
+	for i := more - 1; i >= 0; i-- {
+		size = size<<8 | uint64(head[5+i])
+	}
+	if more == 2 {
+		size += 256
+	}
+	minimal := 8
+	switch {
+	case size < 256:
+		minimal = 1
+	case size < 65536+256:
+		minimal = 2
+	case size < 1<<32:
+		minimal = 4
+	}
+	if minimal != more || size > zstdWindow {
+		return nil, fmt.Errorf("%w: zstd frame content size field", ErrNonCanonical)
+	}
+	return head, nil
+}

@@ -1,0 +1,143 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// zstd parameters. The reader insists on exactly this frame header, so they
+// are part of format version 1.
+const (
+	zstdWindow = 8 << 20
+)
+
+// zstdLevel: module zips are already deflated, so stronger levels buy
+// little; see BenchmarkWrite. A variable only so the benchmark can compare.
+var zstdLevel = zstd.SpeedDefault
+
+// zstdFrameHeader is the start of every bundle: the zstd magic number, a
+// frame header descriptor with only the content-checksum flag set, and the
+// window descriptor for zstdWindow.
+var zstdFrameHeader = []byte{0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x68}
+
+// Write writes a bundle to w: the canonical encoding of m, the signature sig
+// (the content of a .minisig file for exactly those bytes; nil writes an
+// unsigned bundle), then every file m lists, in canonical order, with its
+// content read from open(name). Each file is hashed as it is copied and
+// Write fails if its size or SHA-256 differs from the manifest. Files are
+// streamed, never held in memory whole.
+func Write(ctx context.Context, w io.Writer, m *Manifest, sig []byte, open func(name string) (io.ReadCloser, error)) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	if len(sig) > MaxSignatureSize {
+		return fmt.Errorf("bundle: signature larger than %d bytes", MaxSignatureSize)
+	}
+	c := m.canonical()
+	data, err := c.Marshal()
+	if err != nil {
+		return err
+	}
+	if len(data) > MaxManifestSize {
+		return fmt.Errorf("bundle: manifest is %d bytes, limit is %d", len(data), MaxManifestSize)
+	}
+	zw, err := newEncoder(w)
+	if err != nil {
+		return err
+	}
+	defer zw.Close()
+	tw := tar.NewWriter(zw)
+	if err := writeMember(tw, ManifestName, c.Created, bytes.NewReader(data), int64(len(data))); err != nil {
+		return err
+	}
+	if sig != nil {
+		if err := writeMember(tw, SignatureName, c.Created, bytes.NewReader(sig), int64(len(sig))); err != nil {
+			return err
+		}
+	}
+	for _, f := range c.Files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := writeFile(tw, f, c.Created, open); err != nil {
+			return memberErr(f.Path, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+func writeFile(tw *tar.Writer, f File, mtime time.Time, open func(string) (io.ReadCloser, error)) error {
+	rc, err := open(f.Path)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if err := writeMember(tw, f.Path, mtime, io.TeeReader(rc, h), f.Size); err != nil {
+		return err
+	}
+	// The source must end where the manifest says it does.
+	if n, _ := io.ReadFull(rc, make([]byte, 1)); n != 0 {
+		return fmt.Errorf("%w: source is longer than %d bytes", ErrSizeMismatch, f.Size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {
+		return fmt.Errorf("%w: sha256 %s, manifest says %s", ErrHashMismatch, got, f.SHA256)
+	}
+	return rc.Close()
+}
+
+func writeMember(tw *tar.Writer, name string, mtime time.Time, r io.Reader, size int64) error {
+	if err := tw.WriteHeader(tarHeader(name, size, mtime)); err != nil {
+		return err
+	}
+	n, err := io.CopyN(tw, r, size)
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: source has %d bytes, manifest says %d", ErrSizeMismatch, n, size)
+	}
+	return err
+}
+
+// tarHeader returns the one header a member may have.
+func tarHeader(name string, size int64, mtime time.Time) *tar.Header {
+	return &tar.Header{
+		Typeflag: tar.TypeReg,
+		Name:     name,
+		Size:     size,
+		Mode:     0o644,
+		ModTime:  mtime.UTC().Truncate(time.Second),
+	}
+}
+
+// encodeTarHeader returns the exact bytes Write produces for a header.
+func encodeTarHeader(name string, size int64, mtime time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(tarHeader(name, size, mtime)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// newEncoder returns the zstd encoder every bundle is written with.
+func newEncoder(w io.Writer) (*zstd.Encoder, error) {
+	return zstd.NewWriter(w,
+		zstd.WithEncoderLevel(zstdLevel),
+		zstd.WithWindowSize(zstdWindow),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+		zstd.WithConcurrentBlocks(true),
+		zstd.WithEncoderCRC(true),
+	)
+}

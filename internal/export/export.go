@@ -1,0 +1,304 @@
+// Package export makes a bundle: it resolves what a set of projects and
+// module versions needs (package resolve drives the real go command),
+// leaves out what the other side already has (an inventory), hashes every
+// file, signs the manifest and writes the bundle file atomically.
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+	"golang.org/x/sync/errgroup"
+
+	"modferry/internal/bundle"
+	"modferry/internal/inventory"
+	"modferry/internal/resolve"
+)
+
+// Options configure Export.
+type Options struct {
+	Projects []string         // module roots or go.work roots
+	Modules  []module.Version // module@version arguments (queries allowed)
+	Upstream string           // GOPROXY list; "" means the user's go env GOPROXY
+	GoEnv    []string         // extra environment for the go command
+	// WorkDir caches resolved files between exports; "" means a
+	// temporary directory removed afterwards.
+	WorkDir string
+	// Since leaves out module versions the other side holds; SinceDigest
+	// is recorded in the manifest as the base.
+	Since       *inventory.Inventory
+	SinceDigest string
+	// Sign returns the signature of the manifest; nil makes an unsigned
+	// bundle.
+	Sign        func(manifest []byte) ([]byte, error)
+	Output      string
+	ToolVersion string
+	// Progress receives resolution events and hashing progress.
+	Progress func(resolve.Event)
+	Logf     func(format string, args ...any)
+}
+
+// Summary reports an export.
+type Summary struct {
+	Output         string        `json:"output"`
+	Modules        int           `json:"modules"`
+	Zips           int           `json:"zips"`
+	Files          int           `json:"files"`
+	Bytes          int64         `json:"bytes"`        // bundle file size
+	ContentBytes   int64         `json:"contentBytes"` // sum of member sizes
+	LeftOut        int           `json:"leftOut"`      // module versions the inventory has
+	Duration       time.Duration `json:"duration"`
+	Signed         bool          `json:"signed"`
+	BaseInventory  string        `json:"baseInventory,omitempty"`
+	ResolvedQuery  []string      `json:"resolved,omitempty"`
+	manifestDigest string
+}
+
+// versionFiles gathers the files of one module version.
+type versionFiles struct {
+	v     module.Version
+	files map[resolve.Kind]resolve.File
+	mod   bundle.Module
+}
+
+// Export resolves, hashes, signs and writes the bundle.
+func Export(ctx context.Context, opts Options) (*Summary, error) {
+	start := time.Now()
+	if opts.Output == "" {
+		return nil, errors.New("export: no output file")
+	}
+	if len(opts.Projects) == 0 && len(opts.Modules) == 0 {
+		return nil, errors.New("export: nothing to export: give project directories or module@version arguments")
+	}
+	workDir := opts.WorkDir
+	if workDir == "" {
+		d, err := os.MkdirTemp("", "modferry-export-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		workDir = d
+	}
+	res, err := resolve.Resolve(ctx, resolve.Options{
+		Projects: opts.Projects,
+		Modules:  opts.Modules,
+		Upstream: opts.Upstream,
+		GoEnv:    opts.GoEnv,
+		WorkDir:  workDir,
+		Progress: opts.Progress,
+		Logf:     opts.Logf,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	byVersion := map[module.Version]*versionFiles{}
+	var order []*versionFiles
+	for _, f := range res.Files {
+		vf := byVersion[f.Module]
+		if vf == nil {
+			vf = &versionFiles{v: f.Module, files: map[resolve.Kind]resolve.File{}}
+			byVersion[f.Module] = vf
+			order = append(order, vf)
+		}
+		vf.files[f.Kind] = f
+	}
+
+	// Hash every module version (zip hashes are the CPU-heavy part).
+	var done sync.Mutex
+	hashed := 0
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, vf := range order {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			if err := hashVersion(vf); err != nil {
+				return err
+			}
+			done.Lock()
+			hashed++
+			if opts.Progress != nil {
+				opts.Progress(resolve.Event{Stage: "hashing", Files: hashed, Total: len(order)})
+			}
+			done.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	sum := &Summary{Output: opts.Output, Signed: opts.Sign != nil, BaseInventory: opts.SinceDigest}
+	m := &bundle.Manifest{
+		FormatVersion: bundle.FormatVersion,
+		Created:       time.Now().UTC().Truncate(time.Second),
+		ToolVersion:   opts.ToolVersion,
+		BaseInventory: opts.SinceDigest,
+	}
+	for _, p := range res.Projects {
+		m.Projects = append(m.Projects, bundle.Project{Path: p.Path, VCSRevision: p.VCSRevision, GoSumSHA256: p.GoSumSHA256})
+	}
+	for _, v := range res.Modules {
+		m.Projects = append(m.Projects, bundle.Project{Path: v.String()})
+		sum.ResolvedQuery = append(sum.ResolvedQuery, v.String())
+	}
+	sources := map[string]string{} // member path -> local file
+	for _, vf := range order {
+		if opts.Since != nil {
+			if have, ok := opts.Since.Lookup(vf.v); ok {
+				if have.ModHash != vf.mod.ModHash || (have.ZipHash != "" && vf.mod.ZipHash != "" && have.ZipHash != vf.mod.ZipHash) {
+					return nil, fmt.Errorf("SECURITY: %s differs between the upstream (zip %s, go.mod %s) and the other side's inventory (zip %s, go.mod %s); refusing to export",
+						vf.v, vf.mod.ZipHash, vf.mod.ModHash, have.ZipHash, have.ModHash)
+				}
+				if have.ZipHash != "" || vf.mod.ZipHash == "" {
+					sum.LeftOut++
+					continue
+				}
+			}
+		}
+		m.Modules = append(m.Modules, vf.mod)
+		if vf.mod.ZipHash != "" {
+			sum.Zips++
+		}
+		for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
+			f, ok := vf.files[k]
+			if !ok {
+				continue
+			}
+			member, err := bundle.DownloadPath(vf.v, "."+string(k))
+			if err != nil {
+				return nil, err
+			}
+			bf, err := bundle.HashFile(member, f.Path)
+			if err != nil {
+				return nil, err
+			}
+			m.Files = append(m.Files, bf)
+			sources[member] = f.Path
+			sum.ContentBytes += bf.Size
+		}
+	}
+	sum.Modules = len(m.Modules)
+	sum.Files = len(m.Files)
+
+	manifest, err := m.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	var sig []byte
+	if opts.Sign != nil {
+		if sig, err = opts.Sign(manifest); err != nil {
+			return nil, fmt.Errorf("signing the manifest: %w", err)
+		}
+	}
+	n, err := writeAtomic(ctx, opts.Output, func(w io.Writer) error {
+		return bundle.Write(ctx, w, m, sig, func(name string) (io.ReadCloser, error) {
+			p, ok := sources[name]
+			if !ok {
+				return nil, fmt.Errorf("no source for %s", name)
+			}
+			return os.Open(p)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	sum.Bytes = n
+	sum.Duration = time.Since(start)
+	return sum, nil
+}
+
+// hashVersion checks the zip against the module zip rules and computes
+// the h1: hashes of the zip and the go.mod.
+func hashVersion(vf *versionFiles) error {
+	mf, ok := vf.files[resolve.KindMod]
+	if !ok {
+		return fmt.Errorf("%s: resolved without a go.mod", vf.v)
+	}
+	mod, err := os.ReadFile(mf.Path)
+	if err != nil {
+		return err
+	}
+	vf.mod = bundle.Module{Path: vf.v.Path, Version: vf.v.Version, ModHash: bundle.HashMod(mod)}
+	if zf, ok := vf.files[resolve.KindZip]; ok {
+		if _, err := modzip.CheckZip(vf.v, zf.Path); err != nil {
+			return fmt.Errorf("%s: the upstream zip breaks the module zip rules: %w", vf.v, err)
+		}
+		h, err := bundle.HashZip(zf.Path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", vf.v, err)
+		}
+		vf.mod.ZipHash = h
+	}
+	return nil
+}
+
+// writeAtomic writes a file through a temporary file in the same
+// directory, renamed into place only when complete.
+func writeAtomic(ctx context.Context, name string, write func(io.Writer) error) (int64, error) {
+	dir := filepath.Dir(name)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp-*")
+	if err != nil {
+		return 0, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(0o644); err != nil {
+		return 0, err
+	}
+	cw := &countWriter{w: tmp}
+	if err := write(cw); err != nil {
+		return 0, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return 0, err
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return 0, err
+	}
+	ok = true
+	return cw.n, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ParseModuleArg parses a module@version (or module@query) argument.
+func ParseModuleArg(arg string) (module.Version, error) {
+	path, version, ok := strings.Cut(arg, "@")
+	if !ok || path == "" || version == "" {
+		return module.Version{}, fmt.Errorf("%q: want MODULE@VERSION", arg)
+	}
+	if err := module.CheckPath(path); err != nil {
+		return module.Version{}, err
+	}
+	return module.Version{Path: path, Version: version}, nil
+}

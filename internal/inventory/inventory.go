@@ -1,0 +1,172 @@
+// Package inventory describes what a module store holds, small enough to
+// carry back to the connected side, where `modferry export --since` leaves
+// out everything listed.
+//
+// An inventory is JSON: format version, creation time, every module
+// version with the h1: hashes of its zip (empty when the store holds only
+// its go.mod) and of its go.mod, the SHA-256 digests of the bundles
+// imported, and the checksum-database heads the store has served. Its
+// Digest is the SHA-256 of its exact bytes, which a delta bundle records as
+// its base.
+package inventory
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"modferry/internal/bundle"
+	"modferry/internal/modules"
+	"modferry/internal/store"
+)
+
+// FormatVersion is the inventory format this package reads and writes.
+const FormatVersion = 1
+
+// Inventory is what a store holds.
+type Inventory struct {
+	FormatVersion int       `json:"formatVersion"`
+	Created       time.Time `json:"created"`
+	// Modules lists every module version, sorted.
+	Modules []bundle.Module `json:"modules"`
+	// Bundles lists the SHA-256 digests of the bundles imported.
+	Bundles []string `json:"bundles"`
+	// SumDBHeads are the signed tree heads the store has served, by
+	// checksum database name.
+	SumDBHeads map[string][]string `json:"sumdbHeads,omitempty"`
+
+	index map[module.Version]bundle.Module
+}
+
+// Build reads the store and returns its inventory. Bundle digests come
+// from the import history under "bundles/".
+func Build(ctx context.Context, st store.Store) (*Inventory, error) {
+	repo := &modules.Repo{Store: st}
+	entries, err := repo.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inv := &Inventory{FormatVersion: FormatVersion, Created: time.Now().UTC().Truncate(time.Second)}
+	for _, e := range entries {
+		name, _ := modules.Name(e.Version, modules.Mod)
+		mod, err := store.ReadAll(ctx, st, name)
+		if err != nil {
+			return nil, err
+		}
+		m := bundle.Module{Path: e.Path, Version: e.Version.Version, ModHash: bundle.HashMod(mod)}
+		if e.HasZip {
+			m.ZipHash = e.ZipHash
+			if m.ZipHash == "" {
+				if d, ok := st.(interface{ Path(string) string }); ok {
+					zn, _ := modules.Name(e.Version, modules.Zip)
+					if h, err := bundle.HashZip(d.Path(zn)); err == nil {
+						m.ZipHash = h
+					}
+				}
+			}
+		}
+		inv.Modules = append(inv.Modules, m)
+	}
+	names, err := st.List(ctx, "bundles")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if d, ok := strings.CutSuffix(n, ".json"); ok {
+			inv.Bundles = append(inv.Bundles, d)
+		}
+	}
+	inv.Modules = nonNil(inv.Modules)
+	inv.Bundles = nonNil(inv.Bundles)
+	return inv, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// Marshal encodes the inventory.
+func (inv *Inventory) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", " ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(inv); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Digest returns the hex SHA-256 of data.
+func Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// Parse decodes and checks an inventory.
+func Parse(data []byte) (*Inventory, error) {
+	var inv Inventory
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&inv); err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
+	if inv.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("inventory: format version %d, this modferry reads %d", inv.FormatVersion, FormatVersion)
+	}
+	inv.index = make(map[module.Version]bundle.Module, len(inv.Modules))
+	for _, m := range inv.Modules {
+		if err := module.Check(m.Path, m.Version); err != nil {
+			return nil, fmt.Errorf("inventory: %w", err)
+		}
+		inv.index[m.ModuleVersion()] = m
+	}
+	return &inv, nil
+}
+
+// Load reads and parses an inventory file, returning it with its digest.
+func Load(file string) (*Inventory, string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, "", err
+	}
+	inv, err := Parse(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", file, err)
+	}
+	return inv, Digest(data), nil
+}
+
+// Lookup returns what the inventory records of v.
+func (inv *Inventory) Lookup(v module.Version) (bundle.Module, bool) {
+	if inv.index == nil {
+		inv.index = make(map[module.Version]bundle.Module, len(inv.Modules))
+		for _, m := range inv.Modules {
+			inv.index[m.ModuleVersion()] = m
+		}
+	}
+	m, ok := inv.index[v]
+	return m, ok
+}
+
+// Sort puts modules in a stable order.
+func (inv *Inventory) Sort() {
+	slices.SortFunc(inv.Modules, func(a, b bundle.Module) int {
+		if c := strings.Compare(a.Path, b.Path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Version, b.Version)
+	})
+}
