@@ -1,0 +1,167 @@
+// Package bundletest writes small signed bundles for tests of the code
+// that reads them (importer, CLI, crash and tamper tests).
+package bundletest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+
+	"modferry/internal/bundle"
+	"modferry/internal/sign"
+)
+
+// Module is a module version to put in a bundle. Files are the zip's
+// contents (paths relative to the module root, go.mod added if absent);
+// nil Files bundles only the .mod and .info.
+type Module struct {
+	Path, Version string
+	Files         map[string][]byte
+}
+
+// RandomModules returns n modules "modferry.test/rand/mNN" at v1.0.0, each
+// with a go.mod and a file of size random (incompressible) bytes.
+func RandomModules(seed uint64, n, size int) []Module {
+	r := rand.New(rand.NewPCG(seed, seed))
+	mods := make([]Module, n)
+	for i := range mods {
+		data := make([]byte, size)
+		for j := range data {
+			data[j] = byte(r.UintN(256))
+		}
+		p := fmt.Sprintf("modferry.test/rand/m%02d", i)
+		mods[i] = Module{Path: p, Version: "v1.0.0", Files: map[string][]byte{"data.bin": data}}
+	}
+	return mods
+}
+
+// NewKey returns a fresh signing key with its public half.
+func NewKey(t testing.TB) (sign.PrivateKey, sign.PublicKey) {
+	t.Helper()
+	priv, pub, err := sign.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := sign.ParsePrivateKey(priv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := sign.ParsePublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, p
+}
+
+// Write writes a bundle of mods to file, signed with key, and returns its
+// manifest.
+func Write(t testing.TB, file string, mods []Module, key sign.PrivateKey) *bundle.Manifest {
+	t.Helper()
+	m := &bundle.Manifest{FormatVersion: bundle.FormatVersion, Created: time.Unix(1700000000, 0).UTC(), ToolVersion: "test"}
+	contents := map[string][]byte{}
+	add := func(v module.Version, ext string, data []byte) {
+		name, err := bundle.DownloadPath(v, ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := bundle.HashReader(name, bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Files = append(m.Files, f)
+		contents[name] = data
+	}
+	for _, mod := range mods {
+		v := module.Version{Path: mod.Path, Version: mod.Version}
+		gomod := []byte("module " + mod.Path + "\n\ngo 1.21\n")
+		if g, ok := mod.Files["go.mod"]; ok {
+			gomod = g
+		}
+		bm := bundle.Module{Path: mod.Path, Version: mod.Version, ModHash: bundle.HashMod(gomod)}
+		add(v, ".info", fmt.Appendf(nil, `{"Version":%q,"Time":"2024-01-01T00:00:00Z"}`+"\n", mod.Version))
+		add(v, ".mod", gomod)
+		if mod.Files != nil {
+			var zf []modzip.File
+			for name, data := range mod.Files {
+				zf = append(zf, memFile{name, data})
+			}
+			if _, ok := mod.Files["go.mod"]; !ok {
+				zf = append(zf, memFile{"go.mod", gomod})
+			}
+			var buf bytes.Buffer
+			if err := modzip.Create(&buf, v, zf); err != nil {
+				t.Fatal(err)
+			}
+			tmp, err := os.CreateTemp(t.TempDir(), "zip")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmp.Write(buf.Bytes())
+			tmp.Close()
+			h, err := bundle.HashZip(tmp.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			bm.ZipHash = h
+			add(v, ".zip", buf.Bytes())
+		}
+		m.Modules = append(m.Modules, bm)
+	}
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := sign.Sign(key, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Write in canonical member order.
+	canon, err := bundle.ParseManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	err = bundle.Write(context.Background(), out, canon, sig, func(name string) (io.ReadCloser, error) {
+		d, ok := contents[name]
+		if !ok {
+			return nil, fs.ErrNotExist
+		}
+		return io.NopCloser(bytes.NewReader(d)), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return canon
+}
+
+type memFile struct {
+	name string
+	data []byte
+}
+
+func (f memFile) Path() string                 { return f.name }
+func (f memFile) Lstat() (fs.FileInfo, error)  { return memInfo(f), nil }
+func (f memFile) Open() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(f.data)), nil }
+
+type memInfo memFile
+
+func (i memInfo) Name() string       { return path.Base(i.name) }
+func (i memInfo) Size() int64        { return int64(len(i.data)) }
+func (i memInfo) Mode() fs.FileMode  { return 0o644 }
+func (i memInfo) ModTime() time.Time { return time.Time{} }
+func (i memInfo) IsDir() bool        { return false }
+func (i memInfo) Sys() any           { return nil }

@@ -1,0 +1,305 @@
+package importer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"modferry/internal/bundle"
+	"modferry/internal/bundle/bundletest"
+	"modferry/internal/importer"
+	"modferry/internal/modules"
+	"modferry/internal/sign"
+	"modferry/internal/store"
+)
+
+func newStore(t *testing.T) *store.Disk {
+	t.Helper()
+	st, err := store.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func opts(pub sign.PublicKey) importer.Options {
+	return importer.Options{Verify: func(m, sig []byte) error {
+		_, err := sign.Verify([]sign.PublicKey{pub}, m, sig)
+		return err
+	}, Actor: "test"}
+}
+
+// snapshot maps every file of the store (but the import lock) to its
+// SHA-256.
+func snapshot(t *testing.T, st *store.Disk) map[string]string {
+	t.Helper()
+	snap := map[string]string{}
+	err := filepath.WalkDir(st.Root(), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "import.lock" {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		rel, _ := filepath.Rel(st.Root(), p)
+		snap[rel] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+func sameSnapshot(a, b map[string]string) error {
+	for k, v := range a {
+		if b[k] != v {
+			return fmt.Errorf("%s changed", k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			return fmt.Errorf("%s appeared", k)
+		}
+	}
+	return nil
+}
+
+func TestImportAndReimport(t *testing.T) {
+	ctx := context.Background()
+	key, pub := bundletest.NewKey(t)
+	mods := bundletest.RandomModules(1, 5, 2000)
+	mods = append(mods, bundletest.Module{Path: "modferry.test/modonly", Version: "v1.0.0"})
+	b := filepath.Join(t.TempDir(), "b.tar.zst")
+	m := bundletest.Write(t, b, mods, key)
+	st := newStore(t)
+	res, err := importer.Import(ctx, st, b, opts(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Added) != 6 || res.AlreadyImported {
+		t.Fatalf("first import: %+v", res)
+	}
+	repo := &modules.Repo{Store: st}
+	for _, mod := range m.Modules {
+		vs, _ := repo.List(ctx, mod.Path)
+		listed := len(vs) == 1
+		if listed != (mod.ZipHash != "") {
+			t.Errorf("%s@%s listed=%v, zip %q", mod.Path, mod.Version, listed, mod.ZipHash)
+		}
+	}
+	// The list file for GOPROXY=file:// users.
+	if b, err := os.ReadFile(filepath.Join(st.Root(), "download/modferry.test/rand/m00/@v/list")); err != nil || string(b) != "v1.0.0\n" {
+		t.Errorf("list file = %q, %v", b, err)
+	}
+	snap := snapshot(t, st)
+	res, err = importer.Import(ctx, st, b, opts(pub))
+	if err != nil || !res.AlreadyImported {
+		t.Fatalf("re-import = %+v, %v; want a no-op", res, err)
+	}
+	if err := sameSnapshot(snap, snapshot(t, st)); err != nil {
+		t.Fatalf("re-import changed the store: %v", err)
+	}
+	// A different bundle with some of the same versions: present, not re-added.
+	b2 := filepath.Join(t.TempDir(), "b2.tar.zst")
+	bundletest.Write(t, b2, append(bundletest.RandomModules(1, 2, 2000), bundletest.RandomModules(9, 7, 100)[6]), key)
+	res, err = importer.Import(ctx, st, b2, opts(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Present) != 2 || len(res.Added) != 1 {
+		t.Fatalf("overlapping import: added %v, present %v", res.Added, res.Present)
+	}
+}
+
+func TestImportConflict(t *testing.T) {
+	ctx := context.Background()
+	key, pub := bundletest.NewKey(t)
+	st := newStore(t)
+	b1 := filepath.Join(t.TempDir(), "b1.tar.zst")
+	bundletest.Write(t, b1, bundletest.RandomModules(1, 3, 1000), key)
+	if _, err := importer.Import(ctx, st, b1, opts(pub)); err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshot(t, st)
+	// Same module versions, other content, plus a new one.
+	other := append(bundletest.RandomModules(2, 3, 1000), bundletest.Module{Path: "modferry.test/new", Version: "v1.0.0", Files: map[string][]byte{"a.go": []byte("package a\n")}})
+	b2 := filepath.Join(t.TempDir(), "b2.tar.zst")
+	bundletest.Write(t, b2, other, key)
+	_, err := importer.Import(ctx, st, b2, opts(pub))
+	var ce *importer.ConflictError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "modferry.test/rand/m0") {
+		t.Fatalf("conflicting import: %v, want a ConflictError naming the module", err)
+	}
+	if err := sameSnapshot(snap, snapshot(t, st)); err != nil {
+		t.Fatalf("a refused import changed the store: %v", err)
+	}
+}
+
+// TestImportTamperSweep flips single bytes all over a bundle — in the
+// compressed file and in the tar stream inside it (then recompressed) —
+// and checks that every import fails and leaves the store as it was.
+func TestImportTamperSweep(t *testing.T) {
+	ctx := context.Background()
+	key, pub := bundletest.NewKey(t)
+	mods := bundletest.RandomModules(3, 3, 300)
+	mods = append(mods, bundletest.Module{Path: "modferry.test/modonly", Version: "v1.0.0"})
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.tar.zst")
+	bundletest.Write(t, good, mods, key)
+	compressed, _ := os.ReadFile(good)
+	dec, _ := zstd.NewReader(nil)
+	raw, err := dec.DecodeAll(compressed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := zstd.NewWriter(nil)
+
+	st := newStore(t)
+	seed := filepath.Join(dir, "seed.tar.zst")
+	bundletest.Write(t, seed, bundletest.RandomModules(7, 2, 100), key)
+	if _, err := importer.Import(ctx, st, seed, opts(pub)); err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshot(t, st)
+
+	r := rand.New(rand.NewPCG(1, 2))
+	const flips = 220
+	bad := filepath.Join(dir, "bad.tar.zst")
+	accepted := 0
+	for i := range flips {
+		var data []byte
+		var where string
+		if i%2 == 0 {
+			// Spread evenly over the tar stream: headers, manifest,
+			// signature and every member's content.
+			off := i / 2 * len(raw) / (flips / 2)
+			mut := bytes.Clone(raw)
+			mut[off] ^= byte(1 + r.UintN(255))
+			if bytes.Equal(mut, raw) {
+				continue
+			}
+			data = enc.EncodeAll(mut, nil)
+			where = fmt.Sprintf("tar offset %d", off)
+		} else {
+			off := i / 2 * len(compressed) / (flips / 2)
+			data = bytes.Clone(compressed)
+			data[off] ^= byte(1 + r.UintN(255))
+			where = fmt.Sprintf("compressed offset %d", off)
+		}
+		if err := os.WriteFile(bad, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := importer.Import(ctx, st, bad, opts(pub))
+		if err == nil {
+			accepted++
+			t.Errorf("flip at %s: import accepted a tampered bundle", where)
+			continue
+		}
+	}
+	if err := sameSnapshot(snap, snapshot(t, st)); err != nil {
+		t.Fatalf("tampered imports changed the store: %v", err)
+	}
+	if accepted > 0 {
+		t.Fatalf("%d of %d tampered bundles accepted", accepted, flips)
+	}
+}
+
+// TestImportInterrupted stops the import before each commit step in turn
+// (as a crash would), then checks that what the store shows is complete
+// and correct, and that importing again finishes the job.
+func TestImportInterrupted(t *testing.T) {
+	ctx := context.Background()
+	key, pub := bundletest.NewKey(t)
+	mods := bundletest.RandomModules(5, 4, 500)
+	b := filepath.Join(t.TempDir(), "b.tar.zst")
+	m := bundletest.Write(t, b, mods, key)
+	steps := 0
+	{
+		st := newStore(t)
+		o := opts(pub)
+		o.CommitHook = func(string) { steps++ }
+		if _, err := importer.Import(ctx, st, b, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for stop := 0; stop < steps; stop++ {
+		st := newStore(t)
+		o := opts(pub)
+		n := 0
+		errStop := errors.New("crash")
+		o.CommitHook = func(string) {
+			if n == stop {
+				panic(errStop)
+			}
+			n++
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil && r != errStop {
+					panic(r)
+				}
+			}()
+			importer.Import(ctx, st, b, o)
+		}()
+		checkConsistent(t, st, m)
+		if _, err := importer.Import(ctx, st, b, opts(pub)); err != nil {
+			t.Fatalf("re-import after a stop at step %d: %v", stop, err)
+		}
+		repo := &modules.Repo{Store: st}
+		for _, mod := range m.Modules {
+			if vs, _ := repo.List(ctx, mod.Path); len(vs) != 1 {
+				t.Errorf("after re-import, %s lists %v", mod.Path, vs)
+			}
+		}
+	}
+}
+
+// checkConsistent checks that every listed version is complete and every
+// visible module file matches the manifest.
+func checkConsistent(t *testing.T, st *store.Disk, m *bundle.Manifest) {
+	t.Helper()
+	ctx := context.Background()
+	want := map[string]string{}
+	for _, f := range m.Files {
+		want[f.Path] = f.SHA256
+	}
+	repo := &modules.Repo{Store: st}
+	for _, mod := range m.Modules {
+		v := mod.ModuleVersion()
+		vs, _ := repo.List(ctx, v.Path)
+		for _, k := range []modules.Kind{modules.Info, modules.Mod, modules.Zip} {
+			name, _ := modules.Name(v, k)
+			f, err := st.Open(ctx, name)
+			if errors.Is(err, fs.ErrNotExist) {
+				if len(vs) > 0 {
+					t.Fatalf("%s is listed but %s is missing", v, name)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := sha256.New()
+			io.Copy(h, f)
+			f.Close()
+			if got := hex.EncodeToString(h.Sum(nil)); got != want[name] {
+				t.Fatalf("%s is visible with wrong content", name)
+			}
+		}
+	}
+}
