@@ -5,6 +5,7 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"modferry/internal/bundle"
 	"modferry/internal/inventory"
 	"modferry/internal/resolve"
+	"modferry/internal/sbom"
 )
 
 // Options configure Export.
@@ -154,7 +156,8 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		m.Projects = append(m.Projects, bundle.Project{Path: v.String()})
 		sum.ResolvedQuery = append(sum.ResolvedQuery, v.String())
 	}
-	sources := map[string]string{} // member path -> local file
+	sources := map[string]string{}  // member path -> local file
+	inMemory := map[string][]byte{} // member path -> content (SBOMs)
 	for _, vf := range order {
 		if opts.Since != nil {
 			if have, ok := opts.Since.Lookup(vf.v); ok {
@@ -190,6 +193,9 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 			sum.ContentBytes += bf.Size
 		}
 	}
+	if err := addSBOMs(m, opts, inMemory); err != nil {
+		return nil, err
+	}
 	sum.Modules = len(m.Modules)
 	sum.Files = len(m.Files)
 
@@ -205,6 +211,9 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	n, err := writeAtomic(ctx, opts.Output, func(w io.Writer) error {
 		return bundle.Write(ctx, w, m, sig, func(name string) (io.ReadCloser, error) {
+			if b, ok := inMemory[name]; ok {
+				return io.NopCloser(bytes.NewReader(b)), nil
+			}
 			p, ok := sources[name]
 			if !ok {
 				return nil, fmt.Errorf("no source for %s", name)
@@ -218,6 +227,40 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	sum.Bytes = n
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// addSBOMs adds CycloneDX and SPDX documents describing the bundled
+// module versions.
+func addSBOMs(m *bundle.Manifest, opts Options, inMemory map[string][]byte) error {
+	zipSHA := map[string]string{}
+	for _, f := range m.Files {
+		zipSHA[f.Path] = f.SHA256
+	}
+	doc := sbom.Doc{Name: filepath.Base(opts.Output), Created: m.Created, Tool: "modferry " + opts.ToolVersion}
+	for _, mod := range m.Modules {
+		c := sbom.Component{Path: mod.Path, Version: mod.Version, ZipHash: mod.ZipHash, ModHash: mod.ModHash}
+		if mod.ZipHash != "" {
+			name, _ := bundle.DownloadPath(mod.ModuleVersion(), ".zip")
+			c.ZipSHA256 = zipSHA[name]
+		}
+		doc.Components = append(doc.Components, c)
+	}
+	for _, f := range []struct {
+		name string
+		gen  func(sbom.Doc) ([]byte, error)
+	}{{bundle.SBOMCycloneDX, sbom.CycloneDX}, {bundle.SBOMSPDX, sbom.SPDX}} {
+		data, err := f.gen(doc)
+		if err != nil {
+			return err
+		}
+		bf, err := bundle.HashReader(f.name, bytes.NewReader(data))
+		if err != nil {
+			return err
+		}
+		m.Files = append(m.Files, bf)
+		inMemory[f.name] = data
+	}
+	return nil
 }
 
 // hashVersion checks the zip against the module zip rules and computes

@@ -1,0 +1,258 @@
+package sumdb
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/errgroup"
+)
+
+// CaptureOptions says what to capture.
+type CaptureOptions struct {
+	// Name is the database name, such as "sum.golang.org". Empty means
+	// the name in VerifierKey.
+	Name string
+	// VerifierKey is the database's note verifier key, "name+hash+base64".
+	VerifierKey string
+	// Fetch GETs path relative to the database's base URL ("latest",
+	// "lookup/...", "tile/8/0/000"), for example through an upstream
+	// proxy's "/sumdb/<name>/" endpoint. It must return an error for
+	// anything but a 200 response.
+	Fetch func(ctx context.Context, path string) ([]byte, error)
+	// Modules are the module versions to prove, with the hashes carried.
+	Modules []ModuleHashes
+	// OldHeads are signed heads the offline side holds (from its
+	// inventory). The proof then also lets clients holding any of them
+	// re-check it and accept the new head.
+	OldHeads [][]byte
+	// Concurrency bounds parallel fetches; 0 means 8.
+	Concurrency int
+}
+
+// A Proof is what a client needs to verify a set of modules against one
+// signed head of a checksum database, with no network.
+type Proof struct {
+	Name string
+	Head *Head
+	// Files maps paths relative to the database root ("latest",
+	// "lookup/<escaped path>@<escaped version>", "tile/8/0/000.p/5") to
+	// their contents, as the database serves them.
+	Files map[string][]byte
+}
+
+// Paths returns the proof's file paths, sorted.
+func (p *Proof) Paths() []string {
+	ps := make([]string, 0, len(p.Files))
+	for k := range p.Files {
+		ps = append(ps, k)
+	}
+	sort.Strings(ps)
+	return ps
+}
+
+// Size returns the total size of the proof's files in bytes.
+func (p *Proof) Size() int64 {
+	var n int64
+	for _, d := range p.Files {
+		n += int64(len(d))
+	}
+	return n
+}
+
+// Capture fetches, checks and returns the proof for o.Modules. It fails
+// with a *MismatchError if the database's hash for a module differs from
+// the one given, and with other errors matching ErrSecurity if the
+// database misbehaves. Its last step runs a go checksum-database client
+// over the captured files alone, fresh and from every old head; any file
+// that client lacks is reported as an *IncompleteError.
+func Capture(ctx context.Context, o CaptureOptions) (*Proof, error) {
+	v, err := newVerifier(o.Name, o.VerifierKey)
+	if err != nil {
+		return nil, err
+	}
+	name := v.Name()
+	par := o.Concurrency
+	if par <= 0 {
+		par = 8
+	}
+	fetch := func(p string) ([]byte, error) {
+		data, err := o.Fetch(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("checksum database %s: %s: %w", name, p, err)
+		}
+		return data, nil
+	}
+
+	// The database's latest head, and every module's lookup.
+	latestMsg, err := fetch("latest")
+	if err != nil {
+		return nil, err
+	}
+	latest, err := openHead(latestMsg, v, "latest")
+	if err != nil {
+		return nil, err
+	}
+	wants := dedupe(o.Modules)
+	lookups := make([]*lookup, len(wants))
+	lookupHeads := make([]*Head, len(wants))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(par)
+	for i, w := range wants {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			file, err := lookupPath(w.Version)
+			if err != nil {
+				return err
+			}
+			data, err := fetch(file)
+			if err != nil {
+				return err
+			}
+			lk, err := parseLookup(file, w.Version, data)
+			if err != nil {
+				return err
+			}
+			if err := checkHashes(w, lk.text); err != nil {
+				return err
+			}
+			h, err := openHead(lk.head, v, file)
+			if err != nil {
+				return err
+			}
+			if lk.id < 0 || lk.id >= h.N {
+				return &InclusionError{Module: w.Version, Err: fmt.Errorf("record id %d outside its tree of size %d", lk.id, h.N)}
+			}
+			lookups[i], lookupHeads[i] = lk, h
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var old []*Head
+	for i, msg := range o.OldHeads {
+		h, err := openHead(msg, v, fmt.Sprintf("old head #%d", i+1))
+		if err != nil {
+			return nil, err
+		}
+		old = append(old, h)
+	}
+
+	// T is the newest head seen; every other head must be its prefix.
+	heads := append(append([]*Head{latest}, lookupHeads...), old...)
+	head := latest
+	for _, h := range heads {
+		if h.N > head.N {
+			head = h
+		}
+	}
+	pool := newTilePool()
+	tr := newRecordingReader(func(t tlog.Tile) ([]byte, error) { return fetchTile(fetch, pool, t) })
+	thr := tlog.TileHashReader(head.Tree, tr)
+	seen := make(map[tlog.Tree]bool)
+	for _, h := range heads {
+		if seen[h.Tree] {
+			continue
+		}
+		seen[h.Tree] = true
+		got, err := tlog.TreeHash(h.N, thr)
+		if err != nil {
+			return nil, fmt.Errorf("checking tree of size %d against tree of size %d: %w", h.N, head.N, err)
+		}
+		if got != h.Hash {
+			return nil, &ForkError{Older: h, Newer: head}
+		}
+	}
+	// Clients holding an old head re-check it at its own widths.
+	for _, h := range old {
+		got, err := tlog.TreeHash(h.N, tlog.TileHashReader(h.Tree, tr))
+		if err != nil {
+			return nil, fmt.Errorf("re-checking old tree of size %d: %w", h.N, err)
+		}
+		if got != h.Hash {
+			return nil, &ForkError{Older: h, Newer: h, Detail: "tiles do not match the head's own hash"}
+		}
+	}
+	// Every record, in one batch.
+	indexes := make([]int64, len(lookups))
+	for i, lk := range lookups {
+		indexes[i] = tlog.StoredHashIndex(0, lk.id)
+	}
+	if len(indexes) > 0 {
+		hashes, err := thr.ReadHashes(indexes)
+		if err != nil {
+			return nil, fmt.Errorf("%w: proving records in tree of size %d: %w", ErrSecurity, head.N, err)
+		}
+		for i, lk := range lookups {
+			if hashes[i] != tlog.RecordHash(lk.text) {
+				return nil, &InclusionError{Module: lk.mod, Err: fmt.Errorf("record %d does not match the tree", lk.id)}
+			}
+		}
+	}
+
+	// The files, every lookup rewritten to carry T.
+	files := map[string][]byte{"latest": head.Note}
+	for _, lk := range lookups {
+		file, _ := lookupPath(lk.mod)
+		msg, err := tlog.FormatRecord(lk.id, lk.text)
+		if err != nil {
+			return nil, &RecordError{File: file, Err: err}
+		}
+		files[file] = append(msg, head.Note...)
+	}
+	for _, p := range tr.paths() {
+		t, _ := tlog.ParseTilePath(p)
+		data, ok := pool.get(t, true)
+		if !ok {
+			return nil, fmt.Errorf("internal error: tile %s read but not held", p)
+		}
+		files[p] = data
+	}
+	proof := &Proof{Name: name, Head: head, Files: files}
+
+	// Self-check: the go client over these files alone.
+	src, err := mapSource(files, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := checkProof(src, checkOptions{
+		verifierKey: o.VerifierKey,
+		verifier:    v,
+		wants:       wants,
+		startHeads:  old,
+		strict:      true,
+	}); err != nil {
+		return nil, fmt.Errorf("capture self-check: %w", err)
+	}
+	return proof, nil
+}
+
+// fetchTile returns tile t from pool, else fetches it; a partial tile the
+// server no longer has is cut from the full one (tiles only grow).
+func fetchTile(fetch func(string) ([]byte, error), pool *tilePool, t tlog.Tile) ([]byte, error) {
+	if data, ok := pool.get(t, true); ok {
+		return data, nil
+	}
+	data, err := fetch(t.Path())
+	got := t
+	if err != nil {
+		full := fullTile(t)
+		if full == t {
+			return nil, err
+		}
+		var ferr error
+		data, ferr = fetch(full.Path())
+		if ferr != nil {
+			return nil, err
+		}
+		got = full
+	}
+	if err := pool.add(got, data); err != nil {
+		return nil, err
+	}
+	return data[:tileSize(t)], nil
+}

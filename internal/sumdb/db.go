@@ -1,0 +1,327 @@
+package sumdb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"modferry/internal/store"
+)
+
+// A DB is one checksum database's proofs in a store, under
+// "sumdb/<name>/":
+//
+//	latest             the head served now; only ever moves forward
+//	heads/<size>       every head ever served, so clients holding one
+//	                   can still be given what they need to re-check it
+//	lookup/<p>@<v>     lookups as served
+//	tile/...           hash tiles at the widths imported; narrower ones
+//	                   are served cut from wider ones
+//
+// Imports within one process are serialized; several processes importing
+// into one store at once are not supported.
+type DB struct {
+	st   store.Store
+	name string
+	key  string
+	v    note.Verifier
+
+	mu sync.Mutex
+}
+
+// NewDB returns the DB of the database whose verifier key is verifierKey.
+func NewDB(st store.Store, verifierKey string) (*DB, error) {
+	v, err := newVerifier("", verifierKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckName(v.Name()); err != nil || strings.Contains(v.Name(), "/") {
+		return nil, fmt.Errorf("checksum database name %q unusable as a store name", v.Name())
+	}
+	return &DB{st: st, name: v.Name(), key: strings.TrimSpace(verifierKey), v: v}, nil
+}
+
+// Name returns the database name.
+func (db *DB) Name() string { return db.name }
+
+func (db *DB) obj(p string) string { return "sumdb/" + db.name + "/" + p }
+
+func (db *DB) read(ctx context.Context, p string) ([]byte, error) {
+	return store.ReadAll(ctx, db.st, db.obj(p))
+}
+
+// Head returns the head served now; an error matching fs.ErrNotExist if
+// nothing was imported yet.
+func (db *DB) Head(ctx context.Context) (*Head, error) {
+	msg, err := db.read(ctx, "latest")
+	if err != nil {
+		return nil, err
+	}
+	return openHead(msg, db.v, db.obj("latest"))
+}
+
+// Heads returns every head ever served, by tree size.
+func (db *DB) Heads(ctx context.Context) ([]*Head, error) {
+	names, err := db.st.List(ctx, db.obj("heads"))
+	if err != nil {
+		return nil, err
+	}
+	var hs []*Head
+	for _, n := range names {
+		if strings.HasSuffix(n, "/") {
+			continue
+		}
+		msg, err := db.read(ctx, "heads/"+n)
+		if err != nil {
+			return nil, err
+		}
+		h, err := openHead(msg, db.v, db.obj("heads/"+n))
+		if err != nil {
+			return nil, err
+		}
+		hs = append(hs, h)
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i].N < hs[j].N })
+	return hs, nil
+}
+
+// Lookup returns the lookup response for m, or an error matching
+// fs.ErrNotExist.
+func (db *DB) Lookup(ctx context.Context, m module.Version) ([]byte, error) {
+	p, err := lookupPath(m)
+	if err != nil {
+		return nil, &fs.PathError{Op: "lookup", Path: m.String(), Err: fs.ErrNotExist}
+	}
+	return db.read(ctx, p)
+}
+
+// Tile returns tile t: as stored, or cut from a wider tile at the same
+// position. Tiles not held give an error matching fs.ErrNotExist.
+func (db *DB) Tile(ctx context.Context, t tlog.Tile) ([]byte, error) {
+	data, err := db.read(ctx, t.Path())
+	if err == nil || !errors.Is(err, fs.ErrNotExist) || t.L < 0 {
+		return data, err
+	}
+	ws, err := db.tileWidths(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	for w, d := range ws {
+		if w >= t.W && len(d) >= tileSize(t) {
+			return d[:tileSize(t)], nil
+		}
+	}
+	return nil, errTileMissing(t)
+}
+
+// tileWidths returns every tile held at t's position, by width.
+func (db *DB) tileWidths(ctx context.Context, t tlog.Tile) (map[int][]byte, error) {
+	ws := make(map[int][]byte)
+	full := fullTile(t)
+	if d, err := db.read(ctx, full.Path()); err == nil {
+		ws[full.W] = d
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	names, err := db.st.List(ctx, db.obj(full.Path()+".p"))
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		w, err := strconv.Atoi(n)
+		if err != nil || w <= 0 || w >= full.W {
+			continue
+		}
+		pt := t
+		pt.W = w
+		d, err := db.read(ctx, pt.Path())
+		if err != nil {
+			return nil, err
+		}
+		ws[w] = d
+	}
+	return ws, nil
+}
+
+// ImportResult reports what an import did.
+type ImportResult struct {
+	Imported *Head // the proof's head
+	Head     *Head // the head served after the import
+	Lookups  int   // lookups written (new, or carrying a newer head)
+	Tiles    int   // tiles written
+	// Unused lists proof files no client check needed; they are not
+	// stored.
+	Unused []string
+}
+
+// Import checks a proof (files by path relative to the database root, as
+// in [Proof.Files]) against what the store holds and adds it. It refuses
+// the proof unless a go client, fresh or holding any head ever served,
+// accepts every lookup in it using only the tiles of the proof and the
+// store; so the served head only moves forward, and a proof whose head is
+// older than the store's is accepted only if the store's tiles prove it is
+// a prefix of the store's head. Lookups already held keep the newer of the
+// two heads; their records must not differ.
+func (db *DB) Import(ctx context.Context, files map[string][]byte) (*ImportResult, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+
+	var wants []ModuleHashes
+	pool := newTilePool()
+	for p, data := range files {
+		switch {
+		case p == "latest":
+		case strings.HasPrefix(p, "lookup/"):
+			m, err := parseLookupPath(strings.TrimPrefix(p, "lookup/"))
+			if err != nil {
+				return nil, &RecordError{File: p, Err: err}
+			}
+			if canon, _ := lookupPath(m); canon != p {
+				return nil, &RecordError{File: p, Err: fmt.Errorf("not a canonical lookup path (%s)", canon)}
+			}
+			wants = append(wants, ModuleHashes{Version: m})
+		case strings.HasPrefix(p, "tile/"):
+			t, err := tlog.ParseTilePath(p)
+			if err != nil || t.Path() != p || t.L < 0 || t.H != tileHeight {
+				return nil, fmt.Errorf("checksum proof: unexpected tile %q", p)
+			}
+			if err := pool.add(t, data); err != nil {
+				return nil, err
+			}
+			held, err := db.tileWidths(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			for w, d := range held {
+				ht := t
+				ht.W = w
+				if err := pool.add(ht, d); err != nil {
+					return nil, &TileConflictError{Path: p, Other: db.obj(ht.Path()) + " (held)"}
+				}
+			}
+		default:
+			return nil, fmt.Errorf("checksum proof: unexpected file %q", p)
+		}
+	}
+	sort.Slice(wants, func(i, j int) bool { return wants[i].Version.String() < wants[j].Version.String() })
+
+	heads, err := db.Heads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	src := func(p string) ([]byte, error) {
+		if d, ok := files[p]; ok {
+			return d, nil
+		}
+		if t, err := tlog.ParseTilePath(p); err == nil && t.L >= 0 {
+			if d, ok := pool.get(t, true); ok {
+				return d, nil
+			}
+			return db.Tile(ctx, t)
+		}
+		return nil, &fs.PathError{Op: "read", Path: p, Err: fs.ErrNotExist}
+	}
+	head, used, err := checkProof(src, checkOptions{verifierKey: db.key, verifier: db.v, wants: wants, startHeads: heads})
+	if err != nil {
+		var ie *IncompleteError
+		if errors.As(err, &ie) && len(heads) > 0 {
+			return nil, fmt.Errorf("import refused: %w (export again with --since a current inventory)", err)
+		}
+		return nil, fmt.Errorf("import refused: %w", err)
+	}
+	res := &ImportResult{Imported: head}
+
+	// Tiles first, then lookups, then heads: a reader never sees a
+	// lookup or head whose tiles are missing.
+	for _, p := range sortedKeys(mapKeys(files)) {
+		if !strings.HasPrefix(p, "tile/") {
+			continue
+		}
+		if !used[p] {
+			res.Unused = append(res.Unused, p)
+			continue
+		}
+		err := db.st.Create(ctx, db.obj(p), bytes.NewReader(files[p]))
+		if errors.Is(err, fs.ErrExist) {
+			continue // equal: conflicts were refused above
+		}
+		if err != nil {
+			return nil, err
+		}
+		res.Tiles++
+	}
+	for _, w := range wants {
+		p, _ := lookupPath(w.Version)
+		write, err := db.newerLookup(ctx, p, files[p], head)
+		if err != nil {
+			return nil, err
+		}
+		if !write {
+			continue
+		}
+		if err := db.st.Put(ctx, db.obj(p), bytes.NewReader(files[p])); err != nil {
+			return nil, err
+		}
+		res.Lookups++
+	}
+	hp := "heads/" + strconv.FormatInt(head.N, 10)
+	if err := db.st.Create(ctx, db.obj(hp), bytes.NewReader(head.Note)); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	cur, err := db.Head(ctx)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if cur == nil || head.N > cur.N {
+		if err := db.st.Put(ctx, db.obj("latest"), bytes.NewReader(head.Note)); err != nil {
+			return nil, err
+		}
+		cur = head
+	}
+	res.Head = cur
+	return res, nil
+}
+
+// newerLookup reports whether the lookup data (carrying head) should
+// replace the one held at p: yes if none is held or the held one carries
+// an older head. The records must agree.
+func (db *DB) newerLookup(ctx context.Context, p string, data []byte, head *Head) (bool, error) {
+	held, err := db.read(ctx, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	hid, htext, hhead, err := tlog.ParseRecord(held)
+	if err != nil {
+		return true, nil // unreadable: replace with the checked one
+	}
+	id, text, _, _ := tlog.ParseRecord(data)
+	if hid != id || !bytes.Equal(htext, text) {
+		return false, fmt.Errorf("%w: %s: record differs from the one held (record %d vs %d)", ErrSecurity, p, id, hid)
+	}
+	hh, err := openHead(hhead, db.v, db.obj(p))
+	if err != nil {
+		return true, nil
+	}
+	return head.N > hh.N, nil
+}
+
+func mapKeys(m map[string][]byte) map[string]bool {
+	ks := make(map[string]bool, len(m))
+	for k := range m {
+		ks[k] = true
+	}
+	return ks
+}
