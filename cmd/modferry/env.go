@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -21,7 +23,12 @@ func newEnvCmd() *cobra.Command {
 		Short: "Print the environment a go client needs to use a modferry server",
 		Long: `Print the environment variables a go client sets to build against a
 modferry server, in shell syntax (eval "$(modferry env --server URL)") or,
-with --json, as a JSON object.`,
+with --json, as a JSON object.
+
+When the server holds checksum-database proofs (bundles exported with the
+default GOSUMDB), GOSUMDB stays at its default and the go command checks
+every module against the checksum database through the server, offline.
+Private modules, which no database covers, go in GONOSUMDB (--private).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			vars, err := clientEnv(o)
@@ -60,15 +67,37 @@ func clientEnv(o envOptions) ([]envVar, error) {
 		return nil, fmt.Errorf("--server %q: want an http:// or https:// URL", o.server)
 	}
 	proxy := strings.TrimSuffix(u.String(), "/")
-	nosumdb := "*"
-	if o.private != "" {
-		nosumdb = o.private
-	}
-	return []envVar{
+	vars := []envVar{
 		{"GOPROXY", proxy, "modules come only from the modferry server"},
-		{"GOFLAGS", "-mod=mod", "let go commands add missing go.sum lines from the server"},
-		{"GONOSUMDB", nosumdb, "this store carries no checksum-database proofs yet: go.sum lines are still checked, new modules are trusted from the server"},
-	}, nil
+		{"GOFLAGS", "-mod=mod", "let go commands add missing go.sum lines (each checked against the checksum database)"},
+	}
+	switch {
+	case serverHasSumDB(proxy, "sum.golang.org"):
+		// GOSUMDB stays at its default: the client fetches checksum
+		// proofs through the server. Private modules are in no database.
+		if o.private != "" {
+			vars = append(vars, envVar{"GONOSUMDB", o.private, "private modules: in no checksum database (do not use GOPRIVATE offline: it also bypasses GOPROXY)"})
+		}
+	default:
+		nosumdb := "*"
+		if o.private != "" {
+			nosumdb = o.private
+		}
+		vars = append(vars, envVar{"GONOSUMDB", nosumdb, "the server holds no checksum-database proofs (or could not be asked): go.sum lines are still checked, new modules are trusted from the server"})
+	}
+	return vars, nil
+}
+
+// serverHasSumDB reports whether the server answers for the checksum
+// database name.
+func serverHasSumDB(proxy, name string) bool {
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(proxy + "/sumdb/" + name + "/supported")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // shellQuote quotes s for POSIX shells.

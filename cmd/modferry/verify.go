@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"modferry/internal/bundle"
+	"modferry/internal/importer"
 	"modferry/internal/sign"
 )
 
@@ -27,7 +28,10 @@ func newVerifyCmd() *cobra.Command {
 		Long: `Check a bundle in one streaming pass: the manifest signature, every member's
 size and SHA-256, every module zip against the module zip rules and its h1:
 hash, every go.mod's h1: hash, and that nothing is missing, extra, unsafe
-(absolute paths, .., links, devices) or duplicated. Prints one verdict line
+(absolute paths, .., links, devices) or duplicated. Then check the
+checksum-database proofs it carries: the signed tree head against the
+database's key, every lookup's record against the bundled hashes, and every
+record's inclusion in the tree, using only the bundled tiles. Prints one verdict line
 per bundle; exits 0 only if every bundle holds.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -103,9 +107,29 @@ func verifyBundle(ctx context.Context, file string, keys []sign.PublicKey, allow
 		return nil, err
 	}
 	defer f.Close()
-	m, err := bundle.Read(ctx, f, bundle.ReadOptions{Verify: verifier(keys, keyID), AllowUnsigned: allowUnsigned})
+	dir, err := os.MkdirTemp("", "modferry-verify-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	stage, err := bundle.NewDirStage(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer stage.Close()
+	m, err := bundle.Read(ctx, f, bundle.ReadOptions{Verify: verifier(keys, keyID), AllowUnsigned: allowUnsigned, Stage: stage})
 	if errors.Is(err, bundle.ErrUnsigned) {
 		return nil, fmt.Errorf("%w (give --allow-unsigned to accept it anyway)", err)
 	}
+	if err != nil {
+		return nil, err
+	}
+	_, err = importer.VerifySumDB(m, func(member string) ([]byte, error) {
+		p, err := stage.LocalPath(member)
+		if err != nil {
+			return nil, err
+		}
+		return os.ReadFile(p)
+	})
 	return m, err
 }

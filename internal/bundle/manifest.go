@@ -56,8 +56,15 @@ type Project struct {
 
 // SumDBInfo names the checksum database whose proofs the bundle carries.
 type SumDBInfo struct {
-	Name     string `json:"name"`               // e.g. "sum.golang.org"
-	TreeHead string `json:"treeHead,omitempty"` // signed tree head the proofs lead to
+	Name string `json:"name"` // e.g. "sum.golang.org"
+	// Key is the database's note verifier key ("name+hash+base64").
+	Key string `json:"key,omitempty"`
+	// TreeHead is the signed tree head every carried proof leads to, as
+	// "SIZE ROOTHASH" (the signed note itself is the sumdb/NAME/latest member).
+	TreeHead string `json:"treeHead,omitempty"`
+	// NotCovered lists the module versions the exporter's GONOSUMDB or
+	// GOPRIVATE kept out of the database; they carry no proof.
+	NotCovered []string `json:"notCovered,omitempty"`
 }
 
 // Module is one module version in the bundle.
@@ -207,6 +214,14 @@ func (m *Manifest) validate() error {
 		}
 		if err := checkText("sumdb.treeHead", m.SumDB.TreeHead, false); err != nil {
 			return err
+		}
+		if err := checkText("sumdb.key", m.SumDB.Key, false); err != nil {
+			return err
+		}
+		for i, nc := range m.SumDB.NotCovered {
+			if err := checkText(fmt.Sprintf("sumdb.notCovered[%d]", i), nc, true); err != nil {
+				return err
+			}
 		}
 	}
 	projects := make(map[string]bool)

@@ -193,6 +193,9 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 			sum.ContentBytes += bf.Size
 		}
 	}
+	if err := captureSumDB(ctx, opts, m, inMemory); err != nil {
+		return nil, err
+	}
 	if err := addSBOMs(m, opts, inMemory); err != nil {
 		return nil, err
 	}

@@ -159,6 +159,12 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 		work = append(work, todo{mod: mod})
 	}
 
+	// Checksum-database proofs first: a bundle whose proofs cannot join
+	// the store's log is refused before any module is committed.
+	if err := importSumDB(ctx, st, m, stage); err != nil {
+		return nil, err
+	}
+
 	touched := map[string]bool{}
 	for _, w := range work {
 		v := w.mod.ModuleVersion()

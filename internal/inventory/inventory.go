@@ -27,6 +27,7 @@ import (
 	"modferry/internal/bundle"
 	"modferry/internal/modules"
 	"modferry/internal/store"
+	"modferry/internal/sumdb"
 )
 
 // FormatVersion is the inventory format this package reads and writes.
@@ -83,6 +84,22 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 	for _, n := range names {
 		if d, ok := strings.CutSuffix(n, ".json"); ok {
 			inv.Bundles = append(inv.Bundles, d)
+		}
+	}
+	dbs, err := sumdb.OpenStored(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	for _, db := range dbs {
+		heads, err := db.Heads(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range heads {
+			if inv.SumDBHeads == nil {
+				inv.SumDBHeads = map[string][]string{}
+			}
+			inv.SumDBHeads[db.Name()] = append(inv.SumDBHeads[db.Name()], string(h.Note))
 		}
 	}
 	inv.Modules = nonNil(inv.Modules)

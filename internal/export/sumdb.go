@@ -1,0 +1,213 @@
+package export
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"modferry/internal/bundle"
+	"modferry/internal/sumdb"
+)
+
+// sumdbConfig is the checksum database the exporting user's go command
+// would consult, and which modules it covers.
+type sumdbConfig struct {
+	off      bool
+	name     string
+	key      string
+	url      string   // explicit base URL from GOSUMDB, if any
+	noSumDB  string   // GONOSUMDB, falling back to GOPRIVATE
+	upstream []string // proxies that may serve /sumdb/<name>/
+}
+
+// readSumDBConfig asks the go command for the user's settings.
+func readSumDBConfig(ctx context.Context, extraEnv []string, upstream string) (*sumdbConfig, error) {
+	cmd := exec.CommandContext(ctx, "go", "env", "-json", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GOPROXY")
+	cmd.Env = append(os.Environ(), extraEnv...)
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env: %w", err)
+	}
+	var env map[string]string
+	if err := json.Unmarshal(out, &env); err != nil {
+		return nil, fmt.Errorf("go env: %w", err)
+	}
+	cfg := &sumdbConfig{noSumDB: env["GONOSUMDB"]}
+	if cfg.noSumDB == "" {
+		cfg.noSumDB = env["GOPRIVATE"]
+	}
+	proxies := upstream
+	if proxies == "" {
+		proxies = env["GOPROXY"]
+	}
+	for _, p := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == '|' }) {
+		if p != "direct" && p != "off" && strings.HasPrefix(p, "http") {
+			cfg.upstream = append(cfg.upstream, strings.TrimSuffix(p, "/"))
+		}
+	}
+	v := strings.TrimSpace(env["GOSUMDB"])
+	if v == "" {
+		v = "sum.golang.org"
+	}
+	if v == "off" {
+		cfg.off = true
+		return cfg, nil
+	}
+	f := strings.Fields(v)
+	if len(f) > 2 {
+		return nil, fmt.Errorf("GOSUMDB=%q: want NAME, NAME+KEY or \"NAME+KEY URL\"", v)
+	}
+	if len(f) == 2 {
+		cfg.url = strings.TrimSuffix(f[1], "/")
+	}
+	if strings.Contains(f[0], "+") {
+		cfg.key = f[0]
+		cfg.name, _, _ = strings.Cut(f[0], "+")
+	} else {
+		cfg.name = f[0]
+		cfg.key = sumdb.KnownKeys[cfg.name]
+		if cfg.key == "" {
+			return nil, fmt.Errorf("GOSUMDB=%q: unknown checksum database; give its key as GOSUMDB=\"NAME+KEY [URL]\"", v)
+		}
+	}
+	return cfg, nil
+}
+
+// covers reports whether the database covers module path p.
+func (c *sumdbConfig) covers(p string) bool {
+	return !c.off && !module.MatchPrefixPatterns(c.noSumDB, p)
+}
+
+// fetcher returns how to GET database files: through the first upstream
+// proxy that supports the database, else from its own URL.
+func (c *sumdbConfig) fetcher(ctx context.Context, client *http.Client) (func(context.Context, string) ([]byte, error), string, error) {
+	base := c.url
+	if base == "" {
+		for _, p := range c.upstream {
+			if _, err := get(ctx, client, p+"/sumdb/"+c.name+"/supported"); err == nil {
+				base = p + "/sumdb/" + c.name
+				break
+			}
+		}
+	}
+	if base == "" {
+		base = "https://" + c.name
+	}
+	return func(ctx context.Context, path string) ([]byte, error) {
+		return get(ctx, client, base+"/"+path)
+	}, base, nil
+}
+
+// get fetches a URL, retrying server errors and timeouts with backoff.
+func get(ctx context.Context, client *http.Client, url string) ([]byte, error) {
+	var lastErr error
+	for attempt := range 4 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(200<<attempt) * time.Millisecond):
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			lastErr = err
+		case resp.StatusCode == 200:
+			return data, nil
+		case resp.StatusCode >= 500 || resp.StatusCode == 429:
+			lastErr = fmt.Errorf("GET %s: %s", url, resp.Status)
+		default:
+			return nil, fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(data)))
+		}
+	}
+	return nil, lastErr
+}
+
+// captureSumDB adds the checksum-database proofs of the bundled module
+// versions to the manifest and to inMemory.
+func captureSumDB(ctx context.Context, opts Options, m *bundle.Manifest, inMemory map[string][]byte) error {
+	cfg, err := readSumDBConfig(ctx, opts.GoEnv, opts.Upstream)
+	if err != nil {
+		return err
+	}
+	if cfg.off {
+		return nil
+	}
+	info := &bundle.SumDBInfo{Name: cfg.name, Key: cfg.key}
+	var hashes []sumdb.ModuleHashes
+	for _, mod := range m.Modules {
+		v := mod.ModuleVersion()
+		if !cfg.covers(v.Path) {
+			info.NotCovered = append(info.NotCovered, v.String())
+			continue
+		}
+		hashes = append(hashes, sumdbHashes(mod))
+	}
+	if len(hashes) == 0 {
+		return nil
+	}
+	client := &http.Client{Timeout: 2 * time.Minute}
+	fetch, base, err := cfg.fetcher(ctx, client)
+	if err != nil {
+		return err
+	}
+	var old [][]byte
+	if opts.Since != nil {
+		for _, h := range opts.Since.SumDBHeads[cfg.name] {
+			old = append(old, []byte(h))
+		}
+	}
+	proof, err := sumdb.Capture(ctx, sumdb.CaptureOptions{Name: cfg.name, VerifierKey: cfg.key, Fetch: fetch, Modules: hashes, OldHeads: old})
+	if err != nil {
+		if errors.Is(err, sumdb.ErrSecurity) {
+			return fmt.Errorf("SECURITY ERROR: the checksum database %s (%s) disagrees with what the upstream served — do not use these modules: %w", cfg.name, base, err)
+		}
+		return fmt.Errorf("checksum database %s (%s): %w", cfg.name, base, err)
+	}
+	info.TreeHead = fmt.Sprintf("%d %s", proof.Head.N, proof.Head.Hash)
+	m.SumDB = info
+	for _, p := range proof.Paths() {
+		name := "sumdb/" + cfg.name + "/" + p
+		bf, err := bundle.HashReader(name, strings.NewReader(string(proof.Files[p])))
+		if err != nil {
+			return err
+		}
+		m.Files = append(m.Files, bf)
+		inMemory[name] = proof.Files[p]
+	}
+	return nil
+}
+
+// toolchainPath is the module the go command downloads Go toolchains as.
+const toolchainPath = "golang.org/toolchain"
+
+// sumdbHashes returns what the database records for a bundled module:
+// toolchain modules have a zip line only.
+func sumdbHashes(mod bundle.Module) sumdb.ModuleHashes {
+	h := sumdb.ModuleHashes{Version: mod.ModuleVersion(), ZipHash: mod.ZipHash, ModHash: mod.ModHash}
+	if mod.Path == toolchainPath {
+		h.ModHash = ""
+	}
+	return h
+}
+

@@ -1,0 +1,128 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"modferry/internal/bundle"
+	"modferry/internal/sumdb"
+	"modferry/internal/store"
+)
+
+// SumDBHashes returns the module hashes a bundle's checksum-database
+// proofs must vouch for: every module but those the exporter's
+// GONOSUMDB/GOPRIVATE kept out; toolchain modules have a zip record only.
+func SumDBHashes(m *bundle.Manifest) []sumdb.ModuleHashes {
+	skip := map[string]bool{}
+	if m.SumDB != nil {
+		for _, nc := range m.SumDB.NotCovered {
+			skip[nc] = true
+		}
+	}
+	var out []sumdb.ModuleHashes
+	for _, mod := range m.Modules {
+		v := mod.ModuleVersion()
+		if skip[v.String()] {
+			continue
+		}
+		h := sumdb.ModuleHashes{Version: v, ZipHash: mod.ZipHash, ModHash: mod.ModHash}
+		if v.Path == "golang.org/toolchain" {
+			h.ModHash = ""
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// SumDBKey returns the verifier key to check a bundle's proofs with: the
+// go command's own key for a database it knows (a bundle claiming another
+// key for it is refused), else the key in the signed manifest.
+func SumDBKey(m *bundle.Manifest) (string, error) {
+	info := m.SumDB
+	if known, ok := sumdb.KnownKeys[info.Name]; ok {
+		if info.Key != "" && info.Key != known {
+			return "", fmt.Errorf("SECURITY: the bundle names checksum database %s with key %q, not the key the go command trusts", info.Name, info.Key)
+		}
+		return known, nil
+	}
+	if info.Key == "" {
+		return "", fmt.Errorf("the bundle carries proofs of checksum database %s without its key", info.Name)
+	}
+	if name, _, _ := strings.Cut(info.Key, "+"); name != info.Name {
+		return "", fmt.Errorf("checksum database key %q is not for %s", info.Key, info.Name)
+	}
+	return info.Key, nil
+}
+
+// SumDBFiles reads the proof files of a bundle from a read function over
+// member names.
+func SumDBFiles(m *bundle.Manifest, read func(member string) ([]byte, error)) (map[string][]byte, error) {
+	prefix := "sumdb/" + m.SumDB.Name + "/"
+	files := map[string][]byte{}
+	for _, f := range m.Files {
+		if p, ok := strings.CutPrefix(f.Path, prefix); ok {
+			data, err := read(f.Path)
+			if err != nil {
+				return nil, err
+			}
+			files[p] = data
+		}
+	}
+	return files, nil
+}
+
+// VerifySumDB checks a bundle's checksum-database proofs using only the
+// files it carries. It is a no-op for a bundle without proofs.
+func VerifySumDB(m *bundle.Manifest, read func(member string) ([]byte, error)) (*sumdb.Head, error) {
+	if m.SumDB == nil {
+		return nil, nil
+	}
+	key, err := SumDBKey(m)
+	if err != nil {
+		return nil, err
+	}
+	files, err := SumDBFiles(m, read)
+	if err != nil {
+		return nil, err
+	}
+	h, err := sumdb.Verify(files, m.SumDB.Name, key, SumDBHashes(m))
+	if err != nil {
+		return nil, fmt.Errorf("checksum database %s: %w", m.SumDB.Name, err)
+	}
+	return h, nil
+}
+
+// importSumDB verifies the bundle's proofs and adds them to the store.
+func importSumDB(ctx context.Context, st store.Store, m *bundle.Manifest, stage *bundle.DirStage) error {
+	if m.SumDB == nil {
+		return nil
+	}
+	read := func(member string) ([]byte, error) {
+		p, err := stage.LocalPath(member)
+		if err != nil {
+			return nil, err
+		}
+		return os.ReadFile(p)
+	}
+	if _, err := VerifySumDB(m, read); err != nil {
+		return err
+	}
+	key, _ := SumDBKey(m)
+	files, err := SumDBFiles(m, read)
+	if err != nil {
+		return err
+	}
+	db, err := sumdb.NewDB(st, key)
+	if err != nil {
+		return err
+	}
+	if err := db.SaveKey(ctx); err != nil {
+		return err
+	}
+	if _, err := db.Import(ctx, files); err != nil {
+		return fmt.Errorf("checksum database %s: %w", m.SumDB.Name, err)
+	}
+	return nil
+}
