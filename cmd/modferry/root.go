@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
+	"modferry/internal/audit"
+	"modferry/internal/auth"
 	"modferry/internal/store"
 )
 
@@ -34,7 +38,8 @@ there as a GOPROXY that the plain go command builds against.`,
 	}
 	root.PersistentFlags().StringVar(&global.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&global.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServeCmd(), newEnvCmd(), newImportCmd())
+	root.AddCommand(newServeCmd(), newEnvCmd(), newImportCmd(),
+		newTokenCmd(), newPublishCmd(), newDeleteCmd(), newAuditCmd())
 	root.AddCommand(newKeygenCmd(), newExportCmd(), newVerifyCmd(), newInventoryCmd())
 	return root
 }
@@ -76,4 +81,35 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// Directories of the store that hold access tokens and the audit log.
+const (
+	tokensDir = "tokens"
+	auditDir  = "audit"
+)
+
+func openTokens(storeRoot string) (*auth.Tokens, error) {
+	return auth.Open(filepath.Join(storeRoot, tokensDir))
+}
+
+func openAudit(storeRoot string) (*audit.Log, error) {
+	return audit.Open(filepath.Join(storeRoot, auditDir))
+}
+
+// record appends one entry, by the local user, to the audit log of the
+// store rooted at storeRoot.
+func record(ctx context.Context, storeRoot string, e audit.Entry) error {
+	l, err := openAudit(storeRoot)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if e.Actor == "" {
+		e.Actor = localActor()
+	}
+	if _, err := l.Append(ctx, e); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	return nil
 }

@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +50,10 @@ type Options struct {
 	// Progress receives resolution events and hashing progress.
 	Progress func(resolve.Event)
 	Logf     func(format string, args ...any)
+	// Toolchains are Go toolchains to carry; unless NoAutoToolchains,
+	// the toolchains projects name newer than the running go are added.
+	Toolchains       []Toolchain
+	NoAutoToolchains bool
 }
 
 // Summary reports an export.
@@ -79,8 +85,8 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Output == "" {
 		return nil, errors.New("export: no output file")
 	}
-	if len(opts.Projects) == 0 && len(opts.Modules) == 0 {
-		return nil, errors.New("export: nothing to export: give project directories or module@version arguments")
+	if len(opts.Projects) == 0 && len(opts.Modules) == 0 && len(opts.Toolchains) == 0 {
+		return nil, errors.New("export: nothing to export: give project directories, module@version arguments or toolchains")
 	}
 	workDir := opts.WorkDir
 	if workDir == "" {
@@ -91,17 +97,48 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		defer os.RemoveAll(d)
 		workDir = d
 	}
-	res, err := resolve.Resolve(ctx, resolve.Options{
-		Projects: opts.Projects,
-		Modules:  opts.Modules,
-		Upstream: opts.Upstream,
-		GoEnv:    opts.GoEnv,
-		WorkDir:  workDir,
-		Progress: opts.Progress,
-		Logf:     opts.Logf,
-	})
-	if err != nil {
-		return nil, err
+	res := &resolve.Result{}
+	if len(opts.Projects)+len(opts.Modules) > 0 {
+		r, err := resolve.Resolve(ctx, resolve.Options{
+			Projects: opts.Projects,
+			Modules:  opts.Modules,
+			Upstream: opts.Upstream,
+			GoEnv:    opts.GoEnv,
+			WorkDir:  workDir,
+			Progress: opts.Progress,
+			Logf:     opts.Logf,
+		})
+		if err != nil {
+			return nil, err
+		}
+		res = r
+	}
+	toolchains := opts.Toolchains
+	if !opts.NoAutoToolchains {
+		for _, tc := range autoToolchains(opts.Projects) {
+			if !slices.Contains(toolchains, tc) {
+				toolchains = append(toolchains, tc)
+			}
+		}
+	}
+	if len(toolchains) > 0 {
+		cfg, err := readSumDBConfig(ctx, opts.GoEnv, opts.Upstream)
+		if err != nil {
+			return nil, err
+		}
+		client := &http.Client{Timeout: 10 * time.Minute}
+		for _, tc := range toolchains {
+			if opts.Progress != nil {
+				opts.Progress(resolve.Event{Stage: "toolchain " + tc.String()})
+			}
+			files, err := fetchToolchain(ctx, client, cfg.upstream, tc, workDir)
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
+				res.Files = append(res.Files, files[k])
+			}
+		}
 	}
 
 	byVersion := map[module.Version]*versionFiles{}

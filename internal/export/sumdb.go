@@ -210,4 +210,3 @@ func sumdbHashes(mod bundle.Module) sumdb.ModuleHashes {
 	}
 	return h
 }
-

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"modferry/internal/bundle"
-	"modferry/internal/sumdb"
 	"modferry/internal/store"
+	"modferry/internal/sumdb"
 )
 
 // SumDBHashes returns the module hashes a bundle's checksum-database

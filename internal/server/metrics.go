@@ -97,10 +97,19 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 	if r.code == 0 {
 		r.code = http.StatusOK
 	}
-	n, err := r.ResponseWriter.(io.ReaderFrom).ReadFrom(src)
+	rf, ok := r.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		// HTTP/2 (TLS) response writers have no ReadFrom: copy through
+		// Write, hiding this method from io.Copy.
+		return io.Copy(writerOnly{r}, src)
+	}
+	n, err := rf.ReadFrom(src)
 	r.n += n
 	return n, err
 }
+
+// writerOnly hides every method but Write.
+type writerOnly struct{ io.Writer }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 

@@ -1,19 +1,24 @@
 // Package server assembles modferry's HTTP server from its parts: the
-// GOPROXY protocol (package proxy), /healthz and /metrics. It owns what
-// spans every request: routing, metrics and logging.
+// GOPROXY protocol (package proxy), the JSON API (publish, delete,
+// tokens), /healthz and /metrics. It owns what spans every request:
+// routing, access control (auth.go), metrics and logging.
 package server
 
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"modferry/internal/audit"
+	"modferry/internal/auth"
 	"modferry/internal/modules"
 	"modferry/internal/proxy"
 	"modferry/internal/store"
+	"modferry/internal/sumdb"
 )
 
 // Config configures a Server. Store is required; the rest may be zero.
@@ -24,16 +29,47 @@ type Config struct {
 	Logger *slog.Logger
 	// CacheBytes bounds the cache of small module files (see proxy.Options).
 	CacheBytes int
+
+	// Tokens are the access tokens; nil means there are none. Once any
+	// token exists, every request but /healthz needs one.
+	Tokens *auth.Tokens
+	// RequireAuth requires a token even while no token exists.
+	RequireAuth bool
+	// AllowAnonymousRead lets requests without a token read (GOPROXY,
+	// checksum database, GET API, /metrics) even when tokens exist.
+	AllowAnonymousRead bool
+	// Limiter limits failed authentications per client; nil means an
+	// auth.Limiter with its defaults.
+	Limiter *auth.Limiter
+	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
+	// client for the Limiter; nil trusts none.
+	TrustedProxies []netip.Prefix
+	// Audit receives server.start/stop, auth.failure summaries and every
+	// change made through the API; nil records nothing.
+	Audit *audit.Log
+	// SummaryEvery is how often failed authentications are summarized
+	// in one auth.failure entry; 0 means a minute.
+	SummaryEvery time.Duration
+	// TempDir holds uploads while they are checked; "" means os.TempDir().
+	TempDir string
 }
 
 // Server is modferry's HTTP handler.
 type Server struct {
 	log     *slog.Logger
 	metrics *Metrics
+	repo    *modules.Repo
 	proxy   *proxy.Handler
+	sumdb   http.Handler
 	promh   http.Handler
 
-	epList, epInfo, epMod, epZip, epLatest, epHealth, epMetrics, epOther *endpointStats
+	gate         gate
+	audit        *audit.Log
+	summaryEvery time.Duration
+	tempDir      string
+	life         lifecycle
+
+	epList, epInfo, epMod, epZip, epLatest, epHealth, epMetrics, epAPI, epSumDB, epOther *endpointStats
 }
 
 // New returns a Server for cfg.
@@ -43,14 +79,34 @@ func New(cfg Config) *Server {
 		log = slog.Default()
 	}
 	m := NewMetrics()
+	repo := &modules.Repo{Store: cfg.Store}
 	s := &Server{
 		log:     log,
 		metrics: m,
-		proxy:   proxy.New(&modules.Repo{Store: cfg.Store}, proxy.Options{CacheBytes: cfg.CacheBytes, Logger: log}),
+		repo:    repo,
+		proxy:   proxy.New(repo, proxy.Options{CacheBytes: cfg.CacheBytes, Logger: log}),
+		sumdb:   sumdb.StoreHandler(cfg.Store),
 		promh:   promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
+		gate: gate{
+			tokens:      cfg.Tokens,
+			requireAuth: cfg.RequireAuth,
+			anonRead:    cfg.AllowAnonymousRead,
+			limiter:     cfg.Limiter,
+			trusted:     cfg.TrustedProxies,
+		},
+		audit:        cfg.Audit,
+		summaryEvery: cfg.SummaryEvery,
+		tempDir:      cfg.TempDir,
+	}
+	if s.gate.limiter == nil {
+		s.gate.limiter = &auth.Limiter{}
+	}
+	if s.summaryEvery <= 0 {
+		s.summaryEvery = time.Minute
 	}
 	s.epList, s.epInfo, s.epMod, s.epZip, s.epLatest = m.endpoint("list"), m.endpoint("info"), m.endpoint("mod"), m.endpoint("zip"), m.endpoint("latest")
-	s.epHealth, s.epMetrics, s.epOther = m.endpoint("healthz"), m.endpoint("metrics"), m.endpoint("other")
+	s.epHealth, s.epMetrics, s.epAPI, s.epOther = m.endpoint("healthz"), m.endpoint("metrics"), m.endpoint("api"), m.endpoint("other")
+	s.epSumDB = m.endpoint("sumdb")
 	return s
 }
 
@@ -62,8 +118,14 @@ func (s *Server) Proxy() *proxy.Handler { return s.proxy }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	ep, h := s.route(r.URL.Path)
-	h.ServeHTTP(rec, r)
+	ep, h, n := s.route(r)
+	if token, ok := s.authorize(rec, r, n, start); ok {
+		if h != nil {
+			h.ServeHTTP(rec, r)
+		} else {
+			s.serveAPI(rec, r, token)
+		}
+	}
 	code := rec.status()
 	s.metrics.observe(ep, code, rec.n, start)
 	if code >= 500 {
@@ -73,24 +135,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) route(path string) (*endpointStats, http.Handler) {
+// route returns the endpoint of a request, its handler (nil for the API,
+// which needs the token name) and the scope it needs.
+func (s *Server) route(r *http.Request) (*endpointStats, http.Handler, need) {
+	path := r.URL.Path
 	switch {
 	case path == "/healthz":
-		return s.epHealth, http.HandlerFunc(healthz)
+		return s.epHealth, http.HandlerFunc(healthz), needNone
 	case path == "/metrics":
-		return s.epMetrics, s.promh
+		return s.epMetrics, s.promh, needRead
+	case strings.HasPrefix(path, apiPrefix):
+		return s.epAPI, nil, apiNeed(r.Method, path)
+	case strings.HasPrefix(path, "/sumdb/"):
+		return s.epSumDB, s.sumdb, needRead
 	case strings.HasSuffix(path, ".info"):
-		return s.epInfo, s.proxy
+		return s.epInfo, s.proxy, needRead
 	case strings.HasSuffix(path, ".mod"):
-		return s.epMod, s.proxy
+		return s.epMod, s.proxy, needRead
 	case strings.HasSuffix(path, ".zip"):
-		return s.epZip, s.proxy
+		return s.epZip, s.proxy, needRead
 	case strings.HasSuffix(path, "/@v/list"):
-		return s.epList, s.proxy
+		return s.epList, s.proxy, needRead
 	case strings.HasSuffix(path, "/@latest"):
-		return s.epLatest, s.proxy
+		return s.epLatest, s.proxy, needRead
 	}
-	return s.epOther, s.proxy
+	return s.epOther, s.proxy, needRead
 }
 
 func healthz(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"modferry/internal/audit"
+)
+
+func newAuditCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Check and read the store's audit log",
+		Long: `The audit log (STORE/audit/log.jsonl) records every import, publish,
+delete, token change, server start and stop, and a per-minute summary of
+failed authentications, from the command line and over HTTP: one JSON line
+each, holding the SHA-256 of the line before it, so that editing, removing,
+inserting or reordering entries breaks the chain.
+
+Someone able to rewrite the whole directory could rewrite the chain too;
+write down 'modferry audit head' somewhere out of their reach (a ticket, a
+log book) and check against it later with 'audit verify --head'.`,
+	}
+	cmd.AddCommand(newAuditVerifyCmd(), newAuditShowCmd(), newAuditHeadCmd())
+	return cmd
+}
+
+type auditVerifyOptions struct {
+	store string
+	file  string
+	head  string
+	json  bool
+}
+
+func newAuditVerifyCmd() *cobra.Command {
+	var o auditVerifyOptions
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check the audit log's hash chain; name the first bad entry",
+		Long: `Check the audit log's hash chain and its head file, and with --head a head
+written down earlier. On failure, name the first bad entry and exit 1.
+--file checks a log file on its own (a copy, say), without a head file
+unless --head is given.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAuditVerify(cmd, o)
+		},
+	}
+	addStoreFlag(cmd, &o.store)
+	cmd.Flags().StringVar(&o.file, "file", "", "check this log file instead of the store's")
+	cmd.Flags().StringVar(&o.head, "head", "", "also check against this head (SEQ:HASH, from 'audit head')")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
+	ctx := cmd.Context()
+	var anchor *audit.Head
+	if o.head != "" {
+		h, err := audit.ParseHead(o.head)
+		if err != nil {
+			return err
+		}
+		anchor = &h
+	}
+	verifyFile := func(path string, head *audit.Head) (int, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && (head == nil || head.Seq == 0) {
+				return 0, nil
+			}
+			return 0, err
+		}
+		defer f.Close()
+		if head != nil {
+			return audit.VerifyHead(f, *head)
+		}
+		return audit.Verify(f)
+	}
+	var n int
+	var err error
+	path := o.file
+	if o.file != "" {
+		n, err = verifyFile(o.file, anchor)
+	} else {
+		dir := filepath.Join(o.store, auditDir)
+		path = filepath.Join(dir, audit.LogFile)
+		if _, serr := os.Stat(dir); serr != nil {
+			return fmt.Errorf("no audit log in %s: %w", o.store, serr)
+		}
+		var l *audit.Log
+		if l, err = audit.Open(dir); err != nil {
+			return err
+		}
+		n, err = l.Verify(ctx)
+		l.Close()
+		if err == nil && anchor != nil {
+			n, err = verifyFile(path, anchor)
+		}
+	}
+	w := cmd.OutOrStdout()
+	var ce *audit.ChainError
+	if o.json {
+		res := map[string]any{"log": path, "entries": n, "ok": err == nil}
+		if errors.As(err, &ce) {
+			res["bad_line"], res["bad_seq"], res["reason"] = ce.Line, ce.Seq, ce.Reason
+		} else if err != nil {
+			res["error"] = err.Error()
+		}
+		if perr := printJSON(w, res); perr != nil {
+			return perr
+		}
+		if err != nil {
+			return errors.New("audit log verification failed")
+		}
+		return nil
+	}
+	if err != nil {
+		if errors.As(err, &ce) {
+			return fmt.Errorf("%s: TAMPERED: entry on line %d (seq %d) is bad: %s; the %d entries before it are intact", path, ce.Line, ce.Seq, ce.Reason, n)
+		}
+		return err
+	}
+	fmt.Fprintf(w, "ok: %s holds %d entries, chain intact\n", path, n)
+	return nil
+}
+
+type auditShowOptions struct {
+	store  string
+	filter audit.Filter
+	since  string
+	until  string
+	json   bool
+}
+
+func newAuditShowCmd() *cobra.Command {
+	var o auditShowOptions
+	cmd := &cobra.Command{
+		Use:   "show [--action A] [--actor X] [--target T] [--since DUR|TIME]",
+		Short: "Print audit log entries, oldest first",
+		Long: `Print the entries of the audit log that match every filter given, oldest
+first. It reads without checking the chain: run 'audit verify' for that.
+
+Actions: import, publish, delete, token.add, token.revoke, auth.failure,
+server.start, server.stop. Actors: "local:USER" (command line),
+"token:NAME" (HTTP API), "server".`,
+		Example: `  modferry audit show --store /srv/modferry --action delete --since 30d
+  modferry audit show --store /srv/modferry --target corp.example/lib --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAuditShow(cmd.OutOrStdout(), o)
+		},
+	}
+	addStoreFlag(cmd, &o.store)
+	cmd.Flags().StringVar(&o.filter.Action, "action", "", "only this action")
+	cmd.Flags().StringVar(&o.filter.Actor, "actor", "", "only this actor (local:USER, token:NAME, server)")
+	cmd.Flags().StringVar(&o.filter.Target, "target", "", "only targets containing this text")
+	cmd.Flags().StringVar(&o.since, "since", "", "only entries since a time (RFC 3339 or 2006-01-02) or for a duration back (24h, 7d)")
+	cmd.Flags().StringVar(&o.until, "until", "", "only entries before a time or duration back")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print a JSON array of entries")
+	return cmd
+}
+
+func runAuditShow(w io.Writer, o auditShowOptions) error {
+	var err error
+	now := time.Now()
+	if o.filter.Since, err = parseWhen("--since", o.since, now); err != nil {
+		return err
+	}
+	if o.filter.Until, err = parseWhen("--until", o.until, now); err != nil {
+		return err
+	}
+	f, err := os.Open(filepath.Join(o.store, auditDir, audit.LogFile))
+	var entries []audit.Entry
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	default:
+		defer f.Close()
+		if entries, err = audit.Read(f, o.filter); err != nil {
+			return err
+		}
+	}
+	if o.json {
+		if entries == nil {
+			entries = []audit.Entry{}
+		}
+		return printJSON(w, entries)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tTARGET\tRESULT\tDETAIL")
+	for _, e := range entries {
+		var d []string
+		for k, v := range e.Detail {
+			d = append(d, k+"="+v)
+		}
+		slices.Sort(d)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.UTC().Format(time.RFC3339), e.Actor, e.Action, e.Target, e.Result, strings.Join(d, " "))
+	}
+	return tw.Flush()
+}
+
+// parseWhen reads a time (RFC 3339 or a date) or a duration back from now
+// ("24h", "7d"); "" is the zero time.
+func parseWhen(flag, s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := parseLongDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s %q: want a time (2025-01-31, RFC 3339) or a duration back (24h, 7d)", flag, s)
+}
+
+func newAuditHeadCmd() *cobra.Command {
+	var store string
+	cmd := &cobra.Command{
+		Use:   "head",
+		Short: "Print the head of the audit log (SEQ:HASH), to write down elsewhere",
+		Long: `Print the audit log's head, SEQ:HASH: the number of the newest entry and
+the SHA-256 of its line. Keep it outside the system; later,
+'modferry audit verify --head SEQ:HASH' proves that no entry up to it was
+changed, removed or reordered, even by someone able to rewrite the log.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := filepath.Join(store, auditDir)
+			if _, err := os.Stat(dir); err != nil {
+				return fmt.Errorf("no audit log in %s: %w", store, err)
+			}
+			l, err := audit.Open(dir)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			if _, err := l.Verify(cmd.Context()); err != nil {
+				return fmt.Errorf("the log fails verification; not printing its head: %w", err)
+			}
+			h, err := l.Head(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), h)
+			return nil
+		},
+	}
+	addStoreFlag(cmd, &store)
+	return cmd
+}

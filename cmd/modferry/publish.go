@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/mod/module"
+
+	"modferry/internal/audit"
+	"modferry/internal/modules"
+	"modferry/internal/publish"
+)
+
+type publishOptions struct {
+	store    string
+	storeSet bool
+	remote   remoteOptions
+	fromGit  string
+	subdir   string
+	time     string
+	json     bool
+}
+
+// remoteOptions select a server instead of a local store.
+type remoteOptions struct {
+	server string
+	token  string
+}
+
+func addRemoteFlags(cmd *cobra.Command, o *remoteOptions, scope string) {
+	cmd.Flags().StringVar(&o.server, "server", "", "URL of a modferry server to work on instead of a local store")
+	cmd.Flags().StringVar(&o.token, "token", "", "token with the "+scope+" scope for --server (default: $MODFERRY_TOKEN)")
+}
+
+func (o remoteOptions) remote() *publish.Remote {
+	tok := o.token
+	if tok == "" {
+		tok = os.Getenv("MODFERRY_TOKEN")
+	}
+	return &publish.Remote{URL: o.server, Token: tok}
+}
+
+func newPublishCmd() *cobra.Command {
+	var o publishOptions
+	cmd := &cobra.Command{
+		Use:   "publish MODULE@VERSION [SRCDIR | --from-git REPO@TAG]",
+		Short: "Publish a private module version from a directory or a git tag",
+		Long: `Publish a private module version: build its module zip by the go
+command's rules (golang.org/x/mod/zip: no vendor/ or nested modules, no
+.git, size limits; the go.mod at the root must declare MODULE), and add it
+with its .mod and .info to a local store (--store) or upload it to a server
+(--server, needing a token with the write scope). The server checks the
+upload again.
+
+Versions are immutable: publishing a version the store has, had, or holds
+in part is refused. go clients then fetch the module like any other; set
+GOPRIVATE or GONOSUMDB for its path, since no public checksum database
+knows it.
+
+SRCDIR defaults to the current directory. With --from-git, the files come
+from a tag (or commit) of a local git work tree, as a VCS host would serve
+them, and the .info time is the commit time.`,
+		Example: `  modferry publish --store /srv/modferry corp.example/lib@v1.4.0 ./lib
+  modferry publish --server https://modferry.internal --token "$T" corp.example/lib@v1.4.0 .
+  modferry publish --store /srv/modferry --from-git ~/src/lib@v1.4.0 corp.example/lib@v1.4.0`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.storeSet = cmd.Flags().Changed("store")
+			return runPublish(cmd.Context(), cmd.OutOrStdout(), o, args)
+		},
+	}
+	addStoreFlag(cmd, &o.store)
+	addRemoteFlags(cmd, &o.remote, "write")
+	cmd.Flags().StringVar(&o.fromGit, "from-git", "", "build from REPO@TAG: a tag or commit of a local git work tree")
+	cmd.Flags().StringVar(&o.subdir, "subdir", "", "with --from-git, the module's directory inside the repository")
+	cmd.Flags().StringVar(&o.time, "time", "", "time for the .info file (RFC 3339; default: now, or the commit time with --from-git)")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// parseModuleVersion parses MODULE@VERSION.
+func parseModuleVersion(arg string) (module.Version, error) {
+	path, ver, ok := strings.Cut(arg, "@")
+	if !ok || path == "" || ver == "" {
+		return module.Version{}, fmt.Errorf("%q: want MODULE@VERSION, such as corp.example/lib@v1.2.0", arg)
+	}
+	v := module.Version{Path: path, Version: ver}
+	if err := module.Check(path, ver); err != nil {
+		return module.Version{}, err
+	}
+	if c := module.CanonicalVersion(ver); c != ver {
+		return module.Version{}, fmt.Errorf("%s: version %q is not canonical (want %q)", path, ver, c)
+	}
+	return v, nil
+}
+
+func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []string) error {
+	v, err := parseModuleVersion(args[0])
+	if err != nil {
+		return err
+	}
+	if o.remote.server != "" && o.storeSet {
+		return errors.New("give --store or --server, not both")
+	}
+	var when time.Time
+	if o.time != "" {
+		if when, err = time.Parse(time.RFC3339, o.time); err != nil {
+			return fmt.Errorf("--time: %w", err)
+		}
+	}
+	m, err := buildModule(ctx, v, o, args[1:], when)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+
+	where := o.remote.server
+	if o.remote.server != "" {
+		if _, err := o.remote.remote().Upload(ctx, m); err != nil {
+			return fmt.Errorf("publish %s: %w", v, err)
+		}
+	} else {
+		st, err := openStore(o.store)
+		if err != nil {
+			return err
+		}
+		where = st.Root()
+		perr := publish.Publish(ctx, &modules.Repo{Store: st}, m)
+		e := audit.Entry{Action: audit.ActionPublish, Target: v.String(), Result: audit.ResultOK,
+			Detail: map[string]string{"h1": m.Hash, "go_mod_h1": m.ModHash}}
+		if perr != nil {
+			e.Result, e.Detail = audit.ResultError, map[string]string{"error": perr.Error()}
+			if errors.Is(perr, fs.ErrExist) {
+				e.Result = audit.ResultDenied
+			}
+		}
+		if err := record(ctx, st.Root(), e); err != nil {
+			if perr != nil {
+				return fmt.Errorf("%w (and %v)", perr, err)
+			}
+			return fmt.Errorf("%s published, but %w", v, err)
+		}
+		if perr != nil {
+			return perr
+		}
+	}
+	if o.json {
+		return printJSON(w, publish.ResultOf(m))
+	}
+	fmt.Fprintf(w, "published %s to %s\n", v, where)
+	fmt.Fprintf(w, "%s %s %s\n%s %s/go.mod %s\n", v.Path, v.Version, m.Hash, v.Path, v.Version, m.ModHash)
+	return nil
+}
+
+func buildModule(ctx context.Context, v module.Version, o publishOptions, rest []string, when time.Time) (*publish.Module, error) {
+	if o.fromGit != "" {
+		if len(rest) > 0 {
+			return nil, errors.New("give SRCDIR or --from-git, not both")
+		}
+		i := strings.LastIndex(o.fromGit, "@")
+		if i <= 0 || i == len(o.fromGit)-1 {
+			return nil, fmt.Errorf("--from-git %q: want REPO@TAG", o.fromGit)
+		}
+		m, err := publish.FromGit(ctx, v, o.fromGit[:i], o.fromGit[i+1:], o.subdir)
+		if err == nil && !when.IsZero() {
+			m.Time = when
+		}
+		return m, err
+	}
+	if o.subdir != "" {
+		return nil, errors.New("--subdir goes with --from-git")
+	}
+	dir := "."
+	if len(rest) > 0 {
+		dir = rest[0]
+	}
+	return publish.FromDir(v, dir, when)
+}

@@ -1,0 +1,39 @@
+// Package publish adds private module versions to a store: it builds a
+// module zip from a source directory or a git tag, checks it, and writes it
+// to the store's GOPROXY layout, where the server then lists and serves it
+// like any imported module.
+//
+// # The rules
+//
+// A published version is what the go command would have downloaded had
+// the module been on a public VCS host:
+//
+//   - the zip follows the module zip rules of golang.org/x/mod/zip: files
+//     under "PATH@VERSION/", no vendor or nested-module files, no file
+//     names that collide on case-insensitive file systems, at most
+//     zip.MaxZipFile bytes (500 MiB) in all and zip.MaxGoMod bytes of
+//     go.mod;
+//   - the go.mod at the module root declares exactly the module path, and
+//     the .mod file served is that go.mod byte for byte;
+//   - a +incompatible version has no go.mod, and its .mod is the one the go
+//     command synthesizes: "module PATH\n";
+//   - the .info file is {"Version":VERSION,"Time":TIME}, TIME being the
+//     publish time or, for a git tag, the commit time.
+//
+// # Versions are immutable
+//
+// Once a version is in the store — published, imported, or only its go.mod
+// — it is never replaced, and a deleted version is never published again:
+// go.sum files and the checksum database have recorded its hashes, and a
+// second content under the same name would break every build that
+// recorded the first. [Publish] therefore writes every file with
+// store.Store.Create, which fails when the object exists: the .mod first
+// (claiming the version; a concurrent publisher of the same version fails
+// there), then the .zip and .ziphash, and the .info last as the commit
+// point — the version is listed only once its .info exists. A failure
+// before the commit removes what this call created.
+//
+// [Check] is the check the server runs on an uploaded zip and .mod before
+// [Publish]: the zip rules, the module path in go.mod, and the .mod equal
+// to the zip's go.mod.
+package publish

@@ -1,0 +1,425 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
+	modzip "golang.org/x/mod/zip"
+
+	"modferry/internal/audit"
+	"modferry/internal/auth"
+	"modferry/internal/modules"
+	"modferry/internal/publish"
+	"modferry/internal/store"
+)
+
+// The JSON API. Module routes are documented in package publish, which
+// holds their client; the token routes (admin scope) are:
+//
+//	GET    /api/v1/tokens          200 [auth.Info, ...]
+//	POST   /api/v1/tokens          {"name","scopes":["read",...],"expires":RFC3339 or omitted}
+//	                               201 {"name","scopes","expires","secret"}; 409 name in use
+//	DELETE /api/v1/tokens/<name>   200 {"name"}; 404 no such token
+const (
+	apiPrefix    = "/api/"
+	modulesPath  = "/api/v1/modules/"
+	tokensPath   = "/api/v1/tokens"
+	maxUpload    = modzip.MaxZipFile + modzip.MaxGoMod + 1<<20
+	maxTokenBody = 64 << 10
+)
+
+// apiNeed returns the scope an API request needs.
+func apiNeed(method, path string) need {
+	switch {
+	case path == tokensPath || strings.HasPrefix(path, tokensPath+"/"):
+		return needAdmin
+	case method == http.MethodGet || method == http.MethodHead:
+		return needRead
+	case method == http.MethodDelete:
+		return needDelete
+	}
+	return needWrite
+}
+
+// serveAPI serves an authorized API request. token names the token used,
+// "" if none was needed.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, token string) {
+	path := r.URL.Path
+	switch {
+	case strings.HasPrefix(path, modulesPath):
+		v, err := parseModuleVersion(strings.TrimPrefix(path, modulesPath))
+		if err != nil {
+			apiError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		switch r.Method {
+		case http.MethodPut, http.MethodPost:
+			s.apiPublish(w, r, v, actorOf(token))
+		case http.MethodDelete:
+			s.apiDelete(w, r, v, actorOf(token))
+		case http.MethodGet, http.MethodHead:
+			s.apiVersion(w, r, v)
+		default:
+			w.Header().Set("Allow", "GET, HEAD, PUT, POST, DELETE")
+			apiError(w, http.StatusMethodNotAllowed, "method not allowed")
+		}
+	case path == tokensPath:
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			s.apiTokenList(w)
+		case http.MethodPost:
+			s.apiTokenAdd(w, r, actorOf(token))
+		default:
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			apiError(w, http.StatusMethodNotAllowed, "method not allowed")
+		}
+	case strings.HasPrefix(path, tokensPath+"/"):
+		if r.Method != http.MethodDelete {
+			w.Header().Set("Allow", "DELETE")
+			apiError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		s.apiTokenRevoke(w, r, strings.TrimPrefix(path, tokensPath+"/"), actorOf(token))
+	default:
+		apiError(w, http.StatusNotFound, "no such API endpoint")
+	}
+}
+
+// actorOf is the audit actor for a token name.
+func actorOf(token string) string {
+	if token == "" {
+		return "anonymous"
+	}
+	return "token:" + token
+}
+
+// parseModuleVersion parses "<escaped path>/@v/<escaped version>".
+func parseModuleVersion(p string) (module.Version, error) {
+	esc, escVer, ok := strings.Cut(p, "/@v/")
+	if !ok || escVer == "" || strings.Contains(escVer, "/") {
+		return module.Version{}, errors.New("want /api/v1/modules/<escaped module path>/@v/<escaped version>")
+	}
+	path, err := module.UnescapePath(esc)
+	if err != nil {
+		return module.Version{}, err
+	}
+	ver, err := module.UnescapeVersion(escVer)
+	if err != nil {
+		return module.Version{}, err
+	}
+	if err := module.Check(path, ver); err != nil {
+		return module.Version{}, err
+	}
+	if module.CanonicalVersion(ver) != ver {
+		return module.Version{}, fmt.Errorf("%s@%s: version is not canonical", path, ver)
+	}
+	return module.Version{Path: path, Version: ver}, nil
+}
+
+func apiError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, publish.APIError{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error":"encoding the answer"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+// audited appends one entry for an API operation and reports whether the
+// caller may answer success: an operation whose entry could not be written
+// is reported as failed (500), as the audit log promises.
+func (s *Server) audited(w http.ResponseWriter, r *http.Request, e audit.Entry) bool {
+	if e.Detail == nil {
+		e.Detail = map[string]string{}
+	}
+	e.Detail["client"] = auth.ClientKey(s.clientAddr(r))
+	if err := s.record(context.WithoutCancel(r.Context()), e); err != nil {
+		s.log.Error("writing an audit entry", "action", e.Action, "target", e.Target, "err", err)
+		if e.Result == audit.ResultOK {
+			apiError(w, http.StatusInternalServerError, fmt.Sprintf("%s %s was done, but the audit log could not record it: see the server log", e.Action, e.Target))
+			return false
+		}
+	}
+	return true
+}
+
+// failEntry returns the audit entry for a refused or failed operation.
+func failEntry(actor, action, target string, code int, err error) audit.Entry {
+	result := audit.ResultError
+	if code == http.StatusConflict || code == http.StatusBadRequest || code == http.StatusNotFound {
+		result = audit.ResultDenied
+	}
+	return audit.Entry{Actor: actor, Action: action, Target: target, Result: result, Detail: map[string]string{"error": err.Error()}}
+}
+
+func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request, v module.Version, actor string) {
+	m, code, err := s.receiveUpload(w, r, v)
+	if m != nil {
+		defer os.Remove(m.ZipPath)
+	}
+	if err == nil {
+		err = publish.Publish(context.WithoutCancel(r.Context()), s.repo, m)
+		code = publishStatus(err)
+	}
+	if err != nil {
+		if code >= 500 {
+			s.log.Error("publishing", "module", v.String(), "err", err)
+		}
+		if s.audited(w, r, failEntry(actor, audit.ActionPublish, v.String(), code, err)) {
+			apiError(w, code, err.Error())
+		}
+		return
+	}
+	e := audit.Entry{Actor: actor, Action: audit.ActionPublish, Target: v.String(), Result: audit.ResultOK,
+		Detail: map[string]string{"h1": m.Hash, "go_mod_h1": m.ModHash, "via": "api"}}
+	if s.audited(w, r, e) {
+		s.log.Info("published", "module", v.String(), "actor", actor, "h1", m.Hash)
+		writeJSON(w, http.StatusCreated, publish.ResultOf(m))
+	}
+}
+
+func publishStatus(err error) int {
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return http.StatusCreated
+	case errors.Is(err, fs.ErrExist):
+		return http.StatusConflict
+	case errors.Is(err, publish.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+// receiveUpload reads the multipart body of a publish request into a
+// checked Module whose zip is a temporary file.
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, v module.Version) (*publish.Module, int, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, http.StatusBadRequest, fmt.Errorf("%w: want a multipart/form-data body with parts mod and zip: %v", publish.ErrInvalid, err)
+	}
+	tmp, err := os.CreateTemp(s.tempDir, "modferry-upload-*.zip")
+	if err != nil {
+		return nil, http.StatusInternalServerError, err
+	}
+	defer tmp.Close()
+	cleanup := func(code int, err error) (*publish.Module, int, error) {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, code, err
+	}
+	var mod []byte
+	var when time.Time
+	var haveZip bool
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return cleanup(publishStatus(err), fmt.Errorf("%w: reading the upload: %v", publish.ErrInvalid, err))
+		}
+		switch part.FormName() {
+		case "mod":
+			mod, err = io.ReadAll(io.LimitReader(part, modzip.MaxGoMod+1))
+			if err == nil && len(mod) > modzip.MaxGoMod {
+				err = fmt.Errorf("go.mod is larger than %d bytes", modzip.MaxGoMod)
+			}
+		case "zip":
+			var n int64
+			n, err = io.Copy(tmp, io.LimitReader(part, modzip.MaxZipFile+1))
+			if err == nil && n > modzip.MaxZipFile {
+				err = fmt.Errorf("zip is larger than %d bytes", modzip.MaxZipFile)
+			}
+			haveZip = true
+		case "time":
+			var b []byte
+			if b, err = io.ReadAll(io.LimitReader(part, 100)); err == nil {
+				when, err = time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
+			}
+		default:
+			err = fmt.Errorf("unknown part %q (want mod, zip, time)", part.FormName())
+		}
+		part.Close()
+		if err != nil {
+			return cleanup(publishStatus(err), fmt.Errorf("%w: upload: %v", publish.ErrInvalid, err))
+		}
+	}
+	if mod == nil || !haveZip {
+		return cleanup(http.StatusBadRequest, fmt.Errorf("%w: the upload needs both a mod and a zip part", publish.ErrInvalid))
+	}
+	if err := tmp.Close(); err != nil {
+		return cleanup(http.StatusInternalServerError, err)
+	}
+	m, err := publish.FromFiles(v, mod, tmp.Name(), when)
+	if err != nil {
+		return cleanup(publishStatus(err), err)
+	}
+	return m, 0, nil
+}
+
+func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, v module.Version, actor string) {
+	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
+	rec := modules.GoneRecord{Time: time.Now().UTC(), Actor: actor, Reason: reason}
+	err := publish.Delete(context.WithoutCancel(r.Context()), s.repo, v, rec)
+	s.proxy.Forget(v)
+	if err != nil {
+		code := http.StatusInternalServerError
+		switch {
+		case errors.Is(err, publish.ErrNoReason):
+			code = http.StatusBadRequest
+		case errors.Is(err, fs.ErrNotExist):
+			code = http.StatusNotFound
+		default:
+			s.log.Error("deleting", "module", v.String(), "err", err)
+		}
+		if s.audited(w, r, failEntry(actor, audit.ActionDelete, v.String(), code, err)) {
+			apiError(w, code, err.Error())
+		}
+		return
+	}
+	e := audit.Entry{Actor: actor, Action: audit.ActionDelete, Target: v.String(), Result: audit.ResultOK,
+		Detail: map[string]string{"reason": reason, "via": "api"}}
+	if s.audited(w, r, e) {
+		s.log.Info("deleted", "module", v.String(), "actor", actor, "reason", reason)
+		writeJSON(w, http.StatusOK, publish.Deleted{Path: v.Path, Version: v.Version, Time: rec.Time, Actor: actor, Reason: reason})
+	}
+}
+
+// apiVersion describes one stored version.
+func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request, v module.Version) {
+	ctx := r.Context()
+	if g, err := s.repo.IsGone(ctx, v); err == nil && g != nil {
+		writeJSON(w, http.StatusGone, publish.Deleted{Path: v.Path, Version: v.Version, Time: g.Time, Actor: g.Actor, Reason: g.Reason})
+		return
+	}
+	name, _ := modules.Name(v, modules.Info)
+	b, err := store.ReadAll(ctx, s.repo.Store, name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			apiError(w, http.StatusNotFound, fmt.Sprintf("%s is not in this store", v))
+			return
+		}
+		apiError(w, http.StatusInternalServerError, "reading the store")
+		return
+	}
+	var info modules.InfoJSON
+	json.Unmarshal(b, &info)
+	res := publish.Result{Path: v.Path, Version: v.Version, Time: info.Time}
+	if name, err := modules.Name(v, modules.ZipHash); err == nil {
+		if h, err := store.ReadAll(ctx, s.repo.Store, name); err == nil {
+			res.Hash = strings.TrimSpace(string(h))
+		}
+	}
+	if name, err := modules.Name(v, modules.Mod); err == nil {
+		if mod, err := store.ReadAll(ctx, s.repo.Store, name); err == nil {
+			res.ModHash, _ = dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
+				return io.NopCloser(bytes.NewReader(mod)), nil
+			})
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// TokenRequest is the body of POST /api/v1/tokens.
+type TokenRequest struct {
+	Name    string       `json:"name"`
+	Scopes  []auth.Scope `json:"scopes"`
+	Expires time.Time    `json:"expires,omitzero"`
+}
+
+// TokenCreated answers POST /api/v1/tokens. The secret is shown only here.
+type TokenCreated struct {
+	Name    string       `json:"name"`
+	Scopes  []auth.Scope `json:"scopes"`
+	Expires time.Time    `json:"expires,omitzero"`
+	Secret  string       `json:"secret"`
+}
+
+func (s *Server) apiTokenList(w http.ResponseWriter) {
+	if s.gate.tokens == nil {
+		writeJSON(w, http.StatusOK, []auth.Info{})
+		return
+	}
+	list, err := s.gate.tokens.List()
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) apiTokenAdd(w http.ResponseWriter, r *http.Request, actor string) {
+	var req TokenRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxTokenBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		apiError(w, http.StatusBadRequest, "want JSON {\"name\",\"scopes\",\"expires\"}: "+err.Error())
+		return
+	}
+	if s.gate.tokens == nil {
+		apiError(w, http.StatusServiceUnavailable, "this server has no token store")
+		return
+	}
+	secret, err := s.gate.tokens.Add(req.Name, req.Scopes, req.Expires)
+	if err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, auth.ErrExists) {
+			code = http.StatusConflict
+		}
+		if s.audited(w, r, failEntry(actor, audit.ActionTokenAdd, req.Name, code, err)) {
+			apiError(w, code, err.Error())
+		}
+		return
+	}
+	scopes, _ := auth.ParseScopes(auth.FormatScopes(req.Scopes))
+	d := map[string]string{"scopes": auth.FormatScopes(scopes), "via": "api"}
+	if !req.Expires.IsZero() {
+		d["expires"] = req.Expires.UTC().Format(time.RFC3339)
+	}
+	if s.audited(w, r, audit.Entry{Actor: actor, Action: audit.ActionTokenAdd, Target: req.Name, Result: audit.ResultOK, Detail: d}) {
+		writeJSON(w, http.StatusCreated, TokenCreated{Name: req.Name, Scopes: scopes, Expires: req.Expires, Secret: secret})
+	}
+}
+
+func (s *Server) apiTokenRevoke(w http.ResponseWriter, r *http.Request, name, actor string) {
+	if s.gate.tokens == nil {
+		apiError(w, http.StatusNotFound, "no such token")
+		return
+	}
+	if err := s.gate.tokens.Revoke(name); err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, auth.ErrNotFound) {
+			code = http.StatusNotFound
+		}
+		if s.audited(w, r, failEntry(actor, audit.ActionTokenRevoke, name, code, err)) {
+			apiError(w, code, err.Error())
+		}
+		return
+	}
+	if s.audited(w, r, audit.Entry{Actor: actor, Action: audit.ActionTokenRevoke, Target: name, Result: audit.ResultOK, Detail: map[string]string{"via": "api"}}) {
+		writeJSON(w, http.StatusOK, map[string]string{"name": name})
+	}
+}
