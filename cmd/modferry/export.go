@@ -19,13 +19,14 @@ import (
 )
 
 type exportOptions struct {
-	signKey  string
-	unsigned bool
-	out      string
-	since    string
-	upstream string
-	workDir  string
-	json     bool
+	signKey    string
+	unsigned   bool
+	out        string
+	since      string
+	upstream   string
+	workDir    string
+	toolchains []string
+	json       bool
 }
 
 func newExportCmd() *cobra.Command {
@@ -45,7 +46,16 @@ runs the real go command in a private GOPATH against --upstream (default:
 your go env GOPROXY); your go.mod and go.sum are never modified.
 
 --since INVENTORY (from 'modferry inventory' on the isolated side) leaves
-out every module version the other side already has: a delta bundle.`,
+out every module version the other side already has: a delta bundle.
+
+Checksum-database proofs for every module come along (following your
+GOSUMDB; modules matching GONOSUMDB/GOPRIVATE are recorded as not covered),
+so clients on the other side keep GOSUMDB at its default.
+
+--toolchain go1.27.3/linux-amd64 carries a Go toolchain (the module
+golang.org/toolchain, with its proof), so that GOTOOLCHAIN=auto switches
+offline. A project whose go.mod names a toolchain newer than the go running
+the export gets that toolchain for this machine's GOOS/GOARCH by default.`,
 		Example: `  modferry keygen -o ferry.key --no-passphrase
   modferry export --sign-key ferry.key -o deps.tar.zst ./service-a ./service-b golang.org/x/tools@v0.30.0`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,6 +68,7 @@ out every module version the other side already has: a delta bundle.`,
 	cmd.Flags().StringVar(&o.since, "since", "", "inventory of the other side: leave out what it has")
 	cmd.Flags().StringVar(&o.upstream, "upstream", "", "GOPROXY list to fetch from (default: go env GOPROXY)")
 	cmd.Flags().StringVar(&o.workDir, "work-dir", "", "directory caching fetched modules between exports (default: a temporary directory)")
+	cmd.Flags().StringArrayVar(&o.toolchains, "toolchain", nil, "also carry a Go toolchain, goX.Y.Z/GOOS-GOARCH (repeatable); 'none' turns off adding the toolchains projects name")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print a JSON summary")
 	return cmd
 }
@@ -85,8 +96,19 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 		}
 		opts.Modules = append(opts.Modules, v)
 	}
-	if len(opts.Projects)+len(opts.Modules) == 0 {
-		return errors.New("nothing to export: give project directories and/or MODULE@VERSION arguments")
+	for _, tc := range o.toolchains {
+		if tc == "none" {
+			opts.NoAutoToolchains = true
+			continue
+		}
+		t, err := export.ParseToolchain(tc)
+		if err != nil {
+			return err
+		}
+		opts.Toolchains = append(opts.Toolchains, t)
+	}
+	if len(opts.Projects)+len(opts.Modules)+len(opts.Toolchains) == 0 {
+		return errors.New("nothing to export: give project directories, MODULE@VERSION arguments or --toolchain")
 	}
 	if o.signKey != "" {
 		key, err := sign.LoadPrivateKey(o.signKey, keyPassphrase)

@@ -7,9 +7,11 @@ import (
 	"io"
 	"os/user"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
+	"modferry/internal/audit"
 	"modferry/internal/cacheimport"
 	"modferry/internal/importer"
 	"modferry/internal/modules"
@@ -105,6 +107,30 @@ func runImportBundles(ctx context.Context, w io.Writer, o importOptions, bundles
 			AllowUnsigned: o.allowUnsigned,
 			Actor:         localActor(),
 		})
+		if o.modcache == "" {
+			// One audit entry per bundle, success or failure, before
+			// the result is reported.
+			e := audit.Entry{Action: audit.ActionImport, Target: filepath.Base(b), Result: audit.ResultOK, Detail: map[string]string{}}
+			if keyID != "" {
+				e.Detail["key"] = keyID
+			}
+			if err != nil {
+				e.Result, e.Detail["error"] = audit.ResultError, err.Error()
+			} else {
+				e.Detail["digest"] = res.Digest
+				e.Detail["added"] = strconv.Itoa(len(res.Added))
+				e.Detail["present"] = strconv.Itoa(len(res.Present))
+				if res.AlreadyImported {
+					e.Detail["already_imported"] = "true"
+				}
+			}
+			if aerr := record(ctx, st.Root(), e); aerr != nil {
+				if err != nil {
+					return fmt.Errorf("%s: %w (and %v)", b, err, aerr)
+				}
+				return fmt.Errorf("%s imported, but %w", b, aerr)
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", b, err)
 		}
@@ -135,6 +161,16 @@ func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {
 		Progress: func(done, total int) { bar.SetTotal(total); bar.Set(done) },
 	})
 	bar.Done()
+	e := audit.Entry{Action: audit.ActionImport, Target: "cache-dir:" + o.cacheDir, Result: audit.ResultOK, Detail: map[string]string{}}
+	if err != nil {
+		e.Result, e.Detail["error"] = audit.ResultError, err.Error()
+	} else {
+		e.Detail["added"] = strconv.Itoa(len(res.Added))
+		e.Detail["skipped"] = strconv.Itoa(len(res.Skipped))
+	}
+	if aerr := record(ctx, st.Root(), e); aerr != nil && err == nil {
+		return fmt.Errorf("imported, but %w", aerr)
+	}
 	if err != nil {
 		return err
 	}

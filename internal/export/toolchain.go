@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -67,7 +68,7 @@ func autoToolchains(projects []string) []Toolchain {
 			}
 			var gover, tool string
 			if f == "go.mod" {
-				mf, err := modfile.ParseLax(f, data, nil)
+				mf, err := modfile.Parse(f, data, nil)
 				if err != nil {
 					continue
 				}
@@ -117,19 +118,13 @@ func fetchToolchain(ctx context.Context, client *http.Client, proxies []string, 
 		lastErr = nil
 		for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
 			url := p + "/" + toolchainPath + "/@v/" + ev + "." + string(k)
-			data, err := get(ctx, client, url)
+			local := filepath.Join(dir, "toolchain", ev+"."+string(k))
+			n, err := download(ctx, client, url, local)
 			if err != nil {
 				lastErr = err
 				break
 			}
-			local := filepath.Join(dir, "toolchain", ev+"."+string(k))
-			if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
-				return nil, err
-			}
-			if err := os.WriteFile(local, data, 0o644); err != nil {
-				return nil, err
-			}
-			files[k] = resolve.File{Module: v, Kind: k, Path: local, Size: int64(len(data))}
+			files[k] = resolve.File{Module: v, Kind: k, Path: local, Size: n}
 		}
 		if lastErr == nil {
 			return files, nil
@@ -139,4 +134,35 @@ func fetchToolchain(ctx context.Context, client *http.Client, proxies []string, 
 		lastErr = fmt.Errorf("no upstream proxy to fetch from")
 	}
 	return nil, fmt.Errorf("toolchain %s: %w", tc, lastErr)
+}
+
+// download streams url into the file local (a toolchain zip is ~100 MB).
+func download(ctx context.Context, client *http.Client, url, local string) (int64, error) {
+	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(local)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return n, nil
 }

@@ -17,7 +17,7 @@ import (
 // database name. A bundle naming one of these databases must carry its
 // known key.
 var KnownKeys = map[string]string{
-	"sum.golang.org": "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ze6jrOw62VsIrg/iG",
+	"sum.golang.org": "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8",
 }
 
 // SaveKey records the database's verifier key in the store, so that a
