@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,18 +58,25 @@ eval "$CLIENT"
 // network namespace, against a modferry server on store.
 func offline(t *testing.T, store, dir string, env []string, client string) string {
 	t.Helper()
+	out, err := offlineErr(t, store, dir, env, client)
+	if err != nil {
+		t.Fatalf("offline client failed: %v\n%s", err, out)
+	}
+	return out
+}
+
+// offlineErr is offline returning the error instead of failing.
+func offlineErr(t *testing.T, store, dir string, env []string, client string) (string, error) {
+	t.Helper()
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Fatalf("unshare (util-linux) is needed to prove offline use: %v", err)
 	}
 	cmd := exec.Command("unshare", "-n", "sh", "-c", offlineScript)
 	cmd.Dir = dir
-	cmd.Env = append(env, "MODFERRY="+modferryBin, "STORE="+store, "CLIENT="+client, "SERVELOG="+filepath.Join(t.TempDir(), "serve.log"))
+	cmd.Env = append(slices.Clone(env), "MODFERRY="+modferryBin, "STORE="+store, "CLIENT="+client, "SERVELOG="+filepath.Join(t.TempDir(), "serve.log"))
 	out, err := cmd.CombinedOutput()
 	t.Logf("offline in %s: %s\n%s", dir, client, out)
-	if err != nil {
-		t.Fatalf("offline client failed: %v\n%s", err, out)
-	}
-	return string(out)
+	return string(out), err
 }
 
 // TestBundleOffline: export a pool of two projects (one a go.work

@@ -1,9 +1,11 @@
 package sumdb
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -91,7 +93,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, store.ErrBadName) {
-		http.Error(w, "not found", http.StatusNotFound)
+		http.Error(w, notFoundMessage(r.Context(), db, p), http.StatusNotFound)
 		return
 	}
 	if err != nil {
@@ -110,4 +112,33 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write(data)
+}
+
+// notFoundMessage explains a 404 to the person reading the go command's
+// error: the most useful cases are a module with no proof in the store and
+// a client holding a newer tree head than the store has.
+func notFoundMessage(ctx context.Context, db *DB, p string) string {
+	if rest, ok := strings.CutPrefix(p, "lookup/"); ok {
+		return "not found: this modferry store has no checksum-database proof for " + rest +
+			" (import a bundle that carries it, or list private modules in GONOSUMDB)"
+	}
+	t, err := tlog.ParseTilePath(p)
+	if err != nil {
+		return "not found"
+	}
+	head, herr := db.Head(ctx)
+	if herr != nil {
+		return "not found: this modferry store holds no tree head of " + db.Name()
+	}
+	level := t.L
+	if level < 0 {
+		level = 0
+	}
+	end := (t.N*int64(1<<t.H) + int64(t.W)) << (uint(t.H) * uint(level))
+	if end > head.N {
+		return fmt.Sprintf("not found: this modferry store's %s tree has %d records, and this tile reaches record %d: "+
+			"the client holds a newer tree head than the store (it verified against a newer database elsewhere). "+
+			"Import a bundle exported since, or remove the client's GOPATH/pkg/sumdb/%s/latest", db.Name(), head.N, end, db.Name())
+	}
+	return "not found: tile not in this store"
 }

@@ -108,3 +108,14 @@ func fake(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return "h1:" + base64.StdEncoding.EncodeToString(h[:])
 }
+
+// SignedHead returns the database's current signed tree head (the note
+// the go command keeps in GOPATH/pkg/sumdb/NAME/latest).
+func (db *DB) SignedHead(t testing.TB) []byte {
+	t.Helper()
+	msg, err := db.srv.Signed(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
