@@ -106,6 +106,7 @@ func runImportBundles(ctx context.Context, w io.Writer, o importOptions, bundles
 			Verify:        verifier(keys, &keyID),
 			AllowUnsigned: o.allowUnsigned,
 			Actor:         localActor(),
+			ModCache:      o.modcache != "",
 		})
 		if o.modcache == "" {
 			// One audit entry per bundle, success or failure, before

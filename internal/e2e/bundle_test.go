@@ -216,3 +216,12 @@ func TestMinisignVerifiesBundle(t *testing.T) {
 		t.Fatalf("minisign accepted an edited manifest:\n%s", out)
 	}
 }
+
+// runNS runs a shell script in a loopback-only network namespace.
+func runNS(dir string, env []string, script string) (string, error) {
+	cmd := exec.Command("unshare", "-n", "sh", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

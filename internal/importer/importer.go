@@ -52,6 +52,10 @@ type Options struct {
 	// CommitHook, if set, runs before each file is committed; tests use it
 	// to stop an import at chosen points.
 	CommitHook func(name string)
+	// ModCache says the store is a GOMODCACHE's cache directory: proofs
+	// go where the go command's checksum-database client caches them
+	// (download/sumdb/NAME/...), so builds with GOPROXY=off verify too.
+	ModCache bool
 }
 
 // Result reports an import.
@@ -161,7 +165,7 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 
 	// Checksum-database proofs first: a bundle whose proofs cannot join
 	// the store's log is refused before any module is committed.
-	if err := importSumDB(ctx, st, m, stage); err != nil {
+	if err := importSumDB(ctx, st, m, stage, opts.ModCache); err != nil {
 		return nil, err
 	}
 

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -95,7 +96,7 @@ func VerifySumDB(m *bundle.Manifest, read func(member string) ([]byte, error)) (
 }
 
 // importSumDB verifies the bundle's proofs and adds them to the store.
-func importSumDB(ctx context.Context, st store.Store, m *bundle.Manifest, stage *bundle.DirStage) error {
+func importSumDB(ctx context.Context, st store.Store, m *bundle.Manifest, stage *bundle.DirStage, modcache bool) error {
 	if m.SumDB == nil {
 		return nil
 	}
@@ -113,6 +114,16 @@ func importSumDB(ctx context.Context, st store.Store, m *bundle.Manifest, stage 
 	files, err := SumDBFiles(m, read)
 	if err != nil {
 		return err
+	}
+	if modcache {
+		// The go command reads GOMODCACHE/cache/download/sumdb/NAME/...
+		// before asking any server, and trusts only what it verifies.
+		for p, data := range files {
+			if err := st.Put(ctx, "download/sumdb/"+m.SumDB.Name+"/"+p, bytes.NewReader(data)); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	db, err := sumdb.NewDB(st, key)
 	if err != nil {
