@@ -208,6 +208,12 @@ func copyTree(src, dst string) error {
 					return filepath.SkipDir
 				}
 			}
+			// The go command never loads packages from directories
+			// starting with "." or "_" (nor embeds them without "all:"),
+			// and they often hold large caches and build output.
+			if n := d.Name(); p != src && (strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_")) {
+				return filepath.SkipDir
+			}
 			return os.MkdirAll(target, 0o777)
 		case d.Type()&fs.ModeSymlink != 0:
 			l, err := os.Readlink(p)

@@ -76,7 +76,7 @@ func TestLiveResolve(t *testing.T) {
 	res, err := Resolve(context.Background(), Options{
 		Projects: []string{proj},
 		Modules:  []module.Version{{Path: "golang.org/x/sync", Version: "v0.10.0"}, {Path: "github.com/google/go-cmp", Version: "latest"}},
-		Upstream: envOr("MODFERRY_LIVE_GOPROXY", "https://proxy.golang.org"),
+		Upstream: envOr("MODFERRY_LIVE_GOPROXY", ""), // "": the go env GOPROXY
 		WorkDir:  work,
 		Logf:     t.Logf,
 	})

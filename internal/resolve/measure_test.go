@@ -26,7 +26,7 @@ func TestLiveMeasureCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, _ := parseProxyList(envOr("MODFERRY_LIVE_GOPROXY", "https://proxy.golang.org"))
+	list, _ := parseProxyList(envOr("MODFERRY_LIVE_GOPROXY", ue.GOPROXY))
 	f := &fetcher{list: list, client: &http.Client{Timeout: time.Minute}, retries: 4, backoff: 500 * time.Millisecond}
 	for i, args := range [][]string{
 		{"mod", "download", "all"},

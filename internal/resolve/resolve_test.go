@@ -146,7 +146,7 @@ func TestParseProxyList(t *testing.T) {
 		tail     string
 		tailPipe bool
 	}{
-		{"https://proxy.golang.org,direct", 1, "direct", false},
+		{"https://proxy.example,direct", 1, "direct", false},
 		{"https://a|https://b|direct", 2, "direct", true},
 		{"https://a,off,https://b", 1, "off", false},
 		{"a.example", 1, "", false},

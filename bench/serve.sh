@@ -1,0 +1,408 @@
+#!/usr/bin/env bash
+# serve.sh — the server benchmark of issue 2.
+#
+# Serves the same store three ways on loopback — modferry, nginx (static,
+# sendfile on) and a server on the github.com/goproxy/goproxy library
+# (bench/goproxyserver) — and measures:
+#
+#   1. with wrk, a ~50-byte .info, a ~3 KB .mod and a ~1 MB .zip: requests/s,
+#      MB/s, p99 latency and the server's peak RSS (VmHWM), one server at a
+#      time, each started afresh for each file;
+#   2. the wall time of a fresh client's `go mod download all` for
+#      bench/k8sproject (150+ modules), GOMODCACHE on a tmpfs, the methods
+#      interleaved A B C D A B C D … because the machine is noisy;
+#
+# and prints the figures, modferry's ratios and the issue's targets.
+#
+# Usage:  bench/serve.sh
+# Environment: DURATION (wrk run, default 15s), RUNS (client runs per method,
+# default 5), ROUNDS (wrk runs per server and file, default 3; the median
+# is shown), THREADS (2), CONNS (64), WARMUP (unmeasured wrk run before each
+# measured one, 2s), PORT_BASE (18180: nginx +1, modferry +2, goproxy +3),
+# ONLY (servers or client: run just one half).
+#
+# Setup is cached under bench/_out (git-ignored): the upstream module cache is
+# filled once from the real GOPROXY, then imported into bench/_out/store.
+# Progress goes to stderr, the table to stdout; raw wrk output and server logs
+# stay in bench/_out/logs. Every process the script starts is ended on exit.
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH")
+OUT=$BENCH/_out
+BIN=$OUT/bin
+LOGS=$OUT/logs
+STORE=$OUT/store
+DL=$STORE/download
+UPSTREAM_CACHE=$OUT/upstream-gomodcache
+
+DURATION=${DURATION:-15s}
+RUNS=${RUNS:-5}
+THREADS=${THREADS:-2}
+CONNS=${CONNS:-64}
+PORT_BASE=${PORT_BASE:-18180}
+WARMUP=${WARMUP:-2s}
+ROUNDS=${ROUNDS:-3}
+ONLY=${ONLY:-}
+[[ $ONLY == "" || $ONLY == servers || $ONLY == client ]] || { echo "serve.sh: ONLY is servers or client" >&2; exit 2; }
+declare -A MED
+
+SERVERS=(nginx goproxy modferry)
+declare -A ADDR=(
+	[nginx]=127.0.0.1:$((PORT_BASE + 1))
+	[modferry]=127.0.0.1:$((PORT_BASE + 2))
+	[goproxy]=127.0.0.1:$((PORT_BASE + 3))
+)
+
+log() { printf '== %s\n' "$*" >&2; }
+die() {
+	printf 'serve.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+# ---- processes and temporary directories, ended and removed on exit ----
+
+PIDS=()
+TMPDIRS=()
+
+cleanup() {
+	local pid d
+	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	for d in "${TMPDIRS[@]}"; do
+		chmod -R u+w "$d" 2>/dev/null || true
+		rm -rf "$d"
+	done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+forget_pid() {
+	local keep=() p
+	for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
+port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+
+# start_server NAME: starts the server on ADDR[NAME], waits for /healthz and
+# sets SRV_PID.
+start_server() {
+	local name=$1 addr=${ADDR[$1]} i
+	port_busy "$addr" && die "$addr is already in use; set PORT_BASE"
+	case $name in
+	nginx) "$NGINX" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" >>"$LOGS/nginx.log" 2>&1 & ;;
+	modferry) "$BIN/modferry" serve --store "$STORE" --addr "$addr" >>"$LOGS/modferry.log" 2>&1 & ;;
+	goproxy) "$BIN/goproxyserver" -dir "$DL" -addr "$addr" >>"$LOGS/goproxy.log" 2>&1 & ;;
+	esac
+	SRV_PID=$!
+	PIDS+=("$SRV_PID")
+	for i in $(seq 200); do
+		curl -fsS -o /dev/null --max-time 1 "http://$addr/healthz" 2>/dev/null && return 0
+		kill -0 "$SRV_PID" 2>/dev/null || die "$name exited at start; see $LOGS/$name.log"
+		sleep 0.05
+	done
+	die "$name did not answer /healthz on $addr"
+}
+
+stop_server() {
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	forget_pid "$1"
+}
+
+# peak_rss_kb PID: VmHWM of the process plus that of its children (nginx's
+# workers), in KiB.
+peak_rss_kb() {
+	local total=0 p kb
+	for p in "$1" $(ps -o pid= --ppid "$1"); do
+		kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+		total=$((total + ${kb:-0}))
+	done
+	echo "$total"
+}
+
+# ---- setup ----
+
+setup_tools() {
+	if ! command -v wrk >/dev/null || ! { command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]]; }; then
+		log "installing nginx and wrk"
+		apt-get install -y nginx wrk >&2 || { apt-get update >&2 && apt-get install -y nginx wrk >&2; }
+	fi
+	NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+	command -v curl >/dev/null || die "curl is needed"
+}
+
+build() {
+	mkdir -p "$BIN" "$LOGS"
+	log "building modferry and bench/goproxyserver"
+	(cd "$ROOT" && go build -o "$BIN/modferry" ./cmd/modferry)
+	(cd "$BENCH/goproxyserver" && go build -o "$BIN/goproxyserver" .)
+}
+
+# fill_store fills the upstream module cache once from the real GOPROXY with
+# bench/k8sproject's `go mod download all`, then imports it into the store.
+# Both steps are redone when bench/k8sproject/go.sum changes.
+fill_store() {
+	local stamp
+	stamp=$(cat "$BENCH/k8sproject/go.mod" "$BENCH/k8sproject/go.sum" | sha256sum | cut -c1-16)
+	if [[ $(cat "$UPSTREAM_CACHE/.bench-stamp" 2>/dev/null) != "$stamp" ]]; then
+		log "filling $UPSTREAM_CACHE from $(go env GOPROXY) (once)"
+		chmod -R u+w "$UPSTREAM_CACHE" 2>/dev/null || true
+		rm -rf "$UPSTREAM_CACHE"
+		(cd "$BENCH/k8sproject" && GOMODCACHE=$UPSTREAM_CACHE GOFLAGS=-mod=mod go mod download all)
+		echo "$stamp" >"$UPSTREAM_CACHE/.bench-stamp"
+	fi
+	if [[ $(cat "$STORE/.bench-stamp" 2>/dev/null) != "$stamp" ]]; then
+		log "importing the upstream cache into $STORE"
+		rm -rf "$STORE"
+		"$BIN/modferry" import --store "$STORE" --cache-dir "$UPSTREAM_CACHE" >&2
+		echo "$stamp" >"$STORE/.bench-stamp"
+	fi
+}
+
+write_nginx_conf() {
+	local user=""
+	mkdir -p "$OUT/nginx/tmp"
+	# As root, nginx's workers would drop to "nobody"; keep them as the
+	# user that owns the store.
+	[[ $EUID -eq 0 ]] && user="user $(id -un) $(id -gn);"
+	sed -e "s|@USER@|$user|" -e "s|@DIR@|$OUT/nginx|g" -e "s|@ADDR@|${ADDR[nginx]}|" -e "s|@ROOT@|$DL|" \
+		"$BENCH/nginx.conf.in" >"$OUT/nginx/nginx.conf"
+	"$NGINX" -t -q -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" >&2 || die "bad nginx config"
+}
+
+# nearest EXT SIZE: the store file with that extension whose size is nearest
+# SIZE bytes (ties: first by path), as a path relative to the download dir.
+nearest() {
+	(cd "$DL" && find . -name "*.$1" -printf '%s %P\n') |
+		awk -v want="$2" '{d = $1 - want; if (d < 0) d = -d; print d, $2}' | sort -k1,1n -k2 | awk 'NR == 1 {print $2}'
+}
+
+# ---- wrk runs ----
+
+KINDS=(info mod zip)
+declare -A FILE SIZE RPS MBS P99 RSS OTHER
+
+pick_files() {
+	FILE[info]=$(nearest info 50)
+	FILE[mod]=$(nearest mod 3072)
+	FILE[zip]=$(nearest zip 1048576)
+	local k
+	for k in "${KINDS[@]}"; do
+		[[ -n ${FILE[$k]} ]] || die "no .$k file in $DL"
+		SIZE[$k]=$(stat -c %s "$DL/${FILE[$k]}")
+	done
+}
+
+# check_same NAME: every benchmark file comes back byte for byte from NAME.
+check_same() {
+	local k want got
+	for k in "${KINDS[@]}"; do
+		want=$(sha256sum <"$DL/${FILE[$k]}")
+		got=$(curl -fsS "http://${ADDR[$1]}/${FILE[$k]}" | sha256sum)
+		[[ $want == "$got" ]] || die "$1 serves different bytes for ${FILE[$k]}"
+	done
+}
+
+# cpu_ticks PID...: CPU time (user+system, in clock ticks) of the processes
+# and their children (nginx's workers).
+cpu_ticks() {
+	local p
+	for p in "$@" $(ps -o pid= --ppid "$1"); do
+		sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}' || true
+	done | awk '{t += $1} END {print t + 0}'
+}
+
+# busy_ticks: CPU time all CPUs spent busy (not idle, not iowait) so far.
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+
+# wrk_once SERVER KIND ROUND: one measured run of SERVER on a fresh process;
+# appends "server kind round req/s MB/s p99ms rssKiB other%" to $RESULTS,
+# where other% is the share of all CPUs that processes other than the
+# server and wrk used during the run: the noise of this machine.
+wrk_once() {
+	local srv=$1 k=$2 round=$3 url raw t0 t1 b0 b1 s0 s1 wrkcpu rss line other
+	start_server "$srv"
+	check_same "$srv"
+	url="http://${ADDR[$srv]}/${FILE[$k]}"
+	raw=$LOGS/wrk-$srv-$k-$round.txt
+	log "wrk $srv .$k round $round/$ROUNDS ($DURATION)"
+	wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "$url" >/dev/null
+	b0=$(busy_ticks) s0=$(cpu_ticks "$SRV_PID") t0=$(date +%s%N)
+	wrkcpu=$({
+		TIMEFORMAT='%3U %3S'
+		time wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$BENCH/wrk-report.lua" "$url" >"$raw"
+	} 2>&1 | tail -1)
+	b1=$(busy_ticks) s1=$(cpu_ticks "$SRV_PID") t1=$(date +%s%N)
+	rss=$(peak_rss_kb "$SRV_PID")
+	stop_server "$SRV_PID"
+	other=$(awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" -v w="$wrkcpu" -v ns="$((t1 - t0))" \
+		-v hz="$(getconf CLK_TCK)" -v n="$(nproc)" \
+		'BEGIN {split(w, c, " "); o = (b - s) / hz - c[1] - c[2]; if (o < 0) o = 0; printf "%.0f", 100 * o / (n * ns / 1e9)}')
+	line=$(grep '^WRK ' "$raw") || die "no wrk summary in $raw"
+	local requests duration_us bytes p99_us status_errors socket_errors
+	eval "${line#WRK }"
+	((status_errors == 0 && socket_errors == 0)) ||
+		log "WARNING: $srv .$k: $status_errors non-2xx answers, $socket_errors socket errors"
+	awk -v srv="$srv" -v k="$k" -v r="$round" -v n="$requests" -v us="$duration_us" -v b="$bytes" \
+		-v p99="$p99_us" -v rss="$rss" -v o="$other" \
+		'BEGIN {printf "%s %s %d %.0f %.1f %.2f %d %d\n", srv, k, r, n / (us / 1e6), b / 1e6 / (us / 1e6), p99 / 1000, rss, o}' >>"$RESULTS"
+}
+
+# bench_servers runs wrk ROUNDS times per server and file, servers one at a
+# time and in a rotated order each round (A B C, B C A, C A B), the runs of
+# one file next to each other; each figure is the round with the median
+# req/s, peak RSS the highest of all rounds.
+bench_servers() {
+	local k round i n=${#SERVERS[@]} srv
+	RESULTS=$LOGS/wrk-results.txt
+	: >"$RESULTS"
+	for k in "${KINDS[@]}"; do
+		for round in $(seq "$ROUNDS"); do
+			for i in $(seq 0 $((n - 1))); do
+				wrk_once "${SERVERS[$(((i + round - 1) % n))]}" "$k" "$round"
+			done
+		done
+	done
+	for k in "${KINDS[@]}"; do
+		for srv in "${SERVERS[@]}"; do
+			read -r "RPS[$srv,$k]" "MBS[$srv,$k]" "P99[$srv,$k]" "OTHER[$srv,$k]" < <(
+				awk -v s="$srv" -v k="$k" '$1 == s && $2 == k' "$RESULTS" | sort -k4,4g |
+					awk '{l[NR] = $0} END {split(l[int((NR + 1) / 2)], f, " "); print f[4], f[5], f[6], f[8]}')
+			RSS[$srv,$k]=$(awk -v s="$srv" -v k="$k" '$1 == s && $2 == k && $7 > m {m = $7} END {print m}' "$RESULTS")
+		done
+	done
+}
+
+# ---- client runs ----
+
+declare -A CLIENT_URL CLIENT_PID
+declare -A TIMES
+
+median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+bench_client() {
+	local shm=/dev/shm base m run d t0 t1 zips want
+	[[ -d $shm && -w $shm ]] || shm=${TMPDIR:-/tmp}
+	base=$(mktemp -d "$shm/modferry-bench.XXXXXX")
+	TMPDIRS+=("$base")
+	mkdir "$base/project"
+	cp "$BENCH/k8sproject/go.mod" "$BENCH/k8sproject/go.sum" "$BENCH/k8sproject/main.go" "$base/project/"
+	want=$(find "$UPSTREAM_CACHE/cache/download" -name '*.zip' | wc -l)
+
+	# Read the store once so that no method pays for a cold page cache.
+	find "$DL" -type f -exec cat {} + >/dev/null
+	CLIENT_METHODS=(modferry file nginx goproxy)
+	CLIENT_URL[file]=file://$DL
+	for m in modferry nginx goproxy; do
+		start_server "$m"
+		CLIENT_PID[$m]=$SRV_PID
+		CLIENT_URL[$m]=http://${ADDR[$m]}
+	done
+	for run in $(seq "$RUNS"); do
+		for m in "${CLIENT_METHODS[@]}"; do
+			d=$base/client
+			mkdir -p "$d"
+			t0=$(date +%s%N)
+			(cd "$base/project" && env GOENV=off GOTOOLCHAIN=local GOFLAGS=-mod=mod \
+				GOPROXY="${CLIENT_URL[$m]}" GOSUMDB=off GONOSUMDB= GOPRIVATE= GONOPROXY= \
+				GOPATH="$d/gopath" GOMODCACHE="$d/mod" GOCACHE="$d/gocache" \
+				go mod download all) >"$LOGS/client-$m-$run.log" 2>&1 ||
+				die "go mod download all via $m failed; see $LOGS/client-$m-$run.log"
+			t1=$(date +%s%N)
+			zips=$(find "$d/mod/cache/download" -name '*.zip' | wc -l)
+			((zips == want)) || die "client via $m downloaded $zips zips, want $want"
+			TIMES[$m]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}') "
+			log "client run $run/$RUNS via $m: $(echo "${TIMES[$m]}" | awk '{print $NF}') s"
+			chmod -R u+w "$d"
+			rm -rf "$d"
+		done
+	done
+	for m in modferry nginx goproxy; do stop_server "${CLIENT_PID[$m]}"; done
+}
+
+# ---- report ----
+
+# ratio A B [DIGITS]: A/B, rounded to DIGITS (2) decimals.
+ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {if (b > 0) printf "%.*f", d, a / b; else print "n/a"}'; }
+verdict() { awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN {ok = (op == ">=") ? x >= t : (op == "<=") ? x <= t : x < t; print ok ? "PASS" : "MISS"}'; }
+# target NAME VALUE OP LIMIT prints one target line with PASS or MISS.
+target() { printf '  %-38s %8s  %-7s %s\n' "$1" "$2" "$3 $4" "$(verdict "$2" "$3" "$4")"; }
+mb() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb * 1024 / 1e6}'; }
+
+report_servers() {
+	local k srv label
+	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; each server alone, started afresh per run; median of $ROUNDS rounds by req/s"
+	echo "(server order rotated each round); MB = 10^6 bytes; peak RSS = highest VmHWM of the rounds (nginx: master + workers"
+	echo "summed); other% = share of all CPUs busy outside the server and wrk during that run: the machine's noise (the"
+	echo "kernel's loopback softirq work run outside both counts too, so it is above 0 even on an idle machine)"
+	echo
+	printf '%-6s %-9s %10s %10s %9s %9s %7s\n' file server req/s MB/s "p99 ms" "RSS MB" "other%"
+	for k in "${KINDS[@]}"; do
+		for srv in "${SERVERS[@]}"; do
+			label=""
+			[[ $srv == nginx ]] && label=.$k
+			printf '%-6s %-9s %10s %10s %9s %9s %7s\n' "$label" "$srv" "${RPS[$srv,$k]}" "${MBS[$srv,$k]}" "${P99[$srv,$k]}" "$(mb "${RSS[$srv,$k]}")" "${OTHER[$srv,$k]}"
+		done
+		printf '%-6s %-9s %10s %10s\n' "" "mf/nginx" "$(ratio "${RPS[modferry,$k]}" "${RPS[nginx,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[nginx,$k]}")"
+		printf '%-6s %-9s %10s %10s\n' "" "mf/gopx" "$(ratio "${RPS[modferry,$k]}" "${RPS[goproxy,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[goproxy,$k]}")"
+	done
+	echo
+	for k in "${KINDS[@]}"; do
+		printf '  .%-4s = %s (%s bytes)\n' "$k" "${FILE[$k]}" "${SIZE[$k]}"
+	done
+}
+
+report_client() {
+	echo
+	echo "client: go mod download all, bench/k8sproject ($(find "$UPSTREAM_CACHE/cache/download" -name '*.zip' | wc -l) module zips), fresh GOMODCACHE on tmpfs, $RUNS interleaved runs"
+	local m med
+	printf '%-9s %9s %6s   %s\n' method "median s" "min s" "runs s (in order)"
+	for m in "${CLIENT_METHODS[@]}"; do
+		med=$(echo "${TIMES[$m]}" | tr ' ' '\n' | grep . | median)
+		MED[$m]=$med
+		printf '%-9s %9.2f %6.2f   %s\n' "$m" "$med" "$(echo "${TIMES[$m]}" | tr ' ' '\n' | grep . | sort -g | awk 'NR == 1')" "${TIMES[$m]}"
+	done
+	printf 'median / file://: modferry %s, nginx %s, goproxy %s\n' "$(ratio "${MED[modferry]}" "${MED[file]}" 3)" \
+		"$(ratio "${MED[nginx]}" "${MED[file]}" 3)" "$(ratio "${MED[goproxy]}" "${MED[file]}" 3)"
+}
+
+report_targets() {
+	local k
+	echo
+	echo "targets"
+	if [[ $ONLY != client ]]; then
+		for k in info mod; do
+			target ".$k req/s modferry/nginx" "$(ratio "${RPS[modferry,$k]}" "${RPS[nginx,$k]}" 3)" ">=" 0.6
+			target ".$k req/s modferry/goproxy" "$(ratio "${RPS[modferry,$k]}" "${RPS[goproxy,$k]}" 3)" ">=" 1.5
+		done
+		target ".zip MB/s modferry/nginx" "$(ratio "${MBS[modferry,zip]}" "${MBS[nginx,zip]}" 3)" ">=" 0.95
+		target "modferry peak RSS in the .zip run, MB" "$(mb "${RSS[modferry,zip]}")" "<" 32
+	fi
+	if [[ $ONLY != servers ]]; then
+		target "client median modferry/file://" "$(ratio "${MED[modferry]}" "${MED[file]}" 3)" "<=" 1.05
+	fi
+}
+
+main() {
+	setup_tools
+	build
+	fill_store
+	write_nginx_conf
+	pick_files
+	echo
+	echo "modferry server benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(go version | cut -d' ' -f3), $("$NGINX" -v 2>&1 | sed 's|.*: ||; s|/| |'), goproxy v0.22.1"
+	if [[ $ONLY != client ]]; then
+		bench_servers
+		report_servers
+	fi
+	if [[ $ONLY != servers ]]; then
+		bench_client
+		report_client
+	fi
+	report_targets
+}
+
+main "$@"
