@@ -58,18 +58,17 @@ type Options struct {
 
 // Summary reports an export.
 type Summary struct {
-	Output         string        `json:"output"`
-	Modules        int           `json:"modules"`
-	Zips           int           `json:"zips"`
-	Files          int           `json:"files"`
-	Bytes          int64         `json:"bytes"`        // bundle file size
-	ContentBytes   int64         `json:"contentBytes"` // sum of member sizes
-	LeftOut        int           `json:"leftOut"`      // module versions the inventory has
-	Duration       time.Duration `json:"duration"`
-	Signed         bool          `json:"signed"`
-	BaseInventory  string        `json:"baseInventory,omitempty"`
-	ResolvedQuery  []string      `json:"resolved,omitempty"`
-	manifestDigest string
+	Output        string        `json:"output"`
+	Modules       int           `json:"modules"`
+	Zips          int           `json:"zips"`
+	Files         int           `json:"files"`
+	Bytes         int64         `json:"bytes"`        // bundle file size
+	ContentBytes  int64         `json:"contentBytes"` // sum of member sizes
+	LeftOut       int           `json:"leftOut"`      // module versions the inventory has
+	Duration      time.Duration `json:"duration"`
+	Signed        bool          `json:"signed"`
+	BaseInventory string        `json:"baseInventory,omitempty"`
+	ResolvedQuery []string      `json:"resolved,omitempty"`
 }
 
 // versionFiles gathers the files of one module version.

@@ -111,10 +111,9 @@ func autoToolchains(projects []string) []Toolchain {
 func fetchToolchain(ctx context.Context, client *http.Client, proxies []string, tc Toolchain, dir string) (map[resolve.Kind]resolve.File, error) {
 	v := tc.Module()
 	ev, _ := module.EscapeVersion(v.Version)
-	files := map[resolve.Kind]resolve.File{}
 	var lastErr error
 	for _, p := range proxies {
-		files = map[resolve.Kind]resolve.File{}
+		files := map[resolve.Kind]resolve.File{}
 		lastErr = nil
 		for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
 			url := p + "/" + toolchainPath + "/@v/" + ev + "." + string(k)

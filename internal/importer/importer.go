@@ -146,8 +146,7 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 	// Check everything against the store before writing anything.
 	repo := &modules.Repo{Store: st}
 	type todo struct {
-		mod   bundle.Module
-		files []bundle.Member
+		mod bundle.Module
 	}
 	var work []todo
 	for _, mod := range m.Modules {

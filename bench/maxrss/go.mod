@@ -1,0 +1,3 @@
+module modferry.bench/maxrss
+
+go 1.26.0
