@@ -318,9 +318,13 @@ func hashVersion(vf *versionFiles) error {
 		if _, err := modzip.CheckZip(vf.v, zf.Path); err != nil {
 			return fmt.Errorf("%s: the upstream zip breaks the module zip rules: %w", vf.v, err)
 		}
-		h, err := bundle.HashZip(zf.Path)
-		if err != nil {
-			return fmt.Errorf("%s: %w", vf.v, err)
+		// The go command hashed the zip when it downloaded it during
+		// resolution; hashing again would decompress every zip once more.
+		h := zf.ZipHash
+		if h == "" {
+			if h, err = bundle.HashZip(zf.Path); err != nil {
+				return fmt.Errorf("%s: %w", vf.v, err)
+			}
 		}
 		vf.mod.ZipHash = h
 	}

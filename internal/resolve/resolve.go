@@ -177,6 +177,12 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	hashes := zipHashes(filepath.Join(gopath, "pkg", "mod", "cache", "download"))
+	for i, f := range files {
+		if f.Kind == KindZip {
+			files[i].ZipHash = hashes[f.Module]
+		}
+	}
 	res.Files = files
 	rec.mu.Lock()
 	for _, c := range rec.order {
@@ -236,17 +242,38 @@ func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*Pro
 			}
 			return nil
 		},
-		func() error { return run(pc.Root, root, "mod", "verify") },
-		// The tidied graph may differ from the one the project had.
-		func() error { return run(pc.Root, root, "mod", "download", "all") },
-		func() error { return run(pc.Root, root, "list", "-m", "all") },
+		// go mod verify asks for nothing that go mod download all and
+		// go list -m all have not fetched (it re-hashes what is in the
+		// module cache), so it is not run: on large graphs it re-reads
+		// hundreds of megabytes.
 	}
+	before := readGoMods(pc.Modules)
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err
 		}
 	}
+	// If tidy changed a go.mod, the tidied graph differs from the one the
+	// project had, and an offline go mod tidy will need its files too.
+	if after := readGoMods(pc.Modules); after != before {
+		for _, args := range [][]string{{"mod", "download", "all"}, {"list", "-m", "all"}} {
+			if err := run(pc.Root, root, args...); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return info, nil
+}
+
+// readGoMods returns the go.mod files of the module directories, joined.
+func readGoMods(dirs []string) string {
+	var b strings.Builder
+	for _, d := range dirs {
+		data, _ := os.ReadFile(filepath.Join(d, "go.mod"))
+		b.Write(data)
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // gitRevision returns git rev-parse HEAD for dir, or "".
@@ -314,6 +341,39 @@ func adoptDirect(rec *recorder, cacheDir string, logf func(string, ...any)) erro
 		return nil
 	})
 	return err
+}
+
+// zipHashes reads the h1: hashes the go command recorded (.ziphash files)
+// for the zips it downloaded into the module cache at cacheDir.
+func zipHashes(cacheDir string) map[module.Version]string {
+	out := map[module.Version]string{}
+	filepath.WalkDir(cacheDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if p == filepath.Join(cacheDir, "sumdb") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".ziphash") {
+			return nil
+		}
+		rel, err := filepath.Rel(cacheDir, strings.TrimSuffix(p, ".ziphash")+".zip")
+		if err != nil {
+			return nil
+		}
+		rq, err := parseRequest(filepath.ToSlash(rel))
+		if err != nil || rq.Op != "zip" {
+			return nil
+		}
+		if data, err := os.ReadFile(p); err == nil {
+			out[rq.Module] = strings.TrimSpace(string(data))
+		}
+		return nil
+	})
+	return out
 }
 
 // complete makes the recorded set robust for other go versions: every

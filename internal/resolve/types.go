@@ -24,6 +24,9 @@ type File struct {
 	// Path is the file on disk, under Options.WorkDir/download.
 	Path string
 	Size int64
+	// ZipHash is, for a zip, the h1: hash the go command computed when it
+	// downloaded it during resolution ("" if it did not).
+	ZipHash string
 }
 
 // Name returns the file's slash-separated name in the GOPROXY layout,

@@ -1,0 +1,106 @@
+package modules
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/module"
+
+	"modferry/internal/store"
+)
+
+func TestChooseLatest(t *testing.T) {
+	for _, tt := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"v1.0.0", "v1.0.1", "v1.1.0-rc.1"}, "v1.0.1"},
+		{[]string{"v1.1.0-rc.1", "v1.1.0-rc.2"}, "v1.1.0-rc.2"},
+		{[]string{"v0.0.0-20240101000000-abcdefabcdef", "v0.0.0-20240202000000-abcdefabcdef"}, "v0.0.0-20240202000000-abcdefabcdef"},
+		{[]string{"v0.0.0-20240101000000-abcdefabcdef", "v1.0.0-alpha"}, "v1.0.0-alpha"},
+		{[]string{"v1.9.0", "v2.0.0+incompatible"}, "v2.0.0+incompatible"},
+		{nil, ""},
+	} {
+		if got := ChooseLatest(tt.in); got != tt.want {
+			t.Errorf("ChooseLatest(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestNameRoundTrip(t *testing.T) {
+	v := module.Version{Path: "modferry.test/Upper/v2", Version: "v2.0.0-RC.1"}
+	for _, k := range []Kind{Info, Mod, Zip, ZipHash, Gone} {
+		n, err := Name(v, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(n, "download/modferry.test/!upper/v2/@v/v2.0.0-!r!c.1.") {
+			t.Errorf("Name = %q", n)
+		}
+		got, gk, err := ParseName(n)
+		if err != nil || got != v || gk != k {
+			t.Errorf("ParseName(%q) = %v, %v, %v", n, got, gk, err)
+		}
+	}
+	for _, bad := range []string{"download/x", "other/a.test/m/@v/v1.0.0.zip", "download/a.test/m/@v/v1.0.0.exe", "download/a.test/M/@v/v1.0.0.zip", "download/a.test/m/@v/x/v1.0.0.zip"} {
+		if _, _, err := ParseName(bad); err == nil {
+			t.Errorf("ParseName(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestRepo(t *testing.T) {
+	ctx := context.Background()
+	st, _ := store.NewDisk(t.TempDir())
+	r := &Repo{Store: st}
+	add := func(p, v string, zip bool) {
+		f := Files{Mod: strings.NewReader("module " + p + "\n")}
+		if zip {
+			f.Zip, f.ZipHash = strings.NewReader("zip"), "h1:x"
+		}
+		if err := r.Add(ctx, module.Version{Path: p, Version: v}, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("a.test/m", "v1.0.0", true)
+	add("a.test/m", "v1.1.0", false)
+	add("a.test/m", "v0.0.0-20240101000000-abcdefabcdef", true)
+	add("a.test/m/sub", "v1.0.0", true)
+	if vs, _ := r.List(ctx, "a.test/m"); !slices.Equal(vs, []string{"v1.0.0"}) {
+		t.Errorf("List = %v", vs)
+	}
+	if v, _ := r.Latest(ctx, "a.test/m"); v != "v1.0.0" {
+		t.Errorf("Latest = %v", v)
+	}
+	if _, err := r.Latest(ctx, "a.test/none"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Latest of an unknown module: %v", err)
+	}
+	paths, _ := r.ModulePaths(ctx)
+	if !slices.Equal(paths, []string{"a.test/m", "a.test/m/sub"}) {
+		t.Errorf("ModulePaths = %v", paths)
+	}
+	all, _ := r.All(ctx)
+	if len(all) != 4 || all[0].ZipHash == "" {
+		t.Errorf("All = %+v", all)
+	}
+	v := module.Version{Path: "a.test/m", Version: "v1.0.0"}
+	if err := r.Delete(ctx, v, GoneRecord{Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := r.IsGone(ctx, v); g == nil || g.Reason != "test" {
+		t.Errorf("IsGone = %+v", g)
+	}
+	if err := r.Delete(ctx, v, GoneRecord{Reason: "again"}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("second Delete: %v", err)
+	}
+	if vs, _ := r.List(ctx, "a.test/m"); len(vs) != 0 {
+		t.Errorf("List after delete = %v", vs)
+	}
+	if v, _ := r.Latest(ctx, "a.test/m"); v != "v0.0.0-20240101000000-abcdefabcdef" {
+		t.Errorf("Latest after delete = %v, want the pseudo-version", v)
+	}
+}
