@@ -33,7 +33,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Error("two writes of the same bundle differ")
 	}
 
-	m, dir, err := readBundle(t, b, k)
+	m, stage, err := readBundle(t, b, k)
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
@@ -43,7 +43,12 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("manifest changed in the round trip:\n%s\nwant\n%s", got, want)
 	}
 	for name, data := range s.contents {
-		staged, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		local, err := stage.LocalPath(name)
+		if err != nil {
+			t.Errorf("staged %s: %v", name, err)
+			continue
+		}
+		staged, err := os.ReadFile(local)
 		if err != nil {
 			t.Errorf("staged %s: %v", name, err)
 			continue
@@ -350,7 +355,8 @@ func TestHostileBundles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			_, dir, err := readBundle(t, tc.bundle, k)
+			_, stage, err := readBundle(t, tc.bundle, k)
+			dir := stage.Dir()
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}

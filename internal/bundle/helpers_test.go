@@ -217,7 +217,7 @@ func writeBundle(t testing.TB, s *source, k testKey) []byte {
 }
 
 // readBundle reads b into a fresh stage directory.
-func readBundle(t testing.TB, b []byte, k testKey) (*Manifest, string, error) {
+func readBundle(t testing.TB, b []byte, k testKey) (*Manifest, *DirStage, error) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := NewDirStage(dir)
@@ -226,7 +226,7 @@ func readBundle(t testing.TB, b []byte, k testKey) (*Manifest, string, error) {
 	}
 	defer st.Close()
 	m, err := Read(context.Background(), bytes.NewReader(b), ReadOptions{Verify: k.verify, Stage: st})
-	return m, dir, err
+	return m, st, err
 }
 
 // entry is one tar member of a hand-built bundle. A nil hdr means the

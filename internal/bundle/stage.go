@@ -3,9 +3,10 @@ package bundle
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
+	"sync"
 )
 
 // A Stage receives member contents while Read streams a bundle. Nothing in
@@ -21,15 +22,20 @@ type Stage interface {
 	LocalPath(name string) (string, error)
 }
 
-// DirStage is a Stage that writes each member to the same path under a
-// directory. Files are created exclusively, through an os.Root, so a member
-// can never be written outside the directory or over another member.
+// DirStage is a Stage that writes each member to its own file in one
+// flat directory, named by a counter rather than by the member name: no
+// directory tree is built twice (once here, once in the store), and no
+// member name can reach outside the directory. Files are created
+// exclusively through an os.Root.
 type DirStage struct {
 	dir  string
 	root *os.Root
 	// Sync makes Close of each staged file fsync it, for stages whose files
 	// are later renamed into a store.
 	Sync bool
+
+	mu    sync.Mutex
+	files map[string]string // member name -> file name in dir
 }
 
 // NewDirStage returns a stage writing under dir, creating dir if needed.
@@ -42,7 +48,7 @@ func NewDirStage(dir string) (*DirStage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DirStage{dir: dir, root: root}, nil
+	return &DirStage{dir: dir, root: root, files: map[string]string{}}, nil
 }
 
 // Dir returns the stage directory.
@@ -53,12 +59,15 @@ func (s *DirStage) Create(name string) (io.WriteCloser, error) {
 	if err := checkName(name); err != nil {
 		return nil, fmt.Errorf("%w: %q: %v", ErrUnsafePath, name, err)
 	}
-	if d := path.Dir(name); d != "." {
-		if err := s.root.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
+	s.mu.Lock()
+	if _, dup := s.files[name]; dup {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q staged twice", ErrDuplicate, name)
 	}
-	f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	local := fmt.Sprintf("m%06d", len(s.files))
+	s.files[name] = local
+	s.mu.Unlock()
+	f, err := s.root.OpenFile(local, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -67,10 +76,13 @@ func (s *DirStage) Create(name string) (io.WriteCloser, error) {
 
 // LocalPath implements Stage.
 func (s *DirStage) LocalPath(name string) (string, error) {
-	if err := checkName(name); err != nil {
-		return "", fmt.Errorf("%w: %q: %v", ErrUnsafePath, name, err)
+	s.mu.Lock()
+	local, ok := s.files[name]
+	s.mu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("%q was not staged: %w", name, fs.ErrNotExist)
 	}
-	return filepath.Join(s.dir, filepath.FromSlash(name)), nil
+	return filepath.Join(s.dir, local), nil
 }
 
 // Close releases the directory handle; the files stay.

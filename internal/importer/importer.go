@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 
 	"modferry/internal/bundle"
 	"modferry/internal/modules"
@@ -120,7 +121,6 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 		return nil, err
 	}
 	defer stage.Close()
-	stage.Sync = true
 	f, err := os.Open(bundleFile)
 	if err != nil {
 		return nil, err
@@ -168,60 +168,88 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 		return nil, err
 	}
 
-	touched := map[string]bool{}
+	// Lay out every file to commit, in commit order: per version the .mod,
+	// .zip and .ziphash, then the .info that makes it visible; then the
+	// list files. Generated files are written into the stage first.
+	// Generated files go flat into the stage, like the members.
+	ngen := 0
+	genFile := func(content string) (string, error) {
+		ngen++
+		local := filepath.Join(stageDir, fmt.Sprintf("g%06d", ngen))
+		return local, os.WriteFile(local, []byte(content), 0o644)
+	}
+	var moves []store.Move
+	newVersions := map[string][]string{} // module path -> versions with zips
 	for _, w := range work {
 		v := w.mod.ModuleVersion()
 		kinds := []modules.Kind{modules.Mod}
 		if w.mod.ZipHash != "" {
-			kinds = append(kinds, modules.Zip)
+			kinds = append(kinds, modules.Zip, modules.ZipHash)
+			newVersions[v.Path] = append(newVersions[v.Path], v.Version)
+		} else if _, ok := newVersions[v.Path]; !ok {
+			newVersions[v.Path] = nil
 		}
 		kinds = append(kinds, modules.Info)
 		for _, k := range kinds {
-			member, err := bundle.DownloadPath(v, "."+string(k))
-			if err != nil {
-				return nil, err
-			}
-			local, err := stage.LocalPath(member)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := os.Stat(local); errors.Is(err, fs.ErrNotExist) && k == modules.Info {
-				continue // a go.mod-only version without .info
-			}
-			if k == modules.Info && w.mod.ZipHash != "" {
-				// .ziphash just before .info, which publishes the version.
-				zh, _ := modules.Name(v, modules.ZipHash)
-				if opts.CommitHook != nil {
-					opts.CommitHook(zh)
+			name, _ := modules.Name(v, k)
+			var local string
+			if k == modules.ZipHash {
+				var err error
+				if local, err = genFile(w.mod.ZipHash + "\n"); err != nil {
+					return nil, err
 				}
-				if err := st.Put(ctx, zh, strings.NewReader(w.mod.ZipHash+"\n")); err != nil {
+			} else {
+				member, err := bundle.DownloadPath(v, "."+string(k))
+				if err != nil {
+					return nil, err
+				}
+				if local, err = stage.LocalPath(member); errors.Is(err, fs.ErrNotExist) && k == modules.Info {
+					continue // a go.mod-only version without .info
+				} else if err != nil {
 					return nil, err
 				}
 			}
-			name, _ := modules.Name(v, k)
-			if opts.CommitHook != nil {
-				opts.CommitHook(name)
+			fi, err := os.Stat(local)
+			if errors.Is(err, fs.ErrNotExist) && k == modules.Info {
+				continue // a go.mod-only version without .info
 			}
-			if fi, err := os.Stat(local); err == nil {
-				res.Bytes += fi.Size()
+			if err != nil {
+				return nil, err
 			}
-			if err := st.MoveFile(ctx, name, local); err != nil {
-				return nil, fmt.Errorf("committing %s: %w", name, err)
-			}
+			res.Bytes += fi.Size()
 			res.Files++
+			moves = append(moves, store.Move{Name: name, Src: local})
 		}
 		res.Added = append(res.Added, v)
-		touched[v.Path] = true
 	}
-	paths := make([]string, 0, len(touched))
-	for p := range touched {
+	paths := make([]string, 0, len(newVersions))
+	for p := range newVersions {
 		paths = append(paths, p)
 	}
 	slices.Sort(paths)
 	for _, p := range paths {
-		if err := repo.WriteList(ctx, p); err != nil {
+		list, err := newList(ctx, repo, p, newVersions[p])
+		if err != nil {
 			return nil, err
 		}
+		dir, _ := modules.VersionDir(p)
+		local, err := genFile(list)
+		if err != nil {
+			return nil, err
+		}
+		moves = append(moves, store.Move{Name: dir + "/list", Src: local})
+	}
+
+	// Make the staged files durable, move them into place, make the moves
+	// durable, and only then record the import.
+	if err := store.SyncFS(stageDir); err != nil {
+		return nil, err
+	}
+	if err := st.MoveFiles(ctx, moves, opts.CommitHook); err != nil {
+		return nil, err
+	}
+	if err := store.SyncFS(st.Root()); err != nil {
+		return nil, err
 	}
 
 	rec := Record{Digest: digest, Imported: time.Now().UTC(), Actor: opts.Actor, File: filepath.Base(bundleFile), Manifest: manifestBytes}
@@ -236,6 +264,27 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 		return nil, err
 	}
 	return res, nil
+}
+
+// newList returns the @v/list file content of a module once versions
+// (with zips) are added to what the store lists now.
+func newList(ctx context.Context, repo *modules.Repo, path string, versions []string) (string, error) {
+	have, err := repo.List(ctx, path)
+	if err != nil {
+		return "", err
+	}
+	for _, v := range versions {
+		if !module.IsPseudoVersion(v) && !slices.Contains(have, v) {
+			have = append(have, v)
+		}
+	}
+	semver.Sort(have)
+	var b strings.Builder
+	for _, v := range have {
+		b.WriteString(v)
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
 }
 
 // compare reports whether the store holds mod already with the same

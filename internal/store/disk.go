@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Disk is a Store in a local directory. An object named "a/b/c" is the
@@ -235,4 +237,128 @@ func (d *Disk) MoveFile(ctx context.Context, name, src string) error {
 		return err
 	}
 	return syncDir(filepath.Dir(dst))
+}
+
+// Move is one file for MoveFiles.
+type Move struct {
+	Name string // object name
+	Src  string // local file on the store's filesystem
+}
+
+// MoveFiles moves local files into place, in order, replacing previous
+// objects. The files must be durable already (see SyncFS). Directories are
+// not synced one by one: journaling filesystems apply renames in order, so
+// a crash keeps a prefix of the moves, and one SyncFS afterwards makes them
+// all durable. before, if set, runs before each move.
+func (d *Disk) MoveFiles(ctx context.Context, moves []Move, before func(name string)) error {
+	made := map[string]bool{}
+	for _, m := range moves {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := CheckName(m.Name); err != nil {
+			return err
+		}
+		dst := d.Path(m.Name)
+		if dir := filepath.Dir(dst); !made[dir] {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			made[dir] = true
+		}
+		if err := os.Chmod(m.Src, 0o644); err != nil {
+			return err
+		}
+		if before != nil {
+			before(m.Name)
+		}
+		if err := os.Rename(m.Src, dst); err != nil {
+			return fmt.Errorf("committing %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// SyncFS makes everything written to the filesystem holding dir durable,
+// with one syncfs(2) call: far cheaper than an fsync per file and per
+// directory when committing hundreds of files.
+func SyncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", dir, err)
+	}
+	return nil
+}
+
+// PutBatch implements Batcher: every object goes to a temporary file
+// first, one syncfs makes them durable, then each is renamed (or, for
+// IfAbsent, hard-linked) into place in order, and a second syncfs makes the
+// names durable.
+func (d *Disk) PutBatch(ctx context.Context, objs []Object) error {
+	type tmpFile struct {
+		obj Object
+		tmp string
+	}
+	var tmps []tmpFile
+	defer func() {
+		for _, t := range tmps {
+			os.Remove(t.tmp)
+		}
+	}()
+	made := map[string]bool{}
+	for _, o := range objs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := CheckName(o.Name); err != nil {
+			return err
+		}
+		dir := filepath.Dir(d.Path(o.Name))
+		if !made[dir] {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			made[dir] = true
+		}
+		f, err := os.CreateTemp(dir, TempPrefix+"*")
+		if err != nil {
+			return err
+		}
+		tmps = append(tmps, tmpFile{o, f.Name()})
+		_, err = f.Write(o.Data)
+		if err == nil {
+			err = f.Chmod(0o644)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("store: writing %s: %w", o.Name, err)
+		}
+	}
+	if len(tmps) == 0 {
+		return nil
+	}
+	if err := SyncFS(d.root); err != nil {
+		return err
+	}
+	for _, t := range tmps {
+		dst := d.Path(t.obj.Name)
+		var err error
+		if t.obj.IfAbsent {
+			if err = os.Link(t.tmp, dst); errors.Is(err, fs.ErrExist) {
+				err = nil
+			}
+		} else {
+			err = os.Rename(t.tmp, dst)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return SyncFS(d.root)
 }

@@ -14,6 +14,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -110,4 +111,44 @@ func Exists(ctx context.Context, s Store, name string) (bool, error) {
 	}
 	f.Close()
 	return true, nil
+}
+
+// Object is one object of a batch write.
+type Object struct {
+	Name string
+	Data []byte
+	// IfAbsent leaves an existing object alone (Create without the
+	// error); otherwise the object is replaced (Put).
+	IfAbsent bool
+}
+
+// Batcher is implemented by stores that can write many small objects
+// with one durability barrier instead of one per object.
+type Batcher interface {
+	// PutBatch writes each object atomically, in order; all are durable
+	// when it returns.
+	PutBatch(ctx context.Context, objs []Object) error
+}
+
+// WriteBatch writes objs through s's PutBatch if it has one, else one by
+// one with Put and Create.
+func WriteBatch(ctx context.Context, s Store, objs []Object) error {
+	if b, ok := s.(Batcher); ok {
+		return b.PutBatch(ctx, objs)
+	}
+	for _, o := range objs {
+		var err error
+		if o.IfAbsent {
+			err = s.Create(ctx, o.Name, bytes.NewReader(o.Data))
+			if errors.Is(err, fs.ErrExist) {
+				err = nil
+			}
+		} else {
+			err = s.Put(ctx, o.Name, bytes.NewReader(o.Data))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -243,6 +243,7 @@ func (db *DB) Import(ctx context.Context, files map[string][]byte) (*ImportResul
 
 	// Tiles first, then lookups, then heads: a reader never sees a
 	// lookup or head whose tiles are missing.
+	var batch []store.Object
 	for _, p := range sortedKeys(mapKeys(files)) {
 		if !strings.HasPrefix(p, "tile/") {
 			continue
@@ -251,13 +252,12 @@ func (db *DB) Import(ctx context.Context, files map[string][]byte) (*ImportResul
 			res.Unused = append(res.Unused, p)
 			continue
 		}
-		err := db.st.Create(ctx, db.obj(p), bytes.NewReader(files[p]))
-		if errors.Is(err, fs.ErrExist) {
+		if ok, err := store.Exists(ctx, db.st, db.obj(p)); err != nil {
+			return nil, err
+		} else if ok {
 			continue // equal: conflicts were refused above
 		}
-		if err != nil {
-			return nil, err
-		}
+		batch = append(batch, store.Object{Name: db.obj(p), Data: files[p], IfAbsent: true})
 		res.Tiles++
 	}
 	for _, w := range wants {
@@ -269,10 +269,12 @@ func (db *DB) Import(ctx context.Context, files map[string][]byte) (*ImportResul
 		if !write {
 			continue
 		}
-		if err := db.st.Put(ctx, db.obj(p), bytes.NewReader(files[p])); err != nil {
-			return nil, err
-		}
+		batch = append(batch, store.Object{Name: db.obj(p), Data: files[p]})
 		res.Lookups++
+	}
+	// One durability barrier for all of them; PutBatch keeps their order.
+	if err := store.WriteBatch(ctx, db.st, batch); err != nil {
+		return nil, err
 	}
 	hp := "heads/" + strconv.FormatInt(head.N, 10)
 	if err := db.st.Create(ctx, db.obj(hp), bytes.NewReader(head.Note)); err != nil && !errors.Is(err, fs.ErrExist) {

@@ -244,6 +244,28 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("Batch", func(t *testing.T) {
+		s := newStore(t)
+		put(t, s, "b/keep", "old")
+		err := store.WriteBatch(ctx, s, []store.Object{
+			{Name: "b/keep", Data: []byte("new"), IfAbsent: true},
+			{Name: "b/one", Data: []byte("1")},
+			{Name: "b/sub/two", Data: []byte("2"), IfAbsent: true},
+			{Name: "b/one", Data: []byte("1 again")},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string]string{"b/keep": "old", "b/one": "1 again", "b/sub/two": "2"} {
+			if got := get(t, s, name); got != want {
+				t.Errorf("after WriteBatch %s = %q, want %q", name, got, want)
+			}
+		}
+		if err := store.WriteBatch(ctx, s, []store.Object{{Name: "../x", Data: nil}}); !errors.Is(err, store.ErrBadName) {
+			t.Errorf("WriteBatch with a bad name: %v", err)
+		}
+	})
+
 	t.Run("BadNames", func(t *testing.T) {
 		s := newStore(t)
 		for _, n := range []string{"", "/abs", "a/../b", "..", "a//b", "a/./b", `a\b`, "a/\x00", "a/.tmp-x", strings.Repeat("x", store.MaxNameLen+1)} {
