@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // benchSource returns a synthetic bundle source of 36 modules, about 20 MB
@@ -51,15 +49,13 @@ func benchSource(b *testing.B) (*source, int64) {
 
 func BenchmarkWrite(b *testing.B) {
 	s, total := benchSource(b)
-	for _, lv := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault, zstd.SpeedBetterCompression} {
-		b.Run(lv.String(), func(b *testing.B) {
-			defer func(old zstd.EncoderLevel) { zstdLevel = old }(zstdLevel)
-			zstdLevel = lv
+	for _, lv := range []Level{LevelFast, LevelBest} {
+		b.Run(map[Level]string{LevelFast: "fast", LevelBest: "best"}[lv], func(b *testing.B) {
 			b.SetBytes(total)
 			var out bytes.Buffer
 			for b.Loop() {
 				out.Reset()
-				if err := Write(context.Background(), &out, s.m, nil, s.open); err != nil {
+				if err := WriteLevel(context.Background(), &out, s.m, nil, s.open, lv); err != nil {
 					b.Fatal(err)
 				}
 			}

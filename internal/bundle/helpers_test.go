@@ -266,7 +266,7 @@ func rawTar(t testing.TB, entries []entry) []byte {
 func compress(t testing.TB, tarData []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw, err := newEncoder(&buf)
+	zw, err := newEncoder(&buf, LevelFast)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"modferry/internal/bundle"
 	"modferry/internal/inventory"
@@ -54,6 +55,8 @@ type Options struct {
 	// the toolchains projects name newer than the running go are added.
 	Toolchains       []Toolchain
 	NoAutoToolchains bool
+	// Level is the bundle's compression level (bundle.LevelBest at zero).
+	Level bundle.Level
 }
 
 // Summary reports an export.
@@ -89,7 +92,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	workDir := opts.WorkDir
 	if workDir == "" {
-		d, err := os.MkdirTemp("", "modferry-export-")
+		d, err := os.MkdirTemp(ScratchDir(), "modferry-export-")
 		if err != nil {
 			return nil, err
 		}
@@ -249,7 +252,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		}
 	}
 	n, err := writeAtomic(ctx, opts.Output, func(w io.Writer) error {
-		return bundle.Write(ctx, w, m, sig, func(name string) (io.ReadCloser, error) {
+		return bundle.WriteLevel(ctx, w, m, sig, func(name string) (io.ReadCloser, error) {
 			if b, ok := inMemory[name]; ok {
 				return io.NopCloser(bytes.NewReader(b)), nil
 			}
@@ -258,7 +261,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 				return nil, fmt.Errorf("no source for %s", name)
 			}
 			return os.Open(p)
-		})
+		}, opts.Level)
 	})
 	if err != nil {
 		return nil, err
@@ -266,6 +269,25 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	sum.Bytes = n
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// ScratchDir returns where an export keeps its throw-away files (the
+// private module cache the go command extracts every module into, and the
+// fetched files): $MODFERRY_SCRATCH if set; else /dev/shm when it is a
+// memory filesystem with at least 8 GiB free, because extracting hundreds
+// of megabytes of sources costs far more in filesystem metadata on disk
+// than in memory; else the system temporary directory.
+func ScratchDir() string {
+	if d := os.Getenv("MODFERRY_SCRATCH"); d != "" {
+		return d
+	}
+	const shm = "/dev/shm"
+	var fs unix.Statfs_t
+	if err := unix.Statfs(shm, &fs); err == nil && fs.Type == unix.TMPFS_MAGIC &&
+		fs.Bavail*uint64(fs.Bsize) >= 8<<30 && unix.Access(shm, unix.W_OK) == nil {
+		return shm
+	}
+	return os.TempDir()
 }
 
 // addSBOMs adds CycloneDX and SPDX documents describing the bundled
