@@ -49,8 +49,8 @@ func benchSource(b *testing.B) (*source, int64) {
 
 func BenchmarkWrite(b *testing.B) {
 	s, total := benchSource(b)
-	for _, lv := range []Level{LevelFast, LevelBest} {
-		b.Run(map[Level]string{LevelFast: "fast", LevelBest: "best"}[lv], func(b *testing.B) {
+	for _, lv := range []Level{LevelFast, LevelDefault, LevelBest} {
+		b.Run(map[Level]string{LevelFast: "fast", LevelDefault: "default", LevelBest: "best"}[lv], func(b *testing.B) {
 			b.SetBytes(total)
 			var out bytes.Buffer
 			for b.Loop() {

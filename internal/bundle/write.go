@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -22,23 +21,27 @@ const (
 )
 
 // Level is how hard Write compresses. Module zips are already deflated,
-// so the difference is small (about 3% on a real 100 MB module set: zstd
-// finds repeats across zips within its 32 MiB window at the best level),
-// but bundles cross slow links, so the default is LevelBest; LevelFast
-// writes about ten times faster. Both use the same frame format.
+// so the levels differ little in size (on a real 100 MB module set: fast
+// 100.3 MB in 0.2 s, default 98.4 MB in 0.6 s, best 97.3 MB in 4.3 s, each
+// on one core; zstd finds repeats across zips within its 32 MiB window).
+// All levels write the same frame format.
 type Level int
 
 // The compression levels.
 const (
-	LevelBest Level = iota
+	LevelDefault Level = iota
+	LevelBest
 	LevelFast
 )
 
 func (l Level) zstd() zstd.EncoderLevel {
-	if l == LevelFast {
+	switch l {
+	case LevelFast:
 		return zstd.SpeedDefault
+	case LevelBest:
+		return zstd.SpeedBestCompression
 	}
-	return zstd.SpeedBestCompression
+	return zstd.SpeedBetterCompression
 }
 
 // zstdFrameHeader is the start of every bundle: the zstd magic number, a
@@ -53,7 +56,7 @@ var zstdFrameHeader = []byte{0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x78}
 // Write fails if its size or SHA-256 differs from the manifest. Files are
 // streamed, never held in memory whole.
 func Write(ctx context.Context, w io.Writer, m *Manifest, sig []byte, open func(name string) (io.ReadCloser, error)) error {
-	return WriteLevel(ctx, w, m, sig, open, LevelBest)
+	return WriteLevel(ctx, w, m, sig, open, LevelDefault)
 }
 
 // WriteLevel is Write with a choice of compression level.
@@ -157,8 +160,10 @@ func newEncoder(w io.Writer, level Level) (*zstd.Encoder, error) {
 	return zstd.NewWriter(w,
 		zstd.WithEncoderLevel(level.zstd()),
 		zstd.WithWindowSize(zstdWindow),
-		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-		zstd.WithConcurrentBlocks(true),
+		// One encoder goroutine: with more, the encoder buffers blocks
+		// ahead of the writer (400-500 MB for a 100 MB bundle) for no
+		// gain in speed on incompressible zips.
+		zstd.WithEncoderConcurrency(1),
 		zstd.WithEncoderCRC(true),
 	)
 }

@@ -55,7 +55,7 @@ type Options struct {
 	// the toolchains projects name newer than the running go are added.
 	Toolchains       []Toolchain
 	NoAutoToolchains bool
-	// Level is the bundle's compression level (bundle.LevelBest at zero).
+	// Level is the bundle's compression level.
 	Level bundle.Level
 }
 
