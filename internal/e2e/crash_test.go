@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -35,18 +36,26 @@ func TestImportKill9(t *testing.T) {
 	pubText, _ := key.Public().MarshalText()
 	os.WriteFile(pub, pubText, 0o644)
 
-	// How long does a whole import take?
-	probe := filepath.Join(dir, "probe")
-	start := time.Now()
-	mf(t, "import", "--pubkey", pub, "--store", probe, b)
-	full := time.Since(start)
+	// How long does a whole import take? (The fastest of three.)
+	var full time.Duration
+	for i := range 3 {
+		probe := filepath.Join(dir, fmt.Sprintf("probe%d", i))
+		start := time.Now()
+		mf(t, "import", "--pubkey", pub, "--store", probe, b)
+		if d := time.Since(start); full == 0 || d < full {
+			full = d
+		}
+		os.RemoveAll(probe)
+	}
 	t.Logf("a whole import takes %v", full)
 
 	storeDir := filepath.Join(dir, "store")
 	r := rand.New(rand.NewPCG(7, 7))
-	const runs = 24
-	killed := 0
-	for i := range runs {
+	// Kill at random moments until 20 imports died mid-way (bounded).
+	const want, maxRuns = 20, 100
+	killed, runs := 0, 0
+	for i := 0; killed < want && i < maxRuns; i++ {
+		runs++
 		cmd := exec.Command(modferryBin, "import", "--pubkey", pub, "--store", storeDir, b)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -57,14 +66,16 @@ func TestImportKill9(t *testing.T) {
 		finished := cmd.Wait() == nil
 		checkStore(t, storeDir, m, i)
 		if finished {
-			// Done before the kill: start over from an empty store.
+			// Done before the kill: start over from an empty store, and
+			// aim earlier.
 			os.RemoveAll(storeDir)
+			full = full * 4 / 5
 		} else {
 			killed++
 		}
 	}
 	t.Logf("%d of %d imports were killed before finishing", killed, runs)
-	if killed < runs/2 {
+	if killed < want {
 		t.Errorf("only %d of %d imports were killed mid-way: the test does not test much", killed, runs)
 	}
 	out := mf(t, "import", "--pubkey", pub, "--store", storeDir, b)
