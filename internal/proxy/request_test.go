@@ -78,7 +78,7 @@ func FuzzParseRequest(f *testing.F) {
 		if r.Op < OpList || r.Op > OpLatest {
 			t.Fatalf("ParseRequest(%q): op %d", p, r.Op)
 		}
-		if strings.Contains(r.Path, "..") || strings.HasPrefix(r.Path, "/") {
+		if strings.HasPrefix(r.Path, "/") || strings.Contains(r.Path, "\\") {
 			t.Fatalf("ParseRequest(%q): unsafe path %q", p, r.Path)
 		}
 		for _, elem := range strings.Split(r.Path, "/") {
