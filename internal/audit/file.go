@@ -4,51 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+
+	"modferry/internal/lockedfile"
 )
-
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, fsync, rename, fsync of the directory. A reader sees the old
-// content or the new, never a mix.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 // tail describes the end of a log file.
 type tail struct {
@@ -112,3 +70,14 @@ func lastNewline(f io.ReaderAt, end, lineEnd int64) (int64, error) {
 	}
 	return -1, nil
 }
+
+// The directory lock and atomic writes are package lockedfile's.
+type dirLock = lockedfile.DirLock
+
+func openDirLock(path string) (*dirLock, error) { return lockedfile.OpenDirLock(path) }
+
+func writeFileAtomic(path string, data []byte) error {
+	return lockedfile.WriteAtomic(path, data, 0o600)
+}
+
+func syncDir(dir string) error { return lockedfile.SyncDir(dir) }

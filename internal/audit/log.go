@@ -49,7 +49,7 @@ func Open(dir string) (*Log, error) {
 }
 
 // Close releases the lock file. The Log must not be used afterwards.
-func (l *Log) Close() error { return l.lock.close() }
+func (l *Log) Close() error { return l.lock.Close() }
 
 // Path returns the path of the log file, for reading with Read or Verify.
 func (l *Log) Path() string { return filepath.Join(l.dir, LogFile) }
@@ -85,7 +85,7 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	case e.Result == "":
 		return Entry{}, errors.New("audit: append: result is missing")
 	}
-	unlock, err := l.lock.lock(ctx, true)
+	unlock, err := l.lock.Lock(ctx, true)
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: append: %w", err)
 	}
@@ -198,7 +198,7 @@ func ParseHead(s string) (Head, error) {
 // Head returns the head recorded in the head file: the seq and hash of the
 // newest entry. An empty log has Head{0, Genesis}.
 func (l *Log) Head(ctx context.Context) (Head, error) {
-	unlock, err := l.lock.lock(ctx, false)
+	unlock, err := l.lock.Lock(ctx, false)
 	if err != nil {
 		return Head{}, fmt.Errorf("audit: %w", err)
 	}
@@ -234,7 +234,7 @@ func (l *Log) writeHead(h Head) error {
 // VerifyHead does, holding a shared lock so that no append is half-written
 // while it reads. It returns the number of entries.
 func (l *Log) Verify(ctx context.Context) (int, error) {
-	unlock, err := l.lock.lock(ctx, false)
+	unlock, err := l.lock.Lock(ctx, false)
 	if err != nil {
 		return 0, fmt.Errorf("audit: %w", err)
 	}

@@ -379,7 +379,7 @@ func TestAppendContextWhileLocked(t *testing.T) {
 	dir := t.TempDir()
 	l1 := openTestLog(t, dir)
 	l2 := openTestLog(t, dir) // another open file: flock conflicts as with another process
-	unlock, err := l2.lock.lock(context.Background(), true)
+	unlock, err := l2.lock.Lock(context.Background(), true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
+
+	"modferry/internal/lockedfile"
 )
 
 // formatVersion is the version of tokens.json this package writes.
@@ -105,39 +106,11 @@ func writeFile(path string, d fileData) (stamp, error) {
 	return statStamp(path)
 }
 
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, fsync, rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+// The directory lock and atomic writes are package lockedfile's.
+type dirLock = lockedfile.DirLock
+
+func openDirLock(path string) (*dirLock, error) { return lockedfile.OpenDirLock(path) }
+
+func writeFileAtomic(path string, data []byte) error {
+	return lockedfile.WriteAtomic(path, data, 0o600)
 }

@@ -123,7 +123,7 @@ func Open(dir string) (*Tokens, error) {
 	t := &Tokens{path: filepath.Join(dir, TokensFile), lock: l, now: time.Now, checkEvery: checkEvery}
 	t.snap.Store(&snapshot{})
 	if err := t.Reload(); err != nil {
-		l.close()
+		l.Close()
 		return nil, err
 	}
 	return t, nil
@@ -135,7 +135,7 @@ func (t *Tokens) Close() error {
 	t.closed.Store(true)
 	t.wg.Wait()
 	err := t.Flush(context.Background())
-	if cerr := t.lock.close(); err == nil {
+	if cerr := t.lock.Close(); err == nil {
 		err = cerr
 	}
 	return err
@@ -310,7 +310,7 @@ func (t *Tokens) update(change func(*fileData) error) error {
 }
 
 func (t *Tokens) updateCtx(ctx context.Context, change func(*fileData) error) error {
-	unlock, err := t.lock.lock(ctx, true)
+	unlock, err := t.lock.Lock(ctx, true)
 	if err != nil {
 		return err
 	}
