@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# test.sh: install what the tests need (Debian packages, as root or with
+# sudo) if it is missing, then run the tests: go test ./... plus any
+# arguments given (e.g. -race). Set MODFERRY_SLOW=1 for the slow
+# end-to-end tests and MODFERRY_LIVE=1 for those that use the real Go
+# module proxy and checksum database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for cmd in minisign zstd curl; do
+	command -v "$cmd" >/dev/null || need+=("$cmd")
+done
+command -v unshare >/dev/null || need+=(util-linux)
+command -v ip >/dev/null || need+=(iproute2)
+command -v git >/dev/null || need+=(git)
+if ((${#need[@]})); then
+	sudo=""
+	[[ $(id -u) -eq 0 ]] || sudo=sudo
+	echo "installing ${need[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq "${need[@]}"
+fi
+exec go test "$@" ./...
