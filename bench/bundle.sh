@@ -111,7 +111,7 @@ size     modferry bundle (tar.zst)     $(awk -v b="$BSIZE" 'BEGIN{printf "%8.1f 
          manual tar.gz                 $(awk -v b="$GZSIZE" 'BEGIN{printf "%8.1f MB", b/1e6}')
          manual tree as tar.zst        $(awk -v b="$ZSTREF" 'BEGIN{printf "%8.1f MB", b/1e6}')  (reference)
 
-peak RSS modferry export              $(awk -v k="$ER" 'BEGIN{printf "%6.0f MB", k/1024}')  (the go commands it runs: $(awk -v k="$ET" 'BEGIN{printf "%.0f MB", k/1024}'))
+peak RSS modferry export              $(awk -v k="$ER" 'BEGIN{printf "%6.0f MB", k/1024}')  (getrusage incl. waited-for children: $(awk -v k="$ET" 'BEGIN{printf "%.0f MB", k/1024}'))
          modferry import               $(awk -v k="$IR" 'BEGIN{printf "%6.0f MB", k/1024}')
 
 targets
