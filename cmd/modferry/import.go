@@ -20,6 +20,7 @@ import (
 )
 
 type importOptions struct {
+	remote        remoteOptions
 	store         string
 	storeSet      bool
 	cacheDir      string
@@ -45,6 +46,10 @@ With --modcache DIR, fill a GOMODCACHE directly instead of a store (with
 .ziphash files), so that GOPROXY=off GOFLAGS=-mod=mod builds work with no
 server at all.
 
+With --server URL (and --token or $MODFERRY_TOKEN, write scope), upload
+the bundles to a running modferry server, which verifies them with the keys
+it was started with (serve --pubkey) and imports them the same way.
+
 With --cache-dir GOMODCACHE, add a go command module cache tree — what
 people copy between machines today — checking every zip against the module
 zip rules and its .ziphash; what fails is skipped and reported.`,
@@ -62,6 +67,8 @@ zip rules and its .ziphash; what fails is skipped and reported.`,
 				return runImportCache(ctx, w, o)
 			case len(args) == 0:
 				return errors.New("nothing to import: give bundle files, or --cache-dir DIR")
+			case o.remote.server != "":
+				return runImportRemote(ctx, w, o, args)
 			}
 			return runImportBundles(ctx, w, o, args)
 		},
@@ -72,7 +79,34 @@ zip rules and its .ziphash; what fails is skipped and reported.`,
 	cmd.Flags().StringArrayVar(&o.pubkeys, "pubkey", nil, "trusted public key file or directory of .pub files (repeatable)")
 	cmd.Flags().BoolVar(&o.allowUnsigned, "allow-unsigned", false, "accept bundles without a signature")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
+	addRemoteFlags(cmd, &o.remote, "write")
 	return cmd
+}
+
+// runImportRemote uploads bundles to a server, which verifies them with
+// the keys it trusts (serve --pubkey) and imports them.
+func runImportRemote(ctx context.Context, w io.Writer, o importOptions, bundles []string) error {
+	r := o.remote.remote()
+	var results []*importer.Result
+	for _, b := range bundles {
+		var res importer.Result
+		if err := r.PostBundle(ctx, b, &res); err != nil {
+			return fmt.Errorf("%s: %w", b, err)
+		}
+		results = append(results, &res)
+		if !o.json {
+			if res.AlreadyImported {
+				fmt.Fprintf(w, "%s: already imported on %s (bundle %.16s); nothing to do\n", b, o.remote.server, res.Digest)
+			} else {
+				fmt.Fprintf(w, "imported %s on %s: %d module versions added (%d files, %s), %d already present\n",
+					b, o.remote.server, len(res.Added), res.Files, progress.Bytes(res.Bytes), len(res.Present))
+			}
+		}
+	}
+	if o.json {
+		return printJSON(w, results)
+	}
+	return nil
 }
 
 func localActor() string {

@@ -15,6 +15,7 @@ import (
 
 	"modferry/internal/auth"
 	"modferry/internal/server"
+	"modferry/internal/sign"
 )
 
 type serveOptions struct {
@@ -29,6 +30,7 @@ type serveOptions struct {
 	trustedProxies []string
 	authFailures   int
 	authWindow     time.Duration
+	pubkeys        []string
 }
 
 func newServeCmd() *cobra.Command {
@@ -69,6 +71,7 @@ authentications go to the audit log (STORE/audit).`,
 	f.StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable)")
 	f.IntVar(&o.authFailures, "auth-failures", auth.DefaultFailures, "failed authentications a client may make in a burst before it gets 429")
 	f.DurationVar(&o.authWindow, "auth-window", auth.DefaultWindow, "time in which a client's allowance of failed authentications refills")
+	f.StringArrayVar(&o.pubkeys, "pubkey", nil, "accept bundles signed with this key at POST /api/v1/bundles (write scope); a file or a directory of .pub files, repeatable")
 	return cmd
 }
 
@@ -102,12 +105,19 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if cache == 0 {
 		cache = -1
 	}
+	var bundleKeys []sign.PublicKey
+	if len(o.pubkeys) > 0 {
+		if bundleKeys, err = sign.LoadPublicKeys(o.pubkeys...); err != nil {
+			return fmt.Errorf("--pubkey: %w", err)
+		}
+	}
 	srv := server.New(server.Config{
 		Store: st, Logger: log, CacheBytes: cache,
 		Tokens: tokens, RequireAuth: o.requireAuth, AllowAnonymousRead: o.anonymousRead,
 		Limiter:        &auth.Limiter{Failures: o.authFailures, Window: o.authWindow},
 		TrustedProxies: trusted,
 		Audit:          alog,
+		BundleKeys:     bundleKeys,
 	})
 	hs := &http.Server{
 		Handler:           srv,

@@ -91,6 +91,24 @@ func (r *Remote) do(ctx context.Context, method string, v module.Version, query 
 	if err != nil {
 		return err
 	}
+	return r.doPath(ctx, method, p, query, body, contentType, out)
+}
+
+// BundlesPath is the API path bundles are uploaded to.
+const BundlesPath = "/api/v1/bundles"
+
+// PostBundle uploads a bundle file for the server to verify and import
+// (write scope), decoding the server's answer into out.
+func (r *Remote) PostBundle(ctx context.Context, file string, out any) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return r.doPath(ctx, http.MethodPost, BundlesPath, nil, f, "application/zstd", out)
+}
+
+func (r *Remote) doPath(ctx context.Context, method, p string, query url.Values, body io.Reader, contentType string, out any) error {
 	u := strings.TrimSuffix(r.URL, "/") + p
 	if len(query) > 0 {
 		u += "?" + query.Encode()

@@ -74,6 +74,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, token string) 
 			w.Header().Set("Allow", "GET, HEAD, PUT, POST, DELETE")
 			apiError(w, http.StatusMethodNotAllowed, "method not allowed")
 		}
+	case path == bundlesPath:
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			apiError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		s.apiImport(w, r, actorOf(token))
 	case path == tokensPath:
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:

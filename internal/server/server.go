@@ -17,6 +17,7 @@ import (
 	"modferry/internal/auth"
 	"modferry/internal/modules"
 	"modferry/internal/proxy"
+	"modferry/internal/sign"
 	"modferry/internal/store"
 	"modferry/internal/sumdb"
 )
@@ -50,6 +51,9 @@ type Config struct {
 	// SummaryEvery is how often failed authentications are summarized
 	// in one auth.failure entry; 0 means a minute.
 	SummaryEvery time.Duration
+	// BundleKeys are the keys a bundle uploaded to POST /api/v1/bundles
+	// must be signed with; none turns bundle upload off.
+	BundleKeys []sign.PublicKey
 	// TempDir holds uploads while they are checked; "" means os.TempDir().
 	TempDir string
 }
@@ -67,6 +71,8 @@ type Server struct {
 	audit        *audit.Log
 	summaryEvery time.Duration
 	tempDir      string
+	store        store.Store
+	bundleKeys   []sign.PublicKey
 	life         lifecycle
 
 	epList, epInfo, epMod, epZip, epLatest, epHealth, epMetrics, epAPI, epSumDB, epOther *endpointStats
@@ -97,6 +103,8 @@ func New(cfg Config) *Server {
 		audit:        cfg.Audit,
 		summaryEvery: cfg.SummaryEvery,
 		tempDir:      cfg.TempDir,
+		store:        cfg.Store,
+		bundleKeys:   cfg.BundleKeys,
 	}
 	if s.gate.limiter == nil {
 		s.gate.limiter = &auth.Limiter{}

@@ -1,0 +1,65 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"modferry/internal/bundle/bundletest"
+)
+
+// TestImportOverHTTP: import --server uploads a bundle that the server
+// verifies with its --pubkey keys and imports; a read token is refused,
+// a bundle signed by another key is refused with the reason, and the
+// import is in the audit log.
+func TestImportOverHTTP(t *testing.T) {
+	dir := t.TempDir()
+	key, pub := bundletest.NewKey(t)
+	pubText, _ := pub.MarshalText()
+	pubFile := filepath.Join(dir, "ferry.pub")
+	os.WriteFile(pubFile, pubText, 0o644)
+	b := filepath.Join(dir, "b.tar.zst")
+	bundletest.Write(t, b, bundletest.RandomModules(3, 3, 1000), key)
+	otherKey, _ := bundletest.NewKey(t)
+	bad := filepath.Join(dir, "other.tar.zst")
+	bundletest.Write(t, bad, bundletest.RandomModules(4, 1, 100), otherKey)
+
+	store := filepath.Join(dir, "store")
+	writer := addToken(t, store, "uploader", "read,write")
+	reader := addToken(t, store, "reader", "read")
+	url := serve(t, store, "--pubkey", pubFile)
+
+	if out, err := mfErr(t, "import", "--server", url, "--token", reader, b); err == nil || !strings.Contains(out, "403") {
+		t.Fatalf("import with a read token: %v\n%s", err, out)
+	}
+	if out, err := mfErr(t, "import", "--server", url, "--token", writer, bad); err == nil || !strings.Contains(out, "400") {
+		t.Fatalf("import of a bundle signed by an untrusted key: %v\n%s", err, out)
+	}
+	out := mf(t, "import", "--server", url, "--token", writer, b)
+	if !strings.Contains(out, "3 module versions added") {
+		t.Fatalf("import --server: %s", out)
+	}
+	if out := mf(t, "import", "--server", url, "--token", writer, b); !strings.Contains(out, "already imported") {
+		t.Fatalf("second import --server: %s", out)
+	}
+
+	req, _ := http.NewRequest("GET", url+"/modferry.test/rand/m01/@v/list", nil)
+	req.SetBasicAuth("x", reader)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "v1.0.0\n" {
+		t.Fatalf("list after an HTTP import = %d %q", resp.StatusCode, body)
+	}
+	log := mf(t, "audit", "show", "--store", store, "--action", "import", "--json")
+	if !strings.Contains(log, `"token:uploader"`) || !strings.Contains(log, `"api"`) || !strings.Contains(log, `"denied"`) {
+		t.Errorf("audit log lacks the HTTP imports:\n%s", log)
+	}
+	mf(t, "audit", "verify", "--store", store)
+}

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"modferry/internal/audit"
+	"modferry/internal/bundle"
+	"modferry/internal/importer"
+	"modferry/internal/sign"
+	"modferry/internal/store"
+	"modferry/internal/sumdb"
+)
+
+// bundlesPath takes bundle uploads:
+//
+//	POST /api/v1/bundles   body: the bundle file (write scope)
+//	                       200 importer.Result; 400 the bundle fails a check;
+//	                       409 it conflicts with the store; 403 the server
+//	                       trusts no bundle key (serve --pubkey)
+const bundlesPath = "/api/v1/bundles"
+
+// maxBundleUpload bounds one uploaded bundle.
+const maxBundleUpload = 64 << 30
+
+// apiImport receives a bundle into the store's uploads directory and
+// imports it exactly as 'modferry import' does: verified, all or nothing.
+func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string) {
+	if len(s.bundleKeys) == 0 {
+		apiError(w, http.StatusForbidden, "this server imports no bundles over HTTP: start it with --pubkey KEY.pub to trust a signing key")
+		return
+	}
+	disk, ok := s.store.(*store.Disk)
+	if !ok {
+		apiError(w, http.StatusNotImplemented, "bundle import needs a disk store")
+		return
+	}
+	dir := filepath.Join(disk.Root(), "uploads")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		apiError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	tmp, err := os.CreateTemp(dir, "bundle-*.tar.zst")
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, http.MaxBytesReader(w, r.Body, maxBundleUpload))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "receiving the bundle: "+err.Error())
+		return
+	}
+	var keyID string
+	res, err := importer.Import(context.WithoutCancel(r.Context()), disk, tmp.Name(), importer.Options{
+		Verify: func(m, sig []byte) error {
+			id, err := sign.Verify(s.bundleKeys, m, sig)
+			keyID = id
+			return err
+		},
+		Actor: actor,
+	})
+	target := "upload (" + strconv.FormatInt(n, 10) + " bytes)"
+	if err != nil {
+		code := http.StatusInternalServerError
+		var ce *importer.ConflictError
+		switch {
+		case errors.As(err, &ce):
+			code = http.StatusConflict
+		case isBundleError(err):
+			code = http.StatusBadRequest
+		}
+		if code >= 500 {
+			s.log.Error("importing an uploaded bundle", "err", err)
+		}
+		if s.audited(w, r, failEntry(actor, audit.ActionImport, target, code, err)) {
+			apiError(w, code, err.Error())
+		}
+		return
+	}
+	e := audit.Entry{Actor: actor, Action: audit.ActionImport, Target: "bundle " + res.Digest, Result: audit.ResultOK,
+		Detail: map[string]string{"via": "api", "key": keyID, "added": strconv.Itoa(len(res.Added)), "present": strconv.Itoa(len(res.Present))}}
+	if res.AlreadyImported {
+		e.Detail["already_imported"] = "true"
+	}
+	if s.audited(w, r, e) {
+		s.log.Info("imported a bundle", "digest", res.Digest, "actor", actor, "added", len(res.Added))
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// isBundleError reports whether err says the bundle itself is bad (a
+// client error) rather than that the server failed.
+func isBundleError(err error) bool {
+	for _, target := range []error{
+		bundle.ErrUnsigned, bundle.ErrBadSignature, bundle.ErrBadManifest, bundle.ErrManifestFirst,
+		bundle.ErrHashMismatch, bundle.ErrNotInManifest, bundle.ErrMissingMember, bundle.ErrUnsafePath,
+		bundle.ErrNotRegular, bundle.ErrDuplicate, bundle.ErrTooLarge, bundle.ErrSizeMismatch,
+		bundle.ErrNonCanonical, bundle.ErrCorrupt, bundle.ErrBadZip, bundle.ErrBadInfo,
+		sign.ErrBadSignature, sign.ErrUnknownKey,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var (
+		me *bundle.MemberError
+		ie *sumdb.IncompleteError
+		ue *sumdb.UnprovableError
+		re *sumdb.RecordError
+	)
+	return errors.As(err, &me) || errors.Is(err, sumdb.ErrSecurity) ||
+		errors.As(err, &ie) || errors.As(err, &ue) || errors.As(err, &re)
+}
