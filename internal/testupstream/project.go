@@ -29,8 +29,8 @@ func Projects() []string {
 //     (upper-case path, /v2, +incompatible, pseudo-version, a retracted
 //     version, nested modules, and lib v1.0.0 whose dep v1.0.0 is needed
 //     only for its go.mod), with a test;
-//   - work: a go.work workspace of example.test/work/a and
-//     example.test/work/b; a imports b, b requires lib v1.2.0. Workspace
+//   - work: a go.work workspace of example.test/ws/a and
+//     example.test/ws/b; a imports b, b requires lib v1.2.0. Workspace
 //     mode rejects GOFLAGS=-mod=mod: run the go command there with GOFLAGS
 //     unset, "go mod download" first (it writes go.work.sum), and build
 //     "./a/... ./b/..." (the root is no module).
