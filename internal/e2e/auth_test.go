@@ -109,48 +109,8 @@ func (ca *testCA) client() *http.Client {
 // returns its https URL once /healthz answers; it stops with the test.
 func serveTLS(t *testing.T, store string, ca *testCA, extra ...string) string {
 	t.Helper()
-	addr := freeAddr(t)
-	args := append([]string{"serve", "--store", store, "--addr", addr, "--tls-cert", ca.CertFile, "--tls-key", ca.KeyFile}, extra...)
-	cmd := exec.Command(modferryBin, args...)
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("modferry serve exited with %v\n%s", err, logs.String())
-			}
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			t.Errorf("modferry serve did not stop on SIGINT\n%s", logs.String())
-		}
-		if strings.Contains(logs.String(), "mf_") {
-			t.Errorf("the server logged a token:\n%s", logs.String())
-		}
-	})
-	url := "https://" + addr
-	c := ca.client()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		if resp, err := c.Get(url + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return url
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("modferry serve exited early: %v\n%s", err, logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	t.Fatalf("modferry serve at %s never became healthy\n%s", url, logs.String())
-	return ""
+	args := append([]string{"--store", store, "--tls-cert", ca.CertFile, "--tls-key", ca.KeyFile}, extra...)
+	return startServer(t, "https", ca.client(), args)
 }
 
 // sharedGoCache returns GOCACHE=<the test process's build cache>: module

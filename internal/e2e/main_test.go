@@ -85,16 +85,22 @@ func freeAddr(t *testing.T) string {
 }
 
 // serve starts `modferry serve` on store and returns its URL once
-// /healthz answers; the server is stopped with SIGTERM when the test ends
+// /healthz answers; the server is stopped with SIGINT when the test ends
 // and must exit cleanly.
 func serve(t *testing.T, store string, extra ...string) string {
 	t.Helper()
+	return startServer(t, "http", http.DefaultClient, append([]string{"--store", store}, extra...))
+}
+
+// startServer runs `modferry serve --addr ADDR args...` and waits for
+// /healthz through client. When the test ends it stops the server with
+// SIGINT, requires a clean exit, and checks that no token reached the log.
+func startServer(t *testing.T, scheme string, client *http.Client, args []string) string {
+	t.Helper()
 	addr := freeAddr(t)
-	args := append([]string{"serve", "--store", store, "--addr", addr}, extra...)
-	cmd := exec.Command(modferryBin, args...)
-	var logs bytes.Buffer
-	cmd.Stdout = &logs
-	cmd.Stderr = &logs
+	cmd := exec.Command(modferryBin, append([]string{"serve", "--addr", addr}, args...)...)
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,12 +117,13 @@ func serve(t *testing.T, store string, extra ...string) string {
 			cmd.Process.Kill()
 			t.Errorf("modferry serve did not stop on SIGINT\n%s", logs.String())
 		}
+		if strings.Contains(logs.String(), "mf_") {
+			t.Errorf("the server logged a token:\n%s", logs.String())
+		}
 	})
-	url := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url + "/healthz")
-		if err == nil {
+	url := scheme + "://" + addr
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		if resp, err := client.Get(url + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return url
