@@ -9,34 +9,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
 	"golang.org/x/mod/module"
-	modzip "golang.org/x/mod/zip"
 
+	"modferry/internal/memzip"
 	"modferry/internal/sign"
 )
-
-// memFile is a file for modzip.Create.
-type memFile struct {
-	path string
-	data []byte
-}
-
-func (f memFile) Path() string                 { return f.path }
-func (f memFile) Lstat() (fs.FileInfo, error)  { return memInfo(f), nil }
-func (f memFile) Open() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(f.data)), nil }
-
-type memInfo memFile
-
-func (i memInfo) Name() string       { return filepath.Base(i.path) }
-func (i memInfo) Size() int64        { return int64(len(i.data)) }
-func (i memInfo) Mode() fs.FileMode  { return 0o644 }
-func (i memInfo) ModTime() time.Time { return time.Time{} }
-func (i memInfo) IsDir() bool        { return false }
-func (i memInfo) Sys() any           { return nil }
 
 // testMod describes a module of a test bundle.
 type testMod struct {
@@ -75,20 +55,15 @@ var testCreated = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 
 func makeZip(t testing.TB, mv module.Version, files map[string]string) []byte {
 	t.Helper()
-	var names []string
-	for n := range files {
-		names = append(names, n)
+	bf := make(map[string][]byte, len(files))
+	for n, d := range files {
+		bf[n] = []byte(d)
 	}
-	sort.Strings(names)
-	var zf []modzip.File
-	for _, n := range names {
-		zf = append(zf, memFile{n, []byte(files[n])})
-	}
-	var buf bytes.Buffer
-	if err := modzip.Create(&buf, mv, zf); err != nil {
+	b, err := memzip.Bytes(mv, bf)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return b
 }
 
 func zipHash(t testing.TB, zipData []byte) string {

@@ -6,9 +6,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
-	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -17,8 +15,9 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
-	modzip "golang.org/x/mod/zip"
 	"golang.org/x/tools/txtar"
+
+	"modferry/internal/memzip"
 )
 
 //go:embed testdata/mod/*.txt testdata/projects/*.txt
@@ -116,7 +115,7 @@ func buildFixture(data []byte) (built, error) {
 		when = t
 	}
 
-	var files []modzip.File
+	files := map[string][]byte{}
 	var goModFile []byte
 	for _, f := range ar.Files {
 		switch f.Name {
@@ -128,7 +127,10 @@ func buildFixture(data []byte) (built, error) {
 			if f.Name == "go.mod" {
 				goModFile = f.Data
 			}
-			files = append(files, memFile{name: f.Name, data: f.Data})
+			if _, dup := files[f.Name]; dup {
+				return built{}, fmt.Errorf("file %s appears twice", f.Name)
+			}
+			files[f.Name] = f.Data
 		}
 	}
 	switch {
@@ -167,28 +169,9 @@ func buildFixture(data []byte) (built, error) {
 	}
 
 	var zbuf bytes.Buffer
-	if err := modzip.Create(&zbuf, b.mod, files); err != nil {
+	if err := memzip.Create(&zbuf, b.mod, files); err != nil {
 		return built{}, err
 	}
 	b.zip = zbuf.Bytes()
 	return b, nil
 }
-
-// memFile is a module file held in memory, for golang.org/x/mod/zip.Create.
-type memFile struct {
-	name string
-	data []byte
-}
-
-func (f memFile) Path() string                 { return f.name }
-func (f memFile) Lstat() (fs.FileInfo, error)  { return memInfo(f), nil }
-func (f memFile) Open() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(f.data)), nil }
-
-type memInfo memFile
-
-func (i memInfo) Name() string       { return path.Base(i.name) }
-func (i memInfo) Size() int64        { return int64(len(i.data)) }
-func (i memInfo) Mode() fs.FileMode  { return 0o644 }
-func (i memInfo) ModTime() time.Time { return time.Time{} }
-func (i memInfo) IsDir() bool        { return false }
-func (i memInfo) Sys() any           { return nil }

@@ -8,16 +8,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
-	"path"
 	"testing"
 	"time"
 
 	"golang.org/x/mod/module"
-	modzip "golang.org/x/mod/zip"
 
 	"modferry/internal/bundle"
+	"modferry/internal/memzip"
 	"modferry/internal/sign"
 )
 
@@ -91,15 +91,12 @@ func Write(t testing.TB, file string, mods []Module, key sign.PrivateKey) *bundl
 		add(v, ".info", fmt.Appendf(nil, `{"Version":%q,"Time":"2024-01-01T00:00:00Z"}`+"\n", mod.Version))
 		add(v, ".mod", gomod)
 		if mod.Files != nil {
-			var zf []modzip.File
-			for name, data := range mod.Files {
-				zf = append(zf, memFile{name, data})
-			}
-			if _, ok := mod.Files["go.mod"]; !ok {
-				zf = append(zf, memFile{"go.mod", gomod})
+			files := maps.Clone(mod.Files)
+			if _, ok := files["go.mod"]; !ok {
+				files["go.mod"] = gomod
 			}
 			var buf bytes.Buffer
-			if err := modzip.Create(&buf, v, zf); err != nil {
+			if err := memzip.Create(&buf, v, files); err != nil {
 				t.Fatal(err)
 			}
 			tmp, err := os.CreateTemp(t.TempDir(), "zip")
@@ -147,21 +144,3 @@ func Write(t testing.TB, file string, mods []Module, key sign.PrivateKey) *bundl
 	}
 	return canon
 }
-
-type memFile struct {
-	name string
-	data []byte
-}
-
-func (f memFile) Path() string                 { return f.name }
-func (f memFile) Lstat() (fs.FileInfo, error)  { return memInfo(f), nil }
-func (f memFile) Open() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(f.data)), nil }
-
-type memInfo memFile
-
-func (i memInfo) Name() string       { return path.Base(i.name) }
-func (i memInfo) Size() int64        { return int64(len(i.data)) }
-func (i memInfo) Mode() fs.FileMode  { return 0o644 }
-func (i memInfo) ModTime() time.Time { return time.Time{} }
-func (i memInfo) IsDir() bool        { return false }
-func (i memInfo) Sys() any           { return nil }
