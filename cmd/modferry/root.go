@@ -93,6 +93,20 @@ func openTokens(storeRoot string) (*auth.Tokens, error) {
 	return auth.Open(filepath.Join(storeRoot, tokensDir))
 }
 
+// openStoreTokens opens the store at dir and its access tokens; the
+// caller closes the tokens.
+func openStoreTokens(dir string) (*store.Disk, *auth.Tokens, error) {
+	st, err := openStore(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	tokens, err := openTokens(st.Root())
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, tokens, nil
+}
+
 func openAudit(storeRoot string) (*audit.Log, error) {
 	return audit.Open(filepath.Join(storeRoot, auditDir))
 }

@@ -87,11 +87,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(o.store)
-	if err != nil {
-		return err
-	}
-	tokens, err := openTokens(st.Root())
+	st, tokens, err := openStoreTokens(o.store)
 	if err != nil {
 		return err
 	}

@@ -80,11 +80,7 @@ func runTokenAdd(ctx context.Context, stdout, stderr io.Writer, o tokenAddOption
 			return err
 		}
 	}
-	st, err := openStore(o.store)
-	if err != nil {
-		return err
-	}
-	tokens, err := openTokens(st.Root())
+	st, tokens, err := openStoreTokens(o.store)
 	if err != nil {
 		return err
 	}
@@ -179,11 +175,7 @@ func newTokenListCmd() *cobra.Command {
 		Short: "List tokens: names, scopes, creation, expiry and last use (never secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(o.store)
-			if err != nil {
-				return err
-			}
-			tokens, err := openTokens(st.Root())
+			_, tokens, err := openStoreTokens(o.store)
 			if err != nil {
 				return err
 			}
@@ -237,11 +229,7 @@ func newTokenRevokeCmd() *cobra.Command {
 		Short: "Revoke a token; a running server refuses it within a second",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(store)
-			if err != nil {
-				return err
-			}
-			tokens, err := openTokens(st.Root())
+			st, tokens, err := openStoreTokens(store)
 			if err != nil {
 				return err
 			}
