@@ -107,15 +107,18 @@ func importSumDB(ctx context.Context, st store.Store, m *bundle.Manifest, stage 
 		}
 		return os.ReadFile(p)
 	}
-	if _, err := VerifySumDB(m, read); err != nil {
+	key, err := SumDBKey(m)
+	if err != nil {
 		return err
 	}
-	key, _ := SumDBKey(m)
 	files, err := SumDBFiles(m, read)
 	if err != nil {
 		return err
 	}
 	if modcache {
+		if _, err := sumdb.Verify(files, m.SumDB.Name, key, SumDBHashes(m)); err != nil {
+			return fmt.Errorf("checksum database %s: %w", m.SumDB.Name, err)
+		}
 		// The go command reads GOMODCACHE/cache/download/sumdb/NAME/...
 		// before asking any server, and trusts only what it verifies.
 		for p, data := range files {
@@ -132,7 +135,9 @@ func importSumDB(ctx context.Context, st store.Store, m *bundle.Manifest, stage 
 	if err := db.SaveKey(ctx); err != nil {
 		return err
 	}
-	if _, err := db.Import(ctx, files); err != nil {
+	// One client pass checks the records against the bundled hashes,
+	// their inclusion, and consistency with every head the store served.
+	if _, err := db.ImportModules(ctx, files, SumDBHashes(m)); err != nil {
 		return fmt.Errorf("checksum database %s: %w", m.SumDB.Name, err)
 	}
 	return nil

@@ -173,6 +173,13 @@ type ImportResult struct {
 // a prefix of the store's head. Lookups already held keep the newer of the
 // two heads; their records must not differ.
 func (db *DB) Import(ctx context.Context, files map[string][]byte) (*ImportResult, error) {
+	return db.ImportModules(ctx, files, nil)
+}
+
+// ImportModules is Import that also checks each module's record against
+// the hashes given (as Verify does), in the same client pass. With modules
+// nil, every lookup in files is checked for inclusion only.
+func (db *DB) ImportModules(ctx context.Context, files map[string][]byte, modules []ModuleHashes) (*ImportResult, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 
@@ -214,6 +221,9 @@ func (db *DB) Import(ctx context.Context, files map[string][]byte) (*ImportResul
 		}
 	}
 	sort.Slice(wants, func(i, j int) bool { return wants[i].Version.String() < wants[j].Version.String() })
+	if modules != nil {
+		wants = dedupe(modules)
+	}
 
 	heads, err := db.Heads(ctx)
 	if err != nil {

@@ -95,3 +95,38 @@ func TestDBImportHeads(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDBImportModulesChecksHashes: ImportModules refuses a proof whose
+// record disagrees with the hashes carried, and stores nothing then.
+func TestDBImportModulesChecksHashes(t *testing.T) {
+	ctx := context.Background()
+	sdb := newTestDB(t)
+	fx := fixtures(t)
+	sdb.addFiller(t, 300)
+	sdb.add(t, fx[0])
+	p, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.key, Fetch: sdb.fetch, Modules: fx[:1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := NewDB(st, sdb.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := fx[0]
+	wrong.ZipHash = fakeHash("not the zip")
+	_, err = db.ImportModules(ctx, p.Files, []ModuleHashes{wrong})
+	var me *MismatchError
+	if !errors.As(err, &me) || !errors.Is(err, ErrSecurity) {
+		t.Fatalf("ImportModules with a wrong zip hash: %v, want a MismatchError", err)
+	}
+	if h, err := db.Head(ctx); err == nil {
+		t.Fatalf("a refused import moved the head to %d", h.N)
+	}
+	if _, err := db.ImportModules(ctx, p.Files, fx[:1]); err != nil {
+		t.Fatalf("ImportModules with the right hashes: %v", err)
+	}
+}
