@@ -218,27 +218,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// MoveFile moves the local file src, which must be on the store's
-// filesystem and already synced, into place as the named object,
-// replacing any previous one, and syncs the directory. It is the fast path
-// for committing files staged beside the store.
-func (d *Disk) MoveFile(ctx context.Context, name, src string) error {
-	if err := CheckName(name); err != nil {
-		return err
-	}
-	dst := d.Path(name)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	if err := os.Chmod(src, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(src, dst); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(dst))
-}
-
 // Move is one file for MoveFiles.
 type Move struct {
 	Name string // object name
