@@ -123,11 +123,12 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 			}
 		}
 	}
+	// The user's GOPROXY list and checksum-database settings, read once.
+	cfg, err := readSumDBConfig(ctx, opts.GoEnv, opts.Upstream)
+	if err != nil {
+		return nil, err
+	}
 	if len(toolchains) > 0 {
-		cfg, err := readSumDBConfig(ctx, opts.GoEnv, opts.Upstream)
-		if err != nil {
-			return nil, err
-		}
 		client := &http.Client{Timeout: 10 * time.Minute}
 		for _, tc := range toolchains {
 			if opts.Progress != nil {
@@ -232,7 +233,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 			sum.ContentBytes += bf.Size
 		}
 	}
-	if err := captureSumDB(ctx, opts, m, inMemory); err != nil {
+	if err := captureSumDB(ctx, cfg, opts, m, inMemory); err != nil {
 		return nil, err
 	}
 	if err := addSBOMs(m, opts, inMemory); err != nil {

@@ -145,11 +145,7 @@ func get(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 
 // captureSumDB adds the checksum-database proofs of the bundled module
 // versions to the manifest and to inMemory.
-func captureSumDB(ctx context.Context, opts Options, m *bundle.Manifest, inMemory map[string][]byte) error {
-	cfg, err := readSumDBConfig(ctx, opts.GoEnv, opts.Upstream)
-	if err != nil {
-		return err
-	}
+func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle.Manifest, inMemory map[string][]byte) error {
 	if cfg.off {
 		return nil
 	}
