@@ -1,6 +1,6 @@
-module modferry
+module github.com/modferry/modferry
 
-go 1.26.8
+go 1.26.0
 
 require (
 	aead.dev/minisign v0.3.0

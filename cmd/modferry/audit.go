@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modferry/internal/audit"
+	"github.com/modferry/modferry/internal/audit"
 )
 
 func newAuditCmd() *cobra.Command {

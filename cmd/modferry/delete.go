@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modferry/internal/audit"
-	"modferry/internal/modules"
-	"modferry/internal/publish"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/publish"
 )
 
 type deleteOptions struct {

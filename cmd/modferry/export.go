@@ -11,12 +11,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modferry/internal/bundle"
-	"modferry/internal/export"
-	"modferry/internal/inventory"
-	"modferry/internal/progress"
-	"modferry/internal/resolve"
-	"modferry/internal/sign"
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/export"
+	"github.com/modferry/modferry/internal/inventory"
+	"github.com/modferry/modferry/internal/progress"
+	"github.com/modferry/modferry/internal/resolve"
+	"github.com/modferry/modferry/internal/sign"
 )
 
 type exportOptions struct {

@@ -11,12 +11,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modferry/internal/audit"
-	"modferry/internal/cacheimport"
-	"modferry/internal/importer"
-	"modferry/internal/modules"
-	"modferry/internal/progress"
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/cacheimport"
+	"github.com/modferry/modferry/internal/importer"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/progress"
+	"github.com/modferry/modferry/internal/store"
 )
 
 type importOptions struct {

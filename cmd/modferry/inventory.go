@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modferry/internal/inventory"
+	"github.com/modferry/modferry/internal/inventory"
 )
 
 type inventoryOptions struct {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modferry/internal/sign"
+	"github.com/modferry/modferry/internal/sign"
 )
 
 type keygenOptions struct {

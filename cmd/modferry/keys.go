@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/term"
 
-	"modferry/internal/sign"
+	"github.com/modferry/modferry/internal/sign"
 )
 
 // passphraseEnv names the variable that supplies a key passphrase to

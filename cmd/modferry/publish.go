@@ -13,9 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/module"
 
-	"modferry/internal/audit"
-	"modferry/internal/modules"
-	"modferry/internal/publish"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/publish"
 )
 
 type publishOptions struct {

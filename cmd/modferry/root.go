@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modferry/internal/audit"
-	"modferry/internal/auth"
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // globals are the flags every command shares.

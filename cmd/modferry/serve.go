@@ -13,9 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modferry/internal/auth"
-	"modferry/internal/server"
-	"modferry/internal/sign"
+	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/server"
+	"github.com/modferry/modferry/internal/sign"
 )
 
 type serveOptions struct {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modferry/internal/audit"
-	"modferry/internal/auth"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/auth"
 )
 
 func newTokenCmd() *cobra.Command {

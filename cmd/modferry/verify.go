@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"modferry/internal/bundle"
-	"modferry/internal/importer"
-	"modferry/internal/sign"
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/importer"
+	"github.com/modferry/modferry/internal/sign"
 )
 
 type verifyOptions struct {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"modferry/internal/lockedfile"
+	"github.com/modferry/modferry/internal/lockedfile"
 )
 
 // tail describes the end of a log file.

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"modferry/internal/lockedfile"
+	"github.com/modferry/modferry/internal/lockedfile"
 )
 
 // formatVersion is the version of tokens.json this package writes.

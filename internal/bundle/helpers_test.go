@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"modferry/internal/memzip"
-	"modferry/internal/sign"
+	"github.com/modferry/modferry/internal/memzip"
+	"github.com/modferry/modferry/internal/sign"
 )
 
 // testMod describes a module of a test bundle.

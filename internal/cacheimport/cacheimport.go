@@ -29,8 +29,8 @@ import (
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/errgroup"
 
-	"modferry/internal/modules"
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // Options configure Import.

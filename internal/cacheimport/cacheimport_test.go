@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"modferry/internal/cacheimport"
-	"modferry/internal/modules"
-	"modferry/internal/store"
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/cacheimport"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // cacheFrom writes the fixture modules as a GOMODCACHE (with .ziphash

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/mod/sumdb/dirhash"
 
-	"modferry/internal/cacheimport"
+	"github.com/modferry/modferry/internal/cacheimport"
 )
 
 func hashZip(p string) (string, error) { return dirhash.HashZip(p, dirhash.Hash1) }

@@ -23,8 +23,8 @@ import (
 	"testing"
 	"time"
 
-	"modferry/internal/audit"
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // testCA is a certificate authority made for one test, and a server

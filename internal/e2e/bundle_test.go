@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"modferry/internal/bundle"
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // mfEnv runs modferry with extra environment and fails the test on error.

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"modferry/internal/bundle"
-	"modferry/internal/bundle/bundletest"
-	"modferry/internal/modules"
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/bundle/bundletest"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // TestImportKill9 kills `modferry import` with SIGKILL at random moments,

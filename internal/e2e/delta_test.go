@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // TestDeltaBundle: export a project, import it, take the inventory back;

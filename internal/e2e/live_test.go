@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // live marks a test that needs the real upstream module proxy. It runs

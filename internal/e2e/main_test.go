@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	modferryBin = filepath.Join(dir, "modferry")
-	build := exec.Command("go", "build", "-o", modferryBin, "modferry/cmd/modferry")
+	build := exec.Command("go", "build", "-o", modferryBin, "github.com/modferry/modferry/cmd/modferry")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building modferry:", err)

@@ -4,8 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"modferry/internal/sumdb/sumdbtest"
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // TestImportModcache: import --modcache fills a GOMODCACHE directly, with

@@ -13,9 +13,9 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 
-	"modferry/internal/audit"
-	"modferry/internal/modules"
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 func writeFiles(t *testing.T, dir string, files map[string]string) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // TestServeMatchesUpstream fills a store from the fixture upstream's

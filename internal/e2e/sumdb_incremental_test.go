@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"modferry/internal/sumdb/sumdbtest"
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // TestSumDBIncremental: a client verifies against bundle 1's head; the

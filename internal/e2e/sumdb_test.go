@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"modferry/internal/sumdb/sumdbtest"
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // TestSumDBOffline: a bundle carries checksum-database proofs from a local

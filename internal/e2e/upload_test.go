@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"modferry/internal/bundle/bundletest"
+	"github.com/modferry/modferry/internal/bundle/bundletest"
 )
 
 // TestImportOverHTTP: import --server uploads a bundle that the server

@@ -24,10 +24,10 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
-	"modferry/internal/bundle"
-	"modferry/internal/inventory"
-	"modferry/internal/resolve"
-	"modferry/internal/sbom"
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/inventory"
+	"github.com/modferry/modferry/internal/resolve"
+	"github.com/modferry/modferry/internal/sbom"
 )
 
 // Options configure Export.

@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"modferry/internal/bundle"
-	"modferry/internal/sumdb"
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/sumdb"
 )
 
 // sumdbConfig is the checksum database the exporting user's go command

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
-	"modferry/internal/resolve"
+	"github.com/modferry/modferry/internal/resolve"
 )
 
 // Toolchain is a Go toolchain for one platform, which the go command

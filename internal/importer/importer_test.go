@@ -17,12 +17,12 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"modferry/internal/bundle"
-	"modferry/internal/bundle/bundletest"
-	"modferry/internal/importer"
-	"modferry/internal/modules"
-	"modferry/internal/sign"
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/bundle/bundletest"
+	"github.com/modferry/modferry/internal/importer"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/sign"
+	"github.com/modferry/modferry/internal/store"
 )
 
 func newStore(t *testing.T) *store.Disk {

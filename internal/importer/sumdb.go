@@ -7,9 +7,9 @@ import (
 	"os"
 	"strings"
 
-	"modferry/internal/bundle"
-	"modferry/internal/store"
-	"modferry/internal/sumdb"
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/sumdb"
 )
 
 // SumDBHashes returns the module hashes a bundle's checksum-database

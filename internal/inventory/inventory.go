@@ -24,10 +24,10 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"modferry/internal/bundle"
-	"modferry/internal/modules"
-	"modferry/internal/store"
-	"modferry/internal/sumdb"
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/sumdb"
 )
 
 // FormatVersion is the inventory format this package reads and writes.

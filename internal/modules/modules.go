@@ -30,7 +30,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // Kind is a file of a module version.

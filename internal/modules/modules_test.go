@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/store"
 )
 
 func TestChooseLatest(t *testing.T) {

@@ -1,7 +1,7 @@
 package proxy
 
 import (
-	"modferry/internal/modules"
+	"github.com/modferry/modferry/internal/modules"
 
 	"sync"
 	"sync/atomic"

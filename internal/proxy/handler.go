@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"modferry/internal/modules"
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // Options configure a Handler. The zero value is usable.

@@ -12,9 +12,9 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"modferry/internal/modules"
-	"modferry/internal/proxy"
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/proxy"
+	"github.com/modferry/modferry/internal/store"
 )
 
 func newTestServer(t *testing.T, opts proxy.Options) (*httptest.Server, *modules.Repo, *proxy.Handler) {

@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"modferry/internal/modules"
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // An ExistsError reports that a version cannot be published because the

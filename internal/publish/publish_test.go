@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"modferry/internal/modules"
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
 )
 
 func writeTree(t *testing.T, files map[string]string) string {

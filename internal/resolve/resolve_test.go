@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // TestResolveHermetic resolves a module project, a go.work workspace and

@@ -17,11 +17,11 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 
-	"modferry/internal/audit"
-	"modferry/internal/auth"
-	"modferry/internal/modules"
-	"modferry/internal/publish"
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/publish"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // The JSON API. Module routes are documented in package publish, which

@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"modferry/internal/audit"
-	"modferry/internal/auth"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/auth"
 )
 
 // Access control

@@ -19,11 +19,11 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"modferry/internal/audit"
-	"modferry/internal/auth"
-	"modferry/internal/modules"
-	"modferry/internal/publish"
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/publish"
+	"github.com/modferry/modferry/internal/store"
 )
 
 type fixture struct {

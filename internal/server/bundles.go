@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"modferry/internal/audit"
-	"modferry/internal/bundle"
-	"modferry/internal/importer"
-	"modferry/internal/sign"
-	"modferry/internal/store"
-	"modferry/internal/sumdb"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/importer"
+	"github.com/modferry/modferry/internal/sign"
+	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/sumdb"
 )
 
 // bundlesPath takes bundle uploads:

@@ -13,13 +13,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"modferry/internal/audit"
-	"modferry/internal/auth"
-	"modferry/internal/modules"
-	"modferry/internal/proxy"
-	"modferry/internal/sign"
-	"modferry/internal/store"
-	"modferry/internal/sumdb"
+	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/proxy"
+	"github.com/modferry/modferry/internal/sign"
+	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/sumdb"
 )
 
 // Config configures a Server. Store is required; the rest may be zero.

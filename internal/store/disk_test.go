@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"modferry/internal/store"
-	"modferry/internal/store/storetest"
+	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/store/storetest"
 )
 
 func TestDiskContract(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // A DB is one checksum database's proofs in a store, under

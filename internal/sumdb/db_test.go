@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/store"
 )
 
 func TestDBImportHeads(t *testing.T) {

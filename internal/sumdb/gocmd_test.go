@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"modferry/internal/store"
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // offline is a modferry-like server: testupstream's modules and a DB's

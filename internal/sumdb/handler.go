@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // Handler serves the checksum databases dbs as a GOPROXY serves them, for

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/store"
 )
 
 func newServedDB(t testing.TB) (*DB, *Proof, http.Handler) {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // KnownKeys are the verifier keys the go command itself trusts, by

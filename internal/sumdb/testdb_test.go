@@ -20,7 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 	"golang.org/x/mod/sumdb/note"
 
-	"modferry/internal/testupstream"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // A testDB is a local checksum database with a generated key, holding

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/mod/semver"
 	"golang.org/x/tools/txtar"
 
-	"modferry/internal/memzip"
+	"github.com/modferry/modferry/internal/memzip"
 )
 
 //go:embed testdata/mod/*.txt testdata/projects/*.txt

@@ -16,9 +16,9 @@ import (
 
 	"golang.org/x/mod/module"
 
-	"modferry/internal/bundle"
-	"modferry/internal/memzip"
-	"modferry/internal/sign"
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/memzip"
+	"github.com/modferry/modferry/internal/sign"
 )
 
 // Module is a module version to put in a bundle. Files are the zip's

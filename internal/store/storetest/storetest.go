@@ -14,7 +14,7 @@ import (
 	"sync"
 	"testing"
 
-	"modferry/internal/store"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // Run runs the contract suite against stores made by newStore, which must
