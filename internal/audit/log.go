@@ -330,7 +330,7 @@ type UnconfirmedError struct {
 }
 
 func (e *UnconfirmedError) Error() string {
-	return fmt.Sprintf("the audit log holds the intent (entry %d) but could not record the outcome: %v; it is recorded at the next chance", e.Intent, e.Err)
+	return fmt.Sprintf("the audit log holds its intent (entry %d) but could not record the outcome: %v", e.Intent, e.Err)
 }
 
 func (e *UnconfirmedError) Unwrap() error { return e.Err }

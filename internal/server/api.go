@@ -205,7 +205,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, in *audit.Intent
 	if result != audit.ResultOK {
 		return true
 	}
-	apiError(w, http.StatusInternalServerError, fmt.Sprintf("%s %s was done, but %v", e.Action, e.Target, err))
+	apiError(w, http.StatusInternalServerError, fmt.Sprintf("%s %s was done, but %v; the server records it as soon as the log takes entries again", e.Action, e.Target, err))
 	return false
 }
 
