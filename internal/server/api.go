@@ -169,7 +169,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, e audit.Entry) (*
 	if err != nil {
 		code, why := auditStatus(err)
 		s.log.Error("refusing a change: the audit log cannot record it", "action", e.Action, "target", e.Target, "err", err)
-		apiError(w, code, fmt.Sprintf("%s %s refused: %s: %v", e.Action, e.Target, why, err))
+		apiError(w, code, fmt.Sprintf("%s %s refused: %s (details in the server log)", e.Action, e.Target, why))
 		return nil, false
 	}
 	return in, true
