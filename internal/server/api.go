@@ -31,6 +31,13 @@ import (
 //	POST   /api/v1/tokens          {"name","scopes":["read",...],"expires":RFC3339 or omitted}
 //	                               201 {"name","scopes","expires","secret"}; 409 name in use
 //	DELETE /api/v1/tokens/<name>   200 {"name"}; 404 no such token
+//
+// Every request that changes something (publish, delete, bundle import,
+// token add and revoke) is recorded in the audit log before it is carried
+// out, and refused, changing nothing, if it cannot be: 507 while the audit
+// log's disk is full, 503 on a read-only store or a damaged log. If the
+// change was made but its outcome could not be recorded, the answer is
+// 500 saying exactly that.
 const (
 	apiPrefix    = "/api/"
 	modulesPath  = "/api/v1/modules/"
