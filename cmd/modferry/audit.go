@@ -49,6 +49,12 @@ func newAuditVerifyCmd() *cobra.Command {
 		Short: "Check the audit log's hash chain; name the first bad entry",
 		Long: `Check the audit log's hash chain and its head file, and with --head a head
 written down earlier. On failure, name the first bad entry and exit 1.
+
+Also reported, without failing: an incomplete last line (an append that a
+crash or a full disk interrupted; the next change cuts it off and records
+that in an audit.recover entry), the recoveries recorded so far, and
+changes begun (an entry with result "pending", written before every
+change) whose outcome was never recorded.
 --file checks a log file on its own (a copy, say), without a head file
 unless --head is given.`,
 		Args: cobra.NoArgs,
@@ -104,9 +110,19 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 		}
 		n, err = l.Verify(ctx)
 		l.Close()
-		if err == nil && anchor != nil {
+		var torn *audit.TornError
+		if (err == nil || errors.As(err, &torn)) && anchor != nil {
 			n, err = verifyFile(path, anchor)
 		}
+	}
+	// A torn last line is an interrupted append, not tampering.
+	var torn *audit.TornError
+	if errors.As(err, &torn) {
+		err = nil
+	}
+	var notes auditNotes
+	if err == nil {
+		notes, err = readAuditNotes(path)
 	}
 	w := cmd.OutOrStdout()
 	var ce *audit.ChainError
@@ -116,6 +132,12 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 			res["bad_line"], res["bad_seq"], res["reason"] = ce.Line, ce.Seq, ce.Reason
 		} else if err != nil {
 			res["error"] = err.Error()
+		}
+		if torn != nil {
+			res["torn_line"] = map[string]any{"line": torn.Line, "bytes": torn.Bytes}
+		}
+		if err == nil {
+			res["recoveries"], res["unconfirmed"] = notes.recoveries, notes.unconfirmed
 		}
 		if perr := printJSON(w, res); perr != nil {
 			return perr
@@ -132,7 +154,59 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 		return err
 	}
 	fmt.Fprintf(w, "ok: %s holds %d entries, chain intact\n", path, n)
+	if torn != nil {
+		fmt.Fprintf(w, "torn: line %d is incomplete (%d bytes, no newline): an append interrupted by a crash or a full disk, never acknowledged, not tampering; the next change cuts it off and records that\n", torn.Line, torn.Bytes)
+	}
+	for _, e := range notes.recoveries {
+		fmt.Fprintf(w, "recovered: entry %d (%s): %s\n", e.Seq, e.Time.Format(time.RFC3339), recoveryText(e))
+	}
+	for _, e := range notes.unconfirmed {
+		fmt.Fprintf(w, "unconfirmed: entry %d (%s): %s %s by %s was begun, but no outcome is recorded (a crash, or a disk that stayed full): check whether it happened\n",
+			e.Seq, e.Time.Format(time.RFC3339), e.Action, e.Target, e.Actor)
+	}
 	return nil
+}
+
+// auditNotes are what a verified log says about its own troubles.
+type auditNotes struct {
+	recoveries  []audit.Entry // audit.recover entries
+	unconfirmed []audit.Entry // intents with no recorded outcome
+}
+
+func readAuditNotes(path string) (auditNotes, error) {
+	var notes auditNotes
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return notes, nil
+	}
+	if err != nil {
+		return notes, err
+	}
+	defer f.Close()
+	if notes.recoveries, err = audit.Read(f, audit.Filter{Action: audit.ActionRecover}); err != nil {
+		return notes, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return notes, err
+	}
+	notes.unconfirmed, err = audit.Unconfirmed(f)
+	if notes.recoveries == nil {
+		notes.recoveries = []audit.Entry{}
+	}
+	if notes.unconfirmed == nil {
+		notes.unconfirmed = []audit.Entry{}
+	}
+	return notes, err
+}
+
+func recoveryText(e audit.Entry) string {
+	if b := e.Detail["torn_bytes"]; b != "" {
+		return fmt.Sprintf("cut off a torn last line of %s bytes (sha256 %.16s…), left by an interrupted append", b, e.Detail["torn_sha256"])
+	}
+	if n := e.Detail["dropped"]; n != "" {
+		return fmt.Sprintf("%s entries were lost while the log could not be written", n)
+	}
+	return e.Detail["reason"]
 }
 
 type auditShowOptions struct {
@@ -152,7 +226,9 @@ func newAuditShowCmd() *cobra.Command {
 first. It reads without checking the chain: run 'audit verify' for that.
 
 Actions: import, publish, delete, token.add, token.revoke, auth.failure,
-server.start, server.stop. Actors: "local:USER" (command line),
+server.start, server.stop, audit.recover. Every change has two entries: its
+intent (result "pending"), written before it is made, and its outcome (ok,
+denied or error; detail intent=SEQ names the intent). Actors: "local:USER" (command line),
 "token:NAME" (HTTP API), "server".`,
 		Example: `  modferry audit show --store /srv/modferry --action delete --since 30d
   modferry audit show --store /srv/modferry --target corp.example/lib --json`,
@@ -248,7 +324,8 @@ changed, removed or reordered, even by someone able to rewrite the log.`,
 				return err
 			}
 			defer l.Close()
-			if _, err := l.Verify(cmd.Context()); err != nil {
+			var torn *audit.TornError
+			if _, err := l.Verify(cmd.Context()); err != nil && !errors.As(err, &torn) {
 				return fmt.Errorf("the log fails verification; not printing its head: %w", err)
 			}
 			h, err := l.Head(cmd.Context())

@@ -73,18 +73,22 @@ func runDelete(ctx context.Context, w io.Writer, o deleteOptions, arg string) er
 			return err
 		}
 		actor := localActor()
+		c, err := beginChange(ctx, st.Root(), audit.Entry{Actor: actor, Action: audit.ActionDelete, Target: v.String(),
+			Detail: map[string]string{"reason": o.reason}})
+		if err != nil {
+			return err
+		}
 		rec := modules.GoneRecord{Time: time.Now().UTC(), Actor: actor, Reason: o.reason}
 		derr := publish.Delete(ctx, &modules.Repo{Store: st}, v, rec)
-		e := audit.Entry{Actor: actor, Action: audit.ActionDelete, Target: v.String(), Result: audit.ResultOK,
-			Detail: map[string]string{"reason": o.reason}}
+		result, d := audit.ResultOK, map[string]string(nil)
 		if derr != nil {
-			e.Result, e.Detail["error"] = audit.ResultError, derr.Error()
+			result, d = audit.ResultError, map[string]string{"error": derr.Error()}
 		}
-		if err := record(ctx, st.Root(), e); err != nil {
+		if err := c.finish(ctx, result, d); err != nil {
 			if derr != nil {
 				return fmt.Errorf("%w (and %v)", derr, err)
 			}
-			return fmt.Errorf("%s deleted, but %w", v, err)
+			return err
 		}
 		if derr != nil {
 			return derr

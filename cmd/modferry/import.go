@@ -1,21 +1,25 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/cacheimport"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/progress"
+	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -33,14 +37,14 @@ type importOptions struct {
 func newImportCmd() *cobra.Command {
 	var o importOptions
 	cmd := &cobra.Command{
-		Use:   "import --pubkey KEY.pub --store DIR B.tar.zst ...",
+		Use:   "import --pubkey KEY.pub --store DIR B.tar.zst ... (- for standard input)",
 		Short: "Verify bundles and add them to the store, all or nothing",
 		Long: `Verify each bundle (signature, every SHA-256, every module's zip rules and
 h1: hashes — see 'modferry verify') while streaming it into a staging area
 beside the store, then commit it. A bundle is imported entirely or not at
 all; importing it again is a no-op; a module version the store holds with a
 different hash stops the import, naming the module. A server running on the
-store sees the new modules at once.
+store sees the new modules at once. "-" reads a bundle from standard input.
 
 With --modcache DIR, fill a GOMODCACHE directly instead of a store (with
 .ziphash files), so that GOPROXY=off GOFLAGS=-mod=mod builds work with no
@@ -54,6 +58,7 @@ With --cache-dir GOMODCACHE, add a go command module cache tree — what
 people copy between machines today — checking every zip against the module
 zip rules and its .ziphash; what fails is skipped and reported.`,
 		Example: `  modferry import --pubkey ferry.key.pub --store ./modferry-data deps.tar.zst
+  ssh transfer-host cat deps.tar.zst | modferry import --pubkey ferry.key.pub --store ./modferry-data -
   modferry import --pubkey ferry.key.pub --modcache "$(go env GOMODCACHE)" deps.tar.zst
   modferry import --store ./modferry-data --cache-dir "$(go env GOMODCACHE)"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,7 +75,7 @@ zip rules and its .ziphash; what fails is skipped and reported.`,
 			case o.remote.server != "":
 				return runImportRemote(ctx, w, o, args)
 			}
-			return runImportBundles(ctx, w, o, args)
+			return runImportBundles(ctx, w, cmd.InOrStdin(), o, args)
 		},
 	}
 	addStoreFlag(cmd, &o.store)
@@ -116,7 +121,7 @@ func localActor() string {
 	return "local"
 }
 
-func runImportBundles(ctx context.Context, w io.Writer, o importOptions, bundles []string) error {
+func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o importOptions, bundles []string) error {
 	keys, err := loadTrustedKeys(o.pubkeys)
 	if err != nil && !(o.allowUnsigned && len(o.pubkeys) == 0) {
 		return err
@@ -129,54 +134,37 @@ func runImportBundles(ctx context.Context, w io.Writer, o importOptions, bundles
 		// A GOMODCACHE's cache/download is a store's download/ tree.
 		root = filepath.Join(o.modcache, "cache")
 	}
+	// Nothing is created before every input is known to be readable.
+	in, err := checkInputs(bundles, stdin)
+	if err != nil {
+		return err
+	}
 	st, err := store.NewDisk(root)
 	if err != nil {
 		return err
 	}
 	var results []*importer.Result
 	for _, b := range bundles {
-		var keyID string
-		res, err := importer.Import(ctx, st, b, importer.Options{
-			Verify:        verifier(keys, &keyID),
-			AllowUnsigned: o.allowUnsigned,
-			Actor:         localActor(),
-			ModCache:      o.modcache != "",
-		})
-		if o.modcache == "" {
-			// One audit entry per bundle, success or failure, before
-			// the result is reported.
-			e := audit.Entry{Action: audit.ActionImport, Target: filepath.Base(b), Result: audit.ResultOK, Detail: map[string]string{}}
-			if keyID != "" {
-				e.Detail["key"] = keyID
+		name, file := b, b
+		if b == "-" {
+			name = "standard input"
+			if file, err = spool(st, in); err != nil {
+				return fmt.Errorf("reading the bundle from standard input: %w", err)
 			}
-			if err != nil {
-				e.Result, e.Detail["error"] = audit.ResultError, err.Error()
-			} else {
-				e.Detail["digest"] = res.Digest
-				e.Detail["added"] = strconv.Itoa(len(res.Added))
-				e.Detail["present"] = strconv.Itoa(len(res.Present))
-				if res.AlreadyImported {
-					e.Detail["already_imported"] = "true"
-				}
-			}
-			if aerr := record(ctx, st.Root(), e); aerr != nil {
-				if err != nil {
-					return fmt.Errorf("%s: %w (and %v)", b, err, aerr)
-				}
-				return fmt.Errorf("%s imported, but %w", b, aerr)
-			}
+			defer os.Remove(file)
 		}
+		res, err := importBundle(ctx, st, file, filepath.Base(name), keys, o)
 		if err != nil {
-			return fmt.Errorf("%s: %w", b, err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		results = append(results, res)
 		if !o.json {
 			switch {
 			case res.AlreadyImported:
-				fmt.Fprintf(w, "%s: already imported (bundle %s); nothing to do\n", b, res.Digest[:16])
+				fmt.Fprintf(w, "%s: already imported (bundle %s); nothing to do\n", name, res.Digest[:16])
 			default:
 				fmt.Fprintf(w, "imported %s into %s: %d module versions added (%d files, %s), %d already present\n",
-					b, st.Root(), len(res.Added), res.Files, progress.Bytes(res.Bytes), len(res.Present))
+					name, st.Root(), len(res.Added), res.Files, progress.Bytes(res.Bytes), len(res.Present))
 			}
 		}
 	}
@@ -186,8 +174,116 @@ func runImportBundles(ctx context.Context, w io.Writer, o importOptions, bundles
 	return nil
 }
 
+// importBundle imports one bundle file; into a store (not a GOMODCACHE),
+// as a change recorded in the audit log, before and after, with target.
+func importBundle(ctx context.Context, st *store.Disk, file, target string, keys []sign.PublicKey, o importOptions) (*importer.Result, error) {
+	var keyID string
+	opts := importer.Options{
+		Verify:        verifier(keys, &keyID),
+		AllowUnsigned: o.allowUnsigned,
+		Actor:         localActor(),
+		ModCache:      o.modcache != "",
+	}
+	if o.modcache != "" {
+		return importer.Import(ctx, st, file, opts)
+	}
+	c, err := beginChange(ctx, st.Root(), audit.Entry{Action: audit.ActionImport, Target: target})
+	if err != nil {
+		return nil, err
+	}
+	res, err := importer.Import(ctx, st, file, opts)
+	result, d := audit.ResultOK, map[string]string{}
+	if keyID != "" {
+		d["key"] = keyID
+	}
+	if err != nil {
+		result, d["error"] = audit.ResultError, err.Error()
+	} else {
+		d["digest"] = res.Digest
+		d["added"] = strconv.Itoa(len(res.Added))
+		d["present"] = strconv.Itoa(len(res.Present))
+		if res.AlreadyImported {
+			d["already_imported"] = "true"
+		}
+	}
+	if ferr := c.finish(ctx, result, d); ferr != nil {
+		if err != nil {
+			return nil, fmt.Errorf("%w (and %v)", err, ferr)
+		}
+		return nil, ferr
+	}
+	return res, err
+}
+
+// checkInputs checks that every bundle argument can be read: a file that
+// opens, or "-" (at most once) for standard input, which must not be a
+// terminal and must hold at least one byte. It returns standard input,
+// buffered, for spool.
+func checkInputs(bundles []string, stdin io.Reader) (*bufio.Reader, error) {
+	var in *bufio.Reader
+	for _, b := range bundles {
+		if b == "-" {
+			if in != nil {
+				return nil, errors.New("standard input (-) can be given only once")
+			}
+			if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				return nil, errors.New("standard input is a terminal: pipe a bundle into 'import -', or give a file")
+			}
+			in = bufio.NewReaderSize(stdin, 64<<10)
+			if _, err := in.Peek(1); err != nil {
+				if err == io.EOF {
+					return nil, errors.New("standard input is empty: no bundle to import")
+				}
+				return nil, fmt.Errorf("reading standard input: %w", err)
+			}
+			continue
+		}
+		f, err := os.Open(b)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := f.Stat()
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		if fi.IsDir() {
+			return nil, fmt.Errorf("%s is a directory, not a bundle file", b)
+		}
+	}
+	return in, nil
+}
+
+// spool copies a bundle from r into the store's uploads directory (the
+// importer reads a bundle twice: once for its digest, once to check and
+// stage it) and returns the file's path; the caller removes it.
+func spool(st *store.Disk, r io.Reader) (path string, err error) {
+	dir := filepath.Join(st.Root(), "uploads")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, "stdin-*.tar.zst")
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return f.Name(), err
+}
+
 func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {
 	st, err := openStore(o.store)
+	if err != nil {
+		return err
+	}
+	c, err := beginChange(ctx, st.Root(), audit.Entry{Action: audit.ActionImport, Target: "cache-dir:" + o.cacheDir})
 	if err != nil {
 		return err
 	}
@@ -196,15 +292,18 @@ func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {
 		Progress: func(done, total int) { bar.SetTotal(total); bar.Set(done) },
 	})
 	bar.Done()
-	e := audit.Entry{Action: audit.ActionImport, Target: "cache-dir:" + o.cacheDir, Result: audit.ResultOK, Detail: map[string]string{}}
+	result, d := audit.ResultOK, map[string]string{}
 	if err != nil {
-		e.Result, e.Detail["error"] = audit.ResultError, err.Error()
+		result, d["error"] = audit.ResultError, err.Error()
 	} else {
-		e.Detail["added"] = strconv.Itoa(len(res.Added))
-		e.Detail["skipped"] = strconv.Itoa(len(res.Skipped))
+		d["added"] = strconv.Itoa(len(res.Added))
+		d["skipped"] = strconv.Itoa(len(res.Skipped))
 	}
-	if aerr := record(ctx, st.Root(), e); aerr != nil && err == nil {
-		return fmt.Errorf("imported, but %w", aerr)
+	if ferr := c.finish(ctx, result, d); ferr != nil {
+		if err != nil {
+			return fmt.Errorf("%w (and %v)", err, ferr)
+		}
+		return ferr
 	}
 	if err != nil {
 		return err

@@ -132,20 +132,23 @@ func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []strin
 			return err
 		}
 		where = st.Root()
+		c, err := beginChange(ctx, st.Root(), audit.Entry{Action: audit.ActionPublish, Target: v.String()})
+		if err != nil {
+			return err
+		}
 		perr := publish.Publish(ctx, &modules.Repo{Store: st}, m)
-		e := audit.Entry{Action: audit.ActionPublish, Target: v.String(), Result: audit.ResultOK,
-			Detail: map[string]string{"h1": m.Hash, "go_mod_h1": m.ModHash}}
+		result, d := audit.ResultOK, map[string]string{"h1": m.Hash, "go_mod_h1": m.ModHash}
 		if perr != nil {
-			e.Result, e.Detail = audit.ResultError, map[string]string{"error": perr.Error()}
+			result, d = audit.ResultError, map[string]string{"error": perr.Error()}
 			if errors.Is(perr, fs.ErrExist) {
-				e.Result = audit.ResultDenied
+				result = audit.ResultDenied
 			}
 		}
-		if err := record(ctx, st.Root(), e); err != nil {
+		if err := c.finish(ctx, result, d); err != nil {
 			if perr != nil {
 				return fmt.Errorf("%w (and %v)", perr, err)
 			}
-			return fmt.Errorf("%s published, but %w", v, err)
+			return err
 		}
 		if perr != nil {
 			return perr

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -111,19 +113,50 @@ func openAudit(storeRoot string) (*audit.Log, error) {
 	return audit.Open(filepath.Join(storeRoot, auditDir))
 }
 
-// record appends one entry, by the local user, to the audit log of the
-// store rooted at storeRoot.
-func record(ctx context.Context, storeRoot string, e audit.Entry) error {
-	l, err := openAudit(storeRoot)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
+// A change is one state change made from the command line: recorded in
+// the store's audit log before it is carried out (beginChange), and its
+// outcome after (finish). A change whose intent cannot be recorded is not
+// made.
+type change struct {
+	log *audit.Log
+	in  *audit.Intent
+}
+
+// beginChange records in the audit log of the store rooted at storeRoot
+// that the local user is about to make the change e describes. If it
+// fails, the caller must not make the change; the error says so.
+func beginChange(ctx context.Context, storeRoot string, e audit.Entry) (*change, error) {
 	if e.Actor == "" {
 		e.Actor = localActor()
 	}
-	if _, err := l.Append(ctx, e); err != nil {
-		return fmt.Errorf("audit log: %w", err)
+	what := strings.TrimSpace(e.Action + " " + e.Target)
+	l, err := openAudit(storeRoot)
+	if err != nil {
+		return nil, fmt.Errorf("%s not done: %w", what, err)
 	}
-	return nil
+	in, err := l.Begin(ctx, e)
+	if err != nil {
+		l.Close()
+		if errors.Is(err, audit.ErrReadOnly) {
+			return nil, fmt.Errorf("%s not done: the store %s is read-only (%w)", what, storeRoot, err)
+		}
+		return nil, fmt.Errorf("%s not done: the audit log cannot record it: %w", what, err)
+	}
+	return &change{log: l, in: in}, nil
+}
+
+// finish records the outcome of the change. If a change that was made
+// (ResultOK) cannot have its outcome recorded, the error says exactly that.
+func (c *change) finish(ctx context.Context, result string, detail map[string]string) error {
+	defer c.log.Close()
+	_, err := c.in.Finish(ctx, result, detail)
+	if err == nil {
+		return nil
+	}
+	e := c.in.Entry()
+	what := strings.TrimSpace(e.Action + " " + e.Target)
+	if result == audit.ResultOK {
+		return fmt.Errorf("%s was done, but %w; 'modferry audit verify' lists it as unconfirmed", what, err)
+	}
+	return fmt.Errorf("recording the outcome of %s: %w", what, err)
 }

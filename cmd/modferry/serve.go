@@ -54,7 +54,10 @@ command sends credentials only over HTTPS: serve with --tls-cert and
 Point go clients at it with the lines 'modferry env --server URL' prints.
 The server answers until SIGINT or SIGTERM, then finishes the requests in
 flight and exits. Start, stop and a per-minute summary of failed
-authentications go to the audit log (STORE/audit).`,
+authentications go to the audit log (STORE/audit). If the audit log cannot
+take entries (its disk is full, the store is read-only), the server still
+starts and serves modules and the checksum database, and refuses every
+change (507, or 503 on a read-only store) until it can.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServe(cmd.Context(), o)

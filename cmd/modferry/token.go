@@ -85,20 +85,25 @@ func runTokenAdd(ctx context.Context, stdout, stderr io.Writer, o tokenAddOption
 		return err
 	}
 	defer tokens.Close()
+	c, err := beginChange(ctx, st.Root(), audit.Entry{Action: audit.ActionTokenAdd, Target: o.name})
+	if err != nil {
+		return err
+	}
 	secret, err := tokens.Add(o.name, scopes, expires)
 	if err != nil {
+		if ferr := c.finish(ctx, audit.ResultDenied, map[string]string{"error": err.Error()}); ferr != nil {
+			return fmt.Errorf("%w (and %v)", err, ferr)
+		}
 		return err
 	}
 	d := map[string]string{"scopes": auth.FormatScopes(scopes)}
 	if !expires.IsZero() {
 		d["expires"] = expires.UTC().Format(time.RFC3339)
 	}
-	if err := record(ctx, st.Root(), audit.Entry{Action: audit.ActionTokenAdd, Target: o.name, Result: audit.ResultOK, Detail: d}); err != nil {
-		// The token must not outlive a failure to record it.
-		if rerr := tokens.Revoke(o.name); rerr != nil {
-			return fmt.Errorf("%w; and revoking the unrecorded token %q failed: %v", err, o.name, rerr)
-		}
-		return fmt.Errorf("%w (token not created)", err)
+	if err := c.finish(ctx, audit.ResultOK, d); err != nil {
+		// The command fails, so the secret is not shown: the token exists
+		// but nobody has it.
+		return fmt.Errorf("%w; the secret is not shown: revoke the token with 'modferry token revoke %s' and add another", err, o.name)
 	}
 	if o.json {
 		return printJSON(stdout, map[string]any{"name": o.name, "scopes": scopes, "expires": optTime(expires), "secret": secret})
@@ -234,11 +239,19 @@ func newTokenRevokeCmd() *cobra.Command {
 				return err
 			}
 			defer tokens.Close()
-			if err := tokens.Revoke(args[0]); err != nil {
+			ctx := cmd.Context()
+			c, err := beginChange(ctx, st.Root(), audit.Entry{Action: audit.ActionTokenRevoke, Target: args[0]})
+			if err != nil {
 				return err
 			}
-			if err := record(cmd.Context(), st.Root(), audit.Entry{Action: audit.ActionTokenRevoke, Target: args[0], Result: audit.ResultOK}); err != nil {
-				return fmt.Errorf("token %q revoked, but %w", args[0], err)
+			if err := tokens.Revoke(args[0]); err != nil {
+				if ferr := c.finish(ctx, audit.ResultDenied, map[string]string{"error": err.Error()}); ferr != nil {
+					return fmt.Errorf("%w (and %v)", err, ferr)
+				}
+				return err
+			}
+			if err := c.finish(ctx, audit.ResultOK, nil); err != nil {
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "token %q revoked\n", args[0])
 			return nil

@@ -12,7 +12,10 @@
 // Files are created 0600 and the directory 0700. Several processes (the
 // server and CLI commands) may use the same directory at once: every append
 // is a read-modify-write done while holding the lock, so no entry is lost and
-// the chain never forks.
+// the chain never forks. In a read-only directory (a store on read-only
+// media) nothing is created: readers take a shared lock on the lock file if
+// there is one, no lock if there is none, and every write fails with
+// ErrReadOnly.
 //
 // # Line format
 //
@@ -35,9 +38,54 @@
 // A line's hash is over its bytes as written, so the log must never be
 // re-encoded: [Log.Append] only ever appends one line with O_APPEND and
 // fsyncs it before returning, and never rewrites the file. (The one
-// exception is a torn last line left by a crash in the middle of a write,
-// which was never acknowledged; see [Log.Append].) Every state-changing
-// operation in modferry writes exactly one entry before it reports success.
+// exception is a torn last line; see below.)
+//
+// # Write-ahead: intent, then outcome
+//
+// Every state-changing operation in modferry (import, publish, delete,
+// token add and revoke, from the command line or over HTTP) writes two
+// entries. [Log.Begin] writes the intent, with result "pending", before
+// anything changes; if it fails, the operation is not carried out (over
+// HTTP: 507 when the disk is full, 503 when the store is read-only).
+// [Intent.Finish] then writes the outcome: the same actor, action and
+// target, result "ok", "denied" or "error", and detail "intent" holding the
+// intent's seq:
+//
+//	{"seq":7,...,"action":"publish","target":"corp.example/lib@v1.4.0","result":"pending","detail":{"via":"api"},...}
+//	{"seq":8,...,"action":"publish","target":"corp.example/lib@v1.4.0","result":"ok","detail":{"intent":"7","h1":"h1:…","via":"api"},...}
+//
+// Begin refuses unless the file system has room for the intent, for
+// [OutcomeRoom] per intent open in the process, and for the head file, and
+// it allocates the outcome's room to the log file beyond its end
+// (fallocate with FALLOC_FL_KEEP_SIZE, on Linux), so that an operation
+// that fills the disk can still record its outcome. If the outcome cannot
+// be written all the same, Finish returns an [*UnconfirmedError] (callers
+// report that the change was made but its outcome is not recorded) and the
+// Log keeps the entry in memory, writing it before its next entry (a
+// server's next change, or its periodic flush). [Unconfirmed] lists the
+// intents whose outcome no entry records.
+//
+// Entries that are not changes (server.start, auth.failure) may be kept
+// the same way with [Log.Queue] while the log cannot take them; a queued
+// entry carries detail "audit.delayed" = "true", and its time is when it
+// happened, not when it was written.
+//
+// # Torn last lines
+//
+// A crash, or a full disk, in the middle of an append can leave a last
+// line without its newline. That append never returned, so its entry was
+// never acknowledged: it is torn, not tampered with. [Verify] reports it
+// as a [*TornError] (and [Read] ignores it). The next append cuts it off,
+// but only if the complete lines before it agree with the head file
+// (verified in full if the head lags behind them), and records the cut as
+// an entry of its own, in the chain:
+//
+//	{"seq":12,...,"actor":"audit","action":"audit.recover","result":"ok",
+//	 "detail":{"reason":"incomplete last line cut off: …","torn_bytes":"23",
+//	 "torn_sha256":"<hex SHA-256 of the removed bytes>","torn_start":"<their first 128 bytes>"},...}
+//
+// An audit.recover entry with result "error" and detail "dropped" records
+// queued entries lost because the queue was full.
 //
 // # What can and cannot be detected
 //
@@ -53,7 +101,8 @@
 // The chain alone cannot see two things: a change to the LAST line (no line
 // after it records its hash) and the removal of the last lines (what remains
 // is a valid, shorter chain). The head file covers both: [Log.Append]
-// updates it after every append, [Log.Verify] and [VerifyHead] check that
+// updates it after every append (if the disk is full it may lag; the next
+// append catches up), [Log.Verify] and [VerifyHead] check that
 // the log still holds entry head.seq with hash head.hash, and Append refuses
 // to extend a log that is behind its head, so it cannot paper over a
 // truncation by appending to it.

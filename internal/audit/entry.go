@@ -14,21 +14,29 @@ import (
 // newer modferry can record actions an older one does not know; these are
 // the ones in use.
 const (
-	ActionImport      = "import"       // a bundle or module cache imported into the store
-	ActionPublish     = "publish"      // a private module version published
-	ActionDelete      = "delete"       // a module version deleted
-	ActionTokenAdd    = "token.add"    // an access token created
-	ActionTokenRevoke = "token.revoke" // an access token revoked
-	ActionAuthFailure = "auth.failure" // a summary of failed authentications over a period, not one per request
-	ActionServerStart = "server.start" // the server started serving
-	ActionServerStop  = "server.stop"  // the server stopped
+	ActionImport      = "import"        // a bundle or module cache imported into the store
+	ActionPublish     = "publish"       // a private module version published
+	ActionDelete      = "delete"        // a module version deleted
+	ActionTokenAdd    = "token.add"     // an access token created
+	ActionTokenRevoke = "token.revoke"  // an access token revoked
+	ActionAuthFailure = "auth.failure"  // a summary of failed authentications over a period, not one per request
+	ActionServerStart = "server.start"  // the server started serving
+	ActionServerStop  = "server.stop"   // the server stopped
+	ActionRecover     = "audit.recover" // the log repaired itself: a torn last line cut off, or entries lost
 )
+
+// ActorAudit is the actor of the entries the log writes about itself.
+const ActorAudit = "audit"
 
 // Results.
 const (
 	ResultOK     = "ok"     // the operation succeeded
 	ResultDenied = "denied" // the operation was refused (authentication, scope, limiter)
 	ResultError  = "error"  // the operation failed
+	// ResultPending marks an intent, written by [Log.Begin] before the
+	// operation is carried out; a later entry with the same action and
+	// target and Detail "intent" set to the intent's seq records the outcome.
+	ResultPending = "pending"
 )
 
 // Genesis is the prev of the first entry.

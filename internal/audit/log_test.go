@@ -233,8 +233,8 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		}, 6, 6, "changed"},
 		{"swap lines 3 and 4", func() []byte { c := cp(); c[2], c[3] = c[3], c[2]; return join(c) }, 3, 3, "reordered"},
 		{"swap lines 1 and 6", func() []byte { c := cp(); c[0], c[5] = c[5], c[0]; return join(c) }, 1, 1, "reordered"},
-		{"truncate inside line 5", func() []byte { d := join(orig[:4]); return append(d, orig[4][:20]...) }, 5, 5, "no newline"},
-		{"no final newline", func() []byte { d := join(orig); return d[:len(d)-1] }, 6, 6, "no newline"},
+		{"truncate inside line 5", func() []byte { d := join(orig[:4]); return append(d, orig[4][:20]...) }, 5, 5, "removed from the end"},
+		{"no final newline", func() []byte { d := join(orig); return d[:len(d)-1] }, 6, 6, "removed from the end"},
 		{"blank line", func() []byte { c := cp(); return join(append(c[:2], append([][]byte{{}}, c[2:]...)...)) }, 3, 3, "empty"},
 		{"garbage line", func() []byte { c := cp(); c[1] = []byte("hello"); return join(c) }, 2, 2, "not a valid entry"},
 		{"unknown field", func() []byte { c := cp(); c[1] = edit(c[1], `{"seq"`, `{"x":1,"seq"`); return join(c) }, 2, 2, "unknown field"},
@@ -263,7 +263,16 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				}
 			}
 			n, err := Verify(bytes.NewReader(data))
-			check("Verify", n, err, tt.line)
+			// A torn last line is not tampering on its own; only the head
+			// shows whether an acknowledged entry was cut.
+			if tt.reason == "removed from the end" && tt.line == tt.headLine {
+				var te *TornError
+				if !errors.As(err, &te) || te.Line != tt.line || n != tt.line-1 {
+					t.Errorf("Verify = %d, %v; want *TornError at line %d", n, err, tt.line)
+				}
+			} else {
+				check("Verify", n, err, tt.line)
+			}
 			n, err = VerifyHead(bytes.NewReader(data), head)
 			check("VerifyHead", n, err, tt.headLine)
 		})
@@ -351,23 +360,28 @@ func TestAppendCutsTornTail(t *testing.T) {
 	f, _ := os.OpenFile(l.Path(), os.O_WRONLY|os.O_APPEND, 0)
 	f.WriteString(`{"seq":3,"time":"20`)
 	f.Close()
-	var ce *ChainError
-	if _, err := l.Verify(ctx); !errors.As(err, &ce) || ce.Line != 3 {
-		t.Fatalf("Verify of torn log = %v", err)
+	var te *TornError
+	if n, err := l.Verify(ctx); !errors.As(err, &te) || te.Line != 3 || te.Bytes != 19 || n != 2 {
+		t.Fatalf("Verify of torn log = %d, %v", n, err)
 	}
 	e, err := l.Append(ctx, Entry{Actor: "a", Action: ActionImport, Result: ResultOK})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Seq != 3 || e.Detail["audit.torn_bytes"] != "19" {
+	if e.Seq != 4 {
 		t.Errorf("Append = %+v", e)
 	}
-	if n, err := l.Verify(ctx); n != 3 || err != nil {
+	if n, err := l.Verify(ctx); n != 4 || err != nil {
 		t.Fatalf("Verify = %d, %v", n, err)
+	}
+	data, _ := os.ReadFile(l.Path())
+	rec, err := Read(bytes.NewReader(data), Filter{Action: ActionRecover})
+	if err != nil || len(rec) != 1 || rec[0].Seq != 3 || rec[0].Detail["torn_bytes"] != "19" ||
+		rec[0].Detail["torn_sha256"] != hashLine([]byte(`{"seq":3,"time":"20`)) || rec[0].Actor != ActorAudit {
+		t.Fatalf("recovery entries = %+v, %v", rec, err)
 	}
 
 	// A torn line after an entry the head does not record is not cut.
-	data, _ := os.ReadFile(l.Path())
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	os.WriteFile(l.Path(), append(bytes.Join(lines[:2], nil), "{"...), 0o600)
 	if _, err := l.Append(ctx, Entry{Actor: "a", Action: ActionImport, Result: ResultOK}); !errors.Is(err, ErrTampered) {
@@ -617,6 +631,14 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		n, err := Verify(bytes.NewReader(data))
 		var ce *ChainError
+		var te *TornError
+		if errors.As(err, &te) {
+			if te.Line != n+1 {
+				t.Fatalf("Verify = %d, %v", n, err)
+			}
+			data = data[:len(data)-te.Bytes]
+			err = nil
+		}
 		if err != nil && !errors.As(err, &ce) {
 			t.Fatalf("Verify returned a %T, not a *ChainError: %v", err, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -61,4 +62,41 @@ func Read(r io.Reader, f Filter) ([]Entry, error) {
 			out = append(out, e)
 		}
 	}
+}
+
+// Unconfirmed reads a log and returns its intents (entries with Result
+// ResultPending) that no later entry records the outcome of, oldest
+// first: operations that were begun but whose outcome the log does not
+// know (a crash, or a disk that stayed full). It does not check the chain.
+func Unconfirmed(r io.Reader) ([]Entry, error) {
+	lr := newLineReader(r)
+	open := map[string]Entry{}
+	var order []string
+	for n := 1; ; n++ {
+		line, err := lr.next()
+		if err == io.EOF || errors.Is(err, errNoNewline) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("audit log: line %d: %w", n, err)
+		}
+		e, err := parseLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("audit log: line %d: %v", n, err)
+		}
+		if e.Result == ResultPending {
+			seq := strconv.FormatInt(e.Seq, 10)
+			open[seq] = e
+			order = append(order, seq)
+		} else if seq, ok := e.Detail["intent"]; ok {
+			delete(open, seq)
+		}
+	}
+	var out []Entry
+	for _, seq := range order {
+		if e, ok := open[seq]; ok {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }

@@ -20,7 +20,9 @@ func (e *ChainError) Error() string {
 
 // Verify reads a log and checks its hash chain, returning the number of
 // entries. On failure it returns the number of entries before the first bad
-// one and a *ChainError naming it (other errors come from r).
+// one and a *ChainError naming it (other errors come from r). A last line
+// without its newline after an intact chain is a *TornError, not a
+// ChainError.
 //
 // The line blamed follows the most likely single change:
 //
@@ -59,14 +61,19 @@ type verifier struct {
 func verify(r io.Reader, head *Head) (int, error) {
 	v := &verifier{lines: newLineReader(r), hash: Genesis, head: head}
 	var headSeen bool
+	var torn *TornError
 	for {
 		line, err := v.lines.next()
 		if err == io.EOF {
 			break
 		}
+		if errors.Is(err, errNoNewline) {
+			torn = &TornError{Line: v.line + 1, Bytes: len(line)}
+			break
+		}
 		v.line++
 		want := int64(v.line)
-		if errors.Is(err, errNoNewline) || errors.Is(err, errLineTooLong) {
+		if errors.Is(err, errLineTooLong) {
 			return v.line - 1, &ChainError{Line: v.line, Seq: want, Reason: err.Error()}
 		}
 		if err != nil {
@@ -93,7 +100,24 @@ func verify(r io.Reader, head *Head) (int, error) {
 		return v.line, &ChainError{Line: v.line + 1, Seq: int64(v.line) + 1,
 			Reason: fmt.Sprintf("log ends at seq %d but the head is seq %d: entries removed from the end", v.line, head.Seq)}
 	}
+	if torn != nil {
+		return v.line, torn
+	}
 	return v.line, nil
+}
+
+// A TornError reports a last line without its newline after a chain that
+// checks out: an append that a crash or a full disk interrupted, and
+// which therefore never returned, not tampering. The next append cuts the
+// line off and records that in an ActionRecover entry. Callers that accept
+// such a log treat a TornError as success and report it.
+type TornError struct {
+	Line  int // 1-based line number of the incomplete line
+	Bytes int // its length
+}
+
+func (e *TornError) Error() string {
+	return fmt.Sprintf("audit log: line %d is incomplete (%d bytes, no newline): an append interrupted by a crash or a full disk, never acknowledged; the next append cuts it off and records that", e.Line, e.Bytes)
 }
 
 // check checks entry e, on the current line, against the one before it.
@@ -158,7 +182,8 @@ func newLineReader(r io.Reader) *lineReader {
 	return &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
 }
 
-// errNoNewline is returned by lineReader for a last line without newline.
+// errNoNewline is returned by lineReader, with the line, for a last line
+// without newline.
 var errNoNewline = errors.New("last line has no newline: log truncated or being written")
 
 // next returns the next line without its newline, io.EOF at the end,
@@ -196,7 +221,7 @@ func (lr *lineReader) read() ([]byte, error) {
 		case err == io.EOF && len(line) == 0:
 			return nil, io.EOF
 		case err == io.EOF:
-			return nil, errNoNewline
+			return line, errNoNewline
 		default:
 			return nil, err
 		}

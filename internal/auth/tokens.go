@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/modferry/modferry/internal/lockedfile"
 )
 
 // File names inside the tokens directory.
@@ -113,7 +115,9 @@ func (r *record) publicInfo() Info {
 // Open opens the tokens kept in dir, creating dir (0700) and its lock file
 // if needed, and reads the tokens file.
 func Open(dir string) (*Tokens, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// A read-only store has its tokens read-only too (see
+	// lockedfile.OpenDirLock): they are checked, never changed.
+	if err := os.MkdirAll(dir, 0o700); err != nil && !lockedfile.IsReadOnly(err) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	l, err := openDirLock(filepath.Join(dir, LockFile))

@@ -6,6 +6,8 @@ package lockedfile
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -17,17 +19,48 @@ import (
 // all of them share) and flock(2) on the lock file for other processes.
 type DirLock struct {
 	sem chan struct{}
-	f   *os.File
+	f   *os.File // nil for a read-only directory without a lock file
+	ro  error    // why the lock is read-only; nil if it is not
+}
+
+// ErrReadOnly is wrapped by the error Lock returns for an exclusive lock on
+// a read-only directory.
+var ErrReadOnly = errors.New("read-only")
+
+// IsReadOnly reports whether err says a file cannot be written because its
+// file system is mounted read-only or permissions forbid it.
+func IsReadOnly(err error) bool {
+	return errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission)
 }
 
 // OpenDirLock opens (creating it, mode 0600) the lock file at path.
+//
+// If the directory is read-only (read-only media, or no write permission),
+// it opens the lock file for reading, so that readers still take shared
+// locks, or, if there is no lock file, takes no lock at all: nobody can
+// write there anyway. Such a DirLock refuses exclusive locks with an error
+// wrapping ErrReadOnly.
 func OpenDirLock(path string) (*DirLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	if err == nil {
+		return &DirLock{sem: make(chan struct{}, 1), f: f}, nil
+	}
+	if !IsReadOnly(err) {
 		return nil, err
 	}
-	return &DirLock{sem: make(chan struct{}, 1), f: f}, nil
+	f, rerr := os.Open(path)
+	if rerr != nil {
+		if !errors.Is(rerr, fs.ErrNotExist) {
+			return nil, err
+		}
+		f = nil
+	}
+	return &DirLock{sem: make(chan struct{}, 1), f: f, ro: err}, nil
 }
+
+// ReadOnly reports whether the directory was found read-only: Lock then
+// gives only shared locks.
+func (l *DirLock) ReadOnly() bool { return l.ro != nil }
 
 // Lock takes the lock, shared or exclusive across processes (always
 // exclusive within the process), and returns the function that releases it.
@@ -37,6 +70,15 @@ func (l *DirLock) Lock(ctx context.Context, exclusive bool) (unlock func(), err 
 	case l.sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	if l.ro != nil {
+		if exclusive {
+			<-l.sem
+			return nil, fmt.Errorf("%w: %v", ErrReadOnly, l.ro)
+		}
+		if l.f == nil {
+			return func() { <-l.sem }, nil
+		}
 	}
 	how := syscall.LOCK_SH
 	if exclusive {
@@ -53,7 +95,12 @@ func (l *DirLock) Lock(ctx context.Context, exclusive bool) (unlock func(), err 
 }
 
 // Close releases the lock file.
-func (l *DirLock) Close() error { return l.f.Close() }
+func (l *DirLock) Close() error {
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
+}
 
 // flock takes a flock(2) lock, polling with a growing sleep so that it can
 // stop when ctx is done; with a context that is never done it just blocks.

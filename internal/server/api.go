@@ -31,6 +31,13 @@ import (
 //	POST   /api/v1/tokens          {"name","scopes":["read",...],"expires":RFC3339 or omitted}
 //	                               201 {"name","scopes","expires","secret"}; 409 name in use
 //	DELETE /api/v1/tokens/<name>   200 {"name"}; 404 no such token
+//
+// Every request that changes something (publish, delete, bundle import,
+// token add and revoke) is recorded in the audit log before it is carried
+// out, and refused, changing nothing, if it cannot be: 507 while the audit
+// log's disk is full, 503 on a read-only store or a damaged log. If the
+// change was made but its outcome could not be recorded, the answer is
+// 500 saying exactly that.
 const (
 	apiPrefix    = "/api/"
 	modulesPath  = "/api/v1/modules/"
@@ -151,34 +158,77 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// audited appends one entry for an API operation and reports whether the
-// caller may answer success: an operation whose entry could not be written
-// is reported as failed (500), as the audit log promises.
-func (s *Server) audited(w http.ResponseWriter, r *http.Request, e audit.Entry) bool {
+// begin records, before a state change is carried out, that it is about
+// to be (audit.Log.Begin): write-ahead auditing. If the log cannot take
+// the entry, nothing may change: begin answers 507 (no space for the log)
+// or 503 (a read-only store, a damaged log) with the reason and returns
+// false. Without an audit log it returns a nil intent and true.
+func (s *Server) begin(w http.ResponseWriter, r *http.Request, e audit.Entry) (*audit.Intent, bool) {
+	if s.audit == nil {
+		return nil, true
+	}
 	if e.Detail == nil {
 		e.Detail = map[string]string{}
 	}
 	e.Detail["client"] = auth.ClientKey(s.clientAddr(r))
-	if err := s.record(context.WithoutCancel(r.Context()), e); err != nil {
-		s.log.Error("writing an audit entry", "action", e.Action, "target", e.Target, "err", err)
-		if e.Result == audit.ResultOK {
-			apiError(w, http.StatusInternalServerError, fmt.Sprintf("%s %s was done, but the audit log could not record it: see the server log", e.Action, e.Target))
-			return false
-		}
+	e.Detail["via"] = "api"
+	in, err := s.audit.Begin(context.WithoutCancel(r.Context()), e)
+	if err != nil {
+		code, why := auditStatus(err)
+		s.log.Error("refusing a change: the audit log cannot record it", "action", e.Action, "target", e.Target, "err", err)
+		apiError(w, code, fmt.Sprintf("%s %s refused: %s (details in the server log)", e.Action, e.Target, why))
+		return nil, false
 	}
-	return true
+	return in, true
 }
 
-// failEntry returns the audit entry for a refused or failed operation.
-func failEntry(actor, action, target string, code int, err error) audit.Entry {
-	result := audit.ResultError
-	if code == http.StatusConflict || code == http.StatusBadRequest || code == http.StatusNotFound {
-		result = audit.ResultDenied
+// auditStatus is the status of a change refused because the audit log
+// cannot record it, and why in words.
+func auditStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, audit.ErrNoSpace):
+		return http.StatusInsufficientStorage, "no space for the audit log; changes are refused until there is room"
+	case errors.Is(err, audit.ErrReadOnly):
+		return http.StatusServiceUnavailable, "the store is read-only"
 	}
-	return audit.Entry{Actor: actor, Action: action, Target: target, Result: result, Detail: map[string]string{"error": err.Error()}}
+	return http.StatusServiceUnavailable, "the audit log cannot record changes"
+}
+
+// finish records the outcome of a change begun with begin and reports
+// whether the caller may answer. For a change that was carried out
+// (ResultOK) whose outcome cannot be recorded, it answers 500 saying
+// exactly that — done, intent logged, outcome to be logged at the next
+// chance — and returns false.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, in *audit.Intent, result string, detail map[string]string) bool {
+	if in == nil {
+		return true
+	}
+	_, err := in.Finish(r.Context(), result, detail)
+	if err == nil {
+		return true
+	}
+	e := in.Entry()
+	s.log.Error("recording the outcome of a change", "action", e.Action, "target", e.Target, "result", result, "err", err)
+	if result != audit.ResultOK {
+		return true
+	}
+	apiError(w, http.StatusInternalServerError, fmt.Sprintf("%s %s was done, but %v; the server records it as soon as the log takes entries again", e.Action, e.Target, err))
+	return false
+}
+
+// failResult is the audit result of a change refused or failed with code.
+func failResult(code int) string {
+	if code == http.StatusConflict || code == http.StatusBadRequest || code == http.StatusNotFound || code == http.StatusRequestEntityTooLarge {
+		return audit.ResultDenied
+	}
+	return audit.ResultError
 }
 
 func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request, v module.Version, actor string) {
+	in, ok := s.begin(w, r, audit.Entry{Actor: actor, Action: audit.ActionPublish, Target: v.String()})
+	if !ok {
+		return
+	}
 	m, code, err := s.receiveUpload(w, r, v)
 	if m != nil {
 		defer os.Remove(m.ZipPath)
@@ -191,14 +241,11 @@ func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request, v module.Ver
 		if code >= 500 {
 			s.log.Error("publishing", "module", v.String(), "err", err)
 		}
-		if s.audited(w, r, failEntry(actor, audit.ActionPublish, v.String(), code, err)) {
-			apiError(w, code, err.Error())
-		}
+		s.finish(w, r, in, failResult(code), map[string]string{"error": err.Error()})
+		apiError(w, code, err.Error())
 		return
 	}
-	e := audit.Entry{Actor: actor, Action: audit.ActionPublish, Target: v.String(), Result: audit.ResultOK,
-		Detail: map[string]string{"h1": m.Hash, "go_mod_h1": m.ModHash, "via": "api"}}
-	if s.audited(w, r, e) {
+	if s.finish(w, r, in, audit.ResultOK, map[string]string{"h1": m.Hash, "go_mod_h1": m.ModHash}) {
 		s.log.Info("published", "module", v.String(), "actor", actor, "h1", m.Hash)
 		writeJSON(w, http.StatusCreated, publish.ResultOf(m))
 	}
@@ -289,6 +336,10 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, v module.
 
 func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, v module.Version, actor string) {
 	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
+	in, ok := s.begin(w, r, audit.Entry{Actor: actor, Action: audit.ActionDelete, Target: v.String(), Detail: map[string]string{"reason": reason}})
+	if !ok {
+		return
+	}
 	rec := modules.GoneRecord{Time: time.Now().UTC(), Actor: actor, Reason: reason}
 	err := publish.Delete(context.WithoutCancel(r.Context()), s.repo, v, rec)
 	s.proxy.Forget(v)
@@ -302,14 +353,11 @@ func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, v module.Vers
 		default:
 			s.log.Error("deleting", "module", v.String(), "err", err)
 		}
-		if s.audited(w, r, failEntry(actor, audit.ActionDelete, v.String(), code, err)) {
-			apiError(w, code, err.Error())
-		}
+		s.finish(w, r, in, failResult(code), map[string]string{"error": err.Error()})
+		apiError(w, code, err.Error())
 		return
 	}
-	e := audit.Entry{Actor: actor, Action: audit.ActionDelete, Target: v.String(), Result: audit.ResultOK,
-		Detail: map[string]string{"reason": reason, "via": "api"}}
-	if s.audited(w, r, e) {
+	if s.finish(w, r, in, audit.ResultOK, nil) {
 		s.log.Info("deleted", "module", v.String(), "actor", actor, "reason", reason)
 		writeJSON(w, http.StatusOK, publish.Deleted{Path: v.Path, Version: v.Version, Time: rec.Time, Actor: actor, Reason: reason})
 	}
@@ -390,23 +438,31 @@ func (s *Server) apiTokenAdd(w http.ResponseWriter, r *http.Request, actor strin
 		apiError(w, http.StatusServiceUnavailable, "this server has no token store")
 		return
 	}
+	in, ok := s.begin(w, r, audit.Entry{Actor: actor, Action: audit.ActionTokenAdd, Target: req.Name})
+	if !ok {
+		return
+	}
 	secret, err := s.gate.tokens.Add(req.Name, req.Scopes, req.Expires)
 	if err != nil {
 		code := http.StatusBadRequest
-		if errors.Is(err, auth.ErrExists) {
+		switch {
+		case errors.Is(err, auth.ErrExists):
 			code = http.StatusConflict
+		case errors.Is(err, audit.ErrReadOnly):
+			code = http.StatusServiceUnavailable
 		}
-		if s.audited(w, r, failEntry(actor, audit.ActionTokenAdd, req.Name, code, err)) {
-			apiError(w, code, err.Error())
-		}
+		s.finish(w, r, in, failResult(code), map[string]string{"error": err.Error()})
+		apiError(w, code, err.Error())
 		return
 	}
 	scopes, _ := auth.ParseScopes(auth.FormatScopes(req.Scopes))
-	d := map[string]string{"scopes": auth.FormatScopes(scopes), "via": "api"}
+	d := map[string]string{"scopes": auth.FormatScopes(scopes)}
 	if !req.Expires.IsZero() {
 		d["expires"] = req.Expires.UTC().Format(time.RFC3339)
 	}
-	if s.audited(w, r, audit.Entry{Actor: actor, Action: audit.ActionTokenAdd, Target: req.Name, Result: audit.ResultOK, Detail: d}) {
+	// If the outcome cannot be recorded, the secret is not shown: the
+	// answer says the token exists, to be revoked and made again.
+	if s.finish(w, r, in, audit.ResultOK, d) {
 		writeJSON(w, http.StatusCreated, TokenCreated{Name: req.Name, Scopes: scopes, Expires: req.Expires, Secret: secret})
 	}
 }
@@ -416,17 +472,20 @@ func (s *Server) apiTokenRevoke(w http.ResponseWriter, r *http.Request, name, ac
 		apiError(w, http.StatusNotFound, "no such token")
 		return
 	}
+	in, ok := s.begin(w, r, audit.Entry{Actor: actor, Action: audit.ActionTokenRevoke, Target: name})
+	if !ok {
+		return
+	}
 	if err := s.gate.tokens.Revoke(name); err != nil {
 		code := http.StatusInternalServerError
 		if errors.Is(err, auth.ErrNotFound) {
 			code = http.StatusNotFound
 		}
-		if s.audited(w, r, failEntry(actor, audit.ActionTokenRevoke, name, code, err)) {
-			apiError(w, code, err.Error())
-		}
+		s.finish(w, r, in, failResult(code), map[string]string{"error": err.Error()})
+		apiError(w, code, err.Error())
 		return
 	}
-	if s.audited(w, r, audit.Entry{Actor: actor, Action: audit.ActionTokenRevoke, Target: name, Result: audit.ResultOK, Detail: map[string]string{"via": "api"}}) {
+	if s.finish(w, r, in, audit.ResultOK, nil) {
 		writeJSON(w, http.StatusOK, map[string]string{"name": name})
 	}
 }

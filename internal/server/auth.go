@@ -207,8 +207,16 @@ func (s *Server) Start(ctx context.Context, detail map[string]string) error {
 	if s.life.started {
 		return errors.New("server: started twice")
 	}
-	if err := s.record(ctx, audit.Entry{Actor: "server", Action: audit.ActionServerStart, Result: audit.ResultOK, Detail: detail}); err != nil {
-		return err
+	start := audit.Entry{Actor: "server", Action: audit.ActionServerStart, Result: audit.ResultOK, Detail: detail}
+	switch err := s.record(ctx, start); {
+	case err == nil:
+	case s.audit.ReadOnly():
+		s.log.Warn("the store is read-only: serving modules and the checksum database; every change is refused", "err", err)
+	default:
+		// Reads never stop for the audit log: serve them, refuse every
+		// change (begin) until the log takes entries again.
+		s.log.Error("the audit log cannot record entries: serving reads, refusing every change until it can", "err", err)
+		s.audit.Queue(start)
 	}
 	s.life.started = true
 	s.life.stop, s.life.done = make(chan struct{}), make(chan struct{})
@@ -227,6 +235,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	close(s.life.stop)
 	<-s.life.done
 	err := s.writeSummary(ctx)
+	if s.audit != nil && s.audit.ReadOnly() {
+		return nil
+	}
 	if serr := s.record(ctx, audit.Entry{Actor: "server", Action: audit.ActionServerStop, Result: audit.ResultOK}); err == nil {
 		err = serr
 	}
@@ -245,6 +256,13 @@ func (s *Server) summaries(stop, done chan struct{}) {
 			if err := s.writeSummary(context.Background()); err != nil {
 				s.log.Error("writing the auth.failure audit entry", "err", err)
 			}
+			if s.audit != nil && s.audit.Queued() > 0 {
+				if err := s.audit.Flush(context.Background()); err != nil {
+					s.log.Error("writing queued audit entries", "queued", s.audit.Queued(), "err", err)
+				} else {
+					s.log.Info("the audit log takes entries again: queued entries written")
+				}
+			}
 		}
 	}
 }
@@ -260,7 +278,12 @@ func (s *Server) writeSummary(ctx context.Context) error {
 	d := sum.Detail()
 	d["forbidden"] = strconv.FormatInt(forbidden, 10)
 	s.log.Warn("authentication failures", "failures", sum.Failures, "refused", sum.Refused, "forbidden", forbidden, "clients", d["clients"])
-	return s.record(ctx, audit.Entry{Actor: "server", Action: audit.ActionAuthFailure, Result: audit.ResultDenied, Detail: d})
+	e := audit.Entry{Actor: "server", Action: audit.ActionAuthFailure, Result: audit.ResultDenied, Detail: d}
+	err := s.record(ctx, e)
+	if err != nil && !s.audit.ReadOnly() {
+		s.audit.Queue(e) // written at the next chance
+	}
+	return err
 }
 
 // record appends e to the audit log, if there is one.

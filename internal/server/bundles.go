@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -22,7 +23,8 @@ import (
 //	POST /api/v1/bundles   body: the bundle file (write scope)
 //	                       200 importer.Result; 400 the bundle fails a check;
 //	                       409 it conflicts with the store; 403 the server
-//	                       trusts no bundle key (serve --pubkey)
+//	                       trusts no bundle key (serve --pubkey); 507 no
+//	                       space for the audit log; 503 a read-only store
 const bundlesPath = "/api/v1/bundles"
 
 // maxBundleUpload bounds one uploaded bundle.
@@ -40,14 +42,22 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string)
 		apiError(w, http.StatusNotImplemented, "bundle import needs a disk store")
 		return
 	}
+	in, ok := s.begin(w, r, audit.Entry{Actor: actor, Action: audit.ActionImport, Target: "upload"})
+	if !ok {
+		return
+	}
+	fail := func(code int, err error) {
+		s.finish(w, r, in, failResult(code), map[string]string{"error": err.Error()})
+		apiError(w, code, err.Error())
+	}
 	dir := filepath.Join(disk.Root(), "uploads")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		apiError(w, http.StatusInternalServerError, err.Error())
+		fail(http.StatusInternalServerError, err)
 		return
 	}
 	tmp, err := os.CreateTemp(dir, "bundle-*.tar.zst")
 	if err != nil {
-		apiError(w, http.StatusInternalServerError, err.Error())
+		fail(http.StatusInternalServerError, err)
 		return
 	}
 	defer os.Remove(tmp.Name())
@@ -56,7 +66,7 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string)
 		err = cerr
 	}
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "receiving the bundle: "+err.Error())
+		fail(http.StatusBadRequest, fmt.Errorf("receiving the bundle: %w", err))
 		return
 	}
 	var keyID string
@@ -68,7 +78,7 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string)
 		},
 		Actor: actor,
 	})
-	target := "upload (" + strconv.FormatInt(n, 10) + " bytes)"
+	size := strconv.FormatInt(n, 10)
 	if err != nil {
 		code := http.StatusInternalServerError
 		var ce *importer.ConflictError
@@ -81,17 +91,15 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string)
 		if code >= 500 {
 			s.log.Error("importing an uploaded bundle", "err", err)
 		}
-		if s.audited(w, r, failEntry(actor, audit.ActionImport, target, code, err)) {
-			apiError(w, code, err.Error())
-		}
+		s.finish(w, r, in, failResult(code), map[string]string{"error": err.Error(), "bytes": size})
+		apiError(w, code, err.Error())
 		return
 	}
-	e := audit.Entry{Actor: actor, Action: audit.ActionImport, Target: "bundle " + res.Digest, Result: audit.ResultOK,
-		Detail: map[string]string{"via": "api", "key": keyID, "added": strconv.Itoa(len(res.Added)), "present": strconv.Itoa(len(res.Present))}}
+	d := map[string]string{"bytes": size, "digest": res.Digest, "key": keyID, "added": strconv.Itoa(len(res.Added)), "present": strconv.Itoa(len(res.Present))}
 	if res.AlreadyImported {
-		e.Detail["already_imported"] = "true"
+		d["already_imported"] = "true"
 	}
-	if s.audited(w, r, e) {
+	if s.finish(w, r, in, audit.ResultOK, d) {
 		s.log.Info("imported a bundle", "digest", res.Digest, "actor", actor, "added", len(res.Added))
 		writeJSON(w, http.StatusOK, res)
 	}
