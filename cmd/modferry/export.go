@@ -165,6 +165,9 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 	if !sum.Signed {
 		signed = "UNSIGNED"
 	}
+	if len(sum.Toolchains) > 0 {
+		delta += ", Go toolchains " + strings.Join(sum.Toolchains, " ")
+	}
 	fmt.Fprintf(w, "wrote %s bundle %s: %d module versions (%d zips), %d files, %s%s in %s\n",
 		signed, sum.Output, sum.Modules, sum.Zips, sum.Files, progress.Bytes(sum.Bytes), delta, sum.Duration.Round(1e7))
 	return nil
