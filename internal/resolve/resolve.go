@@ -202,7 +202,7 @@ func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*Pro
 	info := &ProjectInfo{Path: pc.Orig, Workspace: pc.Workspace, VCSRevision: gitRevision(ctx, pc.Orig)}
 	// The project's go commands run with the toolchain it selects.
 	if g, info.GoVersion, err = switchToolchain(ctx, g, pc, copyDir+"-toolchain"); err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", pc.Orig, err)
+		return nil, err
 	}
 	sum := "go.sum"
 	if pc.Workspace {

@@ -159,13 +159,14 @@ func projectToolchains(pc *projectCopy, local string) ([]string, error) {
 func switchToolchain(ctx context.Context, g *goRunner, pc *projectCopy, tmp string) (*goRunner, string, error) {
 	sels, err := projectToolchains(pc, g.local)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("resolve %s: %w", pc.Orig, err)
 	}
-	var mods []string
+	var names, mods []string
 	for _, sel := range sels {
 		// Only plain release names are in the module proxy; the go command
 		// looks for others ("go1.27.3-custom") in PATH.
 		if sel != "" && sel == "go"+fromToolchain(sel) {
+			names = append(names, sel)
 			mods = append(mods, ToolchainVersion(sel, runtime.GOOS, runtime.GOARCH).String())
 		}
 	}
@@ -173,9 +174,8 @@ func switchToolchain(ctx context.Context, g *goRunner, pc *projectCopy, tmp stri
 		if err := os.MkdirAll(tmp, 0o777); err != nil {
 			return nil, "", err
 		}
-		args := append([]string{"mod", "download", "-json"}, mods...)
-		if _, err := g.run(ctx, pc.Orig, tmp, moduleMode, args...); err != nil {
-			return nil, "", fmt.Errorf("downloading the Go toolchain the project selects: %w", err)
+		if _, err := g.run(ctx, pc.Orig, tmp, moduleMode, append([]string{"mod", "download"}, mods...)...); err != nil {
+			return nil, "", fmt.Errorf("the project selects Go toolchain %s for %s/%s: %w", strings.Join(names, ", "), runtime.GOOS, runtime.GOARCH, err)
 		}
 	}
 	auto := &goRunner{rec: g.rec, local: g.local, env: append(slices.Clone(g.env), "GOTOOLCHAIN=auto")}

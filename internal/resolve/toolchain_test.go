@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -143,4 +145,64 @@ func TestSelectToolchainAgreesWithGo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestResolveSelectsToolchain: Resolve runs a project's go commands with
+// the toolchain the project selects. A project with older lines runs with
+// the local go; one whose go line is newer needs its toolchain, asked for
+// through the recorder from the upstream — which, here, lacks it, so
+// Resolve fails naming it.
+func TestResolveSelectsToolchain(t *testing.T) {
+	up := testupstream.New(t)
+	local := strings.Fields(goEnv(t, "GOVERSION"))[0]
+	v := fromToolchain(local)
+	var minor int
+	if _, err := fmt.Sscanf(v, "1.%d", &minor); err != nil {
+		t.Skipf("local go %q is not a release", local)
+	}
+	next := fmt.Sprintf("go1.%d.0", minor+1)
+	write := func(gomod string) string {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644)
+		os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+		return dir
+	}
+	resolve := func(dir string) (*Result, error) {
+		wd := t.TempDir()
+		t.Cleanup(func() { removeAll(wd) })
+		return Resolve(t.Context(), Options{
+			Projects: []string{dir},
+			Upstream: up.URL,
+			GoEnv:    []string{"GOSUMDB=off", "GOPRIVATE=", "GONOPROXY=", "GONOSUMDB="},
+			WorkDir:  wd,
+			Logf:     t.Logf,
+		})
+	}
+
+	res, err := resolve(write("module example.test/old\n\ngo 1.21\n\ntoolchain go1.21.5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Projects[0].GoVersion; got != local {
+		t.Errorf("resolved with %q, want the local %q", got, local)
+	}
+
+	_, err = resolve(write("module example.test/newer\n\ngo " + strings.TrimSuffix(next[2:], ".0") + "\n"))
+	var gerr *GoCommandError
+	if !errors.As(err, &gerr) || !strings.Contains(err.Error(), "selects Go toolchain "+next+" for "+runtime.GOOS+"/"+runtime.GOARCH) {
+		t.Fatalf("Resolve = %v; want a *GoCommandError naming %s", err, next)
+	}
+	want := "/golang.org/toolchain/@v/" + ToolchainVersion(next, runtime.GOOS, runtime.GOARCH).Version + ".info"
+	if !slices.Contains(up.Requests(), want) {
+		t.Errorf("the upstream was not asked for %s: %v", want, up.Requests())
+	}
+}
+
+func goEnv(t *testing.T, key string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", key).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
 }
