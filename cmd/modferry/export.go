@@ -54,10 +54,14 @@ Checksum-database proofs for every module come along (following your
 GOSUMDB; modules matching GONOSUMDB/GOPRIVATE are recorded as not covered),
 so clients on the other side keep GOSUMDB at its default.
 
---toolchain go1.27.3/linux-amd64 carries a Go toolchain (the module
-golang.org/toolchain, with its proof), so that GOTOOLCHAIN=auto switches
-offline. A project whose go.mod names a toolchain newer than the go running
-the export gets that toolchain for this machine's GOOS/GOARCH by default.`,
+Each project is resolved with the Go toolchain its go.mod or go.work
+selects, as the go command does with GOTOOLCHAIN=auto: a project that says
+"go 1.27" (go1.27.0) or "toolchain go1.27.3" exports from a go1.26 machine.
+That toolchain (the module golang.org/toolchain, fetched through the upstream
+and checked against the checksum database) is carried for this machine's
+GOOS/GOARCH, so that GOTOOLCHAIN=auto switches offline.
+--toolchain go1.27.3/darwin-arm64 carries others; --toolchain none leaves
+out the ones projects select.`,
 		Example: `  modferry keygen -o ferry.key --no-passphrase
   modferry export --sign-key ferry.key -o deps.tar.zst ./service-a ./service-b golang.org/x/tools@v0.30.0`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,7 +74,7 @@ the export gets that toolchain for this machine's GOOS/GOARCH by default.`,
 	cmd.Flags().StringVar(&o.since, "since", "", "inventory of the other side: leave out what it has")
 	cmd.Flags().StringVar(&o.upstream, "upstream", "", "GOPROXY list to fetch from (default: go env GOPROXY)")
 	cmd.Flags().StringVar(&o.workDir, "work-dir", "", "directory caching fetched modules between exports (default: a fresh scratch directory, in memory under /dev/shm when it has 8 GiB free, or $MODFERRY_SCRATCH)")
-	cmd.Flags().StringArrayVar(&o.toolchains, "toolchain", nil, "also carry a Go toolchain, goX.Y.Z/GOOS-GOARCH (repeatable); 'none' turns off adding the toolchains projects name")
+	cmd.Flags().StringArrayVar(&o.toolchains, "toolchain", nil, "also carry a Go toolchain, goX.Y.Z/GOOS-GOARCH (repeatable); 'none' leaves out the toolchains projects select")
 	cmd.Flags().StringVar(&o.compression, "compression", "default", "bundle compression: default, best (~1% smaller, ~7x slower) or fast (~2% larger, ~3x faster)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print a JSON summary")
 	return cmd
@@ -160,6 +164,9 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 	signed := "signed"
 	if !sum.Signed {
 		signed = "UNSIGNED"
+	}
+	if len(sum.Toolchains) > 0 {
+		delta += ", Go toolchains " + strings.Join(sum.Toolchains, " ")
 	}
 	fmt.Fprintf(w, "wrote %s bundle %s: %d module versions (%d zips), %d files, %s%s in %s\n",
 		signed, sum.Output, sum.Modules, sum.Zips, sum.Files, progress.Bytes(sum.Bytes), delta, sum.Duration.Round(1e7))

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -61,34 +63,100 @@ func TestLiveExportImportBuild(t *testing.T) {
 	}
 }
 
-// TestLiveToolchain: a project asking for toolchain go1.27.3 is exported
-// with that toolchain (added by default), and offline a go1.26 client with
-// GOTOOLCHAIN=auto and the default GOSUMDB switches to it.
+// TestLiveToolchain: projects that need a newer Go than the one exporting
+// (go1.26) export with the toolchain each selects, as GOTOOLCHAIN=auto does
+// online — a go.mod with a bare go line (go 1.27: go1.27.0), one with go
+// and toolchain lines (go1.27.3), a go.work whose go line is newer than its
+// module's — in one bundle, so each toolchain zip (~75 MB) is fetched once.
+// Offline, a go1.26 client with GOTOOLCHAIN=auto and the default GOSUMDB
+// downloads, builds, tests and verifies each project, its binary reports
+// the selected toolchain, and the server lists the carried toolchains so
+// that go get go@1.27 picks the newest of them.
 func TestLiveToolchain(t *testing.T) {
 	live(t)
 	slow(t)
 	key, pub := keygen(t)
-	proj := filepath.Join(t.TempDir(), "tc")
-	os.MkdirAll(proj, 0o755)
-	os.WriteFile(filepath.Join(proj, "go.mod"), []byte("module example.test/tc\n\ngo 1.26.0\n\ntoolchain go1.27.3\n"), 0o644)
-	os.WriteFile(filepath.Join(proj, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
-	b := filepath.Join(t.TempDir(), "tc.tar.zst")
-	mfEnv(t, []string{"GOFLAGS="}, "export", "--sign-key", key, "-o", b, proj)
-	m := readManifest(t, b)
-	found := false
-	for _, mod := range m.Modules {
-		found = found || strings.HasPrefix(mod.Version, "v0.0.1-go1.27.3.") && mod.Path == "golang.org/toolchain"
+	src := t.TempDir()
+	const (
+		uuidSum = "github.com/google/uuid v1.6.0 h1:NIvaJDMOsjHA8n1jAhLSgzrAzy1Hgr+hNrb57e+94F0=\n" +
+			"github.com/google/uuid v1.6.0/go.mod h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo=\n"
+		mainGo = "package main\n\nimport (\n\t\"fmt\"\n\t\"runtime\"\n\n\t\"github.com/google/uuid\"\n)\n\n" +
+			"func main() { fmt.Println(\"running\", runtime.Version(), len(uuid.NewString())) }\n"
+		testGo = "package main\n\nimport \"testing\"\n\nfunc TestMain(t *testing.T) { main() }\n"
+	)
+	write := func(dir, gomod string) {
+		t.Helper()
+		os.MkdirAll(dir, 0o755)
+		for name, content := range map[string]string{"go.mod": gomod, "go.sum": uuidSum, "main.go": mainGo, "main_test.go": testGo} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if !found {
-		t.Fatalf("the bundle lacks the go1.27.3 toolchain: %+v", m.Modules)
+	req := "\nrequire github.com/google/uuid v1.6.0\n"
+	write(filepath.Join(src, "goline"), "module example.test/goline\n\ngo 1.27\n"+req)
+	write(filepath.Join(src, "toolchain"), "module example.test/toolchain\n\ngo 1.27\n\ntoolchain go1.27.3\n"+req)
+	write(filepath.Join(src, "work", "app"), "module example.test/app\n\ngo 1.26.0\n"+req)
+	os.WriteFile(filepath.Join(src, "work", "go.work"), []byte("go 1.27\n\nuse ./app\n"), 0o644)
+
+	b := filepath.Join(t.TempDir(), "tc.tar.zst")
+	// The exporting user's go never switches by itself (GOTOOLCHAIN=local,
+	// as in the issue); GOPROXY and GOSUMDB are the defaults.
+	out := mfEnv(t, []string{"GOFLAGS=", "GOTOOLCHAIN=local"}, "export", "--sign-key", key, "-o", b, "--json",
+		filepath.Join(src, "goline"), filepath.Join(src, "toolchain"), filepath.Join(src, "work"))
+	plat := runtime.GOOS + "-" + runtime.GOARCH
+	if want := fmt.Sprintf(`"toolchains": [
+    "go1.27.0.%s",
+    "go1.27.3.%s"
+  ]`, plat, plat); !strings.Contains(out, want) {
+		t.Errorf("export --json does not list the two selected toolchains, want %s", want)
+	}
+	m := readManifest(t, b)
+	var tcs []string
+	for _, mod := range m.Modules {
+		if mod.Path == "golang.org/toolchain" {
+			tcs = append(tcs, mod.Version)
+		}
+	}
+	if want := fmt.Sprintf("[v0.0.1-go1.27.0.%s v0.0.1-go1.27.3.%s]", plat, plat); fmt.Sprint(tcs) != want {
+		t.Fatalf("bundled toolchains %v, want %s", tcs, want)
+	}
+	if m.SumDB == nil || m.SumDB.Name != "sum.golang.org" || len(m.SumDB.NotCovered) != 0 {
+		t.Fatalf("the bundle does not prove every module, toolchains included, against sum.golang.org: %+v", m.SumDB)
 	}
 	store := filepath.Join(t.TempDir(), "store")
 	mf(t, "import", "--pubkey", pub, "--store", store, b)
-	dir := filepath.Join(t.TempDir(), "tc")
-	copyDir(t, proj, dir)
+
+	dir := filepath.Join(t.TempDir(), "src")
+	copyDir(t, src, dir)
+	// No go.sum in the module projects: every module is checked against
+	// the checksum database through modferry. The workspace keeps its
+	// go.sum (without -mod=mod it cannot add to it).
+	os.Remove(filepath.Join(dir, "goline", "go.sum"))
+	os.Remove(filepath.Join(dir, "toolchain", "go.sum"))
 	env := append(testupstream.GoEnv(t, "http://127.0.0.1:3999"), "GOSUMDB=", "GONOSUMDB=", "GOPRIVATE=", "GOTOOLCHAIN=auto")
-	out := offline(t, store, dir, env, `go version`)
-	if !strings.Contains(out, "go version go1.27.3") {
-		t.Fatalf("offline, GOTOOLCHAIN=auto did not switch to go1.27.3:\n%s", out)
+	out = offline(t, store, dir, env, `
+check() { go mod download all && go build -o app . && ./app && go test ./... && go mod verify; }
+(cd goline && check)
+(cd toolchain && check)
+(cd work/app && GOFLAGS= check)
+curl -sf http://127.0.0.1:3999/golang.org/toolchain/@v/list
+mkdir scratch && cd scratch && printf 'module example.test/scratch\n\ngo 1.26.0\n' >go.mod
+go get go@1.27 && go version`)
+	for _, want := range []string{
+		"running go1.27.0 36", "running go1.27.3 36",
+		"ok  \texample.test/goline", "ok  \texample.test/toolchain", "ok  \texample.test/app",
+		"v0.0.1-go1.27.0." + plat + "\nv0.0.1-go1.27.3." + plat + "\n",
+		"go version go1.27.3 ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("offline output lacks %q", want)
+		}
+	}
+	if n := strings.Count(out, "running go1.27.0 36"); n != 2 {
+		t.Errorf("go1.27.0 built %d of the go.mod and go.work projects, want 2", n)
+	}
+	if n := strings.Count(out, "all modules verified"); n != 3 {
+		t.Errorf("go mod verify passed %d times, want 3", n)
 	}
 }

@@ -10,11 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -51,8 +49,9 @@ type Options struct {
 	// Progress receives resolution events and hashing progress.
 	Progress func(resolve.Event)
 	Logf     func(format string, args ...any)
-	// Toolchains are Go toolchains to carry; unless NoAutoToolchains,
-	// the toolchains projects name newer than the running go are added.
+	// Toolchains are Go toolchains to carry. Each project is resolved
+	// with the toolchain it selects (as GOTOOLCHAIN=auto does), which is
+	// carried too unless NoAutoToolchains.
 	Toolchains       []Toolchain
 	NoAutoToolchains bool
 	// Level is the bundle's compression level.
@@ -72,6 +71,7 @@ type Summary struct {
 	Signed        bool          `json:"signed"`
 	BaseInventory string        `json:"baseInventory,omitempty"`
 	ResolvedQuery []string      `json:"resolved,omitempty"`
+	Toolchains    []string      `json:"toolchains,omitempty"` // "go1.27.0.linux-amd64"
 }
 
 // versionFiles gathers the files of one module version.
@@ -115,33 +115,14 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		}
 		res = r
 	}
-	toolchains := opts.Toolchains
-	if !opts.NoAutoToolchains {
-		for _, tc := range autoToolchains(opts.Projects) {
-			if !slices.Contains(toolchains, tc) {
-				toolchains = append(toolchains, tc)
-			}
-		}
-	}
 	// The user's GOPROXY list and checksum-database settings, read once.
 	cfg, err := readSumDBConfig(ctx, opts.GoEnv, opts.Upstream)
 	if err != nil {
 		return nil, err
 	}
-	if len(toolchains) > 0 {
-		client := &http.Client{Timeout: 10 * time.Minute}
-		for _, tc := range toolchains {
-			if opts.Progress != nil {
-				opts.Progress(resolve.Event{Stage: "toolchain " + tc.String()})
-			}
-			files, err := fetchToolchain(ctx, client, cfg.upstream, tc, workDir)
-			if err != nil {
-				return nil, err
-			}
-			for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
-				res.Files = append(res.Files, files[k])
-			}
-		}
+	toolchains, err := addToolchains(ctx, opts, res, cfg.upstream, workDir)
+	if err != nil {
+		return nil, err
 	}
 
 	byVersion := map[module.Version]*versionFiles{}
@@ -182,7 +163,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 
-	sum := &Summary{Output: opts.Output, Signed: opts.Sign != nil, BaseInventory: opts.SinceDigest}
+	sum := &Summary{Output: opts.Output, Signed: opts.Sign != nil, BaseInventory: opts.SinceDigest, Toolchains: toolchains}
 	m := &bundle.Manifest{
 		FormatVersion: bundle.FormatVersion,
 		Created:       time.Now().UTC().Truncate(time.Second),

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/resolve"
 	"github.com/modferry/modferry/internal/sumdb"
 )
 
@@ -33,6 +34,7 @@ type sumdbConfig struct {
 func readSumDBConfig(ctx context.Context, extraEnv []string, upstream string) (*sumdbConfig, error) {
 	cmd := exec.CommandContext(ctx, "go", "env", "-json", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GOPROXY")
 	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.Env = append(cmd.Env, "GOTOOLCHAIN=local") // never a toolchain download for the directory we run in
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("go env: %w", err)
@@ -195,7 +197,7 @@ func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle
 }
 
 // toolchainPath is the module the go command downloads Go toolchains as.
-const toolchainPath = "golang.org/toolchain"
+const toolchainPath = resolve.ToolchainModule
 
 // sumdbHashes returns what the database records for a bundled module:
 // toolchain modules have a zip line only.

@@ -7,12 +7,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"strings"
+	"time"
 
-	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 
 	"github.com/modferry/modferry/internal/resolve"
 )
@@ -45,65 +44,55 @@ func (t Toolchain) Module() module.Version {
 	return module.Version{Path: toolchainPath, Version: "v0.0.1-" + t.Go + "." + t.GOOS + "-" + t.GOARCH}
 }
 
-// goVersionNewer reports whether go version a ("go1.27.3") is newer than
-// b, comparing them as semantic versions.
-func goVersionNewer(a, b string) bool {
-	sa := "v" + strings.TrimPrefix(a, "go")
-	sb := "v" + strings.TrimPrefix(b, "go")
-	return semver.IsValid(sa) && semver.IsValid(sb) && semver.Compare(sa, sb) > 0
-}
-
-// autoToolchains returns, for the host's GOOS/GOARCH, the toolchains the
-// projects ask for with a toolchain line (or a go line with a patch
-// version) newer than the running go.
-func autoToolchains(projects []string) []Toolchain {
-	local := runtime.Version()
-	seen := map[string]bool{}
-	var out []Toolchain
-	for _, dir := range projects {
-		for _, f := range []string{"go.mod", "go.work"} {
-			data, err := os.ReadFile(filepath.Join(dir, f))
-			if err != nil {
-				continue
-			}
-			var gover, tool string
-			if f == "go.mod" {
-				mf, err := modfile.Parse(f, data, nil)
-				if err != nil {
-					continue
-				}
-				if mf.Go != nil {
-					gover = mf.Go.Version
-				}
-				if mf.Toolchain != nil {
-					tool = mf.Toolchain.Name
-				}
-			} else {
-				wf, err := modfile.ParseWork(f, data, nil)
-				if err != nil {
-					continue
-				}
-				if wf.Go != nil {
-					gover = wf.Go.Version
-				}
-				if wf.Toolchain != nil {
-					tool = wf.Toolchain.Name
-				}
-			}
-			want := tool
-			if want == "" && strings.Count(gover, ".") == 2 {
-				want = "go" + gover
-			}
-			// A toolchain name may carry a suffix ("go1.27.3+custom"):
-			// only plain releases are in the module proxy.
-			if want == "" || strings.ContainsAny(want, "+-") || !goVersionNewer(want, local) || seen[want] {
-				continue
-			}
-			seen[want] = true
-			out = append(out, Toolchain{Go: want, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH})
+// addToolchains puts the toolchains to carry into res and returns their
+// names: those the projects' go commands downloaded during resolution
+// (each project runs with the toolchain it selects, as GOTOOLCHAIN=auto
+// does; left out with NoAutoToolchains), and opts.Toolchains, fetched
+// from the first proxy that has them unless resolution has them already.
+// Every toolchain zip is checked against the checksum database when its
+// proof is captured.
+func addToolchains(ctx context.Context, opts Options, res *resolve.Result, proxies []string, workDir string) ([]string, error) {
+	asked := map[module.Version]bool{}
+	for _, tc := range opts.Toolchains {
+		asked[tc.Module()] = true
+	}
+	have := map[module.Version]bool{}
+	if opts.NoAutoToolchains {
+		res.Files = slices.DeleteFunc(res.Files, func(f resolve.File) bool {
+			return f.Module.Path == toolchainPath && !asked[f.Module]
+		})
+	}
+	for _, f := range res.Files {
+		if f.Module.Path == toolchainPath && f.Kind == resolve.KindZip {
+			have[f.Module] = true
 		}
 	}
-	return out
+	var client *http.Client
+	for _, tc := range opts.Toolchains {
+		if have[tc.Module()] {
+			continue
+		}
+		if opts.Progress != nil {
+			opts.Progress(resolve.Event{Stage: "toolchain " + tc.String()})
+		}
+		if client == nil {
+			client = &http.Client{Timeout: 10 * time.Minute}
+		}
+		files, err := fetchToolchain(ctx, client, proxies, tc, workDir)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
+			res.Files = append(res.Files, files[k])
+		}
+		have[tc.Module()] = true
+	}
+	var names []string
+	for v := range have {
+		names = append(names, strings.TrimPrefix(v.Version, "v0.0.1-"))
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // fetchToolchain downloads a toolchain module's .info, .mod and .zip from

@@ -1,31 +1,82 @@
 package export
 
 import (
-	"os"
-	"path/filepath"
-	"runtime"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/modferry/modferry/internal/resolve"
 )
 
-func TestAutoToolchains(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.test/tc\n\ngo 1.21.0\n\ntoolchain go1.99.3\n"), 0o644)
-	old := t.TempDir()
-	os.WriteFile(filepath.Join(old, "go.mod"), []byte("module example.test/old\n\ngo 1.21.0\n\ntoolchain go1.21.3\n"), 0o644)
-	got := autoToolchains([]string{dir, old})
-	want := Toolchain{Go: "go1.99.3", GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}
-	if len(got) != 1 || got[0] != want {
-		t.Fatalf("autoToolchains = %v, want [%v]", got, want)
-	}
-	if m := want.Module(); m.Path != "golang.org/toolchain" || m.Version != "v0.0.1-go1.99.3."+runtime.GOOS+"-"+runtime.GOARCH {
-		t.Errorf("Module() = %v", m)
-	}
+func TestParseToolchain(t *testing.T) {
 	for _, bad := range []string{"go1.27.3", "1.27.3/linux-amd64", "go1.27.3/linux", "go1.27.3/-amd64"} {
 		if _, err := ParseToolchain(bad); err == nil {
 			t.Errorf("ParseToolchain(%q) succeeded", bad)
 		}
 	}
-	if tc, err := ParseToolchain("go1.27.3/linux-amd64"); err != nil || tc.Module().Version != "v0.0.1-go1.27.3.linux-amd64" {
-		t.Errorf("ParseToolchain = %v, %v", tc, err)
+	tc, err := ParseToolchain("go1.27.3/linux-amd64")
+	if err != nil || tc.Module() != resolve.ToolchainVersion("go1.27.3", "linux", "amd64") {
+		t.Errorf("ParseToolchain = %v, %v", tc.Module(), err)
+	}
+}
+
+// TestAddToolchains: the toolchains resolution recorded are carried (or
+// dropped with NoAutoToolchains); --toolchain ones are fetched unless
+// resolution has them already.
+func TestAddToolchains(t *testing.T) {
+	var fetched []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched = append(fetched, r.URL.Path)
+		fmt.Fprint(w, "content of "+r.URL.Path)
+	}))
+	defer up.Close()
+	recorded := func() *resolve.Result {
+		res := &resolve.Result{}
+		for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
+			res.Files = append(res.Files,
+				resolve.File{Module: resolve.ToolchainVersion("go1.27.0", "linux", "amd64"), Kind: k},
+				resolve.File{Module: resolve.ToolchainVersion("go1.27.3", "linux", "amd64"), Kind: k})
+		}
+		return res
+	}
+	mac, _ := ParseToolchain("go1.27.3/darwin-arm64")
+	linux, _ := ParseToolchain("go1.27.3/linux-amd64")
+	for _, c := range []struct {
+		name  string
+		opts  Options
+		want  string
+		fetch int
+	}{
+		{"recorded", Options{}, "[go1.27.0.linux-amd64 go1.27.3.linux-amd64]", 0},
+		{"none", Options{NoAutoToolchains: true}, "[]", 0},
+		{"none but asked", Options{NoAutoToolchains: true, Toolchains: []Toolchain{linux}}, "[go1.27.3.linux-amd64]", 0},
+		{"another platform", Options{Toolchains: []Toolchain{mac, linux}}, "[go1.27.0.linux-amd64 go1.27.3.darwin-arm64 go1.27.3.linux-amd64]", 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fetched = nil
+			res := recorded()
+			names, err := addToolchains(context.Background(), c.opts, res, []string{up.URL}, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(names); got != c.want && !(c.want == "[]" && len(names) == 0) {
+				t.Errorf("toolchains %s, want %s", got, c.want)
+			}
+			if len(fetched) != c.fetch {
+				t.Errorf("fetched %v, want %d files", fetched, c.fetch)
+			}
+			zips := 0
+			for _, f := range res.Files {
+				if f.Kind == resolve.KindZip {
+					zips++
+				}
+			}
+			if want := strings.Count(c.want, " ") + 1; c.want != "[]" && zips != want || c.want == "[]" && zips != 0 {
+				t.Errorf("%d zips in the result, want %s", zips, c.want)
+			}
+		})
 	}
 }

@@ -17,8 +17,12 @@
 //   - Each project is copied (go.mod and go.sum are never modified in the
 //     user's tree), and in the copy the go command runs with a private
 //     GOPATH, GOMODCACHE and GOCACHE, GOPROXY pointing at the recorder,
-//     GOTOOLCHAIN=local and GOFLAGS=-mod=mod (not in workspace mode, where
-//     the go command rejects it):
+//     GOTOOLCHAIN=auto and GOFLAGS=-mod=mod (not in workspace mode, where
+//     the go command rejects it). The toolchain the project selects
+//     ([SelectToolchain], as the go command does online by default) is
+//     downloaded first through the recorder with go mod download, checked
+//     against the checksum database, so that it is recorded even when a
+//     go1.X.Y binary in PATH would serve instead. Then:
 //     go mod download all, go list -m all, go list -deps -test ./... in each
 //     main module, go mod tidy in each main module, go mod verify, and then
 //     go mod download all and go list -m all again on the tidied graph.

@@ -12,8 +12,9 @@ import (
 
 // goRunner runs the go command with a fixed environment.
 type goRunner struct {
-	env []string // complete environment, without GOFLAGS and GOWORK
-	rec *recorder
+	env   []string // complete environment, without GOFLAGS and GOWORK
+	rec   *recorder
+	local string // the go command's own version, for example "go1.26.8"
 }
 
 // envKeysOwned are set by Resolve and never inherited.

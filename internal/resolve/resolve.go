@@ -141,7 +141,7 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 		goproxy += sep + "direct"
 	}
 	gopath := filepath.Join(runDir, "gopath")
-	g := &goRunner{rec: rec, env: childEnv(ue, opts.GoEnv, []string{
+	g := &goRunner{rec: rec, local: ue.GOVERSION, env: childEnv(ue, opts.GoEnv, []string{
 		"GOPATH=" + gopath,
 		"GOMODCACHE=" + filepath.Join(gopath, "pkg", "mod"),
 		"GOCACHE=" + filepath.Join(workDir, "gocache"),
@@ -200,6 +200,10 @@ func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*Pro
 		return nil, fmt.Errorf("resolve %s: %w", dir, err)
 	}
 	info := &ProjectInfo{Path: pc.Orig, Workspace: pc.Workspace, VCSRevision: gitRevision(ctx, pc.Orig)}
+	// The project's go commands run with the toolchain it selects.
+	if g, info.GoVersion, err = switchToolchain(ctx, g, pc, copyDir+"-toolchain"); err != nil {
+		return nil, err
+	}
 	sum := "go.sum"
 	if pc.Workspace {
 		sum = "go.work.sum"
