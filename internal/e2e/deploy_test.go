@@ -434,8 +434,8 @@ COPY tmp /tmp
 			ExposedPorts map[string]any
 		}
 		Healthcheck struct{ Test []string } // podman keeps it beside Config
-		RootFS struct{ Layers []string }
-		Size   int64
+		RootFS      struct{ Layers []string }
+		Size        int64
 	}
 	if err := json.Unmarshal([]byte(p.must("image", "inspect", "localhost/modferry-test")), &inspect); err != nil || len(inspect) != 1 {
 		t.Fatalf("podman image inspect: %v", err)
