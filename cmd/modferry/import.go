@@ -17,17 +17,19 @@ import (
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/progress"
 	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/trust"
 )
 
 type importOptions struct {
-	remote        remoteOptions
-	store         string
-	storeSet      bool
-	cacheDir      string
-	modcache      string
-	pubkeys       []string
-	allowUnsigned bool
-	json          bool
+	remote            remoteOptions
+	store             string
+	storeSet          bool
+	cacheDir          string
+	modcache          string
+	pubkeys           []string
+	requireSignatures int
+	allowUnsigned     bool
+	json              bool
 }
 
 func newImportCmd() *cobra.Command {
@@ -76,7 +78,8 @@ zip rules and its .ziphash; what fails is skipped and reported.`,
 	addStoreFlag(cmd, &o.store)
 	cmd.Flags().StringVar(&o.cacheDir, "cache-dir", "", "import a GOMODCACHE (or its cache/download directory)")
 	cmd.Flags().StringVar(&o.modcache, "modcache", "", "fill this GOMODCACHE directly instead of a store")
-	cmd.Flags().StringArrayVar(&o.pubkeys, "pubkey", nil, "trusted public key file or directory of .pub files (repeatable)")
+	cmd.Flags().StringArrayVar(&o.pubkeys, "pubkey", nil, "trusted public key: a minisign .pub file, an OpenPGP public key or key ring (armored or binary), or a directory of them (repeatable)")
+	cmd.Flags().IntVar(&o.requireSignatures, "require-signatures", 1, "distinct trusted signers a bundle needs (2 for a four-eyes release)")
 	cmd.Flags().BoolVar(&o.allowUnsigned, "allow-unsigned", false, "accept bundles without a signature")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
 	addRemoteFlags(cmd, &o.remote, "write")
@@ -135,9 +138,9 @@ func runImportBundles(ctx context.Context, w io.Writer, o importOptions, bundles
 	}
 	var results []*importer.Result
 	for _, b := range bundles {
-		var keyID string
+		var signers []trust.Signer
 		res, err := importer.Import(ctx, st, b, importer.Options{
-			Verify:        verifier(keys, &keyID),
+			Verify:        verifier(trust.Policy{Keys: keys, Require: o.requireSignatures}, &signers),
 			AllowUnsigned: o.allowUnsigned,
 			Actor:         localActor(),
 			ModCache:      o.modcache != "",
@@ -146,8 +149,8 @@ func runImportBundles(ctx context.Context, w io.Writer, o importOptions, bundles
 			// One audit entry per bundle, success or failure, before
 			// the result is reported.
 			e := audit.Entry{Action: audit.ActionImport, Target: filepath.Base(b), Result: audit.ResultOK, Detail: map[string]string{}}
-			if keyID != "" {
-				e.Detail["key"] = keyID
+			if len(signers) > 0 {
+				e.Detail["key"] = trust.SignerIDs(signers)
 			}
 			if err != nil {
 				e.Result, e.Detail["error"] = audit.ResultError, err.Error()
