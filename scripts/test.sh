@@ -14,6 +14,12 @@ done
 command -v unshare >/dev/null || need+=(util-linux)
 command -v ip >/dev/null || need+=(iproute2)
 command -v git >/dev/null || need+=(git)
+command -v gpg >/dev/null || need+=(gnupg)
+# deployment tests: nginx in front (TLS), the container image, the systemd unit
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if ((${#need[@]})); then
 	sudo=""
 	[[ $(id -u) -eq 0 ]] || sudo=sudo

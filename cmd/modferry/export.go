@@ -16,11 +16,11 @@ import (
 	"github.com/modferry/modferry/internal/inventory"
 	"github.com/modferry/modferry/internal/progress"
 	"github.com/modferry/modferry/internal/resolve"
-	"github.com/modferry/modferry/internal/sign"
 )
 
 type exportOptions struct {
-	signKey     string
+	signKeys    []string
+	signCmds    []string
 	unsigned    bool
 	out         string
 	since       string
@@ -54,6 +54,14 @@ Checksum-database proofs for every module come along (following your
 GOSUMDB; modules matching GONOSUMDB/GOPRIVATE are recorded as not covered),
 so clients on the other side keep GOSUMDB at its default.
 
+Signatures: --sign-key with a minisign key (modferry keygen) writes
+MANIFEST.json.minisig, which 'minisign -Vm' checks; with an armored OpenPGP
+secret key, or --sign-cmd with an external signer such as gpg for keys that
+never leave a card, MANIFEST.json.asc, which 'gpg --verify' checks. A bundle
+may carry both, and several OpenPGP signers, for 'verify
+--require-signatures 2' (four eyes). Key passphrases come from the terminal
+or $MODFERRY_KEY_PASSPHRASE.
+
 Each project is resolved with the Go toolchain its go.mod or go.work
 selects, as the go command does with GOTOOLCHAIN=auto: a project that says
 "go 1.27" (go1.27.0) or "toolchain go1.27.3" exports from a go1.26 machine.
@@ -68,7 +76,8 @@ out the ones projects select.`,
 			return runExport(cmd.Context(), cmd.OutOrStdout(), o, args)
 		},
 	}
-	cmd.Flags().StringVar(&o.signKey, "sign-key", "", "minisign secret key to sign the bundle with")
+	cmd.Flags().StringArrayVar(&o.signKeys, "sign-key", nil, "secret key to sign the bundle with: a minisign key (MANIFEST.json.minisig) or an armored OpenPGP key (MANIFEST.json.asc); repeatable, for several signers")
+	cmd.Flags().StringArrayVar(&o.signCmds, "sign-cmd", nil, "external OpenPGP signer that reads the manifest on stdin and writes a detached signature, e.g. 'gpg --detach-sign --armor -u KEYID' (keys on a smartcard or HSM); repeatable")
 	cmd.Flags().BoolVar(&o.unsigned, "unsigned", false, "write an unsigned bundle (for experiments; import refuses it without --allow-unsigned)")
 	cmd.Flags().StringVarP(&o.out, "output", "o", "", "bundle file to write (required)")
 	cmd.Flags().StringVar(&o.since, "since", "", "inventory of the other side: leave out what it has")
@@ -84,8 +93,8 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 	if o.out == "" {
 		return errors.New("give the bundle file with -o B.tar.zst")
 	}
-	if (o.signKey == "") == !o.unsigned {
-		return errors.New("give --sign-key KEY (or --unsigned for an experiment)")
+	if signing := len(o.signKeys)+len(o.signCmds) > 0; signing == o.unsigned {
+		return errors.New("give --sign-key KEY or --sign-cmd CMD (or --unsigned for an experiment)")
 	}
 	opts := export.Options{Output: o.out, Upstream: o.upstream, WorkDir: o.workDir, ToolVersion: toolVersion()}
 	for _, a := range args {
@@ -127,12 +136,12 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 	if len(opts.Projects)+len(opts.Modules)+len(opts.Toolchains) == 0 {
 		return errors.New("nothing to export: give project directories, MODULE@VERSION arguments or --toolchain")
 	}
-	if o.signKey != "" {
-		key, err := sign.LoadPrivateKey(o.signKey, keyPassphrase)
+	if !o.unsigned {
+		signer, err := bundleSigner(o.signKeys, o.signCmds)
 		if err != nil {
-			return fmt.Errorf("%s: %w", o.signKey, err)
+			return err
 		}
-		opts.Sign = func(m []byte) ([]byte, error) { return sign.Sign(key, m) }
+		opts.Sign = signer
 	}
 	if o.since != "" {
 		inv, digest, err := inventory.Load(o.since)

@@ -19,8 +19,8 @@ import (
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/progress"
-	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/trust"
 )
 
 type importOptions struct {
@@ -29,8 +29,9 @@ type importOptions struct {
 	storeSet      bool
 	cacheDir      string
 	modcache      string
-	pubkeys       []string
-	allowUnsigned bool
+	pubkeys           []string
+	requireSignatures int
+	allowUnsigned     bool
 	json          bool
 }
 
@@ -81,7 +82,8 @@ zip rules and its .ziphash; what fails is skipped and reported.`,
 	addStoreFlag(cmd, &o.store)
 	cmd.Flags().StringVar(&o.cacheDir, "cache-dir", "", "import a GOMODCACHE (or its cache/download directory)")
 	cmd.Flags().StringVar(&o.modcache, "modcache", "", "fill this GOMODCACHE directly instead of a store")
-	cmd.Flags().StringArrayVar(&o.pubkeys, "pubkey", nil, "trusted public key file or directory of .pub files (repeatable)")
+	cmd.Flags().StringArrayVar(&o.pubkeys, "pubkey", nil, "trusted public key: a minisign .pub file, an OpenPGP public key or key ring (armored or binary), or a directory of them (repeatable)")
+	cmd.Flags().IntVar(&o.requireSignatures, "require-signatures", 1, "distinct trusted signers a bundle needs (2 for a four-eyes release)")
 	cmd.Flags().BoolVar(&o.allowUnsigned, "allow-unsigned", false, "accept bundles without a signature")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
 	addRemoteFlags(cmd, &o.remote, "write")
@@ -176,10 +178,10 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 
 // importBundle imports one bundle file; into a store (not a GOMODCACHE),
 // as a change recorded in the audit log, before and after, with target.
-func importBundle(ctx context.Context, st *store.Disk, file, target string, keys []sign.PublicKey, o importOptions) (*importer.Result, error) {
-	var keyID string
+func importBundle(ctx context.Context, st *store.Disk, file, target string, keys *trust.Keys, o importOptions) (*importer.Result, error) {
+	var signers []trust.Signer
 	opts := importer.Options{
-		Verify:        verifier(keys, &keyID),
+		Verify:        verifier(trust.Policy{Keys: keys, Require: o.requireSignatures}, &signers),
 		AllowUnsigned: o.allowUnsigned,
 		Actor:         localActor(),
 		ModCache:      o.modcache != "",
@@ -193,8 +195,8 @@ func importBundle(ctx context.Context, st *store.Disk, file, target string, keys
 	}
 	res, err := importer.Import(ctx, st, file, opts)
 	result, d := audit.ResultOK, map[string]string{}
-	if keyID != "" {
-		d["key"] = keyID
+	if len(signers) > 0 {
+		d["key"] = trust.SignerIDs(signers)
 	}
 	if err != nil {
 		result, d["error"] = audit.ResultError, err.Error()

@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/term"
 
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/pgp"
 	"github.com/modferry/modferry/internal/sign"
+	"github.com/modferry/modferry/internal/trust"
 )
 
 // passphraseEnv names the variable that supplies a key passphrase to
@@ -57,26 +61,99 @@ func askPassphrase(prompt string) ([]byte, error) {
 	return p, err
 }
 
-// loadTrustedKeys reads the --pubkey arguments (files or directories of
-// *.pub files).
-func loadTrustedKeys(paths []string) ([]sign.PublicKey, error) {
+// loadTrustedKeys reads the --pubkey arguments (minisign .pub files,
+// OpenPGP public keys or key rings, or directories of them).
+func loadTrustedKeys(paths []string) (*trust.Keys, error) {
 	if len(paths) == 0 {
-		return nil, errors.New("no trusted key: give --pubkey KEY.pub (a file or a directory of .pub files), or --allow-unsigned")
+		return nil, errors.New("no trusted key: give --pubkey KEY.pub (a minisign or OpenPGP public key, or a directory of them), or --allow-unsigned")
 	}
-	return sign.LoadPublicKeys(paths...)
+	return trust.Load(paths...)
 }
 
-// verifier returns a bundle signature check against keys, remembering the
-// key that signed.
-func verifier(keys []sign.PublicKey, keyID *string) func(manifest, sig []byte) error {
-	if keys == nil {
+// verifier returns a bundle signature check for policy, remembering the
+// trusted keys that signed; nil without keys.
+func verifier(policy trust.Policy, signers *[]trust.Signer) func([]byte, bundle.Signatures) error {
+	if policy.Keys == nil {
 		return nil
 	}
-	return func(manifest, sig []byte) error {
-		id, err := sign.Verify(keys, manifest, sig)
-		*keyID = id
+	return func(manifest []byte, sigs bundle.Signatures) error {
+		s, err := policy.Verify(manifest, sigs)
+		*signers = s
 		return err
 	}
+}
+
+// bundleSigner returns the signing function for export: each key file is
+// a minisign secret key (at most one) or an armored OpenPGP secret key,
+// each command an external OpenPGP signer (e.g. gpg --detach-sign --armor
+// -u KEYID) that reads the manifest on stdin and writes a detached
+// signature on stdout. All OpenPGP signatures go into MANIFEST.json.asc.
+func bundleSigner(keyFiles, commands []string) (func([]byte) (bundle.Signatures, error), error) {
+	var minisignKey *sign.PrivateKey
+	var pgpKeys []*pgp.PrivateKey
+	for _, f := range keyFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if pgp.IsArmored(data) || pgp.LooksLikeKey(data) {
+			k, err := pgp.ParsePrivateKey(data, keyPassphrase)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			pgpKeys = append(pgpKeys, k)
+			continue
+		}
+		if minisignKey != nil {
+			return nil, fmt.Errorf("%s: a bundle carries one minisign signature; give one minisign key (add OpenPGP keys or --sign-cmd for more signers)", f)
+		}
+		k, err := sign.ParsePrivateKey(data, keyPassphrase)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		minisignKey = &k
+	}
+	var argvs [][]string
+	for _, c := range commands {
+		argv, err := splitCommand(c)
+		if err != nil {
+			return nil, fmt.Errorf("--sign-cmd %q: %w", c, err)
+		}
+		argvs = append(argvs, argv)
+	}
+	return func(manifest []byte) (bundle.Signatures, error) {
+		var sigs bundle.Signatures
+		if minisignKey != nil {
+			s, err := sign.Sign(*minisignKey, manifest)
+			if err != nil {
+				return sigs, err
+			}
+			sigs.Minisign = s
+		}
+		var pgpSigs [][]byte
+		for _, k := range pgpKeys {
+			s, err := pgp.Sign(k, manifest)
+			if err != nil {
+				return sigs, fmt.Errorf("OpenPGP key %s: %w", k.ID(), err)
+			}
+			pgpSigs = append(pgpSigs, s)
+		}
+		for _, argv := range argvs {
+			s, err := pgp.SignWithCommand(argv, manifest)
+			if err != nil {
+				return sigs, err
+			}
+			pgpSigs = append(pgpSigs, s)
+		}
+		if len(pgpSigs) > 0 {
+			s, err := pgp.Combine(pgpSigs...)
+			if err != nil {
+				return sigs, err
+			}
+			sigs.OpenPGP = s
+		}
+		return sigs, nil
+	}, nil
 }
 
 // writeFileAtomic writes a file via a synced temporary file and a rename.
@@ -102,4 +179,61 @@ func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), name)
+}
+
+// splitCommand splits a command line into words as a POSIX shell would
+// for plain words and '…' or "…" quotes (with \ escaping in and outside
+// double quotes), without expanding anything: --sign-cmd runs no shell.
+func splitCommand(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\'':
+			end := strings.IndexByte(s[i+1:], '\'')
+			if end < 0 {
+				return nil, errors.New("unterminated ' quote")
+			}
+			cur.WriteString(s[i+1 : i+1+end])
+			i += end + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte(`"\$`+"`", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, errors.New(`unterminated " quote`)
+			}
+			inWord = true
+		case c == '\\':
+			if i+1 >= len(s) {
+				return nil, errors.New("trailing backslash")
+			}
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	if len(words) == 0 {
+		return nil, errors.New("empty command")
+	}
+	return words, nil
 }

@@ -43,6 +43,7 @@ there as a GOPROXY that the plain go command builds against.`,
 	root.AddCommand(newServeCmd(), newEnvCmd(), newImportCmd(),
 		newTokenCmd(), newPublishCmd(), newDeleteCmd(), newAuditCmd())
 	root.AddCommand(newKeygenCmd(), newExportCmd(), newVerifyCmd(), newInventoryCmd())
+	root.AddCommand(newHealthcheckCmd())
 	return root
 }
 

@@ -15,7 +15,7 @@ import (
 
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/server"
-	"github.com/modferry/modferry/internal/sign"
+	"github.com/modferry/modferry/internal/trust"
 )
 
 type serveOptions struct {
@@ -31,6 +31,8 @@ type serveOptions struct {
 	authFailures   int
 	authWindow     time.Duration
 	pubkeys        []string
+
+	requireSignatures int
 }
 
 func newServeCmd() *cobra.Command {
@@ -74,7 +76,8 @@ change (507, or 503 on a read-only store) until it can.`,
 	f.StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable)")
 	f.IntVar(&o.authFailures, "auth-failures", auth.DefaultFailures, "failed authentications a client may make in a burst before it gets 429")
 	f.DurationVar(&o.authWindow, "auth-window", auth.DefaultWindow, "time in which a client's allowance of failed authentications refills")
-	f.StringArrayVar(&o.pubkeys, "pubkey", nil, "accept bundles signed with this key at POST /api/v1/bundles (write scope); a file or a directory of .pub files, repeatable")
+	f.StringArrayVar(&o.pubkeys, "pubkey", nil, "accept bundles signed with this key at POST /api/v1/bundles (write scope): a minisign .pub or OpenPGP public key file, or a directory of them; repeatable")
+	f.IntVar(&o.requireSignatures, "require-signatures", 1, "distinct trusted signers an uploaded bundle needs")
 	return cmd
 }
 
@@ -104,9 +107,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if cache == 0 {
 		cache = -1
 	}
-	var bundleKeys []sign.PublicKey
+	bundleTrust := trust.Policy{Require: o.requireSignatures}
 	if len(o.pubkeys) > 0 {
-		if bundleKeys, err = sign.LoadPublicKeys(o.pubkeys...); err != nil {
+		if bundleTrust.Keys, err = trust.Load(o.pubkeys...); err != nil {
 			return fmt.Errorf("--pubkey: %w", err)
 		}
 	}
@@ -116,7 +119,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		Limiter:        &auth.Limiter{Failures: o.authFailures, Window: o.authWindow},
 		TrustedProxies: trusted,
 		Audit:          alog,
-		BundleKeys:     bundleKeys,
+		BundleTrust:    bundleTrust,
 	})
 	hs := &http.Server{
 		Handler:           srv,

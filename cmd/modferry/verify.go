@@ -11,13 +11,14 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/importer"
-	"github.com/modferry/modferry/internal/sign"
+	"github.com/modferry/modferry/internal/trust"
 )
 
 type verifyOptions struct {
-	pubkeys       []string
-	allowUnsigned bool
-	json          bool
+	pubkeys           []string
+	requireSignatures int
+	allowUnsigned     bool
+	json              bool
 }
 
 func newVerifyCmd() *cobra.Command {
@@ -38,22 +39,23 @@ per bundle; exits 0 only if every bundle holds.`,
 			return runVerify(cmd.Context(), cmd.OutOrStdout(), o, args)
 		},
 	}
-	cmd.Flags().StringArrayVar(&o.pubkeys, "pubkey", nil, "trusted public key file or directory of .pub files (repeatable)")
+	cmd.Flags().StringArrayVar(&o.pubkeys, "pubkey", nil, "trusted public key: a minisign .pub file, an OpenPGP public key or key ring (armored or binary), or a directory of them (repeatable)")
+	cmd.Flags().IntVar(&o.requireSignatures, "require-signatures", 1, "distinct trusted signers a bundle needs (2 for a four-eyes release)")
 	cmd.Flags().BoolVar(&o.allowUnsigned, "allow-unsigned", false, "accept bundles without a signature")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON")
 	return cmd
 }
 
 type verifyResult struct {
-	Bundle   string `json:"bundle"`
-	OK       bool   `json:"ok"`
-	Error    string `json:"error,omitempty"`
-	KeyID    string `json:"keyID,omitempty"`
-	Modules  int    `json:"modules,omitempty"`
-	Files    int    `json:"files,omitempty"`
-	Created  string `json:"created,omitempty"`
-	Base     string `json:"baseInventory,omitempty"`
-	Unsigned bool   `json:"unsigned,omitempty"`
+	Bundle   string         `json:"bundle"`
+	OK       bool           `json:"ok"`
+	Error    string         `json:"error,omitempty"`
+	Signers  []trust.Signer `json:"signers,omitempty"`
+	Modules  int            `json:"modules,omitempty"`
+	Files    int            `json:"files,omitempty"`
+	Created  string         `json:"created,omitempty"`
+	Base     string         `json:"baseInventory,omitempty"`
+	Unsigned bool           `json:"unsigned,omitempty"`
 }
 
 func runVerify(ctx context.Context, w io.Writer, o verifyOptions, args []string) error {
@@ -61,18 +63,19 @@ func runVerify(ctx context.Context, w io.Writer, o verifyOptions, args []string)
 	if err != nil && !(o.allowUnsigned && len(o.pubkeys) == 0) {
 		return err
 	}
+	policy := trust.Policy{Keys: keys, Require: o.requireSignatures}
 	var results []verifyResult
 	failed := 0
 	for _, b := range args {
 		r := verifyResult{Bundle: b}
-		m, err := verifyBundle(ctx, b, keys, o.allowUnsigned, &r.KeyID)
+		m, err := verifyBundle(ctx, b, policy, o.allowUnsigned, &r.Signers)
 		if err != nil {
 			r.Error = err.Error()
 			failed++
 		} else {
 			r.OK = true
 			r.Modules, r.Files, r.Created, r.Base = len(m.Modules), len(m.Files), m.Created.Format("2006-01-02T15:04:05Z"), m.BaseInventory
-			r.Unsigned = r.KeyID == ""
+			r.Unsigned = len(r.Signers) == 0
 		}
 		results = append(results, r)
 	}
@@ -83,7 +86,7 @@ func runVerify(ctx context.Context, w io.Writer, o verifyOptions, args []string)
 	} else {
 		for _, r := range results {
 			if r.OK {
-				by := "signed by key " + r.KeyID
+				by := "signed by " + trust.SignerIDs(r.Signers)
 				if r.Unsigned {
 					by = "UNSIGNED"
 				}
@@ -101,7 +104,7 @@ func runVerify(ctx context.Context, w io.Writer, o verifyOptions, args []string)
 
 // verifyBundle reads and checks one bundle, staging its members in a
 // temporary directory that is removed afterwards.
-func verifyBundle(ctx context.Context, file string, keys []sign.PublicKey, allowUnsigned bool, keyID *string) (*bundle.Manifest, error) {
+func verifyBundle(ctx context.Context, file string, policy trust.Policy, allowUnsigned bool, signers *[]trust.Signer) (*bundle.Manifest, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
@@ -117,7 +120,7 @@ func verifyBundle(ctx context.Context, file string, keys []sign.PublicKey, allow
 		return nil, err
 	}
 	defer stage.Close()
-	m, err := bundle.Read(ctx, f, bundle.ReadOptions{Verify: verifier(keys, keyID), AllowUnsigned: allowUnsigned, Stage: stage})
+	m, err := bundle.Read(ctx, f, bundle.ReadOptions{Verify: verifier(policy, signers), AllowUnsigned: allowUnsigned, Stage: stage})
 	if errors.Is(err, bundle.ErrUnsigned) {
 		return nil, fmt.Errorf("%w (give --allow-unsigned to accept it anyway)", err)
 	}

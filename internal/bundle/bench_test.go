@@ -55,7 +55,7 @@ func BenchmarkWrite(b *testing.B) {
 			var out bytes.Buffer
 			for b.Loop() {
 				out.Reset()
-				if err := WriteLevel(context.Background(), &out, s.m, nil, s.open, lv); err != nil {
+				if err := WriteLevel(context.Background(), &out, s.m, Signatures{}, s.open, lv); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -67,7 +67,7 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkRead(b *testing.B) {
 	s, total := benchSource(b)
 	var out bytes.Buffer
-	if err := Write(context.Background(), &out, s.m, nil, s.open); err != nil {
+	if err := Write(context.Background(), &out, s.m, Signatures{}, s.open); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(total)

@@ -23,10 +23,10 @@ func TestRoundTrip(t *testing.T) {
 	// Writing is deterministic for a given manifest and signature.
 	sig := k.sign(t, s.m)
 	var b1, b2 bytes.Buffer
-	if err := Write(context.Background(), &b1, s.m, sig, s.open); err != nil {
+	if err := Write(context.Background(), &b1, s.m, Signatures{Minisign: sig}, s.open); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(context.Background(), &b2, s.m, sig, s.open); err != nil {
+	if err := Write(context.Background(), &b2, s.m, Signatures{Minisign: sig}, s.open); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(b1.Bytes(), b2.Bytes()) {
@@ -82,7 +82,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	// Unsigned bundles need AllowUnsigned.
 	var ub bytes.Buffer
-	if err := Write(context.Background(), &ub, s.m, nil, s.open); err != nil {
+	if err := Write(context.Background(), &ub, s.m, Signatures{}, s.open); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Read(context.Background(), bytes.NewReader(ub.Bytes()), ReadOptions{AllowUnsigned: true}); err != nil {
@@ -154,7 +154,7 @@ func TestWriteChecksSources(t *testing.T) {
 			s2.contents[k] = v
 		}
 		s2.contents[name] = tc.data
-		err := Write(context.Background(), new(bytes.Buffer), s2.m, nil, s2.open)
+		err := Write(context.Background(), new(bytes.Buffer), s2.m, Signatures{}, s2.open)
 		var me *MemberError
 		if !errors.Is(err, tc.want) || !errors.As(err, &me) || me.Path != name {
 			t.Errorf("%s source: got %v, want %v for %s", tc.desc, err, tc.want, name)

@@ -9,8 +9,12 @@
 //
 //  1. MANIFEST.json: the [Manifest], in canonical JSON (see
 //     [Manifest.Marshal]).
-//  2. MANIFEST.json.minisig: the minisign signature of MANIFEST.json. It may
-//     be absent only in bundles read with ReadOptions.AllowUnsigned.
+//  2. The signatures of MANIFEST.json, each optional, in this order:
+//     MANIFEST.json.minisig (minisign, checked by `minisign -V`) and
+//     MANIFEST.json.asc (an armored detached OpenPGP signature with one or
+//     more signature packets, checked by `gpg --verify`). Both may be
+//     absent only in bundles read with ReadOptions.AllowUnsigned. Which
+//     signers suffice is the caller's policy (ReadOptions.Verify).
 //  3. Every file the manifest lists, in manifest order: sbom.cdx.json,
 //     sbom.spdx.json, then download/..., then sumdb/....
 //
@@ -18,7 +22,7 @@
 // ".." elements, no backslashes, no control characters. The only names are
 //
 //	MANIFEST.json
-//	MANIFEST.json.minisig
+//	MANIFEST.json.minisig, MANIFEST.json.asc
 //	sbom.cdx.json, sbom.spdx.json
 //	download/<escaped module path>/@v/<escaped version>.info|.mod|.zip
 //	sumdb/<name>/latest

@@ -176,8 +176,8 @@ func (k testKey) sign(t testing.TB, m *Manifest) []byte {
 	return sig
 }
 
-func (k testKey) verify(manifest, sig []byte) error {
-	_, err := sign.Verify(k.pub, manifest, sig)
+func (k testKey) verify(manifest []byte, sigs Signatures) error {
+	_, err := sign.Verify(k.pub, manifest, sigs.Minisign)
 	return err
 }
 
@@ -185,7 +185,7 @@ func (k testKey) verify(manifest, sig []byte) error {
 func writeBundle(t testing.TB, s *source, k testKey) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := Write(context.Background(), &buf, s.m, k.sign(t, s.m), s.open); err != nil {
+	if err := Write(context.Background(), &buf, s.m, Signatures{Minisign: k.sign(t, s.m)}, s.open); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

@@ -11,11 +11,45 @@ import (
 
 // Fixed member names.
 const (
-	ManifestName  = "MANIFEST.json"
-	SignatureName = "MANIFEST.json.minisig"
-	SBOMCycloneDX = "sbom.cdx.json"
-	SBOMSPDX      = "sbom.spdx.json"
+	ManifestName         = "MANIFEST.json"
+	SignatureName        = "MANIFEST.json.minisig"
+	OpenPGPSignatureName = "MANIFEST.json.asc"
+	SBOMCycloneDX        = "sbom.cdx.json"
+	SBOMSPDX             = "sbom.spdx.json"
 )
+
+// Signatures are the signature members of a bundle, each the content of
+// its file for exactly the MANIFEST.json bytes, or nil when absent.
+type Signatures struct {
+	// Minisign is MANIFEST.json.minisig, as minisign -S writes it.
+	Minisign []byte
+	// OpenPGP is MANIFEST.json.asc, an armored detached OpenPGP signature
+	// (gpg --detach-sign --armor) with one or more signature packets.
+	OpenPGP []byte
+}
+
+// Empty reports whether there is no signature at all.
+func (s Signatures) Empty() bool { return s.Minisign == nil && s.OpenPGP == nil }
+
+// members returns the signature members in bundle order, with their names.
+func (s Signatures) members() []struct {
+	name string
+	data []byte
+} {
+	var out []struct {
+		name string
+		data []byte
+	}
+	for _, m := range []struct {
+		name string
+		data []byte
+	}{{SignatureName, s.Minisign}, {OpenPGPSignatureName, s.OpenPGP}} {
+		if m.data != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
 
 // maxNameLen bounds a member name. Module paths are far shorter in practice.
 const maxNameLen = 1024
@@ -72,7 +106,7 @@ func ParseMemberPath(name string) (Member, error) {
 	switch name {
 	case ManifestName:
 		return Member{Kind: KindManifest}, nil
-	case SignatureName:
+	case SignatureName, OpenPGPSignatureName:
 		return Member{Kind: KindSignature}, nil
 	case SBOMCycloneDX, SBOMSPDX:
 		return Member{Kind: KindSBOM}, nil

@@ -23,11 +23,12 @@ import (
 // ReadOptions configure Read. The zero value rejects every bundle: set
 // Verify, or AllowUnsigned.
 type ReadOptions struct {
-	// Verify checks the signature sig of the manifest bytes. It is called
-	// before any member after the signature is accepted. Nil is allowed only
-	// with AllowUnsigned, and then a signature present is not checked.
-	Verify func(manifest, sig []byte) error
-	// AllowUnsigned accepts a bundle without MANIFEST.json.minisig.
+	// Verify checks the signatures of the manifest bytes (at least one is
+	// present). It is called before any member after the signatures is
+	// accepted. Nil is allowed only with AllowUnsigned, and then signatures
+	// present are not checked.
+	Verify func(manifest []byte, sigs Signatures) error
+	// AllowUnsigned accepts a bundle without a signature member.
 	AllowUnsigned bool
 	// Stage receives member contents. Nil stages into a temporary directory
 	// that Read removes before returning (enough for a verify-only pass).
@@ -128,30 +129,45 @@ func (rd *reader) stream() (*Manifest, error) {
 	}
 	manifestRaw, manifestSize := raw, hdr.Size
 
-	// 2. MANIFEST.json.minisig, verified before anything else is accepted.
+	// 2. The signatures, each optional, in this order, verified before
+	// anything else is accepted.
+	type sigMember struct {
+		name string
+		raw  []byte
+		size int64
+	}
+	var sigs Signatures
+	var sigMembers []sigMember
 	hdr, raw, err = rd.next()
+	for _, s := range []struct {
+		name string
+		dst  *[]byte
+	}{{SignatureName, &sigs.Minisign}, {OpenPGPSignatureName, &sigs.OpenPGP}} {
+		if err != nil || hdr.Name != s.name {
+			continue
+		}
+		sig, rerr := rd.readSmall(hdr, MaxSignatureSize)
+		if rerr != nil {
+			return nil, rerr
+		}
+		*s.dst = sig
+		sigMembers = append(sigMembers, sigMember{s.name, raw, hdr.Size})
+		hdr, raw, err = rd.next()
+	}
 	if err != nil && err != io.EOF {
 		return nil, err
 	}
-	var sigRaw []byte
-	var sigSize int64
-	if err == nil && hdr.Name == SignatureName {
-		sig, err := rd.readSmall(hdr, MaxSignatureSize)
-		if err != nil {
-			return nil, err
-		}
-		if rd.opts.Verify != nil {
-			if err := rd.opts.Verify(data, sig); err != nil {
-				return nil, memberErr(SignatureName, fmt.Errorf("%w: %w", ErrBadSignature, err))
+	switch {
+	case sigs.Empty() && !rd.opts.AllowUnsigned:
+		return nil, fmt.Errorf("%w: neither %s nor %s is there", ErrUnsigned, SignatureName, OpenPGPSignatureName)
+	case !sigs.Empty() && rd.opts.Verify != nil:
+		if verr := rd.opts.Verify(data, sigs); verr != nil {
+			if len(sigMembers) > 1 {
+				// Verify's error names the member at fault, if one is.
+				return nil, fmt.Errorf("%w: %w", ErrBadSignature, verr)
 			}
+			return nil, memberErr(sigMembers[0].name, fmt.Errorf("%w: %w", ErrBadSignature, verr))
 		}
-		sigRaw, sigSize = raw, hdr.Size
-		hdr, raw, err = rd.next()
-		if err != nil && err != io.EOF {
-			return nil, err
-		}
-	} else if !rd.opts.AllowUnsigned {
-		return nil, fmt.Errorf("%w: %s is missing", ErrUnsigned, SignatureName)
 	}
 	eof := err == io.EOF
 
@@ -165,8 +181,8 @@ func (rd *reader) stream() (*Manifest, error) {
 	if err := rd.checkRaw(manifestRaw, ManifestName, manifestSize); err != nil {
 		return nil, err
 	}
-	if sigRaw != nil {
-		if err := rd.checkRaw(sigRaw, SignatureName, sigSize); err != nil {
+	for _, sm := range sigMembers {
+		if err := rd.checkRaw(sm.raw, sm.name, sm.size); err != nil {
 			return nil, err
 		}
 	}
@@ -283,7 +299,7 @@ func (rd *reader) member(hdr *tar.Header, raw []byte) error {
 	if hdr.Typeflag != tar.TypeReg {
 		return memberErr(name, fmt.Errorf("%w (type %q)", ErrNotRegular, hdr.Typeflag))
 	}
-	if name == ManifestName || name == SignatureName || rd.seen[name] {
+	if mem.Kind == KindManifest || mem.Kind == KindSignature || rd.seen[name] {
 		return memberErr(name, ErrDuplicate)
 	}
 	f, ok := rd.files[name]

@@ -50,23 +50,24 @@ func (l Level) zstd() zstd.EncoderLevel {
 // window descriptor for zstdWindow (2^25: 15<<3).
 var zstdFrameHeader = []byte{0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x78}
 
-// Write writes a bundle to w: the canonical encoding of m, the signature sig
-// (the content of a .minisig file for exactly those bytes; nil writes an
-// unsigned bundle), then every file m lists, in canonical order, with its
+// Write writes a bundle to w: the canonical encoding of m, the signatures
+// sigs of exactly those bytes (none: an unsigned bundle), then every file m lists, in canonical order, with its
 // content read from open(name). Each file is hashed as it is copied and
 // Write fails if its size or SHA-256 differs from the manifest. Files are
 // streamed, never held in memory whole.
-func Write(ctx context.Context, w io.Writer, m *Manifest, sig []byte, open func(name string) (io.ReadCloser, error)) error {
-	return WriteLevel(ctx, w, m, sig, open, LevelDefault)
+func Write(ctx context.Context, w io.Writer, m *Manifest, sigs Signatures, open func(name string) (io.ReadCloser, error)) error {
+	return WriteLevel(ctx, w, m, sigs, open, LevelDefault)
 }
 
 // WriteLevel is Write with a choice of compression level.
-func WriteLevel(ctx context.Context, w io.Writer, m *Manifest, sig []byte, open func(name string) (io.ReadCloser, error), level Level) error {
+func WriteLevel(ctx context.Context, w io.Writer, m *Manifest, sigs Signatures, open func(name string) (io.ReadCloser, error), level Level) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	if len(sig) > MaxSignatureSize {
-		return fmt.Errorf("bundle: signature larger than %d bytes", MaxSignatureSize)
+	for _, s := range sigs.members() {
+		if len(s.data) > MaxSignatureSize {
+			return fmt.Errorf("bundle: %s larger than %d bytes", s.name, MaxSignatureSize)
+		}
 	}
 	c := m.canonical()
 	data, err := c.Marshal()
@@ -85,8 +86,8 @@ func WriteLevel(ctx context.Context, w io.Writer, m *Manifest, sig []byte, open 
 	if err := writeMember(tw, ManifestName, c.Created, bytes.NewReader(data), int64(len(data))); err != nil {
 		return err
 	}
-	if sig != nil {
-		if err := writeMember(tw, SignatureName, c.Created, bytes.NewReader(sig), int64(len(sig))); err != nil {
+	for _, s := range sigs.members() {
+		if err := writeMember(tw, s.name, c.Created, bytes.NewReader(s.data), int64(len(s.data))); err != nil {
 			return err
 		}
 	}

@@ -41,9 +41,9 @@ type Options struct {
 	// is recorded in the manifest as the base.
 	Since       *inventory.Inventory
 	SinceDigest string
-	// Sign returns the signature of the manifest; nil makes an unsigned
+	// Sign returns the signatures of the manifest; nil makes an unsigned
 	// bundle.
-	Sign        func(manifest []byte) ([]byte, error)
+	Sign        func(manifest []byte) (bundle.Signatures, error)
 	Output      string
 	ToolVersion string
 	// Progress receives resolution events and hashing progress.
@@ -227,14 +227,14 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	var sig []byte
+	var sigs bundle.Signatures
 	if opts.Sign != nil {
-		if sig, err = opts.Sign(manifest); err != nil {
+		if sigs, err = opts.Sign(manifest); err != nil {
 			return nil, fmt.Errorf("signing the manifest: %w", err)
 		}
 	}
 	n, err := writeAtomic(ctx, opts.Output, func(w io.Writer) error {
-		return bundle.WriteLevel(ctx, w, m, sig, func(name string) (io.ReadCloser, error) {
+		return bundle.WriteLevel(ctx, w, m, sigs, func(name string) (io.ReadCloser, error) {
 			if b, ok := inMemory[name]; ok {
 				return io.NopCloser(bytes.NewReader(b)), nil
 			}

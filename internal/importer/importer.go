@@ -43,7 +43,7 @@ import (
 // Options configure Import.
 type Options struct {
 	// Verify checks the manifest signature (see bundle.ReadOptions).
-	Verify func(manifest, sig []byte) error
+	Verify func(manifest []byte, sigs bundle.Signatures) error
 	// AllowUnsigned accepts bundles without a signature.
 	AllowUnsigned bool
 	// Actor is recorded in the import history ("local:alice").
@@ -129,9 +129,9 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 	var manifestBytes []byte
 	verify := opts.Verify
 	if verify != nil {
-		verify = func(m, sig []byte) error {
+		verify = func(m []byte, sigs bundle.Signatures) error {
 			manifestBytes = bytes.Clone(m)
-			return opts.Verify(m, sig)
+			return opts.Verify(m, sigs)
 		}
 	}
 	m, err := bundle.Read(ctx, f, bundle.ReadOptions{Verify: verify, AllowUnsigned: opts.AllowUnsigned, Stage: stage})

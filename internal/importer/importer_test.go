@@ -35,8 +35,8 @@ func newStore(t *testing.T) *store.Disk {
 }
 
 func opts(pub sign.PublicKey) importer.Options {
-	return importer.Options{Verify: func(m, sig []byte) error {
-		_, err := sign.Verify([]sign.PublicKey{pub}, m, sig)
+	return importer.Options{Verify: func(m []byte, sigs bundle.Signatures) error {
+		_, err := sign.Verify([]sign.PublicKey{pub}, m, sigs.Minisign)
 		return err
 	}, Actor: "test"}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/store"
 	"github.com/modferry/modferry/internal/sumdb"
+	"github.com/modferry/modferry/internal/trust"
 )
 
 // bundlesPath takes bundle uploads:
@@ -33,7 +34,7 @@ const maxBundleUpload = 64 << 30
 // apiImport receives a bundle into the store's uploads directory and
 // imports it exactly as 'modferry import' does: verified, all or nothing.
 func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string) {
-	if len(s.bundleKeys) == 0 {
+	if s.bundleTrust.Keys == nil {
 		apiError(w, http.StatusForbidden, "this server imports no bundles over HTTP: start it with --pubkey KEY.pub to trust a signing key")
 		return
 	}
@@ -71,9 +72,9 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string)
 	}
 	var keyID string
 	res, err := importer.Import(context.WithoutCancel(r.Context()), disk, tmp.Name(), importer.Options{
-		Verify: func(m, sig []byte) error {
-			id, err := sign.Verify(s.bundleKeys, m, sig)
-			keyID = id
+		Verify: func(m []byte, sigs bundle.Signatures) error {
+			signers, err := s.bundleTrust.Verify(m, sigs)
+			keyID = trust.SignerIDs(signers)
 			return err
 		},
 		Actor: actor,

@@ -17,9 +17,9 @@ import (
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/proxy"
-	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/store"
 	"github.com/modferry/modferry/internal/sumdb"
+	"github.com/modferry/modferry/internal/trust"
 )
 
 // Config configures a Server. Store is required; the rest may be zero.
@@ -51,9 +51,9 @@ type Config struct {
 	// SummaryEvery is how often failed authentications are summarized
 	// in one auth.failure entry; 0 means a minute.
 	SummaryEvery time.Duration
-	// BundleKeys are the keys a bundle uploaded to POST /api/v1/bundles
-	// must be signed with; none turns bundle upload off.
-	BundleKeys []sign.PublicKey
+	// BundleTrust is what the signatures of a bundle uploaded to
+	// POST /api/v1/bundles must satisfy; nil Keys turn bundle upload off.
+	BundleTrust trust.Policy
 	// TempDir holds uploads while they are checked; "" means os.TempDir().
 	TempDir string
 }
@@ -72,7 +72,7 @@ type Server struct {
 	summaryEvery time.Duration
 	tempDir      string
 	store        store.Store
-	bundleKeys   []sign.PublicKey
+	bundleTrust  trust.Policy
 	life         lifecycle
 
 	epList, epInfo, epMod, epZip, epLatest, epHealth, epMetrics, epAPI, epSumDB, epOther *endpointStats
@@ -104,7 +104,7 @@ func New(cfg Config) *Server {
 		summaryEvery: cfg.SummaryEvery,
 		tempDir:      cfg.TempDir,
 		store:        cfg.Store,
-		bundleKeys:   cfg.BundleKeys,
+		bundleTrust:  cfg.BundleTrust,
 	}
 	if s.gate.limiter == nil {
 		s.gate.limiter = &auth.Limiter{}

@@ -132,7 +132,7 @@ func Write(t testing.TB, file string, mods []Module, key sign.PrivateKey) *bundl
 		t.Fatal(err)
 	}
 	defer out.Close()
-	err = bundle.Write(context.Background(), out, canon, sig, func(name string) (io.ReadCloser, error) {
+	err = bundle.Write(context.Background(), out, canon, bundle.Signatures{Minisign: sig}, func(name string) (io.ReadCloser, error) {
 		d, ok := contents[name]
 		if !ok {
 			return nil, fs.ErrNotExist
