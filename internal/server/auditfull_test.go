@@ -14,6 +14,7 @@ import (
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/bundle/bundletest"
 	"github.com/modferry/modferry/internal/sign"
+	"github.com/modferry/modferry/internal/trust"
 )
 
 // TestAuditFull: with an audit log that cannot take a byte (log.jsonl is
@@ -25,7 +26,7 @@ func TestAuditFull(t *testing.T) {
 		t.Skip("needs /dev/full")
 	}
 	_, pub := bundletest.NewKey(t)
-	f := newFixture(t, Config{BundleKeys: []sign.PublicKey{pub}})
+	f := newFixture(t, Config{BundleTrust: trust.Policy{Keys: &trust.Keys{Minisign: []sign.PublicKey{pub}}}})
 	all := f.add(t, "all", auth.ScopeRead, auth.ScopeWrite, auth.ScopeDelete, auth.ScopeAdmin)
 	f.add(t, "old", auth.ScopeRead)
 	if err := os.Symlink("/dev/full", f.audit.Path()); err != nil {
