@@ -24,15 +24,15 @@ import (
 )
 
 type importOptions struct {
-	remote        remoteOptions
-	store         string
-	storeSet      bool
-	cacheDir      string
-	modcache      string
+	remote            remoteOptions
+	store             string
+	storeSet          bool
+	cacheDir          string
+	modcache          string
 	pubkeys           []string
 	requireSignatures int
 	allowUnsigned     bool
-	json          bool
+	json              bool
 }
 
 func newImportCmd() *cobra.Command {
