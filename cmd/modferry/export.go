@@ -14,6 +14,7 @@ import (
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/export"
 	"github.com/modferry/modferry/internal/inventory"
+	"github.com/modferry/modferry/internal/parts"
 	"github.com/modferry/modferry/internal/progress"
 	"github.com/modferry/modferry/internal/resolve"
 )
@@ -28,6 +29,7 @@ type exportOptions struct {
 	workDir     string
 	toolchains  []string
 	compression string
+	split       string
 	json        bool
 }
 
@@ -85,6 +87,7 @@ out the ones projects select.`,
 	cmd.Flags().StringVar(&o.workDir, "work-dir", "", "directory caching fetched modules between exports (default: a fresh scratch directory, in memory under /dev/shm when it has 8 GiB free, or $MODFERRY_SCRATCH)")
 	cmd.Flags().StringArrayVar(&o.toolchains, "toolchain", nil, "also carry a Go toolchain, goX.Y.Z/GOOS-GOARCH (repeatable); 'none' leaves out the toolchains projects select")
 	cmd.Flags().StringVar(&o.compression, "compression", "default", "bundle compression: default, best (~1% smaller, ~7x slower) or fast (~2% larger, ~3x faster)")
+	cmd.Flags().StringVar(&o.split, "split", "", "cut the bundle into parts of at most this size (e.g. 4G, 700MB) for size-limited media, plus a signed index B.tar.zst.parts; verify and import take the index or any part")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print a JSON summary")
 	return cmd
 }
@@ -92,6 +95,16 @@ out the ones projects select.`,
 func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string) error {
 	if o.out == "" {
 		return errors.New("give the bundle file with -o B.tar.zst")
+	}
+	var partSize int64
+	if o.split != "" {
+		var err error
+		if partSize, err = parseSize(o.split); err != nil {
+			return fmt.Errorf("--split: %w", err)
+		}
+		if partSize < 4<<10 {
+			return fmt.Errorf("--split %s: parts must be at least 4 KiB (a unit is missing? e.g. 4G)", o.split)
+		}
 	}
 	if signing := len(o.signKeys)+len(o.signCmds) > 0; signing == o.unsigned {
 		return errors.New("give --sign-key KEY or --sign-cmd CMD (or --unsigned for an experiment)")
@@ -163,7 +176,21 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 	if err != nil {
 		return err
 	}
+	var split *parts.Index
+	var index string
+	if partSize > 0 {
+		if index, split, err = splitBundle(sum.Output, partSize, opts.Sign); err != nil {
+			return fmt.Errorf("splitting %s: %w", sum.Output, err)
+		}
+	}
 	if o.json {
+		if split != nil {
+			return printJSON(w, struct {
+				*export.Summary
+				Index string       `json:"partsIndex"`
+				Parts []parts.Part `json:"parts"`
+			}{sum, index, split.Parts})
+		}
 		return printJSON(w, sum)
 	}
 	delta := ""
@@ -179,5 +206,11 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 	}
 	fmt.Fprintf(w, "wrote %s bundle %s: %d module versions (%d zips), %d files, %s%s in %s\n",
 		signed, sum.Output, sum.Modules, sum.Zips, sum.Files, progress.Bytes(sum.Bytes), delta, sum.Duration.Round(1e7))
+	if split != nil {
+		fmt.Fprintf(w, "split into %d parts of at most %s, with the signed index %s:\n", len(split.Parts), progress.Bytes(partSize), index)
+		for _, p := range split.Parts {
+			fmt.Fprintf(w, "  %s  %s  sha256 %s\n", p.Name, progress.Bytes(p.Size), p.SHA256)
+		}
+	}
 	return nil
 }

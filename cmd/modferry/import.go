@@ -154,6 +154,23 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 				return fmt.Errorf("reading the bundle from standard input: %w", err)
 			}
 			defer os.Remove(file)
+		} else if index, ok := splitIndex(b); ok {
+			// The parts are joined into the uploads area, each checked
+			// against the signed index; then the bundle is imported as
+			// any other.
+			r, err := openParts(index, trust.Policy{Keys: keys, Require: o.requireSignatures}, o.allowUnsigned)
+			if err != nil {
+				return fmt.Errorf("%s: %w", b, err)
+			}
+			name = r.Index.Bundle
+			err = readParts(r, func(in io.Reader) error {
+				file, err = spool(st, in)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("%s: joining the parts: %w", b, err)
+			}
+			defer os.Remove(file)
 		}
 		res, err := importBundle(ctx, st, file, filepath.Base(name), keys, o)
 		if err != nil {
@@ -239,6 +256,9 @@ func checkInputs(bundles []string, stdin io.Reader) (*bufio.Reader, error) {
 				return nil, fmt.Errorf("reading standard input: %w", err)
 			}
 			continue
+		}
+		if index, ok := splitIndex(b); ok {
+			b = index
 		}
 		f, err := os.Open(b)
 		if err != nil {

@@ -25,3 +25,19 @@ func TestSplitCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"4G": 4 << 30, "4GiB": 4 << 30, "4.7GB": 4_700_000_000, "700MB": 700_000_000,
+		"650M": 650 << 20, "4096": 4096, "1.5K": 1536, "25 MB": 25_000_000, "100B": 100,
+	} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "G", "-4G", "0", "4X", "four", "1e30T"} {
+		if got, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", bad, got)
+		}
+	}
+}

@@ -24,7 +24,7 @@ type verifyOptions struct {
 func newVerifyCmd() *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify --pubkey KEY.pub B.tar.zst ...",
+		Use:   "verify --pubkey KEY.pub B.tar.zst|B.tar.zst.parts ...",
 		Short: "Check a bundle's signature and every hash; change nothing",
 		Long: `Check a bundle in one streaming pass: the manifest signature, every member's
 size and SHA-256, every module zip against the module zip rules and its h1:
@@ -32,7 +32,10 @@ hash, every go.mod's h1: hash, and that nothing is missing, extra, unsafe
 (absolute paths, .., links, devices) or duplicated. Then check the
 checksum-database proofs it carries: the signed tree head against the
 database's key, every lookup's record against the bundled hashes, and every
-record's inclusion in the tree, using only the bundled tiles. Prints one verdict line
+record's inclusion in the tree, using only the bundled tiles. A bundle
+split with 'export --split' is named by its index (B.tar.zst.parts) or any
+of its parts: the index's signature is checked first, then the parts are
+read as one stream, and a missing or altered part is named. Prints one verdict line
 per bundle; exits 0 only if every bundle holds.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -102,14 +105,31 @@ func runVerify(ctx context.Context, w io.Writer, o verifyOptions, args []string)
 	return nil
 }
 
-// verifyBundle reads and checks one bundle, staging its members in a
-// temporary directory that is removed afterwards.
-func verifyBundle(ctx context.Context, file string, policy trust.Policy, allowUnsigned bool, signers *[]trust.Signer) (*bundle.Manifest, error) {
+// verifyBundle reads and checks one bundle, a file or a split bundle's
+// parts (named by their index or any part).
+func verifyBundle(ctx context.Context, file string, policy trust.Policy, allowUnsigned bool, signers *[]trust.Signer) (m *bundle.Manifest, err error) {
+	if index, ok := splitIndex(file); ok {
+		r, err := openParts(index, policy, allowUnsigned)
+		if err != nil {
+			return nil, err
+		}
+		err = readParts(r, func(in io.Reader) error {
+			m, err = verifyStream(ctx, in, policy, allowUnsigned, signers)
+			return err
+		})
+		return m, err
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return verifyStream(ctx, f, policy, allowUnsigned, signers)
+}
+
+// verifyStream reads and checks one bundle, staging its members in a
+// temporary directory that is removed afterwards.
+func verifyStream(ctx context.Context, f io.Reader, policy trust.Policy, allowUnsigned bool, signers *[]trust.Signer) (*bundle.Manifest, error) {
 	dir, err := os.MkdirTemp("", "modferry-verify-")
 	if err != nil {
 		return nil, err
