@@ -132,7 +132,7 @@ func (p Policy) Verify(manifest []byte, sigs bundle.Signatures) ([]Signer, error
 		case err == nil:
 			signers = append(signers, Signer{"minisign", id})
 		case errors.Is(err, sign.ErrUnknownKey):
-			untrusted = append(untrusted, "minisign: "+err.Error())
+			untrusted = append(untrusted, "minisign "+err.Error())
 		default:
 			return nil, fmt.Errorf("%s: %w", bundle.SignatureName, err)
 		}
@@ -154,12 +154,25 @@ func (p Policy) Verify(manifest []byte, sigs bundle.Signatures) ([]Signer, error
 	}
 	detail := ""
 	if len(untrusted) > 0 {
-		detail = " (" + strings.Join(untrusted, "; ") + ")"
+		detail = ": " + strings.Join(untrusted, "; ")
 	}
 	if len(signers) == 0 {
-		return nil, fmt.Errorf("%w: no trusted key signed this bundle%s: %w", ErrTooFewSigners, detail, sign.ErrUnknownKey)
+		return nil, &tooFewError{msg: "no trusted key signed this bundle" + detail, unknown: true}
 	}
-	return nil, fmt.Errorf("%w: %d trusted signer(s) (%s), %d required%s", ErrTooFewSigners, len(signers), joinSigners(signers), need, detail)
+	return nil, &tooFewError{msg: fmt.Sprintf("%d trusted signer(s) (%s), %d required%s", len(signers), joinSigners(signers), need, detail)}
+}
+
+// tooFewError is ErrTooFewSigners, and sign.ErrUnknownKey when no trusted
+// key signed at all, with a message that says each only once.
+type tooFewError struct {
+	msg     string
+	unknown bool
+}
+
+func (e *tooFewError) Error() string { return e.msg }
+
+func (e *tooFewError) Is(target error) bool {
+	return target == ErrTooFewSigners || e.unknown && target == sign.ErrUnknownKey
 }
 
 // SignerIDs returns the signers as "kind:ID" joined with commas, for logs

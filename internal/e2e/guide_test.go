@@ -1,0 +1,67 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
+	"github.com/modferry/modferry/internal/testupstream"
+)
+
+// TestGuideScenarios runs every scenario script of the user guide
+// (docs/guide/*.sh) as it is, against a local upstream proxy and checksum
+// database: the guide's commands are the ones that are tested.
+func TestGuideScenarios(t *testing.T) {
+	slow(t)
+	scripts, err := filepath.Glob(repoFile("docs", "guide", "*.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, script := range scripts {
+		if filepath.Base(script) == "common.sh" {
+			continue
+		}
+		n++
+		t.Run(strings.TrimSuffix(filepath.Base(script), ".sh"), func(t *testing.T) {
+			up := testupstream.New(t)
+			db := sumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
+			project := filepath.Join(t.TempDir(), "app")
+			testupstream.WriteProject(t, "app", project)
+			abs, err := filepath.Abs(script)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := append(testupstream.GoEnv(t, up.URL),
+				"PATH="+filepath.Dir(modferryBin)+string(os.PathListSeparator)+os.Getenv("PATH"),
+				"UPSTREAM="+up.URL,
+				"GOSUMDB="+db.GOSUMDB(),
+				"CLIENT_GOSUMDB="+db.Key,
+				"GONOSUMDB=", "GOPRIVATE=", "GOFLAGS=",
+				"PROJECT="+project,
+				"WORK="+t.TempDir(),
+				"PORT="+strings.TrimPrefix(freeAddr(t), "127.0.0.1:"),
+				"NEW_DEPENDENCY=modferry.test/major@v1.0.0",
+				"NEW_IMPORT=modferry.test/major",
+			)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "bash", abs)
+			cmd.Env = env
+			cmd.Dir = t.TempDir()
+			out, err := cmd.CombinedOutput()
+			t.Logf("%s\n%s", filepath.Base(script), out)
+			if err != nil {
+				t.Fatalf("%s failed: %v", filepath.Base(script), err)
+			}
+		})
+	}
+	if n < 4 {
+		t.Fatalf("found %d scenario scripts in docs/guide, want at least 4", n)
+	}
+}
