@@ -21,7 +21,7 @@ import (
 func TestResolveTools(t *testing.T) {
 	up := testupstream.New(t)
 	up.Refuse(
-		"modferry.test/unneeded/@v/v1.0.0.zip", // only a test of toolb imports it
+		"modferry.test/unneeded/@v/v1.0.0.zip",                             // only a test of toolb imports it
 		"modferry.test/shared/@v/v1.1.1-0.20250301000000-aaaaaaaaaaaa.mod", // a version only stat'ed
 	)
 	wd := t.TempDir()
@@ -63,8 +63,8 @@ func TestResolveTools(t *testing.T) {
 		}
 	}
 	for _, name := range []string{
-		"modferry.test/shared/@v/v1.0.0.zip", // toola's own graph
-		"modferry.test/shared/@v/v1.1.0.zip", // toolb's own graph
+		"modferry.test/shared/@v/v1.0.0.zip",                              // toola's own graph
+		"modferry.test/shared/@v/v1.1.0.zip",                              // toolb's own graph
 		"modferry.test/toola/@v/v1.0.1-0.20250401000000-bbbbbbbbbbbb.mod", // stat'ed, completed
 	} {
 		if !have[name] {
