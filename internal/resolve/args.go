@@ -65,9 +65,17 @@ func resolveArg(ctx context.Context, g *goRunner, arg module.Version, dir, goVer
 	if !errors.As(toolErr, &ge) {
 		return module.Version{}, toolErr
 	}
-	v, libErr := resolveLibrary(ctx, g, project, arg, filepath.Join(dir, "pool"), goVersion, logf)
+	poolDir := filepath.Join(dir, "pool")
+	v, libErr := resolveLibrary(ctx, g, project, arg, poolDir, goVersion, logf)
 	if libErr != nil {
 		return module.Version{}, fmt.Errorf("resolve %s: neither go install %[1]s nor go get %[1]s works:\n%w", arg, errors.Join(toolErr, libErr))
+	}
+	// A command that go install refuses is not carried as a library:
+	// offline, go install would refuse it too, or lack files.
+	if cmd, err := isCommand(ctx, g, project, poolDir, arg.Path); err != nil {
+		return module.Version{}, err
+	} else if cmd {
+		return module.Version{}, toolErr
 	}
 	logf("resolve: %s: not a command go install builds (%s); carried as a module", arg, lastLine(ge.Stderr))
 	return v, nil
@@ -122,6 +130,17 @@ func mainModule(out []byte) (module.Version, bool) {
 		return module.Version{Path: bi.Main.Path, Version: bi.Main.Version}, true
 	}
 	return module.Version{}, false
+}
+
+// isCommand reports whether path is a main package in the main module
+// at dir. A path that is no package (a module without a root package)
+// is not a command.
+func isCommand(ctx context.Context, g *goRunner, project, dir, path string) (bool, error) {
+	out, err := g.run(ctx, project, dir, moduleMode, "list", "-e", "-f", "{{if not .Error}}{{.Name}}{{end}}", path)
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(string(out)) == "main", nil
 }
 
 // lastLine returns the last line of s.

@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -120,5 +121,25 @@ func TestMainModule(t *testing.T) {
 	}
 	if _, ok := mainModule([]byte("no build information\n")); ok {
 		t.Fatal("mainModule found a module in output without one")
+	}
+}
+
+// TestResolveRefusedCommand: a command go install refuses (its go.mod has
+// a replace directive) fails the resolution with go install's error,
+// rather than being carried as a library that would not install offline.
+func TestResolveRefusedCommand(t *testing.T) {
+	up := testupstream.New(t)
+	wd := t.TempDir()
+	t.Cleanup(func() { removeAll(wd) })
+	_, err := Resolve(context.Background(), Options{
+		Modules:  []module.Version{{Path: "modferry.test/toolr/cmd/toolr", Version: "v1.0.0"}},
+		Upstream: up.URL,
+		GoEnv:    []string{"GOSUMDB=off", "GOPRIVATE=", "GONOPROXY=", "GONOSUMDB="},
+		WorkDir:  wd,
+		Logf:     t.Logf,
+	})
+	var ge *GoCommandError
+	if !errors.As(err, &ge) || ge.Args[0] != "install" || !strings.Contains(ge.Stderr, "replace") {
+		t.Fatalf("Resolve = %v, want go install's error about the replace directive", err)
 	}
 }
