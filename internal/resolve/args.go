@@ -57,7 +57,7 @@ func argJobs() int {
 // resolveArg resolves one argument as a command, else as a module.
 func resolveArg(ctx context.Context, g *goRunner, arg module.Version, dir, goVersion string, logf func(string, ...any)) (module.Version, error) {
 	project := arg.String()
-	v, toolErr := resolveTool(ctx, g, project, arg, filepath.Join(dir, "install"))
+	v, toolErr := resolveTool(ctx, g, project, arg, filepath.Join(dir, "install"), logf)
 	if toolErr == nil {
 		return v, nil
 	}
@@ -90,7 +90,7 @@ func resolveArg(ctx context.Context, g *goRunner, arg module.Version, dir, goVer
 // list and latest go.mod (for retractions and deprecations). Test-only
 // dependencies are not loaded. It returns the argument with its version
 // resolved, read from the build information the link step would embed.
-func resolveTool(ctx context.Context, g *goRunner, project string, arg module.Version, dir string) (module.Version, error) {
+func resolveTool(ctx context.Context, g *goRunner, project string, arg module.Version, dir string, logf func(string, ...any)) (module.Version, error) {
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return module.Version{}, err
 	}
@@ -99,12 +99,43 @@ func resolveTool(ctx context.Context, g *goRunner, project string, arg module.Ve
 		return module.Version{}, err
 	}
 	if main, ok := mainModule(stderr); ok {
+		toolGraph(ctx, g, project, main, filepath.Join(dir, "graph"), logf)
 		return module.Version{Path: arg.Path, Version: main.Version}, nil
 	}
 	if module.CanonicalVersion(arg.Version) == arg.Version {
 		return arg, nil
 	}
 	return module.Version{}, fmt.Errorf("resolve %s: go install -n printed no build information to resolve the version query from", arg)
+}
+
+// toolGraph fetches the go.mod files of the whole module graph of a
+// command's main module, beyond those go install loaded (graph pruning
+// and lazy loading let it skip some): a go install on another platform,
+// or by another go version, may load more of the graph. It runs go list
+// -m all in a directory holding only the main module's go.mod. It is best
+// effort: go install -n has already fetched what go install needs here.
+func toolGraph(ctx context.Context, g *goRunner, project string, main module.Version, dir string, logf func(string, ...any)) {
+	name, err := fileName(main, KindMod)
+	if err != nil {
+		return
+	}
+	gomod, err := os.ReadFile(filepath.Join(g.rec.dir, filepath.FromSlash(name)))
+	if err != nil {
+		// Fetched directly (GONOPROXY): in the module cache only.
+		gomod, err = os.ReadFile(filepath.Join(lookupEnv(g.env, "GOMODCACHE"), "cache", "download", filepath.FromSlash(name)))
+	}
+	if err == nil {
+		err = os.MkdirAll(dir, 0o777)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "go.mod"), gomod, 0o644)
+	}
+	if err == nil {
+		_, err = g.run(ctx, project, dir, moduleMode, "list", "-m", "all")
+	}
+	if err != nil {
+		logf("resolve: %s: the module graph of %s beyond what go install loads: %v", project, main, err)
+	}
 }
 
 // mainModule finds the build information in go install -n output (the
