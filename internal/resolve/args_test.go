@@ -66,6 +66,7 @@ func TestResolveTools(t *testing.T) {
 	for _, name := range []string{
 		"modferry.test/shared/@v/v1.0.0.zip",                              // toola's own graph
 		"modferry.test/shared/@v/v1.1.0.zip",                              // toolb's own graph
+		"modferry.test/unneeded/@v/v1.0.0.mod",                            // in toolb's module graph
 		"modferry.test/toola/@v/v1.0.1-0.20250401000000-bbbbbbbbbbbb.mod", // stat'ed, completed
 	} {
 		if !have[name] {
