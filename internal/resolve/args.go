@@ -30,7 +30,7 @@ import (
 // path or by the path of a module whose root is a command) is resolved
 // as go install resolves it: see resolveTool. Any other argument (a
 // library module, a package that is not a command) is resolved as a
-// dependency of a synthetic main module: see resolveLibrary.
+// dependency of a synthetic main module: see getLibrary.
 func resolveModules(ctx context.Context, g *goRunner, args []module.Version, runDir, goVersion string, logf func(string, ...any)) ([]module.Version, error) {
 	resolved := make([]module.Version, len(args))
 	eg, ctx := errgroup.WithContext(ctx)
@@ -65,17 +65,21 @@ func resolveArg(ctx context.Context, g *goRunner, arg module.Version, dir, goVer
 	if !errors.As(toolErr, &ge) {
 		return module.Version{}, toolErr
 	}
-	poolDir := filepath.Join(dir, "pool")
-	v, libErr := resolveLibrary(ctx, g, project, arg, poolDir, goVersion, logf)
+	p, v, libErr := getLibrary(ctx, g, project, arg, filepath.Join(dir, "pool"), goVersion)
+	if libErr == nil {
+		// A command that go install refuses is not carried as a library:
+		// offline, go install would refuse it too, or lack files.
+		cmd, err := isCommand(ctx, g, project, p.dir, arg.Path)
+		if err != nil {
+			return module.Version{}, err
+		}
+		if cmd {
+			return module.Version{}, toolErr
+		}
+		libErr = p.load(ctx, g, project, logf)
+	}
 	if libErr != nil {
 		return module.Version{}, fmt.Errorf("resolve %s: neither go install %[1]s nor go get %[1]s works:\n%w", arg, errors.Join(toolErr, libErr))
-	}
-	// A command that go install refuses is not carried as a library:
-	// offline, go install would refuse it too, or lack files.
-	if cmd, err := isCommand(ctx, g, project, poolDir, arg.Path); err != nil {
-		return module.Version{}, err
-	} else if cmd {
-		return module.Version{}, toolErr
 	}
 	logf("resolve: %s: not a command go install builds (%s); carried as a module", arg, lastLine(ge.Stderr))
 	return v, nil

@@ -27,34 +27,31 @@ type pool struct {
 	args []module.Version // resolved
 }
 
-// resolveLibrary resolves a module argument (or a package that is not a
-// command) as a dependency: go get in a synthetic main module of its own,
-// then the project commands there. It returns the argument with its
-// version resolved.
-func resolveLibrary(ctx context.Context, g *goRunner, project string, arg module.Version, dir, goVersion string, logf func(string, ...any)) (module.Version, error) {
+// getLibrary starts resolving a module argument (or a package that is not
+// a command) as a dependency: go get in a synthetic main module of its
+// own. Loading the pool then fetches what a module depending on it needs.
+// It returns the argument with its version resolved.
+func getLibrary(ctx context.Context, g *goRunner, project string, arg module.Version, dir, goVersion string) (*pool, module.Version, error) {
 	p := &pool{dir: dir}
 	if err := os.MkdirAll(p.dir, 0o777); err != nil {
-		return module.Version{}, err
+		return nil, module.Version{}, err
 	}
 	gomod := "module " + poolModulePath + "\n\ngo " + goVersion + "\n"
 	if err := os.WriteFile(filepath.Join(p.dir, "go.mod"), []byte(gomod), 0o644); err != nil {
-		return module.Version{}, err
+		return nil, module.Version{}, err
 	}
 	if _, err := g.run(ctx, project, p.dir, moduleMode, "get", arg.String()); err != nil {
-		return module.Version{}, err
+		return nil, module.Version{}, err
 	}
 	m, err := providing(ctx, g, project, p.dir, arg.Path)
 	if err != nil {
-		return module.Version{}, err
+		return nil, module.Version{}, err
 	}
 	if m.Path == arg.Path && module.CanonicalVersion(arg.Version) == arg.Version && m.Version != arg.Version {
-		return module.Version{}, fmt.Errorf("resolve: go get %s selected %s", arg, m)
+		return nil, module.Version{}, fmt.Errorf("resolve: go get %s selected %s", arg, m)
 	}
 	p.args = []module.Version{m}
-	if err := p.load(ctx, g, project, logf); err != nil {
-		return module.Version{}, err
-	}
-	return module.Version{Path: arg.Path, Version: m.Version}, nil
+	return p, module.Version{Path: arg.Path, Version: m.Version}, nil
 }
 
 // providing returns the module of the build list in dir that provides the
