@@ -43,8 +43,11 @@ test, tidy and verify the given projects offline — module zips, go.mod
 files of the whole module graph, .info files — and write them into ONE
 signed bundle (tar + zstd, with a SHA-256 manifest).
 
-Each DIR is a module root or a go.work root; each MODULE@VERSION (or
-MODULE@latest) gets the same closure as if a project required it. Several
+Each DIR is a module root or a go.work root. Each PATH@VERSION (or a query
+such as PATH@latest) is what you would type after go install or go get,
+resolved on its own: a command (its package path, or a module whose root
+is one) as go install PATH@VERSION resolves it, so that it installs
+offline; a library module with what a module depending on it needs. Several
 projects share one bundle; each module version is stored once. Resolution
 runs the real go command in a private GOPATH against --upstream (default:
 your go env GOPROXY); your go.mod and go.sum are never modified.

@@ -160,3 +160,34 @@ go get go@1.27 && go version`)
 		t.Errorf("go mod verify passed %d times, want 3", n)
 	}
 }
+
+// TestLiveTools exports two real commands given as go install arguments
+// (package paths at a version: a small graph and a bigger one) and a
+// library module whose upstream version list may hold a pseudo-version
+// newer than its latest release, in one bundle. Offline, with GOSUMDB at
+// its default, go install builds each command and it prints its version.
+func TestLiveTools(t *testing.T) {
+	live(t)
+	key, pub := keygen(t)
+	b := filepath.Join(t.TempDir(), "tools.tar.zst")
+	mfEnv(t, []string{"GOFLAGS="}, "export", "--sign-key", key, "-o", b,
+		"honnef.co/go/tools/cmd/staticcheck@v0.8.2", "github.com/go-delve/delve/cmd/dlv@v1.27.2", "github.com/google/uuid@v1.6.0")
+	m := readManifest(t, b)
+	if m.SumDB == nil || m.SumDB.Name != "sum.golang.org" {
+		t.Fatalf("the bundle carries no proofs from sum.golang.org: %+v", m.SumDB)
+	}
+	store := filepath.Join(t.TempDir(), "store")
+	mf(t, "import", "--pubkey", pub, "--store", store, b)
+	dir := t.TempDir()
+	env := append(testupstream.GoEnv(t, "http://127.0.0.1:3999"), "GOSUMDB=", "GONOSUMDB=", "GOPRIVATE=", "GOBIN="+filepath.Join(dir, "bin"))
+	out := offline(t, store, dir, env, `go install honnef.co/go/tools/cmd/staticcheck@v0.8.2 &&
+go install github.com/go-delve/delve/cmd/dlv@v1.27.2 &&
+"$GOBIN/staticcheck" -version && "$GOBIN/dlv" version &&
+mkdir lib && cd lib && go mod init example.test/lib && go get github.com/google/uuid@v1.6.0 &&
+printf 'package lib\n\nimport _ "github.com/google/uuid"\n' >lib.go && go build ./... && go mod verify`)
+	for _, want := range []string{"staticcheck 2026.2.2 (0.8.2)", "Version: 1.27.2", "all modules verified"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("offline output lacks %q", want)
+		}
+	}
+}

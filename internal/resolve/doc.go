@@ -26,11 +26,20 @@
 //     go mod download all, go list -m all, go list -deps -test ./... in each
 //     main module, go mod tidy in each main module, go mod verify, and then
 //     go mod download all and go list -m all again on the tidied graph.
-//   - Module@version arguments are resolved in a synthetic main module
-//     (modferry.invalid/pool) with go get, then loaded like a project.
+//   - Each path@version argument is resolved on its own, a few in
+//     parallel, sharing the recorder and module cache. A command (a package
+//     path, or a module whose root is a command) is resolved by
+//     go install -n path@version, which resolves it as its own main module
+//     and loads its packages without compiling them; any other argument
+//     (a library module) in a synthetic main module (modferry.invalid/pool)
+//     of its own with go get, then loaded like a project. No two arguments
+//     share a main module, so none raises another's dependencies.
 //   - Finally the set is made robust for other go versions: every version
-//     whose .mod was requested also gets its .info, and every .zip gets its
-//     .info and .mod.
+//     whose .mod was requested also gets its .info, every .zip gets its
+//     .info and .mod, and every version only stat'ed (.info, as the go
+//     command does for the newest entry of a version list, which some
+//     proxies fill with pseudo-versions) gets its .mod, or is left out if
+//     the upstream will not serve it.
 //
 // Modules matching GONOPROXY (or GOPRIVATE) never reach the recorder: the go
 // command fetches them directly from version control with the user's

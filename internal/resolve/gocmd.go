@@ -31,6 +31,13 @@ const (
 // run runs go args in dir for project and returns its standard output.
 // It counts the recorder's requests under the command's name.
 func (g *goRunner) run(ctx context.Context, project, dir string, m mode, args ...string) ([]byte, error) {
+	stdout, _, err := g.run2(ctx, project, dir, m, args...)
+	return stdout, err
+}
+
+// run2 is run returning the standard error too (go install -n prints
+// the build commands there).
+func (g *goRunner) run2(ctx context.Context, project, dir string, m mode, args ...string) (stdout, stderr []byte, err error) {
 	if g.rec != nil {
 		g.rec.setStage(project, strings.Join(args, " "))
 	}
@@ -43,13 +50,13 @@ func (g *goRunner) run(ctx context.Context, project, dir string, m mode, args ..
 	case workspaceMode:
 		cmd.Env = append(cmd.Env, "GOFLAGS=-modcacherw")
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	var outBuf, errBuf bytes.Buffer
+	cmd.Stdout = &outBuf
+	cmd.Stderr = &errBuf
 	if err := cmd.Run(); err != nil {
-		return nil, &GoCommandError{Project: project, Dir: dir, Args: args, Stderr: tail(stderr.String(), 30), Err: err}
+		return nil, errBuf.Bytes(), &GoCommandError{Project: project, Dir: dir, Args: args, Stderr: tail(errBuf.String(), 30), Err: err}
 	}
-	return stdout.Bytes(), nil
+	return outBuf.Bytes(), errBuf.Bytes(), nil
 }
 
 // tail returns the last n lines of s.

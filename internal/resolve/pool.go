@@ -10,139 +10,76 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"golang.org/x/mod/module"
 )
 
 // poolModulePath is the module path of the synthetic main modules that
-// require the module@version arguments. The .invalid top-level domain
-// guarantees it never names a real module.
+// require a module argument. The .invalid top-level domain guarantees it
+// never names a real module.
 const poolModulePath = "modferry.invalid/pool"
 
-// pool is a synthetic main module requiring some module arguments.
+// pool is a synthetic main module requiring one module argument, so that
+// the argument is carried with what a module depending on it needs.
 type pool struct {
 	dir  string
 	args []module.Version // resolved
 }
 
-// resolveModules adds every argument to a synthetic main module with
-// go get, so that queries resolve and the real requirement graph is
-// computed, then loads the pools like projects. An argument that would
-// change the version of an earlier argument (two versions of one module,
-// or an upgrade through requirements) goes to another pool, so that every
-// argument keeps exactly its version. It returns the resolved arguments.
-func resolveModules(ctx context.Context, g *goRunner, args []module.Version, runDir, goVersion string, logf func(string, ...any)) ([]module.Version, error) {
-	const project = "modules"
-	var pools []*pool
-	resolved := make([]module.Version, len(args))
-	for i, arg := range args {
-		placed := false
-		for k := 0; !placed; k++ {
-			if k == len(pools) {
-				p := &pool{dir: filepath.Join(runDir, "pool"+strconv.Itoa(k))}
-				if err := os.MkdirAll(p.dir, 0o777); err != nil {
-					return nil, err
-				}
-				gomod := "module " + poolModulePath + "\n\ngo " + goVersion + "\n"
-				if err := os.WriteFile(filepath.Join(p.dir, "go.mod"), []byte(gomod), 0o644); err != nil {
-					return nil, err
-				}
-				pools = append(pools, p)
-			}
-			v, ok, err := pools[k].add(ctx, g, project, arg)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				resolved[i] = v
-				placed = true
-			} else if k == len(pools)-1 && len(pools[k].args) == 0 {
-				return nil, fmt.Errorf("resolve: go get %s: could not place it in an empty module", arg)
-			}
-		}
+// getLibrary starts resolving a module argument (or a package that is not
+// a command) as a dependency: go get in a synthetic main module of its
+// own. Loading the pool then fetches what a module depending on it needs.
+// It returns the argument with its version resolved.
+func getLibrary(ctx context.Context, g *goRunner, project string, arg module.Version, dir, goVersion string) (*pool, module.Version, error) {
+	p := &pool{dir: dir}
+	if err := os.MkdirAll(p.dir, 0o777); err != nil {
+		return nil, module.Version{}, err
 	}
-	for _, p := range pools {
-		if err := p.load(ctx, g, project, logf); err != nil {
-			return nil, err
-		}
-	}
-	return resolved, nil
-}
-
-// add runs go get arg in the pool. It reports false, leaving the pool as
-// it was, if that would change the version of an argument already there.
-func (p *pool) add(ctx context.Context, g *goRunner, project string, arg module.Version) (module.Version, bool, error) {
-	for _, a := range p.args {
-		if a.Path == arg.Path {
-			return module.Version{}, false, nil
-		}
-	}
-	saved := map[string][]byte{}
-	for _, n := range []string{"go.mod", "go.sum"} {
-		data, err := os.ReadFile(filepath.Join(p.dir, n))
-		if err == nil {
-			saved[n] = data
-		}
-	}
-	restore := func() error {
-		os.Remove(filepath.Join(p.dir, "go.sum"))
-		for n, data := range saved {
-			if err := os.WriteFile(filepath.Join(p.dir, n), data, 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
+	gomod := "module " + poolModulePath + "\n\ngo " + goVersion + "\n"
+	if err := os.WriteFile(filepath.Join(p.dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		return nil, module.Version{}, err
 	}
 	if _, err := g.run(ctx, project, p.dir, moduleMode, "get", arg.String()); err != nil {
-		if len(p.args) == 0 {
-			return module.Version{}, false, err
-		}
-		// Maybe a conflict with another argument: try another pool.
-		return module.Version{}, false, restore()
+		return nil, module.Version{}, err
 	}
-	want := append(append([]module.Version(nil), p.args...), module.Version{Path: arg.Path})
-	sel, err := selected(ctx, g, project, p.dir, want)
+	m, err := providing(ctx, g, project, p.dir, arg.Path)
 	if err != nil {
-		return module.Version{}, false, err
+		return nil, module.Version{}, err
 	}
-	for _, a := range p.args {
-		if sel[a.Path] != a.Version {
-			return module.Version{}, false, restore()
-		}
+	if m.Path == arg.Path && module.CanonicalVersion(arg.Version) == arg.Version && m.Version != arg.Version {
+		return nil, module.Version{}, fmt.Errorf("resolve: go get %s selected %s", arg, m)
 	}
-	got := module.Version{Path: arg.Path, Version: sel[arg.Path]}
-	if module.CanonicalVersion(arg.Version) == arg.Version && got.Version != arg.Version {
-		if len(p.args) == 0 {
-			return module.Version{}, false, fmt.Errorf("resolve: go get %s selected %s", arg, got)
-		}
-		return module.Version{}, false, restore()
-	}
-	p.args = append(p.args, got)
-	return got, true, nil
+	p.args = []module.Version{m}
+	return p, module.Version{Path: arg.Path, Version: m.Version}, nil
 }
 
-// selected returns the selected versions of the paths of ms in dir.
-func selected(ctx context.Context, g *goRunner, project, dir string, ms []module.Version) (map[string]string, error) {
-	args := []string{"list", "-m", "-json"}
-	for _, m := range ms {
-		args = append(args, m.Path)
-	}
-	out, err := g.run(ctx, project, dir, moduleMode, args...)
+// providing returns the module of the build list in dir that provides the
+// module or package path p: the longest module path that is p or a prefix
+// of it, as the go command picks among nested modules.
+func providing(ctx context.Context, g *goRunner, project, dir, p string) (module.Version, error) {
+	out, err := g.run(ctx, project, dir, moduleMode, "list", "-m", "-json", "all")
 	if err != nil {
-		return nil, err
+		return module.Version{}, err
 	}
-	sel := map[string]string{}
+	var best module.Version
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
-		var m struct{ Path, Version string }
+		var m struct {
+			Path, Version string
+			Main          bool
+		}
 		if err := dec.Decode(&m); err != nil {
 			break
 		}
-		sel[m.Path] = m.Version
+		if !m.Main && (p == m.Path || strings.HasPrefix(p, m.Path+"/")) && len(m.Path) > len(best.Path) {
+			best = module.Version{Path: m.Path, Version: m.Version}
+		}
 	}
-	return sel, nil
+	if best.Path == "" {
+		return module.Version{}, fmt.Errorf("resolve %s: no module in the build list provides %s", project, p)
+	}
+	return best, nil
 }
 
 // load runs the project commands in the pool. go mod tidy only keeps

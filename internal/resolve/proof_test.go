@@ -7,13 +7,32 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/module"
 )
 
 // serveOnly copies exactly res.Files into a fresh GOPROXY tree and
-// returns its file:// URL, so that nothing else can be served.
+// returns its file:// URL, so that nothing else can be served. Like a
+// modferry store, it lists the versions with zips, pseudo-versions left
+// out, in each module's @v/list.
 func serveOnly(t *testing.T, res *Result) string {
 	t.Helper()
 	dir := t.TempDir()
+	lists := map[string]string{}
+	for _, f := range res.Files {
+		if f.Kind == KindZip && !module.IsPseudoVersion(f.Module.Version) {
+			name := filepath.Join(dir, filepath.FromSlash(f.Name()))
+			lists[filepath.Join(filepath.Dir(name), "list")] += f.Module.Version + "\n"
+		}
+	}
+	for name, list := range lists {
+		if err := os.MkdirAll(filepath.Dir(name), 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, []byte(list), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, f := range res.Files {
 		dst := filepath.Join(dir, filepath.FromSlash(f.Name()))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
@@ -90,20 +109,19 @@ func proveProject(t *testing.T, res *Result, proxy, dir string) {
 	}
 }
 
-// proveModules requires every resolved module argument from a fresh
-// module offline and loads its packages and their tests.
+// proveModules requires each resolved module argument from a fresh
+// module of its own, offline, and loads its packages and their tests:
+// each argument is resolved on its own, not with the others.
 func proveModules(t *testing.T, res *Result, proxy string) {
 	t.Helper()
-	dir := t.TempDir()
 	env := offlineEnv(t, proxy)
-	runGo(t, env, dir, "mod", "init", "example.com/offline")
 	for _, m := range res.Modules {
+		dir := t.TempDir()
+		runGo(t, env, dir, "mod", "init", "example.com/offline")
 		runGo(t, env, dir, "get", m.String())
-	}
-	for _, m := range res.Modules {
 		runGo(t, env, dir, "list", "-deps", "-test", m.Path+"/...")
+		runGo(t, env, dir, "mod", "download", "all")
+		runGo(t, env, dir, "mod", "verify")
+		runGo(t, env, dir, "list", "-m", "all")
 	}
-	runGo(t, env, dir, "mod", "download", "all")
-	runGo(t, env, dir, "mod", "verify")
-	runGo(t, env, dir, "list", "-m", "all")
 }

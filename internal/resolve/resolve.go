@@ -381,18 +381,24 @@ func zipHashes(cacheDir string) map[module.Version]string {
 }
 
 // complete makes the recorded set robust for other go versions: every
-// version with a .mod also gets its .info, and every .zip its .info and
-// .mod. It returns the final, sorted file list.
+// version with a .mod also gets its .info, every .zip its .info and .mod,
+// and every .info its .mod (a version the go command only stat'ed, such
+// as the newest entry of a version list, which may be a pseudo-version).
+// A version whose .mod no proxy serves is left out (see dropStatOnly). It
+// returns the final, sorted file list.
 func complete(ctx context.Context, g *goRunner, rec *recorder, noProxy, runDir string, logf func(string, ...any)) ([]File, error) {
 	have := rec.files()
 	type need struct {
-		m module.Version
-		k Kind
+		m        module.Version
+		k        Kind
+		statOnly bool // the .mod of a version only stat'ed: best effort
 	}
 	var needs []need
 	for _, f := range have {
 		var want []Kind
 		switch f.Kind {
+		case KindInfo:
+			want = []Kind{KindMod}
 		case KindMod:
 			want = []Kind{KindInfo}
 		case KindZip:
@@ -405,13 +411,13 @@ func complete(ctx context.Context, g *goRunner, rec *recorder, noProxy, runDir s
 			}
 			if _, ok := have[name]; !ok {
 				have[name] = File{} // once
-				needs = append(needs, need{f.Module, k})
+				needs = append(needs, need{f.Module, k, f.Kind == KindInfo})
 			}
 		}
 	}
 	rec.mu.Lock()
 	rec.stage = "completing .info and .mod files"
-	rec.current = &CommandRequests{Project: "", Command: "(completion: .info for every .mod, .info and .mod for every .zip)"}
+	rec.current = &CommandRequests{Project: "", Command: "(completion: .info for every .mod, .mod for every .info, .info and .mod for every .zip)"}
 	rec.order = append(rec.order, rec.current)
 	rec.mu.Unlock()
 
@@ -419,6 +425,11 @@ func complete(ctx context.Context, g *goRunner, rec *recorder, noProxy, runDir s
 	errc := make(chan error, len(needs))
 	for _, n := range needs {
 		if noProxy != "" && module.MatchPrefixPatterns(noProxy, n.m.Path) {
+			if n.statOnly {
+				// Not worth a direct download of the whole version.
+				errc <- nil
+				continue
+			}
 			direct = append(direct, n.m)
 			errc <- nil
 			continue
@@ -427,9 +438,10 @@ func complete(ctx context.Context, g *goRunner, rec *recorder, noProxy, runDir s
 			f, err := rec.ensure(n.m, n.k)
 			if err == nil {
 				rec.record(f)
-			} else if errors.Is(err, fs.ErrNotExist) {
+			} else if errors.Is(err, fs.ErrNotExist) || n.statOnly {
 				// Some proxies lack .info for versions known only through
 				// go.mod files; the go command then never asks for it.
+				// A version only stat'ed is left out without its go.mod.
 				logf("resolve: %s.%s not available upstream: %v", n.m, n.k, err)
 				err = nil
 			}
@@ -464,10 +476,7 @@ func complete(ctx context.Context, g *goRunner, rec *recorder, noProxy, runDir s
 		}
 	}
 
-	var files []File
-	for _, f := range rec.files() {
-		files = append(files, f)
-	}
+	files := dropStatOnly(rec.files(), logf)
 	sort.Slice(files, func(i, j int) bool {
 		a, b := files[i], files[j]
 		if a.Module.Path != b.Module.Path {
@@ -504,4 +513,28 @@ func removeAll(dir string) {
 	if err := os.RemoveAll(dir); err != nil && runtime.GOOS != "windows" {
 		_ = err
 	}
+}
+
+// dropStatOnly returns the files, leaving out the .info of every version that
+// has no .mod: a version the go command only stat'ed and whose go.mod
+// could not be completed. Every bundled version carries its go.mod (the
+// bundle records its hash); an offline go command never asks for such a
+// version, because a store lists only versions with zips and never
+// pseudo-versions.
+func dropStatOnly(served map[string]File, logf func(string, ...any)) []File {
+	hasMod := map[module.Version]bool{}
+	for _, f := range served {
+		if f.Kind == KindMod {
+			hasMod[f.Module] = true
+		}
+	}
+	var files []File
+	for _, f := range served {
+		if f.Kind == KindInfo && !hasMod[f.Module] {
+			logf("resolve: %s was only stat'ed and has no go.mod upstream; left out", f.Module)
+			continue
+		}
+		files = append(files, f)
+	}
+	return files
 }

@@ -71,7 +71,9 @@ type Result struct {
 	// versions, in order.
 	Modules []module.Version
 	// Requests counts, per go command run, the module files the recorder
-	// served (each file is counted by the first command that asked for it).
+	// served (each file is counted by the first command that asked for it;
+	// while module arguments resolve in parallel, by the command that
+	// started last).
 	Requests []CommandRequests
 }
 

@@ -64,6 +64,7 @@ type Upstream struct {
 
 	mu       sync.Mutex
 	requests []string
+	refused  map[string]bool // request paths answered 403 Forbidden
 }
 
 // New lays out every fixture in a temporary directory and serves it with
@@ -161,12 +162,32 @@ func (u *Upstream) Requests() []string {
 	return append([]string(nil), u.requests...)
 }
 
+// Refuse makes the upstream answer 403 Forbidden to the request paths
+// given (such as "modferry.test/unneeded/@v/v1.0.0.zip"), as a proxy
+// does for a file it will not serve; the go command then fails.
+func (u *Upstream) Refuse(paths ...string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.refused == nil {
+		u.refused = make(map[string]bool)
+	}
+	for _, p := range paths {
+		u.refused[strings.TrimPrefix(p, "/")] = true
+	}
+}
+
 // ServeHTTP answers the GOPROXY protocol: $module/@v/list, .info, .mod,
 // .zip and $module/@latest; everything else is 404 Not Found.
 func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.mu.Lock()
 	u.requests = append(u.requests, r.URL.Path)
+	refused := u.refused[strings.TrimPrefix(r.URL.Path, "/")]
 	u.mu.Unlock()
+
+	if refused {
+		http.Error(w, "forbidden by the test upstream", http.StatusForbidden)
+		return
+	}
 
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

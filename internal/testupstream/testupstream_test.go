@@ -189,6 +189,9 @@ func TestServer(t *testing.T) {
 		{"/modferry.test/!upper/!case/@v/list", "v1.0.0\n"},
 		{"/modferry.test/incompat/@v/v3.0.0+incompatible.mod", "module modferry.test/incompat\n"},
 		{"/modferry.test/dep/@v/v1.0.0.zip", "PK"},
+		// A pseudo-version newer than the latest release is listed.
+		{"/modferry.test/shared/@v/list", "v1.0.0\nv1.1.0\nv1.1.1-0.20250301000000-aaaaaaaaaaaa\n"},
+		{"/modferry.test/shared/@latest", `"Version":"v1.1.0"`},
 	} {
 		code, body := get(tc.path)
 		if code != http.StatusOK || !strings.Contains(body, tc.want) {
@@ -211,6 +214,14 @@ func TestServer(t *testing.T) {
 		if code, body := get(p); code != http.StatusNotFound {
 			t.Errorf("GET %s = %d %q, want 404", p, code, body)
 		}
+	}
+
+	u.Refuse("modferry.test/dep/@v/v1.0.0.zip")
+	if code, _ := get("/modferry.test/dep/@v/v1.0.0.zip"); code != http.StatusForbidden {
+		t.Errorf("GET of a refused zip = %d, want 403", code)
+	}
+	if code, _ := get("/modferry.test/dep/@v/v1.0.0.mod"); code != http.StatusOK {
+		t.Errorf("GET of the go.mod beside a refused zip = %d, want 200", code)
 	}
 
 	reqs := u.Requests()
