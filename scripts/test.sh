@@ -11,7 +11,8 @@ need=()
 for cmd in minisign zstd curl; do
 	command -v "$cmd" >/dev/null || need+=("$cmd")
 done
-command -v unshare >/dev/null || need+=(util-linux)
+# util-linux: unshare (offline and full-disk tests), flock (scratch tests)
+command -v unshare >/dev/null && command -v flock >/dev/null || need+=(util-linux)
 command -v ip >/dev/null || need+=(iproute2)
 command -v git >/dev/null || need+=(git)
 command -v gpg >/dev/null || need+=(gnupg)

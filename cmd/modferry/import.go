@@ -19,6 +19,7 @@ import (
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/progress"
+	"github.com/modferry/modferry/internal/scratch"
 	"github.com/modferry/modferry/internal/store"
 	"github.com/modferry/modferry/internal/trust"
 )
@@ -150,10 +151,11 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 		name, file := b, b
 		if b == "-" {
 			name = "standard input"
-			if file, err = spool(st, in); err != nil {
+			var done func()
+			if file, done, err = spool(st, in); err != nil {
 				return fmt.Errorf("reading the bundle from standard input: %w", err)
 			}
-			defer os.Remove(file)
+			defer done()
 		} else if index, ok := splitIndex(b); ok {
 			// The parts are joined into the uploads area, each checked
 			// against the signed index; then the bundle is imported as
@@ -163,14 +165,18 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 				return fmt.Errorf("%s: %w", b, err)
 			}
 			name = r.Index.Bundle
+			done := func() {}
 			err = readParts(r, func(in io.Reader) error {
-				file, err = spool(st, in)
+				f, d, err := spool(st, in)
+				if err == nil {
+					file, done = f, d
+				}
 				return err
 			})
+			defer done()
 			if err != nil {
 				return fmt.Errorf("%s: joining the parts: %w", b, err)
 			}
-			defer os.Remove(file)
 		}
 		res, err := importBundle(ctx, st, file, filepath.Base(name), keys, o)
 		if err != nil {
@@ -278,26 +284,27 @@ func checkInputs(bundles []string, stdin io.Reader) (*bufio.Reader, error) {
 
 // spool copies a bundle from r into the store's uploads directory (the
 // importer reads a bundle twice: once for its digest, once to check and
-// stage it) and returns the file's path; the caller removes it.
-func spool(st *store.Disk, r io.Reader) (path string, err error) {
+// stage it) and returns the file's path and done, which removes it. The
+// file stays locked until done (package scratch), so that the server's
+// housekeeping never takes it for a crash leftover.
+func spool(st *store.Disk, r io.Reader) (path string, done func(), err error) {
 	dir := filepath.Join(st.Root(), "uploads")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	f, err := os.CreateTemp(dir, "stdin-*.tar.zst")
+	f, err := scratch.CreateTemp(dir, "stdin-*.tar.zst")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	defer func() {
-		if err != nil {
-			os.Remove(f.Name())
-		}
-	}()
-	_, err = io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	done = func() {
+		f.Close()
+		os.Remove(f.Name())
 	}
-	return f.Name(), err
+	if _, err := io.Copy(f, r); err != nil {
+		done()
+		return "", nil, err
+	}
+	return f.Name(), done, nil
 }
 
 func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {

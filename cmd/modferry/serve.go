@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,11 +10,14 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/connlimit"
 	"github.com/modferry/modferry/internal/server"
 	"github.com/modferry/modferry/internal/trust"
 )
@@ -33,6 +37,15 @@ type serveOptions struct {
 	pubkeys        []string
 
 	requireSignatures int
+	maxBundle         byteSize
+	maxUploads        int
+	minFree           byteSize
+	maxConnsPerClient int
+	minRate           byteSize
+	stallTimeout      time.Duration
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+	cleanEvery        time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -59,7 +72,26 @@ flight and exits. Start, stop and a per-minute summary of failed
 authentications go to the audit log (STORE/audit). If the audit log cannot
 take entries (its disk is full, the store is read-only), the server still
 starts and serves modules and the checksum database, and refuses every
-change (507, or 503 on a read-only store) until it can.`,
+change (507, or 503 on a read-only store) until it can.
+
+
+Limits. Uploads (publish, POST /api/v1/bundles) are checked as they
+arrive: a bundle that is not one is refused at its first bad byte.
+--max-bundle-size bounds a bundle upload (413 beyond), --max-uploads the
+uploads received at once (429 with Retry-After beyond), and
+--min-free-space the free space an upload must leave on the store's
+filesystem (507 below it, as when the disk fills). Every connection must
+keep up --min-rate while it sends a body or receives an answer: one that
+stalls is cut off after --stall-timeout; a fixed timeout would cut big zips
+on slow links instead. --read-header-timeout bounds the request line and
+headers (and the TLS handshake), --idle-timeout a keep-alive connection
+between requests, and --max-conns-per-client the open connections of one
+client address (--trusted-proxy addresses are exempt).
+
+Housekeeping. At start-up and every --clean-every, a publish that a crash
+interrupted is rolled back (its version can be published again), and what
+crashed uploads and imports left (STORE/uploads, STORE/staging, .tmp-*
+files) is removed; never anything a running operation may use.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServe(cmd.Context(), o)
@@ -78,6 +110,16 @@ change (507, or 503 on a read-only store) until it can.`,
 	f.DurationVar(&o.authWindow, "auth-window", auth.DefaultWindow, "time in which a client's allowance of failed authentications refills")
 	f.StringArrayVar(&o.pubkeys, "pubkey", nil, "accept bundles signed with this key at POST /api/v1/bundles (write scope): a minisign .pub or OpenPGP public key file, or a directory of them; repeatable")
 	f.IntVar(&o.requireSignatures, "require-signatures", 1, "distinct trusted signers an uploaded bundle needs")
+	o.maxBundle, o.minFree, o.minRate = server.DefaultMaxBundleBytes, server.DefaultMinFreeBytes, 4<<10
+	f.Var(&o.maxBundle, "max-bundle-size", "largest bundle accepted at POST /api/v1/bundles (413 beyond), e.g. 8GiB, 500MB")
+	f.IntVar(&o.maxUploads, "max-uploads", server.DefaultMaxUploads, "uploads (publish and bundles) received at once; more get 429 with Retry-After")
+	f.Var(&o.minFree, "min-free-space", "free space an upload must leave on the store's filesystem (507 below it); 0 turns the check off")
+	f.IntVar(&o.maxConnsPerClient, "max-conns-per-client", 128, "open connections per client IP address (--trusted-proxy addresses exempt); 0 means no limit")
+	f.Var(&o.minRate, "min-rate", "slowest transfer, in bytes per second, a client may keep up while it sends a body or reads an answer; 0 turns the rule off")
+	f.DurationVar(&o.stallTimeout, "stall-timeout", time.Minute, "how long a transfer may stay below --min-rate before the connection is cut")
+	f.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time for a client to send the request line and headers (and finish the TLS handshake)")
+	f.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "how long a keep-alive connection may wait for its next request")
+	f.DurationVar(&o.cleanEvery, "clean-every", time.Hour, "how often to clean crash leftovers and roll back interrupted publishes (also done at start-up)")
 	return cmd
 }
 
@@ -85,6 +127,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 	log, err := newLogger(os.Stderr)
 	if err != nil {
 		return err
+	}
+	if o.maxUploads <= 0 || o.maxBundle <= 0 {
+		return errors.New("--max-uploads and --max-bundle-size must be positive")
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -120,11 +165,16 @@ func runServe(ctx context.Context, o serveOptions) error {
 		TrustedProxies: trusted,
 		Audit:          alog,
 		BundleTrust:    bundleTrust,
+		MaxBundleBytes: int64(o.maxBundle),
+		MaxUploads:     o.maxUploads,
+		MinFreeBytes:   cmp.Or(int64(o.minFree), -1),
+		MinRate:        int64(o.minRate),
+		StallGrace:     o.stallTimeout,
 	})
 	hs := &http.Server{
 		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: o.readHeaderTimeout,
+		IdleTimeout:       o.idleTimeout,
 		ErrorLog:          nil,
 	}
 	scheme := "http"
@@ -140,6 +190,10 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server using the port?)", o.addr, err)
 	}
+	ln = connlimit.Listen(ln, connlimit.Options{
+		PerClient: o.maxConnsPerClient, Exempt: trusted,
+		MinRate: int64(o.minRate), Grace: o.stallTimeout,
+	})
 	url := scheme + "://" + ln.Addr().String()
 	switch n := tokens.Count(); {
 	case o.requireAuth && n == 0:
@@ -154,6 +208,8 @@ func runServe(ctx context.Context, o serveOptions) error {
 		ln.Close()
 		return fmt.Errorf("audit log: %w", err)
 	}
+	srv.Housekeep(ctx)
+	go srv.RunHousekeeping(ctx, o.cleanEvery)
 	log.Info("serving", "store", st.Root(), "url", url, "tokens", tokens.Count())
 	errc := make(chan error, 1)
 	go func() {
@@ -198,4 +254,36 @@ func parsePrefixes(list []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// byteSize is a flag value in bytes, written as a number with an optional
+// unit: 1500, 64KiB, 500MB, 8GiB (KB/MB/GB are powers of 1000, KiB/MiB/GiB
+// of 1024).
+type byteSize int64
+
+func (b *byteSize) String() string {
+	for _, u := range []struct {
+		name string
+		n    int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if *b != 0 && int64(*b)%u.n == 0 {
+			return strconv.FormatInt(int64(*b)/u.n, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(int64(*b), 10)
+}
+
+func (b *byteSize) Type() string { return "size" }
+
+func (b *byteSize) Set(s string) error {
+	num := strings.TrimRight(s, "KMGTiBb")
+	unit := strings.TrimPrefix(s, num)
+	mult := map[string]int64{"": 1, "B": 1, "K": 1 << 10, "KiB": 1 << 10, "KB": 1e3, "M": 1 << 20, "MiB": 1 << 20, "MB": 1e6,
+		"G": 1 << 30, "GiB": 1 << 30, "GB": 1e9, "T": 1 << 40, "TiB": 1 << 40, "TB": 1e12}[unit]
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || mult == 0 || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("%q: want a size such as 1500, 64KiB, 500MB or 8GiB", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
 }

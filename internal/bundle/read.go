@@ -18,6 +18,8 @@ import (
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/modferry/modferry/internal/onezip"
 )
 
 // ReadOptions configure Read. The zero value rejects every bundle: set
@@ -36,6 +38,10 @@ type ReadOptions struct {
 	// Workers bounds the module checks running beside the stream; 0 means
 	// GOMAXPROCS.
 	Workers int
+	// CheckManifest, if set, runs once the manifest is parsed and its
+	// signature accepted, before any other member is read; its error
+	// stops the read as it is (a receiver's limits: size, free space).
+	CheckManifest func(*Manifest) error
 }
 
 // Read reads, checks and stages the bundle in r in one streaming pass, and
@@ -175,6 +181,11 @@ func (rd *reader) stream() (*Manifest, error) {
 	if err != nil {
 		return nil, memberErr(ManifestName, err)
 	}
+	if rd.opts.CheckManifest != nil {
+		if err := rd.opts.CheckManifest(m); err != nil {
+			return nil, err
+		}
+	}
 	rd.m = m
 	// Now that Created is known, the first headers can be checked.
 	rd.prevSize = 0
@@ -234,7 +245,7 @@ func (rd *reader) next() (*tar.Header, []byte, error) {
 		if errors.Is(err, errHeaderTooLong) {
 			return nil, nil, fmt.Errorf("%w: %v", ErrNonCanonical, err)
 		}
-		return nil, nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return hdr, raw, nil
 }
@@ -266,7 +277,7 @@ func (rd *reader) end(raw []byte) error {
 		return fmt.Errorf("%w: data after the tar end-of-archive marker", ErrNonCanonical)
 	}
 	if err != io.EOF {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return nil
 }
@@ -281,7 +292,7 @@ func (rd *reader) readSmall(hdr *tar.Header, limit int64) ([]byte, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(rd.tr, hdr.Size+1))
 	if err != nil {
-		return nil, memberErr(hdr.Name, fmt.Errorf("%w: %v", ErrCorrupt, err))
+		return nil, memberErr(hdr.Name, fmt.Errorf("%w: %w", ErrCorrupt, err))
 	}
 	if int64(len(data)) != hdr.Size {
 		return nil, memberErr(hdr.Name, fmt.Errorf("%w: short member", ErrCorrupt))
@@ -317,17 +328,23 @@ func (rd *reader) member(hdr *tar.Header, raw []byte) error {
 	}
 	rd.seen[name] = true
 
+	// A staging failure (a full disk) is the reader's problem, not the
+	// bundle's: it is not a MemberError and wraps none of the Err* values.
 	w, err := rd.opts.Stage.Create(name)
 	if err != nil {
-		return memberErr(name, fmt.Errorf("staging: %w", err))
+		return fmt.Errorf("staging %s: %w", name, err)
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(rd.tr, f.Size+1))
-	if cerr := w.Close(); err == nil && cerr != nil {
-		return memberErr(name, fmt.Errorf("staging: %w", cerr))
+	sw := &stageWriter{w: w}
+	n, err := io.Copy(io.MultiWriter(sw, h), io.LimitReader(rd.tr, f.Size+1))
+	if cerr := w.Close(); sw.err == nil && cerr != nil {
+		sw.err = cerr
+	}
+	if sw.err != nil {
+		return fmt.Errorf("staging %s: %w", name, sw.err)
 	}
 	if err != nil {
-		return memberErr(name, fmt.Errorf("%w: %v", ErrCorrupt, err))
+		return memberErr(name, fmt.Errorf("%w: %w", ErrCorrupt, err))
 	}
 	if n != f.Size {
 		return memberErr(name, fmt.Errorf("%w: %d bytes, manifest says %d", ErrSizeMismatch, n, f.Size))
@@ -356,6 +373,9 @@ func (rd *reader) checkDownload(name string, mem Member, mod Module) error {
 	}
 	switch mem.Ext {
 	case ".zip":
+		if err := onezip.CheckFile(file); err != nil {
+			return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
+		}
 		if _, err := modzip.CheckZip(mem.Module, file); err != nil {
 			return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
 		}
@@ -383,6 +403,21 @@ func (rd *reader) checkDownload(name string, mem Member, mod Module) error {
 		}
 	}
 	return nil
+}
+
+// stageWriter remembers a write error of the stage, to tell it apart from
+// an error reading the bundle.
+type stageWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stageWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return n, err
 }
 
 func padding(size int64) int { return int(-size & 511) }

@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/onezip"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -225,6 +226,9 @@ func importOne(ctx context.Context, repo *modules.Repo, c candidate) (outcome, i
 	hasZip := false
 	if fi, err := os.Lstat(zipPath); err == nil && fi.Mode().IsRegular() {
 		hasZip = true
+		if err := onezip.CheckFile(zipPath); err != nil {
+			return 0, 0, skipf("zip: %v", err)
+		}
 		if _, err := modzip.CheckZip(c.v, zipPath); err != nil {
 			return 0, 0, skipf("zip breaks the module zip rules: %v", err)
 		}

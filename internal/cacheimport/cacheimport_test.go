@@ -1,6 +1,8 @@
 package cacheimport_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -112,4 +114,51 @@ func TestFindDownloadDir(t *testing.T) {
 	if _, err := cacheimport.FindDownloadDir(t.TempDir()); err == nil {
 		t.Error("an empty directory was taken for a module cache")
 	}
+}
+
+// TestImportRefusesDataBeforeZip: a cached zip that is JUNK + decoy.zip +
+// real.zip hashes like real.zip (Go's zip reader sees only it) and so
+// matches its .ziphash, but it is not one zip archive: it is skipped.
+func TestImportRefusesDataBeforeZip(t *testing.T) {
+	ctx := context.Background()
+	cache := cacheFrom(t)
+	dl := filepath.Join(cache, "cache", "download")
+	zipPath := filepath.Join(dl, "modferry.test/lib/@v/v1.2.0.zip")
+	real, err := os.ReadFile(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoy bytes.Buffer
+	zw := zip.NewWriter(&decoy)
+	f, _ := zw.Create("modferry.test/lib@v1.2.0/evil.go")
+	f.Write([]byte("package lib\n\nfunc init() { panic(\"decoy\") }\n"))
+	zw.Close()
+	attack := append(append(bytes.Repeat([]byte("JUNK"), 64), decoy.Bytes()...), real...)
+	if err := os.WriteFile(zipPath, attack, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := hashZip(zipPath); err != nil || h != strings.TrimSpace(readFile(t, strings.TrimSuffix(zipPath, ".zip")+".ziphash")) {
+		t.Fatalf("the construction no longer hashes like the real zip (%v); the test needs another", err)
+	}
+
+	st, _ := store.NewDisk(t.TempDir())
+	res, err := cacheimport.Import(ctx, &modules.Repo{Store: st}, cache, cacheimport.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := strings.Join(skipReasons(res.Skipped), "; "); !strings.Contains(r, "modferry.test/lib@v1.2.0") || !strings.Contains(r, "not exactly one zip archive") {
+		t.Fatalf("skipped: %s; want lib@v1.2.0 skipped as not exactly one zip archive", r)
+	}
+	if ok, _ := store.Exists(ctx, st, "download/modferry.test/lib/@v/v1.2.0.zip"); ok {
+		t.Fatal("the concatenated zip was stored")
+	}
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -17,7 +17,6 @@ package importer
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -37,6 +36,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/scratch"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -53,6 +53,9 @@ type Options struct {
 	// CommitHook, if set, runs before each file is committed; tests use it
 	// to stop an import at chosen points.
 	CommitHook func(name string)
+	// CheckManifest, if set, runs once the manifest is read and its
+	// signature accepted (see bundle.ReadOptions).
+	CheckManifest func(*bundle.Manifest) error
 	// ModCache says the store is a GOMODCACHE's cache directory: proofs
 	// go where the go command's checksum-database client caches them
 	// (download/sumdb/NAME/...), so builds with GOPROXY=off verify too.
@@ -93,39 +96,58 @@ func (e *ConflictError) Error() string {
 		e.Module, e.What, e.Store, e.Bundle)
 }
 
-// Import verifies the bundle file and adds it to the store.
-func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options) (*Result, error) {
-	unlock, err := lockStore(st)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
+// StagingDir is the store directory holding the stages of imports in
+// progress, each locked by its import (package scratch); what a crashed
+// import left there is removed by the next import (ImportStream) and by
+// the server's housekeeping.
+const StagingDir = "staging"
 
+// Import verifies the bundle file and adds it to the store. A bundle the
+// store's import history records already is not read again.
+func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options) (*Result, error) {
 	digest, err := fileDigest(bundleFile)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Digest: digest}
-	recName := "bundles/" + digest + ".json"
-	if ok, err := store.Exists(ctx, st, recName); err != nil {
+	if ok, err := store.Exists(ctx, st, "bundles/"+digest+".json"); err != nil {
 		return nil, err
 	} else if ok {
-		res.AlreadyImported = true
-		return res, nil
+		return &Result{Digest: digest, AlreadyImported: true}, nil
 	}
+	f, err := os.Open(bundleFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ImportStream(ctx, st, f, filepath.Base(bundleFile), opts)
+}
 
-	stageDir := filepath.Join(st.Root(), "staging", randomName())
+// ImportStream reads a bundle from r in one pass and adds it to the store,
+// recording name in the import history. Every byte is checked as it
+// arrives (bundle.Read: the zstd frame header first, then the manifest and
+// its signature, then each member against the manifest), so a bad stream
+// is refused where it goes wrong, and nothing reaches the store unless
+// every check passes. Nothing may follow the bundle in r. Members are
+// staged in the store's StagingDir; a full disk there is a *NoSpaceError.
+func ImportStream(ctx context.Context, st *store.Disk, r io.Reader, name string, opts Options) (*Result, error) {
+	// Stages that crashed imports left are held by no process; remove
+	// them first (a minute's margin covers a stage between its creation
+	// and its locking).
+	staging := filepath.Join(st.Root(), StagingDir)
+	scratch.Clean(staging, "*", time.Now().Add(-time.Minute))
+	stageDir, release, err := scratch.MkdirTemp(staging, "stage-*")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	defer os.RemoveAll(stageDir)
 	stage, err := bundle.NewDirStage(stageDir)
 	if err != nil {
 		return nil, err
 	}
 	defer stage.Close()
-	f, err := os.Open(bundleFile)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+	h := sha256.New()
+	in := io.TeeReader(r, h)
 	var manifestBytes []byte
 	verify := opts.Verify
 	if verify != nil {
@@ -134,13 +156,30 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 			return opts.Verify(m, sigs)
 		}
 	}
-	m, err := bundle.Read(ctx, f, bundle.ReadOptions{Verify: verify, AllowUnsigned: opts.AllowUnsigned, Stage: stage})
+	m, err := bundle.Read(ctx, in, bundle.ReadOptions{Verify: verify, AllowUnsigned: opts.AllowUnsigned, Stage: stage, CheckManifest: opts.CheckManifest})
+	if err != nil {
+		return nil, noSpace(err, st, manifestBytes)
+	}
+	if n, _ := io.Copy(io.Discard, io.LimitReader(in, 1)); n > 0 {
+		return nil, fmt.Errorf("%w: data after the end of the zstd frame", bundle.ErrNonCanonical)
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	res := &Result{Digest: digest, Manifest: m}
+	if manifestBytes == nil {
+		manifestBytes, _ = m.Marshal()
+	}
+
+	unlock, err := lockStore(st)
 	if err != nil {
 		return nil, err
 	}
-	res.Manifest = m
-	if manifestBytes == nil {
-		manifestBytes, _ = m.Marshal()
+	defer unlock()
+	recName := "bundles/" + digest + ".json"
+	if ok, err := store.Exists(ctx, st, recName); err != nil {
+		return nil, err
+	} else if ok {
+		res.AlreadyImported = true
+		return res, nil
 	}
 
 	// Check everything against the store before writing anything.
@@ -165,7 +204,7 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 	// Checksum-database proofs first: a bundle whose proofs cannot join
 	// the store's log is refused before any module is committed.
 	if err := importSumDB(ctx, st, m, stage, opts.ModCache); err != nil {
-		return nil, err
+		return nil, noSpace(err, st, manifestBytes)
 	}
 
 	// Lay out every file to commit, in commit order: per version the .mod,
@@ -246,13 +285,13 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 		return nil, err
 	}
 	if err := st.MoveFiles(ctx, moves, opts.CommitHook); err != nil {
-		return nil, err
+		return nil, noSpace(err, st, manifestBytes)
 	}
 	if err := store.SyncFS(st.Root()); err != nil {
 		return nil, err
 	}
 
-	rec := Record{Digest: digest, Imported: time.Now().UTC(), Actor: opts.Actor, File: filepath.Base(bundleFile), Manifest: manifestBytes}
+	rec := Record{Digest: digest, Imported: time.Now().UTC(), Actor: opts.Actor, File: name, Manifest: manifestBytes}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return nil, err
@@ -261,7 +300,7 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 		opts.CommitHook(recName)
 	}
 	if err := st.Put(ctx, recName, bytes.NewReader(append(b, '\n'))); err != nil {
-		return nil, err
+		return nil, noSpace(err, st, manifestBytes)
 	}
 	return res, nil
 }
@@ -333,12 +372,6 @@ func fileDigest(name string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func randomName() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // lockStore takes the store's import lock, so that two imports never
 // interleave their commits.
 func lockStore(st *store.Disk) (func(), error) {
@@ -350,9 +383,6 @@ func lockStore(st *store.Disk) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("locking the store: %w", err)
 	}
-	// A crashed import may have left staging directories; nothing reads
-	// them, and under the lock no import is using them.
-	os.RemoveAll(filepath.Join(st.Root(), "staging"))
 	return func() {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()

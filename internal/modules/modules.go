@@ -105,6 +105,35 @@ func ParseName(name string) (module.Version, Kind, error) {
 	return module.Version{Path: path, Version: ver}, k, nil
 }
 
+// PendingRoot is the store directory of publish intents: while a version
+// is being published, "pending/<escaped path>/@v/<escaped version>"
+// exists, and until its .info exists beside its other files, none of its
+// files is served (see package publish).
+const PendingRoot = "pending"
+
+// PendingName returns the store name of the publish intent of v.
+func PendingName(v module.Version) (string, error) {
+	esc, err := module.EscapePath(v.Path)
+	if err != nil {
+		return "", err
+	}
+	ev, err := module.EscapeVersion(v.Version)
+	if err != nil {
+		return "", err
+	}
+	return PendingRoot + "/" + esc + "/@v/" + ev, nil
+}
+
+// Pending reports whether a publish of v has begun and not finished (or
+// was interrupted and not yet recovered): its files must not be served.
+func (r *Repo) Pending(ctx context.Context, v module.Version) (bool, error) {
+	name, err := PendingName(v)
+	if err != nil {
+		return false, err
+	}
+	return store.Exists(ctx, r.Store, name)
+}
+
 // InfoJSON is the content of a .info file.
 type InfoJSON struct {
 	Version string

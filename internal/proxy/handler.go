@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -174,6 +175,14 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 		}
 	}
 	f, err := h.repo.Store.Open(ctx, name)
+	if err == nil && (kind == modules.Mod || kind == modules.Zip) {
+		// A version being published (or whose publish was interrupted)
+		// is not served in part: its .info comes last.
+		if pending, perr := h.repo.Pending(ctx, req.Version); perr != nil || pending {
+			f.Close()
+			f, err = nil, cmp.Or(perr, error(&fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}))
+		}
+	}
 	if err != nil {
 		if h.cache != nil {
 			h.cache.drop(key)

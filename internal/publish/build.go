@@ -23,6 +23,10 @@ import (
 // the package documentation (HTTP 400 at the server).
 var ErrInvalid = errors.New("invalid module")
 
+// ErrTooLarge is matched by errors for an upload over a size limit of the
+// module zip rules (HTTP 413 at the server).
+var ErrTooLarge = errors.New("upload too large")
+
 // A Module is one version built and checked, ready for [Publish]. Its zip
 // is a temporary file that Close removes.
 type Module struct {
@@ -96,15 +100,34 @@ func FromGit(ctx context.Context, v module.Version, repo, rev, subdir string) (*
 }
 
 // FromFiles checks a zip and .mod received from elsewhere (an upload) and
-// returns them as a Module. The zip file stays the caller's. A zero t
-// means now.
+// returns them as a Module. The zip must be exactly one zip archive
+// (package onezip) and follow the module zip rules; the Module's zip is
+// then a canonical copy made by golang.org/x/mod/zip from the files read,
+// in the same directory, which Close removes. The zip file zipPath stays
+// the caller's. A zero t means now.
 func FromFiles(v module.Version, mod []byte, zipPath string, t time.Time) (*Module, error) {
 	if err := checkVersion(v); err != nil {
 		return nil, err
 	}
-	m := &Module{Version: v, Mod: mod, Time: orNow(t), ZipPath: zipPath}
-	if err := m.check(); err != nil {
+	if err := checkOneZip(v, zipPath); err != nil {
 		return nil, err
+	}
+	up := &Module{Version: v, Mod: mod, Time: orNow(t), ZipPath: zipPath}
+	if err := up.check(); err != nil {
+		return nil, err
+	}
+	canon, err := recreate(v, zipPath)
+	if err != nil {
+		return nil, err
+	}
+	m := &Module{Version: v, Mod: mod, Time: up.Time, ZipPath: canon, tmp: true}
+	if err := m.check(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if m.Hash != up.Hash {
+		m.Close()
+		return nil, fmt.Errorf("%w: %s: the re-created zip hashes to %s, the upload to %s", ErrInvalid, v, m.Hash, up.Hash)
 	}
 	return m, nil
 }

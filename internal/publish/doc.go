@@ -27,11 +27,16 @@
 // go.sum files and the checksum database have recorded its hashes, and a
 // second content under the same name would break every build that
 // recorded the first. [Publish] therefore writes every file with
-// store.Store.Create, which fails when the object exists: the .mod first
-// (claiming the version; a concurrent publisher of the same version fails
-// there), then the .zip and .ziphash, and the .info last as the commit
-// point — the version is listed only once its .info exists. A failure
-// before the commit removes what this call created.
+// store.Store.Create, which fails when the object exists. It first creates
+// the version's publish intent (modules.PendingName: host, process, start
+// time), which claims the version — a concurrent publisher fails there —
+// and keeps its files from being served; then the .zip, .ziphash and .mod;
+// then the .info, the commit point; and last removes the intent. A failure
+// before the commit removes what the call created. A crash (SIGKILL) leaves
+// the intent behind: the files are not served, and [Recover] (run by the
+// server at start-up and periodically) or the next Publish of the version
+// rolls the interrupted publish back once its process is gone, so the
+// version is not used up.
 //
 // [Check] is the check the server runs on an uploaded zip and .mod before
 // [Publish]: the zip rules, the module path in go.mod, and the .mod equal

@@ -3,6 +3,7 @@ package publish
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,21 +47,46 @@ func (e *ExistsError) Is(target error) bool { return target == fs.ErrExist }
 // Publish writes m into the store behind repo unless the version exists
 // there in any form, and rewrites the module's list file. See the package
 // documentation for the order of writes; the version is visible once
-// Publish returns nil.
+// Publish returns nil. An earlier publish of the same version that was
+// interrupted (its intent is stale, see Recover) is rolled back first.
 func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 	v := m.Version
+	intent, err := modules.PendingName(v)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if _, err := recoverOne(ctx, repo, v, time.Now()); err != nil {
+		return err
+	}
 	if err := exists(ctx, repo.Store, v); err != nil {
 		return err
 	}
+	// The intent claims the version: a concurrent publisher fails here.
+	rec, _ := json.Marshal(newIntent())
+	if err := repo.Store.Create(ctx, intent, bytes.NewReader(rec)); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return &ExistsError{Version: v, Partial: true}
+		}
+		return fmt.Errorf("claiming %s: %w", v, err)
+	}
+	live.Store(v, true)
+	defer live.Delete(v)
 	var created []string
 	defer func() {
 		if err != nil {
-			// Not committed: remove what this call wrote, newest first.
+			// Not committed: remove what this call wrote, newest first,
+			// then the intent.
+			bg := context.WithoutCancel(ctx)
 			for i := len(created) - 1; i >= 0; i-- {
-				repo.Store.Delete(context.WithoutCancel(ctx), created[i])
+				repo.Store.Delete(bg, created[i])
 			}
+			repo.Store.Delete(bg, intent)
 		}
 	}()
+	// An import may have added the version between the check and the claim.
+	if err := exists(ctx, repo.Store, v); err != nil {
+		return err
+	}
 	create := func(k modules.Kind, r io.Reader) error {
 		name, err := modules.Name(v, k)
 		if err != nil {
@@ -68,7 +94,6 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 		}
 		if err := repo.Store.Create(ctx, name, r); err != nil {
 			if errors.Is(err, fs.ErrExist) {
-				// Someone else got there first, between the check and now.
 				return &ExistsError{Version: v, Partial: true}
 			}
 			return fmt.Errorf("writing %s: %w", name, err)
@@ -81,30 +106,40 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 		return err
 	}
 	defer zf.Close()
-	// The .mod claims the version; the .info commits it.
-	if err := create(modules.Mod, bytes.NewReader(m.Mod)); err != nil {
-		return err
-	}
 	if err := create(modules.Zip, zf); err != nil {
 		return err
 	}
 	if err := create(modules.ZipHash, strings.NewReader(m.Hash)); err != nil {
 		return err
 	}
+	if err := create(modules.Mod, bytes.NewReader(m.Mod)); err != nil {
+		return err
+	}
+	if testHookBeforeCommit != nil {
+		testHookBeforeCommit()
+	}
+	// The .info commits the version; removing the intent then lets the
+	// .mod and .zip be served.
 	if err := create(modules.Info, bytes.NewReader(m.Info())); err != nil {
 		return err
 	}
 	created = nil // committed
+	if err := repo.Store.Delete(ctx, intent); err != nil {
+		return fmt.Errorf("%s is published, but removing its publish intent failed (the next start-up finishes it): %w", v, err)
+	}
 	if err := repo.WriteList(ctx, v.Path); err != nil {
 		return fmt.Errorf("%s is published, but rewriting its list file failed: %w", v, err)
 	}
 	return nil
 }
 
+// testHookBeforeCommit, if set, runs just before the .info is written.
+var testHookBeforeCommit func()
+
 // exists returns an *ExistsError if the store holds any file of v, or its
 // deletion record.
 func exists(ctx context.Context, st store.Store, v module.Version) error {
-	for _, k := range []modules.Kind{modules.Gone, modules.Info, modules.Mod, modules.Zip} {
+	for _, k := range []modules.Kind{modules.Gone, modules.Info, modules.Mod, modules.Zip, modules.ZipHash} {
 		name, err := modules.Name(v, k)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -114,7 +149,7 @@ func exists(ctx context.Context, st store.Store, v module.Version) error {
 			return err
 		}
 		if ok {
-			return &ExistsError{Version: v, Deleted: k == modules.Gone, Partial: k == modules.Mod || k == modules.Zip}
+			return &ExistsError{Version: v, Deleted: k == modules.Gone, Partial: k != modules.Gone && k != modules.Info}
 		}
 	}
 	return nil

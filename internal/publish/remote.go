@@ -19,8 +19,12 @@ import (
 //
 //	PUT    /api/v1/modules/<escaped path>/@v/<escaped version>    write scope
 //	       multipart/form-data: part "mod" (the .mod), part "zip" (the
-//	       module zip), optional part "time" (RFC 3339; default: now)
-//	       201 Result; 400 invalid module; 409 version exists or was deleted
+//	       module zip, exactly one zip archive; stored as x/mod/zip
+//	       re-creates it), optional part "time" (RFC 3339; default: now),
+//	       each part once
+//	       201 Result; 400 invalid module or body; 408 too slow; 409
+//	       version exists, was deleted or is being published; 413 too
+//	       large; 429 too many uploads; 507 disk full
 //	DELETE /api/v1/modules/<escaped path>/@v/<escaped version>?reason=TEXT
 //	       delete scope; 200 Deleted; 400 no reason; 404 no such version
 //	GET    /api/v1/modules/<escaped path>/@v/<escaped version>    read scope

@@ -21,6 +21,7 @@ import (
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/publish"
+	"github.com/modferry/modferry/internal/scratch"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -42,7 +43,6 @@ const (
 	apiPrefix    = "/api/"
 	modulesPath  = "/api/v1/modules/"
 	tokensPath   = "/api/v1/tokens"
-	maxUpload    = modzip.MaxZipFile + modzip.MaxGoMod + 1<<20
 	maxTokenBody = 64 << 10
 )
 
@@ -225,19 +225,22 @@ func failResult(code int) string {
 }
 
 func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request, v module.Version, actor string) {
+	release, ok := s.uploadSlot(w)
+	if !ok {
+		return
+	}
+	defer release()
 	in, ok := s.begin(w, r, audit.Entry{Actor: actor, Action: audit.ActionPublish, Target: v.String()})
 	if !ok {
 		return
 	}
-	m, code, err := s.receiveUpload(w, r, v)
-	if m != nil {
-		defer os.Remove(m.ZipPath)
-	}
+	m, err := s.receiveUpload(w, r, v)
 	if err == nil {
+		defer m.Close()
 		err = publish.Publish(context.WithoutCancel(r.Context()), s.repo, m)
-		code = publishStatus(err)
 	}
 	if err != nil {
+		code := uploadStatus(err)
 		if code >= 500 {
 			s.log.Error("publishing", "module", v.String(), "err", err)
 		}
@@ -251,87 +254,85 @@ func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request, v module.Ver
 	}
 }
 
-func publishStatus(err error) int {
-	var mbe *http.MaxBytesError
-	switch {
-	case err == nil:
-		return http.StatusCreated
-	case errors.Is(err, fs.ErrExist):
-		return http.StatusConflict
-	case errors.Is(err, publish.ErrInvalid):
-		return http.StatusBadRequest
-	case errors.As(err, &mbe):
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusInternalServerError
-}
-
 // receiveUpload reads the multipart body of a publish request into a
-// checked Module whose zip is a temporary file.
-func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, v module.Version) (*publish.Module, int, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+// checked Module whose zip is a canonical copy of the uploaded one, in the
+// upload directory; the caller closes it. Each part may appear once.
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, v module.Version) (*publish.Module, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.maxZip+modzip.MaxGoMod+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, http.StatusBadRequest, fmt.Errorf("%w: want a multipart/form-data body with parts mod and zip: %v", publish.ErrInvalid, err)
+		return nil, fmt.Errorf("%w: want a multipart/form-data body with parts mod and zip: %v", publish.ErrInvalid, err)
 	}
-	tmp, err := os.CreateTemp(s.tempDir, "modferry-upload-*.zip")
+	dir, err := s.uploadDir()
 	if err != nil {
-		return nil, http.StatusInternalServerError, err
+		return nil, err
 	}
-	defer tmp.Close()
-	cleanup := func(code int, err error) (*publish.Module, int, error) {
+	if r.ContentLength > 0 {
+		if err := checkFree(dir, s.minFree, r.ContentLength); err != nil {
+			return nil, err
+		}
+	}
+	tmp, err := scratch.CreateTemp(dir, "publish-*.zip")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return nil, code, err
-	}
+	}()
 	var mod []byte
 	var when time.Time
-	var haveZip bool
+	seen := map[string]bool{}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return cleanup(publishStatus(err), fmt.Errorf("%w: reading the upload: %v", publish.ErrInvalid, err))
+			return nil, fmt.Errorf("%w: reading the multipart body: %w", publish.ErrInvalid, err)
 		}
-		switch part.FormName() {
+		name := part.FormName()
+		if seen[name] {
+			part.Close()
+			return nil, fmt.Errorf("%w: part %q appears more than once", publish.ErrInvalid, name)
+		}
+		seen[name] = true
+		switch name {
 		case "mod":
 			mod, err = io.ReadAll(io.LimitReader(part, modzip.MaxGoMod+1))
 			if err == nil && len(mod) > modzip.MaxGoMod {
-				err = fmt.Errorf("go.mod is larger than %d bytes", modzip.MaxGoMod)
+				err = fmt.Errorf("%w: go.mod is larger than %d bytes", publish.ErrTooLarge, modzip.MaxGoMod)
 			}
 		case "zip":
 			var n int64
-			n, err = io.Copy(tmp, io.LimitReader(part, modzip.MaxZipFile+1))
-			if err == nil && n > modzip.MaxZipFile {
-				err = fmt.Errorf("zip is larger than %d bytes", modzip.MaxZipFile)
+			n, err = io.Copy(&spaceWriter{f: tmp, floor: s.minFree}, io.LimitReader(part, s.maxZip+1))
+			if err == nil && n > s.maxZip {
+				err = fmt.Errorf("%w: the zip is larger than %d bytes", publish.ErrTooLarge, s.maxZip)
 			}
-			haveZip = true
 		case "time":
 			var b []byte
 			if b, err = io.ReadAll(io.LimitReader(part, 100)); err == nil {
 				when, err = time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
 			}
 		default:
-			err = fmt.Errorf("unknown part %q (want mod, zip, time)", part.FormName())
+			err = fmt.Errorf("unknown part %q (want mod, zip, time)", name)
 		}
 		part.Close()
 		if err != nil {
-			return cleanup(publishStatus(err), fmt.Errorf("%w: upload: %v", publish.ErrInvalid, err))
+			var we *writeError
+			if isDiskFull(err) || errors.As(err, &we) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: upload: %w", publish.ErrInvalid, err)
 		}
 	}
-	if mod == nil || !haveZip {
-		return cleanup(http.StatusBadRequest, fmt.Errorf("%w: the upload needs both a mod and a zip part", publish.ErrInvalid))
+	if mod == nil || !seen["zip"] {
+		return nil, fmt.Errorf("%w: the upload needs both a mod and a zip part", publish.ErrInvalid)
 	}
 	if err := tmp.Close(); err != nil {
-		return cleanup(http.StatusInternalServerError, err)
+		return nil, err
 	}
-	m, err := publish.FromFiles(v, mod, tmp.Name(), when)
-	if err != nil {
-		return cleanup(publishStatus(err), err)
-	}
-	return m, 0, nil
+	return publish.FromFiles(v, mod, tmp.Name(), when)
 }
 
 func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, v module.Version, actor string) {

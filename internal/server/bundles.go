@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/modferry/modferry/internal/audit"
@@ -23,16 +22,19 @@ import (
 //
 //	POST /api/v1/bundles   body: the bundle file (write scope)
 //	                       200 importer.Result; 400 the bundle fails a check;
-//	                       409 it conflicts with the store; 403 the server
-//	                       trusts no bundle key (serve --pubkey); 507 no
+//	                       403 the server trusts no bundle key (serve
+//	                       --pubkey); 408 it arrived too slowly; 409 it
+//	                       conflicts with the store; 413 over serve
+//	                       --max-bundle-size; 429 too many uploads at once
+//	                       (Retry-After); 507 the store's disk is full or
+//	                       would fall below serve --min-free-space, or no
 //	                       space for the audit log; 503 a read-only store
 const bundlesPath = "/api/v1/bundles"
 
-// maxBundleUpload bounds one uploaded bundle.
-const maxBundleUpload = 64 << 30
-
-// apiImport receives a bundle into the store's uploads directory and
-// imports it exactly as 'modferry import' does: verified, all or nothing.
+// apiImport imports a bundle as it arrives, exactly as 'modferry import'
+// does: verified, all or nothing. The stream is checked byte by byte as it
+// is read (importer.ImportStream), so a body that is not a bundle is
+// refused at its first bad byte rather than after it has been stored.
 func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string) {
 	if s.bundleTrust.Keys == nil {
 		apiError(w, http.StatusForbidden, "this server imports no bundles over HTTP: start it with --pubkey KEY.pub to trust a signing key")
@@ -43,54 +45,63 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string)
 		apiError(w, http.StatusNotImplemented, "bundle import needs a disk store")
 		return
 	}
+	release, ok := s.uploadSlot(w)
+	if !ok {
+		return
+	}
+	defer release()
 	in, ok := s.begin(w, r, audit.Entry{Actor: actor, Action: audit.ActionImport, Target: "upload"})
 	if !ok {
 		return
 	}
-	fail := func(code int, err error) {
-		s.finish(w, r, in, failResult(code), map[string]string{"error": err.Error()})
-		apiError(w, code, err.Error())
-	}
-	dir := filepath.Join(disk.Root(), "uploads")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		fail(http.StatusInternalServerError, err)
-		return
-	}
-	tmp, err := os.CreateTemp(dir, "bundle-*.tar.zst")
-	if err != nil {
-		fail(http.StatusInternalServerError, err)
-		return
-	}
-	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, http.MaxBytesReader(w, r.Body, maxBundleUpload))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		fail(http.StatusBadRequest, fmt.Errorf("receiving the bundle: %w", err))
-		return
-	}
+	body := &countReader{r: http.MaxBytesReader(w, r.Body, s.maxBundle)}
 	var keyID string
-	res, err := importer.Import(context.WithoutCancel(r.Context()), disk, tmp.Name(), importer.Options{
-		Verify: func(m []byte, sigs bundle.Signatures) error {
-			signers, err := s.bundleTrust.Verify(m, sigs)
-			keyID = trust.SignerIDs(signers)
-			return err
-		},
-		Actor: actor,
-	})
-	size := strconv.FormatInt(n, 10)
+	var res *importer.Result
+	var err error
+	switch {
+	case r.ContentLength > s.maxBundle:
+		err = &http.MaxBytesError{Limit: s.maxBundle}
+	case r.ContentLength > 0:
+		err = checkFree(disk.Root(), s.minFree, r.ContentLength)
+	}
+	if err == nil {
+		res, err = importer.ImportStream(context.WithoutCancel(r.Context()), disk, body, "upload", importer.Options{
+			Verify: func(m []byte, sigs bundle.Signatures) error {
+				signers, err := s.bundleTrust.Verify(m, sigs)
+				keyID = trust.SignerIDs(signers)
+				return err
+			},
+			CheckManifest: func(m *bundle.Manifest) error {
+				var need int64
+				for _, f := range m.Files {
+					need += f.Size
+				}
+				return checkFree(disk.Root(), s.minFree, need)
+			},
+			Actor: actor,
+		})
+	}
+	size := strconv.FormatInt(body.n, 10)
 	if err != nil {
 		code := http.StatusInternalServerError
 		var ce *importer.ConflictError
+		var mbe *http.MaxBytesError
 		switch {
+		case isDiskFull(err):
+			code = http.StatusInsufficientStorage
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			code = http.StatusRequestTimeout
+			err = fmt.Errorf("the bundle arrived too slowly (serve --min-rate, --stall-timeout): %w", err)
+		case errors.As(err, &mbe):
+			code = http.StatusRequestEntityTooLarge
+			err = fmt.Errorf("the bundle is larger than this server accepts (%d bytes, serve --max-bundle-size)", s.maxBundle)
 		case errors.As(err, &ce):
 			code = http.StatusConflict
 		case isBundleError(err):
 			code = http.StatusBadRequest
 		}
 		if code >= 500 {
-			s.log.Error("importing an uploaded bundle", "err", err)
+			s.log.Error("importing an uploaded bundle", "code", code, "err", err)
 		}
 		s.finish(w, r, in, failResult(code), map[string]string{"error": err.Error(), "bytes": size})
 		apiError(w, code, err.Error())
@@ -128,4 +139,16 @@ func isBundleError(err error) bool {
 	)
 	return errors.As(err, &me) || errors.Is(err, sumdb.ErrSecurity) ||
 		errors.As(err, &ie) || errors.As(err, &ue) || errors.As(err, &re)
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -12,9 +13,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	modzip "golang.org/x/mod/zip"
 
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/connlimit"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/proxy"
 	"github.com/modferry/modferry/internal/store"
@@ -54,8 +57,23 @@ type Config struct {
 	// BundleTrust is what the signatures of a bundle uploaded to
 	// POST /api/v1/bundles must satisfy; nil Keys turn bundle upload off.
 	BundleTrust trust.Policy
-	// TempDir holds uploads while they are checked; "" means os.TempDir().
+	// TempDir holds uploads while they are received and checked; "" means
+	// STORE/uploads for a disk store (see UploadsDir), else os.TempDir().
 	TempDir string
+	// MaxBundleBytes bounds one bundle upload; 0 means
+	// DefaultMaxBundleBytes.
+	MaxBundleBytes int64
+	// MaxUploads bounds the uploads (publish and bundle) received at
+	// once; more get 429 with Retry-After. 0 means DefaultMaxUploads.
+	MaxUploads int
+	// MinRate and StallGrace apply connlimit's rate rule to request
+	// bodies (uploads): a client that sends slower than MinRate bytes/s
+	// once StallGrace is used up is cut off. 0 MinRate turns it off.
+	MinRate    int64
+	StallGrace time.Duration
+	// MinFreeBytes is the free space an upload must leave on the store's
+	// filesystem (else 507); 0 means DefaultMinFreeBytes, negative none.
+	MinFreeBytes int64
 }
 
 // Server is modferry's HTTP handler.
@@ -74,6 +92,13 @@ type Server struct {
 	store        store.Store
 	bundleTrust  trust.Policy
 	life         lifecycle
+
+	uploads   chan struct{} // one token per upload being received
+	live      liveOps       // uploads running, for Housekeep
+	maxBundle int64
+	minFree   int64
+	maxZip    int64 // a published zip; tests lower it
+	bodyRate  connlimit.Options
 
 	epList, epInfo, epMod, epZip, epLatest, epHealth, epMetrics, epAPI, epSumDB, epOther *endpointStats
 }
@@ -112,6 +137,11 @@ func New(cfg Config) *Server {
 	if s.summaryEvery <= 0 {
 		s.summaryEvery = time.Minute
 	}
+	s.maxBundle = cmp.Or(cfg.MaxBundleBytes, DefaultMaxBundleBytes)
+	s.maxZip = modzip.MaxZipFile
+	s.bodyRate = connlimit.Options{MinRate: cfg.MinRate, Grace: cfg.StallGrace}
+	s.minFree = cmp.Or(cfg.MinFreeBytes, DefaultMinFreeBytes)
+	s.uploads = make(chan struct{}, cmp.Or(cfg.MaxUploads, DefaultMaxUploads))
 	s.epList, s.epInfo, s.epMod, s.epZip, s.epLatest = m.endpoint("list"), m.endpoint("info"), m.endpoint("mod"), m.endpoint("zip"), m.endpoint("latest")
 	s.epHealth, s.epMetrics, s.epAPI, s.epOther = m.endpoint("healthz"), m.endpoint("metrics"), m.endpoint("api"), m.endpoint("other")
 	s.epSumDB = m.endpoint("sumdb")
@@ -127,6 +157,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
 	ep, h, n := s.route(r)
+	if r.ContentLength != 0 {
+		defer connlimit.Body(w, r, s.bodyRate)()
+	}
 	if token, ok := s.authorize(rec, r, n, start); ok {
 		if h != nil {
 			h.ServeHTTP(rec, r)
@@ -149,9 +182,9 @@ func (s *Server) route(r *http.Request) (*endpointStats, http.Handler, need) {
 	path := r.URL.Path
 	switch {
 	case path == "/healthz":
-		return s.epHealth, http.HandlerFunc(healthz), needNone
+		return s.epHealth, onlyGet(http.HandlerFunc(healthz)), needNone
 	case path == "/metrics":
-		return s.epMetrics, s.promh, needRead
+		return s.epMetrics, onlyGet(s.promh), needRead
 	case strings.HasPrefix(path, apiPrefix):
 		return s.epAPI, nil, apiNeed(r.Method, path)
 	case strings.HasPrefix(path, "/sumdb/"):
@@ -168,6 +201,18 @@ func (s *Server) route(r *http.Request) (*endpointStats, http.Handler, need) {
 		return s.epLatest, s.proxy, needRead
 	}
 	return s.epOther, s.proxy, needRead
+}
+
+// onlyGet answers 405 to methods other than GET and HEAD.
+func onlyGet(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func healthz(w http.ResponseWriter, r *http.Request) {

@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/modferry/modferry/internal/scratch"
 )
 
 // Disk is a Store in a local directory. An object named "a/b/c" is the
@@ -22,7 +25,9 @@ import (
 // and are renamed (Put) or hard-linked (Create) into place; the directory
 // is then synced, so that after a crash a name holds the old or the new
 // content, never a part of either. Temporary files left by a crash carry
-// TempPrefix and are never listed; CleanTemp removes them.
+// TempPrefix and are never listed; CleanTemp removes them. A write holds
+// its temporary file locked (package scratch) until it is renamed, so
+// that cleaning never takes a write in progress for a leftover.
 type Disk struct {
 	root string
 }
@@ -87,13 +92,15 @@ func (d *Disk) write(ctx context.Context, name string, r io.Reader, exclusive bo
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, TempPrefix+"*")
+	// The temporary file is locked while this write runs, so that
+	// CleanTemp in any process leaves it alone.
+	tmp, err := scratch.CreateTemp(dir, TempPrefix+"*")
 	if err != nil {
 		return err
 	}
+	defer tmp.Close()
 	defer func() {
 		if err != nil {
-			tmp.Close()
 			os.Remove(tmp.Name())
 		}
 	}()
@@ -104,9 +111,6 @@ func (d *Disk) write(ctx context.Context, name string, r io.Reader, exclusive bo
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
 		return err
 	}
 	if exclusive {
@@ -176,13 +180,15 @@ func (d *Disk) List(ctx context.Context, dir string) ([]string, error) {
 }
 
 // CleanTemp removes temporary files left by interrupted writes under dir
-// (an object directory, "" for the whole store).
-func (d *Disk) CleanTemp(dir string) error {
+// (an object directory, "" for the whole store): those last modified
+// before cutoff that no write holds (see package scratch). It returns how
+// many it removed and the bytes freed.
+func (d *Disk) CleanTemp(dir string, cutoff time.Time) (removed int, freed int64, err error) {
 	root := d.root
 	if dir != "" {
 		root = d.Path(dir)
 	}
-	return filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -190,10 +196,16 @@ func (d *Disk) CleanTemp(dir string) error {
 			return err
 		}
 		if !e.IsDir() && strings.HasPrefix(e.Name(), TempPrefix) {
-			return os.Remove(p)
+			n, ok, err := scratch.Remove(p, cutoff)
+			if ok {
+				removed++
+				freed += n
+			}
+			return err
 		}
 		return nil
 	})
+	return removed, freed, err
 }
 
 func syncDir(dir string) error {

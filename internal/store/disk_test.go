@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/modferry/modferry/internal/scratch"
 	"github.com/modferry/modferry/internal/store"
 	"github.com/modferry/modferry/internal/store/storetest"
 )
@@ -46,11 +48,23 @@ func TestDiskCrashBeforeRename(t *testing.T) {
 	if !slices.Equal(names, []string{"v1.0.0.info"}) {
 		t.Fatalf("List shows %q, want only v1.0.0.info", names)
 	}
-	if err := d.CleanTemp(""); err != nil {
+	// A write in progress holds its temporary file: never cleaned.
+	live, err := scratch.CreateTemp(filepath.Join(d.Root(), "m", "@v"), store.TempPrefix+"*")
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer live.Close()
+	if n, _, err := d.CleanTemp("", time.Now().Add(-time.Minute)); err != nil || n != 0 {
+		t.Fatalf("CleanTemp with a cutoff before the leftover removed %d files, %v", n, err)
+	}
+	if n, freed, err := d.CleanTemp("", time.Now().Add(time.Minute)); err != nil || n != 1 || freed != int64(len("half a zip")) {
+		t.Fatalf("CleanTemp = %d, %d, %v; want the one leftover", n, freed, err)
 	}
 	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
 		t.Fatalf("CleanTemp left %s: %v", leftover, err)
+	}
+	if _, err := os.Stat(live.Name()); err != nil {
+		t.Fatalf("CleanTemp removed a write in progress: %v", err)
 	}
 }
 

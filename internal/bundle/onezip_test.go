@@ -1,0 +1,47 @@
+package bundle
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/modferry/modferry/internal/onezip"
+)
+
+// TestZipWithDataInFront: a signed bundle whose zip is JUNK + decoy.zip +
+// real.zip, with the manifest's h1: hash of the real zip (which is what
+// Go's zip reader sees and hashes), is refused.
+func TestZipWithDataInFront(t *testing.T) {
+	k := newTestKey(t)
+	base := sampleSource(t)
+	s := &source{m: new(Manifest), contents: map[string][]byte{}}
+	*s.m = *base.m
+	s.m.Files = nil
+	var zipName string
+	for _, f := range base.m.Files {
+		data := base.contents[f.Path]
+		if zipName == "" && strings.HasSuffix(f.Path, ".zip") {
+			zipName = f.Path
+			mem, _ := ParseMemberPath(f.Path)
+			var decoy bytes.Buffer
+			zw := zip.NewWriter(&decoy)
+			w, _ := zw.Create(mem.Module.Path + "@" + mem.Module.Version + "/evil.go")
+			w.Write([]byte("package evil\n"))
+			zw.Close()
+			attack := append(append(bytes.Repeat([]byte("JUNK"), 64), decoy.Bytes()...), data...)
+			if zipHash(t, attack) != zipHash(t, data) {
+				t.Fatal("the construction no longer hashes like the real zip; the test needs another")
+			}
+			data = attack
+		}
+		s.add(t, f.Path, data)
+	}
+	b := compress(t, rawTar(t, s.entries(t, k)))
+	_, _, err := readBundle(t, b, k)
+	var me *MemberError
+	if !errors.Is(err, ErrBadZip) || !errors.Is(err, onezip.ErrNotOneZip) || !errors.As(err, &me) || me.Path != zipName {
+		t.Fatalf("err = %v, want ErrBadZip and onezip.ErrNotOneZip naming %s", err, zipName)
+	}
+}

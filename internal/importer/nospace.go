@@ -1,0 +1,50 @@
+package importer
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/store"
+)
+
+// A NoSpaceError reports that the store's filesystem filled up during an
+// import. The bundle is not at fault; nothing was committed. It matches
+// syscall.ENOSPC (or EDQUOT, for a quota) with errors.Is.
+type NoSpaceError struct {
+	Dir  string // the store
+	Need int64  // bytes the bundle's members take once staged; 0 if unknown
+	Free int64  // bytes free when the import gave up; -1 if unknown
+	Err  error
+}
+
+func (e *NoSpaceError) Error() string {
+	msg := "no space left on device in " + e.Dir
+	if e.Need > 0 {
+		msg += fmt.Sprintf(": the bundle's files need %d bytes there, %d are free", e.Need, e.Free)
+	}
+	return msg + "; nothing was imported, and the bundle is not at fault"
+}
+
+func (e *NoSpaceError) Unwrap() error { return e.Err }
+
+// noSpace turns err into a *NoSpaceError if it says the disk is full.
+func noSpace(err error, st *store.Disk, manifest []byte) error {
+	if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
+		return err
+	}
+	e := &NoSpaceError{Dir: st.Root(), Free: -1, Err: err}
+	if m, perr := bundle.ParseManifest(manifest); perr == nil {
+		for _, f := range m.Files {
+			e.Need += f.Size
+		}
+	}
+	var fs unix.Statfs_t
+	if unix.Statfs(st.Root(), &fs) == nil {
+		e.Free = int64(fs.Bavail) * int64(fs.Bsize)
+	}
+	return e
+}

@@ -1,0 +1,138 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
+)
+
+// An intent is the record of a publish in progress (modules.PendingName).
+type intent struct {
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+}
+
+func newIntent() intent {
+	host, _ := os.Hostname()
+	return intent{Host: host, PID: os.Getpid(), Started: time.Now().UTC()}
+}
+
+// live holds the versions this process is publishing now.
+var live sync.Map // module.Version -> true
+
+// MaxPublishTime is how long a publish may take before another host
+// takes its intent for stale. On the publishing host, an intent is stale
+// as soon as the process that wrote it is gone.
+const MaxPublishTime = 6 * time.Hour
+
+// stale reports whether the publish that wrote in is no longer running.
+func (in intent) stale(v module.Version, now time.Time) bool {
+	host, _ := os.Hostname()
+	switch {
+	case in.Host != host || in.PID <= 0:
+		return now.Sub(in.Started) > MaxPublishTime
+	case in.PID == os.Getpid():
+		_, running := live.Load(v)
+		return !running
+	}
+	// kill(pid, 0) fails with ESRCH once the process is gone.
+	return errors.Is(syscall.Kill(in.PID, 0), syscall.ESRCH)
+}
+
+// Recover finishes or rolls back every publish that was interrupted (a
+// crash between its first write and its commit): a version whose .info
+// exists was committed, and only its intent is removed; any other has the
+// files the publish wrote removed, so that the version can be published
+// again. Publishes still running are left alone. It returns the versions
+// rolled back.
+func Recover(ctx context.Context, repo *modules.Repo) ([]module.Version, error) {
+	var rolled []module.Version
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		names, err := repo.Store.List(ctx, dir)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if sub, ok := strings.CutSuffix(n, "/"); ok {
+				if err := walk(dir + "/" + sub); err != nil {
+					return err
+				}
+				continue
+			}
+			escPath, ok := strings.CutSuffix(strings.TrimPrefix(dir, modules.PendingRoot+"/"), "/@v")
+			if !ok {
+				continue
+			}
+			path, perr := module.UnescapePath(escPath)
+			ver, verr := module.UnescapeVersion(n)
+			if perr != nil || verr != nil {
+				continue
+			}
+			v := module.Version{Path: path, Version: ver}
+			back, err := recoverOne(ctx, repo, v, time.Now())
+			if err != nil {
+				return err
+			}
+			if back {
+				rolled = append(rolled, v)
+			}
+		}
+		return nil
+	}
+	return rolled, walk(modules.PendingRoot)
+}
+
+// recoverOne finishes or rolls back an interrupted publish of v, if there
+// is one, and reports whether it rolled one back.
+func recoverOne(ctx context.Context, repo *modules.Repo, v module.Version, now time.Time) (rolledBack bool, err error) {
+	name, err := modules.PendingName(v)
+	if err != nil {
+		return false, err
+	}
+	b, err := store.ReadAll(ctx, repo.Store, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var in intent
+	if json.Unmarshal(b, &in) == nil && !in.stale(v, now) {
+		return false, nil // running; Publish then reports the version as taken
+	}
+	info, _ := modules.Name(v, modules.Info)
+	committed, err := store.Exists(ctx, repo.Store, info)
+	if err != nil {
+		return false, err
+	}
+	if !committed {
+		// Roll back, .mod last: until the intent goes, nothing is served.
+		for _, k := range []modules.Kind{modules.Zip, modules.ZipHash, modules.Mod} {
+			n, _ := modules.Name(v, k)
+			if err := repo.Store.Delete(ctx, n); err != nil {
+				return false, fmt.Errorf("rolling back the interrupted publish of %s: %w", v, err)
+			}
+		}
+	}
+	if err := repo.Store.Delete(ctx, name); err != nil {
+		return false, fmt.Errorf("recovering the interrupted publish of %s: %w", v, err)
+	}
+	if committed {
+		return false, repo.WriteList(ctx, v.Path)
+	}
+	return true, nil
+}

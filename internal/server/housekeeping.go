@@ -1,0 +1,133 @@
+package server
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/modferry/modferry/internal/importer"
+	"github.com/modferry/modferry/internal/publish"
+	"github.com/modferry/modferry/internal/scratch"
+	"github.com/modferry/modferry/internal/store"
+)
+
+// liveOps records when the operations running in this process began, so
+// that cleaning never touches what one of them may still use.
+type liveOps struct {
+	mu   sync.Mutex
+	next int
+	ops  map[int]time.Time
+}
+
+// begin records an operation starting now and returns its end.
+func (l *liveOps) begin() (end func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ops == nil {
+		l.ops = map[int]time.Time{}
+	}
+	id := l.next
+	l.next++
+	// A second of slack for file systems with coarse timestamps.
+	l.ops[id] = time.Now().Add(-time.Second)
+	return func() {
+		l.mu.Lock()
+		delete(l.ops, id)
+		l.mu.Unlock()
+	}
+}
+
+// oldest returns the start of the oldest live operation, or now.
+func (l *liveOps) oldest() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := time.Now().Add(-time.Second)
+	for _, s := range l.ops {
+		if s.Before(t) {
+			t = s
+		}
+	}
+	return t
+}
+
+// tempFileMargin is the least age of a store temporary file Housekeep
+// removes.
+const tempFileMargin = 15 * time.Minute
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// Housekeep finishes or rolls back publishes that a crash interrupted
+// (publish.Recover) and removes what crashed operations left behind:
+// upload files in STORE/uploads, import stages in STORE/staging, the
+// store's own temporary files (.tmp-*), and the /tmp/modferry-upload-*.zip
+// files of older versions. It removes only what is older than every
+// operation running in this process and held by no other process (package
+// scratch), so it is safe while the server works; serve runs it at
+// start-up and then periodically.
+func (s *Server) Housekeep(ctx context.Context) error {
+	cutoff := s.live.oldest()
+	rolled, err := publish.Recover(ctx, s.repo)
+	for _, v := range rolled {
+		s.proxy.Forget(v)
+		s.log.Warn("rolled back a publish that was interrupted", "module", v.String())
+	}
+	if err != nil {
+		s.log.Error("recovering interrupted publishes", "err", err)
+	}
+	var files int
+	var freed int64
+	clean := func(dir, pattern string) {
+		removed, n, err := scratch.Clean(dir, pattern, cutoff)
+		files += len(removed)
+		freed += n
+		if err != nil {
+			s.log.Error("cleaning crash leftovers", "dir", dir, "err", err)
+		}
+	}
+	if disk, ok := s.store.(*store.Disk); ok {
+		clean(filepath.Join(disk.Root(), UploadsDir), "*")
+		clean(filepath.Join(disk.Root(), importer.StagingDir), "*")
+		// The store's temporary files are locked only while being
+		// written; another process may hold closed ones for a moment
+		// before renaming them (store.Disk.PutBatch), so those get a
+		// margin besides the cutoff.
+		n, b, cerr := disk.CleanTemp("", minTime(cutoff, time.Now().Add(-tempFileMargin)))
+		files += n
+		freed += b
+		if cerr != nil {
+			s.log.Error("cleaning the store's temporary files", "err", cerr)
+			err = cerr
+		}
+	}
+	if s.tempDir != "" {
+		for _, pattern := range []string{"publish-*.zip", "canonical-*.zip"} {
+			clean(s.tempDir, pattern)
+		}
+	}
+	clean(os.TempDir(), "modferry-upload-*.zip")
+	if files > 0 {
+		s.log.Info("removed crash leftovers", "files", files, "bytes", freed)
+	}
+	return err
+}
+
+// RunHousekeeping runs Housekeep every interval until ctx is done.
+func (s *Server) RunHousekeeping(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Housekeep(ctx)
+		}
+	}
+}

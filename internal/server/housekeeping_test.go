@@ -1,0 +1,89 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/importer"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
+)
+
+// TestHousekeep: what kill -9 leaves (an upload file, an import stage, a
+// store temporary file, an interrupted publish) is removed or rolled back,
+// while an upload in progress is left alone and completes.
+func TestHousekeep(t *testing.T) {
+	ctx := context.Background()
+	f, w, data := bundleFixture(t, Config{}, 2, 1000)
+	old := time.Now().Add(-time.Hour)
+	leftover := func(rel string, size int) string {
+		p := filepath.Join(f.root, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, old, old)
+		os.Chtimes(filepath.Dir(p), old, old)
+		return p
+	}
+	upload := leftover(filepath.Join(UploadsDir, "bundle-123.tar.zst"), 5000)
+	publishTmp := leftover(filepath.Join(UploadsDir, "publish-456.zip"), 3000)
+	stage := filepath.Dir(leftover(filepath.Join(importer.StagingDir, "stage-789", "m000000"), 2000))
+	tmp := leftover("download/corp.example/a/@v/"+store.TempPrefix+"1", 100)
+
+	// An interrupted publish: intent of a process that is gone, .mod
+	// and .zip, no .info.
+	dead := exec.Command("true")
+	dead.Run()
+	v := module.Version{Path: "corp.example/int", Version: "v1.0.0"}
+	intent, _ := modules.PendingName(v)
+	host, _ := os.Hostname()
+	f.st.Put(ctx, intent, bytes.NewReader([]byte(fmt.Sprintf(`{"host":%q,"pid":%d,"started":"2026-01-01T00:00:00Z"}`, host, dead.Process.Pid))))
+	for _, k := range []modules.Kind{modules.Mod, modules.Zip} {
+		n, _ := modules.Name(v, k)
+		f.st.Put(ctx, n, bytes.NewReader([]byte("x")))
+	}
+
+	// An upload in progress, stalled after its first bytes.
+	pr, pw := io.Pipe()
+	done := make(chan int)
+	go func() {
+		done <- f.do(req{method: "POST", path: bundlesPath, token: w, body: pr}).Code
+	}()
+	pw.Write(data[:len(data)/2])
+
+	if err := f.srv.Housekeep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{upload, publishTmp, stage, tmp} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s survived Housekeep: %v", p, err)
+		}
+	}
+	for _, k := range []modules.Kind{modules.Mod, modules.Zip} {
+		n, _ := modules.Name(v, k)
+		if ok, _ := store.Exists(ctx, f.st, n); ok {
+			t.Errorf("interrupted publish not rolled back: %s", n)
+		}
+	}
+	if ok, _ := store.Exists(ctx, f.st, intent); ok {
+		t.Error("intent of the interrupted publish survived")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(f.root, importer.StagingDir)); len(ents) != 1 {
+		t.Errorf("staging holds %d entries; want the live upload's stage only", len(ents))
+	}
+	pw.Write(data[len(data)/2:])
+	pw.Close()
+	if code := <-done; code != 200 {
+		t.Fatalf("the upload in progress during Housekeep: %d", code)
+	}
+}
