@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -139,7 +138,7 @@ func TestAppendDoesNotRewrite(t *testing.T) {
 	if !bytes.HasPrefix(after, before) || len(after) <= len(before) {
 		t.Error("append changed existing bytes")
 	}
-	if fi1.Sys().(*syscall.Stat_t).Ino != fi2.Sys().(*syscall.Stat_t).Ino {
+	if !os.SameFile(fi1, fi2) {
 		t.Error("append replaced the file")
 	}
 }

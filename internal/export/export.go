@@ -20,7 +20,6 @@ import (
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sys/unix"
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/inventory"
@@ -263,10 +262,7 @@ func ScratchDir() string {
 	if d := os.Getenv("MODFERRY_SCRATCH"); d != "" {
 		return d
 	}
-	const shm = "/dev/shm"
-	var fs unix.Statfs_t
-	if err := unix.Statfs(shm, &fs); err == nil && fs.Type == unix.TMPFS_MAGIC &&
-		fs.Bavail*uint64(fs.Bsize) >= 8<<30 && unix.Access(shm, unix.W_OK) == nil {
+	if shm, ok := memoryScratch(); ok {
 		return shm
 	}
 	return os.TempDir()
