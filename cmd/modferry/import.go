@@ -228,7 +228,7 @@ func importBundle(ctx context.Context, st *store.Disk, file, target string, keys
 		d["added"] = strconv.Itoa(len(res.Added))
 		d["present"] = strconv.Itoa(len(res.Present))
 		if res.AlreadyImported {
-			d["already_imported"] = "true"
+			d["alreadyImported"] = "true"
 		}
 	}
 	if ferr := c.finish(ctx, result, d); ferr != nil {

@@ -137,7 +137,7 @@ func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []strin
 			return err
 		}
 		perr := publish.Publish(ctx, &modules.Repo{Store: st}, m)
-		result, d := audit.ResultOK, map[string]string{"h1": m.Hash, "go_mod_h1": m.ModHash}
+		result, d := audit.ResultOK, map[string]string{"h1": m.Hash, "goModH1": m.ModHash}
 		if perr != nil {
 			result, d = audit.ResultError, map[string]string{"error": perr.Error()}
 			if errors.Is(perr, fs.ErrExist) {

@@ -66,11 +66,11 @@ type Summary struct {
 	Bytes         int64         `json:"bytes"`        // bundle file size
 	ContentBytes  int64         `json:"contentBytes"` // sum of member sizes
 	LeftOut       int           `json:"leftOut"`      // module versions the inventory has
-	Duration      time.Duration `json:"duration"`
+	Duration      time.Duration `json:"-"`            // as durationSeconds (see MarshalJSON)
 	Signed        bool          `json:"signed"`
 	BaseInventory string        `json:"baseInventory,omitempty"`
-	ResolvedQuery []string      `json:"resolved,omitempty"`
-	Toolchains    []string      `json:"toolchains,omitempty"` // "go1.27.0.linux-amd64"
+	ResolvedQuery []string      `json:"-"` // as resolved (see MarshalJSON)
+	Toolchains    []string      `json:"-"` // as toolchains (see MarshalJSON); "go1.27.0.linux-amd64"
 }
 
 // versionFiles gathers the files of one module version.

@@ -64,13 +64,13 @@ type Options struct {
 
 // Result reports an import.
 type Result struct {
-	Digest          string           `json:"digest"` // SHA-256 of the bundle file
-	AlreadyImported bool             `json:"alreadyImported"`
-	Added           []module.Version `json:"added"`
-	Present         []module.Version `json:"present"` // held already with the same content
-	Files           int              `json:"files"`
-	Bytes           int64            `json:"bytes"`
-	Manifest        *bundle.Manifest `json:"-"`
+	Digest          string              `json:"digest"` // SHA-256 of the bundle file
+	AlreadyImported bool                `json:"alreadyImported"`
+	Added           modules.VersionList `json:"added"`
+	Present         modules.VersionList `json:"present"` // held already with the same content
+	Files           int                 `json:"files"`
+	Bytes           int64               `json:"bytes"`
+	Manifest        *bundle.Manifest    `json:"-"`
 }
 
 // Record is the import history entry, stored as bundles/<digest>.json.
