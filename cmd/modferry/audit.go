@@ -301,7 +301,7 @@ func parseWhen(flag, s string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%s %q: want a time (2025-01-31, RFC 3339) or a duration back (24h, 7d)", flag, s)
+	return time.Time{}, usagef("%s %q: want a time (2025-01-31, RFC 3339) or a duration back (24h, 7d)", flag, s)
 }
 
 func newAuditHeadCmd() *cobra.Command {

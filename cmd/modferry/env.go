@@ -64,7 +64,7 @@ type envVar struct {
 func clientEnv(o envOptions) ([]envVar, error) {
 	u, err := url.Parse(o.server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--server %q: want an http:// or https:// URL", o.server)
+		return nil, usagef("--server %q: want an http:// or https:// URL", o.server)
 	}
 	proxy := strings.TrimSuffix(u.String(), "/")
 	vars := []envVar{

@@ -72,7 +72,7 @@ for .netrc goes to standard error.`,
 func runTokenAdd(ctx context.Context, stdout, stderr io.Writer, o tokenAddOptions) error {
 	scopes, err := auth.ParseScopes(o.scopes)
 	if err != nil {
-		return fmt.Errorf("--scope: %w", err)
+		return usagef("--scope: %w", err)
 	}
 	var expires time.Time
 	if o.expires != "" {
@@ -135,7 +135,7 @@ func optTime(t time.Time) any {
 func parseExpiry(s string, now time.Time) (time.Time, error) {
 	if d, err := parseLongDuration(s); err == nil {
 		if d <= 0 {
-			return time.Time{}, fmt.Errorf("--expires %q: want a positive lifetime", s)
+			return time.Time{}, usagef("--expires %q: want a positive lifetime", s)
 		}
 		return now.Add(d), nil
 	}
@@ -144,7 +144,7 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("--expires %q: want a lifetime (90d, 12h) or a time (2026-01-31, RFC 3339)", s)
+	return time.Time{}, usagef("--expires %q: want a lifetime (90d, 12h) or a time (2026-01-31, RFC 3339)", s)
 }
 
 // parseLongDuration is time.ParseDuration with days: "90d", "1d12h".
