@@ -129,7 +129,7 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 	if o.json {
 		res := map[string]any{"log": path, "entries": n, "ok": err == nil}
 		if errors.As(err, &ce) {
-			res["bad_line"], res["bad_seq"], res["reason"] = ce.Line, ce.Seq, ce.Reason
+			res["badLine"], res["badSeq"], res["reason"] = ce.Line, ce.Seq, ce.Reason
 		} else if err != nil {
 			res["error"] = err.Error()
 		}
@@ -143,13 +143,13 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 			return perr
 		}
 		if err != nil {
-			return errors.New("audit log verification failed")
+			return fmt.Errorf("audit log verification failed: %w", err)
 		}
 		return nil
 	}
 	if err != nil {
 		if errors.As(err, &ce) {
-			return fmt.Errorf("%s: TAMPERED: entry on line %d (seq %d) is bad: %s; the %d entries before it are intact", path, ce.Line, ce.Seq, ce.Reason, n)
+			return fmt.Errorf("%s: TAMPERED: %w; the %d entries before it are intact", path, ce, n)
 		}
 		return err
 	}
