@@ -38,7 +38,7 @@ there as a GOPROXY that the plain go command builds against.
 Commands that print data take --json: camelCase keys, durations as numbers
 with the unit in the key (durationSeconds), [] for empty lists.
 
-`+exitCodesHelp,
+` + exitCodesHelp,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		Version:           toolVersion(),
