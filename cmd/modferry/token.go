@@ -106,7 +106,12 @@ func runTokenAdd(ctx context.Context, stdout, stderr io.Writer, o tokenAddOption
 		return fmt.Errorf("%w; the secret is not shown: revoke the token with 'modferry token revoke %s' and add another", err, o.name)
 	}
 	if o.json {
-		return printJSON(stdout, map[string]any{"name": o.name, "scopes": scopes, "expires": optTime(expires), "secret": secret})
+		return printJSON(stdout, struct {
+			Name    string       `json:"name"`
+			Scopes  []auth.Scope `json:"scopes"`
+			Expires time.Time    `json:"expires,omitzero"` // left out: never
+			Secret  string       `json:"secret"`
+		}{o.name, scopes, expires.UTC(), secret})
 	}
 	fmt.Fprintln(stdout, secret)
 	host := "HOST:PORT"
@@ -121,13 +126,6 @@ func runTokenAdd(ctx context.Context, stdout, stderr io.Writer, o tokenAddOption
 	fmt.Fprintf(stderr, "for the go command (GOAUTH=netrc, the default), add to ~/.netrc or the file $NETRC names:\n")
 	fmt.Fprintf(stderr, "machine %s login modferry password %s\n", host, secret)
 	return nil
-}
-
-func optTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC()
 }
 
 // parseExpiry reads a lifetime ("90d", "12h", "1h30m") or an expiry time
