@@ -17,7 +17,9 @@ import (
 
 func TestExitCode(t *testing.T) {
 	v := module.Version{Path: "example.com/m", Version: "v1.0.0"}
-	member := func(err error) error { return fmt.Errorf("b.tar.zst: %w", &bundle.MemberError{Path: "download/x", Err: err}) }
+	member := func(err error) error {
+		return fmt.Errorf("b.tar.zst: %w", &bundle.MemberError{Path: "download/x", Err: err})
+	}
 	for _, tc := range []struct {
 		err  error
 		want int
