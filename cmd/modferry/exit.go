@@ -26,8 +26,10 @@ const exitCodesHelp = `Exit codes:
   0  success
   1  failure (I/O, network, not found, ...)
   2  usage error (unknown command, bad flags or arguments)
-  3  security failure: a bad or missing signature, a hash mismatch, a
-     checksum-database proof that fails, a tampered audit log`
+  3  security failure: a bad, missing or untrusted signature, a hash or
+     size mismatch, unknown or unsafe bundle members, a checksum-database
+     proof that fails, a module version the store holds with another
+     hash, a tampered audit log`
 
 // exitCode maps an error returned by a command to the process exit code.
 func exitCode(err error) int {
