@@ -140,12 +140,25 @@ func TestJSONContract(t *testing.T) {
 	run("audit verify", nil, "audit", "verify", "--store", store, "--json")
 	run("audit show", nil, "audit", "show", "--store", store, "--json")
 
+	// audit verify --json of a tampered log: exit 3, and the same contract.
+	logData, err := os.ReadFile(filepath.Join(store, "audit", "log.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(ctx, "tampered.jsonl")
+	os.WriteFile(bad, bytes.Replace(logData, []byte(`"result":"ok"`), []byte(`"result":"no"`), 1), 0o600)
+	out, _, code := mfRun(t, nil, "audit", "verify", "--file", bad, "--json")
+	if code != 3 || !strings.Contains(out, `"badLine"`) {
+		t.Errorf("audit verify --json of a tampered log: exit %d, want 3 and badLine", code)
+	}
+	outputs["audit verify (tampered)"] = out
+
 	var tok struct{ Secret string }
 	if err := json.Unmarshal([]byte(outputs["token add"]), &tok); err != nil || tok.Secret == "" {
 		t.Fatalf("token add --json: no secret (%v)", err)
 	}
 	remote := filepath.Join(ctx, "remote")
-	out := mf(t, "token", "add", "--store", remote, "--name", "up", "--scope", "read,write", "--json")
+	out = mf(t, "token", "add", "--store", remote, "--name", "up", "--scope", "read,write", "--json")
 	json.Unmarshal([]byte(out), &tok)
 	url := serve(t, remote, "--pubkey", pub)
 	run("import --server", []string{"MODFERRY_TOKEN=" + tok.Secret}, "import", "--server", url, "--json", b)
