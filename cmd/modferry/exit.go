@@ -9,8 +9,10 @@ import (
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/importer"
+	"github.com/modferry/modferry/internal/pgp"
 	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/sumdb"
+	"github.com/modferry/modferry/internal/trust"
 )
 
 // Exit codes, the same for every command (documented in the root --help
@@ -26,7 +28,8 @@ const exitCodesHelp = `Exit codes:
   0  success
   1  failure (I/O, network, not found, ...)
   2  usage error (unknown command, bad flags or arguments)
-  3  security failure: a bad, missing or untrusted signature, a hash or
+  3  security failure: a bad, missing or untrusted signature (or fewer
+     trusted signers than --require-signatures asks), a hash or
      size mismatch, unknown or unsafe bundle members, a checksum-database
      proof that fails, a module version the store holds with another
      hash, a tampered audit log`
@@ -48,7 +51,7 @@ func exitCode(err error) int {
 // securitySentinels are the errors that are evidence of tampering.
 var securitySentinels = []error{
 	sumdb.ErrSecurity, // checksum database: mismatch, inclusion, fork, signature, tiles
-	sign.ErrBadSignature, sign.ErrUnknownKey,
+	sign.ErrBadSignature, sign.ErrUnknownKey, pgp.ErrBadSignature, trust.ErrTooFewSigners,
 	bundle.ErrBadSignature, bundle.ErrUnsigned,
 	bundle.ErrHashMismatch, bundle.ErrSizeMismatch,
 	bundle.ErrNotInManifest, bundle.ErrMissingMember, bundle.ErrDuplicate,

@@ -11,8 +11,10 @@ import (
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/importer"
+	"github.com/modferry/modferry/internal/pgp"
 	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/sumdb"
+	"github.com/modferry/modferry/internal/trust"
 )
 
 func TestExitCode(t *testing.T) {
@@ -35,6 +37,8 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("x: %w", &sumdb.MismatchError{Module: v, Want: "h1:a", Got: "h1:b"}), 3},
 		{&sumdb.InclusionError{Module: v, Err: errors.New("no proof")}, 3},
 		{&importer.ConflictError{Module: v, What: "zip"}, 3},
+		{fmt.Errorf("%w: 1 trusted signer(s), 2 required", trust.ErrTooFewSigners), 3},
+		{member(fmt.Errorf("%w: %w", bundle.ErrBadSignature, pgp.ErrBadSignature)), 3},
 		{&audit.ChainError{Line: 3, Seq: 3, Reason: "hash"}, 3},
 		{&verifyError{failures: []error{errors.New("gone"), member(bundle.ErrSizeMismatch)}, total: 2}, 3},
 		{&verifyError{failures: []error{errors.New("gone")}, total: 2}, 1},
