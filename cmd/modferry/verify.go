@@ -53,7 +53,7 @@ type verifyResult struct {
 	Bundle   string         `json:"bundle"`
 	OK       bool           `json:"ok"`
 	Error    string         `json:"error,omitempty"`
-	Signers  []trust.Signer `json:"signers,omitempty"`
+	Signers  []trust.Signer `json:"signers"` // [] when unsigned or failed
 	Modules  int            `json:"modules,omitempty"`
 	Files    int            `json:"files,omitempty"`
 	Created  string         `json:"created,omitempty"`
@@ -70,8 +70,11 @@ func runVerify(ctx context.Context, w io.Writer, o verifyOptions, args []string)
 	var results []verifyResult
 	var failures []error
 	for _, b := range args {
-		r := verifyResult{Bundle: b}
+		r := verifyResult{Bundle: b, Signers: []trust.Signer{}}
 		m, err := verifyBundle(ctx, b, policy, o.allowUnsigned, &r.Signers)
+		if r.Signers == nil {
+			r.Signers = []trust.Signer{}
+		}
 		if err != nil {
 			r.Error = err.Error()
 			failures = append(failures, err)

@@ -140,6 +140,15 @@ func TestJSONContract(t *testing.T) {
 	run("audit verify", nil, "audit", "verify", "--store", store, "--json")
 	run("audit show", nil, "audit", "show", "--store", store, "--json")
 
+	// verify --json of a tampered bundle: exit 3, and the same contract.
+	tampered := filepath.Join(ctx, "tampered.tar.zst")
+	tamperMember(t, b, tampered, ".mod")
+	vout, _, vcode := mfRun(t, nil, "verify", "--pubkey", pub, "--json", tampered)
+	if vcode != 3 {
+		t.Errorf("verify --json of a tampered bundle: exit %d, want 3", vcode)
+	}
+	outputs["verify (tampered)"] = vout
+
 	// audit verify --json of a tampered log: exit 3, and the same contract.
 	logData, err := os.ReadFile(filepath.Join(store, "audit", "log.jsonl"))
 	if err != nil {
