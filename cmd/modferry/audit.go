@@ -134,7 +134,7 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 			res["error"] = err.Error()
 		}
 		if torn != nil {
-			res["torn_line"] = map[string]any{"line": torn.Line, "bytes": torn.Bytes}
+			res["tornLine"] = map[string]any{"line": torn.Line, "bytes": torn.Bytes}
 		}
 		if err == nil {
 			res["recoveries"], res["unconfirmed"] = notes.recoveries, notes.unconfirmed
@@ -200,8 +200,8 @@ func readAuditNotes(path string) (auditNotes, error) {
 }
 
 func recoveryText(e audit.Entry) string {
-	if b := e.Detail["torn_bytes"]; b != "" {
-		return fmt.Sprintf("cut off a torn last line of %s bytes (sha256 %.16s…), left by an interrupted append", b, e.Detail["torn_sha256"])
+	if b := e.Detail["tornBytes"]; b != "" {
+		return fmt.Sprintf("cut off a torn last line of %s bytes (sha256 %.16s…), left by an interrupted append", b, e.Detail["tornSHA256"])
 	}
 	if n := e.Detail["dropped"]; n != "" {
 		return fmt.Sprintf("%s entries were lost while the log could not be written", n)

@@ -206,7 +206,7 @@ func TestFullDiskTornLine(t *testing.T) {
 		t.Errorf("head = %v, want 6", h)
 	}
 	rec, _ := Read(bytes.NewReader(readLog(t, l)), Filter{Action: ActionRecover})
-	if len(rec) != 1 || rec[0].Seq != 5 || rec[0].Detail["torn_bytes"] != "40" || !strings.HasPrefix(rec[0].Detail["torn_start"], `{"seq":5,`) {
+	if len(rec) != 1 || rec[0].Seq != 5 || rec[0].Detail["tornBytes"] != "40" || !strings.HasPrefix(rec[0].Detail["tornStart"], `{"seq":5,`) {
 		t.Fatalf("recovery entries: %+v", rec)
 	}
 }

@@ -375,8 +375,8 @@ func TestAppendCutsTornTail(t *testing.T) {
 	}
 	data, _ := os.ReadFile(l.Path())
 	rec, err := Read(bytes.NewReader(data), Filter{Action: ActionRecover})
-	if err != nil || len(rec) != 1 || rec[0].Seq != 3 || rec[0].Detail["torn_bytes"] != "19" ||
-		rec[0].Detail["torn_sha256"] != hashLine([]byte(`{"seq":3,"time":"20`)) || rec[0].Actor != ActorAudit {
+	if err != nil || len(rec) != 1 || rec[0].Seq != 3 || rec[0].Detail["tornBytes"] != "19" ||
+		rec[0].Detail["tornSHA256"] != hashLine([]byte(`{"seq":3,"time":"20`)) || rec[0].Actor != ActorAudit {
 		t.Fatalf("recovery entries = %+v, %v", rec, err)
 	}
 
