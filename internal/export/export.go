@@ -66,11 +66,12 @@ type Summary struct {
 	Bytes         int64         `json:"bytes"`        // bundle file size
 	ContentBytes  int64         `json:"contentBytes"` // sum of member sizes
 	LeftOut       int           `json:"leftOut"`      // module versions the inventory has
-	Duration      time.Duration `json:"-"`            // as durationSeconds (see MarshalJSON)
+	Duration      time.Duration `json:"-"`
+	Seconds       float64       `json:"durationSeconds"` // Duration, for JSON
 	Signed        bool          `json:"signed"`
 	BaseInventory string        `json:"baseInventory,omitempty"`
-	ResolvedQuery []string      `json:"-"` // as resolved (see MarshalJSON)
-	Toolchains    []string      `json:"-"` // as toolchains (see MarshalJSON); "go1.27.0.linux-amd64"
+	ResolvedQuery []string      `json:"resolved"`   // [] when none
+	Toolchains    []string      `json:"toolchains"` // "go1.27.0.linux-amd64"; [] when none
 }
 
 // versionFiles gathers the files of one module version.
@@ -162,7 +163,8 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 
-	sum := &Summary{Output: opts.Output, Signed: opts.Sign != nil, BaseInventory: opts.SinceDigest, Toolchains: toolchains}
+	sum := &Summary{Output: opts.Output, Signed: opts.Sign != nil, BaseInventory: opts.SinceDigest,
+		Toolchains: append([]string{}, toolchains...), ResolvedQuery: []string{}}
 	m := &bundle.Manifest{
 		FormatVersion: bundle.FormatVersion,
 		Created:       time.Now().UTC().Truncate(time.Second),
@@ -249,6 +251,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	sum.Bytes = n
 	sum.Duration = time.Since(start)
+	sum.Seconds = sum.Duration.Seconds()
 	return sum, nil
 }
 
