@@ -140,6 +140,18 @@ func TestJSONContract(t *testing.T) {
 	run("audit verify", nil, "audit", "verify", "--store", store, "--json")
 	run("audit show", nil, "audit", "show", "--store", store, "--json")
 
+	// export --split --json adds the parts to the summary.
+	{
+		up := testupstream.New(t)
+		key, _ := keygen(t)
+		app := filepath.Join(ctx, "split-app")
+		testupstream.WriteProject(t, "app", app)
+		out := run("export --split", exportEnv, "export", "--sign-key", key, "--split", "4K", "--json", "-o", filepath.Join(ctx, "split.tar.zst"), "--upstream", up.URL, app)
+		if !strings.Contains(out, `"partsIndex"`) || !strings.Contains(out, `"durationSeconds"`) {
+			t.Errorf("export --split --json lacks partsIndex or durationSeconds:\n%s", out)
+		}
+	}
+
 	// verify --json of a tampered bundle: exit 3, and the same contract.
 	tampered := filepath.Join(ctx, "tampered.tar.zst")
 	tamperMember(t, b, tampered, ".mod")
