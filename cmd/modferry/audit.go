@@ -129,12 +129,12 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 	if o.json {
 		res := map[string]any{"log": path, "entries": n, "ok": err == nil}
 		if errors.As(err, &ce) {
-			res["bad_line"], res["bad_seq"], res["reason"] = ce.Line, ce.Seq, ce.Reason
+			res["badLine"], res["badSeq"], res["reason"] = ce.Line, ce.Seq, ce.Reason
 		} else if err != nil {
 			res["error"] = err.Error()
 		}
 		if torn != nil {
-			res["torn_line"] = map[string]any{"line": torn.Line, "bytes": torn.Bytes}
+			res["tornLine"] = map[string]any{"line": torn.Line, "bytes": torn.Bytes}
 		}
 		if err == nil {
 			res["recoveries"], res["unconfirmed"] = notes.recoveries, notes.unconfirmed
@@ -143,13 +143,13 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 			return perr
 		}
 		if err != nil {
-			return errors.New("audit log verification failed")
+			return fmt.Errorf("audit log verification failed: %w", err)
 		}
 		return nil
 	}
 	if err != nil {
 		if errors.As(err, &ce) {
-			return fmt.Errorf("%s: TAMPERED: entry on line %d (seq %d) is bad: %s; the %d entries before it are intact", path, ce.Line, ce.Seq, ce.Reason, n)
+			return fmt.Errorf("%s: TAMPERED: %w; the %d entries before it are intact", path, ce, n)
 		}
 		return err
 	}
@@ -200,8 +200,8 @@ func readAuditNotes(path string) (auditNotes, error) {
 }
 
 func recoveryText(e audit.Entry) string {
-	if b := e.Detail["torn_bytes"]; b != "" {
-		return fmt.Sprintf("cut off a torn last line of %s bytes (sha256 %.16s…), left by an interrupted append", b, e.Detail["torn_sha256"])
+	if b := e.Detail["tornBytes"]; b != "" {
+		return fmt.Sprintf("cut off a torn last line of %s bytes (sha256 %.16s…), left by an interrupted append", b, e.Detail["tornSHA256"])
 	}
 	if n := e.Detail["dropped"]; n != "" {
 		return fmt.Sprintf("%s entries were lost while the log could not be written", n)
@@ -301,7 +301,7 @@ func parseWhen(flag, s string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%s %q: want a time (2025-01-31, RFC 3339) or a duration back (24h, 7d)", flag, s)
+	return time.Time{}, usagef("%s %q: want a time (2025-01-31, RFC 3339) or a duration back (24h, 7d)", flag, s)
 }
 
 func newAuditHeadCmd() *cobra.Command {

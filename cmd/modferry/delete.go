@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -57,10 +56,10 @@ func runDelete(ctx context.Context, w io.Writer, o deleteOptions, arg string) er
 		return err
 	}
 	if strings.TrimSpace(o.reason) == "" {
-		return errors.New("--reason is required: say why the version is deleted")
+		return usagef("--reason is required: say why the version is deleted")
 	}
 	if o.remote.server != "" && o.storeSet {
-		return errors.New("give --store or --server, not both")
+		return usagef("give --store or --server, not both")
 	}
 	var res publish.Deleted
 	if o.remote.server != "" {

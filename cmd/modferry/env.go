@@ -1,109 +1,268 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 )
 
+// defaultSumDB is the checksum database go clients use by default.
+const defaultSumDB = "sum.golang.org"
+
 type envOptions struct {
-	server  string
-	private string
-	json    bool
+	remote       remoteOptions
+	private      string
+	format       string
+	json         bool
+	allowNoSumDB bool
 }
 
 func newEnvCmd() *cobra.Command {
 	var o envOptions
 	cmd := &cobra.Command{
-		Use:   "env --server URL",
+		Use:   "env --server URL [--format sh|json|github|dotenv|powershell]",
 		Short: "Print the environment a go client needs to use a modferry server",
 		Long: `Print the environment variables a go client sets to build against a
-modferry server, in shell syntax (eval "$(modferry env --server URL)") or,
-with --json, as a JSON object.
+modferry server. The server is asked first: if it cannot be reached, or
+what answers is not a modferry server, env fails and prints nothing.
 
-When the server holds checksum-database proofs (bundles exported with the
-default GOSUMDB), GOSUMDB stays at its default and the go command checks
-every module against the checksum database through the server, offline.
-Private modules, which no database covers, go in GONOSUMDB (--private).`,
+GOSUMDB stays at its default: the go command checks every module against
+the checksum database through the server, offline. A server that holds no
+checksum database (a store filled only by 'import --cache-dir' or
+'publish') makes env fail, unless --allow-no-sumdb accepts setting
+GONOSUMDB='*', which turns checksum-database checks off for every module.
+Private modules, which no database covers, go in GONOSUMDB (--private).
+
+GOFLAGS keeps what your go command has (go env GOFLAGS) and gains -mod=mod.
+
+Formats:
+  sh          export NAME='value' lines: eval "$(modferry env --server URL)"
+  json        {"server", "checksumDatabase", "variables": [{"name", "value", "comment"}], "warnings"}
+  github      NAME=value lines to append to $GITHUB_ENV
+  dotenv      NAME='value' lines for .env files (docker compose, dotenv libraries)
+  powershell  $env:NAME = 'value' lines: modferry env ... | Invoke-Expression`,
+		Example: `  eval "$(modferry env --server http://modferry.internal:3000)"
+  modferry env --server https://modferry.internal --format github >> "$GITHUB_ENV"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vars, err := clientEnv(o)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
 			if o.json {
-				m := map[string]string{}
-				for _, v := range vars {
-					m[v.name] = v.value
+				if cmd.Flags().Changed("format") && o.format != "json" {
+					return usagef("--json and --format %s disagree", o.format)
 				}
-				return printJSON(w, m)
+				o.format = "json"
 			}
-			for _, v := range vars {
-				fmt.Fprintf(w, "# %s\nexport %s=%s\n", v.comment, v.name, shellQuote(v.value))
-			}
-			return nil
+			return runEnv(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
 		},
 	}
-	cmd.Flags().StringVar(&o.server, "server", "", "URL of the modferry server (required)")
+	cmd.Flags().StringVar(&o.remote.server, "server", "", "URL of the modferry server (required)")
+	cmd.Flags().StringVar(&o.remote.token, "token", "", "token with the read scope, if the server requires one (default: $MODFERRY_TOKEN)")
 	cmd.Flags().StringVar(&o.private, "private", "", "comma-separated module path patterns of private modules, for GONOSUMDB")
-	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON")
+	cmd.Flags().StringVar(&o.format, "format", "sh", "output format: sh, json, github, dotenv or powershell")
+	cmd.Flags().BoolVar(&o.json, "json", false, "same as --format json")
+	cmd.Flags().BoolVar(&o.allowNoSumDB, "allow-no-sumdb", false, "if the server holds no checksum database, set GONOSUMDB='*' (turns checksum-database checks off) instead of failing")
 	cmd.MarkFlagRequired("server")
 	return cmd
 }
 
-// envVar is one line of a client environment, with an optional comment.
+// envVar is one variable of a client environment, with a comment.
 type envVar struct {
-	name, value, comment string
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	Comment string `json:"comment"`
 }
 
-func clientEnv(o envOptions) ([]envVar, error) {
-	u, err := url.Parse(o.server)
+// clientEnv is what env prints.
+type clientEnv struct {
+	Server           string   `json:"server"`
+	ChecksumDatabase bool     `json:"checksumDatabase"` // the server serves the default checksum database
+	Variables        []envVar `json:"variables"`
+	Warnings         []string `json:"warnings"`
+}
+
+func runEnv(ctx context.Context, stdout, stderr io.Writer, o envOptions) error {
+	write, ok := envFormats[o.format]
+	if !ok {
+		return usagef("--format %q: want sh, json, github, dotenv or powershell", o.format)
+	}
+	env, err := buildClientEnv(ctx, o, userGoEnv(ctx))
+	if err != nil {
+		return err
+	}
+	// Everything is known and checked; only now is anything printed.
+	out, err := write(env)
+	if err != nil {
+		return err
+	}
+	for _, w := range env.Warnings {
+		fmt.Fprintln(stderr, "modferry: warning:", w)
+	}
+	_, err = io.WriteString(stdout, out)
+	return err
+}
+
+func buildClientEnv(ctx context.Context, o envOptions, user goEnv) (*clientEnv, error) {
+	u, err := url.Parse(o.remote.server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--server %q: want an http:// or https:// URL", o.server)
+		return nil, usagef("--server %q: want an http:// or https:// URL", o.remote.server)
 	}
 	proxy := strings.TrimSuffix(u.String(), "/")
-	vars := []envVar{
+	c := &envProbe{base: proxy, token: o.remote.remote().Token, client: &http.Client{Timeout: 10 * time.Second}}
+	if err := c.checkModferry(ctx); err != nil {
+		return nil, err
+	}
+	dbName := sumDBName(user.GOSUMDB)
+	hasSumDB, err := c.hasSumDB(ctx, dbName)
+	if err != nil {
+		return nil, err
+	}
+	env := &clientEnv{Server: proxy, ChecksumDatabase: hasSumDB, Warnings: []string{}}
+	if user.GOSUMDB == "off" {
+		env.Warnings = append(env.Warnings, "your go command has GOSUMDB=off: it checks no module against a checksum database; unset it to use the server's")
+	}
+	flags, dropped := addModMod(user.GOFLAGS)
+	if dropped != "" {
+		env.Warnings = append(env.Warnings, fmt.Sprintf("GOFLAGS had %s; replaced by -mod=mod, which modferry clients need", dropped))
+	}
+	env.Variables = []envVar{
 		{"GOPROXY", proxy, "modules come only from the modferry server"},
-		{"GOFLAGS", "-mod=mod", "let go commands add missing go.sum lines (each checked against the checksum database)"},
+		{"GOFLAGS", flags, "your GOFLAGS plus -mod=mod: go commands may add missing go.sum lines (each checked against the checksum database)"},
 	}
 	switch {
-	case serverHasSumDB(proxy, "sum.golang.org"):
+	case hasSumDB && o.private != "":
+		env.Variables = append(env.Variables, envVar{"GONOSUMDB", o.private,
+			"private modules: in no checksum database (do not use GOPRIVATE offline: it also bypasses GOPROXY)"})
+	case hasSumDB:
 		// GOSUMDB stays at its default: the client fetches checksum
-		// proofs through the server. Private modules are in no database.
-		if o.private != "" {
-			vars = append(vars, envVar{"GONOSUMDB", o.private, "private modules: in no checksum database (do not use GOPRIVATE offline: it also bypasses GOPROXY)"})
-		}
+		// proofs through the server.
+	case !o.allowNoSumDB:
+		return nil, fmt.Errorf("%s holds no checksum database (%s): its clients cannot check modules against it; "+
+			"import bundles exported with checksum proofs, or give --allow-no-sumdb to set GONOSUMDB='*' and turn those checks off", proxy, dbName)
 	default:
-		nosumdb := "*"
-		if o.private != "" {
-			nosumdb = o.private
-		}
-		vars = append(vars, envVar{"GONOSUMDB", nosumdb, "the server holds no checksum-database proofs (or could not be asked): go.sum lines are still checked, new modules are trusted from the server"})
+		env.Variables = append(env.Variables, envVar{"GONOSUMDB", "*",
+			"the server holds no checksum database: modules new to a project are trusted as the server serves them"})
+		env.Warnings = append(env.Warnings, fmt.Sprintf("%s holds no checksum database: with GONOSUMDB='*' the go command checks no module against one, "+
+			"so a module that is not yet in a project's go.sum is trusted as the server serves it (go.sum lines already written are still checked)", proxy))
 	}
-	return vars, nil
+	return env, nil
 }
 
-// serverHasSumDB reports whether the server answers for the checksum
-// database name.
-func serverHasSumDB(proxy, name string) bool {
-	c := &http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get(proxy + "/sumdb/" + name + "/supported")
+// envProbe asks a server what env needs to know.
+type envProbe struct {
+	base, token string
+	client      *http.Client
+}
+
+// errNotModferry reports a server that answers, but not as modferry does.
+var errNotModferry = errors.New("not a modferry server")
+
+func (p *envProbe) get(ctx context.Context, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+path, nil)
 	if err != nil {
-		return false
+		return nil, err
+	}
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the modferry server: %w", err)
+	}
+	return resp, nil
+}
+
+// checkModferry asks /healthz?verbose, which every modferry server answers
+// without a token, with {"service": "modferry", ...}.
+func (p *envProbe) checkModferry(ctx context.Context) error {
+	resp, err := p.get(ctx, "/healthz?verbose")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Status  string `json:"status"`
+		Service string `json:"service"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %w (GET /healthz?verbose answered %s)", p.base, errNotModferry, resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&h); err != nil || h.Service != "modferry" || h.Status != "ok" {
+		return fmt.Errorf("%s: %w (GET /healthz?verbose did not answer as modferry does)", p.base, errNotModferry)
+	}
+	return nil
+}
+
+// hasSumDB reports whether the server serves the checksum database name.
+func (p *envProbe) hasSumDB(ctx context.Context, name string) (bool, error) {
+	resp, err := p.get(ctx, "/sumdb/"+name+"/supported")
+	if err != nil {
+		return false, err
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return false, fmt.Errorf("%s requires a token with the read scope: give --token or set $MODFERRY_TOKEN (%s)", p.base, resp.Status)
+	}
+	return false, fmt.Errorf("%s: asking for the checksum database: %s", p.base, resp.Status)
 }
 
-// shellQuote quotes s for POSIX shells.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,") == "" {
-		return s
+// goEnv holds the go command settings env builds on.
+type goEnv struct {
+	GOFLAGS, GOSUMDB string
+}
+
+// userGoEnv returns the settings of the user's go command (from its
+// environment and its go env file), or of the environment if there is no
+// go command.
+func userGoEnv(ctx context.Context) goEnv {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "env", "GOFLAGS", "GOSUMDB").Output()
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if err != nil || len(lines) != 2 {
+		return goEnv{GOFLAGS: os.Getenv("GOFLAGS"), GOSUMDB: os.Getenv("GOSUMDB")}
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return goEnv{GOFLAGS: strings.TrimSpace(lines[0]), GOSUMDB: strings.TrimSpace(lines[1])}
+}
+
+// sumDBName is the name of the checksum database a GOSUMDB setting
+// names ("name", "name+key" or "name+key URL"): the one a go client asks
+// the server for.
+func sumDBName(gosumdb string) string {
+	name, _, _ := strings.Cut(strings.TrimSpace(gosumdb), " ")
+	name, _, _ = strings.Cut(name, "+")
+	if name == "" || name == "off" {
+		return defaultSumDB
+	}
+	return name
+}
+
+// addModMod returns flags (space-separated, as GOFLAGS holds them) with
+// -mod=mod added, and any other -mod setting it replaced ("" if none).
+func addModMod(flags string) (merged, dropped string) {
+	var out, gone []string
+	for _, f := range strings.Fields(flags) {
+		name, val, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+		if name == "mod" && strings.HasPrefix(f, "-") {
+			if val != "mod" {
+				gone = append(gone, f)
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	return strings.Join(append(out, "-mod=mod"), " "), strings.Join(gone, " ")
 }

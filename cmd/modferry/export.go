@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -97,7 +96,7 @@ out the ones projects select.`,
 
 func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string) error {
 	if o.out == "" {
-		return errors.New("give the bundle file with -o B.tar.zst")
+		return usagef("give the bundle file with -o B.tar.zst")
 	}
 	var partSize int64
 	if o.split != "" {
@@ -110,7 +109,7 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 		}
 	}
 	if signing := len(o.signKeys)+len(o.signCmds) > 0; signing == o.unsigned {
-		return errors.New("give --sign-key KEY or --sign-cmd CMD (or --unsigned for an experiment)")
+		return usagef("give --sign-key KEY or --sign-cmd CMD (or --unsigned for an experiment)")
 	}
 	opts := export.Options{Output: o.out, Upstream: o.upstream, WorkDir: o.workDir, ToolVersion: toolVersion()}
 	for _, a := range args {
@@ -120,11 +119,11 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 			continue
 		}
 		if !strings.Contains(a, "@") {
-			return fmt.Errorf("%s: not a directory, and not MODULE@VERSION", a)
+			return usagef("%s: not a directory, and not MODULE@VERSION", a)
 		}
 		v, err := export.ParseModuleArg(a)
 		if err != nil {
-			return err
+			return asUsage(err)
 		}
 		opts.Modules = append(opts.Modules, v)
 	}
@@ -136,7 +135,7 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 	case "fast":
 		opts.Level = bundle.LevelFast
 	default:
-		return fmt.Errorf("--compression %q: want default, best or fast", o.compression)
+		return usagef("--compression %q: want default, best or fast", o.compression)
 	}
 	for _, tc := range o.toolchains {
 		if tc == "none" {
@@ -145,12 +144,12 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 		}
 		t, err := export.ParseToolchain(tc)
 		if err != nil {
-			return err
+			return asUsage(err)
 		}
 		opts.Toolchains = append(opts.Toolchains, t)
 	}
 	if len(opts.Projects)+len(opts.Modules)+len(opts.Toolchains) == 0 {
-		return errors.New("nothing to export: give project directories, MODULE@VERSION arguments or --toolchain")
+		return usagef("nothing to export: give project directories, MODULE@VERSION arguments or --toolchain")
 	}
 	if !o.unsigned {
 		signer, err := bundleSigner(o.signKeys, o.signCmds)

@@ -69,11 +69,11 @@ zip rules and its .ziphash; what fails is skipped and reported.`,
 			switch {
 			case o.cacheDir != "":
 				if len(args) > 0 || o.modcache != "" {
-					return errors.New("--cache-dir takes no bundle arguments and no --modcache")
+					return usagef("--cache-dir takes no bundle arguments and no --modcache")
 				}
 				return runImportCache(ctx, w, o)
 			case len(args) == 0:
-				return errors.New("nothing to import: give bundle files, or --cache-dir DIR")
+				return usagef("nothing to import: give bundle files, or --cache-dir DIR")
 			case o.remote.server != "":
 				return runImportRemote(ctx, w, o, args)
 			}
@@ -132,7 +132,7 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 	root := o.store
 	if o.modcache != "" {
 		if o.storeSet {
-			return errors.New("give --store or --modcache, not both")
+			return usagef("give --store or --modcache, not both")
 		}
 		// A GOMODCACHE's cache/download is a store's download/ tree.
 		root = filepath.Join(o.modcache, "cache")
@@ -228,7 +228,7 @@ func importBundle(ctx context.Context, st *store.Disk, file, target string, keys
 		d["added"] = strconv.Itoa(len(res.Added))
 		d["present"] = strconv.Itoa(len(res.Present))
 		if res.AlreadyImported {
-			d["already_imported"] = "true"
+			d["alreadyImported"] = "true"
 		}
 	}
 	if ferr := c.finish(ctx, result, d); ferr != nil {
@@ -249,10 +249,10 @@ func checkInputs(bundles []string, stdin io.Reader) (*bufio.Reader, error) {
 	for _, b := range bundles {
 		if b == "-" {
 			if in != nil {
-				return nil, errors.New("standard input (-) can be given only once")
+				return nil, usagef("standard input (-) can be given only once")
 			}
 			if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				return nil, errors.New("standard input is a terminal: pipe a bundle into 'import -', or give a file")
+				return nil, usagef("standard input is a terminal: pipe a bundle into 'import -', or give a file")
 			}
 			in = bufio.NewReaderSize(stdin, 64<<10)
 			if _, err := in.Peek(1); err != nil {

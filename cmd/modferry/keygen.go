@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -32,7 +31,7 @@ keys kept in a secrets manager or for tests.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.out == "" {
-				return errors.New("give the key file name with -o KEY")
+				return usagef("give the key file name with -o KEY")
 			}
 			for _, f := range []string{o.out, o.out + ".pub"} {
 				if _, err := os.Stat(f); err == nil && !o.force {

@@ -65,7 +65,7 @@ func askPassphrase(prompt string) ([]byte, error) {
 // OpenPGP public keys or key rings, or directories of them).
 func loadTrustedKeys(paths []string) (*trust.Keys, error) {
 	if len(paths) == 0 {
-		return nil, errors.New("no trusted key: give --pubkey KEY.pub (a minisign or OpenPGP public key, or a directory of them), or --allow-unsigned")
+		return nil, usagef("no trusted key: give --pubkey KEY.pub (a minisign or OpenPGP public key, or a directory of them), or --allow-unsigned")
 	}
 	return trust.Load(paths...)
 }

@@ -89,14 +89,14 @@ them, and the .info time is the commit time.`,
 func parseModuleVersion(arg string) (module.Version, error) {
 	path, ver, ok := strings.Cut(arg, "@")
 	if !ok || path == "" || ver == "" {
-		return module.Version{}, fmt.Errorf("%q: want MODULE@VERSION, such as corp.example/lib@v1.2.0", arg)
+		return module.Version{}, usagef("%q: want MODULE@VERSION, such as corp.example/lib@v1.2.0", arg)
 	}
 	v := module.Version{Path: path, Version: ver}
 	if err := module.Check(path, ver); err != nil {
-		return module.Version{}, err
+		return module.Version{}, asUsage(err)
 	}
 	if c := module.CanonicalVersion(ver); c != ver {
-		return module.Version{}, fmt.Errorf("%s: version %q is not canonical (want %q)", path, ver, c)
+		return module.Version{}, usagef("%s: version %q is not canonical (want %q)", path, ver, c)
 	}
 	return v, nil
 }
@@ -107,12 +107,12 @@ func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []strin
 		return err
 	}
 	if o.remote.server != "" && o.storeSet {
-		return errors.New("give --store or --server, not both")
+		return usagef("give --store or --server, not both")
 	}
 	var when time.Time
 	if o.time != "" {
 		if when, err = time.Parse(time.RFC3339, o.time); err != nil {
-			return fmt.Errorf("--time: %w", err)
+			return usagef("--time: %w", err)
 		}
 	}
 	m, err := buildModule(ctx, v, o, args[1:], when)
@@ -137,7 +137,7 @@ func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []strin
 			return err
 		}
 		perr := publish.Publish(ctx, &modules.Repo{Store: st}, m)
-		result, d := audit.ResultOK, map[string]string{"h1": m.Hash, "go_mod_h1": m.ModHash}
+		result, d := audit.ResultOK, map[string]string{"h1": m.Hash, "goModH1": m.ModHash}
 		if perr != nil {
 			result, d = audit.ResultError, map[string]string{"error": perr.Error()}
 			if errors.Is(perr, fs.ErrExist) {
@@ -165,11 +165,11 @@ func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []strin
 func buildModule(ctx context.Context, v module.Version, o publishOptions, rest []string, when time.Time) (*publish.Module, error) {
 	if o.fromGit != "" {
 		if len(rest) > 0 {
-			return nil, errors.New("give SRCDIR or --from-git, not both")
+			return nil, usagef("give SRCDIR or --from-git, not both")
 		}
 		i := strings.LastIndex(o.fromGit, "@")
 		if i <= 0 || i == len(o.fromGit)-1 {
-			return nil, fmt.Errorf("--from-git %q: want REPO@TAG", o.fromGit)
+			return nil, usagef("--from-git %q: want REPO@TAG", o.fromGit)
 		}
 		m, err := publish.FromGit(ctx, v, o.fromGit[:i], o.fromGit[i+1:], o.subdir)
 		if err == nil && !when.IsZero() {
@@ -178,7 +178,7 @@ func buildModule(ctx context.Context, v module.Version, o publishOptions, rest [
 		return m, err
 	}
 	if o.subdir != "" {
-		return nil, errors.New("--subdir goes with --from-git")
+		return nil, usagef("--subdir goes with --from-git")
 	}
 	dir := "."
 	if len(rest) > 0 {

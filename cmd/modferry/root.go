@@ -8,13 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/buildinfo"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -33,32 +33,34 @@ func newRoot() *cobra.Command {
 		Long: `modferry carries Go module dependencies into networks without internet
 access: export everything a set of projects needs into one signed bundle on
 the connected side, verify and import it on the isolated side, and serve it
-there as a GOPROXY that the plain go command builds against.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Version:       toolVersion(),
+there as a GOPROXY that the plain go command builds against.
+
+Commands that print data take --json: camelCase keys, durations as numbers
+with the unit in the key (durationSeconds), [] for empty lists.
+
+` + exitCodesHelp,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		Version:           toolVersion(),
+		PersistentPreRunE: checkFlags,
 	}
 	root.PersistentFlags().StringVar(&global.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&global.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(newServeCmd(), newEnvCmd(), newImportCmd(),
 		newTokenCmd(), newPublishCmd(), newDeleteCmd(), newAuditCmd())
-	root.AddCommand(newKeygenCmd(), newExportCmd(), newVerifyCmd(), newInventoryCmd())
+	root.AddCommand(newKeygenCmd(), newExportCmd(), newVerifyCmd(), newInventoryCmd(), newVersionCmd())
 	root.AddCommand(newHealthcheckCmd())
+	markUsageErrors(root)
 	return root
 }
 
 // toolVersion is the module version from the build info.
-func toolVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
+func toolVersion() string { return buildinfo.Read().Version }
 
 func newLogger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(global.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", global.logLevel)
+		return nil, usagef("--log-level %q: want debug, info, warn or error", global.logLevel)
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch global.logFormat {
@@ -67,7 +69,7 @@ func newLogger(w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", global.logFormat)
+	return nil, usagef("--log-format %q: want text or json", global.logFormat)
 }
 
 const defaultStore = "./modferry-data"

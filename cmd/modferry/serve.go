@@ -132,7 +132,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return errors.New("--max-uploads and --max-bundle-size must be positive")
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
-		return errors.New("--tls-cert and --tls-key go together")
+		return usagef("--tls-cert and --tls-key go together")
 	}
 	trusted, err := parsePrefixes(o.trustedProxies)
 	if err != nil {
@@ -248,7 +248,7 @@ func parsePrefixes(list []string) ([]netip.Prefix, error) {
 		}
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("--trusted-proxy %q: want an IP address or CIDR prefix", s)
+			return nil, usagef("--trusted-proxy %q: want an IP address or CIDR prefix", s)
 		}
 		a = a.Unmap()
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))

@@ -72,7 +72,7 @@ for .netrc goes to standard error.`,
 func runTokenAdd(ctx context.Context, stdout, stderr io.Writer, o tokenAddOptions) error {
 	scopes, err := auth.ParseScopes(o.scopes)
 	if err != nil {
-		return fmt.Errorf("--scope: %w", err)
+		return usagef("--scope: %w", err)
 	}
 	var expires time.Time
 	if o.expires != "" {
@@ -106,7 +106,12 @@ func runTokenAdd(ctx context.Context, stdout, stderr io.Writer, o tokenAddOption
 		return fmt.Errorf("%w; the secret is not shown: revoke the token with 'modferry token revoke %s' and add another", err, o.name)
 	}
 	if o.json {
-		return printJSON(stdout, map[string]any{"name": o.name, "scopes": scopes, "expires": optTime(expires), "secret": secret})
+		return printJSON(stdout, struct {
+			Name    string       `json:"name"`
+			Scopes  []auth.Scope `json:"scopes"`
+			Expires time.Time    `json:"expires,omitzero"` // left out: never
+			Secret  string       `json:"secret"`
+		}{o.name, scopes, expires.UTC(), secret})
 	}
 	fmt.Fprintln(stdout, secret)
 	host := "HOST:PORT"
@@ -123,19 +128,12 @@ func runTokenAdd(ctx context.Context, stdout, stderr io.Writer, o tokenAddOption
 	return nil
 }
 
-func optTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC()
-}
-
 // parseExpiry reads a lifetime ("90d", "12h", "1h30m") or an expiry time
 // (RFC 3339 or a date, 2006-01-02, meaning its start in UTC).
 func parseExpiry(s string, now time.Time) (time.Time, error) {
 	if d, err := parseLongDuration(s); err == nil {
 		if d <= 0 {
-			return time.Time{}, fmt.Errorf("--expires %q: want a positive lifetime", s)
+			return time.Time{}, usagef("--expires %q: want a positive lifetime", s)
 		}
 		return now.Add(d), nil
 	}
@@ -144,7 +142,7 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("--expires %q: want a lifetime (90d, 12h) or a time (2026-01-31, RFC 3339)", s)
+	return time.Time{}, usagef("--expires %q: want a lifetime (90d, 12h) or a time (2026-01-31, RFC 3339)", s)
 }
 
 // parseLongDuration is time.ParseDuration with days: "90d", "1d12h".

@@ -53,7 +53,7 @@ type verifyResult struct {
 	Bundle   string         `json:"bundle"`
 	OK       bool           `json:"ok"`
 	Error    string         `json:"error,omitempty"`
-	Signers  []trust.Signer `json:"signers,omitempty"`
+	Signers  []trust.Signer `json:"signers"` // [] when unsigned or failed
 	Modules  int            `json:"modules,omitempty"`
 	Files    int            `json:"files,omitempty"`
 	Created  string         `json:"created,omitempty"`
@@ -68,13 +68,16 @@ func runVerify(ctx context.Context, w io.Writer, o verifyOptions, args []string)
 	}
 	policy := trust.Policy{Keys: keys, Require: o.requireSignatures}
 	var results []verifyResult
-	failed := 0
+	var failures []error
 	for _, b := range args {
-		r := verifyResult{Bundle: b}
+		r := verifyResult{Bundle: b, Signers: []trust.Signer{}}
 		m, err := verifyBundle(ctx, b, policy, o.allowUnsigned, &r.Signers)
+		if r.Signers == nil {
+			r.Signers = []trust.Signer{}
+		}
 		if err != nil {
 			r.Error = err.Error()
-			failed++
+			failures = append(failures, err)
 		} else {
 			r.OK = true
 			r.Modules, r.Files, r.Created, r.Base = len(m.Modules), len(m.Files), m.Created.Format("2006-01-02T15:04:05Z"), m.BaseInventory
@@ -99,11 +102,24 @@ func runVerify(ctx context.Context, w io.Writer, o verifyOptions, args []string)
 			}
 		}
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d bundles failed verification", failed, len(args))
+	if len(failures) > 0 {
+		return &verifyError{failures: failures, total: len(args)}
 	}
 	return nil
 }
+
+// verifyError reports the bundles that failed; it wraps each failure so
+// that the exit code reflects them.
+type verifyError struct {
+	failures []error
+	total    int
+}
+
+func (e *verifyError) Error() string {
+	return fmt.Sprintf("%d of %d bundles failed verification", len(e.failures), e.total)
+}
+
+func (e *verifyError) Unwrap() []error { return e.failures }
 
 // verifyBundle reads and checks one bundle, a file or a split bundle's
 // parts (named by their index or any part).

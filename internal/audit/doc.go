@@ -81,8 +81,8 @@
 // an entry of its own, in the chain:
 //
 //	{"seq":12,...,"actor":"audit","action":"audit.recover","result":"ok",
-//	 "detail":{"reason":"incomplete last line cut off: …","torn_bytes":"23",
-//	 "torn_sha256":"<hex SHA-256 of the removed bytes>","torn_start":"<their first 128 bytes>"},...}
+//	 "detail":{"reason":"incomplete last line cut off: …","tornBytes":"23",
+//	 "tornSHA256":"<hex SHA-256 of the removed bytes>","tornStart":"<their first 128 bytes>"},...}
 //
 // An audit.recover entry with result "error" and detail "dropped" records
 // queued entries lost because the queue was full.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -207,7 +206,7 @@ func TestFullDiskTornLine(t *testing.T) {
 		t.Errorf("head = %v, want 6", h)
 	}
 	rec, _ := Read(bytes.NewReader(readLog(t, l)), Filter{Action: ActionRecover})
-	if len(rec) != 1 || rec[0].Seq != 5 || rec[0].Detail["torn_bytes"] != "40" || !strings.HasPrefix(rec[0].Detail["torn_start"], `{"seq":5,`) {
+	if len(rec) != 1 || rec[0].Seq != 5 || rec[0].Detail["tornBytes"] != "40" || !strings.HasPrefix(rec[0].Detail["tornStart"], `{"seq":5,`) {
 		t.Fatalf("recovery entries: %+v", rec)
 	}
 }
@@ -292,25 +291,5 @@ func TestQueueDrops(t *testing.T) {
 	es, _ := Read(bytes.NewReader(readLog(t, l)), Filter{})
 	if len(es) != maxQueue+2 || es[0].Action != ActionRecover || es[0].Detail["dropped"] != "5" || es[len(es)-1].Action != ActionServerStop {
 		t.Fatalf("%d entries, first %+v", len(es), es[0])
-	}
-}
-
-// TestBeginReservesBlocks: on Linux the outcome's room is allocated to the
-// log file, beyond its end, before the intent is written.
-func TestBeginReservesBlocks(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("fallocate is Linux's")
-	}
-	l := openTestLog(t, t.TempDir())
-	if _, err := l.Begin(context.Background(), publishX); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(l.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	if allocated := st.Blocks * 512; allocated < fi.Size()+OutcomeRoom {
-		t.Errorf("the file system did not keep the reservation (%d bytes allocated for %d)", allocated, fi.Size())
 	}
 }

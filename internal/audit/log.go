@@ -535,10 +535,10 @@ func (s *session) cutTorn(head Head, size int64) error {
 	_, err := s.write(Entry{
 		Time: s.l.now().UTC().Round(0), Actor: ActorAudit, Action: ActionRecover, Result: ResultOK,
 		Detail: map[string]string{
-			"reason":      "incomplete last line cut off: an append interrupted by a crash or a full disk, never acknowledged",
-			"torn_bytes":  strconv.FormatInt(size-s.size, 10),
-			"torn_sha256": hex.EncodeToString(h.Sum(nil)),
-			"torn_start":  strings.ToValidUTF8(string(prefix), "?"),
+			"reason":     "incomplete last line cut off: an append interrupted by a crash or a full disk, never acknowledged",
+			"tornBytes":  strconv.FormatInt(size-s.size, 10),
+			"tornSHA256": hex.EncodeToString(h.Sum(nil)),
+			"tornStart":  strings.ToValidUTF8(string(prefix), "?"),
 		},
 	})
 	return err

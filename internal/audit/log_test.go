@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -139,7 +138,7 @@ func TestAppendDoesNotRewrite(t *testing.T) {
 	if !bytes.HasPrefix(after, before) || len(after) <= len(before) {
 		t.Error("append changed existing bytes")
 	}
-	if fi1.Sys().(*syscall.Stat_t).Ino != fi2.Sys().(*syscall.Stat_t).Ino {
+	if !os.SameFile(fi1, fi2) {
 		t.Error("append replaced the file")
 	}
 }
@@ -376,8 +375,8 @@ func TestAppendCutsTornTail(t *testing.T) {
 	}
 	data, _ := os.ReadFile(l.Path())
 	rec, err := Read(bytes.NewReader(data), Filter{Action: ActionRecover})
-	if err != nil || len(rec) != 1 || rec[0].Seq != 3 || rec[0].Detail["torn_bytes"] != "19" ||
-		rec[0].Detail["torn_sha256"] != hashLine([]byte(`{"seq":3,"time":"20`)) || rec[0].Actor != ActorAudit {
+	if err != nil || len(rec) != 1 || rec[0].Seq != 3 || rec[0].Detail["tornBytes"] != "19" ||
+		rec[0].Detail["tornSHA256"] != hashLine([]byte(`{"seq":3,"time":"20`)) || rec[0].Actor != ActorAudit {
 		t.Fatalf("recovery entries = %+v, %v", rec, err)
 	}
 

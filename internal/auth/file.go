@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/modferry/modferry/internal/lockedfile"
@@ -50,9 +49,7 @@ func statStamp(path string) (stamp, error) {
 		return stamp{}, err
 	}
 	s := stamp{exists: true, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.ino = st.Ino
-	}
+	s.ino = inode(fi)
 	return s, nil
 }
 

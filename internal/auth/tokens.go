@@ -60,8 +60,8 @@ type Info struct {
 	Name     string    `json:"name"`
 	Scopes   []Scope   `json:"scopes"`
 	Created  time.Time `json:"created"`
-	Expires  time.Time `json:"expires,omitzero"`   // zero: never
-	LastUsed time.Time `json:"last_used,omitzero"` // zero: never used; may lag by up to a minute across processes
+	Expires  time.Time `json:"expires,omitzero"`  // zero: never
+	LastUsed time.Time `json:"lastUsed,omitzero"` // zero: never used; may lag by up to a minute across processes
 }
 
 // Has reports whether the token carries scope s.

@@ -44,18 +44,28 @@ type Options struct {
 
 // Result reports what Import did.
 type Result struct {
-	Added    []module.Version `json:"added"`
-	Present  []module.Version `json:"present"` // already in the store, same content
-	Skipped  []Skip           `json:"skipped"`
-	Bytes    int64            `json:"bytes"`
-	Root     string           `json:"root"` // the cache/download directory read
-	Versions int              `json:"versions"`
+	Added    modules.VersionList `json:"added"`
+	Present  modules.VersionList `json:"present"` // already in the store, same content
+	Skipped  []Skip              `json:"skipped"`
+	Bytes    int64               `json:"bytes"`
+	Root     string              `json:"root"` // the cache/download directory read
+	Versions int                 `json:"versions"`
 }
 
 // Skip names a version that was not added and why.
 type Skip struct {
 	module.Version
 	Reason string `json:"reason"`
+}
+
+// MarshalJSON implements json.Marshaler, with the keys of modferry's JSON
+// outputs: path, version, reason.
+func (s Skip) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Path    string `json:"path"`
+		Version string `json:"version"`
+		Reason  string `json:"reason"`
+	}{s.Path, s.Version.Version, s.Reason})
 }
 
 // FindDownloadDir accepts a GOPATH, a GOMODCACHE, or a cache/download
@@ -105,7 +115,7 @@ func Import(ctx context.Context, repo *modules.Repo, dir string, opts Options) (
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Root: root}
+	res := &Result{Root: root, Skipped: []Skip{}}
 	var cands []candidate
 	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {

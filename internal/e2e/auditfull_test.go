@@ -69,7 +69,7 @@ func httpDo(t *testing.T, method, url, token, body string) (int, string) {
 type verifyResult struct {
 	OK          bool          `json:"ok"`
 	Entries     int           `json:"entries"`
-	Torn        any           `json:"torn_line"`
+	Torn        any           `json:"tornLine"`
 	Recoveries  []audit.Entry `json:"recoveries"`
 	Unconfirmed []audit.Entry `json:"unconfirmed"`
 }
@@ -192,7 +192,7 @@ func TestAuditDiskFull(t *testing.T) {
 	}
 	serve(t, store)
 	v = auditVerify(t, store)
-	if v.Torn != nil || len(v.Recoveries) != 1 || v.Recoveries[0].Detail["torn_bytes"] != "23" || len(v.Unconfirmed) != 0 {
+	if v.Torn != nil || len(v.Recoveries) != 1 || v.Recoveries[0].Detail["tornBytes"] != "23" || len(v.Unconfirmed) != 0 {
 		t.Errorf("after recovery: %+v", v)
 	}
 	var es []audit.Entry

@@ -276,6 +276,9 @@ func TestAuditTamper(t *testing.T) {
 			if err == nil {
 				t.Fatalf("audit verify passed a tampered log:\n%s", tampered)
 			}
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+				t.Errorf("audit verify of a tampered log: %v, want exit code 3 (security failure)", err)
+			}
 			if want := fmt.Sprintf("line %d ", tc.wantLine); !strings.Contains(out, want) || !strings.Contains(out, "TAMPERED") {
 				t.Fatalf("audit verify does not name %q:\n%s", want, out)
 			}

@@ -20,7 +20,6 @@ import (
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sys/unix"
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/inventory"
@@ -67,11 +66,12 @@ type Summary struct {
 	Bytes         int64         `json:"bytes"`        // bundle file size
 	ContentBytes  int64         `json:"contentBytes"` // sum of member sizes
 	LeftOut       int           `json:"leftOut"`      // module versions the inventory has
-	Duration      time.Duration `json:"duration"`
+	Duration      time.Duration `json:"-"`
+	Seconds       float64       `json:"durationSeconds"` // Duration, for JSON
 	Signed        bool          `json:"signed"`
 	BaseInventory string        `json:"baseInventory,omitempty"`
-	ResolvedQuery []string      `json:"resolved,omitempty"`
-	Toolchains    []string      `json:"toolchains,omitempty"` // "go1.27.0.linux-amd64"
+	ResolvedQuery []string      `json:"resolved"`   // [] when none
+	Toolchains    []string      `json:"toolchains"` // "go1.27.0.linux-amd64"; [] when none
 }
 
 // versionFiles gathers the files of one module version.
@@ -163,7 +163,8 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 
-	sum := &Summary{Output: opts.Output, Signed: opts.Sign != nil, BaseInventory: opts.SinceDigest, Toolchains: toolchains}
+	sum := &Summary{Output: opts.Output, Signed: opts.Sign != nil, BaseInventory: opts.SinceDigest,
+		Toolchains: append([]string{}, toolchains...), ResolvedQuery: []string{}}
 	m := &bundle.Manifest{
 		FormatVersion: bundle.FormatVersion,
 		Created:       time.Now().UTC().Truncate(time.Second),
@@ -250,6 +251,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	sum.Bytes = n
 	sum.Duration = time.Since(start)
+	sum.Seconds = sum.Duration.Seconds()
 	return sum, nil
 }
 
@@ -263,10 +265,7 @@ func ScratchDir() string {
 	if d := os.Getenv("MODFERRY_SCRATCH"); d != "" {
 		return d
 	}
-	const shm = "/dev/shm"
-	var fs unix.Statfs_t
-	if err := unix.Statfs(shm, &fs); err == nil && fs.Type == unix.TMPFS_MAGIC &&
-		fs.Bavail*uint64(fs.Bsize) >= 8<<30 && unix.Access(shm, unix.W_OK) == nil {
+	if shm, ok := memoryScratch(); ok {
 		return shm
 	}
 	return os.TempDir()

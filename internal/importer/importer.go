@@ -28,13 +28,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/lockedfile"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/scratch"
 	"github.com/modferry/modferry/internal/store"
@@ -64,13 +64,13 @@ type Options struct {
 
 // Result reports an import.
 type Result struct {
-	Digest          string           `json:"digest"` // SHA-256 of the bundle file
-	AlreadyImported bool             `json:"alreadyImported"`
-	Added           []module.Version `json:"added"`
-	Present         []module.Version `json:"present"` // held already with the same content
-	Files           int              `json:"files"`
-	Bytes           int64            `json:"bytes"`
-	Manifest        *bundle.Manifest `json:"-"`
+	Digest          string              `json:"digest"` // SHA-256 of the bundle file
+	AlreadyImported bool                `json:"alreadyImported"`
+	Added           modules.VersionList `json:"added"`
+	Present         modules.VersionList `json:"present"` // held already with the same content
+	Files           int                 `json:"files"`
+	Bytes           int64               `json:"bytes"`
+	Manifest        *bundle.Manifest    `json:"-"`
 }
 
 // Record is the import history entry, stored as bundles/<digest>.json.
@@ -375,16 +375,9 @@ func fileDigest(name string) (string, error) {
 // lockStore takes the store's import lock, so that two imports never
 // interleave their commits.
 func lockStore(st *store.Disk) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(st.Root(), "import.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	unlock, err := lockedfile.LockFile(filepath.Join(st.Root(), "import.lock"), 0o644)
 	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
 		return nil, fmt.Errorf("locking the store: %w", err)
 	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return unlock, nil
 }

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/diskfree"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -42,9 +41,8 @@ func noSpace(err error, st *store.Disk, manifest []byte) error {
 			e.Need += f.Size
 		}
 	}
-	var fs unix.Statfs_t
-	if unix.Statfs(st.Root(), &fs) == nil {
-		e.Free = int64(fs.Bavail) * int64(fs.Bsize)
+	if free, err := diskfree.Available(st.Root()); err == nil {
+		e.Free = free
 	}
 	return e
 }

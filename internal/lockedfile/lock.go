@@ -1,6 +1,7 @@
-// Package lockedfile holds the two file primitives modferry's small
-// state files need: a directory lock that serializes writers across
-// goroutines and processes, and an atomic whole-file replace.
+// Package lockedfile holds the file primitives modferry's small state
+// files need: a directory lock that serializes writers across goroutines
+// and processes, and an atomic whole-file replace. Both work on every
+// platform the go command does (the lock through github.com/gofrs/flock).
 package lockedfile
 
 import (
@@ -10,17 +11,21 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // DirLock serializes writers to one directory: a one-slot semaphore for the
-// goroutines of this process (flock locks belong to the open file, which
-// all of them share) and flock(2) on the lock file for other processes.
+// goroutines of this process and a file lock on the lock file for other
+// processes (flock(2) on Unix, LockFileEx on Windows, through
+// github.com/gofrs/flock).
 type DirLock struct {
 	sem chan struct{}
-	f   *os.File // nil for a read-only directory without a lock file
-	ro  error    // why the lock is read-only; nil if it is not
+	f   *flock.Flock // nil for a read-only directory without a lock file
+	ro  error        // why the lock is read-only; nil if it is not
 }
 
 // ErrReadOnly is wrapped by the error Lock returns for an exclusive lock on
@@ -43,19 +48,25 @@ func IsReadOnly(err error) bool {
 func OpenDirLock(path string) (*DirLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err == nil {
-		return &DirLock{sem: make(chan struct{}, 1), f: f}, nil
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+		return &DirLock{sem: make(chan struct{}, 1), f: flock.New(path, flock.SetPermissions(0o600))}, nil
 	}
 	if !IsReadOnly(err) {
 		return nil, err
 	}
-	f, rerr := os.Open(path)
+	l := &DirLock{sem: make(chan struct{}, 1), ro: err}
+	rf, rerr := os.Open(path)
 	if rerr != nil {
 		if !errors.Is(rerr, fs.ErrNotExist) {
 			return nil, err
 		}
-		f = nil
+		return l, nil
 	}
-	return &DirLock{sem: make(chan struct{}, 1), f: f, ro: err}, nil
+	rf.Close()
+	l.f = flock.New(path, flock.SetFlag(os.O_RDONLY))
+	return l, nil
 }
 
 // ReadOnly reports whether the directory was found read-only: Lock then
@@ -80,16 +91,12 @@ func (l *DirLock) Lock(ctx context.Context, exclusive bool) (unlock func(), err 
 			return func() { <-l.sem }, nil
 		}
 	}
-	how := syscall.LOCK_SH
-	if exclusive {
-		how = syscall.LOCK_EX
-	}
-	if err := flock(ctx, int(l.f.Fd()), how); err != nil {
+	if err := lockFile(ctx, l.f, exclusive); err != nil {
 		<-l.sem
 		return nil, err
 	}
 	return func() {
-		_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+		_ = l.f.Unlock()
 		<-l.sem
 	}, nil
 }
@@ -102,38 +109,31 @@ func (l *DirLock) Close() error {
 	return l.f.Close()
 }
 
-// flock takes a flock(2) lock, polling with a growing sleep so that it can
-// stop when ctx is done; with a context that is never done it just blocks.
-func flock(ctx context.Context, fd, how int) error {
+// lockFile takes a file lock, polling so that it can stop when ctx is
+// done; with a context that is never done it just blocks.
+func lockFile(ctx context.Context, f *flock.Flock, exclusive bool) error {
 	if ctx.Done() == nil {
-		return retryEINTR(func() error { return syscall.Flock(fd, how) })
+		if exclusive {
+			return f.Lock()
+		}
+		return f.RLock()
 	}
-	wait := time.Millisecond
-	for {
-		err := retryEINTR(func() error { return syscall.Flock(fd, how|syscall.LOCK_NB) })
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		}
-		if wait < 20*time.Millisecond {
-			wait *= 2
-		}
+	try := f.TryRLockContext
+	if exclusive {
+		try = f.TryLockContext
 	}
+	_, err := try(ctx, 2*time.Millisecond)
+	return err
 }
 
-func retryEINTR(f func() error) error {
-	for {
-		err := f()
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
+// LockFile blocks until it holds an exclusive lock on the file at path
+// (creating it with mode perm), and returns the function that releases it.
+func LockFile(path string, perm os.FileMode) (unlock func(), err error) {
+	f := flock.New(path, flock.SetPermissions(perm))
+	if err := f.Lock(); err != nil {
+		return nil, err
 	}
+	return func() { _ = f.Unlock() }, nil
 }
 
 // WriteAtomic replaces path with data (mode perm): a temporary file in the same
@@ -169,8 +169,12 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	return SyncDir(dir)
 }
 
-// SyncDir fsyncs a directory, making renames in it durable.
+// SyncDir fsyncs a directory, making renames in it durable. Windows
+// cannot flush a directory handle (NTFS journals renames itself).
 func SyncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

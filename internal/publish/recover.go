@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -48,8 +47,10 @@ func (in intent) stale(v module.Version, now time.Time) bool {
 		_, running := live.Load(v)
 		return !running
 	}
-	// kill(pid, 0) fails with ESRCH once the process is gone.
-	return errors.Is(syscall.Kill(in.PID, 0), syscall.ESRCH)
+	if gone, known := processGone(in.PID); known {
+		return gone
+	}
+	return now.Sub(in.Started) > MaxPublishTime
 }
 
 // Recover finishes or rolls back every publish that was interrupted (a

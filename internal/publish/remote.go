@@ -50,8 +50,8 @@ type Result struct {
 	Path    string    `json:"path"`
 	Version string    `json:"version"`
 	Time    time.Time `json:"time"`
-	Hash    string    `json:"h1"`        // the zip's h1: hash (go.sum)
-	ModHash string    `json:"go_mod_h1"` // the go.mod's h1: hash (go.sum)
+	Hash    string    `json:"h1"`      // the zip's h1: hash (go.sum)
+	ModHash string    `json:"goModH1"` // the go.mod's h1: hash (go.sum)
 }
 
 // ResultOf returns the Result describing m.

@@ -19,19 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
-
-// lock takes an exclusive flock on f without waiting.
-func lock(f *os.File) error {
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
 
 // CreateTemp is os.CreateTemp for a file held locked until it is closed.
 func CreateTemp(dir, pattern string) (*os.File, error) {

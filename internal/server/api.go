@@ -248,7 +248,7 @@ func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request, v module.Ver
 		apiError(w, code, err.Error())
 		return
 	}
-	if s.finish(w, r, in, audit.ResultOK, map[string]string{"h1": m.Hash, "go_mod_h1": m.ModHash}) {
+	if s.finish(w, r, in, audit.ResultOK, map[string]string{"h1": m.Hash, "goModH1": m.ModHash}) {
 		s.log.Info("published", "module", v.String(), "actor", actor, "h1", m.Hash)
 		writeJSON(w, http.StatusCreated, publish.ResultOf(m))
 	}

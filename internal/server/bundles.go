@@ -109,7 +109,7 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string)
 	}
 	d := map[string]string{"bytes": size, "digest": res.Digest, "key": keyID, "added": strconv.Itoa(len(res.Added)), "present": strconv.Itoa(len(res.Present))}
 	if res.AlreadyImported {
-		d["already_imported"] = "true"
+		d["alreadyImported"] = "true"
 	}
 	if s.finish(w, r, in, audit.ResultOK, d) {
 		s.log.Info("imported a bundle", "digest", res.Digest, "actor", actor, "added", len(res.Added))

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/modferry/modferry/internal/buildinfo"
 )
 
 // Metrics are the server's Prometheus metrics.
@@ -37,9 +39,26 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"endpoint"}),
 	}
-	m.Registry.MustRegister(m.requests, m.bytes, m.latency,
+	m.Registry.MustRegister(m.requests, m.bytes, m.latency, buildInfoGauge(buildinfo.Read()),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// buildInfoGauge is modferry_build_info: always 1, with what the binary
+// was built from as labels.
+func buildInfoGauge(bi buildinfo.Info) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "modferry_build_info",
+		Help: "Always 1; the labels say what the running modferry was built from.",
+		ConstLabels: prometheus.Labels{
+			"version":   bi.Version,
+			"revision":  bi.Revision,
+			"time":      bi.Time,
+			"goversion": bi.GoVersion,
+		},
+	})
+	g.Set(1)
+	return g
 }
 
 // endpointStats are the metric children of one endpoint, resolved once.

@@ -6,6 +6,7 @@ package server
 
 import (
 	"cmp"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/buildinfo"
 	"github.com/modferry/modferry/internal/connlimit"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/proxy"
@@ -215,8 +217,22 @@ func onlyGet(h http.Handler) http.Handler {
 	})
 }
 
+// Health is the answer of /healthz?verbose.
+type Health struct {
+	Status  string `json:"status"`  // "ok"
+	Service string `json:"service"` // always "modferry": clients tell a modferry server from anything else by it
+	buildinfo.Info
+}
+
+// healthz answers "ok", or with ?verbose a Health in JSON.
 func healthz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write([]byte("ok\n"))
+	if !r.URL.Query().Has("verbose") {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	b, _ := json.MarshalIndent(Health{Status: "ok", Service: "modferry", Info: buildinfo.Read()}, "", "  ")
+	w.Write(append(b, '\n'))
 }

@@ -11,8 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/modferry/modferry/internal/diskfree"
 	"github.com/modferry/modferry/internal/publish"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -107,7 +106,7 @@ func checkFree(path string, floor, need int64) error {
 	if floor <= 0 {
 		return nil
 	}
-	free, err := freeBytes(path)
+	free, err := diskfree.Available(path)
 	if err != nil {
 		return err
 	}
@@ -116,16 +115,6 @@ func checkFree(path string, floor, need int64) error {
 			ErrNoSpace, free, filepath.Dir(path), need, floor)
 	}
 	return nil
-}
-
-// freeBytes returns the bytes available to unprivileged users on the
-// filesystem holding path.
-func freeBytes(path string) (int64, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", path, err)
-	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
 }
 
 // isDiskFull reports whether err says the disk (or a quota) is full.

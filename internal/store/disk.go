@@ -8,11 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/modferry/modferry/internal/scratch"
 )
@@ -208,7 +207,12 @@ func (d *Disk) CleanTemp(dir string, cutoff time.Time) (removed int, freed int64
 	return removed, freed, err
 }
 
+// syncDir fsyncs a directory, making renames in it durable. Windows
+// cannot flush a directory handle (NTFS journals renames itself).
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -266,21 +270,6 @@ func (d *Disk) MoveFiles(ctx context.Context, moves []Move, before func(name str
 		if err := os.Rename(m.Src, dst); err != nil {
 			return fmt.Errorf("committing %s: %w", m.Name, err)
 		}
-	}
-	return nil
-}
-
-// SyncFS makes everything written to the filesystem holding dir durable,
-// with one syncfs(2) call: far cheaper than an fsync per file and per
-// directory when committing hundreds of files.
-func SyncFS(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("syncfs %s: %w", dir, err)
 	}
 	return nil
 }
