@@ -49,7 +49,9 @@ stop_server() {
 # plain go command. Checksum verification stays on.
 client_build() (
 	cd "$1"
-	eval "$(modferry env --server "http://127.0.0.1:$PORT")"
+	# Assigned first, so that a failure stops the script (eval "$(…)" would not).
+	client_env=$(modferry env --server "http://127.0.0.1:$PORT")
+	eval "$client_env"
 	if [[ -n ${CLIENT_GOSUMDB:-} ]]; then export GOSUMDB=$CLIENT_GOSUMDB; fi
 	export GOMODCACHE="$WORK/client-modcache-$RANDOM" GONOSUMDB= GOPRIVATE= GONOPROXY=
 	go mod download all
