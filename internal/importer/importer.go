@@ -71,6 +71,8 @@ type Result struct {
 	Files           int                 `json:"files"`
 	Bytes           int64               `json:"bytes"`
 	Manifest        *bundle.Manifest    `json:"-"`
+	// VulnDB reports the bundled vulnerability database, if any.
+	VulnDB *VulnDBResult `json:"vulndb,omitempty"`
 }
 
 // Record is the import history entry, stored as bundles/<digest>.json.
@@ -289,6 +291,12 @@ func ImportStream(ctx context.Context, st *store.Disk, r io.Reader, name string,
 	}
 	if err := store.SyncFS(st.Root()); err != nil {
 		return nil, err
+	}
+
+	if !opts.ModCache {
+		if res.VulnDB, err = importVulnDB(ctx, st, m, stage); err != nil {
+			return nil, err
+		}
 	}
 
 	rec := Record{Digest: digest, Imported: time.Now().UTC(), Actor: opts.Actor, File: name, Manifest: manifestBytes}
