@@ -42,9 +42,9 @@
 // # Store
 //
 // In a store the database lives under vulndb/: each installed copy in its
-// own directory vulndb/<stamp>/ with the files above and a .json.gz copy of
-// each (govulncheck's HTTP client asks for .json.gz), and the file
-// vulndb/current naming the directory in use. [Install] writes a new copy
+// own directory vulndb/<stamp>/ with the files above, and the file
+// vulndb/current naming the directory in use. [Handler] serves each file
+// also as .json.gz, which is what govulncheck's HTTP client asks for. [Install] writes a new copy
 // whole, then switches vulndb/current in one atomic write, then removes the
 // old copy; it refuses to go back to an older database.
 package vulndb

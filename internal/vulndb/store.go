@@ -62,8 +62,8 @@ func Modified(ctx context.Context, st store.Store) (time.Time, error) {
 
 // Install makes db the store's database if it is newer than the one held
 // (by modified time), and reports whether it did. The copy is written
-// whole (each file and its .json.gz) before vulndb/current switches to
-// it in one atomic write; the old copy is removed afterwards.
+// whole before vulndb/current switches to it in one atomic write; the old
+// copy is removed afterwards.
 func Install(ctx context.Context, st store.Store, db *DB) (bool, error) {
 	old, err := current(ctx, st)
 	if err != nil && !errors.Is(err, ErrNone) {
@@ -86,15 +86,9 @@ func Install(ctx context.Context, st store.Store, db *DB) (bool, error) {
 	if dir == old {
 		return false, nil
 	}
-	objs := make([]store.Object, 0, 2*len(files))
+	objs := make([]store.Object, 0, len(files))
 	for _, name := range sortedNames(files) {
-		gz, err := gzipBytes(files[name])
-		if err != nil {
-			return false, err
-		}
-		objs = append(objs,
-			store.Object{Name: dir + "/" + name, Data: files[name]},
-			store.Object{Name: dir + "/" + name + ".gz", Data: gz})
+		objs = append(objs, store.Object{Name: dir + "/" + name, Data: files[name]})
 	}
 	if err := store.WriteBatch(ctx, st, objs); err != nil {
 		return false, err
@@ -133,7 +127,7 @@ func sortedNames(files map[string][]byte) []string {
 
 func gzipBytes(data []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}

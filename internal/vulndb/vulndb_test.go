@@ -212,8 +212,8 @@ func TestInstallServe(t *testing.T) {
 	if n := countFiles(ctx, t, st, Root+"/20240601T000000.000000000Z"); n != 0 {
 		t.Errorf("the replaced copy still holds %d files", n)
 	}
-	if n := countFiles(ctx, t, st, Root+"/20240701T000000.000000000Z"); n != 8 {
-		t.Errorf("the current copy holds %d files, want 4 and their .gz", n)
+	if n := countFiles(ctx, t, st, Root+"/20240701T000000.000000000Z"); n != 4 {
+		t.Errorf("the current copy holds %d files, want 4", n)
 	}
 	db, err := Load(ctx, st)
 	if err != nil || db.Len() != 1 {
@@ -239,6 +239,22 @@ func TestInstallServe(t *testing.T) {
 	files, _ := newer.Files()
 	if !bytes.Equal(got, files["ID/GO-2099-0001.json"]) || resp.Header.Get("Content-Encoding") != "" {
 		t.Errorf("served entry = %s (Content-Encoding %q)", got, resp.Header.Get("Content-Encoding"))
+	}
+	// Served twice (the second from the cache), the same.
+	for range 2 {
+		resp, err := http.Get(srv.URL + "/vulndb/index/modules.json.gz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(zr)
+		resp.Body.Close()
+		if !bytes.Equal(got, files[ModulesIndex]) {
+			t.Errorf("served modules index = %s", got)
+		}
 	}
 	for _, p := range []string{"/vulndb/ID/GO-2099-0002.json", "/vulndb/current", "/vulndb/index/db.json.gz.gz", "/vulndb/../download/x"} {
 		resp, err := http.Get(srv.URL + p)
