@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/memzip"
+	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -142,5 +146,35 @@ func TestVulnDB(t *testing.T) {
 	out = offline(t, store, vulnerable, cenv, `"$GOVULNCHECK" -db http://127.0.0.1:3999/vulndb ./... || echo "govulncheck exit $?"`)
 	if !strings.Contains(out, "GO-2099-0001") || !strings.Contains(out, "lib.Version") || !strings.Contains(out, "govulncheck exit 3") {
 		t.Errorf("govulncheck ./... did not report the call of lib.Version:\n%s", out)
+	}
+}
+
+// TestVulnDBChecksum: export --vulndb checks the database module's zip
+// against the checksum database, and refuses a zip that differs from the
+// one the database recorded.
+func TestVulnDBChecksum(t *testing.T) {
+	up := testupstream.New(t)
+	db := sumdbtest.New(t, "sum.modferry.test", up.Dir, 10)
+	key, _ := keygen(t)
+	env := []string{"GOSUMDB=" + db.GOSUMDB(), "GONOSUMDB=", "GOPRIVATE=", "GOFLAGS="}
+	const version = "v0.0.0-20240701000000-cccccccccccc"
+	b := filepath.Join(t.TempDir(), "v.tar.zst")
+	mfEnv(t, env, "export", "--sign-key", key, "-o", b, "--upstream", up.URL, "--vulndb-module", "modferry.test/vulndb@"+version)
+
+	// The upstream now serves another zip for the same version.
+	v := module.Version{Path: "modferry.test/vulndb", Version: version}
+	data, err := memzip.Bytes(v, map[string][]byte{
+		"go.mod":                     []byte("module modferry.test/vulndb\n\ngo 1.21\n"),
+		"data/osv/GO-2099-0001.json": []byte(`{"id":"GO-2099-0001","modified":"2024-07-01T00:00:00Z","affected":[]}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(up.Dir, "modferry.test", "vulndb", "@v", version+".zip"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := mfRun(t, "", append(os.Environ(), env...), "export", "--sign-key", key, "-o", b+"2", "--upstream", up.URL, "--vulndb-module", "modferry.test/vulndb@"+version)
+	if code == 0 || !strings.Contains(stderr, "SECURITY ERROR") {
+		t.Errorf("export of a tampered vulnerability database: exit %d, %s", code, stderr)
 	}
 }

@@ -226,7 +226,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	if opts.VulnDB {
-		if err := addVulnDB(ctx, cfg.upstream, opts, workDir, m, inMemory); err != nil {
+		if err := addVulnDB(ctx, cfg, opts, workDir, m, inMemory); err != nil {
 			return nil, err
 		}
 		sum.VulnDB = m.VulnDB
