@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,6 +122,26 @@ func TestVulnDB(t *testing.T) {
 	}
 	if modified, _ := vulnsJSON(t, store); modified != "2024-07-01T00:00:00Z" {
 		t.Errorf("after importing an older database: modified %s", modified)
+	}
+
+	// The metadata API marks the affected version.
+	url := serve(t, store)
+	for version, want := range map[string]bool{"v1.1.0": true, "v1.2.0": false} {
+		resp, err := http.Get(url + "/api/v1/modules/modferry.test/lib/@v/" + version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var info struct {
+			Version         string
+			Vulnerabilities []struct{ ID, Fixed string }
+		}
+		json.Unmarshal(body, &info)
+		got := len(info.Vulnerabilities) == 1 && info.Vulnerabilities[0].ID == "GO-2099-0001" && info.Vulnerabilities[0].Fixed == "v1.2.0"
+		if resp.StatusCode != 200 || info.Version != version || got != want || !want && len(info.Vulnerabilities) > 0 {
+			t.Errorf("API for lib %s: %d %s; want GO-2099-0001 marked: %v", version, resp.StatusCode, body, want)
+		}
 	}
 
 	if os.Getenv("MODFERRY_SLOW") != "1" {

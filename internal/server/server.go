@@ -87,6 +87,7 @@ type Server struct {
 	proxy   *proxy.Handler
 	sumdb   http.Handler
 	vulndb  http.Handler
+	vulns   vulndb.Cache // the vulnerability database, for the API
 	promh   http.Handler
 
 	gate         gate

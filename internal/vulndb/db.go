@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -45,6 +46,9 @@ func (db *DB) Entry(id string) *Entry { return db.entries[id] }
 
 // Files returns every file of the layout, by name.
 func (db *DB) Files() (map[string][]byte, error) {
+	if db.raw == nil && len(db.entries) > 0 {
+		return nil, errors.New("vulndb: Files of a database loaded for lookups only")
+	}
 	files := make(map[string][]byte, len(db.raw)+3)
 	for id, data := range db.raw {
 		files[EntryName(id)] = data
