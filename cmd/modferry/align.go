@@ -191,7 +191,11 @@ func printSkews(w io.Writer, r *align.Report) {
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\n%d modules skewed (%d allowed); * lags behind the target\n", len(r.Skews), len(r.Skews)-len(r.Unallowed()))
+	noun := "modules"
+	if len(r.Skews) == 1 {
+		noun = "module"
+	}
+	fmt.Fprintf(w, "\n%d %s skewed (%d allowed); * lags behind the target\n", len(r.Skews), noun, len(r.Skews)-len(r.Unallowed()))
 }
 
 // printChanges writes what --write ran and each go.mod diff.
