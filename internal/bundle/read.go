@@ -100,6 +100,10 @@ func readTar(ctx context.Context, r io.Reader, opts ReadOptions) (*Manifest, err
 	if streamErr != nil {
 		return nil, streamErr
 	}
+	// After the per-member checks, so that a bad entry is named first.
+	if err := rd.checkVulnDB(); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -229,9 +233,6 @@ func (rd *reader) stream() (*Manifest, error) {
 		if !rd.seen[f.Path] {
 			return nil, memberErr(f.Path, ErrMissingMember)
 		}
-	}
-	if err := rd.checkVulnDB(); err != nil {
-		return nil, err
 	}
 	return m, nil
 }

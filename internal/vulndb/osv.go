@@ -12,7 +12,7 @@ import (
 
 // ErrInvalid is matched by errors for entries or layouts that break the
 // rules in the package documentation.
-var ErrInvalid = errors.New("invalid vulnerability database")
+var ErrInvalid = errors.New("bad OSV entry or database index")
 
 // An Entry is the part of an OSV entry that modferry reads. The stored
 // entry keeps every other field.
