@@ -20,9 +20,8 @@ import (
 // govulncheckVersion is the govulncheck the offline tests build.
 const govulncheckVersion = "v1.9.0"
 
-// buildGovulncheck builds golang.org/x/vuln/cmd/govulncheck once per test
-// with the user's go settings (module cache and proxy) and returns the
-// binary.
+// buildGovulncheck builds golang.org/x/vuln/cmd/govulncheck with the
+// user's go settings (module cache and proxy) and returns the binary.
 func buildGovulncheck(t *testing.T) string {
 	t.Helper()
 	bin := t.TempDir()
