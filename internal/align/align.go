@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+	"golang.org/x/sync/errgroup"
 )
 
 // ErrSkew is matched (with errors.Is) by errors that report skew that no
@@ -98,7 +99,6 @@ func Analyze(ctx context.Context, dirs []string, opts Options) (*Report, error) 
 	if len(dirs) == 0 {
 		return nil, errors.New("align: no project directories")
 	}
-	r := &Report{Projects: []*Project{}, Skews: []Skew{}}
 	seen := make(map[string]string)
 	for _, dir := range dirs {
 		abs, err := filepath.Abs(dir)
@@ -109,11 +109,19 @@ func Analyze(ctx context.Context, dirs []string, opts Options) (*Report, error) 
 			return nil, fmt.Errorf("align: %s and %s are the same project", prev, dir)
 		}
 		seen[abs] = dir
-		p, err := load(ctx, dir, opts.env())
-		if err != nil {
-			return nil, err
-		}
-		r.Projects = append(r.Projects, p)
+	}
+	r := &Report{Projects: make([]*Project, len(dirs)), Skews: []Skew{}}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for i, dir := range dirs {
+		g.Go(func() error {
+			p, err := load(gctx, dir, opts.env())
+			r.Projects[i] = p
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	r.Skews = findSkews(r.Projects)
 	for i := range r.Skews {
