@@ -8,7 +8,9 @@
 // import, naming the module, before anything is written), and commits:
 // for each module version the .mod, .zip and .ziphash first and the .info
 // last, each by an atomic rename, so a version becomes visible only whole;
-// then the list files; then the import record "bundles/<digest>.json",
+// then the list files; then a bundled vulnerability database, if it is
+// newer than the store's (package vulndb switches copies atomically and
+// never goes back); then the import record "bundles/<digest>.json",
 // which marks the bundle imported. A crash at any point leaves every
 // visible file complete and correct; importing the bundle again finishes
 // the job. Importing a bundle already recorded is a no-op.
