@@ -26,7 +26,7 @@ func TestLiveVulnDB(t *testing.T) {
 		})
 	}
 	b := filepath.Join(t.TempDir(), "vulndb.tar.zst")
-	out := mfEnv(t, []string{"GOFLAGS="}, "export", "--sign-key", key, "-o", b, "--vulndb", projects["v0.3.5"], projects["v0.3.7"], "golang.org/x/vuln@"+govulncheckVersion)
+	out := mfEnv(t, []string{"GOFLAGS="}, "export", "--sign-key", key, "-o", b, "--vulndb", projects["v0.3.5"], projects["v0.3.7"], "golang.org/x/vuln/cmd/govulncheck@"+govulncheckVersion)
 	if !strings.Contains(out, "vulnerability database of") {
 		t.Fatalf("export said %q", out)
 	}
