@@ -15,9 +15,9 @@ import (
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
-// mfRun runs modferry in dir with exactly env and returns its standard
+// mfRunIn runs modferry in dir with exactly env and returns its standard
 // output, standard error and exit code.
-func mfRun(t *testing.T, dir string, env []string, args ...string) (stdout, stderr string, code int) {
+func mfRunIn(t *testing.T, dir string, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -68,7 +68,7 @@ func TestAlign(t *testing.T) {
 	}
 
 	projects := []string{"a", "b", "c"}
-	out, _, code := mfRun(t, root, wsEnv, append([]string{"align", "--json", "--store", store}, projects...)...)
+	out, _, code := mfRunIn(t, root, wsEnv, append([]string{"align", "--json", "--store", store}, projects...)...)
 	if code != 0 {
 		t.Fatalf("align --json exited %d", code)
 	}
@@ -77,9 +77,7 @@ func TestAlign(t *testing.T) {
 			t.Errorf("align --json output lacks %s", key)
 		}
 	}
-	if strings.Contains(out, "null") {
-		t.Errorf("align --json output holds null")
-	}
+	checkJSONContract(t, "align --json", out)
 	var report struct {
 		Skews []struct {
 			Module, Target string
@@ -114,7 +112,7 @@ func TestAlign(t *testing.T) {
 	}
 
 	// The table, and --fail-on-skew's exit code.
-	out, stderr, code := mfRun(t, root, wsEnv, append([]string{"align", "--fail-on-skew"}, projects...)...)
+	out, stderr, code := mfRunIn(t, root, wsEnv, append([]string{"align", "--fail-on-skew"}, projects...)...)
 	if code != 1 || !strings.Contains(stderr, "4 modules selected at different versions") {
 		t.Errorf("align --fail-on-skew: exit %d, stderr %q; want 1 and the count", code, stderr)
 	}
@@ -125,13 +123,13 @@ func TestAlign(t *testing.T) {
 	// An allow list covering every skew makes the gate pass.
 	allow := filepath.Join(root, "allow.txt")
 	os.WriteFile(allow, []byte("# intended\nmodferry.test/lib\nmodferry.test/dep v1.0.0 v1.1.0\nmodferry.test/major/*\nmodferry.test/skew # pseudo\n"), 0o644)
-	if _, _, code := mfRun(t, root, wsEnv, append([]string{"align", "--fail-on-skew", "--allow", allow}, projects...)...); code != 0 {
+	if _, _, code := mfRunIn(t, root, wsEnv, append([]string{"align", "--fail-on-skew", "--allow", allow}, projects...)...); code != 0 {
 		t.Errorf("align --fail-on-skew with a covering allow list exited %d", code)
 	}
 
 	// --write raises a, b and c, prints each go.mod diff, and the
 	// projects then build with the aligned versions.
-	out, _, code = mfRun(t, root, wsEnv, append([]string{"align", "--write", "--fail-on-skew"}, projects...)...)
+	out, _, code = mfRunIn(t, root, wsEnv, append([]string{"align", "--write", "--fail-on-skew"}, projects...)...)
 	if code != 0 {
 		t.Fatalf("align --write --fail-on-skew exited %d", code)
 	}

@@ -45,10 +45,11 @@ func writeLibUser(t *testing.T, dir, version string) {
 // vulnsJSON runs modferry vulns --json on store.
 func vulnsJSON(t *testing.T, store string) (modified string, findings map[string]string) {
 	t.Helper()
-	out, _, code := mfRun(t, "", os.Environ(), "vulns", "--store", store, "--json")
+	out, _, code := mfRunIn(t, "", os.Environ(), "vulns", "--store", store, "--json")
 	if code != 0 {
 		t.Fatalf("vulns exited %d", code)
 	}
+	checkJSONContract(t, "vulns --json", out)
 	var v struct {
 		Database struct{ Modified string }
 		Findings []struct{ Module, Version, ID, Fixed string }
@@ -194,7 +195,7 @@ func TestVulnDBChecksum(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(up.Dir, "modferry.test", "vulndb", "@v", version+".zip"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr, code := mfRun(t, "", append(os.Environ(), env...), "export", "--sign-key", key, "-o", b+"2", "--upstream", up.URL, "--vulndb-module", "modferry.test/vulndb@"+version)
+	_, stderr, code := mfRunIn(t, "", append(os.Environ(), env...), "export", "--sign-key", key, "-o", b+"2", "--upstream", up.URL, "--vulndb-module", "modferry.test/vulndb@"+version)
 	if code == 0 || !strings.Contains(stderr, "SECURITY ERROR") {
 		t.Errorf("export of a tampered vulnerability database: exit %d, %s", code, stderr)
 	}
