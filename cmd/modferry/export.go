@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/export"
@@ -30,6 +31,8 @@ type exportOptions struct {
 	compression string
 	split       string
 	json        bool
+	vulndb      bool
+	vulndbMod   string
 }
 
 func newExportCmd() *cobra.Command {
@@ -91,6 +94,8 @@ out the ones projects select.`,
 	cmd.Flags().StringVar(&o.compression, "compression", "default", "bundle compression: default, best (~1% smaller, ~7x slower) or fast (~2% larger, ~3x faster)")
 	cmd.Flags().StringVar(&o.split, "split", "", "cut the bundle into parts of at most this size (e.g. 4G, 700MB) for size-limited media, plus a signed index B.tar.zst.parts; verify and import take the index or any part")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print a JSON summary")
+	cmd.Flags().BoolVar(&o.vulndb, "vulndb", false, "also carry the Go vulnerability database (from the golang.org/x/vulndb module), for govulncheck offline")
+	cmd.Flags().StringVar(&o.vulndbMod, "vulndb-module", "", "module to convert the vulnerability database from, `MODULE[@VERSION]` (default golang.org/x/vulndb at its highest version; implies --vulndb)")
 	return cmd
 }
 
@@ -148,8 +153,13 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 		}
 		opts.Toolchains = append(opts.Toolchains, t)
 	}
-	if len(opts.Projects)+len(opts.Modules)+len(opts.Toolchains) == 0 {
-		return usagef("nothing to export: give project directories, MODULE@VERSION arguments or --toolchain")
+	if o.vulndb || o.vulndbMod != "" {
+		opts.VulnDB = true
+		path, version, _ := strings.Cut(o.vulndbMod, "@")
+		opts.VulnDBModule = module.Version{Path: path, Version: version}
+	}
+	if len(opts.Projects)+len(opts.Modules)+len(opts.Toolchains) == 0 && !opts.VulnDB {
+		return usagef("nothing to export: give project directories, MODULE@VERSION arguments, --toolchain or --vulndb")
 	}
 	if !o.unsigned {
 		signer, err := bundleSigner(o.signKeys, o.signCmds)
@@ -205,6 +215,9 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 	}
 	if len(sum.Toolchains) > 0 {
 		delta += ", Go toolchains " + strings.Join(sum.Toolchains, " ")
+	}
+	if sum.VulnDB != nil {
+		delta += fmt.Sprintf(", vulnerability database of %d entries from %s", sum.VulnDB.Entries, sum.VulnDB.Source)
 	}
 	fmt.Fprintf(w, "wrote %s bundle %s: %d module versions (%d zips), %d files, %s%s in %s\n",
 		signed, sum.Output, sum.Modules, sum.Zips, sum.Files, progress.Bytes(sum.Bytes), delta, sum.Duration.Round(1e7))

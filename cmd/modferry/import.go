@@ -191,6 +191,7 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 				fmt.Fprintf(w, "imported %s into %s: %d module versions added (%d files, %s), %d already present\n",
 					name, st.Root(), len(res.Added), res.Files, progress.Bytes(res.Bytes), len(res.Present))
 			}
+			printVulnDBImport(w, res.VulnDB)
 		}
 	}
 	if o.json {

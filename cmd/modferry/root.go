@@ -50,6 +50,7 @@ with the unit in the key (durationSeconds), [] for empty lists.
 		newTokenCmd(), newPublishCmd(), newDeleteCmd(), newAuditCmd())
 	root.AddCommand(newKeygenCmd(), newExportCmd(), newVerifyCmd(), newInventoryCmd(), newVersionCmd())
 	root.AddCommand(newHealthcheckCmd())
+	root.AddCommand(newAlignCmd(), newVulnsCmd())
 	markUsageErrors(root)
 	return root
 }

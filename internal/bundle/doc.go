@@ -16,7 +16,7 @@
 //     absent only in bundles read with ReadOptions.AllowUnsigned. Which
 //     signers suffice is the caller's policy (ReadOptions.Verify).
 //  3. Every file the manifest lists, in manifest order: sbom.cdx.json,
-//     sbom.spdx.json, then download/..., then sumdb/....
+//     sbom.spdx.json, then download/..., then sumdb/..., then vulndb/....
 //
 // Member names are slash-separated, relative, and clean: no empty, "." or
 // ".." elements, no backslashes, no control characters. The only names are
@@ -28,6 +28,8 @@
 //	sumdb/<name>/latest
 //	sumdb/<name>/lookup/<escaped module path>@<escaped version>
 //	sumdb/<name>/tile/... (a tile path as golang.org/x/mod/sumdb/tlog writes it)
+//	vulndb/index/db.json, vulndb/index/modules.json, vulndb/index/vulns.json
+//	vulndb/ID/<id>.json
 //
 // download/ is the GOPROXY and GOMODCACHE cache/download layout; the module
 // path and version must unescape to a valid, canonical module.Version.
@@ -49,7 +51,11 @@
 // declared size (reading stops one byte past it) and match its SHA-256. After
 // the stream, every listed member must have been seen, every module zip must
 // satisfy the module zip rules of golang.org/x/mod/zip and match its h1: hash,
-// and every go.mod and .info file must belong to its module. Members are
+// and every go.mod and .info file must belong to its module. The vulndb/
+// members, present only with a manifest "vulndb" description, are the Go
+// vulnerability database in the layout govulncheck reads (see package
+// vulndb): every entry must be valid OSV stored under its own ID, and the
+// indexes must be exactly the ones the entries give. Members are
 // written to a [Stage] as they stream; nothing is trusted until Read returns
 // nil, so callers move staged files into a store only after that.
 package bundle

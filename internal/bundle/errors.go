@@ -20,6 +20,7 @@ var (
 	ErrCorrupt       = errors.New("corrupt bundle stream")
 	ErrBadZip        = errors.New("module zip breaks the module zip rules")
 	ErrBadInfo       = errors.New("invalid .info file")
+	ErrBadVulnDB     = errors.New("invalid vulnerability database")
 )
 
 // A MemberError names the bundle member a problem was found in.

@@ -29,7 +29,10 @@ const (
 	maxInfoSize      = 1 << 20
 	maxSBOMSize      = 1 << 30
 	maxSumDBFileSize = 1 << 20
-	maxTextField     = 4096
+	// maxVulnDBFileSize bounds one vulnerability database file; the
+	// largest, index/modules.json, is ~1 MB today.
+	maxVulnDBFileSize = 64 << 20
+	maxTextField      = 4096
 )
 
 // Manifest describes a bundle. It is the first member, MANIFEST.json, and
@@ -43,8 +46,11 @@ type Manifest struct {
 	// made against; empty for a full bundle.
 	BaseInventory string     `json:"baseInventory,omitempty"`
 	SumDB         *SumDBInfo `json:"sumdb,omitempty"`
-	Modules       []Module   `json:"modules"`
-	Files         []File     `json:"files"`
+	// VulnDB describes the vulnerability database the vulndb/ members
+	// hold; nil when there are none.
+	VulnDB  *VulnDBInfo `json:"vulndb,omitempty"`
+	Modules []Module    `json:"modules"`
+	Files   []File      `json:"files"`
 }
 
 // Project is a source project the bundle was exported for.
@@ -65,6 +71,17 @@ type SumDBInfo struct {
 	// NotCovered lists the module versions the exporter's GONOSUMDB or
 	// GOPRIVATE kept out of the database; they carry no proof.
 	NotCovered []string `json:"notCovered,omitempty"`
+}
+
+// VulnDBInfo describes the bundled Go vulnerability database.
+type VulnDBInfo struct {
+	// Source is the module version it was converted from, such as
+	// "golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018".
+	Source string `json:"source"`
+	// Modified is the database's modified time (its index/db.json).
+	Modified time.Time `json:"modified"`
+	// Entries is the number of OSV entries.
+	Entries int `json:"entries"`
 }
 
 // Module is one module version in the bundle.
@@ -123,6 +140,11 @@ func (m *Manifest) canonical() *Manifest {
 		s := *m.SumDB
 		c.SumDB = &s
 	}
+	if m.VulnDB != nil {
+		v := *m.VulnDB
+		v.Modified = v.Modified.UTC()
+		c.VulnDB = &v
+	}
 	slices.SortFunc(c.Projects, func(a, b Project) int { return cmp.Compare(a.Path, b.Path) })
 	slices.SortFunc(c.Modules, func(a, b Module) int {
 		if n := cmp.Compare(a.Path, b.Path); n != 0 {
@@ -150,8 +172,10 @@ func fileRank(name string) int {
 		return 1
 	case strings.HasPrefix(name, "sumdb/"):
 		return 2
+	case strings.HasPrefix(name, VulnDBPrefix):
+		return 3
 	}
-	return 3
+	return 4
 }
 
 // ParseManifest decodes and validates a manifest. It accepts only what
@@ -224,6 +248,14 @@ func (m *Manifest) validate() error {
 			}
 		}
 	}
+	if m.VulnDB != nil {
+		if err := checkText("vulndb.source", m.VulnDB.Source, true); err != nil {
+			return err
+		}
+		if m.VulnDB.Modified.IsZero() || m.VulnDB.Entries < 0 {
+			return fmt.Errorf("vulndb: no modified time or a negative entry count")
+		}
+	}
 	projects := make(map[string]bool)
 	for i, p := range m.Projects {
 		if err := checkText(fmt.Sprintf("projects[%d].path", i), p.Path, true); err != nil {
@@ -252,6 +284,9 @@ func (m *Manifest) validate() error {
 		}
 		if mem.Kind == KindSumDB && (m.SumDB == nil || mem.SumDB != m.SumDB.Name) {
 			return fmt.Errorf("files: %q is not in the manifest's checksum database", f.Path)
+		}
+		if mem.Kind == KindVulnDB && m.VulnDB == nil {
+			return fmt.Errorf("files: %q is a vulnerability database file, but the manifest describes no vulndb", f.Path)
 		}
 		if _, dup := files[f.Path]; dup {
 			return fmt.Errorf("files: %w: %q listed twice", ErrDuplicate, f.Path)
@@ -318,6 +353,8 @@ func sizeLimit(mem Member) int64 {
 		return maxSBOMSize
 	case KindSumDB:
 		return maxSumDBFileSize
+	case KindVulnDB:
+		return maxVulnDBFileSize
 	case KindDownload:
 		switch mem.Ext {
 		case ".info":

@@ -7,6 +7,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/modferry/modferry/internal/vulndb"
 )
 
 // Fixed member names.
@@ -16,6 +18,8 @@ const (
 	OpenPGPSignatureName = "MANIFEST.json.asc"
 	SBOMCycloneDX        = "sbom.cdx.json"
 	SBOMSPDX             = "sbom.spdx.json"
+	// VulnDBPrefix starts the members of the vulnerability database.
+	VulnDBPrefix = "vulndb/"
 )
 
 // Signatures are the signature members of a bundle, each the content of
@@ -63,6 +67,7 @@ const (
 	KindSBOM
 	KindDownload
 	KindSumDB
+	KindVulnDB
 )
 
 // A Member describes a member name that passed [ParseMemberPath].
@@ -73,6 +78,9 @@ type Member struct {
 	Ext    string
 	// SumDB is the checksum database name for KindSumDB.
 	SumDB string
+	// VulnDB is the file name inside the vulnerability database for
+	// KindVulnDB, such as "index/db.json" or "ID/GO-2021-0113.json".
+	VulnDB string
 }
 
 // DownloadPath returns the member name of a module file; ext is ".info",
@@ -124,6 +132,12 @@ func ParseMemberPath(name string) (Member, error) {
 			return Member{}, fmt.Errorf("%w: %q: %v", ErrUnsafePath, name, err)
 		}
 		return Member{Kind: KindSumDB, SumDB: db}, nil
+	}
+	if rest, ok := strings.CutPrefix(name, VulnDBPrefix); ok {
+		if err := vulndb.CheckName(rest); err != nil {
+			return Member{}, fmt.Errorf("%w: %q: %v", ErrUnsafePath, name, err)
+		}
+		return Member{Kind: KindVulnDB, VulnDB: rest}, nil
 	}
 	return Member{}, fmt.Errorf("%w: %q", ErrUnsafePath, name)
 }

@@ -100,6 +100,10 @@ func readTar(ctx context.Context, r io.Reader, opts ReadOptions) (*Manifest, err
 	if streamErr != nil {
 		return nil, streamErr
 	}
+	// After the per-member checks, so that a bad entry is named first.
+	if err := rd.checkVulnDB(); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -114,7 +118,8 @@ type reader struct {
 	files    map[string]File
 	modules  map[module.Version]Module
 	seen     map[string]bool
-	prevSize int64 // size of the previous member, for its padding
+	vulndb   []string // names of the vulnerability database's files, inside vulndb/
+	prevSize int64    // size of the previous member, for its padding
 }
 
 func (rd *reader) stream() (*Manifest, error) {
@@ -353,6 +358,15 @@ func (rd *reader) member(hdr *tar.Header, raw []byte) error {
 		return memberErr(name, fmt.Errorf("%w: sha256 %s, manifest says %s", ErrHashMismatch, got, f.SHA256))
 	}
 
+	if mem.Kind == KindVulnDB {
+		rd.vulndb = append(rd.vulndb, mem.VulnDB)
+		rd.g.Go(func() error {
+			if rd.gctx.Err() != nil {
+				return nil
+			}
+			return rd.checkVulnEntry(name, mem)
+		})
+	}
 	if mem.Kind == KindDownload && (mem.Ext == ".zip" || mem.Ext == ".info") {
 		mod := rd.modules[mem.Module]
 		rd.g.Go(func() error {

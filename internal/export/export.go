@@ -55,6 +55,11 @@ type Options struct {
 	NoAutoToolchains bool
 	// Level is the bundle's compression level.
 	Level bundle.Level
+	// VulnDB adds the Go vulnerability database, converted from the
+	// module VulnDBModule (zero: golang.org/x/vulndb at its highest
+	// version) fetched from the upstream proxy.
+	VulnDB       bool
+	VulnDBModule module.Version
 }
 
 // Summary reports an export.
@@ -72,6 +77,8 @@ type Summary struct {
 	BaseInventory string        `json:"baseInventory,omitempty"`
 	ResolvedQuery []string      `json:"resolved"`   // [] when none
 	Toolchains    []string      `json:"toolchains"` // "go1.27.0.linux-amd64"; [] when none
+	// VulnDB describes the vulnerability database bundled, if any.
+	VulnDB *bundle.VulnDBInfo `json:"vulndb,omitempty"`
 }
 
 // versionFiles gathers the files of one module version.
@@ -87,7 +94,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Output == "" {
 		return nil, errors.New("export: no output file")
 	}
-	if len(opts.Projects) == 0 && len(opts.Modules) == 0 && len(opts.Toolchains) == 0 {
+	if len(opts.Projects) == 0 && len(opts.Modules) == 0 && len(opts.Toolchains) == 0 && !opts.VulnDB {
 		return nil, errors.New("export: nothing to export: give project directories, module@version arguments or toolchains")
 	}
 	workDir := opts.WorkDir
@@ -217,6 +224,12 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	if err := captureSumDB(ctx, cfg, opts, m, inMemory); err != nil {
 		return nil, err
+	}
+	if opts.VulnDB {
+		if err := addVulnDB(ctx, cfg, opts, workDir, m, inMemory); err != nil {
+			return nil, err
+		}
+		sum.VulnDB = m.VulnDB
 	}
 	if err := addSBOMs(m, opts, inMemory); err != nil {
 		return nil, err

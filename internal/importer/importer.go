@@ -8,7 +8,9 @@
 // import, naming the module, before anything is written), and commits:
 // for each module version the .mod, .zip and .ziphash first and the .info
 // last, each by an atomic rename, so a version becomes visible only whole;
-// then the list files; then the import record "bundles/<digest>.json",
+// then the list files; then a bundled vulnerability database, if it is
+// newer than the store's (package vulndb switches copies atomically and
+// never goes back); then the import record "bundles/<digest>.json",
 // which marks the bundle imported. A crash at any point leaves every
 // visible file complete and correct; importing the bundle again finishes
 // the job. Importing a bundle already recorded is a no-op.
@@ -71,6 +73,8 @@ type Result struct {
 	Files           int                 `json:"files"`
 	Bytes           int64               `json:"bytes"`
 	Manifest        *bundle.Manifest    `json:"-"`
+	// VulnDB reports the bundled vulnerability database, if any.
+	VulnDB *VulnDBResult `json:"vulndb,omitempty"`
 }
 
 // Record is the import history entry, stored as bundles/<digest>.json.
@@ -289,6 +293,12 @@ func ImportStream(ctx context.Context, st *store.Disk, r io.Reader, name string,
 	}
 	if err := store.SyncFS(st.Root()); err != nil {
 		return nil, err
+	}
+
+	if !opts.ModCache {
+		if res.VulnDB, err = importVulnDB(ctx, st, m, stage); err != nil {
+			return nil, err
+		}
 	}
 
 	rec := Record{Digest: digest, Imported: time.Now().UTC(), Actor: opts.Actor, File: name, Manifest: manifestBytes}

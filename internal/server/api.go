@@ -396,7 +396,7 @@ func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request, v module.Ver
 			})
 		}
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, s.withVulns(ctx, res))
 }
 
 // TokenRequest is the body of POST /api/v1/tokens.

@@ -25,6 +25,7 @@ import (
 	"github.com/modferry/modferry/internal/store"
 	"github.com/modferry/modferry/internal/sumdb"
 	"github.com/modferry/modferry/internal/trust"
+	"github.com/modferry/modferry/internal/vulndb"
 )
 
 // Config configures a Server. Store is required; the rest may be zero.
@@ -85,6 +86,8 @@ type Server struct {
 	repo    *modules.Repo
 	proxy   *proxy.Handler
 	sumdb   http.Handler
+	vulndb  http.Handler
+	vulns   vulndb.Cache // the vulnerability database, for the API
 	promh   http.Handler
 
 	gate         gate
@@ -103,6 +106,7 @@ type Server struct {
 	bodyRate  connlimit.Options
 
 	epList, epInfo, epMod, epZip, epLatest, epHealth, epMetrics, epAPI, epSumDB, epOther *endpointStats
+	epVulnDB                                                                             *endpointStats
 }
 
 // New returns a Server for cfg.
@@ -119,6 +123,7 @@ func New(cfg Config) *Server {
 		repo:    repo,
 		proxy:   proxy.New(repo, proxy.Options{CacheBytes: cfg.CacheBytes, Logger: log}),
 		sumdb:   sumdb.StoreHandler(cfg.Store),
+		vulndb:  http.StripPrefix("/vulndb", vulndb.Handler(cfg.Store)),
 		promh:   promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
 		gate: gate{
 			tokens:      cfg.Tokens,
@@ -147,6 +152,7 @@ func New(cfg Config) *Server {
 	s.epList, s.epInfo, s.epMod, s.epZip, s.epLatest = m.endpoint("list"), m.endpoint("info"), m.endpoint("mod"), m.endpoint("zip"), m.endpoint("latest")
 	s.epHealth, s.epMetrics, s.epAPI, s.epOther = m.endpoint("healthz"), m.endpoint("metrics"), m.endpoint("api"), m.endpoint("other")
 	s.epSumDB = m.endpoint("sumdb")
+	s.epVulnDB = m.endpoint("vulndb")
 	return s
 }
 
@@ -191,6 +197,9 @@ func (s *Server) route(r *http.Request) (*endpointStats, http.Handler, need) {
 		return s.epAPI, nil, apiNeed(r.Method, path)
 	case strings.HasPrefix(path, "/sumdb/"):
 		return s.epSumDB, s.sumdb, needRead
+	case strings.HasPrefix(path, "/vulndb/"):
+		// No module path starts with "vulndb/": its first element has no dot.
+		return s.epVulnDB, s.vulndb, needRead
 	case strings.HasSuffix(path, ".info"):
 		return s.epInfo, s.proxy, needRead
 	case strings.HasSuffix(path, ".mod"):
