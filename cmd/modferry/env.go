@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,6 +128,11 @@ func buildClientEnv(ctx context.Context, o envOptions, user goEnv) (*clientEnv, 
 		return nil, err
 	}
 	env := &clientEnv{Server: proxy, ChecksumDatabase: hasSumDB, Warnings: []string{}}
+	if hasSumDB {
+		if w := c.newerHeadWarning(ctx, dbName, user.GOPATH); w != "" {
+			env.Warnings = append(env.Warnings, w)
+		}
+	}
 	if user.GOSUMDB == "off" {
 		env.Warnings = append(env.Warnings, "your go command has GOSUMDB=off: it checks no module against a checksum database; unset it to use the server's")
 	}
@@ -221,7 +228,55 @@ func (p *envProbe) hasSumDB(ctx context.Context, name string) (bool, error) {
 
 // goEnv holds the go command settings env builds on.
 type goEnv struct {
-	GOFLAGS, GOSUMDB string
+	GOFLAGS, GOSUMDB, GOPATH string
+}
+
+// newerHeadWarning warns when this machine's go command remembers a newer
+// tree head of the checksum database than the server holds (it was online
+// more recently than the last bundle's export): such a client asks the
+// server for tiles of its newer tree, which the server cannot have, and
+// fails to verify any module new to it.
+func (p *envProbe) newerHeadWarning(ctx context.Context, db, gopath string) string {
+	list := filepath.SplitList(gopath)
+	if len(list) == 0 {
+		return ""
+	}
+	file := filepath.Join(list[0], "pkg", "sumdb", db, "latest")
+	local, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	mine, ok := treeSize(local)
+	if !ok {
+		return ""
+	}
+	resp, err := p.get(ctx, "/sumdb/"+db+"/latest")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	theirs, ok := treeSize(body)
+	if !ok || mine <= theirs {
+		return ""
+	}
+	return fmt.Sprintf("this machine's go command remembers %s tree %d (in %s), newer than the server's tree %d: "+
+		"it will fail to verify modules through this server (\"tile not in this store\") until a bundle brings a head at least as new; "+
+		"on a machine that uses only this server, remove that file, or give the client its own GOPATH", db, mine, file, theirs)
+}
+
+// treeSize reads the tree size from a checksum database's signed tree
+// head ("go.sum database tree\nN\nHASH\n…").
+func treeSize(note []byte) (int64, bool) {
+	lines := strings.SplitN(string(note), "\n", 3)
+	if len(lines) < 3 || lines[0] != "go.sum database tree" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(lines[1], 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // userGoEnv returns the settings of the user's go command (from its
@@ -230,12 +285,12 @@ type goEnv struct {
 func userGoEnv(ctx context.Context) goEnv {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "env", "GOFLAGS", "GOSUMDB").Output()
+	out, err := exec.CommandContext(ctx, "go", "env", "GOFLAGS", "GOSUMDB", "GOPATH").Output()
 	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if err != nil || len(lines) != 2 {
-		return goEnv{GOFLAGS: os.Getenv("GOFLAGS"), GOSUMDB: os.Getenv("GOSUMDB")}
+	if err != nil || len(lines) != 3 {
+		return goEnv{GOFLAGS: os.Getenv("GOFLAGS"), GOSUMDB: os.Getenv("GOSUMDB"), GOPATH: os.Getenv("GOPATH")}
 	}
-	return goEnv{GOFLAGS: strings.TrimSpace(lines[0]), GOSUMDB: strings.TrimSpace(lines[1])}
+	return goEnv{GOFLAGS: strings.TrimSpace(lines[0]), GOSUMDB: strings.TrimSpace(lines[1]), GOPATH: strings.TrimSpace(lines[2])}
 }
 
 // sumDBName is the name of the checksum database a GOSUMDB setting
