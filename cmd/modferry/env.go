@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,11 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // defaultSumDB is the checksum database go clients use by default.
@@ -129,7 +130,7 @@ func buildClientEnv(ctx context.Context, o envOptions, user goEnv) (*clientEnv, 
 	}
 	env := &clientEnv{Server: proxy, ChecksumDatabase: hasSumDB, Warnings: []string{}}
 	if hasSumDB {
-		if w := c.newerHeadWarning(ctx, dbName, user.GOPATH); w != "" {
+		if w := c.headWarning(ctx, dbName, user); w != "" {
 			env.Warnings = append(env.Warnings, w)
 		}
 	}
@@ -228,26 +229,28 @@ func (p *envProbe) hasSumDB(ctx context.Context, name string) (bool, error) {
 
 // goEnv holds the go command settings env builds on.
 type goEnv struct {
-	GOFLAGS, GOSUMDB, GOPATH string
+	GOFLAGS, GOSUMDB, GOPATH, GOMODCACHE string
 }
 
-// newerHeadWarning warns when this machine's go command remembers a newer
-// tree head of the checksum database than the server holds (it was online
-// more recently than the last bundle's export): such a client asks the
-// server for tiles of its newer tree, which the server cannot have, and
-// fails to verify any module new to it.
-func (p *envProbe) newerHeadWarning(ctx context.Context, db, gopath string) string {
-	list := filepath.SplitList(gopath)
-	if len(list) == 0 {
+// headWarning warns when this machine's go command remembers a
+// checksum-database tree head (it verified modules online, or against
+// another server) that the server cannot prove consistent with its own:
+// the go command checks that one tree contains the other before it trusts
+// either, reading the tiles it needs from its module cache or the server,
+// and a store holds only the tiles its bundles carried. Such a client
+// fails to verify any module new to it ("tile not in this store").
+func (p *envProbe) headWarning(ctx context.Context, db string, user goEnv) string {
+	gopaths := filepath.SplitList(user.GOPATH)
+	if len(gopaths) == 0 {
 		return ""
 	}
-	file := filepath.Join(list[0], "pkg", "sumdb", db, "latest")
+	file := filepath.Join(gopaths[0], "pkg", "sumdb", db, "latest")
 	local, err := os.ReadFile(file)
 	if err != nil {
 		return ""
 	}
-	mine, ok := treeSize(local)
-	if !ok {
+	mine, err := parseTreeNote(local)
+	if err != nil {
 		return ""
 	}
 	resp, err := p.get(ctx, "/sumdb/"+db+"/latest")
@@ -259,25 +262,72 @@ func (p *envProbe) newerHeadWarning(ctx context.Context, db, gopath string) stri
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return ""
 	}
-	theirs, ok := treeSize(body)
-	if !ok || mine <= theirs {
+	theirs, err := parseTreeNote(body)
+	if err != nil || mine == theirs {
 		return ""
 	}
-	return fmt.Sprintf("this machine's go command remembers %s tree %d (in %s), newer than the server's tree %d: "+
-		"it will fail to verify modules through this server (\"tile not in this store\") until a bundle brings a head at least as new; "+
-		"on a machine that uses only this server, remove that file, or give the client its own GOPATH", db, mine, file, theirs)
+	older, newer := mine, theirs
+	if older.N > newer.N {
+		older, newer = newer, older
+	}
+	tiles := &clientTiles{ctx: ctx, probe: p, db: db}
+	if user.GOMODCACHE != "" {
+		tiles.cache = filepath.Join(user.GOMODCACHE, "cache", "download", "sumdb", db)
+	}
+	h, err := tlog.TreeHash(older.N, tlog.TileHashReader(newer, tiles))
+	if err == nil && h == older.Hash {
+		return ""
+	}
+	return fmt.Sprintf("this machine's go command remembers %s tree %d (in %s), which the server (tree %d) cannot prove consistent with its own: "+
+		"go commands here will fail to verify modules new to them (\"tile not in this store\"); "+
+		"on a machine that uses only this server, remove that file (the server's head is signed by the database's key), or give the client its own GOPATH", db, mine.N, file, theirs.N)
 }
 
-// treeSize reads the tree size from a checksum database's signed tree
-// head ("go.sum database tree\nN\nHASH\n…").
-func treeSize(note []byte) (int64, bool) {
-	lines := strings.SplitN(string(note), "\n", 3)
-	if len(lines) < 3 || lines[0] != "go.sum database tree" {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(lines[1], 10, 64)
-	return n, err == nil && n >= 0
+// parseTreeNote reads the tree from a checksum database's signed tree
+// head (the note text before its signatures).
+func parseTreeNote(note []byte) (tlog.Tree, error) {
+	text, _, _ := bytes.Cut(note, []byte("\n\n"))
+	return tlog.ParseTree(append(text, '\n'))
 }
+
+// clientTiles reads tiles as the go command does: from its module cache's
+// sumdb directory first, then from the server.
+type clientTiles struct {
+	ctx   context.Context
+	probe *envProbe
+	db    string
+	cache string // "" for none
+}
+
+func (c *clientTiles) Height() int { return 8 }
+
+func (c *clientTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	data := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		if c.cache != "" {
+			if b, err := os.ReadFile(filepath.Join(c.cache, filepath.FromSlash(t.Path()))); err == nil {
+				data[i] = b
+				continue
+			}
+		}
+		resp, err := c.probe.get(c.ctx, "/sumdb/"+c.db+"/"+t.Path())
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s: %s", t.Path(), resp.Status)
+		}
+		data[i] = b
+	}
+	return data, nil
+}
+
+func (c *clientTiles) SaveTiles([]tlog.Tile, [][]byte) {}
 
 // userGoEnv returns the settings of the user's go command (from its
 // environment and its go env file), or of the environment if there is no
@@ -285,12 +335,13 @@ func treeSize(note []byte) (int64, bool) {
 func userGoEnv(ctx context.Context) goEnv {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "env", "GOFLAGS", "GOSUMDB", "GOPATH").Output()
+	out, err := exec.CommandContext(ctx, "go", "env", "GOFLAGS", "GOSUMDB", "GOPATH", "GOMODCACHE").Output()
 	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if err != nil || len(lines) != 3 {
-		return goEnv{GOFLAGS: os.Getenv("GOFLAGS"), GOSUMDB: os.Getenv("GOSUMDB"), GOPATH: os.Getenv("GOPATH")}
+	if err != nil || len(lines) != 4 {
+		return goEnv{GOFLAGS: os.Getenv("GOFLAGS"), GOSUMDB: os.Getenv("GOSUMDB"), GOPATH: os.Getenv("GOPATH"), GOMODCACHE: os.Getenv("GOMODCACHE")}
 	}
-	return goEnv{GOFLAGS: strings.TrimSpace(lines[0]), GOSUMDB: strings.TrimSpace(lines[1]), GOPATH: strings.TrimSpace(lines[2])}
+	return goEnv{GOFLAGS: strings.TrimSpace(lines[0]), GOSUMDB: strings.TrimSpace(lines[1]),
+		GOPATH: strings.TrimSpace(lines[2]), GOMODCACHE: strings.TrimSpace(lines[3])}
 }
 
 // sumDBName is the name of the checksum database a GOSUMDB setting
