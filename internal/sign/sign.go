@@ -29,7 +29,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -179,22 +179,9 @@ func ParsePublicKey(data []byte) (PublicKey, error) {
 // directory contributes every "*.pub" file directly inside it. Keys that
 // appear twice are kept once; two different keys with one ID are an error.
 func LoadPublicKeys(paths ...string) ([]PublicKey, error) {
-	var files []string
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		m, err := filepath.Glob(filepath.Join(p, "*.pub"))
-		if err != nil {
-			return nil, err
-		}
-		sort.Strings(m)
-		files = append(files, m...)
+	files, err := KeyFiles(paths, ".pub")
+	if err != nil {
+		return nil, err
 	}
 	var keys []PublicKey
 	byID := make(map[uint64]PublicKey)
@@ -220,6 +207,33 @@ func LoadPublicKeys(paths ...string) ([]PublicKey, error) {
 		return nil, fmt.Errorf("%w in %s", ErrNoPublicKeys, strings.Join(paths, ", "))
 	}
 	return keys, nil
+}
+
+// KeyFiles expands key paths: a file stands for itself, a directory for
+// the files (not directories) directly inside it whose names end in one of exts, in
+// name order.
+func KeyFiles(paths []string, exts ...string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		entries, err := os.ReadDir(p) // sorted by name
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if !e.IsDir() && slices.ContainsFunc(exts, func(ext string) bool { return strings.HasSuffix(e.Name(), ext) }) {
+				files = append(files, filepath.Join(p, e.Name()))
+			}
+		}
+	}
+	return files, nil
 }
 
 // Verify checks sig, the content of a .minisig file, against message and

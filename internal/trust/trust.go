@@ -19,8 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/modferry/modferry/internal/bundle"
@@ -49,30 +47,10 @@ var keyExts = []string{".pub", ".asc", ".gpg", ".pgp"}
 // `gpg --export` writes them). A directory contributes every *.pub, *.asc,
 // *.gpg and *.pgp file directly inside it.
 func Load(paths ...string) (*Keys, error) {
-	var files []string
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			for _, ext := range keyExts {
-				if !e.IsDir() && strings.HasSuffix(e.Name(), ext) {
-					files = append(files, filepath.Join(p, e.Name()))
-					break
-				}
-			}
-		}
+	files, err := sign.KeyFiles(paths, keyExts...)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(files)
 	k := &Keys{}
 	var minisignFiles []string
 	for _, f := range files {
