@@ -8,10 +8,10 @@ import (
 
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/pgp"
 	"github.com/modferry/modferry/internal/sign"
-	"github.com/modferry/modferry/internal/sumdb"
 	"github.com/modferry/modferry/internal/trust"
 )
 
@@ -50,7 +50,7 @@ func exitCode(err error) int {
 
 // securitySentinels are the errors that are evidence of tampering.
 var securitySentinels = []error{
-	sumdb.ErrSecurity, // checksum database: mismatch, inclusion, fork, signature, tiles
+	checksumdb.ErrSecurity, // checksum database: mismatch, inclusion, fork, signature, tiles
 	sign.ErrBadSignature, sign.ErrUnknownKey, pgp.ErrBadSignature, trust.ErrTooFewSigners,
 	bundle.ErrBadSignature, bundle.ErrUnsigned,
 	bundle.ErrHashMismatch, bundle.ErrSizeMismatch,

@@ -10,10 +10,10 @@ import (
 
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/pgp"
 	"github.com/modferry/modferry/internal/sign"
-	"github.com/modferry/modferry/internal/sumdb"
 	"github.com/modferry/modferry/internal/trust"
 )
 
@@ -34,8 +34,8 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("context: %w", asUsage(errors.New("bad"))), 2},
 		{member(fmt.Errorf("%w: sha256 x", bundle.ErrHashMismatch)), 3},
 		{member(fmt.Errorf("%w: %w", bundle.ErrBadSignature, sign.ErrUnknownKey)), 3},
-		{fmt.Errorf("x: %w", &sumdb.MismatchError{Module: v, Want: "h1:a", Got: "h1:b"}), 3},
-		{&sumdb.InclusionError{Module: v, Err: errors.New("no proof")}, 3},
+		{fmt.Errorf("x: %w", &checksumdb.MismatchError{Module: v, Want: "h1:a", Got: "h1:b"}), 3},
+		{&checksumdb.InclusionError{Module: v, Err: errors.New("no proof")}, 3},
 		{&importer.ConflictError{Module: v, What: "zip"}, 3},
 		{fmt.Errorf("%w: 1 trusted signer(s), 2 required", trust.ErrTooFewSigners), 3},
 		{member(fmt.Errorf("%w: %w", bundle.ErrBadSignature, pgp.ErrBadSignature)), 3},

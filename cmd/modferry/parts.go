@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/modferry/modferry/internal/bundle"
-	"github.com/modferry/modferry/internal/lockedfile"
 	"github.com/modferry/modferry/internal/parts"
+	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/trust"
 )
 
@@ -62,13 +62,13 @@ func splitBundle(file string, size int64, sign func([]byte) (bundle.Signatures, 
 		}
 		for ext, sig := range map[string][]byte{".minisig": sigs.Minisign, ".asc": sigs.OpenPGP} {
 			if sig != nil {
-				if err := lockedfile.WriteAtomic(indexPath+ext, sig, 0o644); err != nil {
+				if err := safefile.WriteAtomic(indexPath+ext, sig, 0o644); err != nil {
 					return "", nil, err
 				}
 			}
 		}
 	}
-	if err := lockedfile.WriteAtomic(indexPath, data, 0o644); err != nil {
+	if err := safefile.WriteAtomic(indexPath, data, 0o644); err != nil {
 		return "", nil, err
 	}
 	return indexPath, idx, os.Remove(file)

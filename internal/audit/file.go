@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/modferry/modferry/internal/lockedfile"
+	"github.com/modferry/modferry/internal/safefile"
 )
 
 // tail describes the end of a log file.
@@ -71,13 +71,13 @@ func lastNewline(f io.ReaderAt, end, lineEnd int64) (int64, error) {
 	return -1, nil
 }
 
-// The directory lock and atomic writes are package lockedfile's.
-type dirLock = lockedfile.DirLock
+// The directory lock and atomic writes are package safefile's.
+type dirLock = safefile.DirLock
 
-func openDirLock(path string) (*dirLock, error) { return lockedfile.OpenDirLock(path) }
+func openDirLock(path string) (*dirLock, error) { return safefile.OpenDirLock(path) }
 
 func writeFileAtomic(path string, data []byte) error {
-	return lockedfile.WriteAtomic(path, data, 0o600)
+	return safefile.WriteAtomic(path, data, 0o600)
 }
 
-func syncDir(dir string) error { return lockedfile.SyncDir(dir) }
+func syncDir(dir string) error { return safefile.SyncDir(dir) }

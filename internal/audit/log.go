@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/modferry/modferry/internal/lockedfile"
+	"github.com/modferry/modferry/internal/safefile"
 )
 
 // File names inside the log directory.
@@ -40,7 +40,7 @@ var ErrNoSpace = errors.New("no space left for the audit log")
 
 // ErrReadOnly is wrapped by the errors of every write to a log in a
 // read-only directory (read-only media, no write permission).
-var ErrReadOnly = lockedfile.ErrReadOnly
+var ErrReadOnly = safefile.ErrReadOnly
 
 // OutcomeRoom is the room Begin reserves on disk, beyond its intent's line,
 // for the entry that will record the outcome: the largest line and its
@@ -103,7 +103,7 @@ var osOps = ops{
 // opens the log for reading only: Verify and Head work, and every write
 // fails with an error wrapping ErrReadOnly.
 func Open(dir string) (*Log, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil && !lockedfile.IsReadOnly(err) {
+	if err := os.MkdirAll(dir, 0o700); err != nil && !safefile.IsReadOnly(err) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	l, err := openDirLock(filepath.Join(dir, LockFile))

@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/modferry/modferry/internal/lockedfile"
+	"github.com/modferry/modferry/internal/safefile"
 )
 
 // formatVersion is the version of tokens.json this package writes.
@@ -103,11 +103,11 @@ func writeFile(path string, d fileData) (stamp, error) {
 	return statStamp(path)
 }
 
-// The directory lock and atomic writes are package lockedfile's.
-type dirLock = lockedfile.DirLock
+// The directory lock and atomic writes are package safefile's.
+type dirLock = safefile.DirLock
 
-func openDirLock(path string) (*dirLock, error) { return lockedfile.OpenDirLock(path) }
+func openDirLock(path string) (*dirLock, error) { return safefile.OpenDirLock(path) }
 
 func writeFileAtomic(path string, data []byte) error {
-	return lockedfile.WriteAtomic(path, data, 0o600)
+	return safefile.WriteAtomic(path, data, 0o600)
 }

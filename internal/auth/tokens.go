@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/modferry/modferry/internal/lockedfile"
+	"github.com/modferry/modferry/internal/safefile"
 )
 
 // File names inside the tokens directory.
@@ -116,8 +116,8 @@ func (r *record) publicInfo() Info {
 // if needed, and reads the tokens file.
 func Open(dir string) (*Tokens, error) {
 	// A read-only store has its tokens read-only too (see
-	// lockedfile.OpenDirLock): they are checked, never changed.
-	if err := os.MkdirAll(dir, 0o700); err != nil && !lockedfile.IsReadOnly(err) {
+	// safefile.OpenDirLock): they are checked, never changed.
+	if err := os.MkdirAll(dir, 0o700); err != nil && !safefile.IsReadOnly(err) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	l, err := openDirLock(filepath.Join(dir, LockFile))

@@ -14,7 +14,7 @@ import (
 
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/bundle/bundletest"
-	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
+	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 )
 
 // mountTmpfs mounts a tmpfs of size (mount(8) syntax) on dir until the
@@ -110,7 +110,7 @@ func TestAuditDiskFull(t *testing.T) {
 	admin := addToken(t, store, "admin", "read,write,delete,admin")
 	addToken(t, store, "victim", "read")
 	mf(t, "publish", "--store", store, "corp.example/full@v1.0.0", src)
-	db := sumdbtest.New(t, "sum.test", t.TempDir(), 0)
+	db := checksumdbtest.New(t, "sum.test", t.TempDir(), 0)
 	writeFiles(t, filepath.Join(store, "sumdb", "sum.test"), map[string]string{"key": db.Key + "\n", "latest": string(db.SignedHead(t))})
 	url := serve(t, store, "--pubkey", pubFile)
 

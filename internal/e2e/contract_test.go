@@ -18,7 +18,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
+	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -48,10 +48,10 @@ func mfRun(t *testing.T, env []string, args ...string) (stdout, stderr string, c
 // from a local checksum database and returns the bundle, the public key
 // and the database.
 // The export runs with --json; its output is returned too.
-func sumdbBundle(t *testing.T) (bundle, pub, exportJSON string, db *sumdbtest.DB) {
+func sumdbBundle(t *testing.T) (bundle, pub, exportJSON string, db *checksumdbtest.DB) {
 	t.Helper()
 	up := testupstream.New(t)
-	db = sumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
+	db = checksumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
 	key, pub := keygen(t)
 	app := filepath.Join(t.TempDir(), "app")
 	testupstream.WriteProject(t, "app", app)

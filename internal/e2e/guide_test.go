@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
+	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -30,7 +30,7 @@ func TestGuideScenarios(t *testing.T) {
 		n++
 		t.Run(strings.TrimSuffix(filepath.Base(script), ".sh"), func(t *testing.T) {
 			up := testupstream.New(t)
-			db := sumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
+			db := checksumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
 			project := filepath.Join(t.TempDir(), "app")
 			testupstream.WriteProject(t, "app", project)
 			abs, err := filepath.Abs(script)

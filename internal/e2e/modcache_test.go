@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
+	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -14,7 +14,7 @@ import (
 // project with no go.sum downloads, builds and verifies offline.
 func TestImportModcache(t *testing.T) {
 	up := testupstream.New(t)
-	db := sumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
+	db := checksumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
 	key, pub := keygen(t)
 	app := filepath.Join(t.TempDir(), "app")
 	testupstream.WriteProject(t, "app", app)

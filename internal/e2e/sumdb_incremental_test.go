@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
+	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -19,7 +19,7 @@ import (
 func TestSumDBIncremental(t *testing.T) {
 	slow(t)
 	up := testupstream.New(t)
-	db := sumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
+	db := checksumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
 	key, pub := keygen(t)
 	exportEnv := []string{"GOSUMDB=" + db.GOSUMDB(), "GONOSUMDB=", "GOPRIVATE=", "GOFLAGS="}
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
+	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -21,7 +21,7 @@ import (
 // zip, lookup, tile or signature makes the go command itself refuse.
 func TestSumDBOffline(t *testing.T) {
 	up := testupstream.New(t)
-	db := sumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
+	db := checksumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
 	key, pub := keygen(t)
 	app := filepath.Join(t.TempDir(), "app")
 	testupstream.WriteProject(t, "app", app) // no go.sum

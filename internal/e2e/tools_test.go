@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
+	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -20,7 +20,7 @@ import (
 func TestToolsOffline(t *testing.T) {
 	up := testupstream.New(t)
 	up.Refuse("modferry.test/unneeded/@v/v1.0.0.zip")
-	db := sumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
+	db := checksumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
 	key, pub := keygen(t)
 	b := filepath.Join(t.TempDir(), "tools.tar.zst")
 	env := []string{"GOSUMDB=" + db.GOSUMDB(), "GONOSUMDB=", "GOPRIVATE=", "GOFLAGS="}

@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/memzip"
-	"github.com/modferry/modferry/internal/sumdb/sumdbtest"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -176,7 +176,7 @@ func TestVulnDB(t *testing.T) {
 // one the database recorded.
 func TestVulnDBChecksum(t *testing.T) {
 	up := testupstream.New(t)
-	db := sumdbtest.New(t, "sum.modferry.test", up.Dir, 10)
+	db := checksumdbtest.New(t, "sum.modferry.test", up.Dir, 10)
 	key, _ := keygen(t)
 	env := []string{"GOSUMDB=" + db.GOSUMDB(), "GONOSUMDB=", "GOPRIVATE=", "GOFLAGS="}
 	const version = "v0.0.0-20240701000000-cccccccccccc"

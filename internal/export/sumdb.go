@@ -15,8 +15,8 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/resolve"
-	"github.com/modferry/modferry/internal/sumdb"
 )
 
 // sumdbConfig is the checksum database the exporting user's go command
@@ -76,7 +76,7 @@ func readSumDBConfig(ctx context.Context, extraEnv []string, upstream string) (*
 		cfg.name, _, _ = strings.Cut(f[0], "+")
 	} else {
 		cfg.name = f[0]
-		cfg.key = sumdb.KnownKeys[cfg.name]
+		cfg.key = checksumdb.KnownKeys[cfg.name]
 		if cfg.key == "" {
 			return nil, fmt.Errorf("GOSUMDB=%q: unknown checksum database; give its key as GOSUMDB=\"NAME+KEY [URL]\"", v)
 		}
@@ -152,7 +152,7 @@ func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle
 		return nil
 	}
 	info := &bundle.SumDBInfo{Name: cfg.name, Key: cfg.key}
-	var hashes []sumdb.ModuleHashes
+	var hashes []checksumdb.ModuleHashes
 	for _, mod := range m.Modules {
 		v := mod.ModuleVersion()
 		if !cfg.covers(v.Path) {
@@ -175,9 +175,9 @@ func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle
 			old = append(old, []byte(h))
 		}
 	}
-	proof, err := sumdb.Capture(ctx, sumdb.CaptureOptions{Name: cfg.name, VerifierKey: cfg.key, Fetch: fetch, Modules: hashes, OldHeads: old})
+	proof, err := checksumdb.Capture(ctx, checksumdb.CaptureOptions{Name: cfg.name, VerifierKey: cfg.key, Fetch: fetch, Modules: hashes, OldHeads: old})
 	if err != nil {
-		if errors.Is(err, sumdb.ErrSecurity) {
+		if errors.Is(err, checksumdb.ErrSecurity) {
 			return fmt.Errorf("SECURITY ERROR: the checksum database %s (%s) disagrees with what the upstream served — do not use these modules: %w", cfg.name, base, err)
 		}
 		return fmt.Errorf("checksum database %s (%s): %w", cfg.name, base, err)
@@ -201,8 +201,8 @@ const toolchainPath = resolve.ToolchainModule
 
 // sumdbHashes returns what the database records for a bundled module:
 // toolchain modules have a zip line only.
-func sumdbHashes(mod bundle.Module) sumdb.ModuleHashes {
-	h := sumdb.ModuleHashes{Version: mod.ModuleVersion(), ZipHash: mod.ZipHash, ModHash: mod.ModHash}
+func sumdbHashes(mod bundle.Module) checksumdb.ModuleHashes {
+	h := checksumdb.ModuleHashes{Version: mod.ModuleVersion(), ZipHash: mod.ZipHash, ModHash: mod.ModHash}
 	if mod.Path == toolchainPath {
 		h.ModHash = ""
 	}

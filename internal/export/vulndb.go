@@ -16,8 +16,8 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/resolve"
-	"github.com/modferry/modferry/internal/sumdb"
 	"github.com/modferry/modferry/internal/vulndb"
 )
 
@@ -147,9 +147,9 @@ func checkVulnDBZip(ctx context.Context, cfg *sumdbConfig, v module.Version, zip
 	if err != nil {
 		return err
 	}
-	_, err = sumdb.Capture(ctx, sumdb.CaptureOptions{Name: cfg.name, VerifierKey: cfg.key, Fetch: fetch,
-		Modules: []sumdb.ModuleHashes{{Version: v, ZipHash: h}}})
-	if errors.Is(err, sumdb.ErrSecurity) {
+	_, err = checksumdb.Capture(ctx, checksumdb.CaptureOptions{Name: cfg.name, VerifierKey: cfg.key, Fetch: fetch,
+		Modules: []checksumdb.ModuleHashes{{Version: v, ZipHash: h}}})
+	if errors.Is(err, checksumdb.ErrSecurity) {
 		return fmt.Errorf("SECURITY ERROR: the checksum database %s (%s) disagrees with the vulnerability database zip the upstream served: %w", cfg.name, base, err)
 	}
 	if err != nil {

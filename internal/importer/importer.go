@@ -36,8 +36,8 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/modferry/modferry/internal/bundle"
-	"github.com/modferry/modferry/internal/lockedfile"
 	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/scratch"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -385,7 +385,7 @@ func fileDigest(name string) (string, error) {
 // lockStore takes the store's import lock, so that two imports never
 // interleave their commits.
 func lockStore(st *store.Disk) (func(), error) {
-	unlock, err := lockedfile.LockFile(filepath.Join(st.Root(), "import.lock"), 0o644)
+	unlock, err := safefile.LockFile(filepath.Join(st.Root(), "import.lock"), 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("locking the store: %w", err)
 	}

@@ -8,27 +8,27 @@ import (
 	"strings"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/store"
-	"github.com/modferry/modferry/internal/sumdb"
 )
 
 // SumDBHashes returns the module hashes a bundle's checksum-database
 // proofs must vouch for: every module but those the exporter's
 // GONOSUMDB/GOPRIVATE kept out; toolchain modules have a zip record only.
-func SumDBHashes(m *bundle.Manifest) []sumdb.ModuleHashes {
+func SumDBHashes(m *bundle.Manifest) []checksumdb.ModuleHashes {
 	skip := map[string]bool{}
 	if m.SumDB != nil {
 		for _, nc := range m.SumDB.NotCovered {
 			skip[nc] = true
 		}
 	}
-	var out []sumdb.ModuleHashes
+	var out []checksumdb.ModuleHashes
 	for _, mod := range m.Modules {
 		v := mod.ModuleVersion()
 		if skip[v.String()] {
 			continue
 		}
-		h := sumdb.ModuleHashes{Version: v, ZipHash: mod.ZipHash, ModHash: mod.ModHash}
+		h := checksumdb.ModuleHashes{Version: v, ZipHash: mod.ZipHash, ModHash: mod.ModHash}
 		if v.Path == "golang.org/toolchain" {
 			h.ModHash = ""
 		}
@@ -42,7 +42,7 @@ func SumDBHashes(m *bundle.Manifest) []sumdb.ModuleHashes {
 // key for it is refused), else the key in the signed manifest.
 func SumDBKey(m *bundle.Manifest) (string, error) {
 	info := m.SumDB
-	if known, ok := sumdb.KnownKeys[info.Name]; ok {
+	if known, ok := checksumdb.KnownKeys[info.Name]; ok {
 		if info.Key != "" && info.Key != known {
 			return "", fmt.Errorf("SECURITY: the bundle names checksum database %s with key %q, not the key the go command trusts", info.Name, info.Key)
 		}
@@ -76,7 +76,7 @@ func SumDBFiles(m *bundle.Manifest, read func(member string) ([]byte, error)) (m
 
 // VerifySumDB checks a bundle's checksum-database proofs using only the
 // files it carries. It is a no-op for a bundle without proofs.
-func VerifySumDB(m *bundle.Manifest, read func(member string) ([]byte, error)) (*sumdb.Head, error) {
+func VerifySumDB(m *bundle.Manifest, read func(member string) ([]byte, error)) (*checksumdb.Head, error) {
 	if m.SumDB == nil {
 		return nil, nil
 	}
@@ -88,7 +88,7 @@ func VerifySumDB(m *bundle.Manifest, read func(member string) ([]byte, error)) (
 	if err != nil {
 		return nil, err
 	}
-	h, err := sumdb.Verify(files, m.SumDB.Name, key, SumDBHashes(m))
+	h, err := checksumdb.Verify(files, m.SumDB.Name, key, SumDBHashes(m))
 	if err != nil {
 		return nil, fmt.Errorf("checksum database %s: %w", m.SumDB.Name, err)
 	}
@@ -116,7 +116,7 @@ func importSumDB(ctx context.Context, st store.Store, m *bundle.Manifest, stage 
 		return err
 	}
 	if modcache {
-		if _, err := sumdb.Verify(files, m.SumDB.Name, key, SumDBHashes(m)); err != nil {
+		if _, err := checksumdb.Verify(files, m.SumDB.Name, key, SumDBHashes(m)); err != nil {
 			return fmt.Errorf("checksum database %s: %w", m.SumDB.Name, err)
 		}
 		// The go command reads GOMODCACHE/cache/download/sumdb/NAME/...
@@ -128,7 +128,7 @@ func importSumDB(ctx context.Context, st store.Store, m *bundle.Manifest, stage 
 		}
 		return nil
 	}
-	db, err := sumdb.NewDB(st, key)
+	db, err := checksumdb.NewDB(st, key)
 	if err != nil {
 		return err
 	}

@@ -25,9 +25,9 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
-	"github.com/modferry/modferry/internal/sumdb"
 )
 
 // FormatVersion is the inventory format this package reads and writes.
@@ -86,7 +86,7 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 			inv.Bundles = append(inv.Bundles, d)
 		}
 	}
-	dbs, err := sumdb.OpenStored(ctx, st)
+	dbs, err := checksumdb.OpenStored(ctx, st)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/modferry/modferry/internal/lockedfile"
+	"github.com/modferry/modferry/internal/safefile"
 )
 
 // IndexSuffix is appended to the bundle's file name to name the index.
@@ -365,7 +365,7 @@ func writeAtomic(name string, write func(io.Writer) (int64, error)) (int64, erro
 		err = os.Rename(tmp.Name(), name)
 	}
 	if err == nil {
-		err = lockedfile.SyncDir(filepath.Dir(name))
+		err = safefile.SyncDir(filepath.Dir(name))
 	}
 	return n, err
 }

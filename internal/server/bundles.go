@@ -11,10 +11,10 @@ import (
 
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/store"
-	"github.com/modferry/modferry/internal/sumdb"
 	"github.com/modferry/modferry/internal/trust"
 )
 
@@ -133,11 +133,11 @@ func isBundleError(err error) bool {
 	}
 	var (
 		me *bundle.MemberError
-		ie *sumdb.IncompleteError
-		ue *sumdb.UnprovableError
-		re *sumdb.RecordError
+		ie *checksumdb.IncompleteError
+		ue *checksumdb.UnprovableError
+		re *checksumdb.RecordError
 	)
-	return errors.As(err, &me) || errors.Is(err, sumdb.ErrSecurity) ||
+	return errors.As(err, &me) || errors.Is(err, checksumdb.ErrSecurity) ||
 		errors.As(err, &ie) || errors.As(err, &ue) || errors.As(err, &re)
 }
 

@@ -19,11 +19,11 @@ import (
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/buildinfo"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/connlimit"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/proxy"
 	"github.com/modferry/modferry/internal/store"
-	"github.com/modferry/modferry/internal/sumdb"
 	"github.com/modferry/modferry/internal/trust"
 	"github.com/modferry/modferry/internal/vulndb"
 )
@@ -122,7 +122,7 @@ func New(cfg Config) *Server {
 		metrics: m,
 		repo:    repo,
 		proxy:   proxy.New(repo, proxy.Options{CacheBytes: cfg.CacheBytes, Logger: log}),
-		sumdb:   sumdb.StoreHandler(cfg.Store),
+		sumdb:   checksumdb.StoreHandler(cfg.Store),
 		vulndb:  http.StripPrefix("/vulndb", vulndb.Handler(cfg.Store)),
 		promh:   promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
 		gate: gate{

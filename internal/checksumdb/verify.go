@@ -1,4 +1,4 @@
-package sumdb
+package checksumdb
 
 // Verify checks a proof offline: files are the proof's files by path
 // relative to the database root (as in [Proof.Files]). It checks the

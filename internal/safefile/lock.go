@@ -1,8 +1,8 @@
-// Package lockedfile holds the file primitives modferry's small state
+// Package safefile holds the file primitives modferry's small state
 // files need: a directory lock that serializes writers across goroutines
 // and processes, and an atomic whole-file replace. Both work on every
 // platform the go command does (the lock through github.com/gofrs/flock).
-package lockedfile
+package safefile
 
 import (
 	"context"

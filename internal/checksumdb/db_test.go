@@ -1,4 +1,4 @@
-package sumdb
+package checksumdb
 
 import (
 	"bytes"

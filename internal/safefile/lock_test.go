@@ -1,4 +1,4 @@
-package lockedfile
+package safefile
 
 import (
 	"context"

@@ -3,7 +3,7 @@
 // are computed on demand from a GOPROXY directory (such as
 // testupstream.Upstream.Dir), plus filler records so that its tree spans
 // several tiles.
-package sumdbtest
+package checksumdbtest
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-// Package sumdb carries checksum-database proofs into offline networks and
+// Package checksumdb carries checksum-database proofs into offline networks and
 // serves them there, so that the go command keeps GOSUMDB on without
 // reaching the real database.
 //
@@ -43,4 +43,4 @@
 // Evidence of tampering or of a misbehaving database (a hash that differs
 // from the one bundled, a record not in the tree, heads that fork, a bad
 // signature, conflicting tiles) matches [ErrSecurity] with errors.Is.
-package sumdb
+package checksumdb
