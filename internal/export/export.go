@@ -191,8 +191,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		if opts.Since != nil {
 			if have, ok := opts.Since.Lookup(vf.v); ok {
 				if have.ModHash != vf.mod.ModHash || (have.ZipHash != "" && vf.mod.ZipHash != "" && have.ZipHash != vf.mod.ZipHash) {
-					return nil, fmt.Errorf("SECURITY: %s differs between the upstream (zip %s, go.mod %s) and the other side's inventory (zip %s, go.mod %s); refusing to export",
-						vf.v, vf.mod.ZipHash, vf.mod.ModHash, have.ZipHash, have.ModHash)
+					return nil, &InventoryMismatchError{Upstream: vf.mod, Inventory: have}
 				}
 				if have.ZipHash != "" || vf.mod.ZipHash == "" {
 					sum.LeftOut++
