@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/mod/module"
 )
 
 func TestErrInvalid(t *testing.T) {
@@ -59,5 +63,38 @@ func TestStageFailureIsNotInvalid(t *testing.T) {
 	}
 	if errors.Is(err, ErrInvalid) {
 		t.Errorf("a full stage is not a bad bundle, but %q matches ErrInvalid", err)
+	}
+}
+
+// TestManifestModuleErrors: a manifest error about one module version is
+// a *module.ModuleError naming it, inside ErrBadManifest.
+func TestManifestModuleErrors(t *testing.T) {
+	s := sampleSource(t)
+	for _, tc := range []struct {
+		desc string
+		edit func(*Module)
+		want error // nil: only ErrBadManifest
+		text string
+	}{
+		{"bad modHash", func(m *Module) { m.ModHash = "h1:x" }, nil, "is not an h1: hash"},
+		{"other modHash", func(m *Module) { m.ModHash = HashMod([]byte("module other\n")) }, ErrHashMismatch, "but the go.mod listed hashes to"},
+		{"non-canonical version", func(m *Module) { m.Version = "v1.0" }, nil, "version is not canonical"},
+	} {
+		m := *s.m
+		m.Modules = slices.Clone(s.m.Modules)
+		tc.edit(&m.Modules[0])
+		mv := m.Modules[0].ModuleVersion()
+		err := m.Validate()
+		var me *module.ModuleError
+		switch {
+		case !errors.Is(err, ErrBadManifest) || !errors.Is(err, ErrInvalid):
+			t.Errorf("%s: %v, want ErrBadManifest", tc.desc, err)
+		case tc.want != nil && !errors.Is(err, tc.want):
+			t.Errorf("%s: %v, want %v", tc.desc, err, tc.want)
+		case !errors.As(err, &me) || me.Path != mv.Path || me.Version != mv.Version:
+			t.Errorf("%s: %v is not a *module.ModuleError for %s", tc.desc, err, mv)
+		case !strings.Contains(err.Error(), "modules: "+mv.String()+": ") || !strings.Contains(err.Error(), tc.text):
+			t.Errorf("%s: message %q", tc.desc, err)
+		}
 	}
 }

@@ -304,7 +304,7 @@ func (m *Manifest) validate() error {
 	for _, mod := range m.Modules {
 		mv := mod.ModuleVersion()
 		if err := checkModule(mv); err != nil {
-			return fmt.Errorf("modules: %v", err)
+			return fmt.Errorf("modules: %w", err)
 		}
 		if modules[mv] {
 			return fmt.Errorf("modules: %w: %s listed twice", ErrDuplicate, mv)
@@ -313,23 +313,23 @@ func (m *Manifest) validate() error {
 		modPath, _ := DownloadPath(mv, ".mod")
 		mf, ok := files[modPath]
 		if !ok {
-			return fmt.Errorf("modules: %s: %w: %s is not listed in files", mv, ErrMissingMember, modPath)
+			return fmt.Errorf("modules: %w", module.VersionError(mv, fmt.Errorf("%w: %s is not listed in files", ErrMissingMember, modPath)))
 		}
 		if !isH1(mod.ModHash) {
-			return fmt.Errorf("modules: %s: modHash %q is not an h1: hash", mv, mod.ModHash)
+			return fmt.Errorf("modules: %w", module.VersionError(mv, fmt.Errorf("modHash %q is not an h1: hash", mod.ModHash)))
 		}
 		if h := modHashFromSHA256(mf.SHA256); h != mod.ModHash {
-			return fmt.Errorf("modules: %s: %w: modHash %s, but the go.mod listed hashes to %s", mv, ErrHashMismatch, mod.ModHash, h)
+			return fmt.Errorf("modules: %w", module.VersionError(mv, fmt.Errorf("%w: modHash %s, but the go.mod listed hashes to %s", ErrHashMismatch, mod.ModHash, h)))
 		}
 		zipPath, _ := DownloadPath(mv, ".zip")
 		_, hasZip := files[zipPath]
 		switch {
 		case mod.ZipHash == "" && hasZip:
-			return fmt.Errorf("modules: %s: %s is listed but zipHash is empty", mv, zipPath)
+			return fmt.Errorf("modules: %w", module.VersionError(mv, fmt.Errorf("%s is listed but zipHash is empty", zipPath)))
 		case mod.ZipHash != "" && !hasZip:
-			return fmt.Errorf("modules: %s: %w: %s is not listed in files", mv, ErrMissingMember, zipPath)
+			return fmt.Errorf("modules: %w", module.VersionError(mv, fmt.Errorf("%w: %s is not listed in files", ErrMissingMember, zipPath)))
 		case mod.ZipHash != "" && !isH1(mod.ZipHash):
-			return fmt.Errorf("modules: %s: zipHash %q is not an h1: hash", mv, mod.ZipHash)
+			return fmt.Errorf("modules: %w", module.VersionError(mv, fmt.Errorf("zipHash %q is not an h1: hash", mod.ZipHash)))
 		}
 	}
 	for _, f := range m.Files {

@@ -322,7 +322,7 @@ func addSBOMs(m *bundle.Manifest, opts Options, inMemory map[string][]byte) erro
 func hashVersion(vf *versionFiles) error {
 	mf, ok := vf.files[resolve.KindMod]
 	if !ok {
-		return fmt.Errorf("%s: resolved without a go.mod", vf.v)
+		return module.VersionError(vf.v, errors.New("resolved without a go.mod"))
 	}
 	mod, err := os.ReadFile(mf.Path)
 	if err != nil {
@@ -331,14 +331,14 @@ func hashVersion(vf *versionFiles) error {
 	vf.mod = bundle.Module{Path: vf.v.Path, Version: vf.v.Version, ModHash: bundle.HashMod(mod)}
 	if zf, ok := vf.files[resolve.KindZip]; ok {
 		if _, err := modzip.CheckZip(vf.v, zf.Path); err != nil {
-			return fmt.Errorf("%s: the upstream zip breaks the module zip rules: %w", vf.v, err)
+			return module.VersionError(vf.v, fmt.Errorf("the upstream zip breaks the module zip rules: %w", err))
 		}
 		// The go command hashed the zip when it downloaded it during
 		// resolution; hashing again would decompress every zip once more.
 		h := zf.ZipHash
 		if h == "" {
 			if h, err = bundle.HashZip(zf.Path); err != nil {
-				return fmt.Errorf("%s: %w", vf.v, err)
+				return module.VersionError(vf.v, err)
 			}
 		}
 		vf.mod.ZipHash = h

@@ -141,7 +141,7 @@ func checkVulnDBZip(ctx context.Context, cfg *sumdbConfig, v module.Version, zip
 	}
 	h, err := bundle.HashZip(zipFile)
 	if err != nil {
-		return fmt.Errorf("%s: %w", v, err)
+		return module.VersionError(v, err)
 	}
 	fetch, base, err := cfg.fetcher(ctx, &http.Client{Timeout: 2 * time.Minute})
 	if err != nil {
