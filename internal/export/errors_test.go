@@ -11,6 +11,7 @@ import (
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
+	"github.com/modferry/modferry/internal/inventory"
 )
 
 // TestCaptureSumDBDisagrees captures proofs from a local checksum database
@@ -62,6 +63,44 @@ func TestSecurityErrorsMatchErrSecurity(t *testing.T) {
 		}
 		if errors.Is(err, bundle.ErrInvalid) {
 			t.Errorf("%v matches bundle.ErrInvalid", err)
+		}
+	}
+}
+
+// TestHeldBy: a version the inventory holds with the upstream's hashes is
+// left out (unless only the upstream has its zip); with other hashes it is
+// an *InventoryMismatchError matching checksumdb.ErrSecurity.
+func TestHeldBy(t *testing.T) {
+	mod := func(zip, gomod string) bundle.Module {
+		return bundle.Module{Path: "example.com/m", Version: "v1.0.0", ZipHash: zip, ModHash: gomod}
+	}
+	inv := &inventory.Inventory{Modules: []bundle.Module{mod("h1:zip", "h1:mod")}}
+	modOnly := &inventory.Inventory{Modules: []bundle.Module{mod("", "h1:mod")}}
+	for _, tc := range []struct {
+		since    *inventory.Inventory
+		upstream bundle.Module
+		held     bool
+		mismatch bool
+	}{
+		{nil, mod("h1:zip", "h1:mod"), false, false},
+		{&inventory.Inventory{}, mod("h1:zip", "h1:mod"), false, false},
+		{inv, mod("h1:zip", "h1:mod"), true, false},
+		{inv, mod("", "h1:mod"), true, false},
+		{modOnly, mod("h1:zip", "h1:mod"), false, false},
+		{modOnly, mod("", "h1:mod"), true, false},
+		{inv, mod("h1:other", "h1:mod"), false, true},
+		{inv, mod("h1:zip", "h1:other"), false, true},
+		{modOnly, mod("h1:zip", "h1:other"), false, true},
+	} {
+		held, err := heldBy(tc.since, tc.upstream)
+		var ie *InventoryMismatchError
+		switch {
+		case tc.mismatch && (!errors.As(err, &ie) || ie.Upstream != tc.upstream || !errors.Is(err, checksumdb.ErrSecurity)):
+			t.Errorf("heldBy(%v, %v) = %v, want an *InventoryMismatchError matching ErrSecurity", tc.since, tc.upstream, err)
+		case tc.mismatch && !strings.HasPrefix(err.Error(), "SECURITY: example.com/m@v1.0.0 differs between the upstream"):
+			t.Errorf("message %q", err)
+		case !tc.mismatch && (err != nil || held != tc.held):
+			t.Errorf("heldBy(%v, %v) = %v, %v; want %v", tc.since, tc.upstream, held, err, tc.held)
 		}
 	}
 }
