@@ -36,6 +36,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/scratch"
@@ -87,7 +88,8 @@ type Record struct {
 }
 
 // ConflictError reports a module version the store holds with other
-// content than the bundle's.
+// content than the bundle's. It matches checksumdb.ErrSecurity: one of
+// the two copies was altered.
 type ConflictError struct {
 	Module module.Version
 	What   string // "zip" or "go.mod"
@@ -99,6 +101,9 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("%s: the store holds this version with a different %s (store %s, bundle %s); nothing was imported — a module version must never change, find out which copy is genuine",
 		e.Module, e.What, e.Store, e.Bundle)
 }
+
+// Is reports that e matches checksumdb.ErrSecurity.
+func (e *ConflictError) Is(target error) bool { return target == checksumdb.ErrSecurity }
 
 // StagingDir is the store directory holding the stages of imports in
 // progress, each locked by its import (package scratch); what a crashed

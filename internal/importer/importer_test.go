@@ -146,6 +146,9 @@ func TestImportConflict(t *testing.T) {
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "modferry.test/rand/m0") {
 		t.Fatalf("conflicting import: %v, want a ConflictError naming the module", err)
 	}
+	if !errors.Is(err, checksumdb.ErrSecurity) {
+		t.Errorf("conflicting import: %v does not match checksumdb.ErrSecurity", err)
+	}
 	if err := sameSnapshot(snap, snapshot(t, st)); err != nil {
 		t.Fatalf("a refused import changed the store: %v", err)
 	}
