@@ -9,7 +9,6 @@ import (
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
-	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/pgp"
 	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/trust"
@@ -48,15 +47,21 @@ func exitCode(err error) int {
 	return exitFailure
 }
 
-// securitySentinels are the errors that are evidence of tampering.
+// securitySentinels are the errors that are evidence of tampering. Of
+// the bundle errors (all match bundle.ErrInvalid) only those that a
+// change to a signed bundle causes are here: a corrupt stream or a
+// non-canonical encoding is an ordinary failure.
 var securitySentinels = []error{
-	checksumdb.ErrSecurity, // checksum database: mismatch, inclusion, fork, signature, tiles
+	// The checksum database (mismatch, inclusion, fork, signature,
+	// tiles), a store holding a version with another hash, an export
+	// whose upstream disagrees with the inventory, a foreign sumdb key.
+	checksumdb.ErrSecurity,
 	sign.ErrBadSignature, sign.ErrUnknownKey, pgp.ErrBadSignature, trust.ErrTooFewSigners,
 	bundle.ErrBadSignature, bundle.ErrUnsigned,
 	bundle.ErrHashMismatch, bundle.ErrSizeMismatch,
 	bundle.ErrNotInManifest, bundle.ErrMissingMember, bundle.ErrDuplicate,
 	bundle.ErrUnsafePath, bundle.ErrNotRegular,
-	audit.ErrTampered,
+	audit.ErrTampered, // a bad head, a broken hash chain (*audit.ChainError)
 }
 
 // isSecurityFailure reports whether err is evidence of tampering rather
@@ -67,11 +72,7 @@ func isSecurityFailure(err error) bool {
 			return true
 		}
 	}
-	var (
-		conflict *importer.ConflictError // the store holds the version with another hash
-		chain    *audit.ChainError
-	)
-	return errors.As(err, &conflict) || errors.As(err, &chain)
+	return false
 }
 
 // usageError is a mistake in how a command was called: exit code 2.

@@ -11,6 +11,7 @@ import (
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
+	"github.com/modferry/modferry/internal/export"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/pgp"
 	"github.com/modferry/modferry/internal/sign"
@@ -37,6 +38,9 @@ func TestExitCode(t *testing.T) {
 		{fmt.Errorf("x: %w", &checksumdb.MismatchError{Module: v, Want: "h1:a", Got: "h1:b"}), 3},
 		{&checksumdb.InclusionError{Module: v, Err: errors.New("no proof")}, 3},
 		{&importer.ConflictError{Module: v, What: "zip"}, 3},
+		{&importer.SumDBKeyError{Name: "sum.golang.org", Key: "sum.golang.org+1+x"}, 3},
+		{fmt.Errorf("export: %w", &export.InventoryMismatchError{Upstream: bundle.Module{Path: v.Path, Version: v.Version}}), 3},
+		{&export.SumDBDisagreesError{SumDB: "sum.golang.org", Err: &checksumdb.MismatchError{Module: v}}, 3},
 		{fmt.Errorf("%w: 1 trusted signer(s), 2 required", trust.ErrTooFewSigners), 3},
 		{member(fmt.Errorf("%w: %w", bundle.ErrBadSignature, pgp.ErrBadSignature)), 3},
 		{&audit.ChainError{Line: 3, Seq: 3, Reason: "hash"}, 3},

@@ -251,8 +251,8 @@ func TestVerifyDetectsTampering(t *testing.T) {
 					return
 				}
 				var ce *ChainError
-				if !errors.As(err, &ce) {
-					t.Fatalf("%s = %d, %v; want *ChainError at line %d", fn, n, err, want)
+				if !errors.As(err, &ce) || !errors.Is(err, ErrTampered) {
+					t.Fatalf("%s = %d, %v; want *ChainError at line %d, matching ErrTampered", fn, n, err, want)
 				}
 				if ce.Line != want || ce.Seq != int64(want) || n != want-1 {
 					t.Errorf("%s = %d, %v; want line %d", fn, n, err, want)

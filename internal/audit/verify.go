@@ -18,6 +18,9 @@ func (e *ChainError) Error() string {
 	return fmt.Sprintf("audit log: line %d (seq %d): %s", e.Line, e.Seq, e.Reason)
 }
 
+// Is reports that e matches ErrTampered: a broken chain is tampering.
+func (e *ChainError) Is(target error) bool { return target == ErrTampered }
+
 // Verify reads a log and checks its hash chain, returning the number of
 // entries. On failure it returns the number of entries before the first bad
 // one and a *ChainError naming it (other errors come from r). A last line

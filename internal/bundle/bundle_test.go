@@ -360,6 +360,9 @@ func TestHostileBundles(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %q does not match ErrInvalid", err)
+			}
 			var me *MemberError
 			if tc.member != "" && (!errors.As(err, &me) || me.Path != tc.member) {
 				t.Errorf("error %q does not name member %q", err, tc.member)

@@ -58,4 +58,12 @@
 // indexes must be exactly the ones the entries give. Members are
 // written to a [Stage] as they stream; nothing is trusted until Read returns
 // nil, so callers move staged files into a store only after that.
+//
+// # Errors
+//
+// Every error that says a bundle is bad matches [ErrInvalid] with
+// errors.Is, and one of the finer Err* values says which rule it breaks;
+// an error about one member is a [*MemberError] naming it. An error that
+// matches none of them is the reader's own failure (a full staging disk,
+// a cancelled context), not the bundle's.
 package bundle

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -29,6 +30,9 @@ func FuzzParseManifest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseManifest(data)
 		if err != nil {
+			if !errors.Is(err, ErrInvalid) || !errors.Is(err, ErrBadManifest) {
+				t.Fatalf("ParseManifest error %q matches neither ErrInvalid nor ErrBadManifest", err)
+			}
 			return
 		}
 		out, err := m.Marshal()
@@ -65,6 +69,11 @@ func FuzzRead(f *testing.F) {
 		st := &memStage{t: t, files: map[string]*bytes.Buffer{}}
 		m, err := readTar(context.Background(), bytes.NewReader(data), ReadOptions{AllowUnsigned: true, Stage: st, Workers: 1})
 		if err != nil {
+			// The stage is in memory and cannot fail: every error is
+			// about the bundle.
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Read error %q does not match ErrInvalid", err)
+			}
 			return
 		}
 		// Accepted: the stage holds exactly the listed files, intact.

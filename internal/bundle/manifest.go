@@ -219,7 +219,36 @@ func (m *Manifest) Validate() error {
 	return nil
 }
 
+// validate checks the manifest's rules part by part; the parts after the
+// header depend on the ones before (files on the databases described,
+// modules on the files, the download files on the modules).
 func (m *Manifest) validate() error {
+	if err := m.validateHeader(); err != nil {
+		return err
+	}
+	if err := m.validateSumDB(); err != nil {
+		return err
+	}
+	if err := m.validateVulnDB(); err != nil {
+		return err
+	}
+	if err := m.validateProjects(); err != nil {
+		return err
+	}
+	files, err := m.validateFiles()
+	if err != nil {
+		return err
+	}
+	modules, err := m.validateModules(files)
+	if err != nil {
+		return err
+	}
+	return m.validateDownloads(modules)
+}
+
+// validateHeader checks the format version, the creation time, the tool
+// version and the base inventory digest.
+func (m *Manifest) validateHeader() error {
 	if m.FormatVersion != FormatVersion {
 		return fmt.Errorf("format version %d, want %d", m.FormatVersion, FormatVersion)
 	}
@@ -232,30 +261,48 @@ func (m *Manifest) validate() error {
 	if m.BaseInventory != "" && !isHexSHA256(m.BaseInventory) {
 		return fmt.Errorf("baseInventory %q is not a hex SHA-256", m.BaseInventory)
 	}
-	if m.SumDB != nil {
-		if err := checkSumDBName(m.SumDB.Name); err != nil {
-			return fmt.Errorf("sumdb: %v", err)
-		}
-		if err := checkText("sumdb.treeHead", m.SumDB.TreeHead, false); err != nil {
+	return nil
+}
+
+// validateSumDB checks the description of the checksum database, if any.
+func (m *Manifest) validateSumDB() error {
+	if m.SumDB == nil {
+		return nil
+	}
+	if err := checkSumDBName(m.SumDB.Name); err != nil {
+		return fmt.Errorf("sumdb: %v", err)
+	}
+	if err := checkText("sumdb.treeHead", m.SumDB.TreeHead, false); err != nil {
+		return err
+	}
+	if err := checkText("sumdb.key", m.SumDB.Key, false); err != nil {
+		return err
+	}
+	for i, nc := range m.SumDB.NotCovered {
+		if err := checkText(fmt.Sprintf("sumdb.notCovered[%d]", i), nc, true); err != nil {
 			return err
-		}
-		if err := checkText("sumdb.key", m.SumDB.Key, false); err != nil {
-			return err
-		}
-		for i, nc := range m.SumDB.NotCovered {
-			if err := checkText(fmt.Sprintf("sumdb.notCovered[%d]", i), nc, true); err != nil {
-				return err
-			}
 		}
 	}
-	if m.VulnDB != nil {
-		if err := checkText("vulndb.source", m.VulnDB.Source, true); err != nil {
-			return err
-		}
-		if m.VulnDB.Modified.IsZero() || m.VulnDB.Entries < 0 {
-			return fmt.Errorf("vulndb: no modified time or a negative entry count")
-		}
+	return nil
+}
+
+// validateVulnDB checks the description of the vulnerability database,
+// if any.
+func (m *Manifest) validateVulnDB() error {
+	if m.VulnDB == nil {
+		return nil
 	}
+	if err := checkText("vulndb.source", m.VulnDB.Source, true); err != nil {
+		return err
+	}
+	if m.VulnDB.Modified.IsZero() || m.VulnDB.Entries < 0 {
+		return fmt.Errorf("vulndb: no modified time or a negative entry count")
+	}
+	return nil
+}
+
+// validateProjects checks each project, and that none is listed twice.
+func (m *Manifest) validateProjects() error {
 	projects := make(map[string]bool)
 	for i, p := range m.Projects {
 		if err := checkText(fmt.Sprintf("projects[%d].path", i), p.Path, true); err != nil {
@@ -272,66 +319,94 @@ func (m *Manifest) validate() error {
 		}
 		projects[p.Path] = true
 	}
+	return nil
+}
 
+// validateFiles checks each listed member: a safe name of a kind the
+// manifest describes, listed once, with a well-formed hash and a size
+// within its kind's limit. It returns the files by member name.
+func (m *Manifest) validateFiles() (map[string]File, error) {
 	files := make(map[string]File, len(m.Files))
 	for _, f := range m.Files {
 		mem, err := ParseMemberPath(f.Path)
 		if err != nil {
-			return fmt.Errorf("files: %w", err)
+			return nil, fmt.Errorf("files: %w", err)
 		}
 		if mem.Kind == KindManifest || mem.Kind == KindSignature {
-			return fmt.Errorf("files: %w: %q cannot be listed", ErrUnsafePath, f.Path)
+			return nil, fmt.Errorf("files: %w: %q cannot be listed", ErrUnsafePath, f.Path)
 		}
 		if mem.Kind == KindSumDB && (m.SumDB == nil || mem.SumDB != m.SumDB.Name) {
-			return fmt.Errorf("files: %q is not in the manifest's checksum database", f.Path)
+			return nil, fmt.Errorf("files: %q is not in the manifest's checksum database", f.Path)
 		}
 		if mem.Kind == KindVulnDB && m.VulnDB == nil {
-			return fmt.Errorf("files: %q is a vulnerability database file, but the manifest describes no vulndb", f.Path)
+			return nil, fmt.Errorf("files: %q is a vulnerability database file, but the manifest describes no vulndb", f.Path)
 		}
 		if _, dup := files[f.Path]; dup {
-			return fmt.Errorf("files: %w: %q listed twice", ErrDuplicate, f.Path)
+			return nil, fmt.Errorf("files: %w: %q listed twice", ErrDuplicate, f.Path)
 		}
 		if !isHexSHA256(f.SHA256) {
-			return fmt.Errorf("files: %q: sha256 %q is not lower-case hex SHA-256", f.Path, f.SHA256)
+			return nil, fmt.Errorf("files: %q: sha256 %q is not lower-case hex SHA-256", f.Path, f.SHA256)
 		}
 		if limit := sizeLimit(mem); f.Size < 0 || f.Size > limit {
-			return fmt.Errorf("files: %w: %q: size %d outside 0..%d", ErrTooLarge, f.Path, f.Size, limit)
+			return nil, fmt.Errorf("files: %w: %q: size %d outside 0..%d", ErrTooLarge, f.Path, f.Size, limit)
 		}
 		files[f.Path] = f
 	}
+	return files, nil
+}
 
+// validateModules checks each module version: valid, listed once, with
+// its download files in files (validateListed). It returns the set of
+// versions.
+func (m *Manifest) validateModules(files map[string]File) (map[module.Version]bool, error) {
 	modules := make(map[module.Version]bool, len(m.Modules))
 	for _, mod := range m.Modules {
 		mv := mod.ModuleVersion()
 		if err := checkModule(mv); err != nil {
-			return fmt.Errorf("modules: %v", err)
+			return nil, fmt.Errorf("modules: %w", err)
 		}
 		if modules[mv] {
-			return fmt.Errorf("modules: %w: %s listed twice", ErrDuplicate, mv)
+			return nil, fmt.Errorf("modules: %w: %s listed twice", ErrDuplicate, mv)
 		}
 		modules[mv] = true
-		modPath, _ := DownloadPath(mv, ".mod")
-		mf, ok := files[modPath]
-		if !ok {
-			return fmt.Errorf("modules: %s: %w: %s is not listed in files", mv, ErrMissingMember, modPath)
-		}
-		if !isH1(mod.ModHash) {
-			return fmt.Errorf("modules: %s: modHash %q is not an h1: hash", mv, mod.ModHash)
-		}
-		if h := modHashFromSHA256(mf.SHA256); h != mod.ModHash {
-			return fmt.Errorf("modules: %s: %w: modHash %s, but the go.mod listed hashes to %s", mv, ErrHashMismatch, mod.ModHash, h)
-		}
-		zipPath, _ := DownloadPath(mv, ".zip")
-		_, hasZip := files[zipPath]
-		switch {
-		case mod.ZipHash == "" && hasZip:
-			return fmt.Errorf("modules: %s: %s is listed but zipHash is empty", mv, zipPath)
-		case mod.ZipHash != "" && !hasZip:
-			return fmt.Errorf("modules: %s: %w: %s is not listed in files", mv, ErrMissingMember, zipPath)
-		case mod.ZipHash != "" && !isH1(mod.ZipHash):
-			return fmt.Errorf("modules: %s: zipHash %q is not an h1: hash", mv, mod.ZipHash)
+		if err := mod.validateListed(files); err != nil {
+			return nil, fmt.Errorf("modules: %w", module.VersionError(mv, err))
 		}
 	}
+	return modules, nil
+}
+
+// validateListed checks the download files listed for mod: its .mod with
+// the hash modHash says, and a .zip exactly when it has a zipHash.
+func (mod Module) validateListed(files map[string]File) error {
+	mv := mod.ModuleVersion()
+	modPath, _ := DownloadPath(mv, ".mod")
+	mf, ok := files[modPath]
+	if !ok {
+		return fmt.Errorf("%w: %s is not listed in files", ErrMissingMember, modPath)
+	}
+	if !isH1(mod.ModHash) {
+		return fmt.Errorf("modHash %q is not an h1: hash", mod.ModHash)
+	}
+	if h := modHashFromSHA256(mf.SHA256); h != mod.ModHash {
+		return fmt.Errorf("%w: modHash %s, but the go.mod listed hashes to %s", ErrHashMismatch, mod.ModHash, h)
+	}
+	zipPath, _ := DownloadPath(mv, ".zip")
+	_, hasZip := files[zipPath]
+	switch {
+	case mod.ZipHash == "" && hasZip:
+		return fmt.Errorf("%s is listed but zipHash is empty", zipPath)
+	case mod.ZipHash != "" && !hasZip:
+		return fmt.Errorf("%w: %s is not listed in files", ErrMissingMember, zipPath)
+	case mod.ZipHash != "" && !isH1(mod.ZipHash):
+		return fmt.Errorf("zipHash %q is not an h1: hash", mod.ZipHash)
+	}
+	return nil
+}
+
+// validateDownloads checks that every download file belongs to a listed
+// module version, and that no zip is over the module zip limit.
+func (m *Manifest) validateDownloads(modules map[module.Version]bool) error {
 	for _, f := range m.Files {
 		mem, _ := ParseMemberPath(f.Path)
 		if mem.Kind != KindDownload {

@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -215,12 +216,12 @@ func checkModule(m module.Version) error {
 		return err
 	}
 	if c := module.CanonicalVersion(m.Version); c != m.Version {
-		return fmt.Errorf("%s@%s: version is not canonical", m.Path, m.Version)
+		return module.VersionError(m, errors.New("version is not canonical"))
 	}
 	// As the go command: a path with a major version suffix has no
 	// +incompatible versions.
 	if _, major, _ := module.SplitPathVersion(m.Path); major != "" && strings.HasSuffix(m.Version, "+incompatible") {
-		return fmt.Errorf("%s@%s: +incompatible version for a path with a major version suffix", m.Path, m.Version)
+		return module.VersionError(m, errors.New("+incompatible version for a path with a major version suffix"))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package bundle
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"testing"
@@ -52,7 +53,11 @@ func TestTamperSweep(t *testing.T) {
 		bad := bytes.Clone(b)
 		bad[i] ^= x
 		flips++
-		if err := read(bad); err == nil {
+		err := read(bad)
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("compressed byte %d/%d ^ %#x: error %q does not match ErrInvalid", i, len(b), x, err)
+		}
+		if err == nil {
 			if out, derr := decompressErr(bad); derr != nil || !bytes.Equal(out, raw) {
 				t.Errorf("compressed byte %d/%d ^ %#x accepted and changes the content", i, len(b), x)
 			}
@@ -106,6 +111,8 @@ func TestTamperSweep(t *testing.T) {
 			n++
 			if err := read(compress(t, bad)); err == nil {
 				t.Errorf("uncompressed byte %d/%d ^ %#x (%q -> %q) accepted", p, len(raw), x, raw[p], bad[p])
+			} else if !errors.Is(err, ErrInvalid) {
+				t.Errorf("uncompressed byte %d/%d ^ %#x: error %q does not match ErrInvalid", p, len(raw), x, err)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/errgroup"
 )
@@ -72,148 +73,37 @@ func Capture(ctx context.Context, o CaptureOptions) (*Proof, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := v.Name()
-	par := o.Concurrency
-	if par <= 0 {
-		par = 8
-	}
-	fetch := func(p string) ([]byte, error) {
+	c := &capture{v: v, pool: newTilePool()}
+	c.fetch = func(p string) ([]byte, error) {
 		data, err := o.Fetch(ctx, p)
 		if err != nil {
-			return nil, fmt.Errorf("checksum database %s: %s: %w", name, p, err)
+			return nil, fmt.Errorf("checksum database %s: %s: %w", v.Name(), p, err)
 		}
 		return data, nil
 	}
-
-	// The database's latest head, and every module's lookup.
-	latestMsg, err := fetch("latest")
-	if err != nil {
-		return nil, err
-	}
-	latest, err := openHead(latestMsg, v, "latest")
-	if err != nil {
-		return nil, err
-	}
 	wants := dedupe(o.Modules)
-	lookups := make([]*lookup, len(wants))
-	lookupHeads := make([]*Head, len(wants))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(par)
-	for i, w := range wants {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			file, err := lookupPath(w.Version)
-			if err != nil {
-				return err
-			}
-			data, err := fetch(file)
-			if err != nil {
-				return err
-			}
-			lk, err := parseLookup(file, w.Version, data)
-			if err != nil {
-				return err
-			}
-			if err := checkHashes(w, lk.text); err != nil {
-				return err
-			}
-			h, err := openHead(lk.head, v, file)
-			if err != nil {
-				return err
-			}
-			if lk.id < 0 || lk.id >= h.N {
-				return &InclusionError{Module: w.Version, Err: fmt.Errorf("record id %d outside its tree of size %d", lk.id, h.N)}
-			}
-			lookups[i], lookupHeads[i] = lk, h
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	latest, lookups, lookupHeads, err := c.fetchLookups(ctx, wants, o.Concurrency)
+	if err != nil {
 		return nil, err
 	}
-	var old []*Head
-	for i, msg := range o.OldHeads {
-		h, err := openHead(msg, v, fmt.Sprintf("old head #%d", i+1))
-		if err != nil {
-			return nil, err
-		}
-		old = append(old, h)
+	old, err := openOldHeads(v, o.OldHeads)
+	if err != nil {
+		return nil, err
 	}
-
-	// T is the newest head seen; every other head must be its prefix.
 	heads := append(append([]*Head{latest}, lookupHeads...), old...)
-	head := latest
-	for _, h := range heads {
-		if h.N > head.N {
-			head = h
-		}
-	}
-	pool := newTilePool()
-	tr := newRecordingReader(func(t tlog.Tile) ([]byte, error) { return fetchTile(fetch, pool, t) })
+	head := newest(heads)
+	tr := newRecordingReader(func(t tlog.Tile) ([]byte, error) { return fetchTile(c.fetch, c.pool, t) })
 	thr := tlog.TileHashReader(head.Tree, tr)
-	seen := make(map[tlog.Tree]bool)
-	for _, h := range heads {
-		if seen[h.Tree] {
-			continue
-		}
-		seen[h.Tree] = true
-		got, err := tlog.TreeHash(h.N, thr)
-		if err != nil {
-			return nil, fmt.Errorf("checking tree of size %d against tree of size %d: %w", h.N, head.N, err)
-		}
-		if got != h.Hash {
-			return nil, &ForkError{Older: h, Newer: head}
-		}
+	if err := checkConsistent(head, heads, old, thr, tr); err != nil {
+		return nil, err
 	}
-	// Clients holding an old head re-check it at its own widths.
-	for _, h := range old {
-		got, err := tlog.TreeHash(h.N, tlog.TileHashReader(h.Tree, tr))
-		if err != nil {
-			return nil, fmt.Errorf("re-checking old tree of size %d: %w", h.N, err)
-		}
-		if got != h.Hash {
-			return nil, &ForkError{Older: h, Newer: h, Detail: "tiles do not match the head's own hash"}
-		}
+	if err := proveRecords(head, lookups, thr); err != nil {
+		return nil, err
 	}
-	// Every record, in one batch.
-	indexes := make([]int64, len(lookups))
-	for i, lk := range lookups {
-		indexes[i] = tlog.StoredHashIndex(0, lk.id)
+	files, err := c.files(head, lookups, tr)
+	if err != nil {
+		return nil, err
 	}
-	if len(indexes) > 0 {
-		hashes, err := thr.ReadHashes(indexes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: proving records in tree of size %d: %w", ErrSecurity, head.N, err)
-		}
-		for i, lk := range lookups {
-			if hashes[i] != tlog.RecordHash(lk.text) {
-				return nil, &InclusionError{Module: lk.mod, Err: fmt.Errorf("record %d does not match the tree", lk.id)}
-			}
-		}
-	}
-
-	// The files, every lookup rewritten to carry T.
-	files := map[string][]byte{"latest": head.Note}
-	for _, lk := range lookups {
-		file, _ := lookupPath(lk.mod)
-		msg, err := tlog.FormatRecord(lk.id, lk.text)
-		if err != nil {
-			return nil, &RecordError{File: file, Err: err}
-		}
-		files[file] = append(msg, head.Note...)
-	}
-	for _, p := range tr.paths() {
-		t, _ := tlog.ParseTilePath(p)
-		data, ok := pool.get(t, true)
-		if !ok {
-			return nil, fmt.Errorf("internal error: tile %s read but not held", p)
-		}
-		files[p] = data
-	}
-	proof := &Proof{Name: name, Head: head, Files: files}
-
 	// Self-check: the go client over these files alone.
 	src, err := mapSource(files, false)
 	if err != nil {
@@ -228,7 +118,178 @@ func Capture(ctx context.Context, o CaptureOptions) (*Proof, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("capture self-check: %w", err)
 	}
-	return proof, nil
+	return &Proof{Name: v.Name(), Head: head, Files: files}, nil
+}
+
+// capture is the state of one Capture: how to fetch files from the
+// database and verify its notes, and the tiles fetched.
+type capture struct {
+	v     note.Verifier
+	fetch func(path string) ([]byte, error)
+	pool  *tilePool
+}
+
+// fetchLookups fetches the database's latest head and, par (0: 8) at a
+// time, the lookup of every module in wants; it checks each lookup's
+// hashes against the wanted ones and its signed head. It returns the
+// latest head, the lookups and their heads, in the order of wants.
+func (c *capture) fetchLookups(ctx context.Context, wants []ModuleHashes, par int) (*Head, []*lookup, []*Head, error) {
+	if par <= 0 {
+		par = 8
+	}
+	latestMsg, err := c.fetch("latest")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	latest, err := openHead(latestMsg, c.v, "latest")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lookups := make([]*lookup, len(wants))
+	heads := make([]*Head, len(wants))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(par)
+	for i, w := range wants {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			lk, h, err := c.fetchLookup(w)
+			lookups[i], heads[i] = lk, h
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, nil, err
+	}
+	return latest, lookups, heads, nil
+}
+
+// fetchLookup fetches and checks the lookup of one module.
+func (c *capture) fetchLookup(w ModuleHashes) (*lookup, *Head, error) {
+	file, err := lookupPath(w.Version)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := c.fetch(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	lk, err := parseLookup(file, w.Version, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkHashes(w, lk.text); err != nil {
+		return nil, nil, err
+	}
+	h, err := openHead(lk.head, c.v, file)
+	if err != nil {
+		return nil, nil, err
+	}
+	if lk.id < 0 || lk.id >= h.N {
+		return nil, nil, &InclusionError{Module: w.Version, Err: fmt.Errorf("record id %d outside its tree of size %d", lk.id, h.N)}
+	}
+	return lk, h, nil
+}
+
+// openOldHeads verifies and parses the signed heads the offline side holds.
+func openOldHeads(v note.Verifier, msgs [][]byte) ([]*Head, error) {
+	var old []*Head
+	for i, msg := range msgs {
+		h, err := openHead(msg, v, fmt.Sprintf("old head #%d", i+1))
+		if err != nil {
+			return nil, err
+		}
+		old = append(old, h)
+	}
+	return old, nil
+}
+
+// newest returns the head of the largest tree, the first of heads if
+// several are as large.
+func newest(heads []*Head) *Head {
+	head := heads[0]
+	for _, h := range heads {
+		if h.N > head.N {
+			head = h
+		}
+	}
+	return head
+}
+
+// checkConsistent checks that every one of heads is a prefix of head, the
+// newest, read through thr; and that each old head's tree hashes to its
+// own hash at its own tile widths, as a client holding it re-checks it.
+func checkConsistent(head *Head, heads, old []*Head, thr tlog.HashReader, tr tlog.TileReader) error {
+	seen := make(map[tlog.Tree]bool)
+	for _, h := range heads {
+		if seen[h.Tree] {
+			continue
+		}
+		seen[h.Tree] = true
+		got, err := tlog.TreeHash(h.N, thr)
+		if err != nil {
+			return fmt.Errorf("checking tree of size %d against tree of size %d: %w", h.N, head.N, err)
+		}
+		if got != h.Hash {
+			return &ForkError{Older: h, Newer: head}
+		}
+	}
+	for _, h := range old {
+		got, err := tlog.TreeHash(h.N, tlog.TileHashReader(h.Tree, tr))
+		if err != nil {
+			return fmt.Errorf("re-checking old tree of size %d: %w", h.N, err)
+		}
+		if got != h.Hash {
+			return &ForkError{Older: h, Newer: h, Detail: "tiles do not match the head's own hash"}
+		}
+	}
+	return nil
+}
+
+// proveRecords checks, in one batch of hash reads through thr, that every
+// lookup's record is in head's tree.
+func proveRecords(head *Head, lookups []*lookup, thr tlog.HashReader) error {
+	if len(lookups) == 0 {
+		return nil
+	}
+	indexes := make([]int64, len(lookups))
+	for i, lk := range lookups {
+		indexes[i] = tlog.StoredHashIndex(0, lk.id)
+	}
+	hashes, err := thr.ReadHashes(indexes)
+	if err != nil {
+		return fmt.Errorf("%w: proving records in tree of size %d: %w", ErrSecurity, head.N, err)
+	}
+	for i, lk := range lookups {
+		if hashes[i] != tlog.RecordHash(lk.text) {
+			return &InclusionError{Module: lk.mod, Err: fmt.Errorf("record %d does not match the tree", lk.id)}
+		}
+	}
+	return nil
+}
+
+// files returns the proof's files: head as "latest", every lookup
+// rewritten to carry head, and every tile tr read.
+func (c *capture) files(head *Head, lookups []*lookup, tr *recordingReader) (map[string][]byte, error) {
+	files := map[string][]byte{"latest": head.Note}
+	for _, lk := range lookups {
+		file, _ := lookupPath(lk.mod)
+		msg, err := tlog.FormatRecord(lk.id, lk.text)
+		if err != nil {
+			return nil, &RecordError{File: file, Err: err}
+		}
+		files[file] = append(msg, head.Note...)
+	}
+	for _, p := range tr.paths() {
+		t, _ := tlog.ParseTilePath(p)
+		data, ok := c.pool.get(t, true)
+		if !ok {
+			return nil, fmt.Errorf("internal error: tile %s read but not held", p)
+		}
+		files[p] = data
+	}
+	return files, nil
 }
 
 // fetchTile returns tile t from pool, else fetches it; a partial tile the

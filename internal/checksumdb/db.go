@@ -183,6 +183,33 @@ func (db *DB) ImportModules(ctx context.Context, files map[string][]byte, module
 	db.mu.Lock()
 	defer db.mu.Unlock()
 
+	wants, pool, err := db.readProof(ctx, files)
+	if err != nil {
+		return nil, err
+	}
+	if modules != nil {
+		wants = dedupe(modules)
+	}
+	head, used, err := db.checkImport(ctx, files, pool, wants)
+	if err != nil {
+		return nil, err
+	}
+	// Tiles first, then lookups, then heads: a reader never sees a
+	// lookup or head whose tiles are missing.
+	res := &ImportResult{Imported: head}
+	if err := db.writeProof(ctx, files, used, wants, head, res); err != nil {
+		return nil, err
+	}
+	if res.Head, err = db.advance(ctx, head); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// readProof sorts the proof's files: it returns the modules of its
+// lookups (sorted), and a pool of its tiles beside the widths the store
+// holds of each, which must agree with them.
+func (db *DB) readProof(ctx context.Context, files map[string][]byte) ([]ModuleHashes, *tilePool, error) {
 	var wants []ModuleHashes
 	pool := newTilePool()
 	for p, data := range files {
@@ -191,43 +218,56 @@ func (db *DB) ImportModules(ctx context.Context, files map[string][]byte, module
 		case strings.HasPrefix(p, "lookup/"):
 			m, err := parseLookupPath(strings.TrimPrefix(p, "lookup/"))
 			if err != nil {
-				return nil, &RecordError{File: p, Err: err}
+				return nil, nil, &RecordError{File: p, Err: err}
 			}
 			if canon, _ := lookupPath(m); canon != p {
-				return nil, &RecordError{File: p, Err: fmt.Errorf("not a canonical lookup path (%s)", canon)}
+				return nil, nil, &RecordError{File: p, Err: fmt.Errorf("not a canonical lookup path (%s)", canon)}
 			}
 			wants = append(wants, ModuleHashes{Version: m})
 		case strings.HasPrefix(p, "tile/"):
-			t, err := tlog.ParseTilePath(p)
-			if err != nil || t.Path() != p || t.L < 0 || t.H != tileHeight {
-				return nil, fmt.Errorf("checksum proof: unexpected tile %q", p)
-			}
-			if err := pool.add(t, data); err != nil {
-				return nil, err
-			}
-			held, err := db.tileWidths(ctx, t)
-			if err != nil {
-				return nil, err
-			}
-			for w, d := range held {
-				ht := t
-				ht.W = w
-				if err := pool.add(ht, d); err != nil {
-					return nil, &TileConflictError{Path: p, Other: db.obj(ht.Path()) + " (held)"}
-				}
+			if err := db.poolTile(ctx, pool, p, data); err != nil {
+				return nil, nil, err
 			}
 		default:
-			return nil, fmt.Errorf("checksum proof: unexpected file %q", p)
+			return nil, nil, fmt.Errorf("checksum proof: unexpected file %q", p)
 		}
 	}
 	sort.Slice(wants, func(i, j int) bool { return wants[i].Version.String() < wants[j].Version.String() })
-	if modules != nil {
-		wants = dedupe(modules)
-	}
+	return wants, pool, nil
+}
 
+// poolTile adds the proof's tile at p to pool, with every width of it the
+// store holds; a held tile that conflicts is a *TileConflictError.
+func (db *DB) poolTile(ctx context.Context, pool *tilePool, p string, data []byte) error {
+	t, err := tlog.ParseTilePath(p)
+	if err != nil || t.Path() != p || t.L < 0 || t.H != tileHeight {
+		return fmt.Errorf("checksum proof: unexpected tile %q", p)
+	}
+	if err := pool.add(t, data); err != nil {
+		return err
+	}
+	held, err := db.tileWidths(ctx, t)
+	if err != nil {
+		return err
+	}
+	for w, d := range held {
+		ht := t
+		ht.W = w
+		if err := pool.add(ht, d); err != nil {
+			return &TileConflictError{Path: p, Other: db.obj(ht.Path()) + " (held)"}
+		}
+	}
+	return nil
+}
+
+// checkImport runs a go client over the proof's files and the store's
+// tiles, fresh and from every head the store ever served, checking the
+// lookups of wants. It returns the proof's head and the files the client
+// read.
+func (db *DB) checkImport(ctx context.Context, files map[string][]byte, pool *tilePool, wants []ModuleHashes) (*Head, map[string]bool, error) {
 	heads, err := db.Heads(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	src := func(p string) ([]byte, error) {
 		if d, ok := files[p]; ok {
@@ -245,14 +285,18 @@ func (db *DB) ImportModules(ctx context.Context, files map[string][]byte, module
 	if err != nil {
 		var ie *IncompleteError
 		if errors.As(err, &ie) && len(heads) > 0 {
-			return nil, fmt.Errorf("import refused: %w (export again with --since a current inventory)", err)
+			return nil, nil, fmt.Errorf("import refused: %w (export again with --since a current inventory)", err)
 		}
-		return nil, fmt.Errorf("import refused: %w", err)
+		return nil, nil, fmt.Errorf("import refused: %w", err)
 	}
-	res := &ImportResult{Imported: head}
+	return head, used, nil
+}
 
-	// Tiles first, then lookups, then heads: a reader never sees a
-	// lookup or head whose tiles are missing.
+// writeProof writes the used tiles the store lacks, then the lookups of
+// wants that are new or carry an older head than head, in one batch:
+// tiles first, so a reader never sees a lookup whose tiles are missing.
+// It counts them in res, and lists the unused tiles there.
+func (db *DB) writeProof(ctx context.Context, files map[string][]byte, used map[string]bool, wants []ModuleHashes, head *Head, res *ImportResult) error {
 	var batch []store.Object
 	for _, p := range sortedKeys(mapKeys(files)) {
 		if !strings.HasPrefix(p, "tile/") {
@@ -263,7 +307,7 @@ func (db *DB) ImportModules(ctx context.Context, files map[string][]byte, module
 			continue
 		}
 		if ok, err := store.Exists(ctx, db.st, db.obj(p)); err != nil {
-			return nil, err
+			return err
 		} else if ok {
 			continue // equal: conflicts were refused above
 		}
@@ -274,7 +318,7 @@ func (db *DB) ImportModules(ctx context.Context, files map[string][]byte, module
 		p, _ := lookupPath(w.Version)
 		write, err := db.newerLookup(ctx, p, files[p], head)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !write {
 			continue
@@ -283,9 +327,13 @@ func (db *DB) ImportModules(ctx context.Context, files map[string][]byte, module
 		res.Lookups++
 	}
 	// One durability barrier for all of them; PutBatch keeps their order.
-	if err := store.WriteBatch(ctx, db.st, batch); err != nil {
-		return nil, err
-	}
+	return store.WriteBatch(ctx, db.st, batch)
+}
+
+// advance records head among the heads served, after its tiles and
+// lookups, and makes it the latest if it is newer than the store's. It
+// returns the head served afterwards.
+func (db *DB) advance(ctx context.Context, head *Head) (*Head, error) {
 	hp := "heads/" + strconv.FormatInt(head.N, 10)
 	if err := db.st.Create(ctx, db.obj(hp), bytes.NewReader(head.Note)); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, err
@@ -300,8 +348,7 @@ func (db *DB) ImportModules(ctx context.Context, files map[string][]byte, module
 		}
 		cur = head
 	}
-	res.Head = cur
-	return res, nil
+	return cur, nil
 }
 
 // newerLookup reports whether the lookup data (carrying head) should

@@ -42,5 +42,9 @@
 //
 // Evidence of tampering or of a misbehaving database (a hash that differs
 // from the one bundled, a record not in the tree, heads that fork, a bad
-// signature, conflicting tiles) matches [ErrSecurity] with errors.Is.
+// signature, conflicting tiles) matches [ErrSecurity] with errors.Is. So
+// do the typed security errors of the packages that use this one (a
+// module whose hashes differ between the upstream and the other side's
+// inventory, a bundle naming a known database with another key), so that
+// one errors.Is tells a security failure from any other.
 package checksumdb

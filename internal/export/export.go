@@ -91,11 +91,8 @@ type versionFiles struct {
 // Export resolves, hashes, signs and writes the bundle.
 func Export(ctx context.Context, opts Options) (*Summary, error) {
 	start := time.Now()
-	if opts.Output == "" {
-		return nil, errors.New("export: no output file")
-	}
-	if len(opts.Projects) == 0 && len(opts.Modules) == 0 && len(opts.Toolchains) == 0 && !opts.VulnDB {
-		return nil, errors.New("export: nothing to export: give project directories, module@version arguments or toolchains")
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	workDir := opts.WorkDir
 	if workDir == "" {
@@ -106,21 +103,9 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		defer os.RemoveAll(d)
 		workDir = d
 	}
-	res := &resolve.Result{}
-	if len(opts.Projects)+len(opts.Modules) > 0 {
-		r, err := resolve.Resolve(ctx, resolve.Options{
-			Projects: opts.Projects,
-			Modules:  opts.Modules,
-			Upstream: opts.Upstream,
-			GoEnv:    opts.GoEnv,
-			WorkDir:  workDir,
-			Progress: opts.Progress,
-			Logf:     opts.Logf,
-		})
-		if err != nil {
-			return nil, err
-		}
-		res = r
+	res, err := resolveAll(ctx, opts, workDir)
+	if err != nil {
+		return nil, err
 	}
 	// The user's GOPROXY list and checksum-database settings, read once.
 	cfg, err := readSumDBConfig(ctx, opts.GoEnv, opts.Upstream)
@@ -131,96 +116,18 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-
-	byVersion := map[module.Version]*versionFiles{}
-	var order []*versionFiles
-	for _, f := range res.Files {
-		vf := byVersion[f.Module]
-		if vf == nil {
-			vf = &versionFiles{v: f.Module, files: map[resolve.Kind]resolve.File{}}
-			byVersion[f.Module] = vf
-			order = append(order, vf)
-		}
-		vf.files[f.Kind] = f
-	}
-
-	// Hash every module version (zip hashes are the CPU-heavy part).
-	var done sync.Mutex
-	hashed := 0
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, vf := range order {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			if err := hashVersion(vf); err != nil {
-				return err
-			}
-			done.Lock()
-			hashed++
-			if opts.Progress != nil {
-				opts.Progress(resolve.Event{Stage: "hashing", Files: hashed, Total: len(order)})
-			}
-			done.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	order := byVersion(res.Files)
+	if err := hashVersions(ctx, order, opts.Progress); err != nil {
 		return nil, err
 	}
 
 	sum := &Summary{Output: opts.Output, Signed: opts.Sign != nil, BaseInventory: opts.SinceDigest,
 		Toolchains: append([]string{}, toolchains...), ResolvedQuery: []string{}}
-	m := &bundle.Manifest{
-		FormatVersion: bundle.FormatVersion,
-		Created:       time.Now().UTC().Truncate(time.Second),
-		ToolVersion:   opts.ToolVersion,
-		BaseInventory: opts.SinceDigest,
-	}
-	for _, p := range res.Projects {
-		m.Projects = append(m.Projects, bundle.Project{Path: p.Path, VCSRevision: p.VCSRevision, GoSumSHA256: p.GoSumSHA256})
-	}
-	for _, v := range res.Modules {
-		m.Projects = append(m.Projects, bundle.Project{Path: v.String()})
-		sum.ResolvedQuery = append(sum.ResolvedQuery, v.String())
-	}
+	m := newManifest(opts, res, sum)
 	sources := map[string]string{}  // member path -> local file
 	inMemory := map[string][]byte{} // member path -> content (SBOMs)
-	for _, vf := range order {
-		if opts.Since != nil {
-			if have, ok := opts.Since.Lookup(vf.v); ok {
-				if have.ModHash != vf.mod.ModHash || (have.ZipHash != "" && vf.mod.ZipHash != "" && have.ZipHash != vf.mod.ZipHash) {
-					return nil, fmt.Errorf("SECURITY: %s differs between the upstream (zip %s, go.mod %s) and the other side's inventory (zip %s, go.mod %s); refusing to export",
-						vf.v, vf.mod.ZipHash, vf.mod.ModHash, have.ZipHash, have.ModHash)
-				}
-				if have.ZipHash != "" || vf.mod.ZipHash == "" {
-					sum.LeftOut++
-					continue
-				}
-			}
-		}
-		m.Modules = append(m.Modules, vf.mod)
-		if vf.mod.ZipHash != "" {
-			sum.Zips++
-		}
-		for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
-			f, ok := vf.files[k]
-			if !ok {
-				continue
-			}
-			member, err := bundle.DownloadPath(vf.v, "."+string(k))
-			if err != nil {
-				return nil, err
-			}
-			bf, err := bundle.HashFile(member, f.Path)
-			if err != nil {
-				return nil, err
-			}
-			m.Files = append(m.Files, bf)
-			sources[member] = f.Path
-			sum.ContentBytes += bf.Size
-		}
+	if err := addModules(m, order, opts.Since, sum, sources); err != nil {
+		return nil, err
 	}
 	if err := captureSumDB(ctx, cfg, opts, m, inMemory); err != nil {
 		return nil, err
@@ -237,17 +144,176 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	sum.Modules = len(m.Modules)
 	sum.Files = len(m.Files)
 
+	if sum.Bytes, err = writeBundle(ctx, opts, m, sources, inMemory); err != nil {
+		return nil, err
+	}
+	sum.Duration = time.Since(start)
+	sum.Seconds = sum.Duration.Seconds()
+	return sum, nil
+}
+
+// check reports options that leave nothing to do or nowhere to write.
+func (opts *Options) check() error {
+	if opts.Output == "" {
+		return errors.New("export: no output file")
+	}
+	if len(opts.Projects) == 0 && len(opts.Modules) == 0 && len(opts.Toolchains) == 0 && !opts.VulnDB {
+		return errors.New("export: nothing to export: give project directories, module@version arguments or toolchains")
+	}
+	return nil
+}
+
+// resolveAll resolves what the projects and modules of opts need; an
+// empty result when there are none (toolchains or the vulnerability
+// database only).
+func resolveAll(ctx context.Context, opts Options, workDir string) (*resolve.Result, error) {
+	if len(opts.Projects)+len(opts.Modules) == 0 {
+		return &resolve.Result{}, nil
+	}
+	return resolve.Resolve(ctx, resolve.Options{
+		Projects: opts.Projects,
+		Modules:  opts.Modules,
+		Upstream: opts.Upstream,
+		GoEnv:    opts.GoEnv,
+		WorkDir:  workDir,
+		Progress: opts.Progress,
+		Logf:     opts.Logf,
+	})
+}
+
+// byVersion groups the resolved files by module version, in the order
+// each version first appears.
+func byVersion(files []resolve.File) []*versionFiles {
+	index := map[module.Version]*versionFiles{}
+	var order []*versionFiles
+	for _, f := range files {
+		vf := index[f.Module]
+		if vf == nil {
+			vf = &versionFiles{v: f.Module, files: map[resolve.Kind]resolve.File{}}
+			index[f.Module] = vf
+			order = append(order, vf)
+		}
+		vf.files[f.Kind] = f
+	}
+	return order
+}
+
+// hashVersions hashes every module version in parallel (zip hashes are
+// the CPU-heavy part), reporting progress.
+func hashVersions(ctx context.Context, order []*versionFiles, progress func(resolve.Event)) error {
+	var done sync.Mutex
+	hashed := 0
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, vf := range order {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			if err := hashVersion(vf); err != nil {
+				return err
+			}
+			done.Lock()
+			hashed++
+			if progress != nil {
+				progress(resolve.Event{Stage: "hashing", Files: hashed, Total: len(order)})
+			}
+			done.Unlock()
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// newManifest starts the manifest: its header and the projects and
+// module queries exported, which it also records in sum.
+func newManifest(opts Options, res *resolve.Result, sum *Summary) *bundle.Manifest {
+	m := &bundle.Manifest{
+		FormatVersion: bundle.FormatVersion,
+		Created:       time.Now().UTC().Truncate(time.Second),
+		ToolVersion:   opts.ToolVersion,
+		BaseInventory: opts.SinceDigest,
+	}
+	for _, p := range res.Projects {
+		m.Projects = append(m.Projects, bundle.Project{Path: p.Path, VCSRevision: p.VCSRevision, GoSumSHA256: p.GoSumSHA256})
+	}
+	for _, v := range res.Modules {
+		m.Projects = append(m.Projects, bundle.Project{Path: v.String()})
+		sum.ResolvedQuery = append(sum.ResolvedQuery, v.String())
+	}
+	return m
+}
+
+// addModules adds the hashed module versions the other side lacks (see
+// heldBy) to the manifest, with their files, whose local copies it
+// records in sources.
+func addModules(m *bundle.Manifest, order []*versionFiles, since *inventory.Inventory, sum *Summary, sources map[string]string) error {
+	for _, vf := range order {
+		held, err := heldBy(since, vf.mod)
+		if err != nil {
+			return err
+		}
+		if held {
+			sum.LeftOut++
+			continue
+		}
+		m.Modules = append(m.Modules, vf.mod)
+		if vf.mod.ZipHash != "" {
+			sum.Zips++
+		}
+		for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
+			f, ok := vf.files[k]
+			if !ok {
+				continue
+			}
+			member, err := bundle.DownloadPath(vf.v, "."+string(k))
+			if err != nil {
+				return err
+			}
+			bf, err := bundle.HashFile(member, f.Path)
+			if err != nil {
+				return err
+			}
+			m.Files = append(m.Files, bf)
+			sources[member] = f.Path
+			sum.ContentBytes += bf.Size
+		}
+	}
+	return nil
+}
+
+// heldBy reports whether the other side's inventory (nil: none) holds
+// mod as fully as the upstream serves it, so that it is left out. The
+// same version with other hashes is an *InventoryMismatchError.
+func heldBy(since *inventory.Inventory, mod bundle.Module) (bool, error) {
+	if since == nil {
+		return false, nil
+	}
+	have, ok := since.Lookup(mod.ModuleVersion())
+	if !ok {
+		return false, nil
+	}
+	if have.ModHash != mod.ModHash || (have.ZipHash != "" && mod.ZipHash != "" && have.ZipHash != mod.ZipHash) {
+		return false, &InventoryMismatchError{Upstream: mod, Inventory: have}
+	}
+	return have.ZipHash != "" || mod.ZipHash == "", nil
+}
+
+// writeBundle signs the manifest and writes the bundle to opts.Output
+// atomically, reading each member from inMemory or its local file in
+// sources. It returns the bundle's size.
+func writeBundle(ctx context.Context, opts Options, m *bundle.Manifest, sources map[string]string, inMemory map[string][]byte) (int64, error) {
 	manifest, err := m.Marshal()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	var sigs bundle.Signatures
 	if opts.Sign != nil {
 		if sigs, err = opts.Sign(manifest); err != nil {
-			return nil, fmt.Errorf("signing the manifest: %w", err)
+			return 0, fmt.Errorf("signing the manifest: %w", err)
 		}
 	}
-	n, err := writeAtomic(ctx, opts.Output, func(w io.Writer) error {
+	return writeAtomic(ctx, opts.Output, func(w io.Writer) error {
 		return bundle.WriteLevel(ctx, w, m, sigs, func(name string) (io.ReadCloser, error) {
 			if b, ok := inMemory[name]; ok {
 				return io.NopCloser(bytes.NewReader(b)), nil
@@ -259,13 +325,6 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 			return os.Open(p)
 		}, opts.Level)
 	})
-	if err != nil {
-		return nil, err
-	}
-	sum.Bytes = n
-	sum.Duration = time.Since(start)
-	sum.Seconds = sum.Duration.Seconds()
-	return sum, nil
 }
 
 // ScratchDir returns where an export keeps its throw-away files (the
@@ -323,7 +382,7 @@ func addSBOMs(m *bundle.Manifest, opts Options, inMemory map[string][]byte) erro
 func hashVersion(vf *versionFiles) error {
 	mf, ok := vf.files[resolve.KindMod]
 	if !ok {
-		return fmt.Errorf("%s: resolved without a go.mod", vf.v)
+		return module.VersionError(vf.v, errors.New("resolved without a go.mod"))
 	}
 	mod, err := os.ReadFile(mf.Path)
 	if err != nil {
@@ -332,14 +391,14 @@ func hashVersion(vf *versionFiles) error {
 	vf.mod = bundle.Module{Path: vf.v.Path, Version: vf.v.Version, ModHash: bundle.HashMod(mod)}
 	if zf, ok := vf.files[resolve.KindZip]; ok {
 		if _, err := modzip.CheckZip(vf.v, zf.Path); err != nil {
-			return fmt.Errorf("%s: the upstream zip breaks the module zip rules: %w", vf.v, err)
+			return module.VersionError(vf.v, fmt.Errorf("the upstream zip breaks the module zip rules: %w", err))
 		}
 		// The go command hashed the zip when it downloaded it during
 		// resolution; hashing again would decompress every zip once more.
 		h := zf.ZipHash
 		if h == "" {
 			if h, err = bundle.HashZip(zf.Path); err != nil {
-				return fmt.Errorf("%s: %w", vf.v, err)
+				return module.VersionError(vf.v, err)
 			}
 		}
 		vf.mod.ZipHash = h

@@ -178,7 +178,7 @@ func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle
 	proof, err := checksumdb.Capture(ctx, checksumdb.CaptureOptions{Name: cfg.name, VerifierKey: cfg.key, Fetch: fetch, Modules: hashes, OldHeads: old})
 	if err != nil {
 		if errors.Is(err, checksumdb.ErrSecurity) {
-			return fmt.Errorf("SECURITY ERROR: the checksum database %s (%s) disagrees with what the upstream served — do not use these modules: %w", cfg.name, base, err)
+			return &SumDBDisagreesError{SumDB: cfg.name, URL: base, Err: err}
 		}
 		return fmt.Errorf("checksum database %s (%s): %w", cfg.name, base, err)
 	}

@@ -141,7 +141,7 @@ func checkVulnDBZip(ctx context.Context, cfg *sumdbConfig, v module.Version, zip
 	}
 	h, err := bundle.HashZip(zipFile)
 	if err != nil {
-		return fmt.Errorf("%s: %w", v, err)
+		return module.VersionError(v, err)
 	}
 	fetch, base, err := cfg.fetcher(ctx, &http.Client{Timeout: 2 * time.Minute})
 	if err != nil {
@@ -150,7 +150,7 @@ func checkVulnDBZip(ctx context.Context, cfg *sumdbConfig, v module.Version, zip
 	_, err = checksumdb.Capture(ctx, checksumdb.CaptureOptions{Name: cfg.name, VerifierKey: cfg.key, Fetch: fetch,
 		Modules: []checksumdb.ModuleHashes{{Version: v, ZipHash: h}}})
 	if errors.Is(err, checksumdb.ErrSecurity) {
-		return fmt.Errorf("SECURITY ERROR: the checksum database %s (%s) disagrees with the vulnerability database zip the upstream served: %w", cfg.name, base, err)
+		return &SumDBDisagreesError{SumDB: cfg.name, URL: base, VulnDB: true, Err: err}
 	}
 	if err != nil {
 		return fmt.Errorf("checking %s against the checksum database %s (%s): %w", v, cfg.name, base, err)

@@ -36,6 +36,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/scratch"
@@ -87,7 +88,8 @@ type Record struct {
 }
 
 // ConflictError reports a module version the store holds with other
-// content than the bundle's.
+// content than the bundle's. It matches checksumdb.ErrSecurity: one of
+// the two copies was altered.
 type ConflictError struct {
 	Module module.Version
 	What   string // "zip" or "go.mod"
@@ -99,6 +101,9 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("%s: the store holds this version with a different %s (store %s, bundle %s); nothing was imported — a module version must never change, find out which copy is genuine",
 		e.Module, e.What, e.Store, e.Bundle)
 }
+
+// Is reports that e matches checksumdb.ErrSecurity.
+func (e *ConflictError) Is(target error) bool { return target == checksumdb.ErrSecurity }
 
 // StagingDir is the store directory holding the stages of imports in
 // progress, each locked by its import (package scratch); what a crashed
@@ -134,44 +139,16 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 // every check passes. Nothing may follow the bundle in r. Members are
 // staged in the store's StagingDir; a full disk there is a *NoSpaceError.
 func ImportStream(ctx context.Context, st *store.Disk, r io.Reader, name string, opts Options) (*Result, error) {
-	// Stages that crashed imports left are held by no process; remove
-	// them first (a minute's margin covers a stage between its creation
-	// and its locking).
-	staging := filepath.Join(st.Root(), StagingDir)
-	scratch.Clean(staging, "*", time.Now().Add(-time.Minute))
-	stageDir, release, err := scratch.MkdirTemp(staging, "stage-*")
+	stageDir, stage, cleanup, err := newStage(st)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	defer os.RemoveAll(stageDir)
-	stage, err := bundle.NewDirStage(stageDir)
+	defer cleanup()
+	m, manifestBytes, digest, err := readBundle(ctx, st, r, stage, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer stage.Close()
-	h := sha256.New()
-	in := io.TeeReader(r, h)
-	var manifestBytes []byte
-	verify := opts.Verify
-	if verify != nil {
-		verify = func(m []byte, sigs bundle.Signatures) error {
-			manifestBytes = bytes.Clone(m)
-			return opts.Verify(m, sigs)
-		}
-	}
-	m, err := bundle.Read(ctx, in, bundle.ReadOptions{Verify: verify, AllowUnsigned: opts.AllowUnsigned, Stage: stage, CheckManifest: opts.CheckManifest})
-	if err != nil {
-		return nil, noSpace(err, st, manifestBytes)
-	}
-	if n, _ := io.Copy(io.Discard, io.LimitReader(in, 1)); n > 0 {
-		return nil, fmt.Errorf("%w: data after the end of the zstd frame", bundle.ErrNonCanonical)
-	}
-	digest := hex.EncodeToString(h.Sum(nil))
 	res := &Result{Digest: digest, Manifest: m}
-	if manifestBytes == nil {
-		manifestBytes, _ = m.Marshal()
-	}
 
 	unlock, err := lockStore(st)
 	if err != nil {
@@ -187,10 +164,103 @@ func ImportStream(ctx context.Context, st *store.Disk, r io.Reader, name string,
 	}
 
 	// Check everything against the store before writing anything.
-	repo := &modules.Repo{Store: st}
-	type todo struct {
-		mod bundle.Module
+	work, err := checkStore(ctx, st, m, res)
+	if err != nil {
+		return nil, err
 	}
+	// Checksum-database proofs first: a bundle whose proofs cannot join
+	// the store's log is refused before any module is committed.
+	if err := importSumDB(ctx, st, m, stage, opts.ModCache); err != nil {
+		return nil, noSpace(err, st, manifestBytes)
+	}
+	moves, err := planCommit(ctx, st, stage, stageDir, work, res)
+	if err != nil {
+		return nil, err
+	}
+	// Make the staged files durable, move them into place, make the moves
+	// durable, and only then record the import.
+	if err := store.SyncFS(stageDir); err != nil {
+		return nil, err
+	}
+	if err := st.MoveFiles(ctx, moves, opts.CommitHook); err != nil {
+		return nil, noSpace(err, st, manifestBytes)
+	}
+	if err := store.SyncFS(st.Root()); err != nil {
+		return nil, err
+	}
+	if !opts.ModCache {
+		if res.VulnDB, err = importVulnDB(ctx, st, m, stage); err != nil {
+			return nil, err
+		}
+	}
+	rec := Record{Digest: digest, Imported: time.Now().UTC(), Actor: opts.Actor, File: name, Manifest: manifestBytes}
+	if err := writeRecord(ctx, st, recName, rec, opts.CommitHook); err != nil {
+		return nil, noSpace(err, st, manifestBytes)
+	}
+	return res, nil
+}
+
+// newStage makes a staging directory for one import in the store's
+// StagingDir, locked until cleanup removes it.
+func newStage(st *store.Disk) (dir string, stage *bundle.DirStage, cleanup func(), err error) {
+	// Stages that crashed imports left are held by no process; remove
+	// them first (a minute's margin covers a stage between its creation
+	// and its locking).
+	staging := filepath.Join(st.Root(), StagingDir)
+	scratch.Clean(staging, "*", time.Now().Add(-time.Minute))
+	dir, release, err := scratch.MkdirTemp(staging, "stage-*")
+	if err != nil {
+		return "", nil, nil, err
+	}
+	stage, err = bundle.NewDirStage(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		release()
+		return "", nil, nil, err
+	}
+	return dir, stage, func() {
+		stage.Close()
+		os.RemoveAll(dir)
+		release()
+	}, nil
+}
+
+// readBundle reads and checks the bundle in r into stage (bundle.Read),
+// and checks that nothing follows it. It returns the manifest, its bytes
+// as signed and the SHA-256 (hex) of the bundle.
+func readBundle(ctx context.Context, st *store.Disk, r io.Reader, stage *bundle.DirStage, opts Options) (*bundle.Manifest, []byte, string, error) {
+	h := sha256.New()
+	in := io.TeeReader(r, h)
+	var manifestBytes []byte
+	verify := opts.Verify
+	if verify != nil {
+		verify = func(m []byte, sigs bundle.Signatures) error {
+			manifestBytes = bytes.Clone(m)
+			return opts.Verify(m, sigs)
+		}
+	}
+	m, err := bundle.Read(ctx, in, bundle.ReadOptions{Verify: verify, AllowUnsigned: opts.AllowUnsigned, Stage: stage, CheckManifest: opts.CheckManifest})
+	if err != nil {
+		return nil, nil, "", noSpace(err, st, manifestBytes)
+	}
+	if n, _ := io.Copy(io.Discard, io.LimitReader(in, 1)); n > 0 {
+		return nil, nil, "", fmt.Errorf("%w: data after the end of the zstd frame", bundle.ErrNonCanonical)
+	}
+	if manifestBytes == nil {
+		manifestBytes, _ = m.Marshal()
+	}
+	return m, manifestBytes, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// A todo is a module version of the bundle the store lacks.
+type todo struct {
+	mod bundle.Module
+}
+
+// checkStore compares every module version of m with the store's copy
+// (compare): it lists in res.Present the versions held already, and
+// returns the others.
+func checkStore(ctx context.Context, st *store.Disk, m *bundle.Manifest, res *Result) ([]todo, error) {
 	var work []todo
 	for _, mod := range m.Modules {
 		v := mod.ModuleVersion()
@@ -204,13 +274,13 @@ func ImportStream(ctx context.Context, st *store.Disk, r io.Reader, name string,
 		}
 		work = append(work, todo{mod: mod})
 	}
+	return work, nil
+}
 
-	// Checksum-database proofs first: a bundle whose proofs cannot join
-	// the store's log is refused before any module is committed.
-	if err := importSumDB(ctx, st, m, stage, opts.ModCache); err != nil {
-		return nil, noSpace(err, st, manifestBytes)
-	}
-
+// planCommit returns the moves that commit work from the stage into the
+// store, counting them in res.
+func planCommit(ctx context.Context, st *store.Disk, stage *bundle.DirStage, stageDir string, work []todo, res *Result) ([]store.Move, error) {
+	repo := &modules.Repo{Store: st}
 	// Lay out every file to commit, in commit order: per version the .mod,
 	// .zip and .ziphash, then the .info that makes it visible; then the
 	// list files. Generated files are written into the stage first.
@@ -283,36 +353,19 @@ func ImportStream(ctx context.Context, st *store.Disk, r io.Reader, name string,
 		moves = append(moves, store.Move{Name: dir + "/list", Src: local})
 	}
 
-	// Make the staged files durable, move them into place, make the moves
-	// durable, and only then record the import.
-	if err := store.SyncFS(stageDir); err != nil {
-		return nil, err
-	}
-	if err := st.MoveFiles(ctx, moves, opts.CommitHook); err != nil {
-		return nil, noSpace(err, st, manifestBytes)
-	}
-	if err := store.SyncFS(st.Root()); err != nil {
-		return nil, err
-	}
+	return moves, nil
+}
 
-	if !opts.ModCache {
-		if res.VulnDB, err = importVulnDB(ctx, st, m, stage); err != nil {
-			return nil, err
-		}
-	}
-
-	rec := Record{Digest: digest, Imported: time.Now().UTC(), Actor: opts.Actor, File: name, Manifest: manifestBytes}
+// writeRecord writes the import record, which marks the bundle imported.
+func writeRecord(ctx context.Context, st *store.Disk, recName string, rec Record, hook func(string)) error {
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if opts.CommitHook != nil {
-		opts.CommitHook(recName)
+	if hook != nil {
+		hook(recName)
 	}
-	if err := st.Put(ctx, recName, bytes.NewReader(append(b, '\n'))); err != nil {
-		return nil, noSpace(err, st, manifestBytes)
-	}
-	return res, nil
+	return st.Put(ctx, recName, bytes.NewReader(append(b, '\n')))
 }
 
 // newList returns the @v/list file content of a module once versions

@@ -19,6 +19,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/bundle/bundletest"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/sign"
@@ -144,6 +145,9 @@ func TestImportConflict(t *testing.T) {
 	var ce *importer.ConflictError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "modferry.test/rand/m0") {
 		t.Fatalf("conflicting import: %v, want a ConflictError naming the module", err)
+	}
+	if !errors.Is(err, checksumdb.ErrSecurity) {
+		t.Errorf("conflicting import: %v does not match checksumdb.ErrSecurity", err)
 	}
 	if err := sameSnapshot(snap, snapshot(t, st)); err != nil {
 		t.Fatalf("a refused import changed the store: %v", err)
@@ -301,5 +305,26 @@ func checkConsistent(t *testing.T, st *store.Disk, m *bundle.Manifest) {
 				t.Fatalf("%s is visible with wrong content", name)
 			}
 		}
+	}
+}
+
+func TestSumDBKeySecurity(t *testing.T) {
+	known := checksumdb.KnownKeys["sum.golang.org"]
+	if key, err := importer.SumDBKey(&bundle.Manifest{SumDB: &bundle.SumDBInfo{Name: "sum.golang.org", Key: known}}); err != nil || key != known {
+		t.Fatalf("the go command's own key: %q, %v", key, err)
+	}
+	other := "sum.golang.org+00000000+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	_, err := importer.SumDBKey(&bundle.Manifest{SumDB: &bundle.SumDBInfo{Name: "sum.golang.org", Key: other}})
+	var ke *importer.SumDBKeyError
+	if !errors.As(err, &ke) || ke.Name != "sum.golang.org" || ke.Key != other {
+		t.Fatalf("another key for sum.golang.org: %v, want a *importer.SumDBKeyError", err)
+	}
+	if !errors.Is(err, checksumdb.ErrSecurity) {
+		t.Errorf("%v does not match checksumdb.ErrSecurity", err)
+	}
+	// A key the go command does not know of is not a security failure.
+	_, err = importer.SumDBKey(&bundle.Manifest{SumDB: &bundle.SumDBInfo{Name: "sum.example.com", Key: other}})
+	if err == nil || errors.Is(err, checksumdb.ErrSecurity) {
+		t.Errorf("a key for another database: %v, want an error that is not a security failure", err)
 	}
 }

@@ -37,6 +37,21 @@ func SumDBHashes(m *bundle.Manifest) []checksumdb.ModuleHashes {
 	return out
 }
 
+// A SumDBKeyError reports a bundle that names a checksum database the go
+// command knows with another key than the one the go command trusts. It
+// matches checksumdb.ErrSecurity.
+type SumDBKeyError struct {
+	Name string // the database, such as "sum.golang.org"
+	Key  string // the key the bundle's manifest names
+}
+
+func (e *SumDBKeyError) Error() string {
+	return fmt.Sprintf("SECURITY: the bundle names checksum database %s with key %q, not the key the go command trusts", e.Name, e.Key)
+}
+
+// Is reports that e matches checksumdb.ErrSecurity.
+func (e *SumDBKeyError) Is(target error) bool { return target == checksumdb.ErrSecurity }
+
 // SumDBKey returns the verifier key to check a bundle's proofs with: the
 // go command's own key for a database it knows (a bundle claiming another
 // key for it is refused), else the key in the signed manifest.
@@ -44,7 +59,7 @@ func SumDBKey(m *bundle.Manifest) (string, error) {
 	info := m.SumDB
 	if known, ok := checksumdb.KnownKeys[info.Name]; ok {
 		if info.Key != "" && info.Key != known {
-			return "", fmt.Errorf("SECURITY: the bundle names checksum database %s with key %q, not the key the go command trusts", info.Name, info.Key)
+			return "", &SumDBKeyError{Name: info.Name, Key: info.Key}
 		}
 		return known, nil
 	}

@@ -127,7 +127,7 @@ func FromFiles(v module.Version, mod []byte, zipPath string, t time.Time) (*Modu
 	}
 	if m.Hash != up.Hash {
 		m.Close()
-		return nil, fmt.Errorf("%w: %s: the re-created zip hashes to %s, the upload to %s", ErrInvalid, v, m.Hash, up.Hash)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("the re-created zip hashes to %s, the upload to %s", m.Hash, up.Hash)))
 	}
 	return m, nil
 }
@@ -145,7 +145,7 @@ func build(v module.Version, t time.Time, create func(io.Writer) error) (_ *Modu
 		}
 	}()
 	if err := create(f); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, v, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("%v", err)))
 	}
 	if err := f.Close(); err != nil {
 		return nil, err
@@ -175,10 +175,10 @@ func orNow(t time.Time) time.Time {
 // what a GOPROXY can serve.
 func checkVersion(v module.Version) error {
 	if err := module.Check(v.Path, v.Version); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if module.CanonicalVersion(v.Version) != v.Version {
-		return fmt.Errorf("%w: %s: version is not canonical (want %s)", ErrInvalid, v, module.CanonicalVersion(v.Version))
+		return fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("version is not canonical (want %s)", module.CanonicalVersion(v.Version))))
 	}
 	return nil
 }
@@ -187,7 +187,7 @@ func checkVersion(v module.Version) error {
 func (m *Module) check() error {
 	v := m.Version
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalid, v, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf(format, args...)))
 	}
 	cf, err := modzip.CheckZip(v, m.ZipPath)
 	if err == nil {
@@ -244,7 +244,7 @@ func (m *Module) check() error {
 func zipGoMod(v module.Version, zipPath string) ([]byte, error) {
 	zr, err := zip.OpenReader(zipPath)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: module zip: %v", ErrInvalid, v, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("module zip: %v", err)))
 	}
 	defer zr.Close()
 	want := v.Path + "@" + v.Version + "/go.mod"
@@ -253,16 +253,16 @@ func zipGoMod(v module.Version, zipPath string) ([]byte, error) {
 			continue
 		}
 		if f.UncompressedSize64 > modzip.MaxGoMod {
-			return nil, fmt.Errorf("%w: %s: go.mod is larger than %d bytes", ErrInvalid, v, modzip.MaxGoMod)
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("go.mod is larger than %d bytes", modzip.MaxGoMod)))
 		}
 		rc, err := f.Open()
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: go.mod in zip: %v", ErrInvalid, v, err)
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("go.mod in zip: %v", err)))
 		}
 		defer rc.Close()
 		b, err := io.ReadAll(io.LimitReader(rc, modzip.MaxGoMod+1))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: go.mod in zip: %v", ErrInvalid, v, err)
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("go.mod in zip: %v", err)))
 		}
 		return b, nil
 	}

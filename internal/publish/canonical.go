@@ -25,7 +25,7 @@ import (
 func recreate(v module.Version, src string) (_ string, err error) {
 	zr, err := zip.OpenReader(src)
 	if err != nil {
-		return "", fmt.Errorf("%w: %s: module zip: %v", ErrInvalid, v, err)
+		return "", fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("module zip: %v", err)))
 	}
 	defer zr.Close()
 	prefix := v.Path + "@" + v.Version + "/"
@@ -51,7 +51,7 @@ func recreate(v module.Version, src string) (_ string, err error) {
 		}
 	}()
 	if err := modzip.Create(out, v, files); err != nil {
-		return "", fmt.Errorf("%w: %s: module zip: %v", ErrInvalid, v, err)
+		return "", fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("module zip: %v", err)))
 	}
 	return out.Name(), nil
 }
@@ -80,7 +80,7 @@ func (i entryInfo) Sys() any           { return nil }
 // checkOneZip refuses a file that is not exactly one zip archive.
 func checkOneZip(v module.Version, name string) error {
 	if err := onezip.CheckFile(name); err != nil {
-		return fmt.Errorf("%w: %s: module zip: %w", ErrInvalid, v, err)
+		return fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("module zip: %w", err)))
 	}
 	return nil
 }

@@ -133,6 +133,13 @@ func TestPublishRules(t *testing.T) {
 			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want ErrInvalid containing %q", err, tc.want)
 			}
+			// module.Check leaves Version empty and names it in an
+			// *module.InvalidVersionError instead.
+			var me *module.ModuleError
+			var ive *module.InvalidVersionError
+			if !errors.As(err, &me) || me.Path != tc.v.Path || me.Version != tc.v.Version && !(errors.As(err, &ive) && ive.Version == tc.v.Version) {
+				t.Errorf("err = %v, want a *module.ModuleError for %s", err, tc.v)
+			}
 		})
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/importer"
-	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/store"
 	"github.com/modferry/modferry/internal/trust"
 )
@@ -118,26 +117,16 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string)
 }
 
 // isBundleError reports whether err says the bundle itself is bad (a
-// client error) rather than that the server failed.
+// client error) rather than that the server failed: it breaks a bundle
+// rule or is evidence of tampering, or its checksum-database proofs are
+// incomplete, malformed or cannot join the store's.
 func isBundleError(err error) bool {
-	for _, target := range []error{
-		bundle.ErrUnsigned, bundle.ErrBadSignature, bundle.ErrBadManifest, bundle.ErrManifestFirst,
-		bundle.ErrHashMismatch, bundle.ErrNotInManifest, bundle.ErrMissingMember, bundle.ErrUnsafePath,
-		bundle.ErrNotRegular, bundle.ErrDuplicate, bundle.ErrTooLarge, bundle.ErrSizeMismatch,
-		bundle.ErrNonCanonical, bundle.ErrCorrupt, bundle.ErrBadZip, bundle.ErrBadInfo,
-		sign.ErrBadSignature, sign.ErrUnknownKey,
-	} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
 	var (
-		me *bundle.MemberError
 		ie *checksumdb.IncompleteError
 		ue *checksumdb.UnprovableError
 		re *checksumdb.RecordError
 	)
-	return errors.As(err, &me) || errors.Is(err, checksumdb.ErrSecurity) ||
+	return errors.Is(err, bundle.ErrInvalid) || errors.Is(err, checksumdb.ErrSecurity) ||
 		errors.As(err, &ie) || errors.As(err, &ue) || errors.As(err, &re)
 }
 

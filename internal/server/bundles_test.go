@@ -3,7 +3,10 @@ package server
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -15,7 +18,9 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/bundle/bundletest"
+	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/tinyfs"
@@ -211,4 +216,50 @@ func TestHelperPublishDiskFull(t *testing.T) {
 		wantCode(t, resp, http.StatusInsufficientStorage, "publish onto a full disk")
 		noLeftovers(t, f)
 	})
+}
+
+// TestBundleUploadRefused: a bundle signed by a key the server does not
+// trust, and one with a changed byte, are client errors (400).
+func TestBundleUploadRefused(t *testing.T) {
+	f, w, data := bundleFixture(t, Config{}, 2, 1000)
+	other, _ := bundletest.NewKey(t)
+	b := filepath.Join(t.TempDir(), "other.tar.zst")
+	bundletest.Write(t, b, bundletest.RandomModules(6, 2, 1000), other)
+	foreign, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(data)
+	flipped[len(flipped)/2] ^= 0x55
+	for name, body := range map[string][]byte{"untrusted key": foreign, "changed byte": flipped} {
+		resp := f.do(req{method: "POST", path: bundlesPath, token: w, body: bytes.NewReader(body)})
+		wantCode(t, resp, http.StatusBadRequest, name)
+	}
+	noLeftovers(t, f)
+}
+
+func TestIsBundleError(t *testing.T) {
+	v := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	head := &checksumdb.Head{}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("upload: %w", &bundle.MemberError{Path: "download/x", Err: bundle.ErrHashMismatch}), true},
+		{&bundle.MemberError{Path: "vulndb/", Err: errors.New("no index")}, true},
+		{fmt.Errorf("%w: data after the end of the zstd frame", bundle.ErrNonCanonical), true},
+		{fmt.Errorf("%w: %w", bundle.ErrBadSignature, sign.ErrUnknownKey), true},
+		{&checksumdb.MismatchError{Module: v}, true},
+		{&importer.SumDBKeyError{Name: "sum.golang.org", Key: "k"}, true},
+		{&checksumdb.IncompleteError{Missing: []string{"latest"}, Err: errors.New("x")}, true},
+		{&checksumdb.UnprovableError{Held: head, Imported: head, Err: errors.New("x")}, true},
+		{&checksumdb.RecordError{File: "lookup/x", Err: errors.New("x")}, true},
+		{errors.New("disk full"), false},
+		{fmt.Errorf("staging x: %w", fs.ErrPermission), false},
+		{sign.ErrUnknownKey, false}, // only as the bundle's signature (bundle.ErrBadSignature)
+	} {
+		if got := isBundleError(tc.err); got != tc.want {
+			t.Errorf("isBundleError(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
 }
