@@ -202,7 +202,7 @@ func TestCommitNew(t *testing.T) {
 }
 
 // TestConcurrentWriters runs writers of different contents against one
-// name while readers read it: every read sees one writer's whole
+// name while a reader reads it: every read sees one writer's whole
 // content, and the file ends with one whole content and no temporary
 // file.
 func TestConcurrentWriters(t *testing.T) {
@@ -235,11 +235,13 @@ func TestConcurrentWriters(t *testing.T) {
 			}
 		})
 	}
+	// Windows cannot rename over a file that a reader holds open, so
+	// readers run elsewhere only.
 	var reads int
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		for {
+		for runtime.GOOS != "windows" {
 			select {
 			case <-done:
 				return
@@ -247,9 +249,6 @@ func TestConcurrentWriters(t *testing.T) {
 			}
 			b, err := os.ReadFile(name)
 			if err != nil {
-				if runtime.GOOS == "windows" {
-					continue // a file being replaced cannot be opened there
-				}
 				errs <- err
 				return
 			}
