@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modferry/modferry/internal/inventory"
+	"github.com/modferry/modferry/internal/safefile"
 )
 
 type inventoryOptions struct {
@@ -40,7 +41,7 @@ its h1: hashes) and the bundles imported. Carry it to the connected side:
 				_, err = cmd.OutOrStdout().Write(data)
 				return err
 			}
-			if err := writeFileAtomic(o.out, data, 0o644); err != nil {
+			if err := safefile.WriteFile(o.out, data, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "wrote %s: %d module versions, %d bundles (digest %s)\n", o.out, len(inv.Modules), len(inv.Bundles), inventory.Digest(data)[:16])

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/sign"
 )
 
@@ -50,10 +51,10 @@ keys kept in a secrets manager or for tests.`,
 			if err != nil {
 				return err
 			}
-			if err := writeFileAtomic(o.out, priv, 0o600); err != nil {
+			if err := safefile.WriteFile(o.out, priv, 0o600); err != nil {
 				return err
 			}
-			if err := writeFileAtomic(o.out+".pub", pub, 0o644); err != nil {
+			if err := safefile.WriteFile(o.out+".pub", pub, 0o644); err != nil {
 				return err
 			}
 			k, err := sign.LoadPublicKeys(o.out + ".pub")

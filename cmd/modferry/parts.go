@@ -62,13 +62,13 @@ func splitBundle(file string, size int64, sign func([]byte) (bundle.Signatures, 
 		}
 		for ext, sig := range map[string][]byte{".minisig": sigs.Minisign, ".asc": sigs.OpenPGP} {
 			if sig != nil {
-				if err := safefile.WriteAtomic(indexPath+ext, sig, 0o644); err != nil {
+				if err := safefile.WriteFile(indexPath+ext, sig, 0o644); err != nil {
 					return "", nil, err
 				}
 			}
 		}
 	}
-	if err := safefile.WriteAtomic(indexPath, data, 0o644); err != nil {
+	if err := safefile.WriteFile(indexPath, data, 0o644); err != nil {
 		return "", nil, err
 	}
 	return indexPath, idx, os.Remove(file)

@@ -18,15 +18,15 @@ import (
 	"github.com/modferry/modferry/internal/store"
 )
 
-// globals are the flags every command shares.
+// globals are the flags every command shares: the root command sets them
+// and passes them to the constructors of the verbs that read them.
 type globals struct {
 	logFormat string
 	logLevel  string
 }
 
-var global globals
-
 func newRoot() *cobra.Command {
+	g := &globals{}
 	root := &cobra.Command{
 		Use:   "modferry",
 		Short: "Carry Go modules into isolated networks and serve them there",
@@ -44,9 +44,9 @@ with the unit in the key (durationSeconds), [] for empty lists.
 		Version:           toolVersion(),
 		PersistentPreRunE: checkFlags,
 	}
-	root.PersistentFlags().StringVar(&global.logFormat, "log-format", "text", "log format: text or json")
-	root.PersistentFlags().StringVar(&global.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServeCmd(), newEnvCmd(), newImportCmd(),
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(newServeCmd(g), newEnvCmd(), newImportCmd(),
 		newTokenCmd(), newPublishCmd(), newDeleteCmd(), newAuditCmd())
 	root.AddCommand(newKeygenCmd(), newExportCmd(), newVerifyCmd(), newInventoryCmd(), newVersionCmd())
 	root.AddCommand(newHealthcheckCmd())
@@ -58,19 +58,21 @@ with the unit in the key (durationSeconds), [] for empty lists.
 // toolVersion is the module version from the build info.
 func toolVersion() string { return buildinfo.Read().Version }
 
-func newLogger(w io.Writer) (*slog.Logger, error) {
+// newLogger returns the logger --log-format and --log-level ask for,
+// writing to w.
+func (g *globals) newLogger(w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(global.logLevel)); err != nil {
-		return nil, usagef("--log-level %q: want debug, info, warn or error", global.logLevel)
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", g.logLevel)
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	switch global.logFormat {
+	switch g.logFormat {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, usagef("--log-format %q: want text or json", global.logFormat)
+	return nil, usagef("--log-format %q: want text or json", g.logFormat)
 }
 
 const defaultStore = "./modferry-data"

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -48,7 +49,7 @@ type serveOptions struct {
 	cleanEvery        time.Duration
 }
 
-func newServeCmd() *cobra.Command {
+func newServeCmd(g *globals) *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
 		Use:   "serve --store DIR --addr HOST:PORT",
@@ -94,7 +95,11 @@ crashed uploads and imports left (STORE/uploads, STORE/staging, .tmp-*
 files) is removed; never anything a running operation may use.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runServe(cmd.Context(), o)
+			log, err := g.newLogger(os.Stderr)
+			if err != nil {
+				return err
+			}
+			return runServe(cmd.Context(), o, log)
 		},
 	}
 	addStoreFlag(cmd, &o.store)
@@ -123,11 +128,7 @@ files) is removed; never anything a running operation may use.`,
 	return cmd
 }
 
-func runServe(ctx context.Context, o serveOptions) error {
-	log, err := newLogger(os.Stderr)
-	if err != nil {
-		return err
-	}
+func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 	if o.maxUploads <= 0 || o.maxBundle <= 0 {
 		return errors.New("--max-uploads and --max-bundle-size must be positive")
 	}

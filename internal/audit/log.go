@@ -60,7 +60,7 @@ const maxQueue = 1000
 // may use the same directory at once.
 type Log struct {
 	dir  string
-	lock *dirLock
+	lock *safefile.DirLock
 	now  func() time.Time // for tests
 	ops  ops              // for tests
 
@@ -93,9 +93,11 @@ var osOps = ops{
 	openLog: func(path string) (logFile, error) {
 		return os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	},
-	avail:     availBytes,
-	reserve:   preallocate,
-	writeHead: writeFileAtomic,
+	avail:   availBytes,
+	reserve: preallocate,
+	writeHead: func(path string, data []byte) error {
+		return safefile.WriteFile(path, data, 0o600)
+	},
 }
 
 // Open opens the log in dir, creating dir (0700) and the lock file if they
@@ -106,7 +108,7 @@ func Open(dir string) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil && !safefile.IsReadOnly(err) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	l, err := openDirLock(filepath.Join(dir, LockFile))
+	l, err := safefile.OpenDirLock(filepath.Join(dir, LockFile))
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -612,7 +614,7 @@ func (s *session) close() error {
 		return nil
 	}
 	if s.created {
-		if err := syncDir(s.l.dir); err != nil {
+		if err := safefile.SyncDir(s.l.dir); err != nil {
 			return err
 		}
 	}

@@ -97,17 +97,8 @@ func writeFile(path string, d fileData) (stamp, error) {
 	if err != nil {
 		return stamp{}, err
 	}
-	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+	if err := safefile.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return stamp{}, err
 	}
 	return statStamp(path)
-}
-
-// The directory lock and atomic writes are package safefile's.
-type dirLock = safefile.DirLock
-
-func openDirLock(path string) (*dirLock, error) { return safefile.OpenDirLock(path) }
-
-func writeFileAtomic(path string, data []byte) error {
-	return safefile.WriteAtomic(path, data, 0o600)
 }

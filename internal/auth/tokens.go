@@ -72,7 +72,7 @@ func (i Info) Has(s Scope) bool { return slices.Contains(i.Scopes, s) }
 // use the same directory at once.
 type Tokens struct {
 	path string
-	lock *dirLock
+	lock *safefile.DirLock
 
 	now        func() time.Time // for tests
 	checkEvery time.Duration    // for tests
@@ -120,7 +120,7 @@ func Open(dir string) (*Tokens, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil && !safefile.IsReadOnly(err) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	l, err := openDirLock(filepath.Join(dir, LockFile))
+	l, err := safefile.OpenDirLock(filepath.Join(dir, LockFile))
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

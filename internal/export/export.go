@@ -24,6 +24,7 @@ import (
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/inventory"
 	"github.com/modferry/modferry/internal/resolve"
+	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/sbom"
 )
 
@@ -406,39 +407,19 @@ func hashVersion(vf *versionFiles) error {
 	return nil
 }
 
-// writeAtomic writes a file through a temporary file in the same
-// directory, renamed into place only when complete.
+// writeAtomic writes the bundle file name through write, atomically
+// (package safefile), and returns its size.
 func writeAtomic(ctx context.Context, name string, write func(io.Writer) error) (int64, error) {
-	dir := filepath.Dir(name)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp-*")
+	f, err := safefile.Create(name, 0o644)
 	if err != nil {
 		return 0, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o644); err != nil {
-		return 0, err
-	}
-	cw := &countWriter{w: tmp}
+	defer f.Close()
+	cw := &countWriter{w: f}
 	if err := write(cw); err != nil {
 		return 0, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return 0, err
-	}
-	if err := tmp.Close(); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return 0, err
-	}
-	ok = true
-	return cw.n, nil
+	return cw.n, f.Commit()
 }
 
 type countWriter struct {

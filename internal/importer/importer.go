@@ -436,11 +436,20 @@ func fileDigest(name string) (string, error) {
 }
 
 // lockStore takes the store's import lock, so that two imports never
-// interleave their commits.
+// interleave their commits. It waits for as long as another import holds
+// the lock.
 func lockStore(st *store.Disk) (func(), error) {
-	unlock, err := safefile.LockFile(filepath.Join(st.Root(), "import.lock"), 0o644)
+	l, err := safefile.OpenDirLock(filepath.Join(st.Root(), "import.lock"))
 	if err != nil {
 		return nil, fmt.Errorf("locking the store: %w", err)
 	}
-	return unlock, nil
+	unlock, err := l.Lock(context.Background(), true)
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("locking the store: %w", err)
+	}
+	return func() {
+		unlock()
+		l.Close()
+	}, nil
 }

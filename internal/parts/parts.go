@@ -123,9 +123,8 @@ func Split(file string, size int64) (*Index, error) {
 	for i := 1; i <= n; i++ {
 		name := partName(base, i, n)
 		ph := sha256.New()
-		written, err := writeAtomic(filepath.Join(filepath.Dir(file), name), func(w io.Writer) (int64, error) {
-			return io.Copy(io.MultiWriter(w, ph, whole), io.LimitReader(f, size))
-		})
+		part := io.TeeReader(io.LimitReader(f, size), io.MultiWriter(ph, whole))
+		written, err := safefile.Write(filepath.Join(filepath.Dir(file), name), part, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("writing %s: %w", name, err)
 		}
@@ -341,31 +340,4 @@ func (r *Reader) Blame() error {
 		return r.partErr(r.i, fmt.Errorf("%w: SHA-256 %s, the index says %s", ErrAltered, got, part.SHA256))
 	}
 	return nil
-}
-
-// writeAtomic writes a file through a synced temporary file in its
-// directory and a rename.
-func writeAtomic(name string, write func(io.Writer) (int64, error)) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp.Name())
-	n, err := write(tmp)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), name)
-	}
-	if err == nil {
-		err = safefile.SyncDir(filepath.Dir(name))
-	}
-	return n, err
 }

@@ -10,10 +10,10 @@
 //     forwards requests to the upstream GOPROXY list (with the list's ',' and
 //     '|' fall-through rules), retries transient failures with exponential
 //     backoff, stores every .info, .mod and .zip it serves under
-//     WorkDir/download in the GOPROXY cache/download layout (temp file,
-//     fsync, rename), and records what was requested. /sumdb/ requests are
-//     passed through and never recorded, so the real checksum database
-//     checks every module the go command sees.
+//     WorkDir/download in the GOPROXY cache/download layout (atomically,
+//     through package safefile), and records what was requested. /sumdb/
+//     requests are passed through and never recorded, so the real checksum
+//     database checks every module the go command sees.
 //   - Each project is copied (go.mod and go.sum are never modified in the
 //     user's tree), and in the copy the go command runs with a private
 //     GOPATH, GOMODCACHE and GOCACHE, GOPROXY pointing at the recorder,

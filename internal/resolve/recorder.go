@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/safefile"
 )
 
 // A recorder is a GOPROXY server on 127.0.0.1 that forwards to the
@@ -219,7 +221,7 @@ func (r *recorder) ensure(m module.Version, k Kind) (File, error) {
 		var n int64
 		fl.err = r.fetch.get(r.ctx, name, func(body io.Reader) error {
 			var err error
-			n, err = writeFileAtomic(local, body)
+			n, err = saveFile(local, body)
 			return err
 		})
 		<-r.sem
@@ -252,8 +254,17 @@ func (r *recorder) adopt(m module.Version, k Kind, src string) (File, error) {
 		return File{}, err
 	}
 	defer in.Close()
-	f.Size, err = writeFileAtomic(local, in)
+	f.Size, err = saveFile(local, in)
 	return f, err
+}
+
+// saveFile writes the contents of r to name, creating its directory, and
+// returns the number of bytes written.
+func saveFile(name string, r io.Reader) (int64, error) {
+	if err := os.MkdirAll(filepath.Dir(name), 0o777); err != nil {
+		return 0, err
+	}
+	return safefile.Write(name, r, 0o644)
 }
 
 // files returns the files served in this run.

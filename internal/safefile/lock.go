@@ -1,7 +1,3 @@
-// Package safefile holds the file primitives modferry's small state
-// files need: a directory lock that serializes writers across goroutines
-// and processes, and an atomic whole-file replace. Both work on every
-// platform the go command does (the lock through github.com/gofrs/flock).
 package safefile
 
 import (
@@ -10,8 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -124,61 +118,4 @@ func lockFile(ctx context.Context, f *flock.Flock, exclusive bool) error {
 	}
 	_, err := try(ctx, 2*time.Millisecond)
 	return err
-}
-
-// LockFile blocks until it holds an exclusive lock on the file at path
-// (creating it with mode perm), and returns the function that releases it.
-func LockFile(path string, perm os.FileMode) (unlock func(), err error) {
-	f := flock.New(path, flock.SetPermissions(perm))
-	if err := f.Lock(); err != nil {
-		return nil, err
-	}
-	return func() { _ = f.Unlock() }, nil
-}
-
-// WriteAtomic replaces path with data (mode perm): a temporary file in the same
-// directory, fsync, rename, fsync of the directory. A reader sees the old
-// content or the new, never a mix.
-func WriteAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return SyncDir(dir)
-}
-
-// SyncDir fsyncs a directory, making renames in it durable. Windows
-// cannot flush a directory handle (NTFS journals renames itself).
-func SyncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -8,11 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/scratch"
 )
 
@@ -20,13 +20,14 @@ import (
 // file ROOT/a/b/c, so ROOT/download is a GOPROXY directory that
 // GOPROXY=file://ROOT/download serves without any server.
 //
-// Writes go to a temporary file in the destination directory, are synced,
-// and are renamed (Put) or hard-linked (Create) into place; the directory
-// is then synced, so that after a crash a name holds the old or the new
-// content, never a part of either. Temporary files left by a crash carry
-// TempPrefix and are never listed; CleanTemp removes them. A write holds
-// its temporary file locked (package scratch) until it is renamed, so
-// that cleaning never takes a write in progress for a leftover.
+// Writes go through package safefile: to a temporary file in the
+// destination directory, synced, renamed (Put) or hard-linked (Create)
+// into place, and the directory synced, so that after a crash a name holds
+// the old or the new content, never a part of either. Temporary files left
+// by a crash carry TempPrefix and are never listed; CleanTemp removes them.
+// A write holds its temporary file locked (package scratch) until it is
+// renamed, so that cleaning never takes a write in progress for a
+// leftover.
 type Disk struct {
 	root string
 }
@@ -77,55 +78,37 @@ func (d *Disk) Create(ctx context.Context, name string, r io.Reader) error {
 	return d.write(ctx, name, r, true)
 }
 
-func (d *Disk) write(ctx context.Context, name string, r io.Reader, exclusive bool) (err error) {
+func (d *Disk) write(ctx context.Context, name string, r io.Reader, exclusive bool) error {
 	if err := CheckName(name); err != nil {
 		return err
 	}
 	dst := d.Path(name)
-	dir := filepath.Dir(dst)
 	if exclusive {
 		if _, err := os.Lstat(dst); err == nil {
 			return &fs.PathError{Op: "create", Path: name, Err: fs.ErrExist}
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	// The temporary file is locked while this write runs, so that
-	// CleanTemp in any process leaves it alone.
-	tmp, err := scratch.CreateTemp(dir, TempPrefix+"*")
+	f, err := safefile.Create(dst, 0o644)
 	if err != nil {
 		return err
 	}
-	defer tmp.Close()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+	defer f.Close()
+	if _, err := io.Copy(f, ctxReader{ctx, r}); err != nil {
 		return fmt.Errorf("store: writing %s: %w", name, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
+	if !exclusive {
+		return f.Commit()
 	}
-	if err := tmp.Sync(); err != nil {
-		return err
+	// The link of CommitNew fails if dst exists, which makes Create
+	// race-free.
+	err = f.CommitNew()
+	if errors.Is(err, fs.ErrExist) {
+		return &fs.PathError{Op: "create", Path: name, Err: fs.ErrExist}
 	}
-	if exclusive {
-		// link fails if dst exists, which makes Create race-free.
-		err = os.Link(tmp.Name(), dst)
-		os.Remove(tmp.Name())
-		if errors.Is(err, fs.ErrExist) {
-			return &fs.PathError{Op: "create", Path: name, Err: fs.ErrExist}
-		}
-	} else {
-		err = os.Rename(tmp.Name(), dst)
-	}
-	if err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return err
 }
 
 // Delete implements Store.
@@ -141,7 +124,7 @@ func (d *Disk) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(p))
+	return safefile.SyncDir(filepath.Dir(p))
 }
 
 // List implements Store.
@@ -205,20 +188,6 @@ func (d *Disk) CleanTemp(dir string, cutoff time.Time) (removed int, freed int64
 		return nil
 	})
 	return removed, freed, err
-}
-
-// syncDir fsyncs a directory, making renames in it durable. Windows
-// cannot flush a directory handle (NTFS journals renames itself).
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 // ctxReader stops a copy when its context is done.

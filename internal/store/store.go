@@ -21,6 +21,8 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+
+	"github.com/modferry/modferry/internal/safefile"
 )
 
 // File is an object opened for reading. *os.File satisfies it, which lets
@@ -87,8 +89,9 @@ func CheckDir(dir string) (string, error) {
 }
 
 // TempPrefix starts the names of temporary files that backends create
-// while writing; List never returns them.
-const TempPrefix = ".tmp-"
+// while writing; List never returns them. It is package safefile's, through
+// which Disk writes.
+const TempPrefix = safefile.TempPrefix
 
 // ReadAll reads a whole (small) object.
 func ReadAll(ctx context.Context, s Store, name string) ([]byte, error) {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/modferry/modferry/internal/safefile"
 )
 
 // SyncFS makes everything under dir durable. Without syncfs(2) (Linux
@@ -22,7 +24,7 @@ func SyncFS(dir string) error {
 			return nil
 		}
 		if d.IsDir() {
-			return syncDir(path)
+			return safefile.SyncDir(path)
 		}
 		return syncFile(path)
 	})

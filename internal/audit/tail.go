@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-
-	"github.com/modferry/modferry/internal/safefile"
 )
 
 // tail describes the end of a log file.
@@ -70,14 +68,3 @@ func lastNewline(f io.ReaderAt, end, lineEnd int64) (int64, error) {
 	}
 	return -1, nil
 }
-
-// The directory lock and atomic writes are package safefile's.
-type dirLock = safefile.DirLock
-
-func openDirLock(path string) (*dirLock, error) { return safefile.OpenDirLock(path) }
-
-func writeFileAtomic(path string, data []byte) error {
-	return safefile.WriteAtomic(path, data, 0o600)
-}
-
-func syncDir(dir string) error { return safefile.SyncDir(dir) }
