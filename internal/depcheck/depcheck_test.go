@@ -24,23 +24,25 @@ var layers = [][]string{
 	{"internal/buildinfo", "internal/connlimit", "internal/diskfree", "internal/progress",
 		"internal/scratch", "internal/sign", "internal/pgp", "internal/sbom", "internal/align",
 		"internal/modfiles", "internal/depcheck"},
-	// 1: atomic files and locks, module zips, the store, module resolution.
-	{"internal/safefile", "internal/memzip", "internal/onezip", "internal/store", "internal/resolve"},
-	// 2: what a store holds (module versions, checksum proofs, the
+	// 1: atomic files and locks.
+	{"internal/safefile"},
+	// 2: module zips, the store, module resolution.
+	{"internal/memzip", "internal/onezip", "internal/store", "internal/resolve"},
+	// 3: what a store holds (module versions, checksum proofs, the
 	// vulnerability database), other store backends, and the files kept
 	// beside a store: audit log, tokens, split-bundle indexes.
 	{"internal/modules", "internal/checksumdb", "internal/vulndb", "internal/store/s3store",
 		"internal/audit", "internal/auth", "internal/parts"},
-	// 3: the bundle format, the HTTP API's types and client, the GOPROXY
+	// 4: the bundle format, the HTTP API's types and client, the GOPROXY
 	// handler, module caches.
 	{"internal/bundle", "internal/api", "internal/proxy", "internal/cacheimport"},
-	// 4: publishing, trust in bundles, importing them, inventories.
+	// 5: publishing, trust in bundles, importing them, inventories.
 	{"internal/publish", "internal/trust", "internal/importer", "internal/inventory"},
-	// 5: export (the connected side).
+	// 6: export (the connected side).
 	{"internal/export"},
-	// 6: the server.
+	// 7: the server.
 	{"internal/server"},
-	// 7: the command.
+	// 8: the command.
 	{"cmd/modferry"},
 }
 
