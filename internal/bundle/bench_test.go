@@ -1,4 +1,4 @@
-package bundle
+package bundle_test
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/modferry/modferry/internal/bundle"
 )
 
 // benchSource returns a synthetic bundle source of 36 modules, about 20 MB
@@ -27,7 +29,7 @@ func benchSource(b *testing.B) (*source, int64) {
 		}
 		return sb.String()
 	}
-	s := &source{m: &Manifest{FormatVersion: 1, Created: testCreated, ToolVersion: "bench"}, contents: map[string][]byte{}}
+	s := &source{m: &bundle.Manifest{FormatVersion: 1, Created: testCreated, ToolVersion: "bench"}, contents: map[string][]byte{}}
 	for i := range 36 {
 		files := map[string]string{}
 		for j := range 20 {
@@ -49,13 +51,13 @@ func benchSource(b *testing.B) (*source, int64) {
 
 func BenchmarkWrite(b *testing.B) {
 	s, total := benchSource(b)
-	for _, lv := range []Level{LevelFast, LevelDefault, LevelBest} {
-		b.Run(map[Level]string{LevelFast: "fast", LevelDefault: "default", LevelBest: "best"}[lv], func(b *testing.B) {
+	for _, lv := range []bundle.Level{bundle.LevelFast, bundle.LevelDefault, bundle.LevelBest} {
+		b.Run(map[bundle.Level]string{bundle.LevelFast: "fast", bundle.LevelDefault: "default", bundle.LevelBest: "best"}[lv], func(b *testing.B) {
 			b.SetBytes(total)
 			var out bytes.Buffer
 			for b.Loop() {
 				out.Reset()
-				if err := WriteLevel(context.Background(), &out, s.m, Signatures{}, s.open, lv); err != nil {
+				if err := bundle.WriteLevel(context.Background(), &out, s.m, bundle.Signatures{}, s.open, lv); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -67,16 +69,16 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkRead(b *testing.B) {
 	s, total := benchSource(b)
 	var out bytes.Buffer
-	if err := Write(context.Background(), &out, s.m, Signatures{}, s.open); err != nil {
+	if err := bundle.Write(context.Background(), &out, s.m, bundle.Signatures{}, s.open); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(total)
 	for b.Loop() {
-		st, err := NewDirStage(b.TempDir())
+		st, err := bundle.NewDirStage(b.TempDir())
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := Read(context.Background(), bytes.NewReader(out.Bytes()), ReadOptions{AllowUnsigned: true, Stage: st}); err != nil {
+		if _, err := bundle.Read(context.Background(), bytes.NewReader(out.Bytes()), bundle.ReadOptions{AllowUnsigned: true, Stage: st}); err != nil {
 			b.Fatal(err)
 		}
 		st.Close()

@@ -1,4 +1,4 @@
-package bundle
+package bundle_test
 
 import (
 	"archive/tar"
@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/memzip"
 	"github.com/modferry/modferry/internal/sign"
 )
@@ -28,7 +29,7 @@ type testMod struct {
 // source is what a bundle is written from: a manifest (unsigned) and the
 // contents of every file it lists.
 type source struct {
-	m        *Manifest
+	m        *bundle.Manifest
 	contents map[string][]byte
 }
 
@@ -43,7 +44,7 @@ func (s *source) open(name string) (io.ReadCloser, error) {
 // add adds a member with the given content to s and its manifest.
 func (s *source) add(t testing.TB, name string, data []byte) {
 	t.Helper()
-	f, err := HashReader(name, bytes.NewReader(data))
+	f, err := bundle.HashReader(name, bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func zipHash(t testing.TB, zipData []byte) string {
 	if err := os.WriteFile(f, zipData, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h, err := HashZip(f)
+	h, err := bundle.HashZip(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,20 +91,20 @@ func (s *source) addModule(t testing.TB, tm testMod) {
 		}
 		gomod = []byte(tm.files["go.mod"])
 	}
-	mod := Module{Path: tm.path, Version: tm.version, ModHash: HashMod(gomod)}
-	p, err := DownloadPath(mv, ".mod")
+	mod := bundle.Module{Path: tm.path, Version: tm.version, ModHash: bundle.HashMod(gomod)}
+	p, err := bundle.DownloadPath(mv, ".mod")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.add(t, p, gomod)
 	if !tm.noInfo {
-		p, _ := DownloadPath(mv, ".info")
+		p, _ := bundle.DownloadPath(mv, ".info")
 		s.add(t, p, []byte(fmt.Sprintf("{\"Version\":%q,\"Time\":\"2024-01-02T03:04:05Z\"}\n", tm.version)))
 	}
 	if tm.files != nil {
 		z := makeZip(t, mv, tm.files)
 		mod.ZipHash = zipHash(t, z)
-		p, _ := DownloadPath(mv, ".zip")
+		p, _ := bundle.DownloadPath(mv, ".zip")
 		s.add(t, p, z)
 	}
 	s.m.Modules = append(s.m.Modules, mod)
@@ -113,12 +114,12 @@ func (s *source) addModule(t testing.TB, tm testMod) {
 func sampleSource(t testing.TB) *source {
 	t.Helper()
 	s := &source{
-		m: &Manifest{
-			FormatVersion: FormatVersion,
+		m: &bundle.Manifest{
+			FormatVersion: bundle.FormatVersion,
 			Created:       testCreated,
 			ToolVersion:   "modferry test",
-			Projects:      []Project{{Path: "/src/app", VCSRevision: "0123abcd", GoSumSHA256: sha256Hex("go.sum")}},
-			SumDB:         &SumDBInfo{Name: "sum.golang.org", TreeHead: "go.sum database tree\n"[:20]},
+			Projects:      []bundle.Project{{Path: "/src/app", VCSRevision: "0123abcd", GoSumSHA256: sha256Hex("go.sum")}},
+			SumDB:         &bundle.SumDBInfo{Name: "sum.golang.org", TreeHead: "go.sum database tree\n"[:20]},
 		},
 		contents: map[string][]byte{},
 	}
@@ -131,8 +132,8 @@ func sampleSource(t testing.TB) *source {
 		"v2.go": "package hello\n",
 	}})
 	s.addModule(t, testMod{path: "example.com/modonly", version: "v0.1.0", noInfo: true})
-	s.add(t, SBOMCycloneDX, []byte(`{"bomFormat":"CycloneDX"}`+"\n"))
-	s.add(t, SBOMSPDX, []byte(`{"spdxVersion":"SPDX-2.3"}`+"\n"))
+	s.add(t, bundle.SBOMCycloneDX, []byte(`{"bomFormat":"CycloneDX"}`+"\n"))
+	s.add(t, bundle.SBOMSPDX, []byte(`{"spdxVersion":"SPDX-2.3"}`+"\n"))
 	s.add(t, "sumdb/sum.golang.org/latest", []byte("go.sum database tree\n42\nAAAA\n"))
 	s.add(t, "sumdb/sum.golang.org/lookup/example.com/!hello@v1.2.3", []byte("7\nexample.com/Hello v1.2.3 h1:x\n"))
 	s.add(t, "sumdb/sum.golang.org/tile/8/0/000.p/42", bytes.Repeat([]byte{7}, 42*32))
@@ -140,7 +141,7 @@ func sampleSource(t testing.TB) *source {
 }
 
 func sha256Hex(s string) string {
-	f, _ := HashReader("", bytes.NewReader([]byte(s)))
+	f, _ := bundle.HashReader("", bytes.NewReader([]byte(s)))
 	return f.SHA256
 }
 
@@ -163,7 +164,7 @@ func newTestKey(t testing.TB) testKey {
 	return testKey{priv: k, pub: []sign.PublicKey{k.Public()}}
 }
 
-func (k testKey) sign(t testing.TB, m *Manifest) []byte {
+func (k testKey) sign(t testing.TB, m *bundle.Manifest) []byte {
 	t.Helper()
 	data, err := m.Marshal()
 	if err != nil {
@@ -176,7 +177,7 @@ func (k testKey) sign(t testing.TB, m *Manifest) []byte {
 	return sig
 }
 
-func (k testKey) verify(manifest []byte, sigs Signatures) error {
+func (k testKey) verify(manifest []byte, sigs bundle.Signatures) error {
 	_, err := sign.Verify(k.pub, manifest, sigs.Minisign)
 	return err
 }
@@ -185,22 +186,22 @@ func (k testKey) verify(manifest []byte, sigs Signatures) error {
 func writeBundle(t testing.TB, s *source, k testKey) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := Write(context.Background(), &buf, s.m, Signatures{Minisign: k.sign(t, s.m)}, s.open); err != nil {
+	if err := bundle.Write(context.Background(), &buf, s.m, bundle.Signatures{Minisign: k.sign(t, s.m)}, s.open); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
 }
 
 // readBundle reads b into a fresh stage directory.
-func readBundle(t testing.TB, b []byte, k testKey) (*Manifest, *DirStage, error) {
+func readBundle(t testing.TB, b []byte, k testKey) (*bundle.Manifest, *bundle.DirStage, error) {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := NewDirStage(dir)
+	st, err := bundle.NewDirStage(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	m, err := Read(context.Background(), bytes.NewReader(b), ReadOptions{Verify: k.verify, Stage: st})
+	m, err := bundle.Read(context.Background(), bytes.NewReader(b), bundle.ReadOptions{Verify: k.verify, Stage: st})
 	return m, st, err
 }
 
@@ -220,7 +221,7 @@ func rawTar(t testing.TB, entries []entry) []byte {
 	for _, e := range entries {
 		h := e.hdr
 		if h == nil {
-			h = tarHeader(e.name, int64(len(e.data)), testCreated)
+			h = bundle.TarHeader(e.name, int64(len(e.data)), testCreated)
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
@@ -241,7 +242,7 @@ func rawTar(t testing.TB, entries []entry) []byte {
 func compress(t testing.TB, tarData []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw, err := newEncoder(&buf, LevelFast)
+	zw, err := bundle.NewEncoder(&buf, bundle.LevelFast)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func compress(t testing.TB, tarData []byte) []byte {
 // decompress returns the tar stream inside a bundle.
 func decompress(t testing.TB, b []byte) []byte {
 	t.Helper()
-	zr, err := newDecoder(bytes.NewReader(b))
+	zr, err := bundle.NewDecoder(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,8 +278,8 @@ func (s *source) entries(t testing.TB, k testKey) []entry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := []entry{{name: ManifestName, data: data}, {name: SignatureName, data: k.sign(t, s.m)}}
-	for _, f := range s.m.canonical().Files {
+	es := []entry{{name: bundle.ManifestName, data: data}, {name: bundle.SignatureName, data: k.sign(t, s.m)}}
+	for _, f := range s.m.Canonical().Files {
 		es = append(es, entry{name: f.Path, data: s.contents[f.Path]})
 	}
 	return es

@@ -1,4 +1,4 @@
-package bundle
+package bundle_test
 
 import (
 	"archive/zip"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/onezip"
 )
 
@@ -16,7 +17,7 @@ import (
 func TestZipWithDataInFront(t *testing.T) {
 	k := newTestKey(t)
 	base := sampleSource(t)
-	s := &source{m: new(Manifest), contents: map[string][]byte{}}
+	s := &source{m: new(bundle.Manifest), contents: map[string][]byte{}}
 	*s.m = *base.m
 	s.m.Files = nil
 	var zipName string
@@ -24,7 +25,7 @@ func TestZipWithDataInFront(t *testing.T) {
 		data := base.contents[f.Path]
 		if zipName == "" && strings.HasSuffix(f.Path, ".zip") {
 			zipName = f.Path
-			mem, _ := ParseMemberPath(f.Path)
+			mem, _ := bundle.ParseMemberPath(f.Path)
 			var decoy bytes.Buffer
 			zw := zip.NewWriter(&decoy)
 			w, _ := zw.Create(mem.Module.Path + "@" + mem.Module.Version + "/evil.go")
@@ -40,8 +41,8 @@ func TestZipWithDataInFront(t *testing.T) {
 	}
 	b := compress(t, rawTar(t, s.entries(t, k)))
 	_, _, err := readBundle(t, b, k)
-	var me *MemberError
-	if !errors.Is(err, ErrBadZip) || !errors.Is(err, onezip.ErrNotOneZip) || !errors.As(err, &me) || me.Path != zipName {
+	var me *bundle.MemberError
+	if !errors.Is(err, bundle.ErrBadZip) || !errors.Is(err, onezip.ErrNotOneZip) || !errors.As(err, &me) || me.Path != zipName {
 		t.Fatalf("err = %v, want ErrBadZip and onezip.ErrNotOneZip naming %s", err, zipName)
 	}
 }
