@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/bundle/bundletest"
 	"golang.org/x/mod/module"
 )
 
@@ -22,12 +23,12 @@ func TestRoundTrip(t *testing.T) {
 	b := writeBundle(t, s, k)
 
 	// Writing is deterministic for a given manifest and signature.
-	sig := k.sign(t, s.m)
+	sig := k.sign(t, s.Manifest)
 	var b1, b2 bytes.Buffer
-	if err := bundle.Write(context.Background(), &b1, s.m, bundle.Signatures{Minisign: sig}, s.open); err != nil {
+	if err := bundle.Write(context.Background(), &b1, s.Manifest, bundle.Signatures{Minisign: sig}, s.Open); err != nil {
 		t.Fatal(err)
 	}
-	if err := bundle.Write(context.Background(), &b2, s.m, bundle.Signatures{Minisign: sig}, s.open); err != nil {
+	if err := bundle.Write(context.Background(), &b2, s.Manifest, bundle.Signatures{Minisign: sig}, s.Open); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(b1.Bytes(), b2.Bytes()) {
@@ -38,12 +39,12 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
-	want, _ := s.m.Marshal()
+	want, _ := s.Manifest.Marshal()
 	got, _ := m.Marshal()
 	if !bytes.Equal(got, want) {
 		t.Errorf("manifest changed in the round trip:\n%s\nwant\n%s", got, want)
 	}
-	for name, data := range s.contents {
+	for name, data := range s.Contents {
 		local, err := stage.LocalPath(name)
 		if err != nil {
 			t.Errorf("staged %s: %v", name, err)
@@ -83,7 +84,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	// Unsigned bundles need AllowUnsigned.
 	var ub bytes.Buffer
-	if err := bundle.Write(context.Background(), &ub, s.m, bundle.Signatures{}, s.open); err != nil {
+	if err := bundle.Write(context.Background(), &ub, s.Manifest, bundle.Signatures{}, s.Open); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := bundle.Read(context.Background(), bytes.NewReader(ub.Bytes()), bundle.ReadOptions{AllowUnsigned: true}); err != nil {
@@ -108,7 +109,7 @@ func TestTarListsBundle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tar --zstd -tvf: %v\n%s", err, out)
 	}
-	for _, name := range append([]string{bundle.ManifestName, bundle.SignatureName}, filesOf(s.m)...) {
+	for _, name := range append([]string{bundle.ManifestName, bundle.SignatureName}, filesOf(s.Manifest)...) {
 		if !strings.Contains(string(out), " "+name+"\n") {
 			t.Errorf("tar listing lacks %s:\n%s", name, out)
 		}
@@ -121,7 +122,7 @@ func TestTarListsBundle(t *testing.T) {
 	if out, err := exec.Command("tar", "--zstd", "-xf", f, "-C", dir).CombinedOutput(); err != nil {
 		t.Fatalf("tar -x: %v\n%s", err, out)
 	}
-	for name, data := range s.contents {
+	for name, data := range s.Contents {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil || !bytes.Equal(got, data) {
 			t.Errorf("tar extracted %s wrongly: %v", name, err)
@@ -139,23 +140,23 @@ func filesOf(m *bundle.Manifest) []string {
 
 func TestWriteChecksSources(t *testing.T) {
 	s := sampleSource(t)
-	name := s.m.Files[0].Path
+	name := s.Manifest.Files[0].Path
 	for _, tc := range []struct {
 		desc string
 		data []byte
 		want error
 	}{
-		{"longer", append(bytes.Clone(s.contents[name]), 'x'), bundle.ErrSizeMismatch},
-		{"shorter", s.contents[name][:len(s.contents[name])-1], bundle.ErrSizeMismatch},
-		{"changed", append([]byte{'X'}, s.contents[name][1:]...), bundle.ErrHashMismatch},
+		{"longer", append(bytes.Clone(s.Contents[name]), 'x'), bundle.ErrSizeMismatch},
+		{"shorter", s.Contents[name][:len(s.Contents[name])-1], bundle.ErrSizeMismatch},
+		{"changed", append([]byte{'X'}, s.Contents[name][1:]...), bundle.ErrHashMismatch},
 	} {
 		s2 := *s
-		s2.contents = map[string][]byte{}
-		for k, v := range s.contents {
-			s2.contents[k] = v
+		s2.Contents = map[string][]byte{}
+		for k, v := range s.Contents {
+			s2.Contents[k] = v
 		}
-		s2.contents[name] = tc.data
-		err := bundle.Write(context.Background(), new(bytes.Buffer), s2.m, bundle.Signatures{}, s2.open)
+		s2.Contents[name] = tc.data
+		err := bundle.Write(context.Background(), new(bytes.Buffer), s2.Manifest, bundle.Signatures{}, s2.Open)
 		var me *bundle.MemberError
 		if !errors.Is(err, tc.want) || !errors.As(err, &me) || me.Path != name {
 			t.Errorf("%s source: got %v, want %v for %s", tc.desc, err, tc.want, name)
@@ -212,7 +213,7 @@ func TestHostileBundles(t *testing.T) {
 	k := newTestKey(t)
 	other := newTestKey(t)
 	base := sampleSource(t)
-	good := base.entries(t, k)
+	good := entries(t, base, k)
 	firstFile := good[2]
 	zipIdx := -1
 	for i, e := range good {
@@ -234,24 +235,24 @@ func TestHostileBundles(t *testing.T) {
 	// withZip returns a bundle whose first zip is replaced by z, with a
 	// manifest updated to match and signed.
 	withZip := func(z []byte) []byte {
-		s := &source{m: new(bundle.Manifest), contents: map[string][]byte{}}
-		*s.m = *base.m
-		s.m.Files = nil
-		s.m.Modules = append([]bundle.Module(nil), base.m.Modules...)
-		for _, f := range base.m.Files {
-			data := base.contents[f.Path]
+		s := bundletest.NewSource(new(bundle.Manifest))
+		*s.Manifest = *base.Manifest
+		s.Manifest.Files = nil
+		s.Manifest.Modules = append([]bundle.Module(nil), base.Manifest.Modules...)
+		for _, f := range base.Manifest.Files {
+			data := base.Contents[f.Path]
 			if f.Path == good[zipIdx].name {
 				data = z
 			}
-			s.add(t, f.Path, data)
+			s.Add(t, f.Path, data)
 		}
 		mem, _ := bundle.ParseMemberPath(good[zipIdx].name)
-		for i := range s.m.Modules {
-			if s.m.Modules[i].ModuleVersion() == mem.Module {
-				s.m.Modules[i].ZipHash = bundle.HashMod([]byte("not hashable")) // well-formed, wrong
+		for i := range s.Manifest.Modules {
+			if s.Manifest.Modules[i].ModuleVersion() == mem.Module {
+				s.Manifest.Modules[i].ZipHash = bundle.HashMod([]byte("not hashable")) // well-formed, wrong
 			}
 		}
-		return compress(t, rawTar(t, s.entries(t, k)))
+		return compress(t, rawTar(t, entries(t, s, k)))
 	}
 	zipMod, _ := bundle.ParseMemberPath(good[zipIdx].name)
 
@@ -326,7 +327,7 @@ func TestHostileBundles(t *testing.T) {
 			return es
 		}), bundle.ErrManifestFirst, bundle.SignatureName},
 		{"bad signature", with(func(es []entry) []entry {
-			es[1] = entry{name: bundle.SignatureName, data: other.sign(t, base.m)}
+			es[1] = entry{name: bundle.SignatureName, data: other.sign(t, base.Manifest)}
 			return es
 		}), bundle.ErrBadSignature, bundle.SignatureName},
 		{"unsigned", with(func(es []entry) []entry {

@@ -14,11 +14,12 @@ import (
 	"testing"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/bundle/bundletest"
 )
 
 func FuzzParseManifest(f *testing.F) {
 	s := sampleSource(f)
-	good, err := s.m.Marshal()
+	good, err := s.Manifest.Marshal()
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -56,15 +57,15 @@ func FuzzParseManifest(f *testing.F) {
 // (unsigned, so that mutations reach past the signature).
 func FuzzRead(f *testing.F) {
 	s := sampleSource(f)
-	es := s.entries(f, newTestKey(f))
+	es := entries(f, s, newTestKey(f))
 	unsigned := append(es[:1:1], es[2:]...)
 	f.Add(rawTar(f, unsigned))
 	f.Add(rawTar(f, append(unsigned, entry{name: "../x", data: []byte("x")})))
 	f.Add(rawTar(f, append(unsigned, unsigned[1])))
 	f.Add(rawTar(f, unsigned[:3]))
-	small := &source{m: &bundle.Manifest{FormatVersion: 1, Created: testCreated, ToolVersion: "t"}, contents: map[string][]byte{}}
-	small.addModule(f, testMod{path: "example.com/a", version: "v1.0.0", noInfo: true})
-	ses := small.entries(f, newTestKey(f))
+	small := bundletest.NewSource(&bundle.Manifest{FormatVersion: 1, Created: testCreated, ToolVersion: "t"})
+	small.AddModule(f, bundletest.Module{Path: "example.com/a", Version: "v1.0.0", NoInfo: true})
+	ses := entries(f, small, newTestKey(f))
 	f.Add(rawTar(f, append(ses[:1:1], ses[2:]...)))
 
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/bundle/bundletest"
 	"github.com/modferry/modferry/internal/onezip"
 )
 
@@ -17,12 +18,12 @@ import (
 func TestZipWithDataInFront(t *testing.T) {
 	k := newTestKey(t)
 	base := sampleSource(t)
-	s := &source{m: new(bundle.Manifest), contents: map[string][]byte{}}
-	*s.m = *base.m
-	s.m.Files = nil
+	s := bundletest.NewSource(new(bundle.Manifest))
+	*s.Manifest = *base.Manifest
+	s.Manifest.Files = nil
 	var zipName string
-	for _, f := range base.m.Files {
-		data := base.contents[f.Path]
+	for _, f := range base.Manifest.Files {
+		data := base.Contents[f.Path]
 		if zipName == "" && strings.HasSuffix(f.Path, ".zip") {
 			zipName = f.Path
 			mem, _ := bundle.ParseMemberPath(f.Path)
@@ -32,14 +33,14 @@ func TestZipWithDataInFront(t *testing.T) {
 			w.Write([]byte("package evil\n"))
 			zw.Close()
 			attack := append(append(bytes.Repeat([]byte("JUNK"), 64), decoy.Bytes()...), data...)
-			if zipHash(t, attack) != zipHash(t, data) {
+			if bundletest.ZipHash(t, attack) != bundletest.ZipHash(t, data) {
 				t.Fatal("the construction no longer hashes like the real zip; the test needs another")
 			}
 			data = attack
 		}
-		s.add(t, f.Path, data)
+		s.Add(t, f.Path, data)
 	}
-	b := compress(t, rawTar(t, s.entries(t, k)))
+	b := compress(t, rawTar(t, entries(t, s, k)))
 	_, _, err := readBundle(t, b, k)
 	var me *bundle.MemberError
 	if !errors.Is(err, bundle.ErrBadZip) || !errors.Is(err, onezip.ErrNotOneZip) || !errors.As(err, &me) || me.Path != zipName {

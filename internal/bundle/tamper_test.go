@@ -75,7 +75,7 @@ func TestTamperSweep(t *testing.T) {
 		positions[i] = true
 	}
 	off := 0
-	for _, e := range s.entries(t, k) {
+	for _, e := range entries(t, s, k) {
 		hdr, err := bundle.EncodeTarHeader(e.name, int64(len(e.data)), testCreated)
 		if err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/bundle/bundletest"
 	"github.com/modferry/modferry/internal/vulndb"
 )
 
@@ -20,11 +21,11 @@ const testOSV = `{"id":"GO-2099-0001","modified":"2024-07-01T00:00:00Z","publish
 
 // addVulnDB adds a one-entry vulnerability database to s; mutate may
 // change its files (by name inside vulndb/) before they are added.
-func addVulnDB(t *testing.T, s *source, mutate func(files map[string][]byte)) {
+func addVulnDB(t *testing.T, s *bundletest.Source, mutate func(files map[string][]byte)) {
 	t.Helper()
 	v := module.Version{Path: "example.com/vulndb", Version: "v0.0.0-20240701000000-cccccccccccc"}
 	zipFile := filepath.Join(t.TempDir(), "v.zip")
-	if err := os.WriteFile(zipFile, makeZip(t, v, map[string]string{"go.mod": "module example.com/vulndb\n", "data/osv/GO-2099-0001.json": testOSV}), 0o644); err != nil {
+	if err := os.WriteFile(zipFile, bundletest.Zip(t, v, map[string][]byte{"go.mod": []byte("module example.com/vulndb\n"), "data/osv/GO-2099-0001.json": []byte(testOSV)}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	db, err := vulndb.FromModuleZip(zipFile, v, time.Time{})
@@ -39,9 +40,9 @@ func addVulnDB(t *testing.T, s *source, mutate func(files map[string][]byte)) {
 		mutate(files)
 	}
 	for name, data := range files {
-		s.add(t, bundle.VulnDBPrefix+name, data)
+		s.Add(t, bundle.VulnDBPrefix+name, data)
 	}
-	s.m.VulnDB = &bundle.VulnDBInfo{Source: v.String(), Modified: db.Modified, Entries: db.Len()}
+	s.Manifest.VulnDB = &bundle.VulnDBInfo{Source: v.String(), Modified: db.Modified, Entries: db.Len()}
 }
 
 func TestVulnDBMembers(t *testing.T) {
@@ -93,7 +94,7 @@ func TestVulnDBMembers(t *testing.T) {
 
 	// A manifest describing a database the bundle does not hold.
 	s = sampleSource(t)
-	s.m.VulnDB = &bundle.VulnDBInfo{Source: "x@v1.0.0", Modified: time.Now(), Entries: 1}
+	s.Manifest.VulnDB = &bundle.VulnDBInfo{Source: "x@v1.0.0", Modified: time.Now(), Entries: 1}
 	if _, _, err := readBundle(t, writeBundle(t, s, k), k); !errors.Is(err, bundle.ErrBadVulnDB) {
 		t.Errorf("vulndb description without members: %v", err)
 	}
