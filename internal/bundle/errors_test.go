@@ -35,6 +35,7 @@ func TestErrInvalid(t *testing.T) {
 				t.Errorf("%q matches %q", s, o)
 			}
 		}
+		//lint:ignore SA1032 ErrInvalid is the error under test here, s the target
 		if errors.Is(bundle.ErrInvalid, s) {
 			t.Errorf("ErrInvalid matches %q", s)
 		}
@@ -81,8 +82,8 @@ func TestManifestModuleErrors(t *testing.T) {
 		{"other modHash", func(m *bundle.Module) { m.ModHash = bundle.HashMod([]byte("module other\n")) }, bundle.ErrHashMismatch, "but the go.mod listed hashes to"},
 		{"non-canonical version", func(m *bundle.Module) { m.Version = "v1.0" }, nil, "version is not canonical"},
 	} {
-		m := *s.m
-		m.Modules = slices.Clone(s.m.Modules)
+		m := *s.Manifest
+		m.Modules = slices.Clone(s.Manifest.Modules)
 		tc.edit(&m.Modules[0])
 		mv := m.Modules[0].ModuleVersion()
 		err := m.Validate()
