@@ -133,6 +133,15 @@ func Open(dir string) (*Tokens, error) {
 	return t, nil
 }
 
+// SetClock makes t read the time from now instead of time.Now: when a
+// token expires, when it was created and last used, and when to look at
+// the tokens file again. It is for tests, and must be called before t is
+// used.
+func (t *Tokens) SetClock(now func() time.Time) {
+	t.now = now
+	t.nextCheck.Store(0)
+}
+
 // Close writes pending last-use times back and releases the lock file.
 // The Tokens must not be used afterwards.
 func (t *Tokens) Close() error {

@@ -36,8 +36,7 @@ func openTokens(t testing.TB, dir string, c *clock) *Tokens {
 		t.Fatal(err)
 	}
 	if c != nil {
-		tk.now = c.Now
-		tk.nextCheck.Store(0)
+		tk.SetClock(c.Now)
 	}
 	t.Cleanup(func() { tk.Close() })
 	return tk

@@ -1,4 +1,4 @@
-package bundle
+package bundle_test
 
 import (
 	"archive/tar"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/bundle/bundletest"
 	"golang.org/x/mod/module"
 )
 
@@ -21,12 +23,12 @@ func TestRoundTrip(t *testing.T) {
 	b := writeBundle(t, s, k)
 
 	// Writing is deterministic for a given manifest and signature.
-	sig := k.sign(t, s.m)
+	sig := k.sign(t, s.Manifest)
 	var b1, b2 bytes.Buffer
-	if err := Write(context.Background(), &b1, s.m, Signatures{Minisign: sig}, s.open); err != nil {
+	if err := bundle.Write(context.Background(), &b1, s.Manifest, bundle.Signatures{Minisign: sig}, s.Open); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(context.Background(), &b2, s.m, Signatures{Minisign: sig}, s.open); err != nil {
+	if err := bundle.Write(context.Background(), &b2, s.Manifest, bundle.Signatures{Minisign: sig}, s.Open); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(b1.Bytes(), b2.Bytes()) {
@@ -37,12 +39,12 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
-	want, _ := s.m.Marshal()
+	want, _ := s.Manifest.Marshal()
 	got, _ := m.Marshal()
 	if !bytes.Equal(got, want) {
 		t.Errorf("manifest changed in the round trip:\n%s\nwant\n%s", got, want)
 	}
-	for name, data := range s.contents {
+	for name, data := range s.Contents {
 		local, err := stage.LocalPath(name)
 		if err != nil {
 			t.Errorf("staged %s: %v", name, err)
@@ -68,7 +70,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 		names = append(names, h.Name)
 	}
-	wantNames := []string{ManifestName, SignatureName, SBOMCycloneDX, SBOMSPDX}
+	wantNames := []string{bundle.ManifestName, bundle.SignatureName, bundle.SBOMCycloneDX, bundle.SBOMSPDX}
 	if strings.Join(names[:4], " ") != strings.Join(wantNames, " ") {
 		t.Errorf("members start %v, want %v", names[:4], wantNames)
 	}
@@ -77,18 +79,18 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	// A nil stage verifies without keeping anything.
-	if _, err := Read(context.Background(), bytes.NewReader(b), ReadOptions{Verify: k.verify}); err != nil {
+	if _, err := bundle.Read(context.Background(), bytes.NewReader(b), bundle.ReadOptions{Verify: k.verify}); err != nil {
 		t.Errorf("Read with nil Stage: %v", err)
 	}
 	// Unsigned bundles need AllowUnsigned.
 	var ub bytes.Buffer
-	if err := Write(context.Background(), &ub, s.m, Signatures{}, s.open); err != nil {
+	if err := bundle.Write(context.Background(), &ub, s.Manifest, bundle.Signatures{}, s.Open); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Read(context.Background(), bytes.NewReader(ub.Bytes()), ReadOptions{AllowUnsigned: true}); err != nil {
+	if _, err := bundle.Read(context.Background(), bytes.NewReader(ub.Bytes()), bundle.ReadOptions{AllowUnsigned: true}); err != nil {
 		t.Errorf("unsigned bundle with AllowUnsigned: %v", err)
 	}
-	if _, _, err := readBundle(t, ub.Bytes(), k); !errors.Is(err, ErrUnsigned) {
+	if _, _, err := readBundle(t, ub.Bytes(), k); !errors.Is(err, bundle.ErrUnsigned) {
 		t.Errorf("unsigned bundle: got %v, want ErrUnsigned", err)
 	}
 }
@@ -107,7 +109,7 @@ func TestTarListsBundle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tar --zstd -tvf: %v\n%s", err, out)
 	}
-	for _, name := range append([]string{ManifestName, SignatureName}, filesOf(s.m)...) {
+	for _, name := range append([]string{bundle.ManifestName, bundle.SignatureName}, filesOf(s.Manifest)...) {
 		if !strings.Contains(string(out), " "+name+"\n") {
 			t.Errorf("tar listing lacks %s:\n%s", name, out)
 		}
@@ -120,7 +122,7 @@ func TestTarListsBundle(t *testing.T) {
 	if out, err := exec.Command("tar", "--zstd", "-xf", f, "-C", dir).CombinedOutput(); err != nil {
 		t.Fatalf("tar -x: %v\n%s", err, out)
 	}
-	for name, data := range s.contents {
+	for name, data := range s.Contents {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil || !bytes.Equal(got, data) {
 			t.Errorf("tar extracted %s wrongly: %v", name, err)
@@ -128,7 +130,7 @@ func TestTarListsBundle(t *testing.T) {
 	}
 }
 
-func filesOf(m *Manifest) []string {
+func filesOf(m *bundle.Manifest) []string {
 	var names []string
 	for _, f := range m.Files {
 		names = append(names, f.Path)
@@ -138,24 +140,24 @@ func filesOf(m *Manifest) []string {
 
 func TestWriteChecksSources(t *testing.T) {
 	s := sampleSource(t)
-	name := s.m.Files[0].Path
+	name := s.Manifest.Files[0].Path
 	for _, tc := range []struct {
 		desc string
 		data []byte
 		want error
 	}{
-		{"longer", append(bytes.Clone(s.contents[name]), 'x'), ErrSizeMismatch},
-		{"shorter", s.contents[name][:len(s.contents[name])-1], ErrSizeMismatch},
-		{"changed", append([]byte{'X'}, s.contents[name][1:]...), ErrHashMismatch},
+		{"longer", append(bytes.Clone(s.Contents[name]), 'x'), bundle.ErrSizeMismatch},
+		{"shorter", s.Contents[name][:len(s.Contents[name])-1], bundle.ErrSizeMismatch},
+		{"changed", append([]byte{'X'}, s.Contents[name][1:]...), bundle.ErrHashMismatch},
 	} {
 		s2 := *s
-		s2.contents = map[string][]byte{}
-		for k, v := range s.contents {
-			s2.contents[k] = v
+		s2.Contents = map[string][]byte{}
+		for k, v := range s.Contents {
+			s2.Contents[k] = v
 		}
-		s2.contents[name] = tc.data
-		err := Write(context.Background(), new(bytes.Buffer), s2.m, Signatures{}, s2.open)
-		var me *MemberError
+		s2.Contents[name] = tc.data
+		err := bundle.Write(context.Background(), new(bytes.Buffer), s2.Manifest, bundle.Signatures{}, s2.Open)
+		var me *bundle.MemberError
 		if !errors.Is(err, tc.want) || !errors.As(err, &me) || me.Path != name {
 			t.Errorf("%s source: got %v, want %v for %s", tc.desc, err, tc.want, name)
 		}
@@ -211,7 +213,7 @@ func TestHostileBundles(t *testing.T) {
 	k := newTestKey(t)
 	other := newTestKey(t)
 	base := sampleSource(t)
-	good := base.entries(t, k)
+	good := entries(t, base, k)
 	firstFile := good[2]
 	zipIdx := -1
 	for i, e := range good {
@@ -226,33 +228,33 @@ func TestHostileBundles(t *testing.T) {
 		return compress(t, rawTar(t, mod(es)))
 	}
 	hdr := func(name string, typ byte, size int64) *tar.Header {
-		h := tarHeader(name, size, testCreated)
+		h := bundle.TarHeader(name, size, testCreated)
 		h.Typeflag = typ
 		return h
 	}
 	// withZip returns a bundle whose first zip is replaced by z, with a
 	// manifest updated to match and signed.
 	withZip := func(z []byte) []byte {
-		s := &source{m: new(Manifest), contents: map[string][]byte{}}
-		*s.m = *base.m
-		s.m.Files = nil
-		s.m.Modules = append([]Module(nil), base.m.Modules...)
-		for _, f := range base.m.Files {
-			data := base.contents[f.Path]
+		s := bundletest.NewSource(new(bundle.Manifest))
+		*s.Manifest = *base.Manifest
+		s.Manifest.Files = nil
+		s.Manifest.Modules = append([]bundle.Module(nil), base.Manifest.Modules...)
+		for _, f := range base.Manifest.Files {
+			data := base.Contents[f.Path]
 			if f.Path == good[zipIdx].name {
 				data = z
 			}
-			s.add(t, f.Path, data)
+			s.Add(t, f.Path, data)
 		}
-		mem, _ := ParseMemberPath(good[zipIdx].name)
-		for i := range s.m.Modules {
-			if s.m.Modules[i].ModuleVersion() == mem.Module {
-				s.m.Modules[i].ZipHash = HashMod([]byte("not hashable")) // well-formed, wrong
+		mem, _ := bundle.ParseMemberPath(good[zipIdx].name)
+		for i := range s.Manifest.Modules {
+			if s.Manifest.Modules[i].ModuleVersion() == mem.Module {
+				s.Manifest.Modules[i].ZipHash = bundle.HashMod([]byte("not hashable")) // well-formed, wrong
 			}
 		}
-		return compress(t, rawTar(t, s.entries(t, k)))
+		return compress(t, rawTar(t, entries(t, s, k)))
 	}
-	zipMod, _ := ParseMemberPath(good[zipIdx].name)
+	zipMod, _ := bundle.ParseMemberPath(good[zipIdx].name)
 
 	tests := []struct {
 		desc   string
@@ -262,96 +264,96 @@ func TestHostileBundles(t *testing.T) {
 	}{
 		{"path traversal", with(func(es []entry) []entry {
 			return append(es, entry{name: "download/../../etc/passwd", data: []byte("x")})
-		}), ErrUnsafePath, "download/../../etc/passwd"},
+		}), bundle.ErrUnsafePath, "download/../../etc/passwd"},
 		{"absolute path", with(func(es []entry) []entry {
 			return append(es, entry{name: "/etc/passwd", data: []byte("x")})
-		}), ErrUnsafePath, "/etc/passwd"},
+		}), bundle.ErrUnsafePath, "/etc/passwd"},
 		{"backslash", with(func(es []entry) []entry {
 			return append(es, entry{name: `download\x`, data: []byte("x")})
-		}), ErrUnsafePath, `download\x`},
+		}), bundle.ErrUnsafePath, `download\x`},
 		{"symlink", with(func(es []entry) []entry {
 			h := hdr(firstFile.name, tar.TypeSymlink, 0)
 			h.Linkname = "/etc/passwd"
 			es[2] = entry{name: firstFile.name, hdr: h}
 			return es
-		}), ErrNotRegular, firstFile.name},
+		}), bundle.ErrNotRegular, firstFile.name},
 		{"hardlink", with(func(es []entry) []entry {
 			h := hdr(firstFile.name, tar.TypeLink, 0)
-			h.Linkname = ManifestName
+			h.Linkname = bundle.ManifestName
 			es[2] = entry{name: firstFile.name, hdr: h}
 			return es
-		}), ErrNotRegular, firstFile.name},
+		}), bundle.ErrNotRegular, firstFile.name},
 		{"device", with(func(es []entry) []entry {
 			es[2] = entry{name: firstFile.name, hdr: hdr(firstFile.name, tar.TypeChar, 0)}
 			return es
-		}), ErrNotRegular, firstFile.name},
+		}), bundle.ErrNotRegular, firstFile.name},
 		{"directory", with(func(es []entry) []entry {
 			return append(es[:2:2], append([]entry{{name: "download", hdr: hdr("download/", tar.TypeDir, 0)}}, es[2:]...)...)
-		}), ErrUnsafePath, "download/"},
+		}), bundle.ErrUnsafePath, "download/"},
 		{"duplicate member", with(func(es []entry) []entry {
 			return append(es, firstFile)
-		}), ErrDuplicate, firstFile.name},
+		}), bundle.ErrDuplicate, firstFile.name},
 		{"second manifest", with(func(es []entry) []entry {
 			return append(es, es[0])
-		}), ErrDuplicate, ManifestName},
+		}), bundle.ErrDuplicate, bundle.ManifestName},
 		{"member larger than declared", with(func(es []entry) []entry {
 			es[2] = entry{name: firstFile.name, data: append(bytes.Clone(firstFile.data), "extra"...)}
 			return es
-		}), ErrTooLarge, firstFile.name},
+		}), bundle.ErrTooLarge, firstFile.name},
 		{"member smaller than declared", with(func(es []entry) []entry {
 			es[2] = entry{name: firstFile.name, data: firstFile.data[:len(firstFile.data)-1]}
 			return es
-		}), ErrSizeMismatch, firstFile.name},
+		}), bundle.ErrSizeMismatch, firstFile.name},
 		{"member content changed", with(func(es []entry) []entry {
 			d := bytes.Clone(firstFile.data)
 			d[0] ^= 1
 			es[2] = entry{name: firstFile.name, data: d}
 			return es
-		}), ErrHashMismatch, firstFile.name},
+		}), bundle.ErrHashMismatch, firstFile.name},
 		{"missing member", with(func(es []entry) []entry {
 			return append(es[:2:2], es[3:]...)
-		}), ErrMissingMember, firstFile.name},
+		}), bundle.ErrMissingMember, firstFile.name},
 		{"extra member", with(func(es []entry) []entry {
 			return append(es, entry{name: "download/example.com/extra/@v/v1.0.0.mod", data: []byte("module example.com/extra\n")})
-		}), ErrNotInManifest, "download/example.com/extra/@v/v1.0.0.mod"},
+		}), bundle.ErrNotInManifest, "download/example.com/extra/@v/v1.0.0.mod"},
 		{"unknown member name", with(func(es []entry) []entry {
 			return append(es, entry{name: "README", data: []byte("hi")})
-		}), ErrUnsafePath, "README"},
+		}), bundle.ErrUnsafePath, "README"},
 		{"member before manifest", with(func(es []entry) []entry {
 			return append([]entry{firstFile}, es...)
-		}), ErrManifestFirst, firstFile.name},
+		}), bundle.ErrManifestFirst, firstFile.name},
 		{"signature before manifest", with(func(es []entry) []entry {
 			es[0], es[1] = es[1], es[0]
 			return es
-		}), ErrManifestFirst, SignatureName},
+		}), bundle.ErrManifestFirst, bundle.SignatureName},
 		{"bad signature", with(func(es []entry) []entry {
-			es[1] = entry{name: SignatureName, data: other.sign(t, base.m)}
+			es[1] = entry{name: bundle.SignatureName, data: other.sign(t, base.Manifest)}
 			return es
-		}), ErrBadSignature, SignatureName},
+		}), bundle.ErrBadSignature, bundle.SignatureName},
 		{"unsigned", with(func(es []entry) []entry {
 			return append(es[:1:1], es[2:]...)
-		}), ErrUnsigned, ""},
+		}), bundle.ErrUnsigned, ""},
 		{"non-canonical header (uid)", with(func(es []entry) []entry {
-			h := tarHeader(firstFile.name, int64(len(firstFile.data)), testCreated)
+			h := bundle.TarHeader(firstFile.name, int64(len(firstFile.data)), testCreated)
 			h.Uid = 1000
 			es[2].hdr = h
 			return es
-		}), ErrNonCanonical, firstFile.name},
+		}), bundle.ErrNonCanonical, firstFile.name},
 		{"non-canonical header (PAX name override)", with(func(es []entry) []entry {
-			h := tarHeader(firstFile.name, int64(len(firstFile.data)), testCreated)
+			h := bundle.TarHeader(firstFile.name, int64(len(firstFile.data)), testCreated)
 			h.Format = tar.FormatPAX
 			h.PAXRecords = map[string]string{"comment": "x"}
 			es[2].hdr = h
 			return es
-		}), ErrNonCanonical, firstFile.name},
-		{"zip with a/../b", withZip(hostileZip(t, zipMod.Module, "dotdot")), ErrBadZip, good[zipIdx].name},
-		{"zip with case collision", withZip(hostileZip(t, zipMod.Module, "case")), ErrBadZip, good[zipIdx].name},
-		{"zip with wrong prefix", withZip(hostileZip(t, zipMod.Module, "prefix")), ErrBadZip, good[zipIdx].name},
-		{"zip declaring 600 MB", withZip(hostileZip(t, zipMod.Module, "huge")), ErrBadZip, good[zipIdx].name},
-		{"zip hash mismatch", withZip(good[zipIdx].data), ErrHashMismatch, good[zipIdx].name},
-		{"trailing data", append(with(func(es []entry) []entry { return es }), compress(t, []byte("more"))...), ErrNonCanonical, ""},
-		{"garbage", []byte("this is not a bundle at all"), ErrNonCanonical, ""},
-		{"empty", nil, ErrCorrupt, ""},
+		}), bundle.ErrNonCanonical, firstFile.name},
+		{"zip with a/../b", withZip(hostileZip(t, zipMod.Module, "dotdot")), bundle.ErrBadZip, good[zipIdx].name},
+		{"zip with case collision", withZip(hostileZip(t, zipMod.Module, "case")), bundle.ErrBadZip, good[zipIdx].name},
+		{"zip with wrong prefix", withZip(hostileZip(t, zipMod.Module, "prefix")), bundle.ErrBadZip, good[zipIdx].name},
+		{"zip declaring 600 MB", withZip(hostileZip(t, zipMod.Module, "huge")), bundle.ErrBadZip, good[zipIdx].name},
+		{"zip hash mismatch", withZip(good[zipIdx].data), bundle.ErrHashMismatch, good[zipIdx].name},
+		{"trailing data", append(with(func(es []entry) []entry { return es }), compress(t, []byte("more"))...), bundle.ErrNonCanonical, ""},
+		{"garbage", []byte("this is not a bundle at all"), bundle.ErrNonCanonical, ""},
+		{"empty", nil, bundle.ErrCorrupt, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -360,10 +362,10 @@ func TestHostileBundles(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
-			if !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, bundle.ErrInvalid) {
 				t.Errorf("error %q does not match ErrInvalid", err)
 			}
-			var me *MemberError
+			var me *bundle.MemberError
 			if tc.member != "" && (!errors.As(err, &me) || me.Path != tc.member) {
 				t.Errorf("error %q does not name member %q", err, tc.member)
 			}
@@ -391,12 +393,12 @@ func TestUnsafeNames(t *testing.T) {
 		"download/example.com/x/@v/v1.0.0.mod\n",
 	}
 	for _, name := range bad {
-		if _, err := ParseMemberPath(name); !errors.Is(err, ErrUnsafePath) {
+		if _, err := bundle.ParseMemberPath(name); !errors.Is(err, bundle.ErrUnsafePath) {
 			t.Errorf("ParseMemberPath(%q) = %v, want ErrUnsafePath", name, err)
 		}
 	}
 	good := []string{
-		ManifestName, SignatureName, SBOMSPDX, SBOMCycloneDX,
+		bundle.ManifestName, bundle.SignatureName, bundle.SBOMSPDX, bundle.SBOMCycloneDX,
 		"download/example.com/!x/@v/v1.0.0.zip",
 		"download/example.com/x/@v/v2.0.0+incompatible.info",
 		"download/example.com/x/v2/@v/v2.1.0-rc.1.mod",
@@ -406,7 +408,7 @@ func TestUnsafeNames(t *testing.T) {
 		"sumdb/sum.golang.org/tile/8/data/000", "sumdb/sum.golang.org/lookup/example.com/!x@v1.0.0",
 	}
 	for _, name := range good {
-		if _, err := ParseMemberPath(name); err != nil {
+		if _, err := bundle.ParseMemberPath(name); err != nil {
 			t.Errorf("ParseMemberPath(%q) = %v, want ok", name, err)
 		}
 	}
@@ -417,8 +419,8 @@ func TestHashMod(t *testing.T) {
 	for _, tc := range []struct{ gomod, want string }{
 		{"module golang.org/x/sync\n\ngo 1.18\n", ""},
 	} {
-		got := HashMod([]byte(tc.gomod))
-		if !isH1(got) {
+		got := bundle.HashMod([]byte(tc.gomod))
+		if !bundle.IsH1(got) {
 			t.Errorf("HashMod = %q, not an h1: hash", got)
 		}
 	}
@@ -430,7 +432,7 @@ func TestHashMod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := HashMod(gomod); got != want {
+	if got := bundle.HashMod(gomod); got != want {
 		t.Errorf("HashMod = %s, dirhash.Hash1 = %s", got, want)
 	}
 }

@@ -1,4 +1,4 @@
-package bundle
+package bundle_test
 
 import (
 	"bytes"
@@ -12,18 +12,19 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/modferry/modferry/internal/bundle"
 	"golang.org/x/mod/module"
 )
 
 func TestErrInvalid(t *testing.T) {
 	sentinels := []error{
-		ErrUnsigned, ErrBadSignature, ErrBadManifest, ErrManifestFirst, ErrHashMismatch,
-		ErrNotInManifest, ErrMissingMember, ErrUnsafePath, ErrNotRegular, ErrDuplicate,
-		ErrTooLarge, ErrSizeMismatch, ErrNonCanonical, ErrCorrupt, ErrBadZip, ErrBadInfo, ErrBadVulnDB,
+		bundle.ErrUnsigned, bundle.ErrBadSignature, bundle.ErrBadManifest, bundle.ErrManifestFirst, bundle.ErrHashMismatch,
+		bundle.ErrNotInManifest, bundle.ErrMissingMember, bundle.ErrUnsafePath, bundle.ErrNotRegular, bundle.ErrDuplicate,
+		bundle.ErrTooLarge, bundle.ErrSizeMismatch, bundle.ErrNonCanonical, bundle.ErrCorrupt, bundle.ErrBadZip, bundle.ErrBadInfo, bundle.ErrBadVulnDB,
 	}
 	for i, s := range sentinels {
-		wrapped := memberErr("download/x/@v/v1.0.0.zip", fmt.Errorf("%w: detail", s))
-		if !errors.Is(s, ErrInvalid) || !errors.Is(wrapped, ErrInvalid) {
+		wrapped := bundle.MemberErr("download/x/@v/v1.0.0.zip", fmt.Errorf("%w: detail", s))
+		if !errors.Is(s, bundle.ErrInvalid) || !errors.Is(wrapped, bundle.ErrInvalid) {
 			t.Errorf("%q does not match ErrInvalid", s)
 		}
 		if !errors.Is(wrapped, s) {
@@ -34,16 +35,17 @@ func TestErrInvalid(t *testing.T) {
 				t.Errorf("%q matches %q", s, o)
 			}
 		}
-		if errors.Is(ErrInvalid, s) {
+		//lint:ignore SA1032 ErrInvalid is the error under test here, s the target
+		if errors.Is(bundle.ErrInvalid, s) {
 			t.Errorf("ErrInvalid matches %q", s)
 		}
 	}
 	// Any member error says the bundle is bad, and still matches what it wraps.
-	me := fmt.Errorf("b.tar.zst: %w", memberErr("vulndb/", fs.ErrNotExist))
-	if !errors.Is(me, ErrInvalid) || !errors.Is(me, fs.ErrNotExist) {
-		t.Errorf("%q: matches ErrInvalid %v, fs.ErrNotExist %v; want both", me, errors.Is(me, ErrInvalid), errors.Is(me, fs.ErrNotExist))
+	me := fmt.Errorf("b.tar.zst: %w", bundle.MemberErr("vulndb/", fs.ErrNotExist))
+	if !errors.Is(me, bundle.ErrInvalid) || !errors.Is(me, fs.ErrNotExist) {
+		t.Errorf("%q: matches ErrInvalid %v, fs.ErrNotExist %v; want both", me, errors.Is(me, bundle.ErrInvalid), errors.Is(me, fs.ErrNotExist))
 	}
-	if errors.Is(errors.New("disk full"), ErrInvalid) || errors.Is(fmt.Errorf("staging x: %w", fs.ErrPermission), ErrInvalid) {
+	if errors.Is(errors.New("disk full"), bundle.ErrInvalid) || errors.Is(fmt.Errorf("staging x: %w", fs.ErrPermission), bundle.ErrInvalid) {
 		t.Error("an error that is not about the bundle matches ErrInvalid")
 	}
 }
@@ -57,11 +59,11 @@ func (failStage) LocalPath(string) (string, error)      { return "", fs.ErrNotEx
 func TestStageFailureIsNotInvalid(t *testing.T) {
 	k := newTestKey(t)
 	b := writeBundle(t, sampleSource(t), k)
-	_, err := Read(context.Background(), bytes.NewReader(b), ReadOptions{Verify: k.verify, Stage: failStage{}})
+	_, err := bundle.Read(context.Background(), bytes.NewReader(b), bundle.ReadOptions{Verify: k.verify, Stage: failStage{}})
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Read into a full stage: %v, want ENOSPC", err)
 	}
-	if errors.Is(err, ErrInvalid) {
+	if errors.Is(err, bundle.ErrInvalid) {
 		t.Errorf("a full stage is not a bad bundle, but %q matches ErrInvalid", err)
 	}
 }
@@ -72,22 +74,22 @@ func TestManifestModuleErrors(t *testing.T) {
 	s := sampleSource(t)
 	for _, tc := range []struct {
 		desc string
-		edit func(*Module)
+		edit func(*bundle.Module)
 		want error // nil: only ErrBadManifest
 		text string
 	}{
-		{"bad modHash", func(m *Module) { m.ModHash = "h1:x" }, nil, "is not an h1: hash"},
-		{"other modHash", func(m *Module) { m.ModHash = HashMod([]byte("module other\n")) }, ErrHashMismatch, "but the go.mod listed hashes to"},
-		{"non-canonical version", func(m *Module) { m.Version = "v1.0" }, nil, "version is not canonical"},
+		{"bad modHash", func(m *bundle.Module) { m.ModHash = "h1:x" }, nil, "is not an h1: hash"},
+		{"other modHash", func(m *bundle.Module) { m.ModHash = bundle.HashMod([]byte("module other\n")) }, bundle.ErrHashMismatch, "but the go.mod listed hashes to"},
+		{"non-canonical version", func(m *bundle.Module) { m.Version = "v1.0" }, nil, "version is not canonical"},
 	} {
-		m := *s.m
-		m.Modules = slices.Clone(s.m.Modules)
+		m := *s.Manifest
+		m.Modules = slices.Clone(s.Manifest.Modules)
 		tc.edit(&m.Modules[0])
 		mv := m.Modules[0].ModuleVersion()
 		err := m.Validate()
 		var me *module.ModuleError
 		switch {
-		case !errors.Is(err, ErrBadManifest) || !errors.Is(err, ErrInvalid):
+		case !errors.Is(err, bundle.ErrBadManifest) || !errors.Is(err, bundle.ErrInvalid):
 			t.Errorf("%s: %v, want ErrBadManifest", tc.desc, err)
 		case tc.want != nil && !errors.Is(err, tc.want):
 			t.Errorf("%s: %v, want %v", tc.desc, err, tc.want)

@@ -1,4 +1,4 @@
-package bundle
+package bundle_test
 
 import (
 	"bytes"
@@ -12,11 +12,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/bundle/bundletest"
 )
 
 func FuzzParseManifest(f *testing.F) {
 	s := sampleSource(f)
-	good, err := s.m.Marshal()
+	good, err := s.Manifest.Marshal()
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -25,12 +28,12 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add([]byte(`{"formatVersion":1,"formatVersion":2}`))
 	f.Add(bytes.Replace(good, []byte(`"files"`), []byte(`"extra":1,"files"`), 1))
 	f.Add(bytes.Replace(good, []byte("download/"), []byte("download/../"), 1))
-	empty, _ := (&Manifest{FormatVersion: 1, Created: testCreated, ToolVersion: "t"}).Marshal()
+	empty, _ := (&bundle.Manifest{FormatVersion: 1, Created: testCreated, ToolVersion: "t"}).Marshal()
 	f.Add(empty)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := ParseManifest(data)
+		m, err := bundle.ParseManifest(data)
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) || !errors.Is(err, ErrBadManifest) {
+			if !errors.Is(err, bundle.ErrInvalid) || !errors.Is(err, bundle.ErrBadManifest) {
 				t.Fatalf("ParseManifest error %q matches neither ErrInvalid nor ErrBadManifest", err)
 			}
 			return
@@ -54,24 +57,24 @@ func FuzzParseManifest(f *testing.F) {
 // (unsigned, so that mutations reach past the signature).
 func FuzzRead(f *testing.F) {
 	s := sampleSource(f)
-	es := s.entries(f, newTestKey(f))
+	es := entries(f, s, newTestKey(f))
 	unsigned := append(es[:1:1], es[2:]...)
 	f.Add(rawTar(f, unsigned))
 	f.Add(rawTar(f, append(unsigned, entry{name: "../x", data: []byte("x")})))
 	f.Add(rawTar(f, append(unsigned, unsigned[1])))
 	f.Add(rawTar(f, unsigned[:3]))
-	small := &source{m: &Manifest{FormatVersion: 1, Created: testCreated, ToolVersion: "t"}, contents: map[string][]byte{}}
-	small.addModule(f, testMod{path: "example.com/a", version: "v1.0.0", noInfo: true})
-	ses := small.entries(f, newTestKey(f))
+	small := bundletest.NewSource(&bundle.Manifest{FormatVersion: 1, Created: testCreated, ToolVersion: "t"})
+	small.AddModule(f, bundletest.Module{Path: "example.com/a", Version: "v1.0.0", NoInfo: true})
+	ses := entries(f, small, newTestKey(f))
 	f.Add(rawTar(f, append(ses[:1:1], ses[2:]...)))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st := &memStage{t: t, files: map[string]*bytes.Buffer{}}
-		m, err := readTar(context.Background(), bytes.NewReader(data), ReadOptions{AllowUnsigned: true, Stage: st, Workers: 1})
+		m, err := bundle.ReadTar(context.Background(), bytes.NewReader(data), bundle.ReadOptions{AllowUnsigned: true, Stage: st, Workers: 1})
 		if err != nil {
 			// The stage is in memory and cannot fail: every error is
 			// about the bundle.
-			if !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, bundle.ErrInvalid) {
 				t.Fatalf("Read error %q does not match ErrInvalid", err)
 			}
 			return
@@ -95,15 +98,15 @@ func FuzzParseMemberPath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		mem, err := ParseMemberPath(name)
+		mem, err := bundle.ParseMemberPath(name)
 		if err != nil {
 			return
 		}
 		if !filepath.IsLocal(name) || strings.Contains(name, `\`) {
 			t.Fatalf("accepted %q", name)
 		}
-		if mem.Kind == KindDownload {
-			if p, err := DownloadPath(mem.Module, mem.Ext); err != nil || p != name {
+		if mem.Kind == bundle.KindDownload {
+			if p, err := bundle.DownloadPath(mem.Module, mem.Ext); err != nil || p != name {
 				t.Fatalf("DownloadPath(%v, %s) = %q, %v; want %q", mem.Module, mem.Ext, p, err, name)
 			}
 		}

@@ -1,4 +1,4 @@
-package bundle
+package bundle_test
 
 import (
 	"io"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modferry/modferry/internal/bundle"
 	"golang.org/x/mod/sumdb/dirhash"
 )
 
@@ -37,7 +38,7 @@ func TestHashZipMatchesDirhash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := HashZip(z)
+		got, err := bundle.HashZip(z)
 		if err != nil || got != want {
 			t.Errorf("HashZip(%s) = %q, %v; dirhash says %q", z, got, err, want)
 		}

@@ -1,4 +1,4 @@
-package bundle
+package bundle_test
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"testing"
+
+	"github.com/modferry/modferry/internal/bundle"
 )
 
 // TestTamperSweep flips single bytes all over a small signed bundle, in the
@@ -31,12 +33,12 @@ func TestTamperSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer os.RemoveAll(dir)
-		st, err := NewDirStage(dir)
+		st, err := bundle.NewDirStage(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		_, err = Read(context.Background(), bytes.NewReader(data), ReadOptions{Verify: k.verify, Stage: st, Workers: 2})
+		_, err = bundle.Read(context.Background(), bytes.NewReader(data), bundle.ReadOptions{Verify: k.verify, Stage: st, Workers: 2})
 		return err
 	}
 
@@ -54,7 +56,7 @@ func TestTamperSweep(t *testing.T) {
 		bad[i] ^= x
 		flips++
 		err := read(bad)
-		if err != nil && !errors.Is(err, ErrInvalid) {
+		if err != nil && !errors.Is(err, bundle.ErrInvalid) {
 			t.Errorf("compressed byte %d/%d ^ %#x: error %q does not match ErrInvalid", i, len(b), x, err)
 		}
 		if err == nil {
@@ -73,8 +75,8 @@ func TestTamperSweep(t *testing.T) {
 		positions[i] = true
 	}
 	off := 0
-	for _, e := range s.entries(t, k) {
-		hdr, err := encodeTarHeader(e.name, int64(len(e.data)), testCreated)
+	for _, e := range entries(t, s, k) {
+		hdr, err := bundle.EncodeTarHeader(e.name, int64(len(e.data)), testCreated)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +89,7 @@ func TestTamperSweep(t *testing.T) {
 				positions[off+p] = true
 			}
 			off += n
-			if pad := padding(int64(n)); pad > 0 {
+			if pad := bundle.Padding(int64(n)); pad > 0 {
 				positions[off] = true
 				positions[off+pad-1] = true
 				off += pad
@@ -111,7 +113,7 @@ func TestTamperSweep(t *testing.T) {
 			n++
 			if err := read(compress(t, bad)); err == nil {
 				t.Errorf("uncompressed byte %d/%d ^ %#x (%q -> %q) accepted", p, len(raw), x, raw[p], bad[p])
-			} else if !errors.Is(err, ErrInvalid) {
+			} else if !errors.Is(err, bundle.ErrInvalid) {
 				t.Errorf("uncompressed byte %d/%d ^ %#x: error %q does not match ErrInvalid", p, len(raw), x, err)
 			}
 		}
@@ -120,7 +122,7 @@ func TestTamperSweep(t *testing.T) {
 }
 
 func decompressErr(b []byte) ([]byte, error) {
-	zr, err := newDecoder(bytes.NewReader(b))
+	zr, err := bundle.NewDecoder(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package bundle
+package bundle_test
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/bundle/bundletest"
 	"github.com/modferry/modferry/internal/vulndb"
 )
 
@@ -19,11 +21,11 @@ const testOSV = `{"id":"GO-2099-0001","modified":"2024-07-01T00:00:00Z","publish
 
 // addVulnDB adds a one-entry vulnerability database to s; mutate may
 // change its files (by name inside vulndb/) before they are added.
-func addVulnDB(t *testing.T, s *source, mutate func(files map[string][]byte)) {
+func addVulnDB(t *testing.T, s *bundletest.Source, mutate func(files map[string][]byte)) {
 	t.Helper()
 	v := module.Version{Path: "example.com/vulndb", Version: "v0.0.0-20240701000000-cccccccccccc"}
 	zipFile := filepath.Join(t.TempDir(), "v.zip")
-	if err := os.WriteFile(zipFile, makeZip(t, v, map[string]string{"go.mod": "module example.com/vulndb\n", "data/osv/GO-2099-0001.json": testOSV}), 0o644); err != nil {
+	if err := os.WriteFile(zipFile, bundletest.Zip(t, v, map[string][]byte{"go.mod": []byte("module example.com/vulndb\n"), "data/osv/GO-2099-0001.json": []byte(testOSV)}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	db, err := vulndb.FromModuleZip(zipFile, v, time.Time{})
@@ -38,9 +40,9 @@ func addVulnDB(t *testing.T, s *source, mutate func(files map[string][]byte)) {
 		mutate(files)
 	}
 	for name, data := range files {
-		s.add(t, VulnDBPrefix+name, data)
+		s.Add(t, bundle.VulnDBPrefix+name, data)
 	}
-	s.m.VulnDB = &VulnDBInfo{Source: v.String(), Modified: db.Modified, Entries: db.Len()}
+	s.Manifest.VulnDB = &bundle.VulnDBInfo{Source: v.String(), Modified: db.Modified, Entries: db.Len()}
 }
 
 func TestVulnDBMembers(t *testing.T) {
@@ -61,7 +63,7 @@ func TestVulnDBMembers(t *testing.T) {
 	}
 	// vulndb members come last.
 	files := filesOf(m)
-	if last := files[len(files)-1]; last[:len(VulnDBPrefix)] != VulnDBPrefix {
+	if last := files[len(files)-1]; last[:len(bundle.VulnDBPrefix)] != bundle.VulnDBPrefix {
 		t.Errorf("last member %s, want a vulndb/ member", last)
 	}
 
@@ -79,33 +81,33 @@ func TestVulnDBMembers(t *testing.T) {
 		}, "vulndb/ID/GO-2099-0002.json"},
 		"index hides the entry": {func(f map[string][]byte) {
 			f[vulndb.ModulesIndex] = []byte("[]")
-		}, VulnDBPrefix},
+		}, bundle.VulnDBPrefix},
 	} {
 		s := sampleSource(t)
 		addVulnDB(t, s, tc.mutate)
 		_, _, err := readBundle(t, writeBundle(t, s, k), k)
-		var me *MemberError
-		if !errors.Is(err, ErrBadVulnDB) || !errors.As(err, &me) || me.Path != tc.member {
+		var me *bundle.MemberError
+		if !errors.Is(err, bundle.ErrBadVulnDB) || !errors.As(err, &me) || me.Path != tc.member {
 			t.Errorf("%s: Read = %v; want ErrBadVulnDB naming %s", name, err, tc.member)
 		}
 	}
 
 	// A manifest describing a database the bundle does not hold.
 	s = sampleSource(t)
-	s.m.VulnDB = &VulnDBInfo{Source: "x@v1.0.0", Modified: time.Now(), Entries: 1}
-	if _, _, err := readBundle(t, writeBundle(t, s, k), k); !errors.Is(err, ErrBadVulnDB) {
+	s.Manifest.VulnDB = &bundle.VulnDBInfo{Source: "x@v1.0.0", Modified: time.Now(), Entries: 1}
+	if _, _, err := readBundle(t, writeBundle(t, s, k), k); !errors.Is(err, bundle.ErrBadVulnDB) {
 		t.Errorf("vulndb description without members: %v", err)
 	}
 }
 
 func TestVulnDBNames(t *testing.T) {
 	for _, name := range []string{"vulndb/index/db.json", "vulndb/index/modules.json", "vulndb/index/vulns.json", "vulndb/ID/GO-2021-0113.json"} {
-		if m, err := ParseMemberPath(name); err != nil || m.Kind != KindVulnDB {
+		if m, err := bundle.ParseMemberPath(name); err != nil || m.Kind != bundle.KindVulnDB {
 			t.Errorf("ParseMemberPath(%q) = %+v, %v", name, m, err)
 		}
 	}
 	for _, name := range []string{"vulndb/index/other.json", "vulndb/ID/GO-2021-0113.json.gz", "vulndb/ID/sub/x.json", "vulndb/current", "vulndb/ID/.json", "vulndb/db.json"} {
-		if _, err := ParseMemberPath(name); !errors.Is(err, ErrUnsafePath) {
+		if _, err := bundle.ParseMemberPath(name); !errors.Is(err, bundle.ErrUnsafePath) {
 			t.Errorf("ParseMemberPath(%q) = %v, want ErrUnsafePath", name, err)
 		}
 	}

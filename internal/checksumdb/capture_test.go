@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"golang.org/x/mod/module"
 )
 
@@ -13,17 +14,17 @@ func TestCaptureVerify(t *testing.T) {
 	ctx := context.Background()
 	db := newTestDB(t)
 	fx := fixtures(t)
-	db.addFiller(t, 300)
+	db.AddFiller(t, 300)
 	for i, m := range fx {
-		db.add(t, m)
-		db.addFiller(t, i*7) // heads change between records
+		addHashes(t, db, m)
+		db.AddFiller(t, i*7) // heads change between records
 	}
-	toolchain := ModuleHashes{Version: module.Version{Path: "golang.org/toolchain", Version: "v0.0.1-go1.27.3.linux-amd64"}, ZipHash: fakeHash("toolchain")}
-	db.add(t, toolchain)
-	db.addFiller(t, 45)
+	toolchain := ModuleHashes{Version: module.Version{Path: "golang.org/toolchain", Version: "v0.0.1-go1.27.3.linux-amd64"}, ZipHash: checksumdbtest.FakeHash("toolchain")}
+	addHashes(t, db, toolchain)
+	db.AddFiller(t, 45)
 	mods := append(fx, toolchain)
 
-	p, err := Capture(ctx, CaptureOptions{VerifierKey: db.key, Fetch: db.fetch, Modules: mods})
+	p, err := Capture(ctx, CaptureOptions{VerifierKey: db.Key, Fetch: db.Fetch, Modules: mods})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestCaptureVerify(t *testing.T) {
 			t.Logf("  %s (%d bytes)", path, len(p.Files[path]))
 		}
 	}
-	h, err := Verify(p.Files, db.name, db.key, mods)
+	h, err := Verify(p.Files, db.Name, db.Key, mods)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,14 +44,14 @@ func TestCaptureVerify(t *testing.T) {
 
 	// A mismatching hash stops the capture, naming the module.
 	bad := append([]ModuleHashes(nil), mods...)
-	bad[2].ZipHash = fakeHash("evil")
-	_, err = Capture(ctx, CaptureOptions{VerifierKey: db.key, Fetch: db.fetch, Modules: bad})
+	bad[2].ZipHash = checksumdbtest.FakeHash("evil")
+	_, err = Capture(ctx, CaptureOptions{VerifierKey: db.Key, Fetch: db.Fetch, Modules: bad})
 	var me *MismatchError
 	if !errors.As(err, &me) || me.Module != bad[2].Version || !errors.Is(err, ErrSecurity) {
 		t.Fatalf("Capture with bad hash: %v", err)
 	}
 	t.Logf("mismatch: %v", err)
-	if _, err := Verify(p.Files, db.name, db.key, bad); !errors.As(err, &me) {
+	if _, err := Verify(p.Files, db.Name, db.Key, bad); !errors.As(err, &me) {
 		t.Fatalf("Verify with bad hash: %v", err)
 	}
 }
@@ -59,12 +60,12 @@ func TestVerifyTamper(t *testing.T) {
 	ctx := context.Background()
 	db := newTestDB(t)
 	fx := fixtures(t)
-	db.addFiller(t, 300)
+	db.AddFiller(t, 300)
 	for _, m := range fx {
-		db.add(t, m)
+		addHashes(t, db, m)
 	}
-	db.addFiller(t, 20)
-	p, err := Capture(ctx, CaptureOptions{VerifierKey: db.key, Fetch: db.fetch, Modules: fx})
+	db.AddFiller(t, 20)
+	p, err := Capture(ctx, CaptureOptions{VerifierKey: db.Key, Fetch: db.Fetch, Modules: fx})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func TestVerifyTamper(t *testing.T) {
 	}
 	cases := map[string]func(map[string][]byte){
 		"lookup record": func(f map[string][]byte) {
-			f[lk] = []byte(strings.Replace(string(f[lk]), fx[0].ZipHash, fakeHash("x"), 1))
+			f[lk] = []byte(strings.Replace(string(f[lk]), fx[0].ZipHash, checksumdbtest.FakeHash("x"), 1))
 		},
 		"tile byte": func(f map[string][]byte) {
 			d := append([]byte(nil), f[tile]...)
@@ -98,7 +99,7 @@ func TestVerifyTamper(t *testing.T) {
 				files[k] = v
 			}
 			tamper(files)
-			_, err := Verify(files, db.name, db.key, fx)
+			_, err := Verify(files, db.Name, db.Key, fx)
 			if err == nil {
 				t.Fatal("Verify accepted a tampered proof")
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -13,18 +14,18 @@ func TestDBImportHeads(t *testing.T) {
 	ctx := context.Background()
 	sdb := newTestDB(t)
 	fx := fixtures(t)
-	sdb.addFiller(t, 300)
-	sdb.add(t, fx[0])
-	sdb.addFiller(t, 7)
-	p1, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.key, Fetch: sdb.fetch, Modules: fx[:1]})
+	sdb.AddFiller(t, 300)
+	addHashes(t, sdb, fx[0])
+	sdb.AddFiller(t, 7)
+	p1, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.Key, Fetch: sdb.Fetch, Modules: fx[:1]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sdb.addFiller(t, 500)
-	sdb.add(t, fx[1])
-	sdb.addFiller(t, 3)
+	sdb.AddFiller(t, 500)
+	addHashes(t, sdb, fx[1])
+	sdb.AddFiller(t, 3)
 	// Captured without the offline side's head: cannot prove head 1.
-	p2, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.key, Fetch: sdb.fetch, Modules: fx[1:2]})
+	p2, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.Key, Fetch: sdb.Fetch, Modules: fx[1:2]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestDBImportHeads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		db, err := NewDB(st, sdb.key)
+		db, err := NewDB(st, sdb.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +56,7 @@ func TestDBImportHeads(t *testing.T) {
 	}
 
 	// With the inventory's heads it goes through, and heads are kept.
-	p2b, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.key, Fetch: sdb.fetch, Modules: fx[1:2], OldHeads: [][]byte{p1.Head.Note}})
+	p2b, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.Key, Fetch: sdb.Fetch, Modules: fx[1:2], OldHeads: [][]byte{p1.Head.Note}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,9 +103,9 @@ func TestDBImportModulesChecksHashes(t *testing.T) {
 	ctx := context.Background()
 	sdb := newTestDB(t)
 	fx := fixtures(t)
-	sdb.addFiller(t, 300)
-	sdb.add(t, fx[0])
-	p, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.key, Fetch: sdb.fetch, Modules: fx[:1]})
+	sdb.AddFiller(t, 300)
+	addHashes(t, sdb, fx[0])
+	p, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.Key, Fetch: sdb.Fetch, Modules: fx[:1]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,12 +113,12 @@ func TestDBImportModulesChecksHashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := NewDB(st, sdb.key)
+	db, err := NewDB(st, sdb.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wrong := fx[0]
-	wrong.ZipHash = fakeHash("not the zip")
+	wrong.ZipHash = checksumdbtest.FakeHash("not the zip")
 	_, err = db.ImportModules(ctx, p.Files, []ModuleHashes{wrong})
 	var me *MismatchError
 	if !errors.As(err, &me) || !errors.Is(err, ErrSecurity) {

@@ -114,13 +114,13 @@ func TestGoCommand(t *testing.T) {
 	up := testupstream.New(t)
 	fx := fixtureHashes(t, up.Dir, up.Versions())
 	sdb := newTestDB(t)
-	sdb.addFiller(t, 300)
+	sdb.AddFiller(t, 300)
 	for i, m := range fx {
-		sdb.add(t, m)
-		sdb.addFiller(t, 3*i)
+		addHashes(t, sdb, m)
+		sdb.AddFiller(t, 3*i)
 	}
-	sdb.addFiller(t, 20)
-	p, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.key, Fetch: sdb.fetch, Modules: fx})
+	sdb.AddFiller(t, 20)
+	p, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.Key, Fetch: sdb.Fetch, Modules: fx})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,10 +131,10 @@ func TestGoCommand(t *testing.T) {
 		}
 	}
 	t.Logf("proof for %d modules: tree size %d, %d files (%d tiles), %d bytes", len(fx), p.Head.N, len(p.Files), tiles, p.Size())
-	if _, err := Verify(p.Files, sdb.name, sdb.key, fx); err != nil {
+	if _, err := Verify(p.Files, sdb.Name, sdb.Key, fx); err != nil {
 		t.Fatal(err)
 	}
-	off := newOffline(t, up, sdb.key)
+	off := newOffline(t, up, sdb.Key)
 	if _, err := off.db.Import(ctx, p.Files); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestGoCommand(t *testing.T) {
 		if m := off.takeMisses(); len(m) > 0 {
 			t.Errorf("checksum requests not answered: %v", m)
 		}
-		if _, err := os.Stat(filepath.Join(gopathOf(env), "pkg", "sumdb", sdb.name, "latest")); err != nil {
+		if _, err := os.Stat(filepath.Join(gopathOf(env), "pkg", "sumdb", sdb.Name, "latest")); err != nil {
 			t.Fatalf("client did not use the checksum database: %v", err)
 		}
 	})
@@ -228,16 +228,16 @@ func TestGoCommandIncremental(t *testing.T) {
 		}
 	}
 	sdb := newTestDB(t)
-	sdb.addFiller(t, 280)
+	sdb.AddFiller(t, 280)
 	for _, m := range first {
-		sdb.add(t, m)
-		sdb.addFiller(t, 5)
+		addHashes(t, sdb, m)
+		sdb.AddFiller(t, 5)
 	}
-	p1, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.key, Fetch: sdb.fetch, Modules: first})
+	p1, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.Key, Fetch: sdb.Fetch, Modules: first})
 	if err != nil {
 		t.Fatal(err)
 	}
-	off := newOffline(t, up, sdb.key)
+	off := newOffline(t, up, sdb.Key)
 	if _, err := off.db.Import(ctx, p1.Files); err != nil {
 		t.Fatal(err)
 	}
@@ -251,11 +251,11 @@ func TestGoCommandIncremental(t *testing.T) {
 	}
 
 	// The log grows; bundle 2 is exported --since the inventory.
-	sdb.addFiller(t, 150)
+	sdb.AddFiller(t, 150)
 	for _, m := range later {
-		sdb.add(t, m)
+		addHashes(t, sdb, m)
 	}
-	sdb.addFiller(t, 33)
+	sdb.AddFiller(t, 33)
 	held, err := off.db.Heads(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -264,12 +264,12 @@ func TestGoCommandIncremental(t *testing.T) {
 	for _, h := range held {
 		old = append(old, h.Note)
 	}
-	p2, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.key, Fetch: sdb.fetch, Modules: later, OldHeads: old})
+	p2, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.Key, Fetch: sdb.Fetch, Modules: later, OldHeads: old})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("incremental proof: tree %d -> %d, %d files, %d bytes: %v", p1.Head.N, p2.Head.N, len(p2.Files), p2.Size(), p2.Paths())
-	if _, err := Verify(p2.Files, sdb.name, sdb.key, later, old...); err != nil {
+	if _, err := Verify(p2.Files, sdb.Name, sdb.Key, later, old...); err != nil {
 		t.Fatal(err)
 	}
 	res, err := off.db.Import(ctx, p2.Files)
@@ -289,7 +289,7 @@ func TestGoCommandIncremental(t *testing.T) {
 	if m := off.takeMisses(); len(m) > 0 {
 		t.Errorf("checksum requests not answered: %v", m)
 	}
-	latest, _ := os.ReadFile(filepath.Join(gopathOf(env), "pkg", "sumdb", sdb.name, "latest"))
+	latest, _ := os.ReadFile(filepath.Join(gopathOf(env), "pkg", "sumdb", sdb.Name, "latest"))
 	if !bytes.Equal(latest, p2.Head.Note) {
 		t.Errorf("client's latest head is not head 2:\n%s", latest)
 	}
@@ -304,11 +304,11 @@ func TestGoCommandIncremental(t *testing.T) {
 	}
 
 	// A client holding a head newer than the store's fails clearly.
-	sdb.addFiller(t, 40)
+	sdb.AddFiller(t, 40)
 	env2 := off.clientEnv(t)
-	cfg := filepath.Join(gopathOf(env2), "pkg", "sumdb", sdb.name, "latest")
+	cfg := filepath.Join(gopathOf(env2), "pkg", "sumdb", sdb.Name, "latest")
 	os.MkdirAll(filepath.Dir(cfg), 0o755)
-	if err := os.WriteFile(cfg, sdb.signedHead(t), 0o644); err != nil {
+	if err := os.WriteFile(cfg, sdb.SignedHead(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := runAll(t, appDir(t), env2)

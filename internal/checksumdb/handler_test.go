@@ -14,13 +14,13 @@ func newServedDB(t testing.TB) (*DB, *Proof, http.Handler) {
 	t.Helper()
 	ctx := context.Background()
 	sdb := newTestDB(t)
-	sdb.addFiller(t, 300)
+	sdb.AddFiller(t, 300)
 	fx := fixtures(t)[:3]
 	for _, m := range fx {
-		sdb.add(t, m)
+		addHashes(t, sdb, m)
 	}
-	sdb.addFiller(t, 10)
-	p, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.key, Fetch: sdb.fetch, Modules: fx})
+	sdb.AddFiller(t, 10)
+	p, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.Key, Fetch: sdb.Fetch, Modules: fx})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func newServedDB(t testing.TB) (*DB, *Proof, http.Handler) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := NewDB(st, sdb.key)
+	db, err := NewDB(st, sdb.Key)
 	if err != nil {
 		t.Fatal(err)
 	}

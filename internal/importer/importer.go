@@ -51,7 +51,8 @@ type Options struct {
 	AllowUnsigned bool
 	// Actor is recorded in the import history ("local:alice").
 	Actor string
-	// KeyID is recorded in the import history, if known.
+	// KeyID is never read, and no caller sets it: the import history
+	// (Record) holds no key ID.
 	KeyID func() string
 	// CommitHook, if set, runs before each file is committed; tests use it
 	// to stop an import at chosen points.

@@ -36,10 +36,7 @@ func newStore(t *testing.T) *store.Disk {
 }
 
 func opts(pub sign.PublicKey) importer.Options {
-	return importer.Options{Verify: func(m []byte, sigs bundle.Signatures) error {
-		_, err := sign.Verify([]sign.PublicKey{pub}, m, sigs.Minisign)
-		return err
-	}, Actor: "test"}
+	return importer.Options{Verify: bundletest.Verifier(pub), Actor: "test"}
 }
 
 // snapshot maps every file of the store (but the import lock) to its

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -108,12 +107,11 @@ func TestSelectToolchainAgreesWithGo(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			os.WriteFile(filepath.Join(dir, c.file), []byte(c.content), 0o644)
+			writeTree(t, dir, map[string]string{c.file: c.content})
 			pc := &projectCopy{Orig: dir, Root: dir, Modules: []string{dir}}
 			if c.file == "go.work" {
 				a := filepath.Join(dir, "a")
-				os.MkdirAll(a, 0o755)
-				os.WriteFile(filepath.Join(a, "go.mod"), []byte("module a\n\ngo 1.21\n"), 0o644)
+				writeTree(t, a, map[string]string{"go.mod": "module a\n\ngo 1.21\n"})
 				pc.Workspace, pc.Modules = true, []string{a}
 			}
 			sels, err := projectToolchains(pc, local)
@@ -163,8 +161,7 @@ func TestResolveSelectsToolchain(t *testing.T) {
 	next := fmt.Sprintf("go1.%d.0", minor+1)
 	write := func(gomod string) string {
 		dir := t.TempDir()
-		os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644)
-		os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+		writeTree(t, dir, map[string]string{"go.mod": gomod, "main.go": "package main\n\nfunc main() {}\n"})
 		return dir
 	}
 	resolve := func(dir string) (*Result, error) {

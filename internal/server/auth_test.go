@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,12 +183,17 @@ func TestAnonymousRead(t *testing.T) {
 
 func TestExpiredToken(t *testing.T) {
 	f := newFixture(t, Config{})
-	s, err := f.tokens.Add("soon", []auth.Scope{auth.ScopeRead}, time.Now().Add(50*time.Millisecond))
+	var clock atomic.Int64 // UnixNano
+	clock.Store(time.Now().UnixNano())
+	f.tokens.SetClock(func() time.Time { return time.Unix(0, clock.Load()) })
+	s, err := f.tokens.Add("soon", []auth.Scope{auth.ScopeRead}, time.Unix(0, clock.Load()).Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantCode(t, f.do(req{path: "/corp.example/a/@v/list", token: s}), 200, "before expiry")
-	time.Sleep(60 * time.Millisecond)
+	clock.Add(int64(59 * time.Minute))
+	wantCode(t, f.do(req{path: "/corp.example/a/@v/list", token: s}), 200, "a minute before expiry")
+	clock.Add(int64(time.Minute))
 	w := f.do(req{path: "/corp.example/a/@v/list", token: s})
 	wantCode(t, w, 401, "after expiry")
 	if !strings.Contains(w.Body.String(), "expired") {

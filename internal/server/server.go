@@ -60,8 +60,11 @@ type Config struct {
 	// BundleTrust is what the signatures of a bundle uploaded to
 	// POST /api/v1/bundles must satisfy; nil Keys turn bundle upload off.
 	BundleTrust trust.Policy
-	// TempDir holds uploads while they are received and checked; "" means
-	// STORE/uploads for a disk store (see UploadsDir), else os.TempDir().
+	// TempDir holds the module zips of publish requests while they are
+	// received and made canonical; "" means STORE/uploads for a disk store
+	// (see UploadsDir), else os.TempDir(). Bundle uploads do not pass
+	// through it: importer.ImportStream stages them in the store's
+	// importer.StagingDir.
 	TempDir string
 	// MaxBundleBytes bounds one bundle upload; 0 means
 	// DefaultMaxBundleBytes.

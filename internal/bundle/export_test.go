@@ -1,0 +1,17 @@
+package bundle
+
+// Internals for the external tests (package bundle_test), which share their
+// helpers with other packages' tests through package bundletest.
+var (
+	EncodeTarHeader = encodeTarHeader
+	IsH1            = isH1
+	MemberErr       = memberErr
+	NewDecoder      = newDecoder
+	NewEncoder      = newEncoder
+	Padding         = padding
+	ReadTar         = readTar
+	TarHeader       = tarHeader
+)
+
+// Canonical returns m in canonical order (see canonical).
+func (m *Manifest) Canonical() *Manifest { return m.canonical() }
