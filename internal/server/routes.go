@@ -22,20 +22,22 @@ type route struct {
 }
 
 // routeTable returns the server's routes. Those under api.Prefix go on
-// their own mux (see ServeHTTP).
+// a mux of their own (see serveAPI).
 func (s *Server) routeTable() []route {
 	version := api.ModulesPath + "{version...}"
 	return []route{
 		{"GET /healthz", needNone, s.epHealth, handler(http.HandlerFunc(healthz))},
 		{"GET /metrics", needRead, s.epMetrics, handler(s.promh)},
+		// No module path starts with "sumdb/", "vulndb/", "healthz",
+		// "metrics" or "api/": its first element has a dot.
 		{"GET /sumdb/", needRead, s.epSumDB, handler(s.sumdb)},
-		// No module path starts with "vulndb/" (or "sumdb/", "healthz",
-		// "metrics", "api/"): its first element has a dot.
 		{"GET /vulndb/", needRead, s.epVulnDB, handler(s.vulndb)},
 		// The GOPROXY protocol is one catch-all route: its paths are module
 		// paths of any depth followed by /@v/..., /@latest, and a ServeMux
 		// wildcard cannot stand before a literal (a {x...} wildcard ends a
-		// pattern). package proxy parses them.
+		// pattern); package proxy parses them. (The mux redirects a path
+		// with //, . or .. elements to its clean form; no module path has
+		// such elements.)
 		{"GET /", needRead, nil, handler(s.proxy)},
 
 		{"GET " + version, needRead, s.epAPI, withVersion(s.apiVersion)},
