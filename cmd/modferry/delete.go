@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/publish"
@@ -61,7 +62,7 @@ func runDelete(ctx context.Context, w io.Writer, o deleteOptions, arg string) er
 	if o.remote.server != "" && o.storeSet {
 		return usagef("give --store or --server, not both")
 	}
-	var res publish.Deleted
+	var res api.Deleted
 	if o.remote.server != "" {
 		if res, err = o.remote.remote().Delete(ctx, v, o.reason); err != nil {
 			return fmt.Errorf("delete %s: %w", v, err)
@@ -92,7 +93,7 @@ func runDelete(ctx context.Context, w io.Writer, o deleteOptions, arg string) er
 		if derr != nil {
 			return derr
 		}
-		res = publish.Deleted{Path: v.Path, Version: v.Version, Time: rec.Time, Actor: actor, Reason: o.reason}
+		res = api.Deleted{Path: v.Path, Version: v.Version, Time: rec.Time, Actor: actor, Reason: o.reason}
 	}
 	if o.json {
 		return printJSON(w, res)

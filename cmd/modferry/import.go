@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/cacheimport"
 	"github.com/modferry/modferry/internal/importer"
@@ -98,7 +99,7 @@ func runImportRemote(ctx context.Context, w io.Writer, o importOptions, bundles 
 	var results []*importer.Result
 	for _, b := range bundles {
 		var res importer.Result
-		if err := r.PostBundle(ctx, b, &res); err != nil {
+		if err := postBundle(ctx, r, b, &res); err != nil {
 			return fmt.Errorf("%s: %w", b, err)
 		}
 		results = append(results, &res)
@@ -115,6 +116,17 @@ func runImportRemote(ctx context.Context, w io.Writer, o importOptions, bundles 
 		return printJSON(w, results)
 	}
 	return nil
+}
+
+// postBundle uploads the bundle file to the server c, decoding its answer
+// into res.
+func postBundle(ctx context.Context, c *api.Client, file string, res *importer.Result) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return c.PostBundle(ctx, f, res)
 }
 
 func localActor() string {

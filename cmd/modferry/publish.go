@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/publish"
@@ -39,12 +40,12 @@ func addRemoteFlags(cmd *cobra.Command, o *remoteOptions, scope string) {
 	cmd.Flags().StringVar(&o.token, "token", "", "token with the "+scope+" scope for --server (default: $MODFERRY_TOKEN)")
 }
 
-func (o remoteOptions) remote() *publish.Remote {
+func (o remoteOptions) remote() *api.Client {
 	tok := o.token
 	if tok == "" {
 		tok = os.Getenv("MODFERRY_TOKEN")
 	}
-	return &publish.Remote{URL: o.server, Token: tok}
+	return &api.Client{URL: o.server, Token: tok}
 }
 
 func newPublishCmd() *cobra.Command {
@@ -123,7 +124,7 @@ func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []strin
 
 	where := o.remote.server
 	if o.remote.server != "" {
-		if _, err := o.remote.remote().Upload(ctx, m); err != nil {
+		if err := upload(ctx, o.remote.remote(), m); err != nil {
 			return fmt.Errorf("publish %s: %w", v, err)
 		}
 	} else {
@@ -160,6 +161,17 @@ func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []strin
 	fmt.Fprintf(w, "published %s to %s\n", v, where)
 	fmt.Fprintf(w, "%s %s %s\n%s %s/go.mod %s\n", v.Path, v.Version, m.Hash, v.Path, v.Version, m.ModHash)
 	return nil
+}
+
+// upload publishes m on the server c.
+func upload(ctx context.Context, c *api.Client, m *publish.Module) error {
+	zf, err := os.Open(m.ZipPath)
+	if err != nil {
+		return err
+	}
+	defer zf.Close()
+	_, err = c.Publish(ctx, m.Version, m.Mod, zf, m.Time)
+	return err
 }
 
 func buildModule(ctx context.Context, v module.Version, o publishOptions, rest []string, when time.Time) (*publish.Module, error) {

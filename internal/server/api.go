@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/modules"
@@ -25,13 +26,8 @@ import (
 	"github.com/modferry/modferry/internal/store"
 )
 
-// The JSON API. Module routes are documented in package publish, which
-// holds their client; the token routes (admin scope) are:
-//
-//	GET    /api/v1/tokens          200 [auth.Info, ...]
-//	POST   /api/v1/tokens          {"name","scopes":["read",...],"expires":RFC3339 or omitted}
-//	                               201 {"name","scopes","expires","secret"}; 409 name in use
-//	DELETE /api/v1/tokens/<name>   200 {"name"}; 404 no such token
+// The JSON API, whose routes, bodies and client are package api; its
+// route table is routeTable.
 //
 // Every request that changes something (publish, delete, bundle import,
 // token add and revoke) is recorded in the audit log before it is carried
@@ -39,76 +35,9 @@ import (
 // log's disk is full, 503 on a read-only store or a damaged log. If the
 // change was made but its outcome could not be recorded, the answer is
 // 500 saying exactly that.
-const (
-	apiPrefix    = "/api/"
-	modulesPath  = "/api/v1/modules/"
-	tokensPath   = "/api/v1/tokens"
-	maxTokenBody = 64 << 10
-)
 
-// apiNeed returns the scope an API request needs.
-func apiNeed(method, path string) need {
-	switch {
-	case path == tokensPath || strings.HasPrefix(path, tokensPath+"/"):
-		return needAdmin
-	case method == http.MethodGet || method == http.MethodHead:
-		return needRead
-	case method == http.MethodDelete:
-		return needDelete
-	}
-	return needWrite
-}
-
-// serveAPI serves an authorized API request. token names the token used,
-// "" if none was needed.
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, token string) {
-	path := r.URL.Path
-	switch {
-	case strings.HasPrefix(path, modulesPath):
-		v, err := parseModuleVersion(strings.TrimPrefix(path, modulesPath))
-		if err != nil {
-			apiError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		switch r.Method {
-		case http.MethodPut, http.MethodPost:
-			s.apiPublish(w, r, v, actorOf(token))
-		case http.MethodDelete:
-			s.apiDelete(w, r, v, actorOf(token))
-		case http.MethodGet, http.MethodHead:
-			s.apiVersion(w, r, v)
-		default:
-			w.Header().Set("Allow", "GET, HEAD, PUT, POST, DELETE")
-			apiError(w, http.StatusMethodNotAllowed, "method not allowed")
-		}
-	case path == bundlesPath:
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			apiError(w, http.StatusMethodNotAllowed, "method not allowed")
-			return
-		}
-		s.apiImport(w, r, actorOf(token))
-	case path == tokensPath:
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-			s.apiTokenList(w)
-		case http.MethodPost:
-			s.apiTokenAdd(w, r, actorOf(token))
-		default:
-			w.Header().Set("Allow", "GET, HEAD, POST")
-			apiError(w, http.StatusMethodNotAllowed, "method not allowed")
-		}
-	case strings.HasPrefix(path, tokensPath+"/"):
-		if r.Method != http.MethodDelete {
-			w.Header().Set("Allow", "DELETE")
-			apiError(w, http.StatusMethodNotAllowed, "method not allowed")
-			return
-		}
-		s.apiTokenRevoke(w, r, strings.TrimPrefix(path, tokensPath+"/"), actorOf(token))
-	default:
-		apiError(w, http.StatusNotFound, "no such API endpoint")
-	}
-}
+// maxTokenBody bounds the body of POST /api/v1/tokens.
+const maxTokenBody = 64 << 10
 
 // actorOf is the audit actor for a token name.
 func actorOf(token string) string {
@@ -118,31 +47,8 @@ func actorOf(token string) string {
 	return "token:" + token
 }
 
-// parseModuleVersion parses "<escaped path>/@v/<escaped version>".
-func parseModuleVersion(p string) (module.Version, error) {
-	esc, escVer, ok := strings.Cut(p, "/@v/")
-	if !ok || escVer == "" || strings.Contains(escVer, "/") {
-		return module.Version{}, errors.New("want /api/v1/modules/<escaped module path>/@v/<escaped version>")
-	}
-	path, err := module.UnescapePath(esc)
-	if err != nil {
-		return module.Version{}, err
-	}
-	ver, err := module.UnescapeVersion(escVer)
-	if err != nil {
-		return module.Version{}, err
-	}
-	if err := module.Check(path, ver); err != nil {
-		return module.Version{}, err
-	}
-	if module.CanonicalVersion(ver) != ver {
-		return module.Version{}, fmt.Errorf("%s@%s: version is not canonical", path, ver)
-	}
-	return module.Version{Path: path, Version: ver}, nil
-}
-
 func apiError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, publish.APIError{Error: msg})
+	writeJSON(w, code, api.ErrorBody{Error: msg})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -298,18 +204,18 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, v module.
 		}
 		seen[name] = true
 		switch name {
-		case "mod":
+		case api.PartMod:
 			mod, err = io.ReadAll(io.LimitReader(part, modzip.MaxGoMod+1))
 			if err == nil && len(mod) > modzip.MaxGoMod {
 				err = fmt.Errorf("%w: go.mod is larger than %d bytes", publish.ErrTooLarge, modzip.MaxGoMod)
 			}
-		case "zip":
+		case api.PartZip:
 			var n int64
 			n, err = io.Copy(&spaceWriter{f: tmp, floor: s.minFree}, io.LimitReader(part, s.maxZip+1))
 			if err == nil && n > s.maxZip {
 				err = fmt.Errorf("%w: the zip is larger than %d bytes", publish.ErrTooLarge, s.maxZip)
 			}
-		case "time":
+		case api.PartTime:
 			var b []byte
 			if b, err = io.ReadAll(io.LimitReader(part, 100)); err == nil {
 				when, err = time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
@@ -326,7 +232,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, v module.
 			return nil, fmt.Errorf("%w: upload: %w", publish.ErrInvalid, err)
 		}
 	}
-	if mod == nil || !seen["zip"] {
+	if mod == nil || !seen[api.PartZip] {
 		return nil, fmt.Errorf("%w: the upload needs both a mod and a zip part", publish.ErrInvalid)
 	}
 	if err := tmp.Close(); err != nil {
@@ -336,7 +242,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, v module.
 }
 
 func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, v module.Version, actor string) {
-	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
+	reason := strings.TrimSpace(r.URL.Query().Get(api.ReasonParam))
 	in, ok := s.begin(w, r, audit.Entry{Actor: actor, Action: audit.ActionDelete, Target: v.String(), Detail: map[string]string{"reason": reason}})
 	if !ok {
 		return
@@ -360,15 +266,15 @@ func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, v module.Vers
 	}
 	if s.finish(w, r, in, audit.ResultOK, nil) {
 		s.log.Info("deleted", "module", v.String(), "actor", actor, "reason", reason)
-		writeJSON(w, http.StatusOK, publish.Deleted{Path: v.Path, Version: v.Version, Time: rec.Time, Actor: actor, Reason: reason})
+		writeJSON(w, http.StatusOK, api.Deleted{Path: v.Path, Version: v.Version, Time: rec.Time, Actor: actor, Reason: reason})
 	}
 }
 
 // apiVersion describes one stored version.
-func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request, v module.Version) {
+func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request, v module.Version, _ string) {
 	ctx := r.Context()
 	if g, err := s.repo.IsGone(ctx, v); err == nil && g != nil {
-		writeJSON(w, http.StatusGone, publish.Deleted{Path: v.Path, Version: v.Version, Time: g.Time, Actor: g.Actor, Reason: g.Reason})
+		writeJSON(w, http.StatusGone, api.Deleted{Path: v.Path, Version: v.Version, Time: g.Time, Actor: g.Actor, Reason: g.Reason})
 		return
 	}
 	name, _ := modules.Name(v, modules.Info)
@@ -383,7 +289,7 @@ func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request, v module.Ver
 	}
 	var info modules.InfoJSON
 	json.Unmarshal(b, &info)
-	res := publish.Result{Path: v.Path, Version: v.Version, Time: info.Time}
+	res := api.Result{Path: v.Path, Version: v.Version, Time: info.Time}
 	if name, err := modules.Name(v, modules.ZipHash); err == nil {
 		if h, err := store.ReadAll(ctx, s.repo.Store, name); err == nil {
 			res.Hash = strings.TrimSpace(string(h))
@@ -399,22 +305,7 @@ func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request, v module.Ver
 	writeJSON(w, http.StatusOK, s.withVulns(ctx, res))
 }
 
-// TokenRequest is the body of POST /api/v1/tokens.
-type TokenRequest struct {
-	Name    string       `json:"name"`
-	Scopes  []auth.Scope `json:"scopes"`
-	Expires time.Time    `json:"expires,omitzero"`
-}
-
-// TokenCreated answers POST /api/v1/tokens. The secret is shown only here.
-type TokenCreated struct {
-	Name    string       `json:"name"`
-	Scopes  []auth.Scope `json:"scopes"`
-	Expires time.Time    `json:"expires,omitzero"`
-	Secret  string       `json:"secret"`
-}
-
-func (s *Server) apiTokenList(w http.ResponseWriter) {
+func (s *Server) apiTokenList(w http.ResponseWriter, _ *http.Request, _ string) {
 	if s.gate.tokens == nil {
 		writeJSON(w, http.StatusOK, []auth.Info{})
 		return
@@ -427,8 +318,9 @@ func (s *Server) apiTokenList(w http.ResponseWriter) {
 	writeJSON(w, http.StatusOK, list)
 }
 
-func (s *Server) apiTokenAdd(w http.ResponseWriter, r *http.Request, actor string) {
-	var req TokenRequest
+func (s *Server) apiTokenAdd(w http.ResponseWriter, r *http.Request, token string) {
+	actor := actorOf(token)
+	var req api.TokenRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxTokenBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -464,11 +356,12 @@ func (s *Server) apiTokenAdd(w http.ResponseWriter, r *http.Request, actor strin
 	// If the outcome cannot be recorded, the secret is not shown: the
 	// answer says the token exists, to be revoked and made again.
 	if s.finish(w, r, in, audit.ResultOK, d) {
-		writeJSON(w, http.StatusCreated, TokenCreated{Name: req.Name, Scopes: scopes, Expires: req.Expires, Secret: secret})
+		writeJSON(w, http.StatusCreated, api.TokenCreated{Name: req.Name, Scopes: scopes, Expires: req.Expires, Secret: secret})
 	}
 }
 
-func (s *Server) apiTokenRevoke(w http.ResponseWriter, r *http.Request, name, actor string) {
+func (s *Server) apiTokenRevoke(w http.ResponseWriter, r *http.Request, token string) {
+	name, actor := r.PathValue("name"), actorOf(token)
 	if s.gate.tokens == nil {
 		apiError(w, http.StatusNotFound, "no such token")
 		return
@@ -487,6 +380,6 @@ func (s *Server) apiTokenRevoke(w http.ResponseWriter, r *http.Request, name, ac
 		return
 	}
 	if s.finish(w, r, in, audit.ResultOK, nil) {
-		writeJSON(w, http.StatusOK, map[string]string{"name": name})
+		writeJSON(w, http.StatusOK, api.TokenRevoked{Name: name})
 	}
 }

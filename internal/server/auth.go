@@ -19,9 +19,11 @@ import (
 
 // Access control
 //
-// Every request needs a scope, chosen by route: none for /healthz, read for
-// the GOPROXY and checksum-database paths, /metrics and GET on the API,
-// write to publish, delete to delete, admin for the token API. Read is
+// Every request needs a scope, chosen by its route (routeTable): none for
+// /healthz, read for the GOPROXY and checksum-database paths, /metrics and
+// GET on the API, write to publish, delete to delete, admin for the token
+// API. A method no route of the path takes gets 405 from the mux before
+// any token is looked at. Read is
 // open while the server is open — no token exists and RequireAuth is
 // off — or when AllowAnonymousRead is set; every other scope always needs a
 // token. A request that needs a token and has none gets 401 with

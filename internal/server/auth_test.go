@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/modules"
@@ -325,7 +326,7 @@ func TestAPIPublish(t *testing.T) {
 	body, ct := upload(t, v, mod, files)
 	resp := f.do(req{method: "PUT", path: "/api/v1/modules/corp.example/b/@v/v1.0.0", token: w, body: body, contentType: ct})
 	wantCode(t, resp, 201, "publish")
-	var res publish.Result
+	var res api.Result
 	json.Unmarshal(resp.Body.Bytes(), &res)
 	if !strings.HasPrefix(res.Hash, "h1:") {
 		t.Fatalf("result %+v", res)
@@ -361,7 +362,7 @@ func TestAPITokens(t *testing.T) {
 	admin := f.add(t, "admin", auth.ScopeAdmin)
 	resp := f.do(req{method: "POST", path: "/api/v1/tokens", token: admin, body: strings.NewReader(`{"name":"ci","scopes":["read"]}`)})
 	wantCode(t, resp, 201, "add token")
-	var tc TokenCreated
+	var tc api.TokenCreated
 	json.Unmarshal(resp.Body.Bytes(), &tc)
 	wantCode(t, f.do(req{path: "/corp.example/a/@v/list", token: tc.Secret}), 200, "new token reads")
 	resp = f.do(req{path: "/api/v1/tokens", token: admin})

@@ -17,24 +17,12 @@ import (
 	"github.com/modferry/modferry/internal/trust"
 )
 
-// bundlesPath takes bundle uploads:
-//
-//	POST /api/v1/bundles   body: the bundle file (write scope)
-//	                       200 importer.Result; 400 the bundle fails a check;
-//	                       403 the server trusts no bundle key (serve
-//	                       --pubkey); 408 it arrived too slowly; 409 it
-//	                       conflicts with the store; 413 over serve
-//	                       --max-bundle-size; 429 too many uploads at once
-//	                       (Retry-After); 507 the store's disk is full or
-//	                       would fall below serve --min-free-space, or no
-//	                       space for the audit log; 503 a read-only store
-const bundlesPath = "/api/v1/bundles"
-
 // apiImport imports a bundle as it arrives, exactly as 'modferry import'
 // does: verified, all or nothing. The stream is checked byte by byte as it
 // is read (importer.ImportStream), so a body that is not a bundle is
 // refused at its first bad byte rather than after it has been stored.
-func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, actor string) {
+func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, token string) {
+	actor := actorOf(token)
 	if s.bundleTrust.Keys == nil {
 		apiError(w, http.StatusForbidden, "this server imports no bundles over HTTP: start it with --pubkey KEY.pub to trust a signing key")
 		return

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/bundle/bundletest"
@@ -73,7 +74,7 @@ func (z *countingZeros) Read(p []byte) (int, error) {
 func TestBundleUploadRejectedAtFirstBadByte(t *testing.T) {
 	f, w, _ := bundleFixture(t, Config{}, 1, 100)
 	z := &countingZeros{}
-	resp := f.do(req{method: "POST", path: bundlesPath, token: w, body: io.LimitReader(z, 3<<30)})
+	resp := f.do(req{method: "POST", path: api.BundlesPath, token: w, body: io.LimitReader(z, 3<<30)})
 	wantCode(t, resp, 400, "zeros")
 	if !strings.Contains(resp.Body.String(), "not a zstd stream") {
 		t.Errorf("body: %s", resp.Body)
@@ -91,18 +92,18 @@ func TestBundleUploadLimits(t *testing.T) {
 		t.Fatalf("test bundle of %d bytes is not over the limit", len(data))
 	}
 	// Over the size limit, with and without a Content-Length.
-	resp := f.do(req{method: "POST", path: bundlesPath, token: w, body: bytes.NewReader(data)})
+	resp := f.do(req{method: "POST", path: api.BundlesPath, token: w, body: bytes.NewReader(data)})
 	wantCode(t, resp, http.StatusRequestEntityTooLarge, "declared size over the limit")
-	resp = f.do(req{method: "POST", path: bundlesPath, token: w, body: io.MultiReader(bytes.NewReader(data))})
+	resp = f.do(req{method: "POST", path: api.BundlesPath, token: w, body: io.MultiReader(bytes.NewReader(data))})
 	wantCode(t, resp, http.StatusRequestEntityTooLarge, "streamed size over the limit")
 	noLeftovers(t, f)
 
 	// Below the free-space floor: refused from the Content-Length, and,
 	// without one, as soon as the manifest tells the size.
 	f, w, data = bundleFixture(t, Config{MinFreeBytes: 1 << 62}, 1, 1000)
-	resp = f.do(req{method: "POST", path: bundlesPath, token: w, body: bytes.NewReader(data)})
+	resp = f.do(req{method: "POST", path: api.BundlesPath, token: w, body: bytes.NewReader(data)})
 	wantCode(t, resp, http.StatusInsufficientStorage, "declared size below the floor")
-	resp = f.do(req{method: "POST", path: bundlesPath, token: w, body: io.MultiReader(bytes.NewReader(data))})
+	resp = f.do(req{method: "POST", path: api.BundlesPath, token: w, body: io.MultiReader(bytes.NewReader(data))})
 	wantCode(t, resp, http.StatusInsufficientStorage, "streamed bundle below the floor")
 	if !strings.Contains(resp.Body.String(), "min-free-space") {
 		t.Errorf("507 body: %s", resp.Body)
@@ -117,10 +118,10 @@ func TestBundleUploadConcurrency(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int)
 	go func() {
-		done <- f.do(req{method: "POST", path: bundlesPath, token: w, body: pr}).Code
+		done <- f.do(req{method: "POST", path: api.BundlesPath, token: w, body: pr}).Code
 	}()
 	pw.Write(data[:100]) // the first upload is now being received
-	resp := f.do(req{method: "POST", path: bundlesPath, token: w, body: bytes.NewReader(data)})
+	resp := f.do(req{method: "POST", path: api.BundlesPath, token: w, body: bytes.NewReader(data)})
 	wantCode(t, resp, http.StatusTooManyRequests, "second upload")
 	if resp.Header().Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
@@ -130,7 +131,7 @@ func TestBundleUploadConcurrency(t *testing.T) {
 	if code := <-done; code != 200 {
 		t.Fatalf("first upload: %d", code)
 	}
-	resp = f.do(req{method: "POST", path: bundlesPath, token: w, body: bytes.NewReader(data)})
+	resp = f.do(req{method: "POST", path: api.BundlesPath, token: w, body: bytes.NewReader(data)})
 	wantCode(t, resp, 200, "upload after the first")
 	noLeftovers(t, f)
 }
@@ -165,7 +166,7 @@ func TestHelperBundleUploadDiskFull(t *testing.T) {
 		var logBuf bytes.Buffer
 		var mu sync.Mutex
 		f.srv.log = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logBuf}, nil))
-		resp := f.do(req{method: "POST", path: bundlesPath, token: w, body: bytes.NewReader(data)})
+		resp := f.do(req{method: "POST", path: api.BundlesPath, token: w, body: bytes.NewReader(data)})
 		t.Logf("answer: %d %s", resp.Code, resp.Body)
 		wantCode(t, resp, http.StatusInsufficientStorage, "upload onto a full disk")
 		if strings.Contains(resp.Body.String(), "corrupt") {
@@ -232,7 +233,7 @@ func TestBundleUploadRefused(t *testing.T) {
 	flipped := bytes.Clone(data)
 	flipped[len(flipped)/2] ^= 0x55
 	for name, body := range map[string][]byte{"untrusted key": foreign, "changed byte": flipped} {
-		resp := f.do(req{method: "POST", path: bundlesPath, token: w, body: bytes.NewReader(body)})
+		resp := f.do(req{method: "POST", path: api.BundlesPath, token: w, body: bytes.NewReader(body)})
 		wantCode(t, resp, http.StatusBadRequest, name)
 	}
 	noLeftovers(t, f)

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
@@ -57,7 +58,7 @@ func TestHousekeep(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int)
 	go func() {
-		done <- f.do(req{method: "POST", path: bundlesPath, token: w, body: pr}).Code
+		done <- f.do(req{method: "POST", path: api.BundlesPath, token: w, body: pr}).Code
 	}()
 	pw.Write(data[:len(data)/2])
 

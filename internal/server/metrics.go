@@ -92,8 +92,10 @@ func (m *Metrics) observe(e *endpointStats, code int, n int64, start time.Time) 
 // io.ReaderFrom so that http.ServeContent still reaches sendfile.
 type recorder struct {
 	http.ResponseWriter
-	code int
-	n    int64
+	code  int
+	n     int64
+	start time.Time      // when the request arrived
+	ep    *endpointStats // set by the route that took the request
 }
 
 func (r *recorder) WriteHeader(code int) {

@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/buildinfo"
@@ -110,6 +112,10 @@ type Server struct {
 
 	epList, epInfo, epMod, epZip, epLatest, epHealth, epMetrics, epAPI, epSumDB, epOther *endpointStats
 	epVulnDB                                                                             *endpointStats
+
+	mux, apiMux *http.ServeMux            // the routes; api those under api.Prefix (see serveAPI)
+	routeEP     map[string]*endpointStats // endpoint by pattern
+	apiMethods  []string                  // the methods of API routes
 }
 
 // New returns a Server for cfg.
@@ -156,6 +162,19 @@ func New(cfg Config) *Server {
 	s.epHealth, s.epMetrics, s.epAPI, s.epOther = m.endpoint("healthz"), m.endpoint("metrics"), m.endpoint("api"), m.endpoint("other")
 	s.epSumDB = m.endpoint("sumdb")
 	s.epVulnDB = m.endpoint("vulndb")
+	s.mux, s.apiMux, s.routeEP = http.NewServeMux(), http.NewServeMux(), map[string]*endpointStats{}
+	for _, rt := range s.routeTable() {
+		mux := s.mux
+		if isAPI(rt.pattern) {
+			mux = s.apiMux
+			method, _, _ := strings.Cut(rt.pattern, " ")
+			if !slices.Contains(s.apiMethods, method) {
+				s.apiMethods = append(s.apiMethods, method)
+			}
+		}
+		mux.Handle(rt.pattern, s.guard(rt))
+		s.routeEP[rt.pattern] = rt.ep
+	}
 	return s
 }
 
@@ -165,68 +184,25 @@ func (s *Server) Proxy() *proxy.Handler { return s.proxy }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
-	ep, h, n := s.route(r)
+	rec := &recorder{ResponseWriter: w, start: time.Now()}
 	if r.ContentLength != 0 {
 		defer connlimit.Body(w, r, s.bodyRate)()
 	}
-	if token, ok := s.authorize(rec, r, n, start); ok {
-		if h != nil {
-			h.ServeHTTP(rec, r)
-		} else {
-			s.serveAPI(rec, r, token)
-		}
+	if strings.HasPrefix(r.URL.Path, api.Prefix) {
+		s.serveAPI(rec, r)
+	} else {
+		s.mux.ServeHTTP(rec, r)
+	}
+	if rec.ep == nil {
+		rec.ep = s.endpointOf(r)
 	}
 	code := rec.status()
-	s.metrics.observe(ep, code, rec.n, start)
+	s.metrics.observe(rec.ep, code, rec.n, rec.start)
 	if code >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code)
 	} else if s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "code", code, "bytes", rec.n, "duration", time.Since(start))
+		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "code", code, "bytes", rec.n, "duration", time.Since(rec.start))
 	}
-}
-
-// route returns the endpoint of a request, its handler (nil for the API,
-// which needs the token name) and the scope it needs.
-func (s *Server) route(r *http.Request) (*endpointStats, http.Handler, need) {
-	path := r.URL.Path
-	switch {
-	case path == "/healthz":
-		return s.epHealth, onlyGet(http.HandlerFunc(healthz)), needNone
-	case path == "/metrics":
-		return s.epMetrics, onlyGet(s.promh), needRead
-	case strings.HasPrefix(path, apiPrefix):
-		return s.epAPI, nil, apiNeed(r.Method, path)
-	case strings.HasPrefix(path, "/sumdb/"):
-		return s.epSumDB, s.sumdb, needRead
-	case strings.HasPrefix(path, "/vulndb/"):
-		// No module path starts with "vulndb/": its first element has no dot.
-		return s.epVulnDB, s.vulndb, needRead
-	case strings.HasSuffix(path, ".info"):
-		return s.epInfo, s.proxy, needRead
-	case strings.HasSuffix(path, ".mod"):
-		return s.epMod, s.proxy, needRead
-	case strings.HasSuffix(path, ".zip"):
-		return s.epZip, s.proxy, needRead
-	case strings.HasSuffix(path, "/@v/list"):
-		return s.epList, s.proxy, needRead
-	case strings.HasSuffix(path, "/@latest"):
-		return s.epLatest, s.proxy, needRead
-	}
-	return s.epOther, s.proxy, needRead
-}
-
-// onlyGet answers 405 to methods other than GET and HEAD.
-func onlyGet(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 // Health is the answer of /healthz?verbose.

@@ -1,0 +1,145 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+)
+
+// An Error is an error answer from a modferry server.
+type Error struct {
+	Status  int    // HTTP status code
+	Message string // the server's message: ErrorBody.Error, else the body
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("server answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// maxAnswer bounds the answer a Client reads.
+const maxAnswer = 1 << 20
+
+// A Client calls a modferry server's API.
+type Client struct {
+	URL   string       // base URL, such as https://modferry.internal
+	Token string       // sent as Authorization: Bearer; "" sends none
+	HTTP  *http.Client // nil means http.DefaultClient
+}
+
+// Publish uploads a module version: its .mod, its module zip and the time
+// for its .info (write scope). The server checks it again, exactly as a
+// local publish does.
+func (c *Client) Publish(ctx context.Context, v module.Version, mod []byte, zip io.Reader, t time.Time) (Result, error) {
+	p, err := VersionPath(v)
+	if err != nil {
+		return Result{}, err
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		pw.CloseWithError(writeUpload(mw, v, mod, zip, t))
+	}()
+	var res Result
+	err = c.do(ctx, http.MethodPut, p, nil, pr, mw.FormDataContentType(), &res)
+	pr.CloseWithError(io.ErrClosedPipe) // stop the writer if the request ended early
+	return res, err
+}
+
+func writeUpload(mw *multipart.Writer, v module.Version, mod []byte, zip io.Reader, t time.Time) error {
+	if err := mw.WriteField(PartTime, t.UTC().Format(time.RFC3339)); err != nil {
+		return err
+	}
+	w, err := mw.CreateFormFile(PartMod, "go.mod")
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(mod); err != nil {
+		return err
+	}
+	w, err = mw.CreateFormFile(PartZip, v.Version+".zip")
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, zip); err != nil {
+		return err
+	}
+	return mw.Close()
+}
+
+// Delete deletes v on the server, giving reason (delete scope).
+func (c *Client) Delete(ctx context.Context, v module.Version, reason string) (Deleted, error) {
+	p, err := VersionPath(v)
+	if err != nil {
+		return Deleted{}, err
+	}
+	var d Deleted
+	err = c.do(ctx, http.MethodDelete, p, url.Values{ReasonParam: {reason}}, nil, "", &d)
+	return d, err
+}
+
+// PostBundle uploads a bundle for the server to verify and import (write
+// scope), decoding its answer, an importer.Result, into out.
+func (c *Client) PostBundle(ctx context.Context, bundle io.Reader, out any) error {
+	return c.do(ctx, http.MethodPost, BundlesPath, nil, bundle, "application/zstd", out)
+}
+
+// do sends a request to path p and decodes a 2xx answer into out, unless
+// out is nil; any other answer is an *Error.
+func (c *Client) do(ctx context.Context, method, p string, query url.Values, body io.Reader, contentType string, out any) error {
+	u := strings.TrimSuffix(c.URL, "/") + p
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return errorOf(resp.StatusCode, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: reading the answer: %v", method, u, err)
+		}
+	}
+	return nil
+}
+
+// errorOf is the *Error of an answer with status code and body data: the
+// message of an ErrorBody, else the body as text (an answer from the
+// access control, or from a reverse proxy).
+func errorOf(code int, data []byte) *Error {
+	var eb ErrorBody
+	msg := strings.TrimSpace(string(data))
+	if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
+		msg = eb.Error
+	}
+	return &Error{Status: code, Message: msg}
+}

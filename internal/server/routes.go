@@ -1,0 +1,153 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/api"
+)
+
+// A route is one ServeMux pattern, with a method, and the one scope a
+// request to it needs: the route table is the access-control table, so
+// the two cannot drift apart. Method patterns make the mux answer 405,
+// with Allow, to any other method.
+type route struct {
+	pattern string
+	need    need
+	ep      *endpointStats // nil: the GOPROXY catch-all, counted by path (proxyEndpoint)
+	serve   func(w http.ResponseWriter, r *http.Request, token string)
+}
+
+// routeTable returns the server's routes. Those under api.Prefix go on
+// a mux of their own (see serveAPI).
+func (s *Server) routeTable() []route {
+	version := api.ModulesPath + "{version...}"
+	return []route{
+		{"GET /healthz", needNone, s.epHealth, handler(http.HandlerFunc(healthz))},
+		{"GET /metrics", needRead, s.epMetrics, handler(s.promh)},
+		// No module path starts with "sumdb/", "vulndb/", "healthz",
+		// "metrics" or "api/": its first element has a dot.
+		{"GET /sumdb/", needRead, s.epSumDB, handler(s.sumdb)},
+		{"GET /vulndb/", needRead, s.epVulnDB, handler(s.vulndb)},
+		// The GOPROXY protocol is one catch-all route: its paths are module
+		// paths of any depth followed by /@v/..., /@latest, and a ServeMux
+		// wildcard cannot stand before a literal (a {x...} wildcard ends a
+		// pattern); package proxy parses them. (The mux redirects a path
+		// with //, . or .. elements to its clean form; no module path has
+		// such elements.)
+		{"GET /", needRead, nil, handler(s.proxy)},
+
+		{"GET " + version, needRead, s.epAPI, withVersion(s.apiVersion)},
+		{"PUT " + version, needWrite, s.epAPI, withVersion(s.apiPublish)},
+		{"POST " + version, needWrite, s.epAPI, withVersion(s.apiPublish)},
+		{"DELETE " + version, needDelete, s.epAPI, withVersion(s.apiDelete)},
+		{"POST " + api.BundlesPath, needWrite, s.epAPI, s.apiImport},
+		{"GET " + api.TokensPath, needAdmin, s.epAPI, s.apiTokenList},
+		{"POST " + api.TokensPath, needAdmin, s.epAPI, s.apiTokenAdd},
+		{"DELETE " + api.TokensPath + "/{name}", needAdmin, s.epAPI, s.apiTokenRevoke},
+	}
+}
+
+// isAPI reports whether a route pattern is an API route.
+func isAPI(pattern string) bool {
+	_, path, _ := strings.Cut(pattern, " ")
+	return strings.HasPrefix(path, api.Prefix)
+}
+
+// handler adapts a handler that needs no token name.
+func handler(h http.Handler) func(http.ResponseWriter, *http.Request, string) {
+	return func(w http.ResponseWriter, r *http.Request, _ string) { h.ServeHTTP(w, r) }
+}
+
+// withVersion adapts a handler of the module version that the route's
+// {version} names, answering 400 if it names none.
+func withVersion(h func(w http.ResponseWriter, r *http.Request, v module.Version, actor string)) func(http.ResponseWriter, *http.Request, string) {
+	return func(w http.ResponseWriter, r *http.Request, token string) {
+		v, err := api.ParseVersion(r.PathValue("version"))
+		if err != nil {
+			apiError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		h(w, r, v, actorOf(token))
+	}
+}
+
+// guard returns the handler the mux calls for rt: it counts the request
+// under rt's endpoint, checks its scope and serves it.
+func (s *Server) guard(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, ok := w.(*recorder)
+		if !ok { // not through ServeHTTP
+			rec = &recorder{ResponseWriter: w, start: time.Now()}
+			w = rec
+		}
+		rec.ep = rt.ep
+		if rec.ep == nil {
+			rec.ep = s.proxyEndpoint(r.URL.Path)
+		}
+		if token, ok := s.authorize(w, r, rt.need, rec.start); ok {
+			rt.serve(w, r, token)
+		}
+	})
+}
+
+// proxyEndpoint is the endpoint a GOPROXY request is counted under.
+func (s *Server) proxyEndpoint(path string) *endpointStats {
+	switch {
+	case strings.HasSuffix(path, ".info"):
+		return s.epInfo
+	case strings.HasSuffix(path, ".mod"):
+		return s.epMod
+	case strings.HasSuffix(path, ".zip"):
+		return s.epZip
+	case strings.HasSuffix(path, "/@v/list"):
+		return s.epList
+	case strings.HasSuffix(path, "/@latest"):
+		return s.epLatest
+	}
+	return s.epOther
+}
+
+// serveAPI serves a request under api.Prefix. The API has a mux of its
+// own: on the main one, the GOPROXY catch-all ("GET /") would take every
+// GET that the API has no route for, where the API answers 405. A path
+// that no API route matches with any method gets a JSON 404, as every API
+// error has a JSON body.
+func (s *Server) serveAPI(w *recorder, r *http.Request) {
+	if _, p := s.apiMux.Handler(r); p == "" && !s.apiPath(r) {
+		apiError(w, http.StatusNotFound, "no such API endpoint")
+	} else {
+		s.apiMux.ServeHTTP(w, r)
+	}
+	w.ep = s.epAPI
+}
+
+// apiPath reports whether an API route matches the path of r with some
+// method.
+func (s *Server) apiPath(r *http.Request) bool {
+	probe := r.Clone(r.Context())
+	for _, m := range s.apiMethods {
+		probe.Method = m
+		if _, p := s.apiMux.Handler(probe); p != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// endpointOf is the endpoint of a request that no route took, answered by
+// the mux itself (405, or a redirect to the clean path): that of the GET
+// route at its path, which always exists.
+func (s *Server) endpointOf(r *http.Request) *endpointStats {
+	get := r.Clone(r.Context())
+	get.Method = http.MethodGet
+	if _, p := s.mux.Handler(get); p != "" {
+		if ep := s.routeEP[p]; ep != nil {
+			return ep
+		}
+	}
+	return s.proxyEndpoint(r.URL.Path)
+}
