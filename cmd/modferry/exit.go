@@ -4,14 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/modferry/modferry/internal/tamper"
 	"github.com/spf13/cobra"
-
-	"github.com/modferry/modferry/internal/audit"
-	"github.com/modferry/modferry/internal/bundle"
-	"github.com/modferry/modferry/internal/checksumdb"
-	"github.com/modferry/modferry/internal/pgp"
-	"github.com/modferry/modferry/internal/sign"
-	"github.com/modferry/modferry/internal/trust"
 )
 
 // Exit codes, the same for every command (documented in the root --help
@@ -47,33 +41,9 @@ func exitCode(err error) int {
 	return exitFailure
 }
 
-// securitySentinels are the errors that are evidence of tampering. Of
-// the bundle errors (all match bundle.ErrInvalid) only those that a
-// change to a signed bundle causes are here: a corrupt stream or a
-// non-canonical encoding is an ordinary failure.
-var securitySentinels = []error{
-	// The checksum database (mismatch, inclusion, fork, signature,
-	// tiles), a store holding a version with another hash, an export
-	// whose upstream disagrees with the inventory, a foreign sumdb key.
-	checksumdb.ErrSecurity,
-	sign.ErrBadSignature, sign.ErrUnknownKey, pgp.ErrBadSignature, trust.ErrTooFewSigners,
-	bundle.ErrBadSignature, bundle.ErrUnsigned,
-	bundle.ErrHashMismatch, bundle.ErrSizeMismatch,
-	bundle.ErrNotInManifest, bundle.ErrMissingMember, bundle.ErrDuplicate,
-	bundle.ErrUnsafePath, bundle.ErrNotRegular,
-	audit.ErrTampered, // a bad head, a broken hash chain (*audit.ChainError)
-}
-
 // isSecurityFailure reports whether err is evidence of tampering rather
-// than an ordinary failure.
-func isSecurityFailure(err error) bool {
-	for _, s := range securitySentinels {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
-}
+// than an ordinary failure (package tamper keeps the list).
+func isSecurityFailure(err error) bool { return tamper.Evidence(err) }
 
 // usageError is a mistake in how a command was called: exit code 2.
 type usageError struct{ err error }

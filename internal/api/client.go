@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -16,9 +17,17 @@ import (
 
 // An Error is an error answer from a modferry server.
 type Error struct {
-	Status  int    // HTTP status code
-	Message string // the server's message: ErrorBody.Error, else the body
+	Status   int    // HTTP status code
+	Message  string // the server's message: ErrorBody.Error, else the body
+	Security bool   // ErrorBody.Security: the server found evidence of tampering
 }
+
+// ErrSecurity is matched by an *Error whose answer says the server found
+// evidence of tampering (ErrorBody.Security).
+var ErrSecurity = errors.New("the server found evidence of tampering")
+
+// Is makes an *Error with Security set match ErrSecurity.
+func (e *Error) Is(target error) bool { return target == ErrSecurity && e.Security }
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("server answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
@@ -137,9 +146,9 @@ func (c *Client) do(ctx context.Context, method, p string, query url.Values, bod
 // access control, or from a reverse proxy).
 func errorOf(code int, data []byte) *Error {
 	var eb ErrorBody
-	msg := strings.TrimSpace(string(data))
+	msg, sec := strings.TrimSpace(string(data)), false
 	if json.Unmarshal(data, &eb) == nil && eb.Error != "" {
-		msg = eb.Error
+		msg, sec = eb.Error, eb.Security
 	}
-	return &Error{Status: code, Message: msg}
+	return &Error{Status: code, Message: msg, Security: sec}
 }

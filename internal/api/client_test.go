@@ -73,11 +73,15 @@ func TestClientErrors(t *testing.T) {
 		body   string
 		status int
 		msg    string
+		sec    bool
 	}{
-		{409, "application/json", `{"error":"corp.example/a@v1.0.0: versions are immutable"}` + "\n", 409, "corp.example/a@v1.0.0: versions are immutable"},
-		{401, "text/plain", "authentication required\n", 401, "authentication required"},
-		{502, "text/html", "<html>bad gateway</html>", 502, "<html>bad gateway</html>"},
-		{400, "application/json", `{"other":"x"}`, 400, `{"other":"x"}`},
+		{409, "application/json", `{"error":"corp.example/a@v1.0.0: versions are immutable"}` + "\n", 409, "corp.example/a@v1.0.0: versions are immutable", false},
+		{401, "text/plain", "authentication required\n", 401, "authentication required", false},
+		{502, "text/html", "<html>bad gateway</html>", 502, "<html>bad gateway</html>", false},
+		{400, "application/json", `{"other":"x"}`, 400, `{"other":"x"}`, false},
+		{400, "application/json", `{"error":"bad signature","security":true}`, 400, "bad signature", true},
+		// Only the JSON error body can say "security"; text cannot.
+		{400, "text/plain", `security true`, 400, "security true", false},
 	}
 	for _, a := range answers {
 		c, _ := server(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
@@ -89,6 +93,9 @@ func TestClientErrors(t *testing.T) {
 		var e *Error
 		if !errors.As(err, &e) {
 			t.Fatalf("%d: error %v (%T), want an *Error", a.code, err, err)
+		}
+		if errors.Is(err, ErrSecurity) != a.sec || e.Security != a.sec {
+			t.Errorf("%d %s: matches ErrSecurity %v, want %v", a.code, a.body, errors.Is(err, ErrSecurity), a.sec)
 		}
 		if e.Status != a.status || e.Message != a.msg {
 			t.Errorf("%d: Error{%d, %q}, want {%d, %q}", a.code, e.Status, e.Message, a.status, a.msg)

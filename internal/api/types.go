@@ -57,4 +57,8 @@ type TokenRevoked struct {
 // ErrorBody is the body of every API error answer.
 type ErrorBody struct {
 	Error string `json:"error"`
+	// Security is set when the failure is evidence of tampering (a bad
+	// signature, a hash mismatch, a failed checksum-database proof):
+	// the client then exits 3, as for the same failure locally.
+	Security bool `json:"security,omitempty"`
 }

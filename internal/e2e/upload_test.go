@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,8 +36,11 @@ func TestImportOverHTTP(t *testing.T) {
 	if out, err := mfErr(t, "import", "--server", url, "--token", reader, b); err == nil || !strings.Contains(out, "403") {
 		t.Fatalf("import with a read token: %v\n%s", err, out)
 	}
+	// Evidence of tampering found by the server exits 3, as it does locally.
 	if out, err := mfErr(t, "import", "--server", url, "--token", writer, bad); err == nil || !strings.Contains(out, "400") {
 		t.Fatalf("import of a bundle signed by an untrusted key: %v\n%s", err, out)
+	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Fatalf("import of a bundle signed by an untrusted key: %v, want exit code 3", err)
 	}
 	out := mf(t, "import", "--server", url, "--token", writer, b)
 	if !strings.Contains(out, "3 module versions added") {

@@ -9,11 +9,13 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/tamper"
 	"github.com/modferry/modferry/internal/trust"
 )
 
@@ -91,7 +93,7 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, token string)
 			s.log.Error("importing an uploaded bundle", "code", code, "err", err)
 		}
 		s.finish(w, r, in, failResult(code), map[string]string{"error": err.Error(), "bytes": size})
-		apiError(w, code, err.Error())
+		writeJSON(w, code, api.ErrorBody{Error: err.Error(), Security: tamper.Evidence(err)})
 		return
 	}
 	d := map[string]string{"bytes": size, "digest": res.Digest, "key": keyID, "added": strconv.Itoa(len(res.Added)), "present": strconv.Itoa(len(res.Present))}
