@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -247,7 +249,7 @@ func TestHostileBundles(t *testing.T) {
 		mem, _ := ParseMemberPath(good[zipIdx].name)
 		for i := range s.m.Modules {
 			if s.m.Modules[i].ModuleVersion() == mem.Module {
-				s.m.Modules[i].ZipHash = HashMod([]byte("not hashable")) // well-formed, wrong
+				s.m.Modules[i].ZipHash = modfiles.HashMod([]byte("not hashable")) // well-formed, wrong
 			}
 		}
 		return compress(t, rawTar(t, s.entries(t, k)))
@@ -409,28 +411,5 @@ func TestUnsafeNames(t *testing.T) {
 		if _, err := ParseMemberPath(name); err != nil {
 			t.Errorf("ParseMemberPath(%q) = %v, want ok", name, err)
 		}
-	}
-}
-
-func TestHashMod(t *testing.T) {
-	// Values from go.sum of real modules.
-	for _, tc := range []struct{ gomod, want string }{
-		{"module golang.org/x/sync\n\ngo 1.18\n", ""},
-	} {
-		got := HashMod([]byte(tc.gomod))
-		if !isH1(got) {
-			t.Errorf("HashMod = %q, not an h1: hash", got)
-		}
-	}
-	// HashMod is dirhash.Hash1 over the single file go.mod.
-	dir := t.TempDir()
-	gomod := []byte("module example.com/m\n\ngo 1.22\n")
-	os.WriteFile(filepath.Join(dir, "go.mod"), gomod, 0o644)
-	want, err := hash1File(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := HashMod(gomod); got != want {
-		t.Errorf("HashMod = %s, dirhash.Hash1 = %s", got, want)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 func TestErrInvalid(t *testing.T) {
@@ -77,7 +79,7 @@ func TestManifestModuleErrors(t *testing.T) {
 		text string
 	}{
 		{"bad modHash", func(m *Module) { m.ModHash = "h1:x" }, nil, "is not an h1: hash"},
-		{"other modHash", func(m *Module) { m.ModHash = HashMod([]byte("module other\n")) }, ErrHashMismatch, "but the go.mod listed hashes to"},
+		{"other modHash", func(m *Module) { m.ModHash = modfiles.HashMod([]byte("module other\n")) }, ErrHashMismatch, "but the go.mod listed hashes to"},
 		{"non-canonical version", func(m *Module) { m.Version = "v1.0" }, nil, "version is not canonical"},
 	} {
 		m := *s.m

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/memzip"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/sign"
 )
 
@@ -72,7 +73,7 @@ func zipHash(t testing.TB, zipData []byte) string {
 	if err := os.WriteFile(f, zipData, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h, err := HashZip(f)
+	h, err := modfiles.HashZip(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,20 +91,20 @@ func (s *source) addModule(t testing.TB, tm testMod) {
 		}
 		gomod = []byte(tm.files["go.mod"])
 	}
-	mod := Module{Path: tm.path, Version: tm.version, ModHash: HashMod(gomod)}
-	p, err := DownloadPath(mv, ".mod")
+	mod := Module{Path: tm.path, Version: tm.version, ModHash: modfiles.HashMod(gomod)}
+	p, err := DownloadPath(mv, modfiles.Mod)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.add(t, p, gomod)
 	if !tm.noInfo {
-		p, _ := DownloadPath(mv, ".info")
+		p, _ := DownloadPath(mv, modfiles.Info)
 		s.add(t, p, []byte(fmt.Sprintf("{\"Version\":%q,\"Time\":\"2024-01-02T03:04:05Z\"}\n", tm.version)))
 	}
 	if tm.files != nil {
 		z := makeZip(t, mv, tm.files)
 		mod.ZipHash = zipHash(t, z)
-		p, _ := DownloadPath(mv, ".zip")
+		p, _ := DownloadPath(mv, modfiles.Zip)
 		s.add(t, p, z)
 	}
 	s.m.Modules = append(s.m.Modules, mod)

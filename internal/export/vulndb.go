@@ -17,6 +17,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/resolve"
 	"github.com/modferry/modferry/internal/vulndb"
 )
@@ -139,7 +140,7 @@ func checkVulnDBZip(ctx context.Context, cfg *sumdbConfig, v module.Version, zip
 	if !cfg.covers(v.Path) {
 		return nil
 	}
-	h, err := bundle.HashZip(zipFile)
+	h, err := modfiles.HashZip(zipFile)
 	if err != nil {
 		return module.VersionError(v, err)
 	}

@@ -37,6 +37,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/scratch"
@@ -295,35 +296,35 @@ func planCommit(ctx context.Context, st *store.Disk, stage *bundle.DirStage, sta
 	newVersions := map[string][]string{} // module path -> versions with zips
 	for _, w := range work {
 		v := w.mod.ModuleVersion()
-		kinds := []modules.Kind{modules.Mod}
+		kinds := []modfiles.Kind{modfiles.Mod}
 		if w.mod.ZipHash != "" {
-			kinds = append(kinds, modules.Zip, modules.ZipHash)
+			kinds = append(kinds, modfiles.Zip, modfiles.ZipHash)
 			newVersions[v.Path] = append(newVersions[v.Path], v.Version)
 		} else if _, ok := newVersions[v.Path]; !ok {
 			newVersions[v.Path] = nil
 		}
-		kinds = append(kinds, modules.Info)
+		kinds = append(kinds, modfiles.Info)
 		for _, k := range kinds {
-			name, _ := modules.Name(v, k)
+			name, _ := modfiles.Name(v, k)
 			var local string
-			if k == modules.ZipHash {
+			if k == modfiles.ZipHash {
 				var err error
 				if local, err = genFile(w.mod.ZipHash + "\n"); err != nil {
 					return nil, err
 				}
 			} else {
-				member, err := bundle.DownloadPath(v, "."+string(k))
+				member, err := bundle.DownloadPath(v, k)
 				if err != nil {
 					return nil, err
 				}
-				if local, err = stage.LocalPath(member); errors.Is(err, fs.ErrNotExist) && k == modules.Info {
+				if local, err = stage.LocalPath(member); errors.Is(err, fs.ErrNotExist) && k == modfiles.Info {
 					continue // a go.mod-only version without .info
 				} else if err != nil {
 					return nil, err
 				}
 			}
 			fi, err := os.Stat(local)
-			if errors.Is(err, fs.ErrNotExist) && k == modules.Info {
+			if errors.Is(err, fs.ErrNotExist) && k == modfiles.Info {
 				continue // a go.mod-only version without .info
 			}
 			if err != nil {
@@ -345,7 +346,7 @@ func planCommit(ctx context.Context, st *store.Disk, stage *bundle.DirStage, sta
 		if err != nil {
 			return nil, err
 		}
-		dir, _ := modules.VersionDir(p)
+		dir, _ := modfiles.VersionDir(p)
 		local, err := genFile(list)
 		if err != nil {
 			return nil, err
@@ -393,7 +394,7 @@ func newList(ctx context.Context, repo *modules.Repo, path string, versions []st
 // content, and fails with a *ConflictError if it holds other content.
 func compare(ctx context.Context, st store.Store, mod bundle.Module) (bool, error) {
 	v := mod.ModuleVersion()
-	modName, _ := modules.Name(v, modules.Mod)
+	modName, _ := modfiles.Name(v, modfiles.Mod)
 	have, err := store.ReadAll(ctx, st, modName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -401,13 +402,13 @@ func compare(ctx context.Context, st store.Store, mod bundle.Module) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	if h := bundle.HashMod(have); h != mod.ModHash {
+	if h := modfiles.HashMod(have); h != mod.ModHash {
 		return false, &ConflictError{Module: v, What: "go.mod", Store: h, Bundle: mod.ModHash}
 	}
 	if mod.ZipHash == "" {
 		return true, nil
 	}
-	zhName, _ := modules.Name(v, modules.ZipHash)
+	zhName, _ := modfiles.Name(v, modfiles.ZipHash)
 	zh, err := store.ReadAll(ctx, st, zhName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil // only the go.mod so far
@@ -418,7 +419,7 @@ func compare(ctx context.Context, st store.Store, mod bundle.Module) (bool, erro
 	if h := strings.TrimSpace(string(zh)); h != mod.ZipHash {
 		return false, &ConflictError{Module: v, What: "zip", Store: h, Bundle: mod.ZipHash}
 	}
-	infoName, _ := modules.Name(v, modules.Info)
+	infoName, _ := modfiles.Name(v, modfiles.Info)
 	return store.Exists(ctx, st, infoName)
 }
 

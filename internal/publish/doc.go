@@ -28,7 +28,7 @@
 // second content under the same name would break every build that
 // recorded the first. [Publish] therefore writes every file with
 // store.Store.Create, which fails when the object exists. It first creates
-// the version's publish intent (modules.PendingName: host, process, start
+// the version's publish intent (modfiles.PendingName: host, process, start
 // time), which claims the version — a concurrent publisher fails there —
 // and keeps its files from being served; then the .zip, .ziphash and .mod;
 // then the .info, the commit point; and last removes the intent. A failure

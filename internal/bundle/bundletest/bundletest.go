@@ -18,6 +18,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/memzip"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/sign"
 )
 
@@ -69,8 +70,8 @@ func Write(t testing.TB, file string, mods []Module, key sign.PrivateKey) *bundl
 	t.Helper()
 	m := &bundle.Manifest{FormatVersion: bundle.FormatVersion, Created: time.Unix(1700000000, 0).UTC(), ToolVersion: "test"}
 	contents := map[string][]byte{}
-	add := func(v module.Version, ext string, data []byte) {
-		name, err := bundle.DownloadPath(v, ext)
+	add := func(v module.Version, k modfiles.Kind, data []byte) {
+		name, err := bundle.DownloadPath(v, k)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,9 +88,9 @@ func Write(t testing.TB, file string, mods []Module, key sign.PrivateKey) *bundl
 		if g, ok := mod.Files["go.mod"]; ok {
 			gomod = g
 		}
-		bm := bundle.Module{Path: mod.Path, Version: mod.Version, ModHash: bundle.HashMod(gomod)}
-		add(v, ".info", fmt.Appendf(nil, `{"Version":%q,"Time":"2024-01-01T00:00:00Z"}`+"\n", mod.Version))
-		add(v, ".mod", gomod)
+		bm := bundle.Module{Path: mod.Path, Version: mod.Version, ModHash: modfiles.HashMod(gomod)}
+		add(v, modfiles.Info, fmt.Appendf(nil, `{"Version":%q,"Time":"2024-01-01T00:00:00Z"}`+"\n", mod.Version))
+		add(v, modfiles.Mod, gomod)
 		if mod.Files != nil {
 			files := maps.Clone(mod.Files)
 			if _, ok := files["go.mod"]; !ok {
@@ -105,12 +106,12 @@ func Write(t testing.TB, file string, mods []Module, key sign.PrivateKey) *bundl
 			}
 			tmp.Write(buf.Bytes())
 			tmp.Close()
-			h, err := bundle.HashZip(tmp.Name())
+			h, err := modfiles.HashZip(tmp.Name())
 			if err != nil {
 				t.Fatal(err)
 			}
 			bm.ZipHash = h
-			add(v, ".zip", buf.Bytes())
+			add(v, modfiles.Zip, buf.Bytes())
 		}
 		m.Modules = append(m.Modules, bm)
 	}

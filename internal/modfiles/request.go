@@ -1,4 +1,4 @@
-package proxy
+package modfiles
 
 import (
 	"errors"
@@ -30,6 +30,20 @@ func (o Op) String() string {
 	return "unknown"
 }
 
+// Kind returns the kind of file an OpInfo, OpMod or OpZip request asks
+// for, and "" for the other operations.
+func (o Op) Kind() Kind {
+	switch o {
+	case OpInfo:
+		return Info
+	case OpMod:
+		return Mod
+	case OpZip:
+		return Zip
+	}
+	return ""
+}
+
 // Request is a parsed GOPROXY request. Module paths and versions are
 // unescaped and valid; Version is set for OpInfo, OpMod and OpZip.
 type Request struct {
@@ -53,6 +67,21 @@ const maxPathLen = 1024
 // after URL decoding (the go command sends "!" as "%21"), such as
 // "modferry.test/!upper/@v/v1.0.0.zip".
 func ParseRequest(p string) (Request, error) {
+	return parseRequest(p, false)
+}
+
+// ParseUpstreamRequest is [ParseRequest] for a proxy that forwards to an
+// upstream, which alone can say which versions exist: it accepts any
+// version module.Check accepts, canonical or not (the go command asks for
+// "v1.2.info" to resolve the query v1.2), and a .mod request for any
+// version at all, since the go command may ask for the go.mod of versions
+// that module.Check rejects ("+incompatible" and major-version suffix
+// quirks).
+func ParseUpstreamRequest(p string) (Request, error) {
+	return parseRequest(p, true)
+}
+
+func parseRequest(p string, upstream bool) (Request, error) {
 	if len(p) > maxPathLen {
 		return Request{}, fmt.Errorf("%w: longer than %d bytes", ErrBadPath, maxPathLen)
 	}
@@ -94,6 +123,13 @@ func ParseRequest(p string) (Request, error) {
 		return Request{}, fmt.Errorf("%w: %v", ErrBadPath, err)
 	}
 	v := module.Version{Path: path, Version: ver}
+	if upstream {
+		// The path is valid (unescapePath checked it).
+		if err := module.Check(path, ver); err != nil && op != OpMod {
+			return Request{}, fmt.Errorf("%w: %v", ErrNoSuchVersion, err)
+		}
+		return Request{Op: op, Version: v}, nil
+	}
 	if !semver.IsValid(ver) || semver.Canonical(ver) != strings.TrimSuffix(ver, "+incompatible") && semver.Canonical(ver)+"+incompatible" != ver {
 		return Request{}, fmt.Errorf("%w: %s@%s is not a canonical semantic version", ErrNoSuchVersion, path, ver)
 	}
