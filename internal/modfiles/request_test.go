@@ -91,3 +91,49 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestParseUpstreamRequest(t *testing.T) {
+	tests := []struct {
+		in      string
+		op      Op
+		version string
+		err     error
+	}{
+		// What ParseRequest accepts.
+		{"modferry.test/m/@v/list", OpList, "", nil},
+		{"modferry.test/m/@v/v1.2.3.zip", OpZip, "v1.2.3", nil},
+		// Non-canonical versions module.Check accepts: queries the
+		// upstream resolves.
+		{"modferry.test/m/@v/v1.2.info", OpInfo, "v1.2", nil},
+		// Any version for a go.mod.
+		{"modferry.test/m/v2/@v/v1.0.0.mod", OpMod, "v1.0.0", nil},
+		{"modferry.test/m/@v/master.mod", OpMod, "master", nil},
+		// Versions module.Check rejects, for other files.
+		{"modferry.test/m/@v/master.info", 0, "", ErrNoSuchVersion},
+		{"modferry.test/m/v2/@v/v1.0.0.zip", 0, "", ErrNoSuchVersion},
+		// Malformed paths stay malformed.
+		{"modferry.test/Upper/@v/v1.0.0.mod", 0, "", ErrBadPath},
+		{"modferry.test/m/@v/v1.0.0.ziphash", 0, "", ErrBadPath},
+		{"modferry.test/m/@v/.mod", 0, "", ErrBadPath},
+	}
+	for _, tt := range tests {
+		r, err := ParseUpstreamRequest(tt.in)
+		if tt.err != nil {
+			if !errors.Is(err, tt.err) {
+				t.Errorf("ParseUpstreamRequest(%q) = %+v, %v; want error %v", tt.in, r, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || r.Op != tt.op || r.Version.Version != tt.version {
+			t.Errorf("ParseUpstreamRequest(%q) = %+v, %v; want op %v version %q", tt.in, r, err, tt.op, tt.version)
+		}
+	}
+}
+
+func TestOpKind(t *testing.T) {
+	for op, want := range map[Op]Kind{OpList: "", OpLatest: "", OpInfo: Info, OpMod: Mod, OpZip: Zip} {
+		if got := op.Kind(); got != want {
+			t.Errorf("%v.Kind() = %q, want %q", op, got, want)
+		}
+	}
+}
