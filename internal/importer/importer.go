@@ -33,7 +33,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
@@ -282,34 +281,33 @@ func checkStore(ctx context.Context, st *store.Disk, m *bundle.Manifest, res *Re
 // store, counting them in res.
 func planCommit(ctx context.Context, st *store.Disk, stage *bundle.DirStage, stageDir string, work []todo, res *Result) ([]store.Move, error) {
 	repo := &modules.Repo{Store: st}
-	// Lay out every file to commit, in commit order: per version the .mod,
-	// .zip and .ziphash, then the .info that makes it visible; then the
-	// list files. Generated files are written into the stage first.
-	// Generated files go flat into the stage, like the members.
+	// Lay out every file to commit, in commit order
+	// (modfiles.CommitOrder): per version the .mod, .zip and .ziphash,
+	// then the .info that makes it visible; then the list files.
+	// Generated files are written into the stage first, flat, like the
+	// members.
 	ngen := 0
-	genFile := func(content string) (string, error) {
+	genFile := func(content []byte) (string, error) {
 		ngen++
 		local := filepath.Join(stageDir, fmt.Sprintf("g%06d", ngen))
-		return local, os.WriteFile(local, []byte(content), 0o644)
+		return local, os.WriteFile(local, content, 0o644)
 	}
 	var moves []store.Move
 	newVersions := map[string][]string{} // module path -> versions with zips
 	for _, w := range work {
 		v := w.mod.ModuleVersion()
-		kinds := []modfiles.Kind{modfiles.Mod}
-		if w.mod.ZipHash != "" {
-			kinds = append(kinds, modfiles.Zip, modfiles.ZipHash)
+		hasZip := w.mod.ZipHash != ""
+		if hasZip {
 			newVersions[v.Path] = append(newVersions[v.Path], v.Version)
 		} else if _, ok := newVersions[v.Path]; !ok {
 			newVersions[v.Path] = nil
 		}
-		kinds = append(kinds, modfiles.Info)
-		for _, k := range kinds {
+		for _, k := range modfiles.CommitOrder(hasZip) {
 			name, _ := modfiles.Name(v, k)
 			var local string
 			if k == modfiles.ZipHash {
 				var err error
-				if local, err = genFile(w.mod.ZipHash + "\n"); err != nil {
+				if local, err = genFile([]byte(w.mod.ZipHash + "\n")); err != nil {
 					return nil, err
 				}
 			} else {
@@ -342,16 +340,19 @@ func planCommit(ctx context.Context, st *store.Disk, stage *bundle.DirStage, sta
 	}
 	slices.Sort(paths)
 	for _, p := range paths {
-		list, err := newList(ctx, repo, p, newVersions[p])
+		list, err := repo.ListFile(ctx, p, newVersions[p]...)
 		if err != nil {
 			return nil, err
 		}
-		dir, _ := modfiles.VersionDir(p)
+		listName, err := modfiles.ListName(p)
+		if err != nil {
+			return nil, err
+		}
 		local, err := genFile(list)
 		if err != nil {
 			return nil, err
 		}
-		moves = append(moves, store.Move{Name: dir + "/list", Src: local})
+		moves = append(moves, store.Move{Name: listName, Src: local})
 	}
 
 	return moves, nil
@@ -367,27 +368,6 @@ func writeRecord(ctx context.Context, st *store.Disk, recName string, rec Record
 		hook(recName)
 	}
 	return st.Put(ctx, recName, bytes.NewReader(append(b, '\n')))
-}
-
-// newList returns the @v/list file content of a module once versions
-// (with zips) are added to what the store lists now.
-func newList(ctx context.Context, repo *modules.Repo, path string, versions []string) (string, error) {
-	have, err := repo.List(ctx, path)
-	if err != nil {
-		return "", err
-	}
-	for _, v := range versions {
-		if !module.IsPseudoVersion(v) && !slices.Contains(have, v) {
-			have = append(have, v)
-		}
-	}
-	semver.Sort(have)
-	var b strings.Builder
-	for _, v := range have {
-		b.WriteString(v)
-		b.WriteByte('\n')
-	}
-	return b.String(), nil
 }
 
 // compare reports whether the store holds mod already with the same

@@ -107,24 +107,23 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 		return err
 	}
 	defer zf.Close()
-	if err := create(modfiles.Zip, zf); err != nil {
-		return err
+	content := map[modfiles.Kind]io.Reader{
+		modfiles.Mod:     bytes.NewReader(m.Mod),
+		modfiles.Zip:     zf,
+		modfiles.ZipHash: strings.NewReader(m.Hash),
+		modfiles.Info:    bytes.NewReader(m.Info()),
 	}
-	if err := create(modfiles.ZipHash, strings.NewReader(m.Hash)); err != nil {
-		return err
+	for _, k := range modfiles.CommitOrder(true) {
+		if k == modfiles.Info && testHookBeforeCommit != nil {
+			testHookBeforeCommit()
+		}
+		if err := create(k, content[k]); err != nil {
+			return err
+		}
 	}
-	if err := create(modfiles.Mod, bytes.NewReader(m.Mod)); err != nil {
-		return err
-	}
-	if testHookBeforeCommit != nil {
-		testHookBeforeCommit()
-	}
-	// The .info commits the version; removing the intent then lets the
+	// The .info committed the version; removing the intent then lets the
 	// .mod and .zip be served.
-	if err := create(modfiles.Info, bytes.NewReader(m.Info())); err != nil {
-		return err
-	}
-	created = nil // committed
+	created = nil
 	if err := repo.Store.Delete(ctx, intent); err != nil {
 		return fmt.Errorf("%s is published, but removing its publish intent failed (the next start-up finishes it): %w", v, err)
 	}
