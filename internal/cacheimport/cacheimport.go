@@ -25,7 +25,6 @@ import (
 	"sync"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/errgroup"
 
@@ -243,7 +242,7 @@ func importOne(ctx context.Context, repo *modules.Repo, c candidate) (outcome, i
 		if _, err := modzip.CheckZip(c.v, zipPath); err != nil {
 			return 0, 0, skipf("zip breaks the module zip rules: %v", err)
 		}
-		zipHash, err = dirhash.HashZip(zipPath, dirhash.Hash1)
+		zipHash, err = modfiles.HashZip(zipPath)
 		if err != nil {
 			return 0, 0, skipf("hashing zip: %v", err)
 		}

@@ -15,8 +15,9 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // ErrInvalid is matched by errors for a module that breaks the rules in
@@ -228,14 +229,10 @@ func (m *Module) check() error {
 			return bad("go.mod: %v", err)
 		}
 	}
-	if m.Hash, err = dirhash.HashZip(m.ZipPath, dirhash.Hash1); err != nil {
+	if m.Hash, err = modfiles.HashZip(m.ZipPath); err != nil {
 		return bad("hashing the zip: %v", err)
 	}
-	if m.ModHash, err = dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(m.Mod)), nil
-	}); err != nil {
-		return err
-	}
+	m.ModHash = modfiles.HashMod(m.Mod)
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/modferry/modferry/internal/audit"
@@ -392,9 +390,7 @@ func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request, v module.Ver
 	}
 	if name, err := modfiles.Name(v, modfiles.Mod); err == nil {
 		if mod, err := store.ReadAll(ctx, s.repo.Store, name); err == nil {
-			res.ModHash, _ = dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
-				return io.NopCloser(bytes.NewReader(mod)), nil
-			})
+			res.ModHash = modfiles.HashMod(mod)
 		}
 	}
 	writeJSON(w, http.StatusOK, s.withVulns(ctx, res))
