@@ -148,7 +148,7 @@ func Check(v module.Version) error {
 		return err
 	}
 	if c := module.CanonicalVersion(v.Version); c != v.Version {
-		return module.VersionError(v, errors.New("version is not canonical"))
+		return module.VersionError(v, fmt.Errorf("version is not canonical (want %s)", c))
 	}
 	// As the go command: a path with a major version suffix has no
 	// +incompatible versions.

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 )
 
 // Op is what a GOPROXY request asks for.
@@ -56,8 +55,9 @@ type Request struct {
 var ErrBadPath = errors.New("bad request path")
 
 // ErrNoSuchVersion is matched by errors for well-formed requests that name
-// a version no proxy can hold, such as a branch name or a non-canonical
-// version (HTTP 404: the go command then treats the version as absent).
+// a version no proxy can hold, one that fails [Check], such as a branch
+// name or a non-canonical version (HTTP 404: the go command then treats
+// the version as absent).
 var ErrNoSuchVersion = errors.New("no such version")
 
 // maxPathLen bounds request paths; module paths are far shorter.
@@ -130,10 +130,7 @@ func parseRequest(p string, upstream bool) (Request, error) {
 		}
 		return Request{Op: op, Version: v}, nil
 	}
-	if !semver.IsValid(ver) || semver.Canonical(ver) != strings.TrimSuffix(ver, "+incompatible") && semver.Canonical(ver)+"+incompatible" != ver {
-		return Request{}, fmt.Errorf("%w: %s@%s is not a canonical semantic version", ErrNoSuchVersion, path, ver)
-	}
-	if err := module.Check(path, ver); err != nil {
+	if err := Check(v); err != nil {
 		return Request{}, fmt.Errorf("%w: %v", ErrNoSuchVersion, err)
 	}
 	return Request{Op: op, Version: v}, nil

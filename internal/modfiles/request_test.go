@@ -29,6 +29,8 @@ func TestParseRequest(t *testing.T) {
 		{"modferry.test/m/@v/v1.2.info", 0, "", "", ErrNoSuchVersion},
 		{"modferry.test/m/v2/@v/v1.0.0.mod", 0, "", "", ErrNoSuchVersion},
 		{"modferry.test/m/@v/v2.0.0.mod", 0, "", "", ErrNoSuchVersion},
+		{"modferry.test/m/v2/@v/v2.0.0+incompatible.mod", 0, "", "", ErrNoSuchVersion},
+		{"modferry.test/m/@v/v1.0.0+build.zip", 0, "", "", ErrNoSuchVersion},
 		// Bad requests.
 		{"", 0, "", "", ErrBadPath},
 		{"favicon.ico", 0, "", "", ErrBadPath},

@@ -172,14 +172,11 @@ func orNow(t time.Time) time.Time {
 	return t
 }
 
-// checkVersion accepts only canonical versions of valid module paths:
-// what a GOPROXY can serve.
+// checkVersion accepts only what a GOPROXY can serve (modfiles.Check):
+// canonical versions of valid module paths.
 func checkVersion(v module.Version) error {
-	if err := module.Check(v.Path, v.Version); err != nil {
+	if err := modfiles.Check(v); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if module.CanonicalVersion(v.Version) != v.Version {
-		return fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("version is not canonical (want %s)", module.CanonicalVersion(v.Version))))
 	}
 	return nil
 }
