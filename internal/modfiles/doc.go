@@ -35,9 +35,10 @@
 // # Other names
 //
 // A publish in progress is recorded at "pending/<escaped path>/@v/<escaped
-// version>" ([PendingName]). A checksum database serves the record of a
-// module version at "lookup/<escaped path>@<escaped version>" below its
-// root ([LookupPath], [ParseLookupPath]).
+// version>" ([PendingName], [ParsePendingName]). A checksum database
+// serves the record of a module version at "lookup/<escaped
+// path>@<escaped version>" below its root ([LookupPath],
+// [ParseLookupPath]).
 //
 // # Versions
 //

@@ -173,6 +173,31 @@ func PendingName(v module.Version) (string, error) {
 	return PendingRoot + "/" + ep + "/@v/" + ev, nil
 }
 
+// ParsePendingName is the inverse of [PendingName]. Like [ParseName], it
+// checks the version with module.Check.
+func ParsePendingName(name string) (module.Version, error) {
+	rest, ok := strings.CutPrefix(name, PendingRoot+"/")
+	if !ok {
+		return module.Version{}, fmt.Errorf("%q is not under %s/", name, PendingRoot)
+	}
+	escPath, escVer, ok := strings.Cut(rest, "/@v/")
+	if !ok || strings.Contains(escVer, "/") {
+		return module.Version{}, fmt.Errorf("%q is not a publish intent name", name)
+	}
+	path, err := module.UnescapePath(escPath)
+	if err != nil {
+		return module.Version{}, err
+	}
+	ver, err := module.UnescapeVersion(escVer)
+	if err != nil {
+		return module.Version{}, err
+	}
+	if err := module.Check(path, ver); err != nil {
+		return module.Version{}, err
+	}
+	return module.Version{Path: path, Version: ver}, nil
+}
+
 // LookupPath returns the path of v's record relative to a checksum
 // database's root: "lookup/<escaped path>@<escaped version>".
 func LookupPath(v module.Version) (string, error) {

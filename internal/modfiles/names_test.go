@@ -109,3 +109,19 @@ func TestListFile(t *testing.T) {
 		t.Errorf("ListFile(nil) = %q, want empty", got)
 	}
 }
+
+func TestParsePendingName(t *testing.T) {
+	v := module.Version{Path: "modferry.test/Upper", Version: "v1.0.0"}
+	n, err := PendingName(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ParsePendingName(n); err != nil || got != v {
+		t.Errorf("ParsePendingName(%q) = %v, %v; want %v", n, got, err, v)
+	}
+	for _, bad := range []string{"download/modferry.test/m/@v/v1.0.0", "pending/modferry.test/m", "pending/modferry.test/m/@v/sub/v1.0.0", "pending/modferry.test/M/@v/v1.0.0", "pending/modferry.test/m/@v/v2.0.0"} {
+		if got, err := ParsePendingName(bad); err == nil {
+			t.Errorf("ParsePendingName(%q) = %v, want error", bad, got)
+		}
+	}
+}

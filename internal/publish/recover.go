@@ -75,16 +75,10 @@ func Recover(ctx context.Context, repo *modules.Repo) ([]module.Version, error) 
 				}
 				continue
 			}
-			escPath, ok := strings.CutSuffix(strings.TrimPrefix(dir, modfiles.PendingRoot+"/"), "/@v")
-			if !ok {
+			v, err := modfiles.ParsePendingName(dir + "/" + n)
+			if err != nil {
 				continue
 			}
-			path, perr := module.UnescapePath(escPath)
-			ver, verr := module.UnescapeVersion(n)
-			if perr != nil || verr != nil {
-				continue
-			}
-			v := module.Version{Path: path, Version: ver}
 			back, err := recoverOne(ctx, repo, v, time.Now())
 			if err != nil {
 				return err
