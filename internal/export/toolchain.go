@@ -106,7 +106,11 @@ func fetchToolchain(ctx context.Context, client *http.Client, proxies []string, 
 		files := map[modfiles.Kind]resolve.File{}
 		lastErr = nil
 		for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip} {
-			url := p + "/" + toolchainPath + "/@v/" + ev + "." + string(k)
+			name, err := modfiles.ProxyPath(v, k)
+			if err != nil {
+				return nil, err
+			}
+			url := p + "/" + name
 			local := filepath.Join(dir, "toolchain", ev+"."+string(k))
 			n, err := download(ctx, client, url, local)
 			if err != nil {
