@@ -126,18 +126,39 @@ func ParseName(name string) (module.Version, Kind, error) {
 	if !k.valid() {
 		return module.Version{}, "", fmt.Errorf("%q: unknown file kind %q", name, k)
 	}
+	v, err := unescape(escPath, file[:i])
+	if err != nil {
+		return module.Version{}, "", err
+	}
+	return v, k, nil
+}
+
+// ParseVersionPath parses "<escaped path>/@v/<escaped version>", the
+// spelling of a module version in publish intent names and the HTTP API's
+// module URLs, and checks it with module.Check.
+func ParseVersionPath(p string) (module.Version, error) {
+	escPath, escVer, ok := strings.Cut(p, "/@v/")
+	if !ok || escVer == "" || strings.Contains(escVer, "/") {
+		return module.Version{}, fmt.Errorf("%q is not <escaped module path>/@v/<escaped version>", p)
+	}
+	return unescape(escPath, escVer)
+}
+
+// unescape returns the module version with the escaped path and version,
+// checked with module.Check.
+func unescape(escPath, escVer string) (module.Version, error) {
 	path, err := module.UnescapePath(escPath)
 	if err != nil {
-		return module.Version{}, "", err
+		return module.Version{}, err
 	}
-	ver, err := module.UnescapeVersion(file[:i])
+	ver, err := module.UnescapeVersion(escVer)
 	if err != nil {
-		return module.Version{}, "", err
+		return module.Version{}, err
 	}
 	if err := module.Check(path, ver); err != nil {
-		return module.Version{}, "", err
+		return module.Version{}, err
 	}
-	return module.Version{Path: path, Version: ver}, k, nil
+	return module.Version{Path: path, Version: ver}, nil
 }
 
 // Check checks a module path and version as the go command would before
@@ -180,22 +201,7 @@ func ParsePendingName(name string) (module.Version, error) {
 	if !ok {
 		return module.Version{}, fmt.Errorf("%q is not under %s/", name, PendingRoot)
 	}
-	escPath, escVer, ok := strings.Cut(rest, "/@v/")
-	if !ok || strings.Contains(escVer, "/") {
-		return module.Version{}, fmt.Errorf("%q is not a publish intent name", name)
-	}
-	path, err := module.UnescapePath(escPath)
-	if err != nil {
-		return module.Version{}, err
-	}
-	ver, err := module.UnescapeVersion(escVer)
-	if err != nil {
-		return module.Version{}, err
-	}
-	if err := module.Check(path, ver); err != nil {
-		return module.Version{}, err
-	}
-	return module.Version{Path: path, Version: ver}, nil
+	return ParseVersionPath(rest)
 }
 
 // LookupPath returns the path of v's record relative to a checksum

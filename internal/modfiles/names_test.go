@@ -125,3 +125,15 @@ func TestParsePendingName(t *testing.T) {
 		}
 	}
 }
+
+func TestParseVersionPath(t *testing.T) {
+	want := module.Version{Path: "modferry.test/Upper", Version: "v1.0.0"}
+	if got, err := ParseVersionPath("modferry.test/!upper/@v/v1.0.0"); err != nil || got != want {
+		t.Errorf("ParseVersionPath = %v, %v; want %v", got, err, want)
+	}
+	for _, bad := range []string{"", "modferry.test/m", "modferry.test/m/@v/", "modferry.test/m/@v/v1.0.0/x", "modferry.test/m/@v/master"} {
+		if got, err := ParseVersionPath(bad); err == nil {
+			t.Errorf("ParseVersionPath(%q) = %v, want error", bad, got)
+		}
+	}
+}

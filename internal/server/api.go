@@ -119,25 +119,14 @@ func actorOf(token string) string {
 
 // parseModuleVersion parses "<escaped path>/@v/<escaped version>".
 func parseModuleVersion(p string) (module.Version, error) {
-	esc, escVer, ok := strings.Cut(p, "/@v/")
-	if !ok || escVer == "" || strings.Contains(escVer, "/") {
-		return module.Version{}, errors.New("want /api/v1/modules/<escaped module path>/@v/<escaped version>")
-	}
-	path, err := module.UnescapePath(esc)
+	v, err := modfiles.ParseVersionPath(p)
 	if err != nil {
-		return module.Version{}, err
+		return module.Version{}, fmt.Errorf("want /api/v1/modules/<escaped module path>/@v/<escaped version>: %w", err)
 	}
-	ver, err := module.UnescapeVersion(escVer)
-	if err != nil {
-		return module.Version{}, err
+	if module.CanonicalVersion(v.Version) != v.Version {
+		return module.Version{}, fmt.Errorf("%s: version is not canonical", v)
 	}
-	if err := module.Check(path, ver); err != nil {
-		return module.Version{}, err
-	}
-	if module.CanonicalVersion(ver) != ver {
-		return module.Version{}, fmt.Errorf("%s@%s: version is not canonical", path, ver)
-	}
-	return module.Version{Path: path, Version: ver}, nil
+	return v, nil
 }
 
 func apiError(w http.ResponseWriter, code int, msg string) {
