@@ -147,15 +147,25 @@ func ParseVersionPath(p string) (module.Version, error) {
 // unescape returns the module version with the escaped path and version,
 // checked with module.Check.
 func unescape(escPath, escVer string) (module.Version, error) {
+	v, err := unescapeLax(escPath, escVer)
+	if err != nil {
+		return module.Version{}, err
+	}
+	if err := module.Check(v.Path, v.Version); err != nil {
+		return module.Version{}, err
+	}
+	return v, nil
+}
+
+// unescapeLax is unescape without module.Check: the path is valid, and the
+// version is a valid file name element.
+func unescapeLax(escPath, escVer string) (module.Version, error) {
 	path, err := module.UnescapePath(escPath)
 	if err != nil {
 		return module.Version{}, err
 	}
 	ver, err := module.UnescapeVersion(escVer)
 	if err != nil {
-		return module.Version{}, err
-	}
-	if err := module.Check(path, ver); err != nil {
 		return module.Version{}, err
 	}
 	return module.Version{Path: path, Version: ver}, nil
@@ -223,16 +233,12 @@ func ParseLookupPath(rest string) (module.Version, error) {
 	if !ok {
 		return module.Version{}, fmt.Errorf("lookup %q: missing @", rest)
 	}
-	p, err := module.UnescapePath(ep)
+	v, err := unescapeLax(ep, ev)
 	if err != nil {
 		return module.Version{}, err
 	}
-	v, err := module.UnescapeVersion(ev)
-	if err != nil {
-		return module.Version{}, err
-	}
-	if !strings.HasPrefix(v, "v") || strings.Contains(v, "/") {
+	if !strings.HasPrefix(v.Version, "v") || strings.Contains(v.Version, "/") {
 		return module.Version{}, fmt.Errorf("lookup %q: malformed version", rest)
 	}
-	return module.Version{Path: p, Version: v}, nil
+	return v, nil
 }
