@@ -205,7 +205,7 @@ func parseSumDB(rest string) (string, error) {
 	case sub == "latest":
 		return name, nil
 	case strings.HasPrefix(sub, "lookup/"):
-		m, err := modfiles.ParseLookupPath(strings.TrimPrefix(sub, "lookup/"))
+		m, err := modfiles.ParseLookupPath(sub)
 		if err != nil {
 			return "", err
 		}

@@ -217,7 +217,7 @@ func (db *DB) readProof(ctx context.Context, files map[string][]byte) ([]ModuleH
 		switch {
 		case p == "latest":
 		case strings.HasPrefix(p, "lookup/"):
-			m, err := modfiles.ParseLookupPath(strings.TrimPrefix(p, "lookup/"))
+			m, err := modfiles.ParseLookupPath(p)
 			if err != nil {
 				return nil, nil, &RecordError{File: p, Err: err}
 			}

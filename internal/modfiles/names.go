@@ -224,11 +224,14 @@ func LookupPath(v module.Version) (string, error) {
 	return "lookup/" + ep + "@" + ev, nil
 }
 
-// ParseLookupPath parses what follows "lookup/" in a [LookupPath],
-// "<escaped path>@<escaped version>". The path must be valid; the version
-// need only look like one (a "v" and no slash), since a checksum database
-// answers lookups of any version its upstream knows.
-func ParseLookupPath(rest string) (module.Version, error) {
+// ParseLookupPath is the inverse of [LookupPath]. The path must be valid;
+// the version need only look like one (a "v" and no slash), since a
+// checksum database answers lookups of any version its upstream knows.
+func ParseLookupPath(p string) (module.Version, error) {
+	rest, ok := strings.CutPrefix(p, "lookup/")
+	if !ok {
+		return module.Version{}, fmt.Errorf("%q is not a lookup path", p)
+	}
 	ep, ev, ok := strings.Cut(rest, "@")
 	if !ok {
 		return module.Version{}, fmt.Errorf("lookup %q: missing @", rest)

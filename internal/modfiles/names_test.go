@@ -57,11 +57,11 @@ func TestLookupPathRoundTrip(t *testing.T) {
 	if err != nil || p != "lookup/modferry.test/!upper@v1.0.0-!r!c.1" {
 		t.Fatalf("LookupPath = %q, %v", p, err)
 	}
-	got, err := ParseLookupPath(strings.TrimPrefix(p, "lookup/"))
+	got, err := ParseLookupPath(p)
 	if err != nil || got != v {
 		t.Errorf("ParseLookupPath = %v, %v; want %v", got, err, v)
 	}
-	for _, bad := range []string{"modferry.test/m", "modferry.test/M@v1.0.0", "modferry.test/m@1.0.0", "modferry.test/m@v1/x"} {
+	for _, bad := range []string{"modferry.test/m@v1.0.0", "lookup/modferry.test/m", "lookup/modferry.test/M@v1.0.0", "lookup/modferry.test/m@1.0.0", "lookup/modferry.test/m@v1/x"} {
 		if m, err := ParseLookupPath(bad); err == nil {
 			t.Errorf("ParseLookupPath(%q) = %v, want error", bad, m)
 		}
