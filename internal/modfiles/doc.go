@@ -23,19 +23,24 @@
 // [Name] returns that name; [ProxyPath] returns it without the leading
 // "download/", as a GOPROXY request path and the go command's module cache
 // spell it; [ParseName] is the inverse of Name. The module's version list
-// is "download/<escaped path>/@v/list" ([ListName]), one version a line in
-// semver order ([ListFile]).
+// is "download/<escaped path>/@v/list" ([ListName]): its release and
+// pre-release versions, one a line, in semver order ([ListFile]).
 //
 // # Commit order
 //
-// A version becomes visible when its .info exists beside its other files.
-// Writers therefore write, per version, .mod, then .zip and .ziphash, then
-// .info ([CommitOrder]), and only then rewrite the list.
+// A version is complete, and listed, when its .info exists beside its .mod
+// and .zip. Writers therefore write, per version, the .mod, then the .zip
+// and .ziphash, then the .info ([CommitOrder]), each atomically, and only
+// then rewrite the list: a reader that sees the .info finds the rest, and
+// a writer interrupted before the .info leaves nothing listed. A version
+// without a zip (only its go.mod is needed) gets a .mod and an .info.
 //
 // # Other names
 //
-// A publish in progress is recorded at "pending/<escaped path>/@v/<escaped
-// version>" ([PendingName], [ParsePendingName]). A checksum database
+// A module version alone is spelled "<escaped path>/@v/<escaped version>"
+// ([ParseVersionPath]), as in the HTTP API's module URLs. A publish in
+// progress is recorded at "pending/" and that spelling ([PendingName],
+// [ParsePendingName]). A checksum database
 // serves the record of a module version at "lookup/<escaped
 // path>@<escaped version>" below its root ([LookupPath],
 // [ParseLookupPath]).

@@ -13,6 +13,9 @@
 // .info last, so a listed version is always complete. A version with only
 // a .mod (a go.mod the module graph needs whose zip nobody downloads) is
 // served but never listed.
+//
+// Package modfiles names these files and fixes the order writers commit
+// them in ([modfiles.CommitOrder]).
 package modules
 
 import (
