@@ -70,6 +70,7 @@ func FuzzParseRequest(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
+		checkUpstreamRequest(t, p)
 		r, err := ParseRequest(p)
 		if err != nil {
 			if !errors.Is(err, ErrBadPath) && !errors.Is(err, ErrNoSuchVersion) {
@@ -136,6 +137,32 @@ func TestOpKind(t *testing.T) {
 	for op, want := range map[Op]Kind{OpList: "", OpLatest: "", OpInfo: Info, OpMod: Mod, OpZip: Zip} {
 		if got := op.Kind(); got != want {
 			t.Errorf("%v.Kind() = %q, want %q", op, got, want)
+		}
+	}
+}
+
+// checkUpstreamRequest checks ParseUpstreamRequest against ParseRequest on
+// p: it accepts at least as much, gives the same answer where both accept,
+// and names files that parse back to the same request.
+func checkUpstreamRequest(t *testing.T, p string) {
+	r, err := ParseRequest(p)
+	u, uerr := ParseUpstreamRequest(p)
+	if err == nil && (uerr != nil || u != r) {
+		t.Fatalf("ParseUpstreamRequest(%q) = %+v, %v; ParseRequest gives %+v", p, u, uerr, r)
+	}
+	if uerr != nil {
+		if !errors.Is(uerr, ErrBadPath) && !errors.Is(uerr, ErrNoSuchVersion) {
+			t.Fatalf("ParseUpstreamRequest(%q): untyped error %v", p, uerr)
+		}
+		return
+	}
+	if k := u.Op.Kind(); k != "" {
+		name, err := ProxyPath(u.Version, k)
+		if err != nil {
+			t.Fatalf("ParseUpstreamRequest(%q) = %+v, which ProxyPath cannot name: %v", p, u, err)
+		}
+		if back, err := ParseUpstreamRequest(name); err != nil || back != u {
+			t.Fatalf("ParseUpstreamRequest(%q) = %+v, %v; want %+v (from %q)", name, back, err, u, p)
 		}
 	}
 }
