@@ -43,8 +43,9 @@ func (o Op) Kind() Kind {
 	return ""
 }
 
-// Request is a parsed GOPROXY request. Module paths and versions are
-// unescaped and valid; Version is set for OpInfo, OpMod and OpZip.
+// Request is a parsed GOPROXY request. The module path is unescaped and
+// valid; Version is set for OpInfo, OpMod and OpZip, unescaped, and passes
+// [Check] when [ParseRequest] returned it.
 type Request struct {
 	Op Op
 	module.Version
@@ -74,9 +75,9 @@ func ParseRequest(p string) (Request, error) {
 // upstream, which alone can say which versions exist: it accepts any
 // version module.Check accepts, canonical or not (the go command asks for
 // "v1.2.info" to resolve the query v1.2), and a .mod request for any
-// version at all, since the go command may ask for the go.mod of versions
-// that module.Check rejects ("+incompatible" and major-version suffix
-// quirks).
+// version that unescapes, since the go command may ask for the go.mod of
+// versions that module.Check rejects ("+incompatible" and major-version
+// suffix quirks).
 func ParseUpstreamRequest(p string) (Request, error) {
 	return parseRequest(p, true)
 }
