@@ -1,11 +1,10 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"golang.org/x/mod/module"
 )
 
@@ -34,40 +33,25 @@ const ReasonParam = "reason"
 // VersionPath returns the API path of a module version:
 // ModulesPath + "<escaped path>/@v/<escaped version>".
 func VersionPath(v module.Version) (string, error) {
-	ep, err := module.EscapePath(v.Path)
+	p, err := modfiles.VersionPath(v)
 	if err != nil {
 		return "", err
 	}
-	ev, err := module.EscapeVersion(v.Version)
-	if err != nil {
-		return "", err
-	}
-	return ModulesPath + ep + "/@v/" + ev, nil
+	return ModulesPath + p, nil
 }
 
 // ParseVersion parses what follows ModulesPath in a version's path,
 // "<escaped path>/@v/<escaped version>", and checks that it names a valid
-// module version with a canonical version.
+// module version with a canonical version (modfiles.Check).
 func ParseVersion(p string) (module.Version, error) {
-	esc, escVer, ok := strings.Cut(p, "/@v/")
-	if !ok || escVer == "" || strings.Contains(escVer, "/") {
-		return module.Version{}, errors.New("want " + ModulesPath + "<escaped module path>/@v/<escaped version>")
-	}
-	path, err := module.UnescapePath(esc)
+	v, err := modfiles.ParseVersionPath(p)
 	if err != nil {
+		return module.Version{}, fmt.Errorf("want %s<escaped module path>/@v/<escaped version>: %w", ModulesPath, err)
+	}
+	if err := modfiles.Check(v); err != nil {
 		return module.Version{}, err
 	}
-	ver, err := module.UnescapeVersion(escVer)
-	if err != nil {
-		return module.Version{}, err
-	}
-	if err := module.Check(path, ver); err != nil {
-		return module.Version{}, err
-	}
-	if module.CanonicalVersion(ver) != ver {
-		return module.Version{}, fmt.Errorf("%s@%s: version is not canonical", path, ver)
-	}
-	return module.Version{Path: path, Version: ver}, nil
+	return v, nil
 }
 
 // TokenPath returns the API path of the token called name.

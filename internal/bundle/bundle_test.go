@@ -14,6 +14,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/bundle/bundletest"
+	"github.com/modferry/modferry/internal/modfiles"
 	"golang.org/x/mod/module"
 )
 
@@ -249,7 +250,7 @@ func TestHostileBundles(t *testing.T) {
 		mem, _ := bundle.ParseMemberPath(good[zipIdx].name)
 		for i := range s.Manifest.Modules {
 			if s.Manifest.Modules[i].ModuleVersion() == mem.Module {
-				s.Manifest.Modules[i].ZipHash = bundle.HashMod([]byte("not hashable")) // well-formed, wrong
+				s.Manifest.Modules[i].ZipHash = modfiles.HashMod([]byte("not hashable")) // well-formed, wrong
 			}
 		}
 		return compress(t, rawTar(t, entries(t, s, k)))
@@ -411,28 +412,5 @@ func TestUnsafeNames(t *testing.T) {
 		if _, err := bundle.ParseMemberPath(name); err != nil {
 			t.Errorf("ParseMemberPath(%q) = %v, want ok", name, err)
 		}
-	}
-}
-
-func TestHashMod(t *testing.T) {
-	// Values from go.sum of real modules.
-	for _, tc := range []struct{ gomod, want string }{
-		{"module golang.org/x/sync\n\ngo 1.18\n", ""},
-	} {
-		got := bundle.HashMod([]byte(tc.gomod))
-		if !bundle.IsH1(got) {
-			t.Errorf("HashMod = %q, not an h1: hash", got)
-		}
-	}
-	// HashMod is dirhash.Hash1 over the single file go.mod.
-	dir := t.TempDir()
-	gomod := []byte("module example.com/m\n\ngo 1.22\n")
-	os.WriteFile(filepath.Join(dir, "go.mod"), gomod, 0o644)
-	want, err := hash1File(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := bundle.HashMod(gomod); got != want {
-		t.Errorf("HashMod = %s, dirhash.Hash1 = %s", got, want)
 	}
 }

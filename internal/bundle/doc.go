@@ -31,8 +31,9 @@
 //	vulndb/index/db.json, vulndb/index/modules.json, vulndb/index/vulns.json
 //	vulndb/ID/<id>.json
 //
-// download/ is the GOPROXY and GOMODCACHE cache/download layout; the module
-// path and version must unescape to a valid, canonical module.Version.
+// download/ is the GOPROXY and GOMODCACHE cache/download layout (see
+// package modfiles); the module path and version must unescape to a valid,
+// canonical module.Version (modfiles.Check).
 //
 // Every member is a regular file whose tar header is exactly the one [Write]
 // produces: mode 0644, modification time = Manifest.Created, no owner, no

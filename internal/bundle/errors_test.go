@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/modfiles"
 	"golang.org/x/mod/module"
 )
 
@@ -79,7 +80,7 @@ func TestManifestModuleErrors(t *testing.T) {
 		text string
 	}{
 		{"bad modHash", func(m *bundle.Module) { m.ModHash = "h1:x" }, nil, "is not an h1: hash"},
-		{"other modHash", func(m *bundle.Module) { m.ModHash = bundle.HashMod([]byte("module other\n")) }, bundle.ErrHashMismatch, "but the go.mod listed hashes to"},
+		{"other modHash", func(m *bundle.Module) { m.ModHash = modfiles.HashMod([]byte("module other\n")) }, bundle.ErrHashMismatch, "but the go.mod listed hashes to"},
 		{"non-canonical version", func(m *bundle.Module) { m.Version = "v1.0" }, nil, "version is not canonical"},
 	} {
 		m := *s.Manifest

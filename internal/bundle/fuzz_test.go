@@ -106,8 +106,8 @@ func FuzzParseMemberPath(f *testing.F) {
 			t.Fatalf("accepted %q", name)
 		}
 		if mem.Kind == bundle.KindDownload {
-			if p, err := bundle.DownloadPath(mem.Module, mem.Ext); err != nil || p != name {
-				t.Fatalf("DownloadPath(%v, %s) = %q, %v; want %q", mem.Module, mem.Ext, p, err, name)
+			if p, err := bundle.DownloadPath(mem.Module, mem.FileKind); err != nil || p != name {
+				t.Fatalf("DownloadPath(%v, %s) = %q, %v; want %q", mem.Module, mem.FileKind, p, err, name)
 			}
 		}
 	})

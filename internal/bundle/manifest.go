@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +16,8 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 	modzip "golang.org/x/mod/zip"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // FormatVersion is the bundle format this package reads and writes.
@@ -362,7 +363,7 @@ func (m *Manifest) validateModules(files map[string]File) (map[module.Version]bo
 	modules := make(map[module.Version]bool, len(m.Modules))
 	for _, mod := range m.Modules {
 		mv := mod.ModuleVersion()
-		if err := checkModule(mv); err != nil {
+		if err := modfiles.Check(mv); err != nil {
 			return nil, fmt.Errorf("modules: %w", err)
 		}
 		if modules[mv] {
@@ -380,7 +381,7 @@ func (m *Manifest) validateModules(files map[string]File) (map[module.Version]bo
 // the hash modHash says, and a .zip exactly when it has a zipHash.
 func (mod Module) validateListed(files map[string]File) error {
 	mv := mod.ModuleVersion()
-	modPath, _ := DownloadPath(mv, ".mod")
+	modPath, _ := DownloadPath(mv, modfiles.Mod)
 	mf, ok := files[modPath]
 	if !ok {
 		return fmt.Errorf("%w: %s is not listed in files", ErrMissingMember, modPath)
@@ -388,10 +389,10 @@ func (mod Module) validateListed(files map[string]File) error {
 	if !isH1(mod.ModHash) {
 		return fmt.Errorf("modHash %q is not an h1: hash", mod.ModHash)
 	}
-	if h := modHashFromSHA256(mf.SHA256); h != mod.ModHash {
+	if h := modfiles.HashModSHA256(mf.SHA256); h != mod.ModHash {
 		return fmt.Errorf("%w: modHash %s, but the go.mod listed hashes to %s", ErrHashMismatch, mod.ModHash, h)
 	}
-	zipPath, _ := DownloadPath(mv, ".zip")
+	zipPath, _ := DownloadPath(mv, modfiles.Zip)
 	_, hasZip := files[zipPath]
 	switch {
 	case mod.ZipHash == "" && hasZip:
@@ -415,7 +416,7 @@ func (m *Manifest) validateDownloads(modules map[module.Version]bool) error {
 		if !modules[mem.Module] {
 			return fmt.Errorf("files: %q belongs to %s, which is not in modules", f.Path, mem.Module)
 		}
-		if mem.Ext == ".zip" && f.Size > modzip.MaxZipFile {
+		if mem.FileKind == modfiles.Zip && f.Size > modzip.MaxZipFile {
 			return fmt.Errorf("files: %w: %q larger than the module zip limit", ErrTooLarge, f.Path)
 		}
 	}
@@ -431,12 +432,12 @@ func sizeLimit(mem Member) int64 {
 	case KindVulnDB:
 		return maxVulnDBFileSize
 	case KindDownload:
-		switch mem.Ext {
-		case ".info":
+		switch mem.FileKind {
+		case modfiles.Info:
 			return maxInfoSize
-		case ".mod":
+		case modfiles.Mod:
 			return modzip.MaxGoMod
-		case ".zip":
+		case modfiles.Zip:
 			return modzip.MaxZipFile
 		}
 	}
@@ -481,13 +482,4 @@ func isH1(s string) bool {
 	}
 	sum, err := base64.StdEncoding.Strict().DecodeString(b)
 	return err == nil && len(sum) == 32 && base64.StdEncoding.EncodeToString(sum) == b
-}
-
-// modHashFromSHA256 returns the go.sum "/go.mod" hash of a go.mod file given
-// its hex SHA-256: dirhash.Hash1 over the one file "go.mod".
-func modHashFromSHA256(hexSum string) string {
-	if _, err := hex.DecodeString(hexSum); err != nil {
-		return ""
-	}
-	return h1Summary(fmt.Sprintf("%s  go.mod\n", hexSum))
 }

@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -9,6 +8,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/vulndb"
 )
 
@@ -59,11 +59,11 @@ func (s Signatures) members() []struct {
 // maxNameLen bounds a member name. Module paths are far shorter in practice.
 const maxNameLen = 1024
 
-// Kind is the kind of a bundle member, named by its path.
-type Kind int
+// MemberKind is the kind of a bundle member, named by its path.
+type MemberKind int
 
 const (
-	KindManifest Kind = iota
+	KindManifest MemberKind = iota
 	KindSignature
 	KindSBOM
 	KindDownload
@@ -73,10 +73,11 @@ const (
 
 // A Member describes a member name that passed [ParseMemberPath].
 type Member struct {
-	Kind Kind
-	// Module and Ext are set for KindDownload: Ext is ".info", ".mod" or ".zip".
-	Module module.Version
-	Ext    string
+	Kind MemberKind
+	// Module and FileKind are set for KindDownload: FileKind is
+	// modfiles.Info, modfiles.Mod or modfiles.Zip.
+	Module   module.Version
+	FileKind modfiles.Kind
 	// SumDB is the checksum database name for KindSumDB.
 	SumDB string
 	// VulnDB is the file name inside the vulnerability database for
@@ -84,26 +85,22 @@ type Member struct {
 	VulnDB string
 }
 
-// DownloadPath returns the member name of a module file; ext is ".info",
-// ".mod" or ".zip".
-func DownloadPath(m module.Version, ext string) (string, error) {
-	switch ext {
-	case ".info", ".mod", ".zip":
-	default:
-		return "", fmt.Errorf("bad download file extension %q", ext)
+// isDownloadKind reports whether a bundle carries module files of kind k.
+func isDownloadKind(k modfiles.Kind) bool {
+	return k == modfiles.Info || k == modfiles.Mod || k == modfiles.Zip
+}
+
+// DownloadPath returns the member name of a module file ([modfiles.Name]);
+// k is modfiles.Info, modfiles.Mod or modfiles.Zip, and m must pass
+// [modfiles.Check].
+func DownloadPath(m module.Version, k modfiles.Kind) (string, error) {
+	if !isDownloadKind(k) {
+		return "", fmt.Errorf("bad download file kind %q", k)
 	}
-	if err := checkModule(m); err != nil {
+	if err := modfiles.Check(m); err != nil {
 		return "", err
 	}
-	ep, err := module.EscapePath(m.Path)
-	if err != nil {
-		return "", err
-	}
-	ev, err := module.EscapeVersion(m.Version)
-	if err != nil {
-		return "", err
-	}
-	return "download/" + ep + "/@v/" + ev + ext, nil
+	return modfiles.Name(m, k)
 }
 
 // ParseMemberPath checks a member name against the format rules in the
@@ -120,12 +117,12 @@ func ParseMemberPath(name string) (Member, error) {
 	case SBOMCycloneDX, SBOMSPDX:
 		return Member{Kind: KindSBOM}, nil
 	}
-	if rest, ok := strings.CutPrefix(name, "download/"); ok {
-		m, ext, err := parseDownload(rest)
+	if strings.HasPrefix(name, modfiles.Root+"/") {
+		m, k, err := parseDownload(name)
 		if err != nil {
 			return Member{}, fmt.Errorf("%w: %q: %v", ErrUnsafePath, name, err)
 		}
-		return Member{Kind: KindDownload, Module: m, Ext: ext}, nil
+		return Member{Kind: KindDownload, Module: m, FileKind: k}, nil
 	}
 	if rest, ok := strings.CutPrefix(name, "sumdb/"); ok {
 		db, err := parseSumDB(rest)
@@ -173,57 +170,25 @@ func checkName(name string) error {
 	return nil
 }
 
-// parseDownload parses "<escaped path>/@v/<escaped version><ext>".
-func parseDownload(rest string) (module.Version, string, error) {
-	epath, file, ok := strings.Cut(rest, "/@v/")
-	if !ok {
-		return module.Version{}, "", fmt.Errorf("not a module download file")
+// parseDownload parses "download/<escaped path>/@v/<escaped version>.<kind>"
+// for the kinds a bundle carries and a module version that passes
+// modfiles.Check, spelled exactly as DownloadPath spells it.
+func parseDownload(name string) (module.Version, modfiles.Kind, error) {
+	m, k, err := modfiles.ParseName(name)
+	if err != nil {
+		return module.Version{}, "", err
 	}
-	var ext string
-	for _, e := range []string{".info", ".mod", ".zip"} {
-		if strings.HasSuffix(file, e) {
-			ext = e
-			break
-		}
-	}
-	if ext == "" {
+	if !isDownloadKind(k) {
 		return module.Version{}, "", fmt.Errorf("not a .info, .mod or .zip file")
 	}
-	p, err := module.UnescapePath(epath)
-	if err != nil {
-		return module.Version{}, "", err
-	}
-	v, err := module.UnescapeVersion(strings.TrimSuffix(file, ext))
-	if err != nil {
-		return module.Version{}, "", err
-	}
-	m := module.Version{Path: p, Version: v}
-	if err := checkModule(m); err != nil {
+	if err := modfiles.Check(m); err != nil {
 		return module.Version{}, "", err
 	}
 	// Escaping is one-to-one, but insist on the exact spelling.
-	if want, _ := DownloadPath(m, ext); want != "download/"+rest {
+	if want, _ := DownloadPath(m, k); want != name {
 		return module.Version{}, "", fmt.Errorf("module path or version is not escaped canonically")
 	}
-	return m, ext, nil
-}
-
-// checkModule checks a module path and version as the go command would
-// before asking a proxy for it: a valid path, a canonical semantic version
-// consistent with the path's major version suffix (+incompatible allowed).
-func checkModule(m module.Version) error {
-	if err := module.Check(m.Path, m.Version); err != nil {
-		return err
-	}
-	if c := module.CanonicalVersion(m.Version); c != m.Version {
-		return module.VersionError(m, errors.New("version is not canonical"))
-	}
-	// As the go command: a path with a major version suffix has no
-	// +incompatible versions.
-	if _, major, _ := module.SplitPathVersion(m.Path); major != "" && strings.HasSuffix(m.Version, "+incompatible") {
-		return module.VersionError(m, errors.New("+incompatible version for a path with a major version suffix"))
-	}
-	return nil
+	return m, k, nil
 }
 
 // parseSumDB checks "<name>/latest", "<name>/lookup/<path>@<version>" and
@@ -240,23 +205,14 @@ func parseSumDB(rest string) (string, error) {
 	case sub == "latest":
 		return name, nil
 	case strings.HasPrefix(sub, "lookup/"):
-		epath, evers, ok := strings.Cut(strings.TrimPrefix(sub, "lookup/"), "@")
-		if !ok {
-			return "", fmt.Errorf("lookup without @version")
-		}
-		p, err := module.UnescapePath(epath)
+		m, err := modfiles.ParseLookupPath(sub)
 		if err != nil {
 			return "", err
 		}
-		v, err := module.UnescapeVersion(evers)
-		if err != nil {
+		if err := modfiles.Check(m); err != nil {
 			return "", err
 		}
-		m := module.Version{Path: p, Version: v}
-		if err := checkModule(m); err != nil {
-			return "", err
-		}
-		if want, _ := DownloadPath(m, ".mod"); want != "download/"+epath+"/@v/"+evers+".mod" {
+		if want, _ := modfiles.LookupPath(m); want != sub {
 			return "", fmt.Errorf("module path or version is not escaped canonically")
 		}
 		return name, nil

@@ -19,6 +19,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/onezip"
 )
 
@@ -367,7 +368,7 @@ func (rd *reader) member(hdr *tar.Header, raw []byte) error {
 			return rd.checkVulnEntry(name, mem)
 		})
 	}
-	if mem.Kind == KindDownload && (mem.Ext == ".zip" || mem.Ext == ".info") {
+	if mem.Kind == KindDownload && (mem.FileKind == modfiles.Zip || mem.FileKind == modfiles.Info) {
 		mod := rd.modules[mem.Module]
 		rd.g.Go(func() error {
 			if rd.gctx.Err() != nil {
@@ -385,22 +386,22 @@ func (rd *reader) checkDownload(name string, mem Member, mod Module) error {
 	if err != nil {
 		return memberErr(name, err)
 	}
-	switch mem.Ext {
-	case ".zip":
+	switch mem.FileKind {
+	case modfiles.Zip:
 		if err := onezip.CheckFile(file); err != nil {
 			return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
 		}
 		if _, err := modzip.CheckZip(mem.Module, file); err != nil {
 			return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
 		}
-		h, err := HashZip(file)
+		h, err := modfiles.HashZip(file)
 		if err != nil {
 			return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
 		}
 		if h != mod.ZipHash {
 			return memberErr(name, fmt.Errorf("%w: zip hashes to %s, manifest says %s", ErrHashMismatch, h, mod.ZipHash))
 		}
-	case ".info":
+	case modfiles.Info:
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return memberErr(name, err)

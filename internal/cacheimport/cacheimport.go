@@ -25,10 +25,10 @@ import (
 	"sync"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/onezip"
 	"github.com/modferry/modferry/internal/store"
@@ -242,7 +242,7 @@ func importOne(ctx context.Context, repo *modules.Repo, c candidate) (outcome, i
 		if _, err := modzip.CheckZip(c.v, zipPath); err != nil {
 			return 0, 0, skipf("zip breaks the module zip rules: %v", err)
 		}
-		zipHash, err = dirhash.HashZip(zipPath, dirhash.Hash1)
+		zipHash, err = modfiles.HashZip(zipPath)
 		if err != nil {
 			return 0, 0, skipf("hashing zip: %v", err)
 		}
@@ -254,7 +254,7 @@ func importOne(ctx context.Context, repo *modules.Repo, c candidate) (outcome, i
 	}
 
 	// What does the store hold already?
-	nameZH, _ := modules.Name(c.v, modules.ZipHash)
+	nameZH, _ := modfiles.Name(c.v, modfiles.ZipHash)
 	have, err := store.ReadAll(ctx, repo.Store, nameZH)
 	switch {
 	case err == nil && hasZip:
@@ -269,7 +269,7 @@ func importOne(ctx context.Context, repo *modules.Repo, c candidate) (outcome, i
 	case !errors.Is(err, fs.ErrNotExist):
 		return 0, 0, err
 	}
-	nameMod, _ := modules.Name(c.v, modules.Mod)
+	nameMod, _ := modfiles.Name(c.v, modfiles.Mod)
 	if old, err := store.ReadAll(ctx, repo.Store, nameMod); err == nil {
 		if !bytes.Equal(old, mod) {
 			return 0, 0, skipf("conflict: the store holds a different go.mod for this version")
@@ -305,13 +305,13 @@ func importOne(ctx context.Context, repo *modules.Repo, c candidate) (outcome, i
 }
 
 func putModOnly(ctx context.Context, repo *modules.Repo, v module.Version, mod []byte) error {
-	name, _ := modules.Name(v, modules.Mod)
+	name, _ := modfiles.Name(v, modfiles.Mod)
 	return repo.Store.Put(ctx, name, bytes.NewReader(mod))
 }
 
 func complete(ctx context.Context, repo *modules.Repo, v module.Version) (bool, error) {
-	for _, k := range []modules.Kind{modules.Info, modules.Mod, modules.Zip} {
-		name, _ := modules.Name(v, k)
+	for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip} {
+		name, _ := modfiles.Name(v, k)
 		if ok, err := store.Exists(ctx, repo.Store, name); !ok || err != nil {
 			return false, err
 		}

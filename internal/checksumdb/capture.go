@@ -8,6 +8,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // CaptureOptions says what to capture.
@@ -167,7 +169,7 @@ func (c *capture) fetchLookups(ctx context.Context, wants []ModuleHashes, par in
 
 // fetchLookup fetches and checks the lookup of one module.
 func (c *capture) fetchLookup(w ModuleHashes) (*lookup, *Head, error) {
-	file, err := lookupPath(w.Version)
+	file, err := modfiles.LookupPath(w.Version)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -274,7 +276,7 @@ func proveRecords(head *Head, lookups []*lookup, thr tlog.HashReader) error {
 func (c *capture) files(head *Head, lookups []*lookup, tr *recordingReader) (map[string][]byte, error) {
 	files := map[string][]byte{"latest": head.Note}
 	for _, lk := range lookups {
-		file, _ := lookupPath(lk.mod)
+		file, _ := modfiles.LookupPath(lk.mod)
 		msg, err := tlog.FormatRecord(lk.id, lk.text)
 		if err != nil {
 			return nil, &RecordError{File: file, Err: err}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 func TestCaptureVerify(t *testing.T) {
@@ -69,7 +71,7 @@ func TestVerifyTamper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lk, _ := lookupPath(fx[0].Version)
+	lk, _ := modfiles.LookupPath(fx[0].Version)
 	var tile string
 	for _, path := range p.Paths() {
 		if strings.HasPrefix(path, "tile/8/0/") {

@@ -14,6 +14,8 @@ import (
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // ModuleHashes is a module version with the go.sum hashes carried for it.
@@ -95,7 +97,7 @@ func checkProof(src source, o checkOptions) (*Head, map[string]bool, error) {
 	used := map[string]bool{"latest": true}
 
 	for _, w := range o.wants {
-		file, err := lookupPath(w.Version)
+		file, err := modfiles.LookupPath(w.Version)
 		if err != nil {
 			return nil, nil, err
 		}

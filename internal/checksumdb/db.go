@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -98,7 +99,7 @@ func (db *DB) Heads(ctx context.Context) ([]*Head, error) {
 // Lookup returns the lookup response for m, or an error matching
 // fs.ErrNotExist.
 func (db *DB) Lookup(ctx context.Context, m module.Version) ([]byte, error) {
-	p, err := lookupPath(m)
+	p, err := modfiles.LookupPath(m)
 	if err != nil {
 		return nil, &fs.PathError{Op: "lookup", Path: m.String(), Err: fs.ErrNotExist}
 	}
@@ -216,11 +217,11 @@ func (db *DB) readProof(ctx context.Context, files map[string][]byte) ([]ModuleH
 		switch {
 		case p == "latest":
 		case strings.HasPrefix(p, "lookup/"):
-			m, err := parseLookupPath(strings.TrimPrefix(p, "lookup/"))
+			m, err := modfiles.ParseLookupPath(p)
 			if err != nil {
 				return nil, nil, &RecordError{File: p, Err: err}
 			}
-			if canon, _ := lookupPath(m); canon != p {
+			if canon, _ := modfiles.LookupPath(m); canon != p {
 				return nil, nil, &RecordError{File: p, Err: fmt.Errorf("not a canonical lookup path (%s)", canon)}
 			}
 			wants = append(wants, ModuleHashes{Version: m})
@@ -315,7 +316,7 @@ func (db *DB) writeProof(ctx context.Context, files map[string][]byte, used map[
 		res.Tiles++
 	}
 	for _, w := range wants {
-		p, _ := lookupPath(w.Version)
+		p, _ := modfiles.LookupPath(w.Version)
 		write, err := db.newerLookup(ctx, p, files[p], head)
 		if err != nil {
 			return err

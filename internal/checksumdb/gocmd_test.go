@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/store"
 	"github.com/modferry/modferry/internal/testupstream"
 )
@@ -158,7 +159,7 @@ func TestGoCommand(t *testing.T) {
 			lib = m
 		}
 	}
-	libLookup, _ := lookupPath(lib.Version)
+	libLookup, _ := modfiles.LookupPath(lib.Version)
 	libRec, _ := off.db.Lookup(ctx, lib.Version)
 	id, _, _, _ := tlog.ParseRecord(libRec)
 	leaf := tlog.TileForIndex(tileHeight, tlog.StoredHashIndex(0, id))

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -71,7 +72,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		data, err = db.read(ctx, "latest")
 		cache = "no-cache"
 	case strings.HasPrefix(p, "lookup/"):
-		m, perr := parseLookupPath(strings.TrimPrefix(p, "lookup/"))
+		m, perr := modfiles.ParseLookupPath(p)
 		if perr != nil {
 			http.Error(w, "malformed lookup: "+perr.Error(), http.StatusBadRequest)
 			return

@@ -43,39 +43,6 @@ func newVerifier(name, key string) (note.Verifier, error) {
 	return v, nil
 }
 
-// lookupPath returns the path of m's lookup relative to the database root.
-func lookupPath(m module.Version) (string, error) {
-	ep, err := module.EscapePath(m.Path)
-	if err != nil {
-		return "", err
-	}
-	ev, err := module.EscapeVersion(m.Version)
-	if err != nil {
-		return "", err
-	}
-	return "lookup/" + ep + "@" + ev, nil
-}
-
-// parseLookupPath is the inverse of lookupPath, for "<esc path>@<esc version>".
-func parseLookupPath(rest string) (module.Version, error) {
-	ep, ev, ok := strings.Cut(rest, "@")
-	if !ok {
-		return module.Version{}, fmt.Errorf("lookup %q: missing @", rest)
-	}
-	p, err := module.UnescapePath(ep)
-	if err != nil {
-		return module.Version{}, err
-	}
-	v, err := module.UnescapeVersion(ev)
-	if err != nil {
-		return module.Version{}, err
-	}
-	if !strings.HasPrefix(v, "v") || strings.Contains(v, "/") {
-		return module.Version{}, fmt.Errorf("lookup %q: malformed version", rest)
-	}
-	return module.Version{Path: p, Version: v}, nil
-}
-
 // A lookup is a parsed lookup response.
 type lookup struct {
 	mod  module.Version

@@ -19,6 +19,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/bundle/bundletest"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -109,8 +110,8 @@ func checkStore(t *testing.T, dir string, m *bundle.Manifest, run int) {
 	for _, mod := range m.Modules {
 		v := mod.ModuleVersion()
 		listed, _ := repo.List(ctx, v.Path)
-		for _, k := range []modules.Kind{modules.Info, modules.Mod, modules.Zip} {
-			name, _ := modules.Name(v, k)
+		for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip} {
+			name, _ := modfiles.Name(v, k)
 			f, err := st.Open(ctx, name)
 			if errors.Is(err, fs.ErrNotExist) {
 				if len(listed) > 0 {
@@ -129,7 +130,7 @@ func checkStore(t *testing.T, dir string, m *bundle.Manifest, run int) {
 			}
 		}
 		if len(listed) > 0 {
-			zh, _ := modules.Name(v, modules.ZipHash)
+			zh, _ := modfiles.Name(v, modfiles.ZipHash)
 			b, err := store.ReadAll(ctx, st, zh)
 			if err != nil || strings.TrimSpace(string(b)) != mod.ZipHash {
 				t.Fatalf("run %d: %s is listed, its .ziphash is %q (%v), want %s", run, v, b, err, mod.ZipHash)

@@ -14,7 +14,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/modferry/modferry/internal/audit"
-	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -134,7 +134,7 @@ func TestPublishBuildDelete(t *testing.T) {
 
 	// 6. The stored zip follows the rules, and the go command's hash is publish's.
 	v := module.Version{Path: "corp.example/priv", Version: "v1.0.0"}
-	name, _ := modules.Name(v, modules.Zip)
+	name, _ := modfiles.Name(v, modfiles.Zip)
 	zipFile := filepath.Join(store, filepath.FromSlash(name))
 	cf, err := modzip.CheckZip(v, zipFile)
 	if err == nil {

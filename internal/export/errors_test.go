@@ -12,6 +12,7 @@ import (
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/inventory"
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // TestCaptureSumDBDisagrees captures proofs from a local checksum database
@@ -34,7 +35,7 @@ func TestCaptureSumDBDisagrees(t *testing.T) {
 	if err := capture(h1(p + "/go.mod")); err != nil {
 		t.Fatalf("the database's own hashes: %v", err)
 	}
-	err := capture(bundle.HashMod([]byte("module " + p + "\n")))
+	err := capture(modfiles.HashMod([]byte("module " + p + "\n")))
 	var de *SumDBDisagreesError
 	var me *checksumdb.MismatchError
 	switch {

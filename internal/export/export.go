@@ -23,6 +23,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/inventory"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/resolve"
 	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/sbom"
@@ -85,7 +86,7 @@ type Summary struct {
 // versionFiles gathers the files of one module version.
 type versionFiles struct {
 	v     module.Version
-	files map[resolve.Kind]resolve.File
+	files map[modfiles.Kind]resolve.File
 	mod   bundle.Module
 }
 
@@ -190,7 +191,7 @@ func byVersion(files []resolve.File) []*versionFiles {
 	for _, f := range files {
 		vf := index[f.Module]
 		if vf == nil {
-			vf = &versionFiles{v: f.Module, files: map[resolve.Kind]resolve.File{}}
+			vf = &versionFiles{v: f.Module, files: map[modfiles.Kind]resolve.File{}}
 			index[f.Module] = vf
 			order = append(order, vf)
 		}
@@ -262,12 +263,12 @@ func addModules(m *bundle.Manifest, order []*versionFiles, since *inventory.Inve
 		if vf.mod.ZipHash != "" {
 			sum.Zips++
 		}
-		for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
+		for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip} {
 			f, ok := vf.files[k]
 			if !ok {
 				continue
 			}
-			member, err := bundle.DownloadPath(vf.v, "."+string(k))
+			member, err := bundle.DownloadPath(vf.v, k)
 			if err != nil {
 				return err
 			}
@@ -355,7 +356,7 @@ func addSBOMs(m *bundle.Manifest, opts Options, inMemory map[string][]byte) erro
 	for _, mod := range m.Modules {
 		c := sbom.Component{Path: mod.Path, Version: mod.Version, ZipHash: mod.ZipHash, ModHash: mod.ModHash}
 		if mod.ZipHash != "" {
-			name, _ := bundle.DownloadPath(mod.ModuleVersion(), ".zip")
+			name, _ := bundle.DownloadPath(mod.ModuleVersion(), modfiles.Zip)
 			c.ZipSHA256 = zipSHA[name]
 		}
 		doc.Components = append(doc.Components, c)
@@ -381,7 +382,7 @@ func addSBOMs(m *bundle.Manifest, opts Options, inMemory map[string][]byte) erro
 // hashVersion checks the zip against the module zip rules and computes
 // the h1: hashes of the zip and the go.mod.
 func hashVersion(vf *versionFiles) error {
-	mf, ok := vf.files[resolve.KindMod]
+	mf, ok := vf.files[modfiles.Mod]
 	if !ok {
 		return module.VersionError(vf.v, errors.New("resolved without a go.mod"))
 	}
@@ -389,8 +390,8 @@ func hashVersion(vf *versionFiles) error {
 	if err != nil {
 		return err
 	}
-	vf.mod = bundle.Module{Path: vf.v.Path, Version: vf.v.Version, ModHash: bundle.HashMod(mod)}
-	if zf, ok := vf.files[resolve.KindZip]; ok {
+	vf.mod = bundle.Module{Path: vf.v.Path, Version: vf.v.Version, ModHash: modfiles.HashMod(mod)}
+	if zf, ok := vf.files[modfiles.Zip]; ok {
 		if _, err := modzip.CheckZip(vf.v, zf.Path); err != nil {
 			return module.VersionError(vf.v, fmt.Errorf("the upstream zip breaks the module zip rules: %w", err))
 		}
@@ -398,7 +399,7 @@ func hashVersion(vf *versionFiles) error {
 		// resolution; hashing again would decompress every zip once more.
 		h := zf.ZipHash
 		if h == "" {
-			if h, err = bundle.HashZip(zf.Path); err != nil {
+			if h, err = modfiles.HashZip(zf.Path); err != nil {
 				return module.VersionError(vf.v, err)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/resolve"
 )
 
@@ -63,7 +64,7 @@ func addToolchains(ctx context.Context, opts Options, res *resolve.Result, proxi
 		})
 	}
 	for _, f := range res.Files {
-		if f.Module.Path == toolchainPath && f.Kind == resolve.KindZip {
+		if f.Module.Path == toolchainPath && f.Kind == modfiles.Zip {
 			have[f.Module] = true
 		}
 	}
@@ -82,7 +83,7 @@ func addToolchains(ctx context.Context, opts Options, res *resolve.Result, proxi
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
+		for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip} {
 			res.Files = append(res.Files, files[k])
 		}
 		have[tc.Module()] = true
@@ -97,15 +98,19 @@ func addToolchains(ctx context.Context, opts Options, res *resolve.Result, proxi
 
 // fetchToolchain downloads a toolchain module's .info, .mod and .zip from
 // the first proxy that has it, into dir.
-func fetchToolchain(ctx context.Context, client *http.Client, proxies []string, tc Toolchain, dir string) (map[resolve.Kind]resolve.File, error) {
+func fetchToolchain(ctx context.Context, client *http.Client, proxies []string, tc Toolchain, dir string) (map[modfiles.Kind]resolve.File, error) {
 	v := tc.Module()
 	ev, _ := module.EscapeVersion(v.Version)
 	var lastErr error
 	for _, p := range proxies {
-		files := map[resolve.Kind]resolve.File{}
+		files := map[modfiles.Kind]resolve.File{}
 		lastErr = nil
-		for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
-			url := p + "/" + toolchainPath + "/@v/" + ev + "." + string(k)
+		for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip} {
+			name, err := modfiles.ProxyPath(v, k)
+			if err != nil {
+				return nil, err
+			}
+			url := p + "/" + name
 			local := filepath.Join(dir, "toolchain", ev+"."+string(k))
 			n, err := download(ctx, client, url, local)
 			if err != nil {

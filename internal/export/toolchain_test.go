@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/resolve"
 )
 
@@ -35,7 +36,7 @@ func TestAddToolchains(t *testing.T) {
 	defer up.Close()
 	recorded := func() *resolve.Result {
 		res := &resolve.Result{}
-		for _, k := range []resolve.Kind{resolve.KindInfo, resolve.KindMod, resolve.KindZip} {
+		for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip} {
 			res.Files = append(res.Files,
 				resolve.File{Module: resolve.ToolchainVersion("go1.27.0", "linux", "amd64"), Kind: k},
 				resolve.File{Module: resolve.ToolchainVersion("go1.27.3", "linux", "amd64"), Kind: k})
@@ -70,7 +71,7 @@ func TestAddToolchains(t *testing.T) {
 			}
 			zips := 0
 			for _, f := range res.Files {
-				if f.Kind == resolve.KindZip {
+				if f.Kind == modfiles.Zip {
 					zips++
 				}
 			}

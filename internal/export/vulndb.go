@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/resolve"
 	"github.com/modferry/modferry/internal/vulndb"
 )
@@ -108,8 +110,12 @@ func fetchVulnDB(ctx context.Context, client *http.Client, proxy string, src mod
 	if err := module.Check(v.Path, v.Version); err != nil {
 		return nil, v, "", err
 	}
-	ev, _ := module.EscapeVersion(v.Version)
-	data, err := get(ctx, client, base+ev+".info")
+	infoName, err := modfiles.ProxyPath(v, modfiles.Info)
+	if err != nil {
+		return nil, v, "", err
+	}
+	zipName, _ := modfiles.ProxyPath(v, modfiles.Zip)
+	data, err := get(ctx, client, proxy+"/"+infoName)
 	if err != nil {
 		return nil, v, "", err
 	}
@@ -122,8 +128,8 @@ func fetchVulnDB(ctx context.Context, client *http.Client, proxy string, src mod
 			info.Time = t
 		}
 	}
-	zipFile := filepath.Join(dir, "vulndb", ev+".zip")
-	if _, err := download(ctx, client, base+ev+".zip", zipFile); err != nil {
+	zipFile := filepath.Join(dir, "vulndb", path.Base(zipName))
+	if _, err := download(ctx, client, proxy+"/"+zipName, zipFile); err != nil {
 		return nil, v, "", err
 	}
 	db, err := vulndb.FromModuleZip(zipFile, v, info.Time)
@@ -139,7 +145,7 @@ func checkVulnDBZip(ctx context.Context, cfg *sumdbConfig, v module.Version, zip
 	if !cfg.covers(v.Path) {
 		return nil
 	}
-	h, err := bundle.HashZip(zipFile)
+	h, err := modfiles.HashZip(zipFile)
 	if err != nil {
 		return module.VersionError(v, err)
 	}

@@ -33,10 +33,10 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/scratch"
@@ -282,49 +282,48 @@ func checkStore(ctx context.Context, st *store.Disk, m *bundle.Manifest, res *Re
 // store, counting them in res.
 func planCommit(ctx context.Context, st *store.Disk, stage *bundle.DirStage, stageDir string, work []todo, res *Result) ([]store.Move, error) {
 	repo := &modules.Repo{Store: st}
-	// Lay out every file to commit, in commit order: per version the .mod,
-	// .zip and .ziphash, then the .info that makes it visible; then the
-	// list files. Generated files are written into the stage first.
-	// Generated files go flat into the stage, like the members.
+	// Lay out every file to commit, in commit order
+	// (modfiles.CommitOrder): per version the .mod, .zip and .ziphash,
+	// then the .info that makes it visible; then the list files.
+	// Generated files are written into the stage first, flat, like the
+	// members.
 	ngen := 0
-	genFile := func(content string) (string, error) {
+	genFile := func(content []byte) (string, error) {
 		ngen++
 		local := filepath.Join(stageDir, fmt.Sprintf("g%06d", ngen))
-		return local, os.WriteFile(local, []byte(content), 0o644)
+		return local, os.WriteFile(local, content, 0o644)
 	}
 	var moves []store.Move
 	newVersions := map[string][]string{} // module path -> versions with zips
 	for _, w := range work {
 		v := w.mod.ModuleVersion()
-		kinds := []modules.Kind{modules.Mod}
-		if w.mod.ZipHash != "" {
-			kinds = append(kinds, modules.Zip, modules.ZipHash)
+		hasZip := w.mod.ZipHash != ""
+		if hasZip {
 			newVersions[v.Path] = append(newVersions[v.Path], v.Version)
 		} else if _, ok := newVersions[v.Path]; !ok {
 			newVersions[v.Path] = nil
 		}
-		kinds = append(kinds, modules.Info)
-		for _, k := range kinds {
-			name, _ := modules.Name(v, k)
+		for _, k := range modfiles.CommitOrder(hasZip) {
+			name, _ := modfiles.Name(v, k)
 			var local string
-			if k == modules.ZipHash {
+			if k == modfiles.ZipHash {
 				var err error
-				if local, err = genFile(w.mod.ZipHash + "\n"); err != nil {
+				if local, err = genFile([]byte(w.mod.ZipHash + "\n")); err != nil {
 					return nil, err
 				}
 			} else {
-				member, err := bundle.DownloadPath(v, "."+string(k))
+				member, err := bundle.DownloadPath(v, k)
 				if err != nil {
 					return nil, err
 				}
-				if local, err = stage.LocalPath(member); errors.Is(err, fs.ErrNotExist) && k == modules.Info {
+				if local, err = stage.LocalPath(member); errors.Is(err, fs.ErrNotExist) && k == modfiles.Info {
 					continue // a go.mod-only version without .info
 				} else if err != nil {
 					return nil, err
 				}
 			}
 			fi, err := os.Stat(local)
-			if errors.Is(err, fs.ErrNotExist) && k == modules.Info {
+			if errors.Is(err, fs.ErrNotExist) && k == modfiles.Info {
 				continue // a go.mod-only version without .info
 			}
 			if err != nil {
@@ -342,16 +341,19 @@ func planCommit(ctx context.Context, st *store.Disk, stage *bundle.DirStage, sta
 	}
 	slices.Sort(paths)
 	for _, p := range paths {
-		list, err := newList(ctx, repo, p, newVersions[p])
+		list, err := repo.ListFile(ctx, p, newVersions[p]...)
 		if err != nil {
 			return nil, err
 		}
-		dir, _ := modules.VersionDir(p)
+		listName, err := modfiles.ListName(p)
+		if err != nil {
+			return nil, err
+		}
 		local, err := genFile(list)
 		if err != nil {
 			return nil, err
 		}
-		moves = append(moves, store.Move{Name: dir + "/list", Src: local})
+		moves = append(moves, store.Move{Name: listName, Src: local})
 	}
 
 	return moves, nil
@@ -369,32 +371,11 @@ func writeRecord(ctx context.Context, st *store.Disk, recName string, rec Record
 	return st.Put(ctx, recName, bytes.NewReader(append(b, '\n')))
 }
 
-// newList returns the @v/list file content of a module once versions
-// (with zips) are added to what the store lists now.
-func newList(ctx context.Context, repo *modules.Repo, path string, versions []string) (string, error) {
-	have, err := repo.List(ctx, path)
-	if err != nil {
-		return "", err
-	}
-	for _, v := range versions {
-		if !module.IsPseudoVersion(v) && !slices.Contains(have, v) {
-			have = append(have, v)
-		}
-	}
-	semver.Sort(have)
-	var b strings.Builder
-	for _, v := range have {
-		b.WriteString(v)
-		b.WriteByte('\n')
-	}
-	return b.String(), nil
-}
-
 // compare reports whether the store holds mod already with the same
 // content, and fails with a *ConflictError if it holds other content.
 func compare(ctx context.Context, st store.Store, mod bundle.Module) (bool, error) {
 	v := mod.ModuleVersion()
-	modName, _ := modules.Name(v, modules.Mod)
+	modName, _ := modfiles.Name(v, modfiles.Mod)
 	have, err := store.ReadAll(ctx, st, modName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -402,13 +383,13 @@ func compare(ctx context.Context, st store.Store, mod bundle.Module) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	if h := bundle.HashMod(have); h != mod.ModHash {
+	if h := modfiles.HashMod(have); h != mod.ModHash {
 		return false, &ConflictError{Module: v, What: "go.mod", Store: h, Bundle: mod.ModHash}
 	}
 	if mod.ZipHash == "" {
 		return true, nil
 	}
-	zhName, _ := modules.Name(v, modules.ZipHash)
+	zhName, _ := modfiles.Name(v, modfiles.ZipHash)
 	zh, err := store.ReadAll(ctx, st, zhName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil // only the go.mod so far
@@ -419,7 +400,7 @@ func compare(ctx context.Context, st store.Store, mod bundle.Module) (bool, erro
 	if h := strings.TrimSpace(string(zh)); h != mod.ZipHash {
 		return false, &ConflictError{Module: v, What: "zip", Store: h, Bundle: mod.ZipHash}
 	}
-	infoName, _ := modules.Name(v, modules.Info)
+	infoName, _ := modfiles.Name(v, modfiles.Info)
 	return store.Exists(ctx, st, infoName)
 }
 

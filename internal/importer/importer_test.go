@@ -21,6 +21,7 @@ import (
 	"github.com/modferry/modferry/internal/bundle/bundletest"
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/importer"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/store"
@@ -283,8 +284,8 @@ func checkConsistent(t *testing.T, st *store.Disk, m *bundle.Manifest) {
 	for _, mod := range m.Modules {
 		v := mod.ModuleVersion()
 		vs, _ := repo.List(ctx, v.Path)
-		for _, k := range []modules.Kind{modules.Info, modules.Mod, modules.Zip} {
-			name, _ := modules.Name(v, k)
+		for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip} {
+			name, _ := modfiles.Name(v, k)
 			f, err := st.Open(ctx, name)
 			if errors.Is(err, fs.ErrNotExist) {
 				if len(vs) > 0 {

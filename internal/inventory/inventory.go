@@ -26,6 +26,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -58,18 +59,18 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 	}
 	inv := &Inventory{FormatVersion: FormatVersion, Created: time.Now().UTC().Truncate(time.Second)}
 	for _, e := range entries {
-		name, _ := modules.Name(e.Version, modules.Mod)
+		name, _ := modfiles.Name(e.Version, modfiles.Mod)
 		mod, err := store.ReadAll(ctx, st, name)
 		if err != nil {
 			return nil, err
 		}
-		m := bundle.Module{Path: e.Path, Version: e.Version.Version, ModHash: bundle.HashMod(mod)}
+		m := bundle.Module{Path: e.Path, Version: e.Version.Version, ModHash: modfiles.HashMod(mod)}
 		if e.HasZip {
 			m.ZipHash = e.ZipHash
 			if m.ZipHash == "" {
 				if d, ok := st.(interface{ Path(string) string }); ok {
-					zn, _ := modules.Name(e.Version, modules.Zip)
-					if h, err := bundle.HashZip(d.Path(zn)); err == nil {
+					zn, _ := modfiles.Name(e.Version, modfiles.Zip)
+					if h, err := modfiles.HashZip(d.Path(zn)); err == nil {
 						m.ZipHash = h
 					}
 				}

@@ -13,6 +13,9 @@
 // .info last, so a listed version is always complete. A version with only
 // a .mod (a go.mod the module graph needs whose zip nobody downloads) is
 // served but never listed.
+//
+// Package modfiles names these files and fixes the order writers commit
+// them in ([modfiles.CommitOrder]).
 package modules
 
 import (
@@ -30,104 +33,14 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/store"
 )
-
-// Kind is a file of a module version.
-type Kind string
-
-// The kinds of files a module version has.
-const (
-	Info    Kind = "info"
-	Mod     Kind = "mod"
-	Zip     Kind = "zip"
-	ZipHash Kind = "ziphash"
-	Gone    Kind = "gone"
-)
-
-// Root is the store directory holding module files.
-const Root = "download"
-
-// VersionDir returns the store directory holding the versions of the
-// module path, such as "download/modferry.test/!upper/@v".
-func VersionDir(path string) (string, error) {
-	esc, err := module.EscapePath(path)
-	if err != nil {
-		return "", err
-	}
-	return Root + "/" + esc + "/@v", nil
-}
-
-// Name returns the store name of one file of a module version.
-func Name(v module.Version, k Kind) (string, error) {
-	dir, err := VersionDir(v.Path)
-	if err != nil {
-		return "", err
-	}
-	ev, err := module.EscapeVersion(v.Version)
-	if err != nil {
-		return "", err
-	}
-	return dir + "/" + ev + "." + string(k), nil
-}
-
-// ParseName is the inverse of Name for names below Root.
-func ParseName(name string) (module.Version, Kind, error) {
-	rest, ok := strings.CutPrefix(name, Root+"/")
-	if !ok {
-		return module.Version{}, "", fmt.Errorf("%q is not under %s/", name, Root)
-	}
-	escPath, file, ok := strings.Cut(rest, "/@v/")
-	if !ok || strings.Contains(file, "/") {
-		return module.Version{}, "", fmt.Errorf("%q is not a module file name", name)
-	}
-	i := strings.LastIndexByte(file, '.')
-	if i < 0 {
-		return module.Version{}, "", fmt.Errorf("%q has no file kind", name)
-	}
-	k := Kind(file[i+1:])
-	switch k {
-	case Info, Mod, Zip, ZipHash, Gone:
-	default:
-		return module.Version{}, "", fmt.Errorf("%q: unknown file kind %q", name, k)
-	}
-	path, err := module.UnescapePath(escPath)
-	if err != nil {
-		return module.Version{}, "", err
-	}
-	ver, err := module.UnescapeVersion(file[:i])
-	if err != nil {
-		return module.Version{}, "", err
-	}
-	if err := module.Check(path, ver); err != nil {
-		return module.Version{}, "", err
-	}
-	return module.Version{Path: path, Version: ver}, k, nil
-}
-
-// PendingRoot is the store directory of publish intents: while a version
-// is being published, "pending/<escaped path>/@v/<escaped version>"
-// exists, and until its .info exists beside its other files, none of its
-// files is served (see package publish).
-const PendingRoot = "pending"
-
-// PendingName returns the store name of the publish intent of v.
-func PendingName(v module.Version) (string, error) {
-	esc, err := module.EscapePath(v.Path)
-	if err != nil {
-		return "", err
-	}
-	ev, err := module.EscapeVersion(v.Version)
-	if err != nil {
-		return "", err
-	}
-	return PendingRoot + "/" + esc + "/@v/" + ev, nil
-}
 
 // Pending reports whether a publish of v has begun and not finished (or
 // was interrupted and not yet recovered): its files must not be served.
 func (r *Repo) Pending(ctx context.Context, v module.Version) (bool, error) {
-	name, err := PendingName(v)
+	name, err := modfiles.PendingName(v)
 	if err != nil {
 		return false, err
 	}
@@ -148,8 +61,8 @@ type Repo struct {
 
 // versionFiles maps each version in a module's @v directory to the kinds
 // of files it has.
-func (r *Repo) versionFiles(ctx context.Context, path string) (map[string]map[Kind]bool, error) {
-	dir, err := VersionDir(path)
+func (r *Repo) versionFiles(ctx context.Context, path string) (map[string]map[modfiles.Kind]bool, error) {
+	dir, err := modfiles.VersionDir(path)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +70,7 @@ func (r *Repo) versionFiles(ctx context.Context, path string) (map[string]map[Ki
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]map[Kind]bool)
+	out := make(map[string]map[modfiles.Kind]bool)
 	for _, n := range names {
 		i := strings.LastIndexByte(n, '.')
 		if i < 0 || strings.HasSuffix(n, "/") {
@@ -169,17 +82,17 @@ func (r *Repo) versionFiles(ctx context.Context, path string) (map[string]map[Ki
 		}
 		m := out[v]
 		if m == nil {
-			m = make(map[Kind]bool, 4)
+			m = make(map[modfiles.Kind]bool, 4)
 			out[v] = m
 		}
-		m[Kind(n[i+1:])] = true
+		m[modfiles.Kind(n[i+1:])] = true
 	}
 	return out, nil
 }
 
 // complete reports whether a version's files make it listable.
-func complete(k map[Kind]bool) bool {
-	return k[Info] && k[Mod] && k[Zip] && !k[Gone]
+func complete(k map[modfiles.Kind]bool) bool {
+	return k[modfiles.Info] && k[modfiles.Mod] && k[modfiles.Zip] && !k[modfiles.Gone]
 }
 
 // Versions returns the complete versions of the module path, sorted by
@@ -259,7 +172,7 @@ type GoneRecord struct {
 
 // IsGone reports whether the version was deleted, with the record.
 func (r *Repo) IsGone(ctx context.Context, v module.Version) (*GoneRecord, error) {
-	name, err := Name(v, Gone)
+	name, err := modfiles.Name(v, modfiles.Gone)
 	if err != nil {
 		return nil, err
 	}
@@ -286,63 +199,69 @@ type Files struct {
 	ZipHash string
 }
 
-// Add writes a module version's files: .mod, .zip and .ziphash, then
-// .info, so that the version becomes listable only when complete. Each
+// Add writes a module version's files in commit order
+// ([modfiles.CommitOrder]): .mod, .zip and .ziphash, then .info, so that
+// the version becomes listable only when complete. Each
 // file is written atomically; files already present are replaced.
 func (r *Repo) Add(ctx context.Context, v module.Version, f Files) error {
 	if err := module.Check(v.Path, v.Version); err != nil {
 		return err
-	}
-	put := func(k Kind, rd io.Reader) error {
-		name, err := Name(v, k)
-		if err != nil {
-			return err
-		}
-		if err := r.Store.Put(ctx, name, rd); err != nil {
-			return fmt.Errorf("%s: %w", v, err)
-		}
-		return nil
-	}
-	if f.Mod != nil {
-		if err := put(Mod, f.Mod); err != nil {
-			return err
-		}
-	}
-	if f.Zip != nil {
-		if err := put(Zip, f.Zip); err != nil {
-			return err
-		}
-		if f.ZipHash != "" {
-			if err := put(ZipHash, strings.NewReader(f.ZipHash)); err != nil {
-				return err
-			}
-		}
 	}
 	info := f.Info
 	if info == nil {
 		b, _ := json.Marshal(InfoJSON{Version: v.Version})
 		info = bytes.NewReader(append(b, '\n'))
 	}
-	return put(Info, info)
+	content := map[modfiles.Kind]io.Reader{modfiles.Mod: f.Mod, modfiles.Zip: f.Zip, modfiles.Info: info}
+	if f.ZipHash != "" {
+		content[modfiles.ZipHash] = strings.NewReader(f.ZipHash)
+	}
+	for _, k := range modfiles.CommitOrder(f.Zip != nil) {
+		rd := content[k]
+		if rd == nil {
+			continue
+		}
+		name, err := modfiles.Name(v, k)
+		if err != nil {
+			return err
+		}
+		if err := r.Store.Put(ctx, name, rd); err != nil {
+			return fmt.Errorf("%s: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// ListFile returns the content of the module's @v/list file once the
+// versions added join what the store lists now: release and pre-release
+// versions, one a line, in semver order (pseudo-versions among added are
+// left out, as List leaves them out).
+func (r *Repo) ListFile(ctx context.Context, path string, added ...string) ([]byte, error) {
+	vs, err := r.List(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range added {
+		if !module.IsPseudoVersion(v) && !slices.Contains(vs, v) {
+			vs = append(vs, v)
+		}
+	}
+	semver.Sort(vs)
+	return modfiles.ListFile(vs), nil
 }
 
 // WriteList rewrites the module's @v/list file from what the store holds,
 // for clients that use GOPROXY=file://STORE/download.
 func (r *Repo) WriteList(ctx context.Context, path string) error {
-	vs, err := r.List(ctx, path)
+	name, err := modfiles.ListName(path)
 	if err != nil {
 		return err
 	}
-	dir, err := VersionDir(path)
+	b, err := r.ListFile(ctx, path)
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	for _, v := range vs {
-		b.WriteString(v)
-		b.WriteByte('\n')
-	}
-	return r.Store.Put(ctx, dir+"/list", strings.NewReader(b.String()))
+	return r.Store.Put(ctx, name, bytes.NewReader(b))
 }
 
 // Delete removes a version: it records why in a .gone file first, then
@@ -357,19 +276,19 @@ func (r *Repo) Delete(ctx context.Context, v module.Version, rec GoneRecord) err
 		return err
 	}
 	k := files[v.Version]
-	if !k[Info] && !k[Mod] && !k[Zip] {
-		if k[Gone] {
+	if !k[modfiles.Info] && !k[modfiles.Mod] && !k[modfiles.Zip] {
+		if k[modfiles.Gone] {
 			return fmt.Errorf("%s: %w (deleted already)", v, fs.ErrNotExist)
 		}
 		return fmt.Errorf("%s: %w", v, fs.ErrNotExist)
 	}
 	b, _ := json.MarshalIndent(rec, "", "  ")
-	name, _ := Name(v, Gone)
+	name, _ := modfiles.Name(v, modfiles.Gone)
 	if err := r.Store.Put(ctx, name, bytes.NewReader(append(b, '\n'))); err != nil {
 		return err
 	}
-	for _, kind := range []Kind{Info, Zip, ZipHash, Mod} {
-		name, _ := Name(v, kind)
+	for _, kind := range []modfiles.Kind{modfiles.Info, modfiles.Zip, modfiles.ZipHash, modfiles.Mod} {
+		name, _ := modfiles.Name(v, kind)
 		if err := r.Store.Delete(ctx, name); err != nil {
 			return err
 		}
@@ -392,7 +311,7 @@ func (r *Repo) ModulePaths(ctx context.Context) ([]string, error) {
 				continue
 			}
 			if n == "@v/" {
-				esc := strings.TrimPrefix(dir, Root+"/")
+				esc := strings.TrimPrefix(dir, modfiles.Root+"/")
 				if p, err := module.UnescapePath(esc); err == nil {
 					out = append(out, p)
 				}
@@ -404,7 +323,7 @@ func (r *Repo) ModulePaths(ctx context.Context) ([]string, error) {
 		}
 		return nil
 	}
-	if err := walk(Root); err != nil {
+	if err := walk(modfiles.Root); err != nil {
 		return nil, err
 	}
 	slices.Sort(out)
@@ -433,12 +352,12 @@ func (r *Repo) All(ctx context.Context) ([]Entry, error) {
 			return nil, err
 		}
 		for v, k := range files {
-			if !k[Mod] || k[Gone] {
+			if !k[modfiles.Mod] || k[modfiles.Gone] {
 				continue
 			}
-			e := Entry{Version: module.Version{Path: p, Version: v}, HasZip: k[Zip]}
-			if k[ZipHash] {
-				name, _ := Name(e.Version, ZipHash)
+			e := Entry{Version: module.Version{Path: p, Version: v}, HasZip: k[modfiles.Zip]}
+			if k[modfiles.ZipHash] {
+				name, _ := modfiles.Name(e.Version, modfiles.ZipHash)
 				if b, err := store.ReadAll(ctx, r.Store, name); err == nil {
 					e.ZipHash = strings.TrimSpace(string(b))
 				}

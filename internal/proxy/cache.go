@@ -1,11 +1,11 @@
 package proxy
 
 import (
-	"github.com/modferry/modferry/internal/modules"
-
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // smallFile is an immutable store object kept in memory.
@@ -14,7 +14,7 @@ type smallFile struct {
 	etag    []string // header value, preallocated
 	length  []string
 	modTime time.Time
-	kind    modules.Kind
+	kind    modfiles.Kind
 	checked atomic.Int64 // when the store last confirmed the object (Unix ns)
 }
 

@@ -7,7 +7,8 @@
 //	GET $module/@v/$version.zip    the module zip, streamed from the store
 //	GET $module/@latest            the .info of the version the go command would pick
 //
-// Module paths and versions are case-escaped ("!x" for "X"); the go
+// Request paths are parsed by modfiles.ParseRequest, and files named by
+// modfiles.Name. Module paths and versions are case-escaped ("!x" for "X"); the go
 // command also percent-encodes "!", which net/http decodes before parsing.
 // A malformed path is 400; a well-formed request for something the store
 // lacks is 404, or 410 if it was deleted — both of which the go command

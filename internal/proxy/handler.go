@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -64,9 +65,9 @@ func (h *Handler) Forget(v module.Version) {
 	if h.cache == nil {
 		return
 	}
-	if dir, err := modules.VersionDir(v.Path); err == nil {
+	if dir, err := modfiles.VersionDir(v.Path); err == nil {
 		h.cache.dropPrefix(dir + "/")
-		h.cache.dropPrefix("/" + strings.TrimPrefix(dir, modules.Root+"/") + "/")
+		h.cache.dropPrefix("/" + strings.TrimPrefix(dir, modfiles.Root+"/") + "/")
 	}
 }
 
@@ -94,10 +95,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	req, err := ParseRequest(strings.TrimPrefix(r.URL.Path, "/"))
+	req, err := modfiles.ParseRequest(strings.TrimPrefix(r.URL.Path, "/"))
 	if err != nil {
 		code := http.StatusBadRequest
-		if errors.Is(err, ErrNoSuchVersion) {
+		if errors.Is(err, modfiles.ErrNoSuchVersion) {
 			code = http.StatusNotFound
 		}
 		http.Error(w, err.Error(), code)
@@ -105,29 +106,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	switch req.Op {
-	case OpList:
+	case modfiles.OpList:
 		h.serveList(ctx, w, r, req.Path)
-	case OpLatest:
+	case modfiles.OpLatest:
 		v, err := h.repo.Latest(ctx, req.Path)
 		if err != nil {
 			h.fail(w, req, err)
 			return
 		}
 		req.Version.Version = v
-		h.serveFile(ctx, w, r, req, "", modules.Info, hdrShort)
-	case OpInfo:
-		h.serveFile(ctx, w, r, req, r.URL.Path, modules.Info, hdrImmutable)
-	case OpMod:
-		h.serveFile(ctx, w, r, req, r.URL.Path, modules.Mod, hdrImmutable)
-	case OpZip:
-		h.serveFile(ctx, w, r, req, r.URL.Path, modules.Zip, hdrImmutable)
+		h.serveFile(ctx, w, r, req, "", modfiles.Info, hdrShort)
+	case modfiles.OpInfo:
+		h.serveFile(ctx, w, r, req, r.URL.Path, modfiles.Info, hdrImmutable)
+	case modfiles.OpMod:
+		h.serveFile(ctx, w, r, req, r.URL.Path, modfiles.Mod, hdrImmutable)
+	case modfiles.OpZip:
+		h.serveFile(ctx, w, r, req, r.URL.Path, modfiles.Zip, hdrImmutable)
 	}
 }
 
 func (h *Handler) serveList(ctx context.Context, w http.ResponseWriter, r *http.Request, path string) {
 	vs, err := h.repo.List(ctx, path)
 	if err != nil {
-		h.fail(w, Request{Op: OpList, Version: module.Version{Path: path}}, err)
+		h.fail(w, modfiles.Request{Op: modfiles.OpList, Version: module.Version{Path: path}}, err)
 		return
 	}
 	if len(vs) == 0 {
@@ -138,10 +139,7 @@ func (h *Handler) serveList(ctx context.Context, w http.ResponseWriter, r *http.
 			return
 		}
 	}
-	body := strings.Join(vs, "\n")
-	if body != "" {
-		body += "\n"
-	}
+	body := modfiles.ListFile(vs)
 	hd := w.Header()
 	hd["Content-Type"] = hdrText
 	hd["Cache-Control"] = hdrShort
@@ -149,7 +147,7 @@ func (h *Handler) serveList(ctx context.Context, w http.ResponseWriter, r *http.
 	if r.Method == http.MethodHead {
 		return
 	}
-	io.WriteString(w, body)
+	w.Write(body)
 }
 
 func (h *Handler) fresh(f *smallFile) bool {
@@ -159,8 +157,8 @@ func (h *Handler) fresh(f *smallFile) bool {
 // serveFile serves one immutable file of a module version, from the cache
 // when it can. Small files are cached under key, the request path; an
 // empty key (for @latest, whose answer changes) caches under the store name.
-func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request, key string, kind modules.Kind, cacheControl []string) {
-	name, err := modules.Name(req.Version, kind)
+func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.Request, req modfiles.Request, key string, kind modfiles.Kind, cacheControl []string) {
+	name, err := modfiles.Name(req.Version, kind)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -168,14 +166,14 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 	if key == "" {
 		key = name
 	}
-	if kind != modules.Zip && h.cache != nil {
+	if kind != modfiles.Zip && h.cache != nil {
 		if f := h.cache.get(key); f != nil && h.fresh(f) {
 			h.writeSmall(w, r, f, kind, cacheControl)
 			return
 		}
 	}
 	f, err := h.repo.Store.Open(ctx, name)
-	if err == nil && (kind == modules.Mod || kind == modules.Zip) {
+	if err == nil && (kind == modfiles.Mod || kind == modfiles.Zip) {
 		// A version being published (or whose publish was interrupted)
 		// is not served in part: its .info comes last.
 		if pending, perr := h.repo.Pending(ctx, req.Version); perr != nil || pending {
@@ -197,7 +195,7 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 		return
 	}
 	etag := fmt.Sprintf(`"%x-%x"`, fi.Size(), fi.ModTime().UnixNano())
-	if kind != modules.Zip && h.cache != nil && fi.Size() <= int64(h.cache.limit/8) {
+	if kind != modfiles.Zip && h.cache != nil && fi.Size() <= int64(h.cache.limit/8) {
 		if old := h.cache.get(key); old != nil && old.etag[0] == etag {
 			old.checked.Store(time.Now().UnixNano())
 			h.writeSmall(w, r, old, kind, cacheControl)
@@ -230,17 +228,17 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
 
-func contentType(k modules.Kind) []string {
+func contentType(k modfiles.Kind) []string {
 	switch k {
-	case modules.Info:
+	case modfiles.Info:
 		return hdrJSON
-	case modules.Zip:
+	case modfiles.Zip:
 		return hdrZip
 	}
 	return hdrText
 }
 
-func (h *Handler) writeSmall(w http.ResponseWriter, r *http.Request, f *smallFile, kind modules.Kind, cacheControl []string) {
+func (h *Handler) writeSmall(w http.ResponseWriter, r *http.Request, f *smallFile, kind modfiles.Kind, cacheControl []string) {
 	hd := w.Header()
 	hd["Content-Type"] = contentType(kind)
 	hd["Cache-Control"] = cacheControl
@@ -269,7 +267,7 @@ func etagMatch(header, etag string) bool {
 
 // fail answers a request that could not be served: 404 or 410 when the
 // thing is absent, 500 otherwise.
-func (h *Handler) fail(w http.ResponseWriter, req Request, err error) {
+func (h *Handler) fail(w http.ResponseWriter, req modfiles.Request, err error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		if errors.Is(err, store.ErrBadName) {
 			http.Error(w, err.Error(), http.StatusBadRequest)

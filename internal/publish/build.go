@@ -15,8 +15,9 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // ErrInvalid is matched by errors for a module that breaks the rules in
@@ -171,14 +172,11 @@ func orNow(t time.Time) time.Time {
 	return t
 }
 
-// checkVersion accepts only canonical versions of valid module paths:
-// what a GOPROXY can serve.
+// checkVersion accepts only what a GOPROXY can serve (modfiles.Check):
+// canonical versions of valid module paths.
 func checkVersion(v module.Version) error {
-	if err := module.Check(v.Path, v.Version); err != nil {
+	if err := modfiles.Check(v); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if module.CanonicalVersion(v.Version) != v.Version {
-		return fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("version is not canonical (want %s)", module.CanonicalVersion(v.Version))))
 	}
 	return nil
 }
@@ -228,14 +226,10 @@ func (m *Module) check() error {
 			return bad("go.mod: %v", err)
 		}
 	}
-	if m.Hash, err = dirhash.HashZip(m.ZipPath, dirhash.Hash1); err != nil {
+	if m.Hash, err = modfiles.HashZip(m.ZipPath); err != nil {
 		return bad("hashing the zip: %v", err)
 	}
-	if m.ModHash, err = dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(m.Mod)), nil
-	}); err != nil {
-		return err
-	}
+	m.ModHash = modfiles.HashMod(m.Mod)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/proxy"
 	"github.com/modferry/modferry/internal/store"
@@ -108,13 +109,13 @@ func TestPublishKilled(t *testing.T) {
 	if err != nil || len(rolled) != 1 || rolled[0] != crashVersion {
 		t.Fatalf("Recover = %v, %v; want %v rolled back", rolled, err, crashVersion)
 	}
-	for _, k := range []modules.Kind{modules.Mod, modules.Zip, modules.ZipHash} {
-		n, _ := modules.Name(crashVersion, k)
+	for _, k := range []modfiles.Kind{modfiles.Mod, modfiles.Zip, modfiles.ZipHash} {
+		n, _ := modfiles.Name(crashVersion, k)
 		if ok, _ := store.Exists(ctx, st2, n); ok {
 			t.Errorf("%s left after Recover", n)
 		}
 	}
-	if ents, _ := st2.List(ctx, modules.PendingRoot+"/corp.example/crash/@v"); len(ents) != 0 {
+	if ents, _ := st2.List(ctx, modfiles.PendingRoot+"/corp.example/crash/@v"); len(ents) != 0 {
 		t.Errorf("intent left after Recover: %v", ents)
 	}
 }

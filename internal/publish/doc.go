@@ -28,10 +28,11 @@
 // second content under the same name would break every build that
 // recorded the first. [Publish] therefore writes every file with
 // store.Store.Create, which fails when the object exists. It first creates
-// the version's publish intent (modules.PendingName: host, process, start
+// the version's publish intent (modfiles.PendingName: host, process, start
 // time), which claims the version — a concurrent publisher fails there —
-// and keeps its files from being served; then the .zip, .ziphash and .mod;
-// then the .info, the commit point; and last removes the intent. A failure
+// and keeps its files from being served; then, in commit order
+// (modfiles.CommitOrder), the .mod, .zip and .ziphash, then the .info, the
+// commit point; and last removes the intent. A failure
 // before the commit removes what the call created. A crash (SIGKILL) leaves
 // the intent behind: the files are not served, and [Recover] (run by the
 // server at start-up and periodically) or the next Publish of the version

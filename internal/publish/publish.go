@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -51,7 +52,7 @@ func (e *ExistsError) Is(target error) bool { return target == fs.ErrExist }
 // interrupted (its intent is stale, see Recover) is rolled back first.
 func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 	v := m.Version
-	intent, err := modules.PendingName(v)
+	intent, err := modfiles.PendingName(v)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
@@ -87,8 +88,8 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 	if err := exists(ctx, repo.Store, v); err != nil {
 		return err
 	}
-	create := func(k modules.Kind, r io.Reader) error {
-		name, err := modules.Name(v, k)
+	create := func(k modfiles.Kind, r io.Reader) error {
+		name, err := modfiles.Name(v, k)
 		if err != nil {
 			return err
 		}
@@ -106,24 +107,23 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 		return err
 	}
 	defer zf.Close()
-	if err := create(modules.Zip, zf); err != nil {
-		return err
+	content := map[modfiles.Kind]io.Reader{
+		modfiles.Mod:     bytes.NewReader(m.Mod),
+		modfiles.Zip:     zf,
+		modfiles.ZipHash: strings.NewReader(m.Hash),
+		modfiles.Info:    bytes.NewReader(m.Info()),
 	}
-	if err := create(modules.ZipHash, strings.NewReader(m.Hash)); err != nil {
-		return err
+	for _, k := range modfiles.CommitOrder(true) {
+		if k == modfiles.Info && testHookBeforeCommit != nil {
+			testHookBeforeCommit()
+		}
+		if err := create(k, content[k]); err != nil {
+			return err
+		}
 	}
-	if err := create(modules.Mod, bytes.NewReader(m.Mod)); err != nil {
-		return err
-	}
-	if testHookBeforeCommit != nil {
-		testHookBeforeCommit()
-	}
-	// The .info commits the version; removing the intent then lets the
+	// The .info committed the version; removing the intent then lets the
 	// .mod and .zip be served.
-	if err := create(modules.Info, bytes.NewReader(m.Info())); err != nil {
-		return err
-	}
-	created = nil // committed
+	created = nil
 	if err := repo.Store.Delete(ctx, intent); err != nil {
 		return fmt.Errorf("%s is published, but removing its publish intent failed (the next start-up finishes it): %w", v, err)
 	}
@@ -139,8 +139,8 @@ var testHookBeforeCommit func()
 // exists returns an *ExistsError if the store holds any file of v, or its
 // deletion record.
 func exists(ctx context.Context, st store.Store, v module.Version) error {
-	for _, k := range []modules.Kind{modules.Gone, modules.Info, modules.Mod, modules.Zip, modules.ZipHash} {
-		name, err := modules.Name(v, k)
+	for _, k := range []modfiles.Kind{modfiles.Gone, modfiles.Info, modfiles.Mod, modfiles.Zip, modfiles.ZipHash} {
+		name, err := modfiles.Name(v, k)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
@@ -149,7 +149,7 @@ func exists(ctx context.Context, st store.Store, v module.Version) error {
 			return err
 		}
 		if ok {
-			return &ExistsError{Version: v, Deleted: k == modules.Gone, Partial: k != modules.Gone && k != modules.Info}
+			return &ExistsError{Version: v, Deleted: k == modfiles.Gone, Partial: k != modfiles.Gone && k != modfiles.Info}
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -72,7 +73,7 @@ func TestPublishFromDir(t *testing.T) {
 	if err != nil || len(vs) != 1 || vs[0] != "v1.0.0" {
 		t.Fatalf("list = %v, %v", vs, err)
 	}
-	name, _ := modules.Name(v, modules.Info)
+	name, _ := modfiles.Name(v, modfiles.Info)
 	info, _ := store.ReadAll(ctx, repo.Store, name)
 	if string(info) != `{"Version":"v1.0.0","Time":"2025-01-02T03:04:05Z"}`+"\n" {
 		t.Errorf("info = %s", info)

@@ -13,11 +13,12 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
 )
 
-// An intent is the record of a publish in progress (modules.PendingName).
+// An intent is the record of a publish in progress (modfiles.PendingName).
 type intent struct {
 	Host    string    `json:"host"`
 	PID     int       `json:"pid"`
@@ -74,16 +75,10 @@ func Recover(ctx context.Context, repo *modules.Repo) ([]module.Version, error) 
 				}
 				continue
 			}
-			escPath, ok := strings.CutSuffix(strings.TrimPrefix(dir, modules.PendingRoot+"/"), "/@v")
-			if !ok {
+			v, err := modfiles.ParsePendingName(dir + "/" + n)
+			if err != nil {
 				continue
 			}
-			path, perr := module.UnescapePath(escPath)
-			ver, verr := module.UnescapeVersion(n)
-			if perr != nil || verr != nil {
-				continue
-			}
-			v := module.Version{Path: path, Version: ver}
 			back, err := recoverOne(ctx, repo, v, time.Now())
 			if err != nil {
 				return err
@@ -94,13 +89,13 @@ func Recover(ctx context.Context, repo *modules.Repo) ([]module.Version, error) 
 		}
 		return nil
 	}
-	return rolled, walk(modules.PendingRoot)
+	return rolled, walk(modfiles.PendingRoot)
 }
 
 // recoverOne finishes or rolls back an interrupted publish of v, if there
 // is one, and reports whether it rolled one back.
 func recoverOne(ctx context.Context, repo *modules.Repo, v module.Version, now time.Time) (rolledBack bool, err error) {
-	name, err := modules.PendingName(v)
+	name, err := modfiles.PendingName(v)
 	if err != nil {
 		return false, err
 	}
@@ -115,15 +110,15 @@ func recoverOne(ctx context.Context, repo *modules.Repo, v module.Version, now t
 	if json.Unmarshal(b, &in) == nil && !in.stale(v, now) {
 		return false, nil // running; Publish then reports the version as taken
 	}
-	info, _ := modules.Name(v, modules.Info)
+	info, _ := modfiles.Name(v, modfiles.Info)
 	committed, err := store.Exists(ctx, repo.Store, info)
 	if err != nil {
 		return false, err
 	}
 	if !committed {
 		// Roll back, .mod last: until the intent goes, nothing is served.
-		for _, k := range []modules.Kind{modules.Zip, modules.ZipHash, modules.Mod} {
-			n, _ := modules.Name(v, k)
+		for _, k := range []modfiles.Kind{modfiles.Zip, modfiles.ZipHash, modfiles.Mod} {
+			n, _ := modfiles.Name(v, k)
 			if err := repo.Store.Delete(ctx, n); err != nil {
 				return false, fmt.Errorf("rolling back the interrupted publish of %s: %w", v, err)
 			}

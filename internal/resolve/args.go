@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // resolveModules resolves every module@version argument on its own, as
@@ -119,7 +121,7 @@ func resolveTool(ctx context.Context, g *goRunner, project string, arg module.Ve
 // -m all in a directory holding only the main module's go.mod. It is best
 // effort: go install -n has already fetched what go install needs here.
 func toolGraph(ctx context.Context, g *goRunner, project string, main module.Version, dir string, logf func(string, ...any)) {
-	name, err := fileName(main, KindMod)
+	name, err := modfiles.ProxyPath(main, modfiles.Mod)
 	if err != nil {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -59,7 +60,7 @@ func TestResolveTools(t *testing.T) {
 	mods := map[module.Version]bool{}
 	for _, f := range res.Files {
 		have[f.Name()] = true
-		if f.Kind == KindMod {
+		if f.Kind == modfiles.Mod {
 			mods[f.Module] = true
 		}
 	}
@@ -82,7 +83,7 @@ func TestResolveTools(t *testing.T) {
 		}
 	}
 	for _, f := range res.Files {
-		if f.Kind == KindInfo && !mods[f.Module] {
+		if f.Kind == modfiles.Info && !mods[f.Module] {
 			t.Errorf("%s without its .mod", f)
 		}
 	}

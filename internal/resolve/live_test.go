@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // liveProject is a small real project.
@@ -99,13 +101,13 @@ func envOr(k, def string) string {
 
 func logResult(t *testing.T, res *Result) {
 	t.Helper()
-	n := map[Kind]int{}
+	n := map[modfiles.Kind]int{}
 	var size int64
 	for _, f := range res.Files {
 		n[f.Kind]++
 		size += f.Size
 	}
-	t.Logf("files: %d info, %d mod, %d zip, %d bytes; modules %v", n[KindInfo], n[KindMod], n[KindZip], size, res.Modules)
+	t.Logf("files: %d info, %d mod, %d zip, %d bytes; modules %v", n[modfiles.Info], n[modfiles.Mod], n[modfiles.Zip], size, res.Modules)
 	for _, c := range res.Requests {
 		if c.Info+c.Mod+c.Zip > 0 {
 			t.Logf("  %-10s go %-40s info=%d mod=%d zip=%d", filepath.Base(c.Project), c.Command, c.Info, c.Mod, c.Zip)

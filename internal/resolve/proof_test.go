@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // serveOnly copies exactly res.Files into a fresh GOPROXY tree and
@@ -20,7 +22,7 @@ func serveOnly(t *testing.T, res *Result) string {
 	dir := t.TempDir()
 	lists := map[string]string{}
 	for _, f := range res.Files {
-		if f.Kind == KindZip && !module.IsPseudoVersion(f.Module.Version) {
+		if f.Kind == modfiles.Zip && !module.IsPseudoVersion(f.Module.Version) {
 			name := filepath.Join(dir, filepath.FromSlash(f.Name()))
 			lists[filepath.Join(filepath.Dir(name), "list")] += f.Module.Version + "\n"
 		}

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/safefile"
 )
 
@@ -107,21 +108,21 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.forward(w, name)
 		return
 	}
-	rq, err := parseRequest(name)
+	rq, err := modfiles.ParseUpstreamRequest(name)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusNotFound)
 		return
 	}
-	if r.noProxy != "" && module.MatchPrefixPatterns(r.noProxy, rq.Module.Path) {
+	if r.noProxy != "" && module.MatchPrefixPatterns(r.noProxy, rq.Version.Path) {
 		http.Error(w, "module matches GONOPROXY; fetch it directly", http.StatusNotFound)
 		return
 	}
 	switch rq.Op {
-	case "list", "latest":
+	case modfiles.OpList, modfiles.OpLatest:
 		r.forward(w, name)
 		return
 	}
-	f, err := r.ensure(rq.Module, Kind(rq.Op))
+	f, err := r.ensure(rq.Version, rq.Op.Kind())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -180,11 +181,11 @@ func (r *recorder) record(f File) {
 	r.bytes += f.Size
 	if c := r.current; c != nil {
 		switch f.Kind {
-		case KindInfo:
+		case modfiles.Info:
 			c.Info++
-		case KindMod:
+		case modfiles.Mod:
 			c.Mod++
-		case KindZip:
+		case modfiles.Zip:
 			c.Zip++
 		}
 	}
@@ -194,8 +195,8 @@ func (r *recorder) record(f File) {
 // ensure returns the stored file for m and k, fetching it from upstream
 // first if the store does not have it. Concurrent calls for one file share
 // one fetch.
-func (r *recorder) ensure(m module.Version, k Kind) (File, error) {
-	name, err := fileName(m, k)
+func (r *recorder) ensure(m module.Version, k modfiles.Kind) (File, error) {
+	name, err := modfiles.ProxyPath(m, k)
 	if err != nil {
 		return File{}, err
 	}
@@ -238,8 +239,8 @@ func (r *recorder) ensure(m module.Version, k Kind) (File, error) {
 
 // adopt copies a file the go command fetched directly (a GONOPROXY module)
 // from the module cache into the store and records it.
-func (r *recorder) adopt(m module.Version, k Kind, src string) (File, error) {
-	name, err := fileName(m, k)
+func (r *recorder) adopt(m module.Version, k modfiles.Kind, src string) (File, error) {
+	name, err := modfiles.ProxyPath(m, k)
 	if err != nil {
 		return File{}, err
 	}

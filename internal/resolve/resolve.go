@@ -20,6 +20,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // Options configures Resolve. The zero value of every field but WorkDir
@@ -179,7 +181,7 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 	}
 	hashes := zipHashes(filepath.Join(gopath, "pkg", "mod", "cache", "download"))
 	for i, f := range files {
-		if f.Kind == KindZip {
+		if f.Kind == modfiles.Zip {
 			files[i].ZipHash = hashes[f.Module]
 		}
 	}
@@ -332,11 +334,11 @@ func adoptDirect(rec *recorder, cacheDir string, logf func(string, ...any)) erro
 		if _, ok := served[name]; ok {
 			return nil
 		}
-		rq, err := parseRequest(name)
-		if err != nil || rq.Op == "list" || rq.Op == "latest" {
+		rq, err := modfiles.ParseUpstreamRequest(name)
+		if err != nil || rq.Op == modfiles.OpList || rq.Op == modfiles.OpLatest {
 			return nil // list, .lock, .ziphash, .partial and such
 		}
-		f, err := rec.adopt(rq.Module, Kind(rq.Op), p)
+		f, err := rec.adopt(rq.Version, rq.Op.Kind(), p)
 		if err != nil {
 			return fmt.Errorf("resolve: adopting %s from the module cache: %w", name, err)
 		}
@@ -368,12 +370,12 @@ func zipHashes(cacheDir string) map[module.Version]string {
 		if err != nil {
 			return nil
 		}
-		rq, err := parseRequest(filepath.ToSlash(rel))
-		if err != nil || rq.Op != "zip" {
+		rq, err := modfiles.ParseUpstreamRequest(filepath.ToSlash(rel))
+		if err != nil || rq.Op != modfiles.OpZip {
 			return nil
 		}
 		if data, err := os.ReadFile(p); err == nil {
-			out[rq.Module] = strings.TrimSpace(string(data))
+			out[rq.Version] = strings.TrimSpace(string(data))
 		}
 		return nil
 	})
@@ -390,28 +392,28 @@ func complete(ctx context.Context, g *goRunner, rec *recorder, noProxy, runDir s
 	have := rec.files()
 	type need struct {
 		m        module.Version
-		k        Kind
+		k        modfiles.Kind
 		statOnly bool // the .mod of a version only stat'ed: best effort
 	}
 	var needs []need
 	for _, f := range have {
-		var want []Kind
+		var want []modfiles.Kind
 		switch f.Kind {
-		case KindInfo:
-			want = []Kind{KindMod}
-		case KindMod:
-			want = []Kind{KindInfo}
-		case KindZip:
-			want = []Kind{KindInfo, KindMod}
+		case modfiles.Info:
+			want = []modfiles.Kind{modfiles.Mod}
+		case modfiles.Mod:
+			want = []modfiles.Kind{modfiles.Info}
+		case modfiles.Zip:
+			want = []modfiles.Kind{modfiles.Info, modfiles.Mod}
 		}
 		for _, k := range want {
-			name, err := fileName(f.Module, k)
+			name, err := modfiles.ProxyPath(f.Module, k)
 			if err != nil {
 				return nil, err
 			}
 			if _, ok := have[name]; !ok {
 				have[name] = File{} // once
-				needs = append(needs, need{f.Module, k, f.Kind == KindInfo})
+				needs = append(needs, need{f.Module, k, f.Kind == modfiles.Info})
 			}
 		}
 	}
@@ -524,13 +526,13 @@ func removeAll(dir string) {
 func dropStatOnly(served map[string]File, logf func(string, ...any)) []File {
 	hasMod := map[module.Version]bool{}
 	for _, f := range served {
-		if f.Kind == KindMod {
+		if f.Kind == modfiles.Mod {
 			hasMod[f.Module] = true
 		}
 	}
 	var files []File
 	for _, f := range served {
-		if f.Kind == KindInfo && !hasMod[f.Module] {
+		if f.Kind == modfiles.Info && !hasMod[f.Module] {
 			logf("resolve: %s was only stat'ed and has no go.mod upstream; left out", f.Module)
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -73,8 +74,8 @@ func TestResolveHermetic(t *testing.T) {
 		}
 	}
 	for _, f := range res.Files {
-		for _, k := range map[Kind][]Kind{KindZip: {KindInfo, KindMod}, KindMod: {KindInfo}}[f.Kind] {
-			if n, _ := fileName(f.Module, k); !have[n] {
+		for _, k := range map[modfiles.Kind][]modfiles.Kind{modfiles.Zip: {modfiles.Info, modfiles.Mod}, modfiles.Mod: {modfiles.Info}}[f.Kind] {
+			if n, _ := modfiles.ProxyPath(f.Module, k); !have[n] {
 				t.Errorf("%s without its .%s", f, k)
 			}
 		}

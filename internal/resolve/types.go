@@ -5,22 +5,14 @@ import (
 	"strings"
 
 	"golang.org/x/mod/module"
-)
 
-// Kind is the kind of a module file in the GOPROXY protocol.
-type Kind string
-
-// The module file kinds a go command downloads and caches.
-const (
-	KindInfo Kind = "info"
-	KindMod  Kind = "mod"
-	KindZip  Kind = "zip"
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // File is one module file that the go command needs.
 type File struct {
 	Module module.Version
-	Kind   Kind
+	Kind   modfiles.Kind
 	// Path is the file on disk, under Options.WorkDir/download.
 	Path string
 	Size int64
@@ -32,7 +24,7 @@ type File struct {
 // Name returns the file's slash-separated name in the GOPROXY layout,
 // for example "github.com/!burnt!sushi/toml/@v/v1.4.0.mod".
 func (f File) Name() string {
-	name, err := fileName(f.Module, f.Kind)
+	name, err := modfiles.ProxyPath(f.Module, f.Kind)
 	if err != nil {
 		return f.Module.Path + "/@v/" + f.Module.Version + "." + string(f.Kind)
 	}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,12 +13,12 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/publish"
 	"github.com/modferry/modferry/internal/scratch"
@@ -277,7 +276,7 @@ func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request, v module.Ver
 		writeJSON(w, http.StatusGone, api.Deleted{Path: v.Path, Version: v.Version, Time: g.Time, Actor: g.Actor, Reason: g.Reason})
 		return
 	}
-	name, _ := modules.Name(v, modules.Info)
+	name, _ := modfiles.Name(v, modfiles.Info)
 	b, err := store.ReadAll(ctx, s.repo.Store, name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -290,16 +289,14 @@ func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request, v module.Ver
 	var info modules.InfoJSON
 	json.Unmarshal(b, &info)
 	res := api.Result{Path: v.Path, Version: v.Version, Time: info.Time}
-	if name, err := modules.Name(v, modules.ZipHash); err == nil {
+	if name, err := modfiles.Name(v, modfiles.ZipHash); err == nil {
 		if h, err := store.ReadAll(ctx, s.repo.Store, name); err == nil {
 			res.Hash = strings.TrimSpace(string(h))
 		}
 	}
-	if name, err := modules.Name(v, modules.Mod); err == nil {
+	if name, err := modfiles.Name(v, modfiles.Mod); err == nil {
 		if mod, err := store.ReadAll(ctx, s.repo.Store, name); err == nil {
-			res.ModHash, _ = dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
-				return io.NopCloser(bytes.NewReader(mod)), nil
-			})
+			res.ModHash = modfiles.HashMod(mod)
 		}
 	}
 	writeJSON(w, http.StatusOK, s.withVulns(ctx, res))

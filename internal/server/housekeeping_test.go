@@ -15,7 +15,7 @@ import (
 
 	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/importer"
-	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -46,11 +46,11 @@ func TestHousekeep(t *testing.T) {
 	dead := exec.Command("true")
 	dead.Run()
 	v := module.Version{Path: "corp.example/int", Version: "v1.0.0"}
-	intent, _ := modules.PendingName(v)
+	intent, _ := modfiles.PendingName(v)
 	host, _ := os.Hostname()
 	f.st.Put(ctx, intent, bytes.NewReader([]byte(fmt.Sprintf(`{"host":%q,"pid":%d,"started":"2026-01-01T00:00:00Z"}`, host, dead.Process.Pid))))
-	for _, k := range []modules.Kind{modules.Mod, modules.Zip} {
-		n, _ := modules.Name(v, k)
+	for _, k := range []modfiles.Kind{modfiles.Mod, modfiles.Zip} {
+		n, _ := modfiles.Name(v, k)
 		f.st.Put(ctx, n, bytes.NewReader([]byte("x")))
 	}
 
@@ -70,8 +70,8 @@ func TestHousekeep(t *testing.T) {
 			t.Errorf("%s survived Housekeep: %v", p, err)
 		}
 	}
-	for _, k := range []modules.Kind{modules.Mod, modules.Zip} {
-		n, _ := modules.Name(v, k)
+	for _, k := range []modfiles.Kind{modfiles.Mod, modfiles.Zip} {
+		n, _ := modfiles.Name(v, k)
 		if ok, _ := store.Exists(ctx, f.st, n); ok {
 			t.Errorf("interrupted publish not rolled back: %s", n)
 		}

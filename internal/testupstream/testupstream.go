@@ -42,7 +42,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,6 +49,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // An Upstream is a module proxy serving every fixture over HTTP.
@@ -98,16 +99,16 @@ func WriteDir(dir string) ([]module.Version, error) {
 		if err != nil {
 			return nil, err
 		}
-		escVer, err := module.EscapeVersion(b.mod.Version)
-		if err != nil {
-			return nil, err
-		}
 		vdir := filepath.Join(dir, filepath.FromSlash(escPath), "@v")
 		if err := os.MkdirAll(vdir, 0o755); err != nil {
 			return nil, err
 		}
-		for ext, data := range map[string][]byte{".info": b.info, ".mod": b.gomod, ".zip": b.zip} {
-			if err := os.WriteFile(filepath.Join(vdir, escVer+ext), data, 0o644); err != nil {
+		for k, data := range map[modfiles.Kind][]byte{modfiles.Info: b.info, modfiles.Mod: b.gomod, modfiles.Zip: b.zip} {
+			name, err := modfiles.ProxyPath(b.mod, k)
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), data, 0o644); err != nil {
 				return nil, err
 			}
 		}
@@ -115,9 +116,8 @@ func WriteDir(dir string) ([]module.Version, error) {
 		vs = append(vs, b.mod)
 	}
 	for escPath, list := range lists { // fixtures() sorted each list already
-		data := strings.Join(list, "\n") + "\n"
 		file := filepath.Join(dir, filepath.FromSlash(escPath), "@v", "list")
-		if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
+		if err := os.WriteFile(file, modfiles.ListFile(list), 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -214,57 +214,37 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // resolve maps a decoded request path to a file under u.Dir and its content
-// type. The path and version are unescaped (which validates them) and
-// escaped again, so that no request can leave u.Dir.
+// type. modfiles.ParseUpstreamRequest validates the path and version, and
+// the file is named by escaping them again, so that no request can leave
+// u.Dir.
 func (u *Upstream) resolve(urlPath string) (file, ctype string, err error) {
-	p := strings.TrimPrefix(urlPath, "/")
-	var escPath, escVer, ext string // ext is "@latest", "list" or a file extension
-	if before, ok := strings.CutSuffix(p, "/@latest"); ok {
-		escPath, ext = before, "@latest"
-	} else if before, after, ok := strings.Cut(p, "/@v/"); ok {
-		escPath = before
-		if after == "list" {
-			ext = "list"
-		} else {
-			ext = path.Ext(after)
-			escVer = strings.TrimSuffix(after, ext)
-		}
-	} else {
-		return "", "", fmt.Errorf("not a module proxy path")
-	}
-	modPath, err := module.UnescapePath(escPath)
+	req, err := modfiles.ParseUpstreamRequest(strings.TrimPrefix(urlPath, "/"))
 	if err != nil {
 		return "", "", err
 	}
-	escPath, _ = module.EscapePath(modPath)
-	vdir := filepath.Join(u.Dir, filepath.FromSlash(escPath), "@v")
-
-	switch ext {
-	case "@latest":
-		v, ok := u.latest[modPath]
+	k := req.Op.Kind()
+	switch req.Op {
+	case modfiles.OpLatest:
+		v, ok := u.latest[req.Path]
 		if !ok {
-			return "", "", fmt.Errorf("unknown module %s", modPath)
+			return "", "", fmt.Errorf("unknown module %s", req.Path)
 		}
-		escVer, _ = module.EscapeVersion(v)
-		return filepath.Join(vdir, escVer+".info"), "application/json", nil
-	case "list":
-		return filepath.Join(vdir, "list"), "text/plain; charset=utf-8", nil
+		req.Version.Version, k = v, modfiles.Info
+	case modfiles.OpList:
+		escPath, err := module.EscapePath(req.Path)
+		if err != nil {
+			return "", "", err
+		}
+		return filepath.Join(u.Dir, filepath.FromSlash(escPath), "@v", "list"), "text/plain; charset=utf-8", nil
 	}
-	ctype = map[string]string{
-		".info": "application/json",
-		".mod":  "text/plain; charset=utf-8",
-		".zip":  "application/zip",
-	}[ext]
-	if ctype == "" {
-		return "", "", fmt.Errorf("unknown file type %q", ext)
-	}
-	v, err := module.UnescapeVersion(escVer)
+	name, err := modfiles.ProxyPath(req.Version, k)
 	if err != nil {
 		return "", "", err
 	}
-	if err := module.Check(modPath, v); err != nil {
-		return "", "", err
-	}
-	escVer, _ = module.EscapeVersion(v)
-	return filepath.Join(vdir, escVer+ext), ctype, nil
+	ctype = map[modfiles.Kind]string{
+		modfiles.Info: "application/json",
+		modfiles.Mod:  "text/plain; charset=utf-8",
+		modfiles.Zip:  "application/zip",
+	}[k]
+	return filepath.Join(u.Dir, filepath.FromSlash(name)), ctype, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/memzip"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/sign"
 )
 
@@ -106,7 +107,7 @@ func ZipHash(t testing.TB, zipData []byte) string {
 	if err := os.WriteFile(f, zipData, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h, err := bundle.HashZip(f)
+	h, err := modfiles.HashZip(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,9 +152,9 @@ func (s *Source) Add(t testing.TB, name string, data []byte) {
 func (s *Source) AddModule(t testing.TB, mod Module) {
 	t.Helper()
 	v := module.Version{Path: mod.Path, Version: mod.Version}
-	add := func(ext string, data []byte) {
+	add := func(k modfiles.Kind, data []byte) {
 		t.Helper()
-		name, err := bundle.DownloadPath(v, ext)
+		name, err := bundle.DownloadPath(v, k)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,10 +164,10 @@ func (s *Source) AddModule(t testing.TB, mod Module) {
 	if g, ok := mod.Files["go.mod"]; ok {
 		gomod = g
 	}
-	bm := bundle.Module{Path: mod.Path, Version: mod.Version, ModHash: bundle.HashMod(gomod)}
-	add(".mod", gomod)
+	bm := bundle.Module{Path: mod.Path, Version: mod.Version, ModHash: modfiles.HashMod(gomod)}
+	add(modfiles.Mod, gomod)
 	if !mod.NoInfo {
-		add(".info", fmt.Appendf(nil, `{"Version":%q,"Time":"2024-01-01T00:00:00Z"}`+"\n", mod.Version))
+		add(modfiles.Info, fmt.Appendf(nil, `{"Version":%q,"Time":"2024-01-01T00:00:00Z"}`+"\n", mod.Version))
 	}
 	if mod.Files != nil {
 		files := maps.Clone(mod.Files)
@@ -175,7 +176,7 @@ func (s *Source) AddModule(t testing.TB, mod Module) {
 		}
 		z := Zip(t, v, files)
 		bm.ZipHash = ZipHash(t, z)
-		add(".zip", z)
+		add(modfiles.Zip, z)
 	}
 	s.Manifest.Modules = append(s.Manifest.Modules, bm)
 }

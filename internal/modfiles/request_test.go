@@ -1,4 +1,4 @@
-package proxy
+package modfiles
 
 import (
 	"errors"
@@ -29,6 +29,8 @@ func TestParseRequest(t *testing.T) {
 		{"modferry.test/m/@v/v1.2.info", 0, "", "", ErrNoSuchVersion},
 		{"modferry.test/m/v2/@v/v1.0.0.mod", 0, "", "", ErrNoSuchVersion},
 		{"modferry.test/m/@v/v2.0.0.mod", 0, "", "", ErrNoSuchVersion},
+		{"modferry.test/m/v2/@v/v2.0.0+incompatible.mod", 0, "", "", ErrNoSuchVersion},
+		{"modferry.test/m/@v/v1.0.0+build.zip", 0, "", "", ErrNoSuchVersion},
 		// Bad requests.
 		{"", 0, "", "", ErrBadPath},
 		{"favicon.ico", 0, "", "", ErrBadPath},
@@ -68,6 +70,7 @@ func FuzzParseRequest(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
+		checkUpstreamRequest(t, p)
 		r, err := ParseRequest(p)
 		if err != nil {
 			if !errors.Is(err, ErrBadPath) && !errors.Is(err, ErrNoSuchVersion) {
@@ -90,4 +93,76 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatalf("ParseRequest(%q): bad version %q", p, r.Version.Version)
 		}
 	})
+}
+
+func TestParseUpstreamRequest(t *testing.T) {
+	tests := []struct {
+		in      string
+		op      Op
+		version string
+		err     error
+	}{
+		// What ParseRequest accepts.
+		{"modferry.test/m/@v/list", OpList, "", nil},
+		{"modferry.test/m/@v/v1.2.3.zip", OpZip, "v1.2.3", nil},
+		// Non-canonical versions module.Check accepts: queries the
+		// upstream resolves.
+		{"modferry.test/m/@v/v1.2.info", OpInfo, "v1.2", nil},
+		// Any version for a go.mod.
+		{"modferry.test/m/v2/@v/v1.0.0.mod", OpMod, "v1.0.0", nil},
+		{"modferry.test/m/@v/master.mod", OpMod, "master", nil},
+		// Versions module.Check rejects, for other files.
+		{"modferry.test/m/@v/master.info", 0, "", ErrNoSuchVersion},
+		{"modferry.test/m/v2/@v/v1.0.0.zip", 0, "", ErrNoSuchVersion},
+		// Malformed paths stay malformed.
+		{"modferry.test/Upper/@v/v1.0.0.mod", 0, "", ErrBadPath},
+		{"modferry.test/m/@v/v1.0.0.ziphash", 0, "", ErrBadPath},
+		{"modferry.test/m/@v/.mod", 0, "", ErrBadPath},
+	}
+	for _, tt := range tests {
+		r, err := ParseUpstreamRequest(tt.in)
+		if tt.err != nil {
+			if !errors.Is(err, tt.err) {
+				t.Errorf("ParseUpstreamRequest(%q) = %+v, %v; want error %v", tt.in, r, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || r.Op != tt.op || r.Version.Version != tt.version {
+			t.Errorf("ParseUpstreamRequest(%q) = %+v, %v; want op %v version %q", tt.in, r, err, tt.op, tt.version)
+		}
+	}
+}
+
+func TestOpKind(t *testing.T) {
+	for op, want := range map[Op]Kind{OpList: "", OpLatest: "", OpInfo: Info, OpMod: Mod, OpZip: Zip} {
+		if got := op.Kind(); got != want {
+			t.Errorf("%v.Kind() = %q, want %q", op, got, want)
+		}
+	}
+}
+
+// checkUpstreamRequest checks ParseUpstreamRequest against ParseRequest on
+// p: it accepts at least as much, gives the same answer where both accept,
+// and names files that parse back to the same request.
+func checkUpstreamRequest(t *testing.T, p string) {
+	r, err := ParseRequest(p)
+	u, uerr := ParseUpstreamRequest(p)
+	if err == nil && (uerr != nil || u != r) {
+		t.Fatalf("ParseUpstreamRequest(%q) = %+v, %v; ParseRequest gives %+v", p, u, uerr, r)
+	}
+	if uerr != nil {
+		if !errors.Is(uerr, ErrBadPath) && !errors.Is(uerr, ErrNoSuchVersion) {
+			t.Fatalf("ParseUpstreamRequest(%q): untyped error %v", p, uerr)
+		}
+		return
+	}
+	if k := u.Op.Kind(); k != "" {
+		name, err := ProxyPath(u.Version, k)
+		if err != nil {
+			t.Fatalf("ParseUpstreamRequest(%q) = %+v, which ProxyPath cannot name: %v", p, u, err)
+		}
+		if back, err := ParseUpstreamRequest(name); err != nil || back != u {
+			t.Fatalf("ParseUpstreamRequest(%q) = %+v, %v; want %+v (from %q)", name, back, err, u, p)
+		}
+	}
 }

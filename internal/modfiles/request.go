@@ -1,4 +1,4 @@
-package proxy
+package modfiles
 
 import (
 	"errors"
@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 )
 
 // Op is what a GOPROXY request asks for.
@@ -30,8 +29,23 @@ func (o Op) String() string {
 	return "unknown"
 }
 
-// Request is a parsed GOPROXY request. Module paths and versions are
-// unescaped and valid; Version is set for OpInfo, OpMod and OpZip.
+// Kind returns the kind of file an OpInfo, OpMod or OpZip request asks
+// for, and "" for the other operations.
+func (o Op) Kind() Kind {
+	switch o {
+	case OpInfo:
+		return Info
+	case OpMod:
+		return Mod
+	case OpZip:
+		return Zip
+	}
+	return ""
+}
+
+// Request is a parsed GOPROXY request. The module path is unescaped and
+// valid; Version is set for OpInfo, OpMod and OpZip, unescaped, and passes
+// [Check] when [ParseRequest] returned it.
 type Request struct {
 	Op Op
 	module.Version
@@ -42,8 +56,9 @@ type Request struct {
 var ErrBadPath = errors.New("bad request path")
 
 // ErrNoSuchVersion is matched by errors for well-formed requests that name
-// a version no proxy can hold, such as a branch name or a non-canonical
-// version (HTTP 404: the go command then treats the version as absent).
+// a version no proxy can hold, one that fails [Check], such as a branch
+// name or a non-canonical version (HTTP 404: the go command then treats
+// the version as absent).
 var ErrNoSuchVersion = errors.New("no such version")
 
 // maxPathLen bounds request paths; module paths are far shorter.
@@ -53,6 +68,21 @@ const maxPathLen = 1024
 // after URL decoding (the go command sends "!" as "%21"), such as
 // "modferry.test/!upper/@v/v1.0.0.zip".
 func ParseRequest(p string) (Request, error) {
+	return parseRequest(p, false)
+}
+
+// ParseUpstreamRequest is [ParseRequest] for a proxy that forwards to an
+// upstream, which alone can say which versions exist: it accepts any
+// version module.Check accepts, canonical or not (the go command asks for
+// "v1.2.info" to resolve the query v1.2), and a .mod request for any
+// version that unescapes, since the go command may ask for the go.mod of
+// versions that module.Check rejects ("+incompatible" and major-version
+// suffix quirks).
+func ParseUpstreamRequest(p string) (Request, error) {
+	return parseRequest(p, true)
+}
+
+func parseRequest(p string, upstream bool) (Request, error) {
 	if len(p) > maxPathLen {
 		return Request{}, fmt.Errorf("%w: longer than %d bytes", ErrBadPath, maxPathLen)
 	}
@@ -94,10 +124,14 @@ func ParseRequest(p string) (Request, error) {
 		return Request{}, fmt.Errorf("%w: %v", ErrBadPath, err)
 	}
 	v := module.Version{Path: path, Version: ver}
-	if !semver.IsValid(ver) || semver.Canonical(ver) != strings.TrimSuffix(ver, "+incompatible") && semver.Canonical(ver)+"+incompatible" != ver {
-		return Request{}, fmt.Errorf("%w: %s@%s is not a canonical semantic version", ErrNoSuchVersion, path, ver)
+	if upstream {
+		// The path is valid (unescapePath checked it).
+		if err := module.Check(path, ver); err != nil && op != OpMod {
+			return Request{}, fmt.Errorf("%w: %v", ErrNoSuchVersion, err)
+		}
+		return Request{Op: op, Version: v}, nil
 	}
-	if err := module.Check(path, ver); err != nil {
+	if err := Check(v); err != nil {
 		return Request{}, fmt.Errorf("%w: %v", ErrNoSuchVersion, err)
 	}
 	return Request{Op: op, Version: v}, nil
