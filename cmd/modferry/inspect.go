@@ -175,11 +175,9 @@ func printInspect(w io.Writer, r *inspect.Report) {
 	}
 	if len(r.Largest) > 0 {
 		fmt.Fprintf(w, "\nLargest modules\n")
-		tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
 		for _, m := range r.Largest {
-			fmt.Fprintf(tw, "  %s\t  %s@%s\t\n", progress.Bytes(m.Bytes), m.Path, m.Version)
+			fmt.Fprintf(w, "  %10s  %s@%s\n", progress.Bytes(m.Bytes), m.Path, m.Version)
 		}
-		tw.Flush()
 	}
 	if a := r.Against; a != nil {
 		base := "the bundle was made against another inventory"
