@@ -2,6 +2,7 @@ package sbom
 
 import (
 	"bytes"
+	"cmp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ func SPDXDocument(d Doc) *spdx.Document {
 		DocumentNamespace: "urn:uuid:" + serial(d),
 		CreationInfo: &spdx.CreationInfo{
 			Created:  d.Created.UTC().Format(time.RFC3339),
-			Creators: []common.Creator{{CreatorType: "Tool", Creator: strings.ReplaceAll(d.Tool, " ", "-")}},
+			Creators: []common.Creator{{CreatorType: "Tool", Creator: strings.ReplaceAll(cmp.Or(d.Tool, "modferry"), " ", "-")}},
 		},
 		Packages:      []*spdx.Package{},
 		Relationships: []*spdx.Relationship{},
