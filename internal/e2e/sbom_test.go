@@ -133,6 +133,19 @@ func TestSBOMAndInspect(t *testing.T) {
 		t.Errorf("inspect with another key: %v\n%s", err, out)
 	}
 
+	// A split bundle, named by its index or a part.
+	sb := filepath.Join(t.TempDir(), "split.tar.zst")
+	mfEnv(t, exportEnv, "export", "--sign-key", key, "--split", "4K", "-o", sb, "--upstream", up.URL, "--toolchain", "none", proj, arg)
+	for _, name := range []string{sb + ".parts", sb + ".001"} {
+		var sr inspect.Report
+		if err := json.Unmarshal([]byte(mfStdout(t, "inspect", "--json", "--pubkey", pub, name)), &sr); err != nil {
+			t.Fatal(err)
+		}
+		if !sr.Signatures.Verified || sr.Modules != r.Modules || len(sr.Projects) != 2 || sr.Bytes < 4096 {
+			t.Errorf("inspect %s: %+v", name, sr)
+		}
+	}
+
 	store := t.TempDir()
 	emptyInv := filepath.Join(t.TempDir(), "empty.json")
 	mf(t, "inventory", "--store", store, "-o", emptyInv)

@@ -53,19 +53,19 @@ func sbomDoc(m *bundle.Manifest, opts Options, res *resolve.Result, sources map[
 	g := new(errgroup.Group)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, mod := range m.Modules {
-		c := sbom.Module{Version: mod.ModuleVersion(), ZipHash: mod.ZipHash, ModHash: mod.ModHash}
-		if mod.ZipHash != "" {
-			name, _ := bundle.DownloadPath(mod.ModuleVersion(), ".zip")
-			c.ZipSHA256 = zipSHA[name]
-			if src, ok := sources[name]; ok {
-				g.Go(func() error {
-					ls, err := sbom.ZipLicenses(src, c.Version)
-					doc.Modules[i].Licenses = ls
-					return err
-				})
-			}
+		doc.Modules[i] = sbom.Module{Version: mod.ModuleVersion(), ZipHash: mod.ZipHash, ModHash: mod.ModHash}
+		if mod.ZipHash == "" {
+			continue
 		}
-		doc.Modules[i] = c
+		name, _ := bundle.DownloadPath(mod.ModuleVersion(), ".zip")
+		doc.Modules[i].ZipSHA256 = zipSHA[name]
+		if src, ok := sources[name]; ok {
+			g.Go(func() error {
+				ls, err := sbom.ZipLicenses(src, mod.ModuleVersion())
+				doc.Modules[i].Licenses = ls
+				return err
+			})
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return doc, fmt.Errorf("licences: %w", err)

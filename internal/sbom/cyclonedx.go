@@ -3,6 +3,7 @@ package sbom
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -44,10 +45,7 @@ func CycloneDX(d Doc) ([]byte, error) {
 	bom := cdx.NewBOM()
 	bom.SerialNumber = "urn:uuid:" + serial(d)
 	noSupplier := &cdx.OrganizationalEntity{Name: NoAssertion}
-	version := d.Tool
-	if len(version) > len("modferry ") && version[:len("modferry ")] == "modferry " {
-		version = version[len("modferry "):]
-	}
+	version, _ := strings.CutPrefix(d.Tool, "modferry ")
 	bom.Metadata = &cdx.Metadata{
 		Timestamp: d.Created.UTC().Format(time.RFC3339),
 		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{

@@ -121,7 +121,7 @@ func serial(d Doc) string {
 	return s[0:8] + "-" + s[8:12] + "-5" + s[13:16] + "-a" + s[17:20] + "-" + s[20:32]
 }
 
-// index returns the modules by version and the listed versions.
+// index returns the document's modules by version.
 func index(d Doc) map[module.Version]*Module {
 	idx := make(map[module.Version]*Module, len(d.Modules))
 	for i := range d.Modules {
