@@ -21,6 +21,10 @@ command -v nginx >/dev/null || need+=(nginx-light)
 command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# SBOM tests: the official CycloneDX validator (@cyclonedx/cyclonedx-library,
+# installed by npm ci from internal/sbom/testdata/validate)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 if ((${#need[@]})); then
 	sudo=""
 	[[ $(id -u) -eq 0 ]] || sudo=sudo

@@ -51,6 +51,7 @@ with the unit in the key (durationSeconds), [] for empty lists.
 	root.AddCommand(newKeygenCmd(), newExportCmd(), newVerifyCmd(), newInventoryCmd(), newVersionCmd())
 	root.AddCommand(newHealthcheckCmd())
 	root.AddCommand(newAlignCmd(), newVulnsCmd())
+	root.AddCommand(newSBOMCmd(), newInspectCmd())
 	markUsageErrors(root)
 	return root
 }

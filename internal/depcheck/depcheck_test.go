@@ -38,8 +38,9 @@ var layers = [][]string{
 	{"internal/bundle", "internal/api", "internal/proxy", "internal/cacheimport"},
 	// 5: publishing, trust in bundles, importing them, inventories.
 	{"internal/publish", "internal/trust", "internal/importer", "internal/inventory"},
-	// 6: export (the connected side); what counts as tampering.
-	{"internal/export", "internal/tamper"},
+	// 6: export (the connected side); what counts as tampering; what a
+	// bundle or a store holds (inspect, SBOMs of a store).
+	{"internal/export", "internal/tamper", "internal/inspect", "internal/sbom/storedoc"},
 	// 7: the server.
 	{"internal/server"},
 	// 8: the command.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -26,7 +25,6 @@ import (
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/resolve"
 	"github.com/modferry/modferry/internal/safefile"
-	"github.com/modferry/modferry/internal/sbom"
 )
 
 // Options configure Export.
@@ -140,7 +138,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		}
 		sum.VulnDB = m.VulnDB
 	}
-	if err := addSBOMs(m, opts, inMemory); err != nil {
+	if err := addSBOMs(m, opts, res, sources, inMemory); err != nil {
 		return nil, err
 	}
 	sum.Modules = len(m.Modules)
@@ -343,40 +341,6 @@ func ScratchDir() string {
 		return shm
 	}
 	return os.TempDir()
-}
-
-// addSBOMs adds CycloneDX and SPDX documents describing the bundled
-// module versions.
-func addSBOMs(m *bundle.Manifest, opts Options, inMemory map[string][]byte) error {
-	zipSHA := map[string]string{}
-	for _, f := range m.Files {
-		zipSHA[f.Path] = f.SHA256
-	}
-	doc := sbom.Doc{Name: filepath.Base(opts.Output), Created: m.Created, Tool: "modferry " + opts.ToolVersion}
-	for _, mod := range m.Modules {
-		c := sbom.Component{Path: mod.Path, Version: mod.Version, ZipHash: mod.ZipHash, ModHash: mod.ModHash}
-		if mod.ZipHash != "" {
-			name, _ := bundle.DownloadPath(mod.ModuleVersion(), modfiles.Zip)
-			c.ZipSHA256 = zipSHA[name]
-		}
-		doc.Components = append(doc.Components, c)
-	}
-	for _, f := range []struct {
-		name string
-		gen  func(sbom.Doc) ([]byte, error)
-	}{{bundle.SBOMCycloneDX, sbom.CycloneDX}, {bundle.SBOMSPDX, sbom.SPDX}} {
-		data, err := f.gen(doc)
-		if err != nil {
-			return err
-		}
-		bf, err := bundle.HashReader(f.name, bytes.NewReader(data))
-		if err != nil {
-			return err
-		}
-		m.Files = append(m.Files, bf)
-		inMemory[f.name] = data
-	}
-	return nil
 }
 
 // hashVersion checks the zip against the module zip rules and computes

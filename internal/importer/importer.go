@@ -10,7 +10,9 @@
 // last, each by an atomic rename, so a version becomes visible only whole;
 // then the list files; then a bundled vulnerability database, if it is
 // newer than the store's (package vulndb switches copies atomically and
-// never goes back); then the import record "bundles/<digest>.json",
+// never goes back); then the bundle's SBOMs, kept as
+// "bundles/<digest>/sbom.cdx.json" and "bundles/<digest>/sbom.spdx.json"
+// (see SBOMName); then the import record "bundles/<digest>.json",
 // which marks the bundle imported. A crash at any point leaves every
 // visible file complete and correct; importing the bundle again finishes
 // the job. Importing a bundle already recorded is a no-op.
@@ -193,6 +195,9 @@ func ImportStream(ctx context.Context, st *store.Disk, r io.Reader, name string,
 		if res.VulnDB, err = importVulnDB(ctx, st, m, stage); err != nil {
 			return nil, err
 		}
+	}
+	if err := keepSBOMs(ctx, st, digest, m, stage); err != nil {
+		return nil, noSpace(err, st, manifestBytes)
 	}
 	rec := Record{Digest: digest, Imported: time.Now().UTC(), Actor: opts.Actor, File: name, Manifest: manifestBytes}
 	if err := writeRecord(ctx, st, recName, rec, opts.CommitHook); err != nil {

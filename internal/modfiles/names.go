@@ -70,6 +70,9 @@ func VersionPath(v module.Version) (string, error) {
 // version>.<kind>", such as "github.com/!burnt!sushi/toml/@v/v1.4.0.mod".
 // It is also the file's name below a module cache's cache/download.
 func ProxyPath(v module.Version, k Kind) (string, error) {
+	if !k.valid() {
+		return "", fmt.Errorf("unknown module file kind %q", k)
+	}
 	p, err := VersionPath(v)
 	if err != nil {
 		return "", err
