@@ -1,0 +1,180 @@
+package catalog
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"golang.org/x/mod/semver"
+)
+
+// modEntry is what the index holds of one module path. It is immutable
+// once in the index: a change replaces the whole entry.
+type modEntry struct {
+	path  string
+	lower string
+	fp    uint64     // fingerprint of the @v directory's listing
+	vers  []verEntry // semver order
+	// latest is the version "go get PATH@latest" picks, "" when the
+	// module has no complete version.
+	latest     string
+	deprecated string // the // Deprecated: message of the latest go.mod
+	isDepr     bool
+	retract    []retraction // from the latest go.mod
+}
+
+// retraction is one retract directive: versions low..high (low == high
+// for a single version).
+type retraction struct {
+	low, high, rationale string
+}
+
+// covers reports whether the retraction covers version v.
+func (r retraction) covers(v string) bool {
+	return semver.Compare(r.low, v) <= 0 && semver.Compare(v, r.high) <= 0
+}
+
+// retractedBy returns the retraction covering v, if any.
+func (m *modEntry) retractedBy(v string) (retraction, bool) {
+	for _, r := range m.retract {
+		if r.covers(v) {
+			return r, true
+		}
+	}
+	return retraction{}, false
+}
+
+// files is a bit set of the file kinds a version has.
+type files uint8
+
+const (
+	fInfo files = 1 << iota
+	fMod
+	fZip
+	fZipHash
+	fGone
+)
+
+// verEntry is what the index holds of one module version.
+type verEntry struct {
+	version   handle
+	goVersion handle // "" when the go.mod has no go directive
+	time      int64  // .info Time, Unix nanoseconds; 0 when unknown
+	zipSize   int64
+	modSize   int32
+	files     files
+	hashes    uint8 // hasZipHash | hasModHash
+	zipHash   [32]byte
+	modHash   [32]byte
+	reqs      []versionKey // the go.mod's require directives
+}
+
+const (
+	hasZipHash uint8 = 1 << iota
+	hasModHash
+)
+
+func (v *verEntry) goModOnly() bool { return v.files&fZip == 0 }
+
+// depList holds the edges into one required module: who requires it.
+type depList struct {
+	edges  []depEdge
+	sorted bool // edges sorted by (from path, from version)
+}
+
+// depEdge says that module version from requires the module at version
+// requires.
+type depEdge struct {
+	from     versionKey
+	requires handle
+}
+
+// replace puts n in place of old (either may be nil) and updates the
+// reverse index, the totals and the search order. c.mu must be held.
+func (c *Catalog) replace(path string, old, n *modEntry) {
+	if old != nil {
+		targets := map[handle]bool{}
+		for i := range old.vers {
+			for _, r := range old.vers[i].reqs {
+				targets[r.path] = true
+			}
+		}
+		for t := range targets {
+			dl := c.deps[t]
+			if dl == nil {
+				continue
+			}
+			dl.edges = slices.DeleteFunc(dl.edges, func(e depEdge) bool { return e.from.path.Value() == path })
+			if len(dl.edges) == 0 {
+				delete(c.deps, t)
+			}
+		}
+		c.totals.add(old, -1)
+	}
+	if n != nil && len(n.vers) == 0 {
+		n = nil
+	}
+	if n != nil {
+		p := intern(path)
+		for i := range n.vers {
+			v := &n.vers[i]
+			for _, r := range v.reqs {
+				if r.path == p {
+					continue
+				}
+				dl := c.deps[r.path]
+				if dl == nil {
+					dl = &depList{}
+					c.deps[r.path] = dl
+				}
+				dl.edges = append(dl.edges, depEdge{from: versionKey{p, v.version}, requires: r.version})
+				dl.sorted = false
+			}
+		}
+		c.totals.add(n, +1)
+		c.mods[path] = n
+	} else {
+		delete(c.mods, path)
+	}
+	if (old == nil) != (n == nil) {
+		c.orderDirty = true // a path came or went
+	}
+}
+
+// sortedEdges returns the edges into the module path, sorted by the
+// requiring module path and version. c.mu must be held for writing if the
+// list may be unsorted; see dependents.
+func (dl *depList) sort() {
+	slices.SortFunc(dl.edges, func(a, b depEdge) int {
+		if c := strings.Compare(a.from.path.Value(), b.from.path.Value()); c != 0 {
+			return c
+		}
+		return semver.Compare(a.from.version.Value(), b.from.version.Value())
+	})
+	dl.sorted = true
+}
+
+// rebuildOrder sorts the modules for search. c.mu must be held for writing.
+func (c *Catalog) rebuildOrder() {
+	order := make([]*modEntry, 0, len(c.mods))
+	size := 0
+	for _, m := range c.mods {
+		order = append(order, m)
+		size += len(m.lower) + 1
+	}
+	slices.SortFunc(order, func(a, b *modEntry) int {
+		return cmp.Or(strings.Compare(a.lower, b.lower), strings.Compare(a.path, b.path))
+	})
+	var b strings.Builder
+	b.Grow(size)
+	starts := make([]int32, len(order))
+	paths := make([]string, len(order))
+	for i, m := range order {
+		starts[i] = int32(b.Len())
+		paths[i] = m.path
+		b.WriteString(m.lower)
+		b.WriteByte('\n')
+	}
+	c.order, c.text, c.starts = paths, b.String(), starts
+	c.orderDirty = false
+}

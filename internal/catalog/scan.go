@@ -1,0 +1,446 @@
+package catalog
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
+)
+
+// verFiles is one version of a listing and the kinds of file it has.
+type verFiles struct {
+	version string
+	files   files
+}
+
+var kindBits = map[string]files{
+	string(modules.Info):    fInfo,
+	string(modules.Mod):     fMod,
+	string(modules.Zip):     fZip,
+	string(modules.ZipHash): fZipHash,
+	string(modules.Gone):    fGone,
+}
+
+// parseListing reads the names List returned for a module's @v directory:
+// the fingerprint of the names that matter and the versions the catalog
+// shows (complete or go.mod-only, not deleted), in semver order.
+func parseListing(names []string) (uint64, []verFiles) {
+	h := fnv.New64a()
+	byVersion := map[string]files{}
+	for _, n := range names {
+		i := strings.LastIndexByte(n, '.')
+		if i <= 0 {
+			continue // "list", sub-directories
+		}
+		bit, ok := kindBits[n[i+1:]]
+		if !ok {
+			continue
+		}
+		h.Write([]byte(n))
+		h.Write([]byte{0})
+		v, err := module.UnescapeVersion(n[:i])
+		if err != nil || !semver.IsValid(v) {
+			continue
+		}
+		byVersion[v] |= bit
+	}
+	out := make([]verFiles, 0, len(byVersion))
+	for v, f := range byVersion {
+		if shown(f) {
+			out = append(out, verFiles{v, f})
+		}
+	}
+	slices.SortFunc(out, func(a, b verFiles) int { return semver.Compare(a.version, b.version) })
+	return h.Sum64(), out
+}
+
+// shown reports whether a version with these files is in the catalog:
+// complete, or go.mod-only; not deleted and not half-written.
+func shown(f files) bool {
+	switch {
+	case f&fGone != 0 || f&fMod == 0:
+		return false
+	case f&fZip == 0:
+		return true // go.mod-only
+	default:
+		return f&fInfo != 0
+	}
+}
+
+// listModule lists the module's @v directory.
+func (c *Catalog) listModule(ctx context.Context, path string) ([]string, error) {
+	dir, err := modules.VersionDir(path)
+	if err != nil {
+		return nil, err
+	}
+	return c.st.List(ctx, dir)
+}
+
+// check brings the index's entry for path up to date and returns it (nil
+// when the store holds no version of it). names, if not nil, is a listing
+// of the module's @v directory made while the index held seen for the
+// path; it is used only if the index still holds seen, else the directory
+// is listed again.
+func (c *Catalog) check(ctx context.Context, path string, names []string, seen *modEntry) (*modEntry, error) {
+	mu := c.stripe(path)
+	mu.Lock()
+	defer mu.Unlock()
+	c.mu.RLock()
+	old := c.mods[path]
+	c.mu.RUnlock()
+	if names == nil || old != seen {
+		var err error
+		if names, err = c.listModule(ctx, path); err != nil {
+			return nil, err
+		}
+	}
+	fp, vfs := parseListing(names)
+	if old != nil && old.fp == fp {
+		return old, nil
+	}
+	var n *modEntry
+	if len(vfs) > 0 {
+		var err error
+		if n, err = c.load(ctx, path, fp, vfs, old); err != nil {
+			return nil, err
+		}
+	}
+	if old == nil && n == nil {
+		return nil, nil
+	}
+	c.mu.Lock()
+	c.replace(path, old, n)
+	c.mu.Unlock()
+	return n, nil
+}
+
+// load reads the versions of a module that old does not hold with the same
+// files, and the latest go.mod's retractions and deprecation.
+func (c *Catalog) load(ctx context.Context, path string, fp uint64, vfs []verFiles, old *modEntry) (*modEntry, error) {
+	m := &modEntry{path: path, lower: strings.ToLower(path), fp: fp, vers: make([]verEntry, 0, len(vfs))}
+	var prev map[string]*verEntry
+	if old != nil {
+		prev = make(map[string]*verEntry, len(old.vers))
+		for i := range old.vers {
+			prev[old.vers[i].version.Value()] = &old.vers[i]
+		}
+	}
+	for _, vf := range vfs {
+		if p := prev[vf.version]; p != nil && p.files == vf.files {
+			m.vers = append(m.vers, *p)
+			continue
+		}
+		ve, ok, err := c.readVersion(ctx, module.Version{Path: path, Version: vf.version}, vf.files)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			m.vers = append(m.vers, ve)
+		}
+	}
+	if err := c.loadLatest(ctx, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// readVersion reads one version's files. It reports false when a file
+// it needs has gone (a delete under way; the next check sees it).
+func (c *Catalog) readVersion(ctx context.Context, v module.Version, f files) (verEntry, bool, error) {
+	ve := verEntry{version: intern(v.Version), files: f}
+	name := func(k modules.Kind) string {
+		n, _ := modules.Name(v, k)
+		return n
+	}
+	mod, err := store.ReadAll(ctx, c.st, name(modules.Mod))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ve, false, nil
+	}
+	if err != nil {
+		return ve, false, err
+	}
+	ve.modSize = int32(min(len(mod), 1<<31-1))
+	if h, ok := decodeH1(bundle.HashMod(mod)); ok {
+		ve.modHash, ve.hashes = h, ve.hashes|hasModHash
+	}
+	if mf, err := modfile.ParseLax("go.mod", mod, nil); err == nil {
+		if mf.Go != nil {
+			ve.goVersion = intern(mf.Go.Version)
+		}
+		if len(mf.Require) > 0 {
+			ve.reqs = make([]versionKey, 0, len(mf.Require))
+			for _, r := range mf.Require {
+				ve.reqs = append(ve.reqs, versionKey{intern(r.Mod.Path), intern(r.Mod.Version)})
+			}
+		}
+	}
+	if f&fZip == 0 {
+		return ve, true, nil
+	}
+	info, err := store.ReadAll(ctx, c.st, name(modules.Info))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ve, false, nil
+	}
+	if err != nil {
+		return ve, false, err
+	}
+	var ij modules.InfoJSON
+	if json.Unmarshal(info, &ij) == nil && !ij.Time.IsZero() {
+		ve.time = ij.Time.UnixNano()
+	}
+	zf, err := c.st.Open(ctx, name(modules.Zip))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ve, false, nil
+	}
+	if err != nil {
+		return ve, false, err
+	}
+	fi, err := zf.Stat()
+	zf.Close()
+	if err != nil {
+		return ve, false, err
+	}
+	ve.zipSize = fi.Size()
+	if f&fZipHash != 0 {
+		zh, err := store.ReadAll(ctx, c.st, name(modules.ZipHash))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return ve, false, err
+		}
+		if h, ok := decodeH1(strings.TrimSpace(string(zh))); ok {
+			ve.zipHash, ve.hashes = h, ve.hashes|hasZipHash
+		}
+	}
+	return ve, true, nil
+}
+
+// loadLatest sets m.latest, m.retract and m.deprecated from the latest
+// go.mod.
+func (c *Catalog) loadLatest(ctx context.Context, m *modEntry) error {
+	raw := chooseLatest(m.vers, nil)
+	if raw == "" {
+		return nil
+	}
+	name, _ := modules.Name(module.Version{Path: m.path, Version: raw}, modules.Mod)
+	data, err := store.ReadAll(ctx, c.st, name)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if mf, err := modfile.ParseLax("go.mod", data, nil); err == nil {
+		if mf.Module != nil && mf.Module.Deprecated != "" {
+			m.deprecated, m.isDepr = mf.Module.Deprecated, true
+		}
+		for _, r := range mf.Retract {
+			m.retract = append(m.retract, retraction{low: r.Low, high: r.High, rationale: r.Rationale})
+		}
+	}
+	m.latest = chooseLatest(m.vers, m)
+	if m.latest == "" {
+		m.latest = raw
+	}
+	return nil
+}
+
+// chooseLatest picks from complete versions in semver order as the go
+// command does for @latest: the highest release (a +incompatible one only
+// if there is no other), else the highest pre-release, else the highest
+// pseudo-version; versions that retr retracts are left out (retr nil: none).
+func chooseLatest(vers []verEntry, retr *modEntry) string {
+	var release, incompatible, pre, pseudo string
+	for i := range vers {
+		ve := &vers[i]
+		if ve.goModOnly() {
+			continue
+		}
+		v := ve.version.Value()
+		if retr != nil {
+			if _, ok := retr.retractedBy(v); ok {
+				continue
+			}
+		}
+		switch {
+		case module.IsPseudoVersion(v):
+			pseudo = v
+		case semver.Prerelease(v) != "":
+			pre = v
+		case strings.HasSuffix(v, "+incompatible"):
+			incompatible = v
+		default:
+			release = v
+		}
+	}
+	return cmpOrString(release, incompatible, pre, pseudo)
+}
+
+func cmpOrString(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// decodeH1 decodes an "h1:" hash.
+func decodeH1(s string) ([32]byte, bool) {
+	var h [32]byte
+	b64, ok := strings.CutPrefix(s, "h1:")
+	if !ok || base64.StdEncoding.DecodedLen(len(b64)) < 32 {
+		return h, false
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(b) != 32 {
+		return h, false
+	}
+	copy(h[:], b)
+	return h, true
+}
+
+func encodeH1(h [32]byte) string {
+	return "h1:" + base64.StdEncoding.EncodeToString(h[:])
+}
+
+// Refresh brings the whole index up to date: it lists every module's @v
+// directory, reads the modules whose listing changed, drops the modules
+// that no longer have a version, and reads new import records. The first
+// Refresh to finish makes the catalog Ready.
+func (c *Catalog) Refresh(ctx context.Context) error {
+	c.refreshing.Lock()
+	defer c.refreshing.Unlock()
+	start := time.Now()
+	if err := c.refreshBundles(ctx); err != nil {
+		return err
+	}
+	type job struct {
+		path  string
+		names []string
+		seen  *modEntry
+	}
+	jobs := make(chan job, 64)
+	var (
+		errMu    sync.Mutex
+		firstErr error
+	)
+	setErr := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for range max(2, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for j := range jobs {
+				if _, err := c.check(ctx, j.path, j.names, j.seen); err != nil {
+					setErr(fmt.Errorf("%s: %w", j.path, err))
+				}
+			}
+		})
+	}
+	seen := map[string]bool{}
+	walkErr := c.walk(ctx, modules.Root, func(path string, names []string) {
+		seen[path] = true
+		fp, _ := parseListing(names)
+		c.mu.RLock()
+		cur := c.mods[path]
+		c.mu.RUnlock()
+		if cur != nil && cur.fp == fp {
+			return
+		}
+		jobs <- job{path, names, cur}
+	})
+	close(jobs)
+	wg.Wait()
+	if walkErr != nil {
+		return walkErr
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	// Modules indexed but not seen: check them one by one (a module
+	// whose directory appeared after the walk passed it stays).
+	c.mu.RLock()
+	var gone []string
+	for p := range c.mods {
+		if !seen[p] {
+			gone = append(gone, p)
+		}
+	}
+	c.mu.RUnlock()
+	for _, p := range gone {
+		if _, err := c.check(ctx, p, nil, nil); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	c.mu.Lock()
+	c.lastRun = start
+	c.mu.Unlock()
+	c.markReady()
+	return nil
+}
+
+// walk lists dir and its sub-directories and calls fn for every @v
+// directory with the module path and the directory's listing.
+func (c *Catalog) walk(ctx context.Context, dir string, fn func(path string, names []string)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	names, err := c.st.List(ctx, dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		sub, ok := strings.CutSuffix(n, "/")
+		if !ok {
+			continue
+		}
+		if sub == "@v" {
+			esc := strings.TrimPrefix(dir, modules.Root+"/")
+			p, err := module.UnescapePath(esc)
+			if err != nil || module.CheckPath(p) != nil {
+				continue
+			}
+			vnames, err := c.st.List(ctx, dir+"/@v")
+			if err != nil {
+				return err
+			}
+			fn(p, vnames)
+			continue
+		}
+		if dir == modules.Root && sub == "sumdb" {
+			continue // the go command's checksum-database cache in a GOMODCACHE store
+		}
+		if err := c.walk(ctx, dir+"/"+sub, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RefreshModules brings the index's entries for the given module paths
+// up to date at once: a server calls it after its own imports, publishes
+// and deletes.
+func (c *Catalog) RefreshModules(ctx context.Context, paths ...string) error {
+	for _, p := range paths {
+		if _, err := c.check(ctx, p, nil, nil); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return c.refreshBundles(ctx)
+}
