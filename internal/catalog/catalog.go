@@ -39,8 +39,8 @@ type Catalog struct {
 	// search order, rebuilt lazily after modules come or go
 	orderDirty bool
 	order      []string // module paths, sorted by (lower-cased path, path)
-	text       string  // lower-cased paths in order, each followed by '\n'
-	starts     []int32 // start of each path in text
+	text       string   // lower-cased paths in order, each followed by '\n'
+	starts     []int32  // start of each path in text
 }
 
 type handle = unique.Handle[string]
