@@ -47,6 +47,14 @@ type handle = unique.Handle[string]
 
 func intern(s string) handle { return unique.Make(s) }
 
+// str returns h's string, "" for the zero handle.
+func str(h handle) string {
+	if h == (handle{}) {
+		return ""
+	}
+	return h.Value()
+}
+
 // versionKey names a module version with interned strings.
 type versionKey struct{ path, version handle }
 

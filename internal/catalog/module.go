@@ -136,7 +136,7 @@ func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (
 		ve := &m.vers[i]
 		v := ve.version.Value()
 		found = found || v == out.RequiresOf
-		ov := Version{Version: v, GoModOnly: ve.goModOnly(), ZipSize: ve.zipSize, ModSize: int64(ve.modSize), GoVersion: ve.goVersion.Value()}
+		ov := Version{Version: v, GoModOnly: ve.goModOnly(), ZipSize: ve.zipSize, ModSize: int64(ve.modSize), GoVersion: str(ve.goVersion)}
 		if ve.time != 0 {
 			ov.Time = time.Unix(0, ve.time).UTC()
 		}
