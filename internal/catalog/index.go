@@ -18,6 +18,7 @@ type modEntry struct {
 	// latest is the version "go get PATH@latest" picks, "" when the
 	// module has no complete version.
 	latest     string
+	rawLatest  string // the latest version ignoring retractions
 	deprecated string // the // Deprecated: message of the latest go.mod
 	isDepr     bool
 	retract    []retraction // from the latest go.mod

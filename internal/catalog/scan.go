@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -134,6 +135,7 @@ func (c *Catalog) check(ctx context.Context, path string, names []string, seen *
 // files, and the latest go.mod's retractions and deprecation.
 func (c *Catalog) load(ctx context.Context, path string, fp uint64, vfs []verFiles, old *modEntry) (*modEntry, error) {
 	m := &modEntry{path: path, lower: strings.ToLower(path), fp: fp, vers: make([]verEntry, 0, len(vfs))}
+	metas := map[string]*modMeta{}
 	var prev map[string]*verEntry
 	if old != nil {
 		prev = make(map[string]*verEntry, len(old.vers))
@@ -146,23 +148,51 @@ func (c *Catalog) load(ctx context.Context, path string, fp uint64, vfs []verFil
 			m.vers = append(m.vers, *p)
 			continue
 		}
-		ve, ok, err := c.readVersion(ctx, module.Version{Path: path, Version: vf.version}, vf.files)
+		ve, meta, ok, err := c.readVersion(ctx, module.Version{Path: path, Version: vf.version}, vf.files)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
 			m.vers = append(m.vers, ve)
+			metas[vf.version] = meta
 		}
 	}
-	if err := c.loadLatest(ctx, m); err != nil {
+	if err := c.loadLatest(ctx, m, metas, old); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
+// modMeta is what the catalog needs of the latest go.mod.
+type modMeta struct {
+	deprecated string
+	isDepr     bool
+	retract    []retraction
+}
+
+func metaOf(mf *modfile.File) *modMeta {
+	meta := &modMeta{}
+	if mf.Module != nil && mf.Module.Deprecated != "" {
+		meta.deprecated, meta.isDepr = mf.Module.Deprecated, true
+	}
+	for _, r := range mf.Retract {
+		meta.retract = append(meta.retract, retraction{low: r.Low, high: r.High, rationale: r.Rationale})
+	}
+	return meta
+}
+
 // readVersion reads one version's files. It reports false when a file
 // it needs has gone (a delete under way; the next check sees it).
-func (c *Catalog) readVersion(ctx context.Context, v module.Version, f files) (verEntry, bool, error) {
+func (c *Catalog) readVersion(ctx context.Context, v module.Version, f files) (ve verEntry, meta *modMeta, ok bool, err error) {
+	ve, meta, ok, err = c.readVersionFiles(ctx, v, f)
+	if meta == nil {
+		meta = &modMeta{}
+	}
+	return ve, meta, ok, err
+}
+
+func (c *Catalog) readVersionFiles(ctx context.Context, v module.Version, f files) (verEntry, *modMeta, bool, error) {
+	var meta *modMeta
 	ve := verEntry{version: intern(v.Version), files: f}
 	name := func(k modules.Kind) string {
 		n, _ := modules.Name(v, k)
@@ -170,16 +200,17 @@ func (c *Catalog) readVersion(ctx context.Context, v module.Version, f files) (v
 	}
 	mod, err := store.ReadAll(ctx, c.st, name(modules.Mod))
 	if errors.Is(err, fs.ErrNotExist) {
-		return ve, false, nil
+		return ve, meta, false, nil
 	}
 	if err != nil {
-		return ve, false, err
+		return ve, meta, false, err
 	}
 	ve.modSize = int32(min(len(mod), 1<<31-1))
 	if h, ok := decodeH1(bundle.HashMod(mod)); ok {
 		ve.modHash, ve.hashes = h, ve.hashes|hasModHash
 	}
 	if mf, err := modfile.ParseLax("go.mod", mod, nil); err == nil {
+		meta = metaOf(mf)
 		if mf.Go != nil {
 			ve.goVersion = intern(mf.Go.Version)
 		}
@@ -191,64 +222,89 @@ func (c *Catalog) readVersion(ctx context.Context, v module.Version, f files) (v
 		}
 	}
 	if f&fZip == 0 {
-		return ve, true, nil
+		return ve, meta, true, nil
 	}
 	info, err := store.ReadAll(ctx, c.st, name(modules.Info))
 	if errors.Is(err, fs.ErrNotExist) {
-		return ve, false, nil
+		return ve, meta, false, nil
 	}
 	if err != nil {
-		return ve, false, err
+		return ve, meta, false, err
 	}
 	var ij modules.InfoJSON
 	if json.Unmarshal(info, &ij) == nil && !ij.Time.IsZero() {
 		ve.time = ij.Time.UnixNano()
 	}
-	zf, err := c.st.Open(ctx, name(modules.Zip))
+	fi, err := c.stat(ctx, name(modules.Zip))
 	if errors.Is(err, fs.ErrNotExist) {
-		return ve, false, nil
+		return ve, meta, false, nil
 	}
 	if err != nil {
-		return ve, false, err
-	}
-	fi, err := zf.Stat()
-	zf.Close()
-	if err != nil {
-		return ve, false, err
+		return ve, meta, false, err
 	}
 	ve.zipSize = fi.Size()
 	if f&fZipHash != 0 {
 		zh, err := store.ReadAll(ctx, c.st, name(modules.ZipHash))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return ve, false, err
+			return ve, meta, false, err
 		}
 		if h, ok := decodeH1(strings.TrimSpace(string(zh))); ok {
 			ve.zipHash, ve.hashes = h, ve.hashes|hasZipHash
 		}
 	}
-	return ve, true, nil
+	return ve, meta, true, nil
+}
+
+// localPather is implemented by stores whose objects are local files
+// (store.Disk): one stat call then gives an object's size.
+type localPather interface {
+	Path(name string) string
+}
+
+// stat returns the named object's file information.
+func (c *Catalog) stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	if lp, ok := c.st.(localPather); ok {
+		if err := store.CheckName(name); err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(lp.Path(name))
+		if err == nil && !fi.Mode().IsRegular() {
+			err = &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+		}
+		return fi, err
+	}
+	f, err := c.st.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Stat()
 }
 
 // loadLatest sets m.latest, m.retract and m.deprecated from the latest
-// go.mod.
-func (c *Catalog) loadLatest(ctx context.Context, m *modEntry) error {
+// go.mod: one just read (metas), the one old read, or read now.
+func (c *Catalog) loadLatest(ctx context.Context, m *modEntry, metas map[string]*modMeta, old *modEntry) error {
 	raw := chooseLatest(m.vers, nil)
 	if raw == "" {
 		return nil
 	}
-	name, _ := modules.Name(module.Version{Path: m.path, Version: raw}, modules.Mod)
-	data, err := store.ReadAll(ctx, c.st, name)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	m.rawLatest = raw
+	meta := metas[raw]
+	if meta == nil && old != nil && old.rawLatest == raw {
+		meta = &modMeta{deprecated: old.deprecated, isDepr: old.isDepr, retract: old.retract}
 	}
-	if mf, err := modfile.ParseLax("go.mod", data, nil); err == nil {
-		if mf.Module != nil && mf.Module.Deprecated != "" {
-			m.deprecated, m.isDepr = mf.Module.Deprecated, true
+	if meta == nil {
+		name, _ := modules.Name(module.Version{Path: m.path, Version: raw}, modules.Mod)
+		data, err := store.ReadAll(ctx, c.st, name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
-		for _, r := range mf.Retract {
-			m.retract = append(m.retract, retraction{low: r.Low, high: r.High, rationale: r.Rationale})
+		meta = &modMeta{}
+		if mf, err := modfile.ParseLax("go.mod", data, nil); err == nil {
+			meta = metaOf(mf)
 		}
 	}
+	m.deprecated, m.isDepr, m.retract = meta.deprecated, meta.isDepr, meta.retract
 	m.latest = chooseLatest(m.vers, m)
 	if m.latest == "" {
 		m.latest = raw
