@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,6 +131,16 @@ func reportHeap(b *testing.B) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
+	// The process's peak resident set, where the system tells it.
+	if status, err := os.ReadFile("/proc/self/status"); err == nil {
+		for line := range strings.Lines(string(status)) {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				if kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB")); err == nil {
+					b.ReportMetric(float64(kb)/1024, "peak-rss-MB")
+				}
+			}
+		}
+	}
 }
 
 func BenchmarkBuild(b *testing.B) {
@@ -191,8 +202,8 @@ func concurrently(b *testing.B, f func(r *rand.Rand, i int) error) {
 		return float64(all[min(len(all)-1, int(float64(len(all))*p))].Microseconds()) / 1000
 	}
 	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.90), "p90-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
-	reportHeap(b)
 }
 
 func BenchmarkSearch(b *testing.B) {
@@ -220,6 +231,8 @@ func BenchmarkSearch(b *testing.B) {
 				}
 				return err
 			})
+			reportHeap(b)
+			runtime.KeepAlive(c)
 		})
 	}
 }
@@ -239,6 +252,8 @@ func BenchmarkModule(b *testing.B) {
 				_, err := c.Module(ctx, benchPath(m), ModuleOptions{})
 				return err
 			})
+			reportHeap(b)
+			runtime.KeepAlive(c)
 		})
 	}
 }

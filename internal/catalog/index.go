@@ -81,6 +81,8 @@ func (v *verEntry) goModOnly() bool { return v.files&fZip == 0 }
 type depList struct {
 	edges  []depEdge
 	sorted bool // edges sorted by (from path, from version)
+	// modules counts the distinct requiring modules, once sorted.
+	modules int
 }
 
 // depEdge says that module version from requires the module at version
@@ -93,6 +95,7 @@ type depEdge struct {
 // replace puts n in place of old (either may be nil) and updates the
 // reverse index, the totals and the search order. c.mu must be held.
 func (c *Catalog) replace(path string, old, n *modEntry) {
+	p := intern(path)
 	if old != nil {
 		targets := map[handle]bool{}
 		for i := range old.vers {
@@ -105,7 +108,8 @@ func (c *Catalog) replace(path string, old, n *modEntry) {
 			if dl == nil {
 				continue
 			}
-			dl.edges = slices.DeleteFunc(dl.edges, func(e depEdge) bool { return e.from.path.Value() == path })
+			dl.edges = slices.DeleteFunc(dl.edges, func(e depEdge) bool { return e.from.path == p })
+			dl.sorted = false // still in order, but modules must be counted again
 			if len(dl.edges) == 0 {
 				delete(c.deps, t)
 			}
@@ -116,7 +120,6 @@ func (c *Catalog) replace(path string, old, n *modEntry) {
 		n = nil
 	}
 	if n != nil {
-		p := intern(path)
 		for i := range n.vers {
 			v := &n.vers[i]
 			for _, r := range v.reqs {
@@ -153,6 +156,12 @@ func (dl *depList) sort() {
 		return semver.Compare(a.from.version.Value(), b.from.version.Value())
 	})
 	dl.sorted = true
+	dl.modules = 0
+	for i, e := range dl.edges {
+		if i == 0 || e.from.path != dl.edges[i-1].from.path {
+			dl.modules++
+		}
+	}
 }
 
 // rebuildOrder sorts the modules for search. c.mu must be held for writing.

@@ -214,18 +214,12 @@ func (c *Catalog) dependents(p handle, max int) ([]Dependent, int) {
 	if dl == nil {
 		return out, 0
 	}
-	total := 0
-	var last handle
 	for i, e := range dl.edges {
-		if i == 0 || e.from.path != last {
-			total++
-			last = e.from.path
+		if i == 0 || e.from.path != dl.edges[i-1].from.path {
 			if max >= 0 && len(out) >= max {
-				continue
+				break
 			}
 			out = append(out, Dependent{Path: e.from.path.Value()})
-		} else if max >= 0 && total > max {
-			continue
 		}
 		d := &out[len(out)-1]
 		d.Versions = append(d.Versions, DependentVersion{Version: e.from.version.Value(), Requires: e.requires.Value()})
@@ -233,5 +227,5 @@ func (c *Catalog) dependents(p handle, max int) ([]Dependent, int) {
 	for i := range out {
 		out[i].Versions = slices.Clip(out[i].Versions)
 	}
-	return out, total
+	return out, dl.modules
 }
