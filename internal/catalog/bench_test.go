@@ -168,6 +168,21 @@ func BenchmarkBuild(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "refresh-ms")
+			// How soon search results are complete on a cold start.
+			c = New(st)
+			start = time.Now()
+			done := make(chan error, 1)
+			go func() { done <- c.Refresh(context.Background()) }()
+			for {
+				if s, _ := c.Stats(context.Background()); s != nil && s.Modules == n/10 {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "searchable-ms")
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
 		})
 	}
 }

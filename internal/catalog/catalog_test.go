@@ -347,3 +347,41 @@ func TestPartial(t *testing.T) {
 		t.Errorf("Run returned %v", err)
 	}
 }
+
+// TestSkeleton checks that a module Refresh entered from its listing alone
+// (before reading its files) answers module pages in full.
+func TestSkeleton(t *testing.T) {
+	ctx := context.Background()
+	st := newDisk(t)
+	add(t, st, "example.com/lib@v1.0.0", "module example.com/lib\n\ngo 1.24\n\nrequire example.com/dep v1.0.0\n", true, t0)
+	c := New(st)
+	names, err := c.listModule(ctx, "example.com/lib")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, vfs := parseListing(names)
+	c.mu.Lock()
+	c.replace("example.com/lib", nil, skeleton("example.com/lib", fp, vfs))
+	c.mu.Unlock()
+	res, _ := c.Search(ctx, Query{Q: "lib"})
+	if len(res.Modules) != 1 || res.Modules[0].Latest != "v1.0.0" {
+		t.Errorf("search over a skeleton: %+v", res)
+	}
+	m, err := c.Module(ctx, "example.com/lib", ModuleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := m.Versions[0]; v.ZipHash == "" || v.GoVersion != "1.24" || v.Time.IsZero() || v.ZipSize == 0 {
+		t.Errorf("module page over a skeleton: %+v", v)
+	}
+	if d, _ := c.Module(ctx, "example.com/lib", ModuleOptions{}); d.Versions[0] != m.Versions[0] {
+		t.Error("second read differs")
+	}
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := c.Stats(ctx)
+	if s.Modules != 1 || s.Versions != 1 || s.ZipBytes != int64(len(fakeZip(module.Version{Path: "example.com/lib", Version: "v1.0.0"}))) {
+		t.Errorf("stats %+v", s)
+	}
+}

@@ -68,12 +68,15 @@
 // # Start-up
 //
 // [Catalog.Run] builds the index in the background; queries do not wait
-// for it. Until the first full pass is done, [Catalog.Ready] is false and
-// every answer carries Partial: true: search results and statistics cover
-// the modules indexed so far, dependents those whose go.mod files were read
-// so far. A module page is exact even then, because Module reads the
-// module's own files when the index does not have them yet.
-// [Catalog.WaitReady] waits for the first pass.
+// for it. A full pass first walks download/ and enters every module it
+// does not know from its listing alone (its versions and latest version,
+// no file read), then reads the files of each. Until the first full pass
+// is done, [Catalog.Ready] is false and every answer carries Partial: true:
+// search results cover the modules the walk has reached (all of them once
+// it is over, a small part of the pass), statistics count the bytes and
+// dependents the go.mod files read so far. A module page is exact even
+// then, because Module reads the module's own files when the index does
+// not have them yet. [Catalog.WaitReady] waits for the first pass.
 //
 // # Memory
 //

@@ -13,8 +13,11 @@ import (
 type modEntry struct {
 	path  string
 	lower string
-	fp    uint64     // fingerprint of the @v directory's listing
-	vers  []verEntry // semver order
+	fp    uint64 // fingerprint of the @v directory's listing
+	// detailed says the versions' files were read; a skeleton (entered
+	// by Refresh before reading them) holds only the listing.
+	detailed bool
+	vers     []verEntry // semver order
 	// latest is the version "go get PATH@latest" picks, "" when the
 	// module has no complete version.
 	latest     string

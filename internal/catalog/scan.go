@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -112,7 +113,7 @@ func (c *Catalog) check(ctx context.Context, path string, names []string, seen *
 		}
 	}
 	fp, vfs := parseListing(names)
-	if old != nil && old.fp == fp {
+	if old != nil && old.fp == fp && old.detailed {
 		return old, nil
 	}
 	var n *modEntry
@@ -126,7 +127,8 @@ func (c *Catalog) check(ctx context.Context, path string, names []string, seen *
 		return nil, nil
 	}
 	c.mu.Lock()
-	c.replace(path, old, n)
+	// Not old: Refresh may have entered a skeleton meanwhile.
+	c.replace(path, c.mods[path], n)
 	c.mu.Unlock()
 	return n, nil
 }
@@ -134,10 +136,10 @@ func (c *Catalog) check(ctx context.Context, path string, names []string, seen *
 // load reads the versions of a module that old does not hold with the same
 // files, and the latest go.mod's retractions and deprecation.
 func (c *Catalog) load(ctx context.Context, path string, fp uint64, vfs []verFiles, old *modEntry) (*modEntry, error) {
-	m := &modEntry{path: path, lower: strings.ToLower(path), fp: fp, vers: make([]verEntry, 0, len(vfs))}
+	m := &modEntry{path: path, lower: strings.ToLower(path), fp: fp, vers: make([]verEntry, 0, len(vfs)), detailed: true}
 	metas := map[string]*modMeta{}
 	var prev map[string]*verEntry
-	if old != nil {
+	if old != nil && old.detailed {
 		prev = make(map[string]*verEntry, len(old.vers))
 		for i := range old.vers {
 			prev[old.vers[i].version.Value()] = &old.vers[i]
@@ -382,50 +384,77 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	if err := c.refreshBundles(ctx); err != nil {
 		return err
 	}
+	// First the walk: every @v directory listed, and modules the index
+	// does not know yet entered at once as skeletons (versions from the
+	// listing, no file read), a thousand at a time, so that search
+	// results are complete long before every go.mod is read.
 	type job struct {
 		path  string
 		names []string
 		seen  *modEntry
+		vfs   []verFiles
+		fp    uint64
 	}
-	jobs := make(chan job, 64)
+	var todo []job
+	var fresh []int // indexes in todo of modules new to the index
+	flush := func() {
+		c.mu.Lock()
+		for _, i := range fresh {
+			j := &todo[i]
+			if c.mods[j.path] == nil {
+				c.replace(j.path, nil, skeleton(j.path, j.fp, j.vfs))
+			}
+			j.seen = c.mods[j.path]
+		}
+		c.mu.Unlock()
+		fresh = fresh[:0]
+	}
+	seen := map[string]bool{}
+	err := c.walk(ctx, modules.Root, func(path string, names []string) {
+		seen[path] = true
+		fp, vfs := parseListing(names)
+		c.mu.RLock()
+		cur := c.mods[path]
+		c.mu.RUnlock()
+		if cur != nil && cur.fp == fp && cur.detailed || cur == nil && len(vfs) == 0 {
+			return
+		}
+		todo = append(todo, job{path, names, cur, vfs, fp})
+		if cur == nil && len(vfs) > 0 {
+			if fresh = append(fresh, len(todo)-1); len(fresh) >= 1000 {
+				flush()
+			}
+		}
+	})
+	flush()
+	if err != nil {
+		return err
+	}
+
+	// Then read what changed, in parallel.
+	jobs := make(chan job)
 	var (
 		errMu    sync.Mutex
 		firstErr error
 	)
-	setErr := func(err error) {
-		errMu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		errMu.Unlock()
-	}
 	var wg sync.WaitGroup
 	for range max(2, runtime.GOMAXPROCS(0)) {
 		wg.Go(func() {
 			for j := range jobs {
 				if _, err := c.check(ctx, j.path, j.names, j.seen); err != nil {
-					setErr(fmt.Errorf("%s: %w", j.path, err))
+					errMu.Lock()
+					firstErr = cmp.Or(firstErr, fmt.Errorf("%s: %w", j.path, err))
+					errMu.Unlock()
 				}
 			}
 		})
 	}
-	seen := map[string]bool{}
-	walkErr := c.walk(ctx, modules.Root, func(path string, names []string) {
-		seen[path] = true
-		fp, _ := parseListing(names)
-		c.mu.RLock()
-		cur := c.mods[path]
-		c.mu.RUnlock()
-		if cur != nil && cur.fp == fp {
-			return
-		}
-		jobs <- job{path, names, cur}
-	})
+	for i := range todo {
+		jobs <- todo[i]
+		todo[i] = job{} // let its listing go
+	}
 	close(jobs)
 	wg.Wait()
-	if walkErr != nil {
-		return walkErr
-	}
 	if firstErr != nil {
 		return firstErr
 	}
@@ -449,6 +478,17 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	c.mu.Unlock()
 	c.markReady()
 	return nil
+}
+
+// skeleton is the entry of a module whose files were not read yet: its
+// versions as the listing names them.
+func skeleton(path string, fp uint64, vfs []verFiles) *modEntry {
+	m := &modEntry{path: path, lower: strings.ToLower(path), fp: fp, vers: make([]verEntry, len(vfs))}
+	for i, vf := range vfs {
+		m.vers[i] = verEntry{version: intern(vf.version), files: vf.files}
+	}
+	m.latest = chooseLatest(m.vers, nil)
+	return m
 }
 
 // walk lists dir and its sub-directories and calls fn for every @v
