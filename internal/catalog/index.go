@@ -17,7 +17,9 @@ type modEntry struct {
 	// detailed says the versions' files were read; a skeleton (entered
 	// by Refresh before reading them) holds only the listing.
 	detailed bool
-	vers     []verEntry // semver order
+	// full says every version's details were read too (see readDetails).
+	full bool
+	vers []verEntry // semver order
 	// latest is the version "go get PATH@latest" picks, "" when the
 	// module has no complete version.
 	latest     string
@@ -67,7 +69,7 @@ type verEntry struct {
 	zipSize   int64
 	modSize   int32
 	files     files
-	hashes    uint8 // hasZipHash | hasModHash
+	hashes    uint8 // hasZipHash | hasModHash | hasDetails
 	zipHash   [32]byte
 	modHash   [32]byte
 	reqs      []versionKey // the go.mod's require directives
@@ -76,6 +78,7 @@ type verEntry struct {
 const (
 	hasZipHash uint8 = 1 << iota
 	hasModHash
+	hasDetails // the .info and .ziphash were read
 )
 
 func (v *verEntry) goModOnly() bool { return v.files&fZip == 0 }
@@ -98,47 +101,17 @@ type depEdge struct {
 // replace puts n in place of old (either may be nil) and updates the
 // reverse index, the totals and the search order. c.mu must be held.
 func (c *Catalog) replace(path string, old, n *modEntry) {
-	p := intern(path)
-	if old != nil {
-		targets := map[handle]bool{}
-		for i := range old.vers {
-			for _, r := range old.vers[i].reqs {
-				targets[r.path] = true
-			}
-		}
-		for t := range targets {
-			dl := c.deps[t]
-			if dl == nil {
-				continue
-			}
-			dl.edges = slices.DeleteFunc(dl.edges, func(e depEdge) bool { return e.from.path == p })
-			dl.sorted = false // still in order, but modules must be counted again
-			if len(dl.edges) == 0 {
-				delete(c.deps, t)
-			}
-		}
-		c.totals.add(old, -1)
-	}
 	if n != nil && len(n.vers) == 0 {
 		n = nil
 	}
+	if !sameReqs(old, n) {
+		p := intern(path)
+		c.unlink(p, old)
+		c.link(p, n)
+	}
+	c.totals.add(old, -1)
+	c.totals.add(n, +1)
 	if n != nil {
-		for i := range n.vers {
-			v := &n.vers[i]
-			for _, r := range v.reqs {
-				if r.path == p {
-					continue
-				}
-				dl := c.deps[r.path]
-				if dl == nil {
-					dl = &depList{}
-					c.deps[r.path] = dl
-				}
-				dl.edges = append(dl.edges, depEdge{from: versionKey{p, v.version}, requires: r.version})
-				dl.sorted = false
-			}
-		}
-		c.totals.add(n, +1)
 		c.mods[path] = n
 	} else {
 		delete(c.mods, path)
@@ -148,16 +121,98 @@ func (c *Catalog) replace(path string, old, n *modEntry) {
 	}
 }
 
-// sortedEdges returns the edges into the module path, sorted by the
-// requiring module path and version. c.mu must be held for writing if the
-// list may be unsorted; see dependents.
-func (dl *depList) sort() {
-	slices.SortFunc(dl.edges, func(a, b depEdge) int {
-		if c := strings.Compare(a.from.path.Value(), b.from.path.Value()); c != 0 {
-			return c
+// sameReqs reports whether a and b hold the same requirements (b read
+// only more details of a's versions), so the reverse index stays as is.
+func sameReqs(a, b *modEntry) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if len(a.vers) != len(b.vers) {
+		return false
+	}
+	for i := range a.vers {
+		ra, rb := a.vers[i].reqs, b.vers[i].reqs
+		if a.vers[i].version != b.vers[i].version || len(ra) != len(rb) || len(ra) > 0 && &ra[0] != &rb[0] {
+			return false
 		}
-		return semver.Compare(a.from.version.Value(), b.from.version.Value())
-	})
+	}
+	return true
+}
+
+// unlink removes the edges of m's requirements from the reverse index.
+func (c *Catalog) unlink(p handle, m *modEntry) {
+	if m == nil {
+		return
+	}
+	targets := map[handle]bool{}
+	for i := range m.vers {
+		for _, r := range m.vers[i].reqs {
+			targets[r.path] = true
+		}
+	}
+	for t := range targets {
+		dl := c.deps[t]
+		if dl == nil {
+			continue
+		}
+		n := len(dl.edges)
+		dl.edges = slices.DeleteFunc(dl.edges, func(e depEdge) bool { return e.from.path == p })
+		if len(dl.edges) < n {
+			dl.modules-- // p was one of them; the rest stay in order
+		}
+		if len(dl.edges) == 0 {
+			delete(c.deps, t)
+		}
+	}
+}
+
+// link adds the edges of m's requirements to the reverse index. Once the
+// catalog is ready, edges go in order into lists already sorted (a change
+// of one module must not make the next page of a module every other
+// requires sort its whole list again); while it is being built they are
+// appended and sorted when first asked for.
+func (c *Catalog) link(p handle, m *modEntry) {
+	if m == nil {
+		return
+	}
+	ready := c.Ready()
+	for i := range m.vers {
+		v := &m.vers[i]
+		for _, r := range v.reqs {
+			if r.path == p {
+				continue
+			}
+			dl := c.deps[r.path]
+			if dl == nil {
+				dl = &depList{sorted: true}
+				c.deps[r.path] = dl
+			}
+			e := depEdge{from: versionKey{p, v.version}, requires: r.version}
+			if !ready || !dl.sorted {
+				dl.edges = append(dl.edges, e)
+				dl.sorted = false
+				continue
+			}
+			at, _ := slices.BinarySearchFunc(dl.edges, e, compareEdges)
+			if !(at > 0 && dl.edges[at-1].from.path == p || at < len(dl.edges) && dl.edges[at].from.path == p) {
+				dl.modules++
+			}
+			dl.edges = slices.Insert(dl.edges, at, e)
+		}
+	}
+}
+
+func compareEdges(a, b depEdge) int {
+	if c := strings.Compare(a.from.path.Value(), b.from.path.Value()); c != 0 {
+		return c
+	}
+	return semver.Compare(a.from.version.Value(), b.from.version.Value())
+}
+
+// sort sorts the edges by requiring module path and version and counts
+// the requiring modules. c.mu must be held for writing.
+func (dl *depList) sort() {
+	slices.SortFunc(dl.edges, compareEdges)
 	dl.sorted = true
 	dl.modules = 0
 	for i, e := range dl.edges {

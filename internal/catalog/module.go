@@ -116,7 +116,7 @@ func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (
 	if module.CheckPath(path) != nil {
 		return nil, &NotFoundError{Path: path}
 	}
-	m, err := c.check(ctx, path, nil, nil)
+	m, err := c.check(ctx, path, nil, nil, true)
 	if err != nil {
 		return nil, err
 	}

@@ -98,8 +98,9 @@ func (c *Catalog) listModule(ctx context.Context, path string) ([]string, error)
 // when the store holds no version of it). names, if not nil, is a listing
 // of the module's @v directory made while the index held seen for the
 // path; it is used only if the index still holds seen, else the directory
-// is listed again.
-func (c *Catalog) check(ctx context.Context, path string, names []string, seen *modEntry) (*modEntry, error) {
+// is listed again. full asks for every version's details too (times and
+// zip hashes, which only module pages show).
+func (c *Catalog) check(ctx context.Context, path string, names []string, seen *modEntry, full bool) (*modEntry, error) {
 	mu := c.stripe(path)
 	mu.Lock()
 	defer mu.Unlock()
@@ -113,13 +114,13 @@ func (c *Catalog) check(ctx context.Context, path string, names []string, seen *
 		}
 	}
 	fp, vfs := parseListing(names)
-	if old != nil && old.fp == fp && old.detailed {
+	if old != nil && old.fp == fp && old.detailed && (old.full || !full) {
 		return old, nil
 	}
 	var n *modEntry
 	if len(vfs) > 0 {
 		var err error
-		if n, err = c.load(ctx, path, fp, vfs, old); err != nil {
+		if n, err = c.load(ctx, path, fp, vfs, old, full); err != nil {
 			return nil, err
 		}
 	}
@@ -134,9 +135,10 @@ func (c *Catalog) check(ctx context.Context, path string, names []string, seen *
 }
 
 // load reads the versions of a module that old does not hold with the same
-// files, and the latest go.mod's retractions and deprecation.
-func (c *Catalog) load(ctx context.Context, path string, fp uint64, vfs []verFiles, old *modEntry) (*modEntry, error) {
-	m := &modEntry{path: path, lower: strings.ToLower(path), fp: fp, vers: make([]verEntry, 0, len(vfs)), detailed: true}
+// files (with their details if full), and the latest go.mod's retractions
+// and deprecation.
+func (c *Catalog) load(ctx context.Context, path string, fp uint64, vfs []verFiles, old *modEntry, full bool) (*modEntry, error) {
+	m := &modEntry{path: path, lower: strings.ToLower(path), fp: fp, vers: make([]verEntry, 0, len(vfs)), detailed: true, full: true}
 	metas := map[string]*modMeta{}
 	var prev map[string]*verEntry
 	if old != nil && old.detailed {
@@ -146,18 +148,30 @@ func (c *Catalog) load(ctx context.Context, path string, fp uint64, vfs []verFil
 		}
 	}
 	for _, vf := range vfs {
+		v := module.Version{Path: path, Version: vf.version}
+		var ve verEntry
 		if p := prev[vf.version]; p != nil && p.files == vf.files {
-			m.vers = append(m.vers, *p)
-			continue
-		}
-		ve, meta, ok, err := c.readVersion(ctx, module.Version{Path: path, Version: vf.version}, vf.files)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			m.vers = append(m.vers, ve)
+			ve = *p
+		} else {
+			var meta *modMeta
+			var ok bool
+			var err error
+			if ve, meta, ok, err = c.readVersion(ctx, v, vf.files); err != nil {
+				return nil, err
+			} else if !ok {
+				continue
+			}
 			metas[vf.version] = meta
 		}
+		if full && ve.hashes&hasDetails == 0 {
+			if ok, err := c.readDetails(ctx, v, &ve); err != nil {
+				return nil, err
+			} else if !ok {
+				continue
+			}
+		}
+		m.full = m.full && ve.hashes&hasDetails != 0
+		m.vers = append(m.vers, ve)
 	}
 	if err := c.loadLatest(ctx, m, metas, old); err != nil {
 		return nil, err
@@ -226,17 +240,6 @@ func (c *Catalog) readVersionFiles(ctx context.Context, v module.Version, f file
 	if f&fZip == 0 {
 		return ve, meta, true, nil
 	}
-	info, err := store.ReadAll(ctx, c.st, name(modules.Info))
-	if errors.Is(err, fs.ErrNotExist) {
-		return ve, meta, false, nil
-	}
-	if err != nil {
-		return ve, meta, false, err
-	}
-	var ij modules.InfoJSON
-	if json.Unmarshal(info, &ij) == nil && !ij.Time.IsZero() {
-		ve.time = ij.Time.UnixNano()
-	}
 	fi, err := c.stat(ctx, name(modules.Zip))
 	if errors.Is(err, fs.ErrNotExist) {
 		return ve, meta, false, nil
@@ -245,16 +248,38 @@ func (c *Catalog) readVersionFiles(ctx context.Context, v module.Version, f file
 		return ve, meta, false, err
 	}
 	ve.zipSize = fi.Size()
-	if f&fZipHash != 0 {
-		zh, err := store.ReadAll(ctx, c.st, name(modules.ZipHash))
+	return ve, meta, true, nil
+}
+
+// readDetails reads what only module pages show: the .info time and the
+// .ziphash. It reports false when the version is being deleted.
+func (c *Catalog) readDetails(ctx context.Context, v module.Version, ve *verEntry) (bool, error) {
+	if ve.files&fInfo != 0 {
+		name, _ := modules.Name(v, modules.Info)
+		info, err := store.ReadAll(ctx, c.st, name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		var ij modules.InfoJSON
+		if json.Unmarshal(info, &ij) == nil && !ij.Time.IsZero() {
+			ve.time = ij.Time.UnixNano()
+		}
+	}
+	if ve.files&fZipHash != 0 {
+		name, _ := modules.Name(v, modules.ZipHash)
+		zh, err := store.ReadAll(ctx, c.st, name)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return ve, meta, false, err
+			return false, err
 		}
 		if h, ok := decodeH1(strings.TrimSpace(string(zh))); ok {
 			ve.zipHash, ve.hashes = h, ve.hashes|hasZipHash
 		}
 	}
-	return ve, meta, true, nil
+	ve.hashes |= hasDetails
+	return true, nil
 }
 
 // localPather is implemented by stores whose objects are local files
@@ -441,7 +466,7 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	for range max(2, runtime.GOMAXPROCS(0)) {
 		wg.Go(func() {
 			for j := range jobs {
-				if _, err := c.check(ctx, j.path, j.names, j.seen); err != nil {
+				if _, err := c.check(ctx, j.path, j.names, j.seen, false); err != nil {
 					errMu.Lock()
 					firstErr = cmp.Or(firstErr, fmt.Errorf("%s: %w", j.path, err))
 					errMu.Unlock()
@@ -469,7 +494,7 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	}
 	c.mu.RUnlock()
 	for _, p := range gone {
-		if _, err := c.check(ctx, p, nil, nil); err != nil {
+		if _, err := c.check(ctx, p, nil, nil, false); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
 	}
@@ -534,7 +559,7 @@ func (c *Catalog) walk(ctx context.Context, dir string, fn func(path string, nam
 // and deletes.
 func (c *Catalog) RefreshModules(ctx context.Context, paths ...string) error {
 	for _, p := range paths {
-		if _, err := c.check(ctx, p, nil, nil); err != nil {
+		if _, err := c.check(ctx, p, nil, nil, false); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
 	}
