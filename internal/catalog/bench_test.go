@@ -30,12 +30,40 @@ import (
 // temporary directory, once per size, and reused by later runs (remove
 // modferry-catalog-bench-* there to regenerate).
 //
-//	go test ./internal/catalog -run '^$' -bench . -benchtime 20000x
+//	go test ./internal/catalog -run '^$' -bench 'Search|Module' -benchtime 4000x
+//	go test ./internal/catalog -run '^$' -bench Build -benchtime 1x
 //
 // BenchmarkSearch and BenchmarkModule run 16 clients at once and report
 // the 50th and 99th percentile latency of one query; BenchmarkBuild the
 // time of a full build and the heap in use after it.
+//
+// MODFERRY_BENCH_STORE=DIR runs them over the store in DIR instead (for
+// one filled by 'modferry import --cache-dir' from synth-cache.py's
+// output); its sub-benchmarks are named "store".
 var benchSizes = []int{1_000, 10_000, 100_000}
+
+// benchCases names the stores to run over: the synthetic sizes, or the
+// store MODFERRY_BENCH_STORE names.
+func benchCases(b *testing.B) []string {
+	if dir := os.Getenv("MODFERRY_BENCH_STORE"); dir != "" {
+		return []string{"store"}
+	}
+	var out []string
+	for _, n := range benchSizes {
+		out = append(out, strconv.Itoa(n))
+	}
+	return out
+}
+
+// benchDir returns the store directory of a case.
+func benchDir(b *testing.B, name string) string {
+	if name == "store" {
+		return os.Getenv("MODFERRY_BENCH_STORE")
+	}
+	n, _ := strconv.Atoi(name)
+	dir, _ := benchStore(b, n)
+	return dir
+}
 
 const benchClients = 16
 
@@ -113,9 +141,10 @@ func benchStore(b *testing.B, n int) (dir string, modulesN int) {
 	return dir, modulesN
 }
 
-func benchCatalog(b *testing.B, n int) (*Catalog, int) {
-	dir, mods := benchStore(b, n)
-	st, err := store.NewDisk(dir)
+// benchCatalog builds the catalog of a case and returns it with its
+// module paths, the first being the one most modules require.
+func benchCatalog(b *testing.B, name string) (*Catalog, []string) {
+	st, err := store.NewDisk(benchDir(b, name))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,7 +152,20 @@ func benchCatalog(b *testing.B, n int) (*Catalog, int) {
 	if err := c.Refresh(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	return c, mods
+	c.mu.RLock()
+	paths := make([]string, 0, len(c.mods))
+	for p := range c.mods {
+		paths = append(paths, p)
+	}
+	c.mu.RUnlock()
+	if len(paths) == 0 {
+		b.Fatal("empty store")
+	}
+	slices.Sort(paths)
+	if i := slices.Index(paths, benchPath(0)); i > 0 {
+		paths[0], paths[i] = paths[i], paths[0]
+	}
+	return c, paths
 }
 
 func reportHeap(b *testing.B) {
@@ -144,10 +186,9 @@ func reportHeap(b *testing.B) {
 }
 
 func BenchmarkBuild(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			dir, _ := benchStore(b, n)
-			st, err := store.NewDisk(dir)
+	for _, name := range benchCases(b) {
+		b.Run(name, func(b *testing.B) {
+			st, err := store.NewDisk(benchDir(b, name))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -174,12 +215,13 @@ func BenchmarkBuild(b *testing.B) {
 			}
 			b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "refresh-ms")
 			// How soon search results are complete on a cold start.
+			mods := len(c.mods)
 			c = New(st)
 			start = time.Now()
 			done := make(chan error, 1)
 			go func() { done <- c.Refresh(context.Background()) }()
 			for {
-				if s, _ := c.Stats(context.Background()); s != nil && s.Modules == n/10 {
+				if s, _ := c.Stats(context.Background()); s != nil && s.Modules == mods {
 					break
 				}
 				time.Sleep(5 * time.Millisecond)
@@ -197,6 +239,7 @@ func BenchmarkBuild(b *testing.B) {
 func concurrently(b *testing.B, f func(r *rand.Rand, i int) error) {
 	lat := make([][]time.Duration, benchClients)
 	var wg sync.WaitGroup
+	cpu0, cpuOK := cpuTime()
 	b.ResetTimer()
 	for w := range benchClients {
 		wg.Go(func() {
@@ -213,6 +256,9 @@ func concurrently(b *testing.B, f func(r *rand.Rand, i int) error) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	if cpu1, _ := cpuTime(); cpuOK {
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	if len(all) == 0 {
@@ -227,20 +273,21 @@ func concurrently(b *testing.B, f func(r *rand.Rand, i int) error) {
 }
 
 func BenchmarkSearch(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			c, mods := benchCatalog(b, n)
+	for _, name := range benchCases(b) {
+		b.Run(name, func(b *testing.B) {
+			c, paths := benchCatalog(b, name)
 			ctx := context.Background()
 			concurrently(b, func(r *rand.Rand, i int) error {
+				p := paths[r.IntN(len(paths))]
 				var q Query
 				switch i % 4 {
-				case 0: // a substring that matches one module
-					q.Q = fmt.Sprintf("mod%05d", r.IntN(mods))
-				case 1: // a substring that matches many, second page
-					q.Q = "synth1"
+				case 0: // the last element of a path: few matches
+					q.Q = strings.ToUpper(p[strings.LastIndexByte(p, '/')+1:])
+				case 1: // a substring that matches many, and the next page
+					q.Q = p[:min(len(p), 12)]
 					q.Limit = 20
 				case 2: // a prefix
-					q.Prefix = fmt.Sprintf("github.com/synth%d/", r.IntN(20))
+					q.Prefix = p[:strings.IndexByte(p, '/')+1]
 				default: // a substring that matches nothing: the whole text is scanned
 					q.Q = "no-such-module"
 				}
@@ -258,18 +305,18 @@ func BenchmarkSearch(b *testing.B) {
 }
 
 func BenchmarkModule(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			c, mods := benchCatalog(b, n)
+	for _, name := range benchCases(b) {
+		b.Run(name, func(b *testing.B) {
+			c, paths := benchCatalog(b, name)
 			ctx := context.Background()
 			concurrently(b, func(r *rand.Rand, i int) error {
-				// One request in 16 is the popular module every version
-				// requires (the largest dependents list).
-				m := r.IntN(mods)
+				// One request in 16 is the module most others require
+				// (the largest dependents list).
+				p := paths[r.IntN(len(paths))]
 				if i%16 == 0 {
-					m = 0
+					p = paths[0]
 				}
-				_, err := c.Module(ctx, benchPath(m), ModuleOptions{})
+				_, err := c.Module(ctx, p, ModuleOptions{})
 				return err
 			})
 			reportHeap(b)
