@@ -17,9 +17,11 @@
 //     .gone record is deleted and left out; one with a .zip but no .info is
 //     being written (an import or publish that has not reached its commit
 //     point) and is left out until it is complete.
-//   - .info for the version time, .mod for its size, its h1: hash, its go
-//     directive and its requirements, .ziphash for the zip's h1: hash, and
-//     the .zip's size.
+//   - .mod for its size, its h1: hash, its go directive and its
+//     requirements, and the .zip's size (one stat on a disk store): that
+//     is what the index needs for search, statistics and dependents. The
+//     .info (the version's time) and the .ziphash (the zip's h1: hash) are
+//     read when a module page first asks for them, and kept.
 //   - The go.mod of the latest version (as the go command picks it,
 //     ignoring retractions: the highest release, else the highest
 //     pre-release, else the highest pseudo-version; a +incompatible
@@ -85,5 +87,7 @@
 // as 32-byte arrays, and the requirements of its go.mod as pairs of
 // interned strings; the reverse index holds, per required module, one
 // 24-byte edge per requiring version. Search runs over one lower-cased
-// text of all module paths in sorted order.
+// text of all module paths in sorted order. At 100,000 versions (10,000
+// modules, three requirements per go.mod) the index holds about 50 MB of
+// heap (BenchmarkBuild).
 package catalog
