@@ -33,8 +33,12 @@ type Catalog struct {
 	origins map[versionKey]int32
 	bundles []bundleInfo
 	known   map[string]bool // bundle record names read
-	totals  totals
-	lastRun time.Time
+	// published are the publishes the audit log records, read up to
+	// auditOff.
+	published map[versionKey]publishRecord
+	auditOff  int64
+	totals    totals
+	lastRun   time.Time
 
 	// search order, rebuilt lazily after modules come or go
 	orderDirty bool
@@ -95,6 +99,8 @@ func New(st store.Store) *Catalog {
 		deps:    map[handle]*depList{},
 		origins: map[versionKey]int32{},
 		known:   map[string]bool{},
+
+		published: map[versionKey]publishRecord{},
 	}
 }
 

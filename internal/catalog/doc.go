@@ -33,8 +33,12 @@
 //     retractions, marked retracted).
 //   - bundles/<digest>.json, the import history of package importer: a
 //     version came from the earliest-imported bundle whose manifest lists
-//     it. A version no bundle lists was published or added from a module
-//     cache; the store does not record which, so its Origin is nil.
+//     it.
+//   - audit/log.jsonl, the audit log (package audit): a version no bundle
+//     lists came from a publish if the log records one that succeeded.
+//     The log only grows, so each refresh reads only what was appended
+//     since the last. A version neither records (added from a module
+//     cache with import --cache-dir) has no Origin.
 //   - sumdb/<name>/ for the checksum databases' tree heads (package
 //     checksumdb), read when Stats is asked for.
 //

@@ -73,12 +73,20 @@ type Version struct {
 	Origin           *Origin `json:"origin,omitempty"`
 }
 
-// Origin is the bundle a version came from.
+// Origin is where a version came from: an imported bundle, or a publish.
 type Origin struct {
-	Bundle   string    `json:"bundle"` // SHA-256 of the bundle file
-	Imported time.Time `json:"imported"`
-	File     string    `json:"file,omitempty"` // file name at import
+	Kind   string    `json:"kind"`             // OriginBundle or OriginPublish
+	Bundle string    `json:"bundle,omitempty"` // SHA-256 of the bundle file
+	File   string    `json:"file,omitempty"`   // the bundle's file name at import
+	Time   time.Time `json:"time"`             // when it was imported or published
+	Actor  string    `json:"actor,omitempty"`  // who published it
 }
+
+// The kinds of Origin.
+const (
+	OriginBundle  = "bundle"
+	OriginPublish = "publish"
+)
 
 // Requirement is a require directive.
 type Requirement struct {
@@ -149,9 +157,12 @@ func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (
 		if r, ok := m.retractedBy(v); ok {
 			ov.Retracted, ov.RetractRationale = true, r.rationale
 		}
-		if b, ok := c.origins[versionKey{p, ve.version}]; ok {
+		k := versionKey{p, ve.version}
+		if b, ok := c.origins[k]; ok {
 			bi := c.bundles[b]
-			ov.Origin = &Origin{Bundle: bi.digest, Imported: bi.imported, File: bi.file}
+			ov.Origin = &Origin{Kind: OriginBundle, Bundle: bi.digest, Time: bi.imported, File: bi.file}
+		} else if pr, ok := c.published[k]; ok {
+			ov.Origin = &Origin{Kind: OriginPublish, Time: pr.time, Actor: pr.actor}
 		}
 		out.Versions = append(out.Versions, ov)
 	}

@@ -409,6 +409,9 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	if err := c.refreshBundles(ctx); err != nil {
 		return err
 	}
+	if err := c.refreshPublished(ctx); err != nil {
+		return err
+	}
 	// First the walk: every @v directory listed, and modules the index
 	// does not know yet entered at once as skeletons (versions from the
 	// listing, no file read), a thousand at a time, so that search
@@ -563,5 +566,8 @@ func (c *Catalog) RefreshModules(ctx context.Context, paths ...string) error {
 			return fmt.Errorf("%s: %w", p, err)
 		}
 	}
-	return c.refreshBundles(ctx)
+	if err := c.refreshBundles(ctx); err != nil {
+		return err
+	}
+	return c.refreshPublished(ctx)
 }

@@ -45,8 +45,8 @@ func (c *Catalog) Stats(ctx context.Context) (*Stats, error) {
 		ChecksumDBs: []ChecksumDBHead{},
 	}
 	for _, b := range c.bundles {
-		if s.NewestImport == nil || b.imported.After(s.NewestImport.Imported) {
-			s.NewestImport = &Origin{Bundle: b.digest, Imported: b.imported, File: b.file}
+		if s.NewestImport == nil || b.imported.After(s.NewestImport.Time) {
+			s.NewestImport = &Origin{Kind: OriginBundle, Bundle: b.digest, Time: b.imported, File: b.file}
 		}
 	}
 	c.mu.RUnlock()
