@@ -304,11 +304,25 @@ func BenchmarkSearch(b *testing.B) {
 	}
 }
 
-func BenchmarkModule(b *testing.B) {
+// BenchmarkModule asks for module pages, most of them for the first time
+// (their .info and .ziphash files are read then); BenchmarkModuleWarm
+// asks for pages every module has had once, as a server that has run for
+// a while answers them.
+func BenchmarkModule(b *testing.B)     { benchModule(b, false) }
+func BenchmarkModuleWarm(b *testing.B) { benchModule(b, true) }
+
+func benchModule(b *testing.B, warm bool) {
 	for _, name := range benchCases(b) {
 		b.Run(name, func(b *testing.B) {
 			c, paths := benchCatalog(b, name)
 			ctx := context.Background()
+			if warm {
+				for _, p := range paths {
+					if _, err := c.Module(ctx, p, ModuleOptions{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
 			concurrently(b, func(r *rand.Rand, i int) error {
 				// One request in 16 is the module most others require
 				// (the largest dependents list).
