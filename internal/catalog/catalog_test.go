@@ -437,3 +437,45 @@ func TestPublishedOrigin(t *testing.T) {
 		t.Errorf("origins %q, want %q", got, want)
 	}
 }
+
+// failingStore fails to open one object, as a disk error would.
+type failingStore struct {
+	store.Store
+	bad string
+}
+
+var errInjected = errors.New("injected read error")
+
+func (s failingStore) Open(ctx context.Context, name string) (store.File, error) {
+	if name == s.bad {
+		return nil, errInjected
+	}
+	return s.Store.Open(ctx, name)
+}
+
+// TestUnreadableModule checks that a module that cannot be read is
+// reported without keeping the rest of the catalog partial.
+func TestUnreadableModule(t *testing.T) {
+	ctx := context.Background()
+	st := newDisk(t)
+	add(t, st, "example.com/good@v1.0.0", "", true, t0)
+	add(t, st, "example.com/bad@v1.0.0", "", true, t0)
+	bad, _ := modules.Name(module.Version{Path: "example.com/bad", Version: "v1.0.0"}, modules.Mod)
+	c := New(failingStore{st, bad})
+	if err := c.Refresh(ctx); !errors.Is(err, errInjected) {
+		t.Fatalf("Refresh: %v, want the injected error", err)
+	}
+	if !c.Ready() {
+		t.Error("not ready after a pass with one unreadable module")
+	}
+	if _, err := c.Module(ctx, "example.com/good", ModuleOptions{}); err != nil {
+		t.Error(err)
+	}
+	if _, err := c.Module(ctx, "example.com/bad", ModuleOptions{}); !errors.Is(err, errInjected) {
+		t.Errorf("bad module: %v", err)
+	}
+	res, _ := c.Search(ctx, Query{})
+	if got := paths(res); !slices.Equal(got, []string{"example.com/bad", "example.com/good"}) {
+		t.Errorf("search: %q (the unreadable module stays listed from its directory)", got)
+	}
+}

@@ -400,8 +400,10 @@ func encodeH1(h [32]byte) string {
 
 // Refresh brings the whole index up to date: it lists every module's @v
 // directory, reads the modules whose listing changed, drops the modules
-// that no longer have a version, and reads new import records. The first
-// Refresh to finish makes the catalog Ready.
+// that no longer have a version, and reads new import records and
+// publishes. The first Refresh to walk the whole store makes the catalog
+// Ready, even if some modules could not be read (their error is returned;
+// they are tried again next time).
 func (c *Catalog) Refresh(ctx context.Context) error {
 	c.refreshing.Lock()
 	defer c.refreshing.Unlock()
@@ -483,9 +485,6 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	}
 	close(jobs)
 	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
 	// Modules indexed but not seen: check them one by one (a module
 	// whose directory appeared after the walk passed it stays).
 	c.mu.RLock()
@@ -498,14 +497,17 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	c.mu.RUnlock()
 	for _, p := range gone {
 		if _, err := c.check(ctx, p, nil, nil, false); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			firstErr = cmp.Or(firstErr, fmt.Errorf("%s: %w", p, err))
 		}
 	}
+	// A module that could not be read (an unreadable file, say) keeps its
+	// previous entry and is reported; the pass over everything else
+	// counts, so one bad file does not keep the catalog partial forever.
 	c.mu.Lock()
 	c.lastRun = start
 	c.mu.Unlock()
 	c.markReady()
-	return nil
+	return firstErr
 }
 
 // skeleton is the entry of a module whose files were not read yet: its
