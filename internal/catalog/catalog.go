@@ -1,0 +1,152 @@
+package catalog
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unique"
+
+	"github.com/modferry/modferry/internal/store"
+)
+
+// Catalog indexes a store. Its methods are safe for concurrent use.
+type Catalog struct {
+	st store.Store
+
+	// refreshing serializes whole-store passes (Refresh).
+	refreshing sync.Mutex
+	// stripes serialize the check-read-replace of one module, so that two
+	// refreshes of the same module never replace a newer reading with an
+	// older one.
+	stripes [64]sync.Mutex
+	seed    maphash.Seed
+
+	ready     atomic.Bool
+	readyCh   chan struct{}
+	readyOnce sync.Once
+
+	mu      sync.RWMutex
+	mods    map[string]*modEntry
+	deps    map[handle]*depList // required module path -> who requires it
+	origins map[versionKey]int32
+	bundles []bundleInfo
+	known   map[string]bool // bundle record names read
+	// published are the publishes the audit log records, read up to
+	// auditOff.
+	published map[versionKey]publishRecord
+	auditOff  int64
+	totals    totals
+	lastRun   time.Time
+
+	// search order, rebuilt lazily after modules come or go
+	orderDirty bool
+	order      []string // module paths, sorted by (lower-cased path, path)
+	text       string   // lower-cased paths in order, each followed by '\n'
+	starts     []int32  // start of each path in text
+}
+
+type handle = unique.Handle[string]
+
+func intern(s string) handle { return unique.Make(s) }
+
+// str returns h's string, "" for the zero handle.
+func str(h handle) string {
+	if h == (handle{}) {
+		return ""
+	}
+	return h.Value()
+}
+
+// versionKey names a module version with interned strings.
+type versionKey struct{ path, version handle }
+
+// totals are the counts and bytes Stats reports, kept up to date as
+// modules are replaced.
+type totals struct {
+	modules   int
+	versions  int // complete versions
+	goModOnly int
+	zipBytes  int64
+	modBytes  int64
+}
+
+func (t *totals) add(m *modEntry, sign int) {
+	if m == nil {
+		return
+	}
+	t.modules += sign
+	for i := range m.vers {
+		v := &m.vers[i]
+		if v.goModOnly() {
+			t.goModOnly += sign
+		} else {
+			t.versions += sign
+			t.zipBytes += int64(sign) * v.zipSize
+		}
+		t.modBytes += int64(sign) * int64(v.modSize)
+	}
+}
+
+// New returns an empty catalog of st. Call Run (or Refresh) to fill it.
+func New(st store.Store) *Catalog {
+	return &Catalog{
+		st:      st,
+		seed:    maphash.MakeSeed(),
+		readyCh: make(chan struct{}),
+		mods:    map[string]*modEntry{},
+		deps:    map[handle]*depList{},
+		origins: map[versionKey]int32{},
+		known:   map[string]bool{},
+
+		published: map[versionKey]publishRecord{},
+	}
+}
+
+// Ready reports whether the first full pass over the store is done.
+func (c *Catalog) Ready() bool { return c.ready.Load() }
+
+// WaitReady waits until the first full pass is done or ctx ends.
+func (c *Catalog) WaitReady(ctx context.Context) error {
+	select {
+	case <-c.readyCh:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Catalog) markReady() {
+	c.readyOnce.Do(func() {
+		c.ready.Store(true)
+		close(c.readyCh)
+	})
+}
+
+// Run builds the index, then refreshes it every interval until ctx ends,
+// when it returns ctx's error. A failed pass is reported to onError (if
+// not nil) and tried again at the next tick; the first pass is retried
+// after a second at most.
+func (c *Catalog) Run(ctx context.Context, every time.Duration, onError func(error)) error {
+	retry := min(every, time.Second)
+	for {
+		err := c.Refresh(ctx)
+		if err != nil && onError != nil && ctx.Err() == nil {
+			onError(err)
+		}
+		wait := every
+		if !c.Ready() {
+			wait = retry
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (c *Catalog) stripe(path string) *sync.Mutex {
+	return &c.stripes[maphash.String(c.seed, path)%uint64(len(c.stripes))]
+}

@@ -1,0 +1,97 @@
+// Package catalog is an index of what a module store holds, for the
+// metadata API, the web catalog and the ls/search/show commands: which
+// modules and versions there are, their times, sizes and hashes, which are
+// retracted or deprecated, which bundle brought each version, what each
+// requires and what requires it.
+//
+// # What it reads
+//
+// Everything comes from the store itself, never from a side database, so
+// the catalog of a store written by another process (an import from the
+// command line, a second server on the same directory) is the same as the
+// catalog of a store written in-process:
+//
+//   - download/<escaped path>/@v/ (the GOPROXY layout of package modules):
+//     a version with .info, .mod and .zip is complete; one with a .mod and
+//     no .zip is go.mod-only (a go.mod the module graph needs); one with a
+//     .gone record is deleted and left out; one with a .zip but no .info is
+//     being written (an import or publish that has not reached its commit
+//     point) and is left out until it is complete.
+//   - .mod for its size, its h1: hash, its go directive and its
+//     requirements, and the .zip's size (one stat on a disk store): that
+//     is what the index needs for search, statistics and dependents. The
+//     .info (the version's time) and the .ziphash (the zip's h1: hash) are
+//     read when a module page first asks for them, and kept.
+//   - The go.mod of the latest version (as the go command picks it,
+//     ignoring retractions: the highest release, else the highest
+//     pre-release, else the highest pseudo-version; a +incompatible
+//     release only when there is no other release) for its retract
+//     directives and its "// Deprecated:" module comment. The latest
+//     version the catalog reports is then the one "go get M@latest" picks:
+//     the same rule over the versions that are not retracted (if every
+//     version is retracted, the version the rule picks ignoring
+//     retractions, marked retracted).
+//   - bundles/<digest>.json, the import history of package importer: a
+//     version came from the earliest-imported bundle whose manifest lists
+//     it.
+//   - audit/log.jsonl, the audit log (package audit): a version no bundle
+//     lists came from a publish if the log records one that succeeded.
+//     The log only grows, so each refresh reads only what was appended
+//     since the last. A version neither records (added from a module
+//     cache with import --cache-dir) has no Origin.
+//   - sumdb/<name>/ for the checksum databases' tree heads (package
+//     checksumdb), read when Stats is asked for.
+//
+// # Staying correct while the store changes
+//
+// Module files are immutable: a version's files appear (last its .info),
+// and a delete writes .gone and removes the others; nothing is rewritten in
+// place. So the list of names in a module's @v directory says everything
+// about which of its files exist, and the catalog keeps, for each module, a
+// 64-bit fingerprint of that list. Checking a module is one List of one
+// directory, with no file read; only a module whose fingerprint changed is
+// read again, and then only its versions whose set of files changed.
+//
+//   - [Catalog.Module] checks the module's fingerprint on every call, so a
+//     module page is always exact, whichever process changed the store
+//     and however recently (its dependents come from the index, see below).
+//   - [Catalog.Refresh] checks every module: it walks download/ with List
+//     (one call per directory, no file read for unchanged modules), reads
+//     the changed ones again, drops modules whose @v directory no longer
+//     holds a version, and reads new import records. The server runs it
+//     periodically ([Catalog.Run]) and may call [Catalog.RefreshModules]
+//     right after its own imports, publishes and deletes, so that its own
+//     changes show at once in search results, dependents and statistics;
+//     changes made by other processes show there within the refresh
+//     interval, and on module pages at once.
+//
+// A store-wide generation marker that every writer bumps would make the
+// periodic walk unnecessary, but it would have to be written by every
+// writer (importer, publish, delete, cache import, and any older modferry
+// binary on the same store) to be trusted; the fingerprints need no writer's
+// cooperation and cost one directory listing per module.
+//
+// # Start-up
+//
+// [Catalog.Run] builds the index in the background; queries do not wait
+// for it. A full pass first walks download/ and enters every module it
+// does not know from its listing alone (its versions and latest version,
+// no file read), then reads the files of each. Until the first full pass
+// is done, [Catalog.Ready] is false and every answer carries Partial: true:
+// search results cover the modules the walk has reached (all of them once
+// it is over, a small part of the pass), statistics count the bytes and
+// dependents the go.mod files read so far. A module page is exact even
+// then, because Module reads the module's own files when the index does
+// not have them yet. [Catalog.WaitReady] waits for the first pass.
+//
+// # Memory
+//
+// The index keeps, per version, a fixed-size record: interned version and
+// go-version strings (package unique), times and sizes as integers, hashes
+// as 32-byte arrays, and the requirements of its go.mod as pairs of
+// interned strings; the reverse index holds, per required module, one
+// 24-byte edge per requiring version. Search runs over one lower-cased
+// text of all module paths in sorted order. At 100,000 versions (10,000
+// modules, three requirements per go.mod) the index holds about 50 MB of
+// heap (BenchmarkBuild).
+package catalog

@@ -1,0 +1,242 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
+)
+
+// NotFoundError says the store holds no such module or version. It
+// matches fs.ErrNotExist (a server answers 404).
+type NotFoundError struct {
+	Path    string
+	Version string // "" for the whole module
+}
+
+func (e *NotFoundError) Error() string {
+	if e.Version != "" {
+		return fmt.Sprintf("%q@%q: no such module version in the store", e.Path, e.Version)
+	}
+	return fmt.Sprintf("%q: no such module in the store", e.Path)
+}
+
+// Is makes a *NotFoundError match fs.ErrNotExist.
+func (e *NotFoundError) Is(target error) bool { return target == fs.ErrNotExist }
+
+// Module is what the store holds of one module path.
+type Module struct {
+	Path string `json:"path"`
+	// Latest is the version "go get PATH@latest" picks; "" when the store
+	// holds only go.mod files of the module.
+	Latest string `json:"latest,omitempty"`
+	// Deprecated is the "// Deprecated:" message of the latest go.mod.
+	Deprecated string `json:"deprecated,omitempty"`
+	// Versions, newest first.
+	Versions []Version `json:"versions"`
+	// RequiresOf is the version whose go.mod Requires lists: the one asked
+	// for, else Latest, else the highest version.
+	RequiresOf string        `json:"requiresOf"`
+	Requires   []Requirement `json:"requires"`
+	// Dependents are the modules some stored version of which requires
+	// this module, by path, at most ModuleOptions.MaxDependents of them;
+	// DependentsTotal counts them all.
+	Dependents      []Dependent `json:"dependents"`
+	DependentsTotal int         `json:"dependentsTotal"`
+	// Partial says the index is still being built: Dependents may miss
+	// modules not indexed yet.
+	Partial bool `json:"partial,omitempty"`
+}
+
+// Version is one stored version of a module.
+type Version struct {
+	Version string    `json:"version"`
+	Time    time.Time `json:"time,omitzero"`
+	// GoModOnly says the store holds only the version's go.mod (the
+	// module graph needs it; nobody downloads its zip).
+	GoModOnly        bool    `json:"goModOnly,omitempty"`
+	ZipSize          int64   `json:"zipSize,omitempty"`
+	ModSize          int64   `json:"modSize"`
+	ZipHash          string  `json:"zipHash,omitempty"` // h1: of the zip (go.sum)
+	ModHash          string  `json:"modHash,omitempty"` // h1: of the go.mod (go.sum "/go.mod")
+	GoVersion        string  `json:"goVersion,omitempty"`
+	Retracted        bool    `json:"retracted,omitempty"`
+	RetractRationale string  `json:"retractRationale,omitempty"`
+	Origin           *Origin `json:"origin,omitempty"`
+}
+
+// Origin is where a version came from: an imported bundle, or a publish.
+type Origin struct {
+	Kind   string    `json:"kind"`             // OriginBundle or OriginPublish
+	Bundle string    `json:"bundle,omitempty"` // SHA-256 of the bundle file
+	File   string    `json:"file,omitempty"`   // the bundle's file name at import
+	Time   time.Time `json:"time"`             // when it was imported or published
+	Actor  string    `json:"actor,omitempty"`  // who published it
+}
+
+// The kinds of Origin.
+const (
+	OriginBundle  = "bundle"
+	OriginPublish = "publish"
+)
+
+// Requirement is a require directive.
+type Requirement struct {
+	Path     string `json:"path"`
+	Version  string `json:"version"`
+	Indirect bool   `json:"indirect,omitempty"`
+}
+
+// Dependent is a module some versions of which require the module.
+type Dependent struct {
+	Path     string             `json:"path"`
+	Versions []DependentVersion `json:"versions"` // semver order
+}
+
+// DependentVersion is a version of a dependent and the version of the
+// module it requires.
+type DependentVersion struct {
+	Version  string `json:"version"`
+	Requires string `json:"requires"`
+}
+
+// ModuleOptions tune Module.
+type ModuleOptions struct {
+	// Version, if set, must be stored; Requires is then its go.mod's.
+	Version string
+	// MaxDependents bounds Dependents; 0 means 100, negative none.
+	MaxDependents int
+}
+
+// Module returns what the store holds of the module path. It lists the
+// module's @v directory first and reads what changed, so the answer is
+// current even when another process changed the store a moment ago. A
+// path or version the store does not hold is a *NotFoundError.
+func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (*Module, error) {
+	if module.CheckPath(path) != nil {
+		return nil, &NotFoundError{Path: path}
+	}
+	m, err := c.check(ctx, path, nil, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, &NotFoundError{Path: path}
+	}
+	out := &Module{Path: path, Latest: m.latest, Deprecated: m.deprecated, Partial: !c.Ready(),
+		Versions: make([]Version, 0, len(m.vers)), Requires: []Requirement{}, Dependents: []Dependent{}}
+	out.RequiresOf = opts.Version
+	if out.RequiresOf == "" {
+		out.RequiresOf = cmpOrString(m.latest, m.vers[len(m.vers)-1].version.Value())
+	}
+	found := false
+	p := intern(path)
+	c.mu.RLock()
+	for i := len(m.vers) - 1; i >= 0; i-- {
+		ve := &m.vers[i]
+		v := ve.version.Value()
+		found = found || v == out.RequiresOf
+		ov := Version{Version: v, GoModOnly: ve.goModOnly(), ZipSize: ve.zipSize, ModSize: int64(ve.modSize), GoVersion: str(ve.goVersion)}
+		if ve.time != 0 {
+			ov.Time = time.Unix(0, ve.time).UTC()
+		}
+		if ve.hashes&hasZipHash != 0 {
+			ov.ZipHash = encodeH1(ve.zipHash)
+		}
+		if ve.hashes&hasModHash != 0 {
+			ov.ModHash = encodeH1(ve.modHash)
+		}
+		if r, ok := m.retractedBy(v); ok {
+			ov.Retracted, ov.RetractRationale = true, r.rationale
+		}
+		k := versionKey{p, ve.version}
+		if b, ok := c.origins[k]; ok {
+			bi := c.bundles[b]
+			ov.Origin = &Origin{Kind: OriginBundle, Bundle: bi.digest, Time: bi.imported, File: bi.file}
+		} else if pr, ok := c.published[k]; ok {
+			ov.Origin = &Origin{Kind: OriginPublish, Time: pr.time, Actor: pr.actor}
+		}
+		out.Versions = append(out.Versions, ov)
+	}
+	c.mu.RUnlock()
+	if !found {
+		return nil, &NotFoundError{Path: path, Version: opts.Version}
+	}
+	if out.Requires, err = c.requires(ctx, module.Version{Path: path, Version: out.RequiresOf}); err != nil {
+		return nil, err
+	}
+	max := opts.MaxDependents
+	if max == 0 {
+		max = 100
+	}
+	out.Dependents, out.DependentsTotal = c.dependents(p, max)
+	return out, nil
+}
+
+// requires reads the require directives of v's go.mod.
+func (c *Catalog) requires(ctx context.Context, v module.Version) ([]Requirement, error) {
+	name, err := modules.Name(v, modules.Mod)
+	if err != nil {
+		return nil, &NotFoundError{Path: v.Path, Version: v.Version}
+	}
+	data, err := store.ReadAll(ctx, c.st, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return []Requirement{}, nil // deleted since it was listed
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := []Requirement{}
+	mf, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil {
+		return out, nil // a go.mod the go command could not read either
+	}
+	for _, r := range mf.Require {
+		out = append(out, Requirement{Path: r.Mod.Path, Version: r.Mod.Version, Indirect: r.Indirect})
+	}
+	return out, nil
+}
+
+// dependents returns the first max modules (by path) that require p, each
+// with its requiring versions, and how many there are in all.
+func (c *Catalog) dependents(p handle, max int) ([]Dependent, int) {
+	c.mu.RLock()
+	dl := c.deps[p]
+	if dl == nil || dl.sorted {
+		defer c.mu.RUnlock()
+	} else {
+		// Sort it once, under the write lock, for this and later calls.
+		c.mu.RUnlock()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if dl = c.deps[p]; dl != nil && !dl.sorted {
+			dl.sort()
+		}
+	}
+	out := []Dependent{}
+	if dl == nil {
+		return out, 0
+	}
+	for i, e := range dl.edges {
+		if i == 0 || e.from.path != dl.edges[i-1].from.path {
+			if max >= 0 && len(out) >= max {
+				break
+			}
+			out = append(out, Dependent{Path: e.from.path.Value()})
+		}
+		d := &out[len(out)-1]
+		d.Versions = append(d.Versions, DependentVersion{Version: e.from.version.Value(), Requires: e.requires.Value()})
+	}
+	for i := range out {
+		out[i].Versions = slices.Clip(out[i].Versions)
+	}
+	return out, dl.modules
+}

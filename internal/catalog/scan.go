@@ -1,0 +1,575 @@
+package catalog
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+
+	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
+)
+
+// verFiles is one version of a listing and the kinds of file it has.
+type verFiles struct {
+	version string
+	files   files
+}
+
+var kindBits = map[string]files{
+	string(modules.Info):    fInfo,
+	string(modules.Mod):     fMod,
+	string(modules.Zip):     fZip,
+	string(modules.ZipHash): fZipHash,
+	string(modules.Gone):    fGone,
+}
+
+// parseListing reads the names List returned for a module's @v directory:
+// the fingerprint of the names that matter and the versions the catalog
+// shows (complete or go.mod-only, not deleted), in semver order.
+func parseListing(names []string) (uint64, []verFiles) {
+	h := fnv.New64a()
+	byVersion := map[string]files{}
+	for _, n := range names {
+		i := strings.LastIndexByte(n, '.')
+		if i <= 0 {
+			continue // "list", sub-directories
+		}
+		bit, ok := kindBits[n[i+1:]]
+		if !ok {
+			continue
+		}
+		h.Write([]byte(n))
+		h.Write([]byte{0})
+		v, err := module.UnescapeVersion(n[:i])
+		if err != nil || !semver.IsValid(v) {
+			continue
+		}
+		byVersion[v] |= bit
+	}
+	out := make([]verFiles, 0, len(byVersion))
+	for v, f := range byVersion {
+		if shown(f) {
+			out = append(out, verFiles{v, f})
+		}
+	}
+	slices.SortFunc(out, func(a, b verFiles) int { return semver.Compare(a.version, b.version) })
+	return h.Sum64(), out
+}
+
+// shown reports whether a version with these files is in the catalog:
+// complete, or go.mod-only; not deleted and not half-written.
+func shown(f files) bool {
+	switch {
+	case f&fGone != 0 || f&fMod == 0:
+		return false
+	case f&fZip == 0:
+		return true // go.mod-only
+	default:
+		return f&fInfo != 0
+	}
+}
+
+// listModule lists the module's @v directory.
+func (c *Catalog) listModule(ctx context.Context, path string) ([]string, error) {
+	dir, err := modules.VersionDir(path)
+	if err != nil {
+		return nil, err
+	}
+	return c.st.List(ctx, dir)
+}
+
+// check brings the index's entry for path up to date and returns it (nil
+// when the store holds no version of it). names, if not nil, is a listing
+// of the module's @v directory made while the index held seen for the
+// path; it is used only if the index still holds seen, else the directory
+// is listed again. full asks for every version's details too (times and
+// zip hashes, which only module pages show).
+func (c *Catalog) check(ctx context.Context, path string, names []string, seen *modEntry, full bool) (*modEntry, error) {
+	mu := c.stripe(path)
+	mu.Lock()
+	defer mu.Unlock()
+	c.mu.RLock()
+	old := c.mods[path]
+	c.mu.RUnlock()
+	if names == nil || old != seen {
+		var err error
+		if names, err = c.listModule(ctx, path); err != nil {
+			return nil, err
+		}
+	}
+	fp, vfs := parseListing(names)
+	if old != nil && old.fp == fp && old.detailed && (old.full || !full) {
+		return old, nil
+	}
+	var n *modEntry
+	if len(vfs) > 0 {
+		var err error
+		if n, err = c.load(ctx, path, fp, vfs, old, full); err != nil {
+			return nil, err
+		}
+	}
+	if old == nil && n == nil {
+		return nil, nil
+	}
+	c.mu.Lock()
+	// Not old: Refresh may have entered a skeleton meanwhile.
+	c.replace(path, c.mods[path], n)
+	c.mu.Unlock()
+	return n, nil
+}
+
+// load reads the versions of a module that old does not hold with the same
+// files (with their details if full), and the latest go.mod's retractions
+// and deprecation.
+func (c *Catalog) load(ctx context.Context, path string, fp uint64, vfs []verFiles, old *modEntry, full bool) (*modEntry, error) {
+	m := &modEntry{path: path, lower: strings.ToLower(path), fp: fp, vers: make([]verEntry, 0, len(vfs)), detailed: true, full: true}
+	metas := map[string]*modMeta{}
+	var prev map[string]*verEntry
+	if old != nil && old.detailed {
+		prev = make(map[string]*verEntry, len(old.vers))
+		for i := range old.vers {
+			prev[old.vers[i].version.Value()] = &old.vers[i]
+		}
+	}
+	for _, vf := range vfs {
+		v := module.Version{Path: path, Version: vf.version}
+		var ve verEntry
+		if p := prev[vf.version]; p != nil && p.files == vf.files {
+			ve = *p
+		} else {
+			var meta *modMeta
+			var ok bool
+			var err error
+			if ve, meta, ok, err = c.readVersion(ctx, v, vf.files); err != nil {
+				return nil, err
+			} else if !ok {
+				continue
+			}
+			metas[vf.version] = meta
+		}
+		if full && ve.hashes&hasDetails == 0 {
+			if ok, err := c.readDetails(ctx, v, &ve); err != nil {
+				return nil, err
+			} else if !ok {
+				continue
+			}
+		}
+		m.full = m.full && ve.hashes&hasDetails != 0
+		m.vers = append(m.vers, ve)
+	}
+	if err := c.loadLatest(ctx, m, metas, old); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// modMeta is what the catalog needs of the latest go.mod.
+type modMeta struct {
+	deprecated string
+	isDepr     bool
+	retract    []retraction
+}
+
+func metaOf(mf *modfile.File) *modMeta {
+	meta := &modMeta{}
+	if mf.Module != nil && mf.Module.Deprecated != "" {
+		meta.deprecated, meta.isDepr = mf.Module.Deprecated, true
+	}
+	for _, r := range mf.Retract {
+		meta.retract = append(meta.retract, retraction{low: r.Low, high: r.High, rationale: r.Rationale})
+	}
+	return meta
+}
+
+// readVersion reads one version's files. It reports false when a file
+// it needs has gone (a delete under way; the next check sees it).
+func (c *Catalog) readVersion(ctx context.Context, v module.Version, f files) (ve verEntry, meta *modMeta, ok bool, err error) {
+	ve, meta, ok, err = c.readVersionFiles(ctx, v, f)
+	if meta == nil {
+		meta = &modMeta{}
+	}
+	return ve, meta, ok, err
+}
+
+func (c *Catalog) readVersionFiles(ctx context.Context, v module.Version, f files) (verEntry, *modMeta, bool, error) {
+	var meta *modMeta
+	ve := verEntry{version: intern(v.Version), files: f}
+	name := func(k modules.Kind) string {
+		n, _ := modules.Name(v, k)
+		return n
+	}
+	mod, err := store.ReadAll(ctx, c.st, name(modules.Mod))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ve, meta, false, nil
+	}
+	if err != nil {
+		return ve, meta, false, err
+	}
+	ve.modSize = int32(min(len(mod), 1<<31-1))
+	if h, ok := decodeH1(bundle.HashMod(mod)); ok {
+		ve.modHash, ve.hashes = h, ve.hashes|hasModHash
+	}
+	if mf, err := modfile.ParseLax("go.mod", mod, nil); err == nil {
+		meta = metaOf(mf)
+		if mf.Go != nil {
+			ve.goVersion = intern(mf.Go.Version)
+		}
+		if len(mf.Require) > 0 {
+			ve.reqs = make([]versionKey, 0, len(mf.Require))
+			for _, r := range mf.Require {
+				ve.reqs = append(ve.reqs, versionKey{intern(r.Mod.Path), intern(r.Mod.Version)})
+			}
+		}
+	}
+	if f&fZip == 0 {
+		return ve, meta, true, nil
+	}
+	fi, err := c.stat(ctx, name(modules.Zip))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ve, meta, false, nil
+	}
+	if err != nil {
+		return ve, meta, false, err
+	}
+	ve.zipSize = fi.Size()
+	return ve, meta, true, nil
+}
+
+// readDetails reads what only module pages show: the .info time and the
+// .ziphash. It reports false when the version is being deleted.
+func (c *Catalog) readDetails(ctx context.Context, v module.Version, ve *verEntry) (bool, error) {
+	if ve.files&fInfo != 0 {
+		name, _ := modules.Name(v, modules.Info)
+		info, err := store.ReadAll(ctx, c.st, name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		var ij modules.InfoJSON
+		if json.Unmarshal(info, &ij) == nil && !ij.Time.IsZero() {
+			ve.time = ij.Time.UnixNano()
+		}
+	}
+	if ve.files&fZipHash != 0 {
+		name, _ := modules.Name(v, modules.ZipHash)
+		zh, err := store.ReadAll(ctx, c.st, name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, err
+		}
+		if h, ok := decodeH1(strings.TrimSpace(string(zh))); ok {
+			ve.zipHash, ve.hashes = h, ve.hashes|hasZipHash
+		}
+	}
+	ve.hashes |= hasDetails
+	return true, nil
+}
+
+// localPather is implemented by stores whose objects are local files
+// (store.Disk): one stat call then gives an object's size.
+type localPather interface {
+	Path(name string) string
+}
+
+// stat returns the named object's file information.
+func (c *Catalog) stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	if lp, ok := c.st.(localPather); ok {
+		if err := store.CheckName(name); err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(lp.Path(name))
+		if err == nil && !fi.Mode().IsRegular() {
+			err = &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+		}
+		return fi, err
+	}
+	f, err := c.st.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Stat()
+}
+
+// loadLatest sets m.latest, m.retract and m.deprecated from the latest
+// go.mod: one just read (metas), the one old read, or read now.
+func (c *Catalog) loadLatest(ctx context.Context, m *modEntry, metas map[string]*modMeta, old *modEntry) error {
+	raw := chooseLatest(m.vers, nil)
+	if raw == "" {
+		return nil
+	}
+	m.rawLatest = raw
+	meta := metas[raw]
+	if meta == nil && old != nil && old.rawLatest == raw {
+		meta = &modMeta{deprecated: old.deprecated, isDepr: old.isDepr, retract: old.retract}
+	}
+	if meta == nil {
+		name, _ := modules.Name(module.Version{Path: m.path, Version: raw}, modules.Mod)
+		data, err := store.ReadAll(ctx, c.st, name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		meta = &modMeta{}
+		if mf, err := modfile.ParseLax("go.mod", data, nil); err == nil {
+			meta = metaOf(mf)
+		}
+	}
+	m.deprecated, m.isDepr, m.retract = meta.deprecated, meta.isDepr, meta.retract
+	m.latest = chooseLatest(m.vers, m)
+	if m.latest == "" {
+		m.latest = raw
+	}
+	return nil
+}
+
+// chooseLatest picks from complete versions in semver order as the go
+// command does for @latest: the highest release (a +incompatible one only
+// if there is no other), else the highest pre-release, else the highest
+// pseudo-version; versions that retr retracts are left out (retr nil: none).
+func chooseLatest(vers []verEntry, retr *modEntry) string {
+	var release, incompatible, pre, pseudo string
+	for i := range vers {
+		ve := &vers[i]
+		if ve.goModOnly() {
+			continue
+		}
+		v := ve.version.Value()
+		if retr != nil {
+			if _, ok := retr.retractedBy(v); ok {
+				continue
+			}
+		}
+		switch {
+		case module.IsPseudoVersion(v):
+			pseudo = v
+		case semver.Prerelease(v) != "":
+			pre = v
+		case strings.HasSuffix(v, "+incompatible"):
+			incompatible = v
+		default:
+			release = v
+		}
+	}
+	return cmpOrString(release, incompatible, pre, pseudo)
+}
+
+func cmpOrString(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// decodeH1 decodes an "h1:" hash.
+func decodeH1(s string) ([32]byte, bool) {
+	var h [32]byte
+	b64, ok := strings.CutPrefix(s, "h1:")
+	if !ok || base64.StdEncoding.DecodedLen(len(b64)) < 32 {
+		return h, false
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(b) != 32 {
+		return h, false
+	}
+	copy(h[:], b)
+	return h, true
+}
+
+func encodeH1(h [32]byte) string {
+	return "h1:" + base64.StdEncoding.EncodeToString(h[:])
+}
+
+// Refresh brings the whole index up to date: it lists every module's @v
+// directory, reads the modules whose listing changed, drops the modules
+// that no longer have a version, and reads new import records and
+// publishes. The first Refresh to walk the whole store makes the catalog
+// Ready, even if some modules could not be read (their error is returned;
+// they are tried again next time).
+func (c *Catalog) Refresh(ctx context.Context) error {
+	c.refreshing.Lock()
+	defer c.refreshing.Unlock()
+	start := time.Now()
+	if err := c.refreshBundles(ctx); err != nil {
+		return err
+	}
+	if err := c.refreshPublished(ctx); err != nil {
+		return err
+	}
+	// First the walk: every @v directory listed, and modules the index
+	// does not know yet entered at once as skeletons (versions from the
+	// listing, no file read), a thousand at a time, so that search
+	// results are complete long before every go.mod is read.
+	type job struct {
+		path  string
+		names []string
+		seen  *modEntry
+		vfs   []verFiles
+		fp    uint64
+	}
+	var todo []job
+	var fresh []int // indexes in todo of modules new to the index
+	flush := func() {
+		c.mu.Lock()
+		for _, i := range fresh {
+			j := &todo[i]
+			if c.mods[j.path] == nil {
+				c.replace(j.path, nil, skeleton(j.path, j.fp, j.vfs))
+			}
+			j.seen = c.mods[j.path]
+		}
+		c.mu.Unlock()
+		fresh = fresh[:0]
+	}
+	seen := map[string]bool{}
+	err := c.walk(ctx, modules.Root, func(path string, names []string) {
+		seen[path] = true
+		fp, vfs := parseListing(names)
+		c.mu.RLock()
+		cur := c.mods[path]
+		c.mu.RUnlock()
+		if cur != nil && cur.fp == fp && cur.detailed || cur == nil && len(vfs) == 0 {
+			return
+		}
+		todo = append(todo, job{path, names, cur, vfs, fp})
+		if cur == nil && len(vfs) > 0 {
+			if fresh = append(fresh, len(todo)-1); len(fresh) >= 1000 {
+				flush()
+			}
+		}
+	})
+	flush()
+	if err != nil {
+		return err
+	}
+
+	// Then read what changed, in parallel.
+	jobs := make(chan job)
+	var (
+		errMu    sync.Mutex
+		firstErr error
+	)
+	var wg sync.WaitGroup
+	for range max(2, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for j := range jobs {
+				if _, err := c.check(ctx, j.path, j.names, j.seen, false); err != nil {
+					errMu.Lock()
+					firstErr = cmp.Or(firstErr, fmt.Errorf("%s: %w", j.path, err))
+					errMu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range todo {
+		jobs <- todo[i]
+		todo[i] = job{} // let its listing go
+	}
+	close(jobs)
+	wg.Wait()
+	// Modules indexed but not seen: check them one by one (a module
+	// whose directory appeared after the walk passed it stays).
+	c.mu.RLock()
+	var gone []string
+	for p := range c.mods {
+		if !seen[p] {
+			gone = append(gone, p)
+		}
+	}
+	c.mu.RUnlock()
+	for _, p := range gone {
+		if _, err := c.check(ctx, p, nil, nil, false); err != nil {
+			firstErr = cmp.Or(firstErr, fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	// A module that could not be read (an unreadable file, say) keeps its
+	// previous entry and is reported; the pass over everything else
+	// counts, so one bad file does not keep the catalog partial forever.
+	c.mu.Lock()
+	c.lastRun = start
+	c.mu.Unlock()
+	c.markReady()
+	return firstErr
+}
+
+// skeleton is the entry of a module whose files were not read yet: its
+// versions as the listing names them.
+func skeleton(path string, fp uint64, vfs []verFiles) *modEntry {
+	m := &modEntry{path: path, lower: strings.ToLower(path), fp: fp, vers: make([]verEntry, len(vfs))}
+	for i, vf := range vfs {
+		m.vers[i] = verEntry{version: intern(vf.version), files: vf.files}
+	}
+	m.latest = chooseLatest(m.vers, nil)
+	return m
+}
+
+// walk lists dir and its sub-directories and calls fn for every @v
+// directory with the module path and the directory's listing.
+func (c *Catalog) walk(ctx context.Context, dir string, fn func(path string, names []string)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	names, err := c.st.List(ctx, dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		sub, ok := strings.CutSuffix(n, "/")
+		if !ok {
+			continue
+		}
+		if sub == "@v" {
+			esc := strings.TrimPrefix(dir, modules.Root+"/")
+			p, err := module.UnescapePath(esc)
+			if err != nil || module.CheckPath(p) != nil {
+				continue
+			}
+			vnames, err := c.st.List(ctx, dir+"/@v")
+			if err != nil {
+				return err
+			}
+			fn(p, vnames)
+			continue
+		}
+		if dir == modules.Root && sub == "sumdb" {
+			continue // the go command's checksum-database cache in a GOMODCACHE store
+		}
+		if err := c.walk(ctx, dir+"/"+sub, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RefreshModules brings the index's entries for the given module paths
+// up to date at once: a server calls it after its own imports, publishes
+// and deletes.
+func (c *Catalog) RefreshModules(ctx context.Context, paths ...string) error {
+	for _, p := range paths {
+		if _, err := c.check(ctx, p, nil, nil, false); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	if err := c.refreshBundles(ctx); err != nil {
+		return err
+	}
+	return c.refreshPublished(ctx)
+}
