@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -90,7 +91,7 @@ func benchStore(b *testing.B, n int) (dir string, modulesN int) {
 	r := rand.New(rand.NewPCG(uint64(n), 7))
 	for m := range modulesN {
 		path := benchPath(m)
-		vdir, err := modules.VersionDir(path)
+		vdir, err := modfiles.VersionDir(path)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/importer"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -152,7 +153,7 @@ func TestModule(t *testing.T) {
 	}
 	v120 := m.Versions[1]
 	v := module.Version{Path: lib, Version: "v1.2.0"}
-	if v120.ZipHash != fakeH1(fakeZip(v)) || v120.ModHash != bundle.HashMod([]byte(latestMod)) {
+	if v120.ZipHash != fakeH1(fakeZip(v)) || v120.ModHash != modfiles.HashMod([]byte(latestMod)) {
 		t.Errorf("hashes %s %s", v120.ZipHash, v120.ModHash)
 	}
 	if v120.ZipSize != int64(len(fakeZip(v))) || v120.ModSize != int64(len(latestMod)) {
@@ -460,7 +461,7 @@ func TestUnreadableModule(t *testing.T) {
 	st := newDisk(t)
 	add(t, st, "example.com/good@v1.0.0", "", true, t0)
 	add(t, st, "example.com/bad@v1.0.0", "", true, t0)
-	bad, _ := modules.Name(module.Version{Path: "example.com/bad", Version: "v1.0.0"}, modules.Mod)
+	bad, _ := modfiles.Name(module.Version{Path: "example.com/bad", Version: "v1.0.0"}, modfiles.Mod)
 	c := New(failingStore{st, bad})
 	if err := c.Refresh(ctx); !errors.Is(err, errInjected) {
 		t.Fatalf("Refresh: %v, want the injected error", err)

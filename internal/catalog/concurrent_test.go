@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -50,7 +51,7 @@ func TestConcurrentRefreshWhileWriting(t *testing.T) {
 			}
 			// Versions never change: add each at most once, and never
 			// again once deleted.
-			name, _ := modules.Name(module.Version{Path: p, Version: v}, modules.Mod)
+			name, _ := modfiles.Name(module.Version{Path: p, Version: v}, modfiles.Mod)
 			gone, _ := repo.IsGone(ctx, module.Version{Path: p, Version: v})
 			if ok, _ := store.Exists(ctx, other, name); ok || gone != nil {
 				continue

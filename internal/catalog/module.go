@@ -11,7 +11,7 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
-	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -183,7 +183,7 @@ func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (
 
 // requires reads the require directives of v's go.mod.
 func (c *Catalog) requires(ctx context.Context, v module.Version) ([]Requirement, error) {
-	name, err := modules.Name(v, modules.Mod)
+	name, err := modfiles.Name(v, modfiles.Mod)
 	if err != nil {
 		return nil, &NotFoundError{Path: v.Path, Version: v.Version}
 	}

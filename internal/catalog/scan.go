@@ -20,7 +20,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
-	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -32,11 +32,11 @@ type verFiles struct {
 }
 
 var kindBits = map[string]files{
-	string(modules.Info):    fInfo,
-	string(modules.Mod):     fMod,
-	string(modules.Zip):     fZip,
-	string(modules.ZipHash): fZipHash,
-	string(modules.Gone):    fGone,
+	string(modfiles.Info):    fInfo,
+	string(modfiles.Mod):     fMod,
+	string(modfiles.Zip):     fZip,
+	string(modfiles.ZipHash): fZipHash,
+	string(modfiles.Gone):    fGone,
 }
 
 // parseListing reads the names List returned for a module's @v directory:
@@ -87,7 +87,7 @@ func shown(f files) bool {
 
 // listModule lists the module's @v directory.
 func (c *Catalog) listModule(ctx context.Context, path string) ([]string, error) {
-	dir, err := modules.VersionDir(path)
+	dir, err := modfiles.VersionDir(path)
 	if err != nil {
 		return nil, err
 	}
@@ -210,11 +210,11 @@ func (c *Catalog) readVersion(ctx context.Context, v module.Version, f files) (v
 func (c *Catalog) readVersionFiles(ctx context.Context, v module.Version, f files) (verEntry, *modMeta, bool, error) {
 	var meta *modMeta
 	ve := verEntry{version: intern(v.Version), files: f}
-	name := func(k modules.Kind) string {
-		n, _ := modules.Name(v, k)
+	name := func(k modfiles.Kind) string {
+		n, _ := modfiles.Name(v, k)
 		return n
 	}
-	mod, err := store.ReadAll(ctx, c.st, name(modules.Mod))
+	mod, err := store.ReadAll(ctx, c.st, name(modfiles.Mod))
 	if errors.Is(err, fs.ErrNotExist) {
 		return ve, meta, false, nil
 	}
@@ -222,7 +222,7 @@ func (c *Catalog) readVersionFiles(ctx context.Context, v module.Version, f file
 		return ve, meta, false, err
 	}
 	ve.modSize = int32(min(len(mod), 1<<31-1))
-	if h, ok := decodeH1(bundle.HashMod(mod)); ok {
+	if h, ok := decodeH1(modfiles.HashMod(mod)); ok {
 		ve.modHash, ve.hashes = h, ve.hashes|hasModHash
 	}
 	if mf, err := modfile.ParseLax("go.mod", mod, nil); err == nil {
@@ -240,7 +240,7 @@ func (c *Catalog) readVersionFiles(ctx context.Context, v module.Version, f file
 	if f&fZip == 0 {
 		return ve, meta, true, nil
 	}
-	fi, err := c.stat(ctx, name(modules.Zip))
+	fi, err := c.stat(ctx, name(modfiles.Zip))
 	if errors.Is(err, fs.ErrNotExist) {
 		return ve, meta, false, nil
 	}
@@ -255,7 +255,7 @@ func (c *Catalog) readVersionFiles(ctx context.Context, v module.Version, f file
 // .ziphash. It reports false when the version is being deleted.
 func (c *Catalog) readDetails(ctx context.Context, v module.Version, ve *verEntry) (bool, error) {
 	if ve.files&fInfo != 0 {
-		name, _ := modules.Name(v, modules.Info)
+		name, _ := modfiles.Name(v, modfiles.Info)
 		info, err := store.ReadAll(ctx, c.st, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
@@ -269,7 +269,7 @@ func (c *Catalog) readDetails(ctx context.Context, v module.Version, ve *verEntr
 		}
 	}
 	if ve.files&fZipHash != 0 {
-		name, _ := modules.Name(v, modules.ZipHash)
+		name, _ := modfiles.Name(v, modfiles.ZipHash)
 		zh, err := store.ReadAll(ctx, c.st, name)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return false, err
@@ -321,7 +321,7 @@ func (c *Catalog) loadLatest(ctx context.Context, m *modEntry, metas map[string]
 		meta = &modMeta{deprecated: old.deprecated, isDepr: old.isDepr, retract: old.retract}
 	}
 	if meta == nil {
-		name, _ := modules.Name(module.Version{Path: m.path, Version: raw}, modules.Mod)
+		name, _ := modfiles.Name(module.Version{Path: m.path, Version: raw}, modfiles.Mod)
 		data, err := store.ReadAll(ctx, c.st, name)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
@@ -440,7 +440,7 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 		fresh = fresh[:0]
 	}
 	seen := map[string]bool{}
-	err := c.walk(ctx, modules.Root, func(path string, names []string) {
+	err := c.walk(ctx, modfiles.Root, func(path string, names []string) {
 		seen[path] = true
 		fp, vfs := parseListing(names)
 		c.mu.RLock()
@@ -537,7 +537,7 @@ func (c *Catalog) walk(ctx context.Context, dir string, fn func(path string, nam
 			continue
 		}
 		if sub == "@v" {
-			esc := strings.TrimPrefix(dir, modules.Root+"/")
+			esc := strings.TrimPrefix(dir, modfiles.Root+"/")
 			p, err := module.UnescapePath(esc)
 			if err != nil || module.CheckPath(p) != nil {
 				continue
@@ -549,7 +549,7 @@ func (c *Catalog) walk(ctx context.Context, dir string, fn func(path string, nam
 			fn(p, vnames)
 			continue
 		}
-		if dir == modules.Root && sub == "sumdb" {
+		if dir == modfiles.Root && sub == "sumdb" {
 			continue // the go command's checksum-database cache in a GOMODCACHE store
 		}
 		if err := c.walk(ctx, dir+"/"+sub, fn); err != nil {

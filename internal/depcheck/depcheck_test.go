@@ -40,7 +40,7 @@ var layers = [][]string{
 	{"internal/publish", "internal/trust", "internal/importer", "internal/inventory"},
 	// 6: export (the connected side); what counts as tampering; what a
 	// bundle or a store holds (inspect, SBOMs of a store).
-	{"internal/export", "internal/tamper", "internal/inspect", "internal/sbom/storedoc"},
+	{"internal/export", "internal/tamper", "internal/inspect", "internal/sbom/storedoc", "internal/catalog"},
 	// 7: the server.
 	{"internal/server"},
 	// 8: the command.
