@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/modferry/modferry/internal/digest"
 )
 
 // Actions recorded by modferry. Entry.Action is a plain string so that a
@@ -74,7 +76,7 @@ func (e *Entry) check() error {
 		return errors.New("actor is missing")
 	case e.Result == "":
 		return errors.New("result is missing")
-	case !isHash(e.Prev):
+	case !digest.IsHex(e.Prev):
 		return fmt.Errorf("prev %q is not a lower-case hex SHA-256", e.Prev)
 	}
 	return nil
@@ -84,19 +86,6 @@ func (e *Entry) check() error {
 func hashLine(line []byte) string {
 	sum := sha256.Sum256(line)
 	return hex.EncodeToString(sum[:])
-}
-
-func isHash(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // parseLine decodes one line (without its newline) strictly: one JSON

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/modferry/modferry/internal/digest"
 	"github.com/modferry/modferry/internal/safefile"
 )
 
@@ -388,7 +389,7 @@ func (h Head) String() string { return strconv.FormatInt(h.Seq, 10) + ":" + h.Ha
 func ParseHead(s string) (Head, error) {
 	seq, hash, ok := strings.Cut(strings.TrimSpace(s), ":")
 	n, err := strconv.ParseInt(seq, 10, 64)
-	if !ok || err != nil || n < 0 || !isHash(hash) || n == 0 && hash != Genesis {
+	if !ok || err != nil || n < 0 || !digest.IsHex(hash) || n == 0 && hash != Genesis {
 		return Head{}, fmt.Errorf("audit: invalid head %q: want SEQ:SHA256HEX", s)
 	}
 	return Head{Seq: n, Hash: hash}, nil
@@ -415,7 +416,7 @@ func (l *Log) readHead() (Head, error) {
 		return Head{}, err
 	}
 	var h Head
-	if err := json.Unmarshal(b, &h); err != nil || h.Seq < 0 || !isHash(h.Hash) {
+	if err := json.Unmarshal(b, &h); err != nil || h.Seq < 0 || !digest.IsHex(h.Hash) {
 		return Head{}, fmt.Errorf("%w: %s is not valid", ErrTampered, path)
 	}
 	return h, nil

@@ -1,10 +1,10 @@
 package bundle
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"os"
+
+	"github.com/modferry/modferry/internal/digest"
 )
 
 // HashFile returns the manifest entry for member name, whose content is the
@@ -20,10 +20,9 @@ func HashFile(name, filename string) (File, error) {
 
 // HashReader returns the manifest entry for member name with content r.
 func HashReader(name string, r io.Reader) (File, error) {
-	h := sha256.New()
-	n, err := io.Copy(h, r)
+	sum, n, err := digest.Reader(r)
 	if err != nil {
 		return File{}, err
 	}
-	return File{Path: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return File{Path: name, Size: n, SHA256: sum}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/semver"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/modferry/modferry/internal/digest"
 	"github.com/modferry/modferry/internal/modfiles"
 )
 
@@ -259,7 +260,7 @@ func (m *Manifest) validateHeader() error {
 	if err := checkText("toolVersion", m.ToolVersion, true); err != nil {
 		return err
 	}
-	if m.BaseInventory != "" && !isHexSHA256(m.BaseInventory) {
+	if m.BaseInventory != "" && !digest.IsHex(m.BaseInventory) {
 		return fmt.Errorf("baseInventory %q is not a hex SHA-256", m.BaseInventory)
 	}
 	return nil
@@ -312,7 +313,7 @@ func (m *Manifest) validateProjects() error {
 		if err := checkText(fmt.Sprintf("projects[%d].vcsRevision", i), p.VCSRevision, false); err != nil {
 			return err
 		}
-		if p.GoSumSHA256 != "" && !isHexSHA256(p.GoSumSHA256) {
+		if p.GoSumSHA256 != "" && !digest.IsHex(p.GoSumSHA256) {
 			return fmt.Errorf("projects[%d].goSumSHA256 %q is not a hex SHA-256", i, p.GoSumSHA256)
 		}
 		if projects[p.Path] {
@@ -345,7 +346,7 @@ func (m *Manifest) validateFiles() (map[string]File, error) {
 		if _, dup := files[f.Path]; dup {
 			return nil, fmt.Errorf("files: %w: %q listed twice", ErrDuplicate, f.Path)
 		}
-		if !isHexSHA256(f.SHA256) {
+		if !digest.IsHex(f.SHA256) {
 			return nil, fmt.Errorf("files: %q: sha256 %q is not lower-case hex SHA-256", f.Path, f.SHA256)
 		}
 		if limit := sizeLimit(mem); f.Size < 0 || f.Size > limit {
@@ -460,19 +461,6 @@ func checkText(field, s string, required bool) error {
 		}
 	}
 	return nil
-}
-
-func isHexSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 func isH1(s string) bool {

@@ -23,7 +23,7 @@ var layers = [][]string{
 	// signatures, module-file naming and hashing.
 	{"internal/buildinfo", "internal/connlimit", "internal/diskfree", "internal/progress",
 		"internal/scratch", "internal/sign", "internal/pgp", "internal/sbom", "internal/align",
-		"internal/modfiles", "internal/depcheck"},
+		"internal/modfiles", "internal/digest", "internal/depcheck"},
 	// 1: atomic files and locks.
 	{"internal/safefile"},
 	// 2: module zips, the store, module resolution.
@@ -54,7 +54,7 @@ var protocol = []string{
 	"internal/bundle", "internal/checksumdb", "internal/modfiles", "internal/sign", "internal/pgp",
 	"internal/trust", "internal/vulndb", "internal/store", "internal/onezip", "internal/memzip",
 	"internal/parts", "internal/safefile", "internal/scratch", "internal/audit", "internal/auth",
-	"internal/inventory", "internal/align", "internal/resolve", "internal/sbom", "internal/api",
+	"internal/inventory", "internal/align", "internal/resolve", "internal/sbom", "internal/api", "internal/digest",
 }
 
 // forbiddenToProtocol are what protocol packages must not depend on; a

@@ -38,6 +38,7 @@ import (
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
+	"github.com/modferry/modferry/internal/digest"
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/safefile"
@@ -117,14 +118,14 @@ const StagingDir = "staging"
 // Import verifies the bundle file and adds it to the store. A bundle the
 // store's import history records already is not read again.
 func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options) (*Result, error) {
-	digest, err := fileDigest(bundleFile)
+	sum, err := digest.File(bundleFile)
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := store.Exists(ctx, st, "bundles/"+digest+".json"); err != nil {
+	if ok, err := store.Exists(ctx, st, "bundles/"+sum+".json"); err != nil {
 		return nil, err
 	} else if ok {
-		return &Result{Digest: digest, AlreadyImported: true}, nil
+		return &Result{Digest: sum, AlreadyImported: true}, nil
 	}
 	f, err := os.Open(bundleFile)
 	if err != nil {
@@ -407,19 +408,6 @@ func compare(ctx context.Context, st store.Store, mod bundle.Module) (bool, erro
 	}
 	infoName, _ := modfiles.Name(v, modfiles.Info)
 	return store.Exists(ctx, st, infoName)
-}
-
-func fileDigest(name string) (string, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", name, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // lockStore takes the store's import lock, so that two imports never

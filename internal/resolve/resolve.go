@@ -2,11 +2,8 @@ package resolve
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -21,6 +18,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
+	"github.com/modferry/modferry/internal/digest"
 	"github.com/modferry/modferry/internal/modfiles"
 )
 
@@ -210,7 +208,7 @@ func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*Pro
 	if pc.Workspace {
 		sum = "go.work.sum"
 	}
-	if info.GoSumSHA256, err = fileSHA256(filepath.Join(pc.Orig, sum)); err != nil {
+	if info.GoSumSHA256, err = goSumSHA256(filepath.Join(pc.Orig, sum)); err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", pc.Orig, err)
 	}
 	run := func(dir string, m mode, args ...string) error {
@@ -290,23 +288,6 @@ func gitRevision(ctx context.Context, dir string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
-}
-
-// fileSHA256 returns the hex SHA-256 of a file, or "" if it does not exist.
-func fileSHA256(name string) (string, error) {
-	f, err := os.Open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // adoptDirect copies into the store every module file of the module cache
@@ -539,4 +520,14 @@ func dropStatOnly(served map[string]File, logf func(string, ...any)) []File {
 		files = append(files, f)
 	}
 	return files
+}
+
+// goSumSHA256 returns the hex SHA-256 of a go.sum file, or "" if there is
+// none.
+func goSumSHA256(name string) (string, error) {
+	d, err := digest.File(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	return d, err
 }

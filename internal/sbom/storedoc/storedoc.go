@@ -12,8 +12,6 @@ package storedoc
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +27,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/digest"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
@@ -164,7 +163,7 @@ func zipFacts(ctx context.Context, st store.Store, mods []sbom.Module, hasZip ma
 				return err
 			}
 			defer cleanup()
-			sum, err := fileSHA256(file)
+			sum, err := digest.File(file)
 			if err != nil {
 				return err
 			}
@@ -206,19 +205,6 @@ func localFile(ctx context.Context, st store.Store, name string) (string, func()
 		return "", nil, err
 	}
 	return tmp.Name(), cleanup, nil
-}
-
-func fileSHA256(name string) (string, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Roots returns the projects and module arguments recorded in the
