@@ -18,7 +18,8 @@ import (
 )
 
 // Run runs the contract suite against stores made by newStore, which must
-// return a new, empty store for each call.
+// return a new, empty store for each call. Optional capabilities
+// (store.CompareAndSwapper) are checked when the store has them.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := context.Background()
 	put := func(t *testing.T, s store.Store, name, data string) {
@@ -265,6 +266,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Errorf("WriteBatch with a bad name: %v", err)
 		}
 	})
+
+	t.Run("CompareAndSwap", func(t *testing.T) { runCAS(t, newStore) })
 
 	t.Run("BadNames", func(t *testing.T) {
 		s := newStore(t)
