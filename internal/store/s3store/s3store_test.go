@@ -64,11 +64,18 @@ func sharedServer(t *testing.T) *miniotest.Server {
 
 var prefixes atomic.Int64
 
-// newStore opens a store on a prefix no other test uses.
+// newStore opens a store on a prefix no other test uses. Its spool
+// directory must be empty when the test ends.
 func newStore(t *testing.T) *s3store.Store {
 	t.Helper()
 	u := fmt.Sprintf("s3://%s/t%d-%d", miniotest.Bucket, time.Now().UnixNano(), prefixes.Add(1))
-	s, err := s3store.New(context.Background(), u, s3store.Options{TempDir: t.TempDir()})
+	tmp := t.TempDir()
+	t.Cleanup(func() {
+		if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+			t.Errorf("spool files left behind: %v", ents)
+		}
+	})
+	s, err := s3store.New(context.Background(), u, s3store.Options{TempDir: tmp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +133,9 @@ func TestStreaming(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i * 7 / 5)
 	}
-	if err := s.Put(ctx, "download/m/@v/v1.0.0.zip", bytes.NewReader(data)); err != nil {
+	// A plain reader, spooled to a temporary file (larger than the
+	// in-memory spool).
+	if err := s.Put(ctx, "download/m/@v/v1.0.0.zip", struct{ io.Reader }{bytes.NewReader(data)}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -207,6 +216,45 @@ func TestStreaming(t *testing.T) {
 		t.Fatal("Read after Close succeeded")
 	}
 }
+
+// TestPutSources uploads from the kinds of readers callers pass: a file
+// (sent from its current offset, without a copy), and a large stream that
+// fails half-way (nothing uploaded).
+func TestPutSources(t *testing.T) {
+	sharedServer(t)
+	ctx := context.Background()
+	s := newStore(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 512<<10) // 8 MiB
+	p := filepath.Join(t.TempDir(), "staged.zip")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(16, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "from/file", f); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := store.ReadAll(ctx, s, "from/file"); err != nil || !bytes.Equal(b, data[16:]) {
+		t.Fatalf("object from a file: %d bytes, %v; want %d", len(b), err, len(data)-16)
+	}
+	boom := errors.New("boom")
+	if err := s.Put(ctx, "from/stream", io.MultiReader(bytes.NewReader(data), errReader{boom})); !errors.Is(err, boom) {
+		t.Fatalf("Put of a failing stream: %v, want boom", err)
+	}
+	if _, err := s.Open(ctx, "from/stream"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a failed Put left an object: %v", err)
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // TestUnreachable: an endpoint where nothing listens gives an error that
 // names it.
