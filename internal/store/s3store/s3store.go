@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -29,6 +31,9 @@ type Store struct {
 	endpoint string // for messages
 	tempDir  string
 }
+
+// maxIdleConns is how many idle connections to the endpoint are kept.
+const maxIdleConns = 128
 
 // Options tune New. The zero value is the default.
 type Options struct {
@@ -74,6 +79,17 @@ func New(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
+	}
+	if c, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		// One endpoint serves every request: keep as many idle
+		// connections to it as a busy server has requests in flight,
+		// not the SDK's default of 10.
+		cfg.HTTPClient = c.WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = maxIdleConns
+			if t.MaxIdleConns < maxIdleConns {
+				t.MaxIdleConns = maxIdleConns
+			}
+		})
 	}
 	s := &Store{bucket: bucket, prefix: prefix, region: cfg.Region, tempDir: opts.TempDir}
 	s.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
