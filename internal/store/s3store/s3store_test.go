@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -176,11 +177,22 @@ func TestStreaming(t *testing.T) {
 		t.Fatalf("suffix GET: %d, %q", code, b)
 	}
 
+	// Open and a short read stream: far less is allocated than the
+	// object's size.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	f, err := s.Open(ctx, "download/m/@v/v1.0.0.zip")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	if _, err := io.ReadFull(f, make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > uint64(len(data))/4 {
+		t.Fatalf("Open and a 4 KiB read allocated %d bytes for an object of %d", n, len(data))
+	}
 	fi, err := f.Stat()
 	if err != nil || fi.Size() != int64(len(data)) || fi.Name() != "v1.0.0.zip" {
 		t.Fatalf("Stat = %v, %v", fi, err)
