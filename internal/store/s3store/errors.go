@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/url"
 	"strings"
+	"syscall"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
@@ -150,6 +152,16 @@ func (s *Store) wrap(op, name string, err error) error {
 		e.Kind = ErrUnavailable
 	}
 	return e
+}
+
+// wrapBody classifies an error reading a response body: a connection
+// lost in the middle of it makes ErrUnavailable.
+func (s *Store) wrapBody(op, name string, err error) error {
+	var ne net.Error
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.As(err, &ne) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Op: op, Name: name, Bucket: s.bucket, Endpoint: s.endpoint, Kind: ErrUnavailable, Err: err}
+	}
+	return s.wrap(op, name, err)
 }
 
 // isPrecondition reports whether err is S3's refusal of a conditional

@@ -104,13 +104,14 @@ func (f *file) Read(p []byte) (int, error) {
 	n, err := f.body.Read(p)
 	f.pos += int64(n)
 	f.bodyPos += int64(n)
-	switch {
-	case errors.Is(err, io.EOF) && f.pos < f.info.size:
+	if errors.Is(err, io.EOF) && f.pos < f.info.size {
 		err = io.ErrUnexpectedEOF
-	case err != nil && !errors.Is(err, io.EOF):
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		// The next Read asks again from f.pos.
 		f.body.Close()
 		f.body = nil
-		err = f.s.wrap("read", f.name, err)
+		err = f.s.wrapBody("read", f.name, err)
 	}
 	return n, err
 }

@@ -306,7 +306,31 @@ func TestStopAndRecover(t *testing.T) {
 	if err := s.Put(ctx, "a/b", strings.NewReader("kept")); err != nil {
 		t.Fatal(err)
 	}
-	srv.Stop()
+	big := bytes.Repeat([]byte("modferry"), 4<<20) // 32 MiB: more than socket buffers hold
+	if err := s.Put(ctx, "a/big", bytes.NewReader(big)); err != nil {
+		t.Fatal(err)
+	}
+
+	// Killed in the middle of a read: the read fails.
+	f, err := s.Open(ctx, "a/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	if _, err := io.ReadFull(f, head); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	n, err := io.Copy(io.Discard, f)
+	if !errors.Is(err, s3store.ErrUnavailable) || !strings.Contains(err.Error(), srv.Endpoint) {
+		t.Fatalf("read of %d more bytes with MinIO killed: %v, want ErrUnavailable naming %s", n, err, srv.Endpoint)
+	}
+	t.Logf("read with MinIO killed: %v", err)
+	pos, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = s.Open(ctx, "a/b")
 	if !errors.Is(err, s3store.ErrUnavailable) || !strings.Contains(err.Error(), srv.Endpoint) {
 		t.Fatalf("Open with MinIO stopped: %v, want ErrUnavailable naming %s", err, srv.Endpoint)
@@ -320,6 +344,11 @@ func TestStopAndRecover(t *testing.T) {
 	}
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
+	}
+	// The same File goes on from where it stopped.
+	rest, err := io.ReadAll(f)
+	if err != nil || !bytes.Equal(rest, big[pos:]) {
+		t.Fatalf("after restart read %d bytes from %d, %v; want the %d left", len(rest), pos, err, len(big)-int(pos))
 	}
 	b, err := store.ReadAll(ctx, s, "a/b")
 	if err != nil || string(b) != "kept" {

@@ -257,6 +257,17 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
+// Kill kills the server at once (SIGKILL), as a crash would, and waits
+// for it to exit. The drives stay for Restart.
+func (s *Server) Kill() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
 // Restart starts a stopped server again, on the same port and drives.
 func (s *Server) Restart() error {
 	if s.cmd != nil {
