@@ -47,10 +47,16 @@ var ErrNoBinary = errors.New("no minio binary")
 var errExited = errors.New("minio exited before it served")
 
 // CacheBinary returns where scripts/test.sh keeps the binary it builds.
+// Like the script, it uses $XDG_CACHE_HOME, else $HOME/.cache, on every
+// system.
 func CacheBinary() (string, error) {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return "", err
+	dir := os.Getenv("XDG_CACHE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(home, ".cache")
 	}
 	return filepath.Join(dir, "modferry", "minio", Version, "minio"), nil
 }
