@@ -1,6 +1,7 @@
 package miniotest
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,5 +35,43 @@ func TestStart(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.Dir, "drive4")); err != nil {
 		t.Fatalf("no fourth drive: %v", err)
+	}
+}
+
+// TestFind: MODFERRY_MINIO first, then PATH, then the cache; nothing found
+// is ErrNoBinary, which Require turns into a skip (or a failure with
+// MODFERRY_REQUIRE_MINIO=1).
+func TestFind(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir)
+	t.Setenv("XDG_CACHE_HOME", dir)
+	t.Setenv("MODFERRY_MINIO", "")
+	if _, err := Find(); !errors.Is(err, ErrNoBinary) {
+		t.Fatalf("Find with no binary: %v, want ErrNoBinary", err)
+	}
+	cached, _ := CacheBinary()
+	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cached, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Find(); err != nil || p != cached {
+		t.Fatalf("Find = %q, %v; want the cached %s", p, err, cached)
+	}
+	onPath := filepath.Join(dir, "minio")
+	if err := os.WriteFile(onPath, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Find(); err != nil || p != onPath {
+		t.Fatalf("Find = %q, %v; want %s on PATH", p, err, onPath)
+	}
+	t.Setenv("MODFERRY_MINIO", cached)
+	if p, err := Find(); err != nil || p != cached {
+		t.Fatalf("Find = %q, %v; want MODFERRY_MINIO", p, err)
+	}
+	t.Setenv("MODFERRY_MINIO", filepath.Join(dir, "absent"))
+	if _, err := Find(); err == nil {
+		t.Fatal("Find with MODFERRY_MINIO naming nothing succeeded")
 	}
 }
