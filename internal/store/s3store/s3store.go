@@ -93,6 +93,9 @@ func New(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	s := &Store{bucket: bucket, prefix: prefix, region: cfg.Region, tempDir: opts.TempDir}
 	s.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
+		// Ranged GETs carry no whole-object checksum; the SDK would
+		// log each one to stderr.
+		o.DisableLogOutputChecksumValidationSkipped = true
 		if o.BaseEndpoint != nil {
 			o.UsePathStyle = true
 			s.endpoint = *o.BaseEndpoint

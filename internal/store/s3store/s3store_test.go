@@ -453,3 +453,37 @@ func TestSharedFiles(t *testing.T) {
 		t.Fatalf("ReadAll = %q, %v", b, err)
 	}
 }
+
+// TestQuiet: the SDK writes nothing to stderr in normal operation (it
+// would log every ranged GET as unvalidated).
+func TestQuiet(t *testing.T) {
+	sharedServer(t)
+	ctx := context.Background()
+	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	saved := os.Stderr
+	os.Stderr = stderr // the SDK's logger takes os.Stderr when New loads the configuration
+	s := newStore(t)
+	os.Stderr = saved
+	data := bytes.Repeat([]byte{7}, 1<<20)
+	if err := s.Put(ctx, "q", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Open(ctx, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(1000, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(f); err != nil || len(b) != len(data)-1000 {
+		t.Fatalf("ranged read: %d bytes, %v", len(b), err)
+	}
+	if out, _ := os.ReadFile(stderr.Name()); len(out) != 0 {
+		t.Fatalf("the SDK wrote to stderr:\n%s", out)
+	}
+}
