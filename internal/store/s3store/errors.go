@@ -42,6 +42,8 @@ type Error struct {
 	// for any other.
 	Kind error
 	Err  error // the SDK's error
+
+	hint string // said after the cause
 }
 
 func (e *Error) Error() string {
@@ -64,7 +66,10 @@ func (e *Error) Error() string {
 	case store.ErrChanged:
 		b.WriteString(": object changed")
 	default:
-		fmt.Fprintf(&b, ": %s", cause(e.Err))
+		fmt.Fprintf(&b, ": %s answered %s", e.Endpoint, cause(e.Err))
+	}
+	if e.hint != "" {
+		fmt.Fprintf(&b, " (%s)", e.hint)
 	}
 	return b.String()
 }

@@ -133,7 +133,15 @@ func (s *Store) Check(ctx context.Context) error {
 		Prefix:  aws.String(s.dirPrefix("")),
 		MaxKeys: aws.Int32(1),
 	})
-	return s.wrap("check", "", err)
+	err = s.wrap("check", "", err)
+	// A listing has no missing object: a bare 404 is an endpoint that
+	// is no S3 API (a wrong URL, another service).
+	var e *Error
+	if errors.As(err, &e) && e.Kind == fs.ErrNotExist {
+		e.Kind = nil
+		e.hint = "is it an S3 endpoint?"
+	}
+	return err
 }
 
 // CreateBucket creates the store's bucket; a bucket that exists already

@@ -291,6 +291,31 @@ func TestUnreachable(t *testing.T) {
 	t.Log(err)
 }
 
+// TestNotS3: an endpoint that is some other HTTP server is not mistaken
+// for a missing object or bucket.
+func TestNotS3(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	miniotest.SetEnv(t, map[string]string{
+		"AWS_ENDPOINT_URL":            srv.URL,
+		"AWS_ENDPOINT_URL_S3":         "",
+		"AWS_REGION":                  "us-east-1",
+		"AWS_ACCESS_KEY_ID":           "k",
+		"AWS_SECRET_ACCESS_KEY":       "s",
+		"AWS_PROFILE":                 "",
+		"AWS_CONFIG_FILE":             filepath.Join(t.TempDir(), "none"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
+	})
+	_, err := s3store.New(context.Background(), "s3://b", s3store.Options{})
+	if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, s3store.ErrNoBucket) {
+		t.Fatalf("New on a plain HTTP server: %v", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, srv.URL) || !strings.Contains(msg, "404") {
+		t.Fatalf("error does not name the endpoint and its answer: %s", msg)
+	}
+	t.Log(err)
+}
+
 // TestStopAndRecover stops MinIO under an open store: requests fail with
 // an error naming the endpoint, then work again once MinIO is back, with
 // the same store.
