@@ -30,15 +30,15 @@ func TestHeadNeverMovesBack(t *testing.T) {
 	ctx := context.Background()
 	sdb := newTestDB(t)
 	fx := fixtures(t)
-	sdb.addFiller(t, 20)
-	sdb.add(t, fx[0])
-	old, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.key, Fetch: sdb.fetch, Modules: fx[:1]})
+	sdb.AddFiller(t, 20)
+	addHashes(t, sdb, fx[0])
+	old, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.Key, Fetch: sdb.Fetch, Modules: fx[:1]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sdb.addFiller(t, 30)
-	sdb.add(t, fx[1])
-	newer, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.key, Fetch: sdb.fetch, Modules: fx[1:2], OldHeads: [][]byte{old.Head.Note}})
+	sdb.AddFiller(t, 30)
+	addHashes(t, sdb, fx[1])
+	newer, err := Capture(ctx, CaptureOptions{VerifierKey: sdb.Key, Fetch: sdb.Fetch, Modules: fx[1:2], OldHeads: [][]byte{old.Head.Note}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestHeadNeverMovesBack(t *testing.T) {
 	}
 
 	st := &rivalStore{Mem: store.NewMem()}
-	db, err := NewDB(st, sdb.key)
+	db, err := NewDB(st, sdb.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
