@@ -33,4 +33,19 @@ if ((${#need[@]})); then
 	$sudo apt-get update -qq
 	$sudo apt-get install -y -qq "${need[@]}"
 fi
+
+# MinIO for the S3 store's tests (internal/store/s3store): built once from
+# its Go module into the user cache (a few minutes), kept for later runs.
+# MODFERRY_MINIO names a binary to use instead.
+minio_version=v0.0.0-20260212201848-7aac2a2c5b7c # = miniotest.Version
+if [[ -z ${MODFERRY_MINIO:-} ]]; then
+	minio_dir=${XDG_CACHE_HOME:-$HOME/.cache}/modferry/minio/$minio_version
+	if [[ ! -x $minio_dir/minio ]]; then
+		echo "building MinIO $minio_version into $minio_dir (once)" >&2
+		mkdir -p "$minio_dir"
+		GOBIN=$minio_dir go install "github.com/minio/minio@$minio_version"
+	fi
+	export MODFERRY_MINIO=$minio_dir/minio
+fi
+
 exec go test "$@" ./...

@@ -339,17 +339,7 @@ func (db *DB) advance(ctx context.Context, head *Head) (*Head, error) {
 	if err := db.st.Create(ctx, db.obj(hp), bytes.NewReader(head.Note)); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, err
 	}
-	cur, err := db.Head(ctx)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	if cur == nil || head.N > cur.N {
-		if err := db.st.Put(ctx, db.obj("latest"), bytes.NewReader(head.Note)); err != nil {
-			return nil, err
-		}
-		cur = head
-	}
-	return cur, nil
+	return db.advanceHead(ctx, head)
 }
 
 // newerLookup reports whether the lookup data (carrying head) should

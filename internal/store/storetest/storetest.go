@@ -18,7 +18,8 @@ import (
 )
 
 // Run runs the contract suite against stores made by newStore, which must
-// return a new, empty store for each call.
+// return a new, empty store for each call. Optional capabilities
+// (store.CompareAndSwapper) are checked when the store has them.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := context.Background()
 	put := func(t *testing.T, s store.Store, name, data string) {
@@ -265,6 +266,32 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Errorf("WriteBatch with a bad name: %v", err)
 		}
 	})
+
+	t.Run("OddNames", func(t *testing.T) {
+		// Characters that URLs, object keys or file systems treat
+		// specially, all valid in module paths, versions or files.
+		s := newStore(t)
+		names := []string{"!upper", "+incompatible", "@v", "a b", "a%2Fb", "a&b=c", "é", "~tilde"}
+		for _, n := range names {
+			put(t, s, "odd/"+n, n)
+		}
+		for _, n := range names {
+			if got := get(t, s, "odd/"+n); got != n {
+				t.Errorf("object %q holds %q", n, got)
+			}
+		}
+		got, err := s.List(ctx, "odd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := slices.Clone(names)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("List = %q, want %q", got, want)
+		}
+	})
+
+	t.Run("CompareAndSwap", func(t *testing.T) { runCAS(t, newStore) })
 
 	t.Run("BadNames", func(t *testing.T) {
 		s := newStore(t)
