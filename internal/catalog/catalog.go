@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"github.com/modferry/modferry/internal/api"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -36,9 +37,15 @@ type Catalog struct {
 	// published are the publishes the audit log records, read up to
 	// auditOff.
 	published map[versionKey]publishRecord
-	auditOff  int64
-	totals    totals
-	lastRun   time.Time
+	// signers are the signers of imported bundles the audit log
+	// records, by digest, read up to auditOff.
+	signers map[string][]string
+	// history caches the summaries of import records (immutable), by
+	// record name.
+	history  map[string]*api.Bundle
+	auditOff int64
+	totals   totals
+	lastRun  time.Time
 
 	// search order, rebuilt lazily after modules come or go
 	orderDirty bool
@@ -101,6 +108,8 @@ func New(st store.Store) *Catalog {
 		known:   map[string]bool{},
 
 		published: map[versionKey]publishRecord{},
+		signers:   map[string][]string{},
+		history:   map[string]*api.Bundle{},
 	}
 }
 
