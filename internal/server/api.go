@@ -153,6 +153,7 @@ func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request, v module.Ver
 		apiError(w, code, err.Error())
 		return
 	}
+	s.refreshCatalog(r.Context(), v.Path)
 	if s.finish(w, r, in, audit.ResultOK, map[string]string{"h1": m.Hash, "goModH1": m.ModHash}) {
 		s.log.Info("published", "module", v.String(), "actor", actor, "h1", m.Hash)
 		writeJSON(w, http.StatusCreated, publish.ResultOf(m))
@@ -263,6 +264,7 @@ func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, v module.Vers
 		apiError(w, code, err.Error())
 		return
 	}
+	s.refreshCatalog(r.Context(), v.Path)
 	if s.finish(w, r, in, audit.ResultOK, nil) {
 		s.log.Info("deleted", "module", v.String(), "actor", actor, "reason", reason)
 		writeJSON(w, http.StatusOK, api.Deleted{Path: v.Path, Version: v.Version, Time: rec.Time, Actor: actor, Reason: reason})

@@ -100,6 +100,13 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, token string)
 	if res.AlreadyImported {
 		d["alreadyImported"] = "true"
 	}
+	paths := make([]string, 0, len(res.Added))
+	for _, v := range res.Added {
+		if len(paths) == 0 || paths[len(paths)-1] != v.Path {
+			paths = append(paths, v.Path)
+		}
+	}
+	s.refreshCatalog(r.Context(), paths...)
 	if s.finish(w, r, in, audit.ResultOK, d) {
 		s.log.Info("imported a bundle", "digest", res.Digest, "actor", actor, "added", len(res.Added))
 		writeJSON(w, http.StatusOK, res)
