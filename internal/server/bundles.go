@@ -106,8 +106,9 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, token string)
 			paths = append(paths, v.Path)
 		}
 	}
+	ok = s.finish(w, r, in, audit.ResultOK, d)
 	s.refreshCatalog(r.Context(), paths...)
-	if s.finish(w, r, in, audit.ResultOK, d) {
+	if ok {
 		s.log.Info("imported a bundle", "digest", res.Digest, "actor", actor, "added", len(res.Added))
 		writeJSON(w, http.StatusOK, res)
 	}
