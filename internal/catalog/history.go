@@ -12,6 +12,7 @@ import (
 
 	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/bundle"
+	sha "github.com/modferry/modferry/internal/digest"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -67,7 +68,7 @@ func (c *Catalog) Bundles(ctx context.Context) ([]api.Bundle, error) {
 // with its manifest; a bundle the history does not record is a
 // *NotFoundError.
 func (c *Catalog) Bundle(ctx context.Context, digest string) (*api.Bundle, error) {
-	if !isDigest(digest) {
+	if !sha.IsHex(digest) {
 		return nil, noBundle(digest, "")
 	}
 	data, err := store.ReadAll(ctx, c.st, HistoryDir+"/"+digest+".json")
@@ -93,7 +94,7 @@ func (c *Catalog) Bundle(ctx context.Context, digest string) (*api.Bundle, error
 // api.DownloadSPDX). A bundle or file the store does not hold is a
 // *NotFoundError.
 func (c *Catalog) BundleFile(ctx context.Context, digest, name string) ([]byte, error) {
-	if !isDigest(digest) {
+	if !sha.IsHex(digest) {
 		return nil, noBundle(digest, "")
 	}
 	switch name {
@@ -171,17 +172,4 @@ func (c *Catalog) signersOf(digest string) []string {
 		return slices.Clone(ks)
 	}
 	return []string{}
-}
-
-// isDigest reports whether s is a lower-case hex SHA-256.
-func isDigest(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
