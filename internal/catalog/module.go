@@ -82,6 +82,18 @@ func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (
 	}
 	found := false
 	p := intern(path)
+	// A version with no known origin may come from an import or publish
+	// another process made since the last refresh: read the import
+	// records and audit log appended since (one listing and one stat when
+	// nothing is new), so that the page is exact.
+	if c.originUnknown(p, m) {
+		if err := c.refreshBundles(ctx); err != nil {
+			return nil, err
+		}
+		if err := c.refreshPublished(ctx); err != nil {
+			return nil, err
+		}
+	}
 	c.mu.RLock()
 	for i := len(m.vers) - 1; i >= 0; i-- {
 		ve := &m.vers[i]
@@ -182,4 +194,20 @@ func (c *Catalog) dependents(p handle, max int) ([]Dependent, int) {
 		out[i].Versions = slices.Clip(out[i].Versions)
 	}
 	return out, dl.modules
+}
+
+// originUnknown reports whether some version of m has no recorded origin.
+func (c *Catalog) originUnknown(p handle, m *modEntry) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for i := range m.vers {
+		k := versionKey{p, m.vers[i].version}
+		if _, ok := c.origins[k]; ok {
+			continue
+		}
+		if _, ok := c.published[k]; !ok {
+			return true
+		}
+	}
+	return false
 }
