@@ -46,6 +46,7 @@ func TestMetadataCLI(t *testing.T) {
 	}
 	paths := func(out string) []string {
 		t.Helper()
+		checkJSONContract(t, "ls/search", out)
 		var l list
 		if err := json.Unmarshal([]byte(out), &l); err != nil {
 			t.Fatalf("%v\n%s", err, out)
@@ -62,6 +63,7 @@ func TestMetadataCLI(t *testing.T) {
 		if err != nil {
 			return nil, &showError{out}
 		}
+		checkJSONContract(t, "show", out)
 		var mod api.Module
 		if err := json.Unmarshal([]byte(out), &mod); err != nil {
 			t.Fatalf("show %s: %v\n%s", m, err, out)
