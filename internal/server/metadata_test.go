@@ -20,6 +20,7 @@ import (
 	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/bundle/bundletest"
+	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/sign"
 	"github.com/modferry/modferry/internal/trust"
 )
@@ -188,7 +189,7 @@ func TestMetadataAPI(t *testing.T) {
 		{api.SearchPath + "?limit=abc", 400},
 		{api.BundlePath(strings.Repeat("0", 64)), 404},
 		{api.BundlePath("not-a-digest"), 404},
-		{api.BundlePath(mf.digest) + "/" + api.DownloadCycloneDX, 404}, // the test bundle has no SBOM
+		{api.BundlePath(mf.digest) + "/" + api.DownloadSPDX, 404}, // the test bundle has no SBOM
 		{api.BundlePath(mf.digest) + "/other.json", 404},
 	} {
 		mf.get(t, tc.path, tc.code, &eb)
@@ -197,7 +198,12 @@ func TestMetadataAPI(t *testing.T) {
 		}
 	}
 
-	// The import history.
+	// The import history. (The test bundle carries no SBOM; one kept as
+	// an import keeps it is offered for download.)
+	sbom := `{"bomFormat":"CycloneDX"}`
+	if err := mf.st.Put(t.Context(), importer.SBOMName(mf.digest, api.DownloadCycloneDX), strings.NewReader(sbom)); err != nil {
+		t.Fatal(err)
+	}
 	var bl api.BundleList
 	mf.get(t, api.BundlesPath, 200, &bl)
 	if len(bl.Bundles) != 1 {
@@ -213,6 +219,12 @@ func TestMetadataAPI(t *testing.T) {
 	mf.get(t, api.BundlePath(mf.digest), 200, &one)
 	if one.Digest != mf.digest || len(one.Manifest) == 0 || !slices.Equal(one.Signers, b.Signers) {
 		t.Errorf("one bundle: %+v", one)
+	}
+	if _, ok := b.Downloads[api.DownloadSPDX]; ok || b.Downloads[api.DownloadCycloneDX] != api.BundlePath(mf.digest)+"/"+api.DownloadCycloneDX {
+		t.Errorf("downloads: %v", b.Downloads)
+	}
+	if w := mf.do(req{path: b.Downloads[api.DownloadCycloneDX], token: mf.read}); w.Code != 200 || w.Body.String() != sbom {
+		t.Errorf("SBOM download: %d %s", w.Code, w.Body)
 	}
 	resp := mf.get(t, b.Downloads[api.DownloadManifest], 200, nil)
 	if !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
@@ -322,6 +334,9 @@ func TestOpenAPI(t *testing.T) {
 	if d.OpenAPI != "3.1.0" {
 		t.Errorf("openapi %q", d.OpenAPI)
 	}
+	if err := mf.st.Put(t.Context(), importer.SBOMName(mf.digest, api.DownloadSPDX), strings.NewReader(`{"spdxVersion":"SPDX-2.3"}`)); err != nil {
+		t.Fatal(err)
+	}
 	lib, _ := api.ModulePath("modferry.test/lib")
 	// The requests that exercise each documented operation, by status.
 	cases := map[string][]struct {
@@ -334,7 +349,8 @@ func TestOpenAPI(t *testing.T) {
 		"/api/v1/modules/{module}/@v/{version}": {{lib + "/@v/v1.1.0", 200}, {lib + "/@v/v1.9.0", 404}, {lib + "/@v/x", 400}},
 		"/api/v1/bundles":                       {{api.BundlesPath, 200}},
 		"/api/v1/bundles/{digest}":              {{api.BundlePath(mf.digest), 200}, {api.BundlePath("x"), 404}},
-		"/api/v1/bundles/{digest}/{file}":       {{api.BundlePath(mf.digest) + "/manifest.json", 200}, {api.BundlePath(mf.digest) + "/sbom.cdx.json", 404}},
+		"/api/v1/bundles/{digest}/{file}":       {{api.BundlePath(mf.digest) + "/manifest.json", 200},
+			{api.BundlePath(mf.digest) + "/sbom.spdx.json", 200}, {api.BundlePath(mf.digest) + "/sbom.cdx.json", 404}},
 		"/api/v1/stats":                         {{api.StatsPath, 200}},
 		"/api/v1/openapi.json":                  {{api.OpenAPIPath, 200}},
 	}
