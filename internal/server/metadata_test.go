@@ -349,10 +349,10 @@ func TestOpenAPI(t *testing.T) {
 		"/api/v1/modules/{module}/@v/{version}": {{lib + "/@v/v1.1.0", 200}, {lib + "/@v/v1.9.0", 404}, {lib + "/@v/x", 400}},
 		"/api/v1/bundles":                       {{api.BundlesPath, 200}},
 		"/api/v1/bundles/{digest}":              {{api.BundlePath(mf.digest), 200}, {api.BundlePath("x"), 404}},
-		"/api/v1/bundles/{digest}/{file}":       {{api.BundlePath(mf.digest) + "/manifest.json", 200},
+		"/api/v1/bundles/{digest}/{file}": {{api.BundlePath(mf.digest) + "/manifest.json", 200},
 			{api.BundlePath(mf.digest) + "/sbom.spdx.json", 200}, {api.BundlePath(mf.digest) + "/sbom.cdx.json", 404}},
-		"/api/v1/stats":                         {{api.StatsPath, 200}},
-		"/api/v1/openapi.json":                  {{api.OpenAPIPath, 200}},
+		"/api/v1/stats":        {{api.StatsPath, 200}},
+		"/api/v1/openapi.json": {{api.OpenAPIPath, 200}},
 	}
 	// A deleted version answers 410 with a Deleted.
 	wantCode(t, mf.do(req{method: "DELETE", path: "/api/v1/modules/corp.example/a/@v/v1.0.0?reason=x", token: mf.write}), 200, "delete")
