@@ -1,6 +1,7 @@
 // Package server assembles modferry's HTTP server from its parts: the
 // GOPROXY protocol (package proxy), the JSON API (publish, delete,
-// tokens), /healthz and /metrics. It owns what spans every request:
+// tokens, and the metadata API answered from package catalog), /healthz
+// and /metrics. It owns what spans every request:
 // routing, access control (auth.go), metrics and logging.
 package server
 
