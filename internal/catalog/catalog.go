@@ -18,6 +18,12 @@ type Catalog struct {
 
 	// refreshing serializes whole-store passes (Refresh).
 	refreshing sync.Mutex
+	// readingBundles and readingAudit serialize the reading of new import
+	// records and of the audit log's new lines, which Refresh,
+	// RefreshModules, Module and Bundles may ask for at once: two readers
+	// of the same record would count it twice, and two of the same log
+	// lines could move the read offset back.
+	readingBundles, readingAudit sync.Mutex
 	// stripes serialize the check-read-replace of one module, so that two
 	// refreshes of the same module never replace a newer reading with an
 	// older one.
