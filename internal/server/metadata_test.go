@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,7 +14,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/mod/module"
@@ -429,4 +433,55 @@ func escapePointer(s string) string {
 	s = strings.ReplaceAll(s, "~", "~0")
 	s = strings.ReplaceAll(s, "/", "~1")
 	return url.PathEscape(s)
+}
+
+// TestMetadataWhileChanging runs the catalog's background refresh and
+// metadata requests while versions are published and deleted through the
+// API (run it with -race); at the end every published version is found.
+func TestMetadataWhileChanging(t *testing.T) {
+	mf := newMetaFixture(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { mf.srv.Catalog().Run(ctx, 5*time.Millisecond, nil) })
+	for range 3 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				for _, p := range []string{api.SearchPath + "?q=corp", api.ModulesPath + "modferry.test/lib", api.BundlesPath, api.StatsPath} {
+					if w := mf.do(req{path: p, token: mf.read}); w.Code != 200 {
+						t.Errorf("GET %s: %d %s", p, w.Code, w.Body)
+					}
+				}
+			}
+		})
+	}
+	const n = 8
+	for i := range n {
+		v := module.Version{Path: fmt.Sprintf("corp.example/c%d", i), Version: "v1.0.0"}
+		gomod := "module " + v.Path + "\n\nrequire modferry.test/lib v1.1.0\n"
+		body, ct := upload(t, v, gomod, map[string]string{"go.mod": gomod, "c.go": "package c\n"})
+		if w := mf.do(req{method: "PUT", path: "/api/v1/modules/" + v.Path + "/@v/v1.0.0", token: mf.write, body: body, contentType: ct}); w.Code != 201 {
+			t.Fatalf("publish %s: %d %s", v, w.Code, w.Body)
+		}
+		if i%2 == 1 {
+			if w := mf.do(req{method: "DELETE", path: "/api/v1/modules/" + v.Path + "/@v/v1.0.0?reason=x", token: mf.write}); w.Code != 200 {
+				t.Fatalf("delete %s: %d %s", v, w.Code, w.Body)
+			}
+		}
+	}
+	cancel()
+	wg.Wait()
+	var sr api.SearchResult
+	mf.get(t, api.SearchPath+"?prefix=corp.example/c", 200, &sr)
+	var got []string
+	for _, m := range sr.Modules {
+		got = append(got, m.Path)
+	}
+	if want := []string{"corp.example/c0", "corp.example/c2", "corp.example/c4", "corp.example/c6"}; !slices.Equal(got, want) {
+		t.Errorf("after the changes: %v, want %v", got, want)
+	}
+	var m api.Module
+	mf.get(t, api.ModulesPath+"modferry.test/lib", 200, &m)
+	if m.DependentsTotal != 3+4 { // app, Tool, corp.example/b and c0, c2, c4, c6
+		t.Errorf("lib dependents: %d %+v", m.DependentsTotal, m.Dependents)
+	}
 }
