@@ -126,7 +126,7 @@ func printModules(w io.Writer, o catalogOptions, mods []api.ModuleSummary, more 
 		}{mods, more})
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODULE\tLATEST\tVERSIONS\tGO.MOD ONLY\t")
+	fmt.Fprintln(tw, "MODULE\tLATEST\tVERSIONS\tGO.MOD ONLY")
 	for _, m := range mods {
 		latest := m.Latest
 		if latest == "" {
@@ -135,7 +135,7 @@ func printModules(w io.Writer, o catalogOptions, mods []api.ModuleSummary, more 
 		if m.Deprecated {
 			latest += " (deprecated)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t\n", m.Path, latest, m.Versions, m.GoModOnly)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", m.Path, latest, m.Versions, m.GoModOnly)
 	}
 	tw.Flush()
 	if more {

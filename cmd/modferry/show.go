@@ -76,7 +76,7 @@ func printModule(w io.Writer, m *api.Module, version string) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  VERSION\tTIME\tZIP\tGO\tFROM\tNOTES\t")
+	fmt.Fprintln(tw, "  VERSION\tTIME\tZIP\tGO\tFROM\tNOTES")
 	for _, v := range m.Versions {
 		mark := " "
 		if v.Version == version {
@@ -100,7 +100,7 @@ func printModule(w io.Writer, m *api.Module, version string) {
 				notes[len(notes)-1] += ": " + v.RetractRationale
 			}
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\t\n", mark, v.Version, when, size, orDash(v.GoVersion), originText(v.Origin), strings.Join(notes, "; "))
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\n", mark, v.Version, when, size, orDash(v.GoVersion), originText(v.Origin), strings.Join(notes, "; "))
 	}
 	tw.Flush()
 	if version != "" {
