@@ -52,6 +52,7 @@ with the unit in the key (durationSeconds), [] for empty lists.
 	root.AddCommand(newHealthcheckCmd())
 	root.AddCommand(newAlignCmd(), newVulnsCmd())
 	root.AddCommand(newSBOMCmd(), newInspectCmd())
+	root.AddCommand(newLsCmd(), newSearchCmd(), newShowCmd())
 	markUsageErrors(root)
 	return root
 }

@@ -47,6 +47,7 @@ type serveOptions struct {
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	cleanEvery        time.Duration
+	catalogEvery      time.Duration
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -124,6 +125,7 @@ files) is removed; never anything a running operation may use.`,
 	f.DurationVar(&o.stallTimeout, "stall-timeout", time.Minute, "how long a transfer may stay below --min-rate before the connection is cut")
 	f.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time for a client to send the request line and headers (and finish the TLS handshake)")
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "how long a keep-alive connection may wait for its next request")
+	f.DurationVar(&o.catalogEvery, "catalog-refresh", time.Minute, "how often the metadata API's index looks for changes other processes made to the store (module pages are always current; this server's own changes show at once)")
 	f.DurationVar(&o.cleanEvery, "clean-every", time.Hour, "how often to clean crash leftovers and roll back interrupted publishes (also done at start-up)")
 	return cmd
 }
@@ -211,6 +213,12 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 	}
 	srv.Housekeep(ctx)
 	go srv.RunHousekeeping(ctx, o.cleanEvery)
+	// The catalog builds in the background: GOPROXY requests are served
+	// at once, and the metadata API answers Partial until the first pass
+	// is done.
+	go srv.Catalog().Run(ctx, o.catalogEvery, func(err error) {
+		log.Warn("indexing the store for the metadata API", "err", err)
+	})
 	log.Info("serving", "store", st.Root(), "url", url, "tokens", tokens.Count())
 	errc := make(chan error, 1)
 	go func() {

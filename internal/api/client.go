@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,4 +152,50 @@ func errorOf(code int, data []byte) *Error {
 		msg, sec = eb.Error, eb.Security
 	}
 	return &Error{Status: code, Message: msg, Security: sec}
+}
+
+// Search asks the server's metadata API for one page of modules whose
+// path contains q and starts with prefix (both case-insensitive; "" for
+// any), at most limit (0: the server's default), after cursor (a
+// SearchResult.Next; "" for the first page). Read scope.
+func (c *Client) Search(ctx context.Context, q, prefix string, limit int, cursor string) (*SearchResult, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"q": q, "prefix": prefix, "cursor": cursor} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	var res SearchResult
+	return &res, c.do(ctx, http.MethodGet, SearchPath, v, nil, "", &res)
+}
+
+// Module returns the server's page of a module; version, if set, picks
+// the go.mod whose requirements it lists (and must be stored). An unknown
+// module is an *Error with Status 404. Read scope.
+func (c *Client) Module(ctx context.Context, path, version string) (*Module, error) {
+	p, err := ModulePath(path)
+	if err != nil {
+		return nil, err
+	}
+	v := url.Values{}
+	if version != "" {
+		v.Set("version", version)
+	}
+	var m Module
+	return &m, c.do(ctx, http.MethodGet, p, v, nil, "", &m)
+}
+
+// Bundles returns the server's import history. Read scope.
+func (c *Client) Bundles(ctx context.Context) (*BundleList, error) {
+	var l BundleList
+	return &l, c.do(ctx, http.MethodGet, BundlesPath, nil, nil, "", &l)
+}
+
+// Stats returns the server's store statistics. Read scope.
+func (c *Client) Stats(ctx context.Context) (*Stats, error) {
+	var s Stats
+	return &s, c.do(ctx, http.MethodGet, StatsPath, nil, nil, "", &s)
 }

@@ -1,6 +1,6 @@
 // Package api is the contract of modferry's JSON API under /api/v1: its
 // paths, its request and response bodies, and the [Client] that the
-// publish, delete and import --server commands use. Package server serves
+// publish, delete, import, ls, search and show --server commands use. Package server serves
 // it; this package imports neither the server nor the command line.
 //
 // # Routes
@@ -28,6 +28,21 @@
 //	       uploads at once (Retry-After); 501 not a disk store; 507 the
 //	       store's disk is full or would fall below serve
 //	       --min-free-space
+//	GET    /api/v1/modules?q=&prefix=&limit=&cursor=              read
+//	       200 SearchResult; 400 bad limit or cursor
+//	GET    /api/v1/modules/<escaped path>[?version=&dependents=]  read
+//	       (a path without "/@v/") 200 Module; 400 not an escaped
+//	       module path; 404 no such module or version
+//	GET    /api/v1/bundles                                        read
+//	       200 BundleList (the import history)
+//	GET    /api/v1/bundles/<digest>                               read
+//	       200 Bundle, with its manifest; 404
+//	GET    /api/v1/bundles/<digest>/<download>                    read
+//	       manifest.json, sbom.cdx.json, sbom.spdx.json; 200; 404
+//	GET    /api/v1/stats                                          read
+//	       200 Stats
+//	GET    /api/v1/openapi.json                                   none
+//	       the OpenAPI 3.1 document of the GET routes
 //	GET    /api/v1/tokens                                         admin
 //	       200 [auth.Info, ...]
 //	POST   /api/v1/tokens                                         admin

@@ -14,7 +14,8 @@ const (
 	Prefix = "/api/"
 	// ModulesPath starts the path of a module version; see VersionPath.
 	ModulesPath = "/api/v1/modules/"
-	// BundlesPath takes bundle uploads.
+	// BundlesPath takes bundle uploads (POST) and lists the import
+	// history (GET).
 	BundlesPath = "/api/v1/bundles"
 	// TokensPath lists and creates tokens; TokenPath names one.
 	TokensPath = "/api/v1/tokens"

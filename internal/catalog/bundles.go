@@ -34,6 +34,8 @@ type manifestModules struct {
 // refreshBundles reads the import records not read yet and notes, for
 // every module version they list, the earliest-imported bundle.
 func (c *Catalog) refreshBundles(ctx context.Context) error {
+	c.readingBundles.Lock()
+	defer c.readingBundles.Unlock()
 	names, err := c.st.List(ctx, HistoryDir)
 	if err != nil {
 		return err

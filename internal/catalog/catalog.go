@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"github.com/modferry/modferry/internal/api"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,12 @@ type Catalog struct {
 
 	// refreshing serializes whole-store passes (Refresh).
 	refreshing sync.Mutex
+	// readingBundles and readingAudit serialize the reading of new import
+	// records and of the audit log's new lines, which Refresh,
+	// RefreshModules, Module and Bundles may ask for at once: two readers
+	// of the same record would count it twice, and two of the same log
+	// lines could move the read offset back.
+	readingBundles, readingAudit sync.Mutex
 	// stripes serialize the check-read-replace of one module, so that two
 	// refreshes of the same module never replace a newer reading with an
 	// older one.
@@ -36,9 +43,15 @@ type Catalog struct {
 	// published are the publishes the audit log records, read up to
 	// auditOff.
 	published map[versionKey]publishRecord
-	auditOff  int64
-	totals    totals
-	lastRun   time.Time
+	// signers are the signers of imported bundles the audit log
+	// records, by digest, read up to auditOff.
+	signers map[string][]string
+	// history caches the summaries of import records (immutable), by
+	// record name.
+	history  map[string]*api.Bundle
+	auditOff int64
+	totals   totals
+	lastRun  time.Time
 
 	// search order, rebuilt lazily after modules come or go
 	orderDirty bool
@@ -101,6 +114,8 @@ func New(st store.Store) *Catalog {
 		known:   map[string]bool{},
 
 		published: map[versionKey]publishRecord{},
+		signers:   map[string][]string{},
+		history:   map[string]*api.Bundle{},
 	}
 }
 

@@ -166,8 +166,8 @@ func TestModule(t *testing.T) {
 		t.Errorf("requires of %s: %+v", m.RequiresOf, m.Requires)
 	}
 	wantDeps := []Dependent{
-		{Path: "example.com/app", Versions: []DependentVersion{{"v1.0.0", "v1.0.0"}, {"v1.1.0", "v1.2.0"}}},
-		{Path: "example.com/tool", Versions: []DependentVersion{{"v0.1.0", "v0.9.0"}}},
+		{Path: "example.com/app", Versions: []DependentVersion{{Version: "v1.0.0", Requires: "v1.0.0"}, {Version: "v1.1.0", Requires: "v1.2.0"}}},
+		{Path: "example.com/tool", Versions: []DependentVersion{{Version: "v0.1.0", Requires: "v0.9.0"}}},
 	}
 	if m.DependentsTotal != 2 || fmt.Sprint(m.Dependents) != fmt.Sprint(wantDeps) {
 		t.Errorf("dependents %d %+v", m.DependentsTotal, m.Dependents)

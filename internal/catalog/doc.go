@@ -39,6 +39,11 @@
 //     The log only grows, so each refresh reads only what was appended
 //     since the last. A version neither records (added from a module
 //     cache with import --cache-dir) has no Origin.
+//   - bundles/<digest>.json again, and bundles/<digest>/sbom.*.json, for
+//     the import history ([Catalog.Bundles], [Catalog.Bundle],
+//     [Catalog.BundleFile]), listed on every call; each record is read
+//     once (records never change). The signers of each import come from
+//     the audit log's import entries.
 //   - sumdb/<name>/ for the checksum databases' tree heads (package
 //     checksumdb), read when Stats is asked for.
 //
@@ -54,7 +59,9 @@
 //
 //   - [Catalog.Module] checks the module's fingerprint on every call, so a
 //     module page is always exact, whichever process changed the store
-//     and however recently (its dependents come from the index, see below).
+//     and however recently (its dependents come from the index, see below);
+//     when a version has no known origin it reads the import records and
+//     audit log appended since, so its origin is exact too.
 //   - [Catalog.Refresh] checks every module: it walks download/ with List
 //     (one call per directory, no file read for unchanged modules), reads
 //     the changed ones again, drops modules whose @v directory no longer

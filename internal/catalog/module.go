@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"github.com/modferry/modferry/internal/api"
+
 	"context"
 	"errors"
 	"fmt"
@@ -32,81 +34,22 @@ func (e *NotFoundError) Error() string {
 // Is makes a *NotFoundError match fs.ErrNotExist.
 func (e *NotFoundError) Is(target error) bool { return target == fs.ErrNotExist }
 
-// Module is what the store holds of one module path.
-type Module struct {
-	Path string `json:"path"`
-	// Latest is the version "go get PATH@latest" picks; "" when the store
-	// holds only go.mod files of the module.
-	Latest string `json:"latest,omitempty"`
-	// Deprecated is the "// Deprecated:" message of the latest go.mod.
-	Deprecated string `json:"deprecated,omitempty"`
-	// Versions, newest first.
-	Versions []Version `json:"versions"`
-	// RequiresOf is the version whose go.mod Requires lists: the one asked
-	// for, else Latest, else the highest version.
-	RequiresOf string        `json:"requiresOf"`
-	Requires   []Requirement `json:"requires"`
-	// Dependents are the modules some stored version of which requires
-	// this module, by path, at most ModuleOptions.MaxDependents of them;
-	// DependentsTotal counts them all.
-	Dependents      []Dependent `json:"dependents"`
-	DependentsTotal int         `json:"dependentsTotal"`
-	// Partial says the index is still being built: Dependents may miss
-	// modules not indexed yet.
-	Partial bool `json:"partial,omitempty"`
-}
-
-// Version is one stored version of a module.
-type Version struct {
-	Version string    `json:"version"`
-	Time    time.Time `json:"time,omitzero"`
-	// GoModOnly says the store holds only the version's go.mod (the
-	// module graph needs it; nobody downloads its zip).
-	GoModOnly        bool    `json:"goModOnly,omitempty"`
-	ZipSize          int64   `json:"zipSize,omitempty"`
-	ModSize          int64   `json:"modSize"`
-	ZipHash          string  `json:"zipHash,omitempty"` // h1: of the zip (go.sum)
-	ModHash          string  `json:"modHash,omitempty"` // h1: of the go.mod (go.sum "/go.mod")
-	GoVersion        string  `json:"goVersion,omitempty"`
-	Retracted        bool    `json:"retracted,omitempty"`
-	RetractRationale string  `json:"retractRationale,omitempty"`
-	Origin           *Origin `json:"origin,omitempty"`
-}
-
-// Origin is where a version came from: an imported bundle, or a publish.
-type Origin struct {
-	Kind   string    `json:"kind"`             // OriginBundle or OriginPublish
-	Bundle string    `json:"bundle,omitempty"` // SHA-256 of the bundle file
-	File   string    `json:"file,omitempty"`   // the bundle's file name at import
-	Time   time.Time `json:"time"`             // when it was imported or published
-	Actor  string    `json:"actor,omitempty"`  // who published it
-}
+// The catalog's answers are the metadata API's types (package api), so
+// that the API, the web catalog and the CLI show the same fields.
+type (
+	Module           = api.Module
+	Version          = api.ModuleVersion
+	Origin           = api.Origin
+	Requirement      = api.Requirement
+	Dependent        = api.Dependent
+	DependentVersion = api.DependentVersion
+)
 
 // The kinds of Origin.
 const (
-	OriginBundle  = "bundle"
-	OriginPublish = "publish"
+	OriginBundle  = api.OriginBundle
+	OriginPublish = api.OriginPublish
 )
-
-// Requirement is a require directive.
-type Requirement struct {
-	Path     string `json:"path"`
-	Version  string `json:"version"`
-	Indirect bool   `json:"indirect,omitempty"`
-}
-
-// Dependent is a module some versions of which require the module.
-type Dependent struct {
-	Path     string             `json:"path"`
-	Versions []DependentVersion `json:"versions"` // semver order
-}
-
-// DependentVersion is a version of a dependent and the version of the
-// module it requires.
-type DependentVersion struct {
-	Version  string `json:"version"`
-	Requires string `json:"requires"`
-}
 
 // ModuleOptions tune Module.
 type ModuleOptions struct {
@@ -139,6 +82,18 @@ func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (
 	}
 	found := false
 	p := intern(path)
+	// A version with no known origin may come from an import or publish
+	// another process made since the last refresh: read the import
+	// records and audit log appended since (one listing and one stat when
+	// nothing is new), so that the page is exact.
+	if c.originUnknown(p, m) {
+		if err := c.refreshBundles(ctx); err != nil {
+			return nil, err
+		}
+		if err := c.refreshPublished(ctx); err != nil {
+			return nil, err
+		}
+	}
 	c.mu.RLock()
 	for i := len(m.vers) - 1; i >= 0; i-- {
 		ve := &m.vers[i]
@@ -239,4 +194,20 @@ func (c *Catalog) dependents(p handle, max int) ([]Dependent, int) {
 		out[i].Versions = slices.Clip(out[i].Versions)
 	}
 	return out, dl.modules
+}
+
+// originUnknown reports whether some version of m has no recorded origin.
+func (c *Catalog) originUnknown(p handle, m *modEntry) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for i := range m.vers {
+		k := versionKey{p, m.vers[i].version}
+		if _, ok := c.origins[k]; ok {
+			continue
+		}
+		if _, ok := c.published[k]; !ok {
+			return true
+		}
+	}
+	return false
 }

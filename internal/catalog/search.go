@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"github.com/modferry/modferry/internal/api"
+
 	"context"
 	"encoding/base64"
 	"errors"
@@ -60,24 +62,12 @@ func ParseQuery(v url.Values) (Query, error) {
 	return q, nil
 }
 
-// SearchResult is one page of search results.
-type SearchResult struct {
-	Modules []Summary `json:"modules"`
-	// Next is the cursor of the next page, "" on the last page.
-	Next string `json:"next,omitempty"`
-	// Partial says the index is still being built: modules not indexed
-	// yet are missing.
-	Partial bool `json:"partial,omitempty"`
-}
-
-// Summary is a module in search results.
-type Summary struct {
-	Path       string `json:"path"`
-	Latest     string `json:"latest,omitempty"`
-	Versions   int    `json:"versions"`  // complete versions
-	GoModOnly  int    `json:"goModOnly"` // versions with only a go.mod
-	Deprecated bool   `json:"deprecated,omitempty"`
-}
+// SearchResult is one page of search results; Summary is a module in
+// them.
+type (
+	SearchResult = api.SearchResult
+	Summary      = api.ModuleSummary
+)
 
 // encodeCursor makes the cursor of the page after path.
 func encodeCursor(path string) string {

@@ -1,38 +1,21 @@
 package catalog
 
 import (
+	"github.com/modferry/modferry/internal/api"
+
 	"context"
 	"errors"
 	"io/fs"
-	"time"
 
 	"github.com/modferry/modferry/internal/checksumdb"
 )
 
-// Stats are counts over the whole store.
-type Stats struct {
-	Modules   int   `json:"modules"`   // module paths
-	Versions  int   `json:"versions"`  // complete versions
-	GoModOnly int   `json:"goModOnly"` // versions with only a go.mod
-	ZipBytes  int64 `json:"zipBytes"`  // sum of the zips' sizes
-	ModBytes  int64 `json:"modBytes"`  // sum of the .mod files' sizes
-	Bundles   int   `json:"bundles"`   // imports recorded
-	// NewestImport is the most recent import, nil before the first.
-	NewestImport *Origin `json:"newestImport,omitempty"`
-	// ChecksumDBs are the heads the store serves, by database name.
-	ChecksumDBs []ChecksumDBHead `json:"checksumDBs"`
-	// Refreshed is when the last full pass over the store began.
-	Refreshed time.Time `json:"refreshed,omitzero"`
-	Partial   bool      `json:"partial,omitempty"`
-}
-
-// ChecksumDBHead is the signed tree head a checksum database serves.
-type ChecksumDBHead struct {
-	Name string `json:"name"`
-	Size int64  `json:"size"` // tree size (records)
-	Hash string `json:"hash"` // root hash, base64
-	Note string `json:"note"` // the signed note, as served at /sumdb/NAME/latest
-}
+// Stats are counts over the whole store; ChecksumDBHead is the signed
+// tree head a checksum database serves.
+type (
+	Stats          = api.Stats
+	ChecksumDBHead = api.ChecksumDBHead
+)
 
 // Stats returns counts and bytes from the index and the checksum-database
 // heads from the store.

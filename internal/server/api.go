@@ -153,7 +153,11 @@ func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request, v module.Ver
 		apiError(w, code, err.Error())
 		return
 	}
-	if s.finish(w, r, in, audit.ResultOK, map[string]string{"h1": m.Hash, "goModH1": m.ModHash}) {
+	// The catalog reads a publish's origin from the audit log: refresh it
+	// once the outcome is recorded.
+	ok = s.finish(w, r, in, audit.ResultOK, map[string]string{"h1": m.Hash, "goModH1": m.ModHash})
+	s.refreshCatalog(r.Context(), v.Path)
+	if ok {
 		s.log.Info("published", "module", v.String(), "actor", actor, "h1", m.Hash)
 		writeJSON(w, http.StatusCreated, publish.ResultOf(m))
 	}
@@ -263,7 +267,9 @@ func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, v module.Vers
 		apiError(w, code, err.Error())
 		return
 	}
-	if s.finish(w, r, in, audit.ResultOK, nil) {
+	ok = s.finish(w, r, in, audit.ResultOK, nil)
+	s.refreshCatalog(r.Context(), v.Path)
+	if ok {
 		s.log.Info("deleted", "module", v.String(), "actor", actor, "reason", reason)
 		writeJSON(w, http.StatusOK, api.Deleted{Path: v.Path, Version: v.Version, Time: rec.Time, Actor: actor, Reason: reason})
 	}

@@ -294,7 +294,7 @@ func outcomes(es []audit.Entry) []audit.Entry {
 	return out
 }
 
-func upload(t *testing.T, v module.Version, mod string, files map[string]string) (io.Reader, string) {
+func upload(t testing.TB, v module.Version, mod string, files map[string]string) (io.Reader, string) {
 	t.Helper()
 	dir := t.TempDir()
 	for n, d := range files {

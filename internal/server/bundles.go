@@ -100,7 +100,15 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, token string)
 	if res.AlreadyImported {
 		d["alreadyImported"] = "true"
 	}
-	if s.finish(w, r, in, audit.ResultOK, d) {
+	paths := make([]string, 0, len(res.Added))
+	for _, v := range res.Added {
+		if len(paths) == 0 || paths[len(paths)-1] != v.Path {
+			paths = append(paths, v.Path)
+		}
+	}
+	ok = s.finish(w, r, in, audit.ResultOK, d)
+	s.refreshCatalog(r.Context(), paths...)
+	if ok {
 		s.log.Info("imported a bundle", "digest", res.Digest, "actor", actor, "added", len(res.Added))
 		writeJSON(w, http.StatusOK, res)
 	}

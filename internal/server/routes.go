@@ -40,11 +40,21 @@ func (s *Server) routeTable() []route {
 		// such elements.)
 		{"GET /", needRead, nil, handler(s.proxy)},
 
-		{"GET " + version, needRead, s.epAPI, withVersion(s.apiVersion)},
+		// A GET under ModulesPath is a module version when its path holds
+		// "/@v/", else a module page (apiModuleGET).
+		{"GET " + api.ModulesPath + "{rest...}", needRead, s.epAPI, s.apiModuleGET},
 		{"PUT " + version, needWrite, s.epAPI, withVersion(s.apiPublish)},
 		{"POST " + version, needWrite, s.epAPI, withVersion(s.apiPublish)},
 		{"DELETE " + version, needDelete, s.epAPI, withVersion(s.apiDelete)},
 		{"POST " + api.BundlesPath, needWrite, s.epAPI, s.apiImport},
+		// The metadata API (metadata.go); GET on BundlesPath is the import
+		// history, POST an upload.
+		{"GET " + api.SearchPath, needRead, s.epAPI, s.apiSearch},
+		{"GET " + api.BundlesPath, needRead, s.epAPI, s.apiBundles},
+		{"GET " + api.BundlesPath + "/{digest}", needRead, s.epAPI, s.apiBundle},
+		{"GET " + api.BundlesPath + "/{digest}/{file}", needRead, s.epAPI, s.apiBundleFile},
+		{"GET " + api.StatsPath, needRead, s.epAPI, s.apiStats},
+		{"GET " + api.OpenAPIPath, needNone, s.epAPI, apiOpenAPI},
 		{"GET " + api.TokensPath, needAdmin, s.epAPI, s.apiTokenList},
 		{"POST " + api.TokensPath, needAdmin, s.epAPI, s.apiTokenAdd},
 		{"DELETE " + api.TokensPath + "/{name}", needAdmin, s.epAPI, s.apiTokenRevoke},

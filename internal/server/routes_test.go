@@ -16,6 +16,9 @@ func samplePath(pattern string) string {
 	_, p, _ := strings.Cut(pattern, " ")
 	p = strings.ReplaceAll(p, "{version...}", "corp.example/a/@v/v1.0.0")
 	p = strings.ReplaceAll(p, "{name}", "nobody")
+	p = strings.ReplaceAll(p, "{rest...}", "corp.example/a")
+	p = strings.ReplaceAll(p, "{digest}", strings.Repeat("0", 64))
+	p = strings.ReplaceAll(p, "{file}", api.DownloadManifest)
 	if p == "/" {
 		return "/corp.example/a/@v/list"
 	}
@@ -53,6 +56,8 @@ func TestRouteScopes(t *testing.T) {
 		switch {
 		case strings.HasPrefix(path, api.TokensPath):
 			want = needAdmin
+		case path == api.OpenAPIPath:
+			want = needNone // it describes the API, not the store
 		case method == "GET":
 			want = needRead
 		case method == "DELETE":
@@ -65,8 +70,8 @@ func TestRouteScopes(t *testing.T) {
 			t.Errorf("%q: not counted as an API request", rt.pattern)
 		}
 	}
-	if apiRoutes != 8 {
-		t.Errorf("%d API routes, want 8", apiRoutes)
+	if apiRoutes != 14 {
+		t.Errorf("%d API routes, want 14", apiRoutes)
 	}
 
 	// Each route refuses a token with every scope but its own, and takes
@@ -111,7 +116,7 @@ func TestMethodNotAllowed(t *testing.T) {
 		{"POST", "/corp.example/a/@v/list", "GET, HEAD", "list"},
 		{"DELETE", "/sumdb/x/latest", "GET, HEAD", "sumdb"},
 		{"PATCH", "/api/v1/modules/corp.example/a/@v/v1.0.0", "DELETE, GET, HEAD, POST, PUT", "api"},
-		{"GET", api.BundlesPath, "POST", "api"},
+		{"PUT", api.BundlesPath, "GET, HEAD, POST", "api"}, // GET is the import history (issue 11)
 		{"PUT", api.TokensPath, "GET, HEAD, POST", "api"},
 		{"GET", api.TokenPath("ci"), "DELETE", "api"},
 	} {

@@ -1,6 +1,7 @@
 // Package server assembles modferry's HTTP server from its parts: the
 // GOPROXY protocol (package proxy), the JSON API (publish, delete,
-// tokens), /healthz and /metrics. It owns what spans every request:
+// tokens, and the metadata API answered from package catalog), /healthz
+// and /metrics. It owns what spans every request:
 // routing, access control (auth.go), metrics and logging.
 package server
 
@@ -21,6 +22,7 @@ import (
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/buildinfo"
+	"github.com/modferry/modferry/internal/catalog"
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/connlimit"
 	"github.com/modferry/modferry/internal/modules"
@@ -79,6 +81,10 @@ type Config struct {
 	// once StallGrace is used up is cut off. 0 MinRate turns it off.
 	MinRate    int64
 	StallGrace time.Duration
+	// Catalog is the store's index for the metadata API (and the web
+	// catalog); nil makes one on Store. The caller runs it (Catalog.Run):
+	// until then, searches find only what RefreshModules entered.
+	Catalog *catalog.Catalog
 	// MinFreeBytes is the free space an upload must leave on the store's
 	// filesystem (else 507); 0 means DefaultMinFreeBytes, negative none.
 	MinFreeBytes int64
@@ -101,6 +107,7 @@ type Server struct {
 	tempDir      string
 	store        store.Store
 	bundleTrust  trust.Policy
+	catalog      *catalog.Catalog
 	life         lifecycle
 
 	uploads   chan struct{} // one token per upload being received
@@ -146,6 +153,10 @@ func New(cfg Config) *Server {
 		tempDir:      cfg.TempDir,
 		store:        cfg.Store,
 		bundleTrust:  cfg.BundleTrust,
+		catalog:      cfg.Catalog,
+	}
+	if s.catalog == nil {
+		s.catalog = catalog.New(cfg.Store)
 	}
 	if s.gate.limiter == nil {
 		s.gate.limiter = &auth.Limiter{}
@@ -177,6 +188,10 @@ func New(cfg Config) *Server {
 	}
 	return s
 }
+
+// Catalog returns the store's index the metadata API answers from; the
+// caller runs it (Catalog.Run) for as long as it serves.
+func (s *Server) Catalog() *catalog.Catalog { return s.catalog }
 
 // Proxy returns the GOPROXY handler, for callers that change the store
 // and need its cache to forget something.
