@@ -478,7 +478,9 @@ func sameOrigin(r *http.Request) bool {
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
 		security(w)
-		http.Error(w, "forbidden: the login form must be sent from this server's own page (Origin check)", http.StatusForbidden)
+		// 400, not 403: the request is malformed for this route (no token
+		// was even looked at).
+		http.Error(w, "bad request: the login form must be sent from this server's own page (its Origin must name this server)", http.StatusBadRequest)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -489,7 +491,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostForm.Get("next"))
 	token := strings.TrimSpace(r.PostForm.Get("token"))
 	if token == "" || h.opts.CheckLogin == nil {
-		h.render(w, r, http.StatusUnauthorized, "login", "Log in", loginData{Next: next, Error: "Give a token with the read scope."})
+		h.render(w, r, http.StatusBadRequest, "login", "Log in", loginData{Next: next, Error: "Give a token with the read scope."})
 		return
 	}
 	if err := h.opts.CheckLogin(r, token); err != nil {
