@@ -357,7 +357,7 @@ func (h *Handler) bundleFile(w http.ResponseWriter, r *http.Request) {
 	}
 	var body io.Reader
 	switch file {
-	case bundle.ManifestName:
+	case "manifest.json": // the bundle's MANIFEST.json, as recorded at import
 		body = bytes.NewReader(b.Raw)
 	case bundle.SBOMCycloneDX, bundle.SBOMSPDX:
 		f, err := h.opts.Store.Open(r.Context(), importer.SBOMName(b.Digest, file))
@@ -372,7 +372,7 @@ func (h *Handler) bundleFile(w http.ResponseWriter, r *http.Request) {
 		defer f.Close()
 		body = f
 	default:
-		h.fail(w, r, notFound("a bundle's downloads are "+bundle.ManifestName+", "+bundle.SBOMCycloneDX+" and "+bundle.SBOMSPDX))
+		h.fail(w, r, notFound("a bundle's downloads are manifest.json, "+bundle.SBOMCycloneDX+" and "+bundle.SBOMSPDX))
 		return
 	}
 	security(w)
