@@ -51,8 +51,16 @@ func h1(s string) string {
 
 // newSite builds the store and serves it; with auth, a token exists, so
 // reading needs one.
-func newSite(t testing.TB, withAuth bool) *site {
+//
+// With evil, the project names, licence names, file names and messages
+// hold evil; without, plain text (the browser test's screenshots).
+func newSite(t testing.TB, withAuth, withEvil bool) *site {
 	t.Helper()
+	bad := "portal"
+	licence := "BSD-3-Clause"
+	if withEvil {
+		bad, licence = evil, evil
+	}
 	root := t.TempDir()
 	st, err := store.NewDisk(root)
 	if err != nil {
@@ -88,7 +96,7 @@ func newSite(t testing.TB, withAuth bool) *site {
 	add("golang.org/x/text@v0.14.0", "", false, time.Time{})
 	add("example.com/app@v1.0.0", "module example.com/app\n\ngo 1.22\n\nrequire example.com/lib v1.1.0\n", true, t0)
 	add("example.com/app@v1.1.0", "module example.com/app\n\ngo 1.23\n\nrequire example.com/lib v1.2.0\n", true, t0.Add(48*time.Hour))
-	add("example.com/app@v1.2.0", "// Deprecated: use example.com/app2 "+evil+"\nmodule example.com/app\n\ngo 1.23\n\nrequire example.com/lib v1.2.0\n\nretract v1.2.0 // broken "+evil+"\n", true, t0.Add(72*time.Hour))
+	add("example.com/app@v1.2.0", "// Deprecated: use example.com/app2 "+bad+"\nmodule example.com/app\n\ngo 1.23\n\nrequire example.com/lib v1.2.0\n\nretract v1.2.0 // broken "+bad+"\n", true, t0.Add(72*time.Hour))
 	add("example.com/app2@v0.1.0", "", true, t0.Add(72*time.Hour))
 
 	record := func(digest string, imported time.Time, projects []string, mvs ...string) {
@@ -106,13 +114,13 @@ func newSite(t testing.TB, withAuth bool) *site {
 			m.Files = append(m.Files, bundle.File{Path: "download/" + p + "/@v/" + v + ".zip", Size: 2048})
 		}
 		man, _ := json.Marshal(m)
-		rec, _ := json.Marshal(importer.Record{Digest: digest, Imported: imported, Actor: "local:ops", File: "bundle-" + evil + ".tar.zst", Manifest: man})
+		rec, _ := json.Marshal(importer.Record{Digest: digest, Imported: imported, Actor: "local:ops", File: "bundle-" + bad + ".tar.zst", Manifest: man})
 		if err := st.Put(context.Background(), "bundles/"+digest+".json", strings.NewReader(string(rec))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s.cdx = []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[` +
-		`{"name":"example.com/lib","version":"v1.2.0","licenses":[{"license":{"id":"MIT"}},{"license":{"name":` + jsonString(evil) + `}}]},` +
+		`{"name":"example.com/lib","version":"v1.2.0","licenses":[{"license":{"id":"MIT"}},{"license":{"name":` + jsonString(licence) + `}}]},` +
 		`{"name":"example.com/app","version":"v1.1.0","licenses":[{"license":{"id":"Apache-2.0"}}]}]}` + "\n")
 	for name, data := range map[string][]byte{
 		importer.SBOMName(s.new, bundle.SBOMCycloneDX): s.cdx,
@@ -123,7 +131,7 @@ func newSite(t testing.TB, withAuth bool) *site {
 		}
 	}
 	record(s.old, t0.Add(time.Hour), []string{"github.com/corp/service"}, "example.com/lib@v1.1.0", "example.com/app@v1.0.0")
-	record(s.new, t0.Add(96*time.Hour), []string{"github.com/corp/" + evil, "github.com/corp/service"},
+	record(s.new, t0.Add(96*time.Hour), []string{"github.com/corp/" + bad, "github.com/corp/service"},
 		"example.com/lib@v1.2.0", "example.com/app@v1.1.0", "example.com/app@v1.2.0", "golang.org/x/text@v0.14.0", "example.com/app2@v0.1.0")
 
 	if withAuth {

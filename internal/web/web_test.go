@@ -17,7 +17,7 @@ import (
 // script characters) escaped: no raw tag from the data reaches the page,
 // and the escaped text does.
 func TestEscaping(t *testing.T) {
-	s := newSite(t, false)
+	s := newSite(t, false, true)
 	raw := []string{"<script>alert", "<img src=x", "onerror=alert(1)>"}
 	for _, tc := range []struct {
 		path      string
@@ -29,10 +29,10 @@ func TestEscaping(t *testing.T) {
 		{"/modules/example.com/app", true}, // deprecation, retraction
 		{"/modules/example.com/lib", true}, // licence
 		{"/modules/example.com/lib?v=v1.2.0", true},
-		{"/bundles", true},           // project names
-		{"/bundles/" + s.new, true},  // project names, file name
-		{"/diff", false},             // modules only
-		{"/stats", false},            //
+		{"/bundles", true},          // project names
+		{"/bundles/" + s.new, true}, // project names, file name
+		{"/diff", false},            // modules only
+		{"/stats", false},           //
 		{"/login?next=" + url.QueryEscape("/"+evil), true},
 		{"/modules/" + url.PathEscape(evil), true}, // the error page names the path
 	} {
@@ -60,7 +60,7 @@ func TestEscaping(t *testing.T) {
 
 // TestPages checks what the pages show, without JavaScript.
 func TestPages(t *testing.T) {
-	s := newSite(t, false)
+	s := newSite(t, false, true)
 	_, home := s.get(t, "/?q=LIB", nil)
 	if !strings.Contains(home, `href="/modules/example.com/lib"`) || strings.Contains(home, `href="/modules/example.com/app"`) {
 		t.Errorf("search for LIB:\n%s", home)
@@ -135,7 +135,7 @@ func TestPages(t *testing.T) {
 // TestBadInput: bad parameters are 400, unknown things 404, and query
 // strings of any length or encoding never 5xx.
 func TestBadInput(t *testing.T) {
-	s := newSite(t, false)
+	s := newSite(t, false, true)
 	long := strings.Repeat("%ff%00%3Cscript%3E", 5000)
 	for _, tc := range []struct {
 		path string
@@ -168,7 +168,7 @@ func TestBadInput(t *testing.T) {
 // that only the pages accept; the form checks Origin and the token's
 // scope; Basic works too; logout clears the cookie.
 func TestLogin(t *testing.T) {
-	s := newSite(t, true)
+	s := newSite(t, true, true)
 	read := s.token(t, "reader", auth.ScopeRead)
 	write := s.token(t, "writer", auth.ScopeRead, auth.ScopeWrite, auth.ScopeDelete)
 	admin := s.token(t, "admin", auth.ScopeAdmin)
