@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/modferry/modferry/internal/auth"
@@ -293,6 +294,39 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the retracted version's row reads %q", txt)
 	}
 	pcancel()
+
+	// Without JavaScript, the search form still works (a page load) and
+	// the module page has no copy button, only the selectable line.
+	nojs, ncancel := chromedp.NewContext(ctx)
+	defer ncancel()
+	if err := chromedp.Do(nojs, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	})); err != nil {
+		t.Fatalf("turn JavaScript off: %v", err)
+	}
+	run(t, nojs, "no-JS home", chromedp.Navigate(base+"/"))
+	run(t, nojs, "no-JS search", chromedp.SendKeys(chromedp.ID("q"), "app2"))
+	if _, err := chromedp.RunResponse(nojs, chromedp.Submit(chromedp.ID("q"))); err != nil {
+		t.Fatalf("submit the search without JavaScript: %v", err)
+	}
+	if loc := run(t, nojs, "location", chromedp.Location()); loc != base+"/?q=app2" {
+		t.Errorf("the search form without JavaScript went to %s", loc)
+	}
+	rows := run(t, nojs, "results", chromedp.Nodes(chromedp.CSSAll("#results tr.result a")))
+	if len(rows) != 1 || rows[0].AttributeValue("href") != "/modules/example.com/app2" {
+		t.Errorf("search results without JavaScript: %d rows", len(rows))
+	}
+	if _, err := chromedp.RunResponse(nojs, chromedp.Click(chromedp.CSS(`#results a`))); err != nil {
+		t.Fatalf("open the module page without JavaScript: %v", err)
+	}
+	if v := run(t, nojs, "go get", chromedp.Value(chromedp.ID("goget"))); v != "go get example.com/app2@v0.1.0" {
+		t.Errorf("go get line without JavaScript %q", v)
+	}
+	if n := len(run(t, nojs, "buttons", chromedp.Nodes(chromedp.CSSAll(".goget button"), chromedp.AtLeast(0)))); n != 0 {
+		t.Errorf("%d copy buttons without JavaScript, want none", n)
+	}
+	ncancel()
 
 	// Logout: the catalog asks for a token again.
 	run(t, ctx, "logout", chromedp.Navigate(base+"/logout"))
