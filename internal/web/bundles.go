@@ -25,7 +25,7 @@ type bundleRec struct {
 	Imported time.Time
 	Actor    string
 	File     string
-	Signer   string // key ID of the signature, when the record holds one
+	Signer   string // the keys that signed it, when recorded ("" today: see bundles.read)
 	Manifest *bundle.Manifest
 	Raw      []byte // the manifest as recorded
 	HasCDX   bool
@@ -37,15 +37,6 @@ type bundleRec struct {
 
 // Short is the first 12 hex digits of the digest.
 func (b *bundleRec) Short() string { return b.Digest[:min(12, len(b.Digest))] }
-
-// recordFile is an import record as stored. Signer fields are read when
-// the record has them (an import history that records the signing key).
-type recordFile struct {
-	importer.Record
-	KeyID  string   `json:"keyID,omitempty"`
-	KeyIDs []string `json:"keyIDs,omitempty"`
-	Signer string   `json:"signer,omitempty"`
-}
 
 // bundles reads and caches the import history. Records and SBOMs are
 // immutable once written (an import writes its record last), so a record
@@ -106,7 +97,8 @@ func (b *bundles) read(ctx context.Context, name string, names []string) (*bundl
 	if err != nil {
 		return nil, err
 	}
-	var rf recordFile
+	// The import record holds no signer: the page says "not recorded".
+	var rf importer.Record
 	if json.Unmarshal(data, &rf) != nil {
 		return nil, nil
 	}
@@ -117,7 +109,6 @@ func (b *bundles) read(ctx context.Context, name string, names []string) (*bundl
 	rec := &bundleRec{
 		Digest: cmp.Or(rf.Digest, strings.TrimSuffix(name, ".json")), Imported: rf.Imported,
 		Actor: rf.Actor, File: rf.File, Manifest: &m, Raw: rf.Manifest,
-		Signer: cmp.Or(rf.Signer, rf.KeyID, strings.Join(rf.KeyIDs, ", ")),
 	}
 	for _, mod := range m.Modules {
 		if mod.ZipHash != "" {
