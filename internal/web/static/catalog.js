@@ -11,7 +11,13 @@
       var mine = ++seq;
       var value = q.value;
       fetch(q.getAttribute("data-live") + encodeURIComponent(value), { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (r) {
+          if (r.redirected) { // the session ended: go where the server sends us (the login form)
+            location.href = r.url;
+            return Promise.reject(r.status);
+          }
+          return r.ok ? r.text() : Promise.reject(r.status);
+        })
         .then(function (html) {
           if (mine !== seq) { return; } // a later keystroke won
           // The fragment is server-rendered by html/template: every value
