@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/module"
+
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/web"
 )
@@ -250,5 +252,25 @@ func TestLogin(t *testing.T) {
 	resp, _ = s.get(t, "/logout", withCookie(read))
 	if cs := resp.Cookies(); resp.StatusCode != http.StatusSeeOther || len(cs) != 1 || cs[0].MaxAge >= 0 {
 		t.Errorf("logout: %s, cookies %v", resp.Status, cs)
+	}
+}
+
+// TestRoutesAreNoModulePaths: the first element of every page path is
+// no module path's first element (those have a dot), so the pages take
+// nothing from the GOPROXY protocol.
+func TestRoutesAreNoModulePaths(t *testing.T) {
+	h := web.New(web.Options{})
+	for _, r := range h.Routes() {
+		_, p, _ := strings.Cut(r.Pattern, " ")
+		first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+		if p == "/{$}" {
+			continue // "/" itself: no GOPROXY path is empty
+		}
+		if first == "" || strings.Contains(first, ".") {
+			t.Errorf("%s: first element %q could begin a module path", r.Pattern, first)
+		}
+		if err := module.CheckPath(first + "/x"); err == nil {
+			t.Errorf("%s: %s/x is a valid module path", r.Pattern, first)
+		}
 	}
 }
