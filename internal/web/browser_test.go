@@ -209,6 +209,9 @@ func TestBrowser(t *testing.T) {
 	if fmt.Sprint(projects) != "[github.com/corp/portal github.com/corp/service]" {
 		t.Errorf("projects %v", projects)
 	}
+	if sig := run(t, ctx, "signer", chromedp.Text(chromedp.ID("signer"))); sig != "minisign:"+signer {
+		t.Errorf("signer %q", sig)
+	}
 	shot(t, ctx, dir, "bundle")
 
 	// The SBOM download: the file the browser saves is the SBOM kept at

@@ -25,7 +25,7 @@ type bundleRec struct {
 	Imported time.Time
 	Actor    string
 	File     string
-	Signer   string // the keys that signed it, when recorded ("" today: see bundles.read)
+	Signer   string // the keys whose signatures verified at import (from the audit log), ", "-separated
 	Manifest *bundle.Manifest
 	Raw      []byte // the manifest as recorded
 	HasCDX   bool
@@ -97,7 +97,6 @@ func (b *bundles) read(ctx context.Context, name string, names []string) (*bundl
 	if err != nil {
 		return nil, err
 	}
-	// The import record holds no signer: the page says "not recorded".
 	var rf importer.Record
 	if json.Unmarshal(data, &rf) != nil {
 		return nil, nil

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/importer"
@@ -28,6 +29,9 @@ import (
 // evil is text full of HTML and script characters, put into every field
 // of the store that a page shows and that may hold it: project names,
 // licence names, bundle file names, deprecation and retraction messages.
+// signer is the key ID the audit log records for the newer bundle.
+const signer = "E5A1C0FFEE123456"
+
 const evil = `<script>alert("x")</script><img src=x onerror=alert(1)>&"'`
 
 // site is a served store holding two imported bundles.
@@ -133,6 +137,18 @@ func newSite(t testing.TB, withAuth, withEvil bool) *site {
 	record(s.old, t0.Add(time.Hour), []string{"github.com/corp/service"}, "example.com/lib@v1.1.0", "example.com/app@v1.0.0")
 	record(s.new, t0.Add(96*time.Hour), []string{"github.com/corp/" + bad, "github.com/corp/service"},
 		"example.com/lib@v1.2.0", "example.com/app@v1.1.0", "example.com/app@v1.2.0", "golang.org/x/text@v0.14.0", "example.com/app2@v0.1.0")
+
+	// The audit log records who signed the newer bundle, as import does.
+	al, err := audit.Open(filepath.Join(root, "audit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { al.Close() })
+	imp := audit.Entry{Actor: "local:ops", Action: audit.ActionImport, Result: audit.ResultOK,
+		Detail: map[string]string{"digest": s.new, "key": "minisign:" + signer}}
+	if _, err := al.Append(context.Background(), imp); err != nil {
+		t.Fatal(err)
+	}
 
 	if withAuth {
 		if _, err := tk.Add("admin-only", []auth.Scope{auth.ScopeAdmin}, time.Time{}); err != nil {

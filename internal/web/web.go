@@ -36,6 +36,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -305,9 +306,48 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 	}{m, rows, licences, "go get " + get})
 }
 
+// history is the import history, newest first, each record with the
+// signers the catalog knows of (from the audit log).
+func (h *Handler) history(ctx context.Context) ([]*bundleRec, error) {
+	recs, err := h.bundles.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := h.opts.Catalog.Bundles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	signers := map[string][]string{}
+	for _, b := range sum {
+		signers[b.Digest] = b.Signers
+	}
+	out := make([]*bundleRec, len(recs))
+	for i, r := range recs {
+		c := *r // the cached record is shared
+		c.Signer = strings.Join(signers[r.Digest], ", ")
+		out[i] = &c
+	}
+	return out, nil
+}
+
+// find returns the record of digest from the history, or a not-found
+// error.
+func (h *Handler) find(ctx context.Context, digest string) (*bundleRec, []*bundleRec, error) {
+	all, err := h.history(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range all {
+		if r.Digest == digest {
+			return r, all, nil
+		}
+	}
+	return nil, nil, notFound("no imported bundle has this digest")
+}
+
 // bundleList is the import history.
 func (h *Handler) bundleList(w http.ResponseWriter, r *http.Request) {
-	all, err := h.bundles.list(r.Context())
+	all, err := h.history(r.Context())
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -317,23 +357,14 @@ func (h *Handler) bundleList(w http.ResponseWriter, r *http.Request) {
 
 // bundlePage is one bundle: projects, signer, downloads, modules.
 func (h *Handler) bundlePage(w http.ResponseWriter, r *http.Request) {
-	b, err := h.bundles.find(r.Context(), r.PathValue("digest"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if b == nil {
-		h.fail(w, r, notFound("no imported bundle has this digest"))
-		return
-	}
-	all, err := h.bundles.list(r.Context())
+	b, all, err := h.find(r.Context(), r.PathValue("digest"))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	var prev *bundleRec // the import before this one, to compare with
 	for i, o := range all {
-		if o == b && i+1 < len(all) {
+		if o.Digest == b.Digest && i+1 < len(all) {
 			prev = all[i+1]
 		}
 	}
@@ -347,12 +378,11 @@ func (h *Handler) bundlePage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) bundleFile(w http.ResponseWriter, r *http.Request) {
 	digest, file := r.PathValue("digest"), r.PathValue("file")
 	b, err := h.bundles.find(r.Context(), digest)
+	if err == nil && b == nil {
+		err = notFound("no imported bundle has this digest")
+	}
 	if err != nil {
 		h.fail(w, r, err)
-		return
-	}
-	if b == nil {
-		h.fail(w, r, notFound("no imported bundle has this digest"))
 		return
 	}
 	var body io.Reader
@@ -385,7 +415,7 @@ func (h *Handler) bundleFile(w http.ResponseWriter, r *http.Request) {
 
 // diff shows what changed between two bundles (a=older, b=newer).
 func (h *Handler) diff(w http.ResponseWriter, r *http.Request) {
-	all, err := h.bundles.list(r.Context())
+	all, err := h.history(r.Context())
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -94,14 +94,18 @@ func TestPages(t *testing.T) {
 	}
 
 	_, b := s.get(t, "/bundles/"+s.new, nil)
-	for _, want := range []string{s.new, `/sbom.cdx.json"`, `/sbom.spdx.json"`, `/manifest.json"`, "github.com/corp/service", "/diff?a=" + s.old + "&amp;b=" + s.new} {
+	for _, want := range []string{s.new, "minisign:" + signer, `/sbom.cdx.json"`, `/sbom.spdx.json"`, `/manifest.json"`, "github.com/corp/service", "/diff?a=" + s.old + "&amp;b=" + s.new} {
 		if !strings.Contains(b, want) {
 			t.Errorf("bundle page lacks %s", want)
 		}
 	}
 	_, oldPage := s.get(t, "/bundles/"+s.old, nil)
-	if !strings.Contains(oldPage, "carried no SBOM") {
-		t.Error("the older bundle's page does not say it has no SBOM")
+	if !strings.Contains(oldPage, "carried no SBOM") || !strings.Contains(oldPage, "not recorded") {
+		t.Error("the older bundle's page does not say it has no SBOM and no recorded signer")
+	}
+	_, list := s.get(t, "/bundles", nil)
+	if strings.Count(list, `<tr class="bundle">`) != 2 || !strings.Contains(list, "minisign:"+signer) {
+		t.Errorf("bundle history:\n%s", list)
 	}
 	resp, cdx := s.get(t, "/bundles/"+s.new+"/sbom.cdx.json", nil)
 	if cdx != string(s.cdx) || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
@@ -128,9 +132,9 @@ func TestPages(t *testing.T) {
 		t.Errorf("static CSS: %s %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
 	// The GOPROXY protocol keeps every other path.
-	resp, list := s.get(t, "/example.com/lib/@v/list", nil)
-	if resp.StatusCode != 200 || list != "v1.1.0\nv1.2.0\n" {
-		t.Errorf("GOPROXY list: %s %q", resp.Status, list)
+	resp, versions := s.get(t, "/example.com/lib/@v/list", nil)
+	if resp.StatusCode != 200 || versions != "v1.1.0\nv1.2.0\n" {
+		t.Errorf("GOPROXY list: %s %q", resp.Status, versions)
 	}
 }
 
