@@ -162,7 +162,7 @@ func New(cfg Config) *Server {
 		s.catalog = catalog.New(cfg.Store)
 	}
 	s.web = web.New(web.Options{
-		Catalog: s.catalog, Store: cfg.Store, Logger: log, CheckLogin: s.checkLogin,
+		Catalog: s.catalog, Logger: log, CheckLogin: s.checkLogin,
 		Open: func() bool { return s.gate.openRead(time.Now()) },
 	})
 	if s.gate.limiter == nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -13,21 +14,23 @@ import (
 
 	"golang.org/x/mod/semver"
 
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/catalog"
-	"github.com/modferry/modferry/internal/importer"
-	"github.com/modferry/modferry/internal/store"
 )
 
-// bundleRec is one import record as the pages show it.
+// bundleRec is one import record as the pages show it, made from the
+// catalog's import history (catalog.Bundles, catalog.Bundle).
 type bundleRec struct {
 	Digest   string
 	Imported time.Time
 	Actor    string
 	File     string
 	Signer   string // the keys whose signatures verified at import (from the audit log), ", "-separated
+	// Manifest is the whole manifest when the record was read with it
+	// (one bundle's page, what changed), else only its projects, times,
+	// base inventory and checksum database.
 	Manifest *bundle.Manifest
-	Raw      []byte // the manifest as recorded
 	HasCDX   bool
 	HasSPDX  bool
 	Zips     int   // module versions carried with their zip
@@ -38,110 +41,36 @@ type bundleRec struct {
 // Short is the first 12 hex digits of the digest.
 func (b *bundleRec) Short() string { return b.Digest[:min(12, len(b.Digest))] }
 
-// bundles reads and caches the import history. Records and SBOMs are
-// immutable once written (an import writes its record last), so a record
-// read once is kept; each call lists the history directory again.
-type bundles struct {
-	st store.Store
-
-	mu       sync.Mutex
-	recs     map[string]*bundleRec          // by record name
-	licences map[string]map[string][]string // by digest: "path@version" -> SPDX ids
+// recordOf makes the page's view of a bundle of the catalog's history.
+func recordOf(b *api.Bundle) (*bundleRec, error) {
+	m := &bundle.Manifest{Created: b.Created, ToolVersion: b.ToolVersion, BaseInventory: b.BaseInventory}
+	if len(b.Manifest) > 0 {
+		if err := json.Unmarshal(b.Manifest, m); err != nil {
+			return nil, fmt.Errorf("bundle %s: its manifest: %w", b.Digest, err)
+		}
+	} else {
+		for _, p := range b.Projects {
+			m.Projects = append(m.Projects, bundle.Project{Path: p.Path, VCSRevision: p.VCSRevision})
+		}
+		if b.SumDB != nil {
+			m.SumDB = &bundle.SumDBInfo{Name: b.SumDB.Name, TreeHead: b.SumDB.TreeHead}
+		}
+	}
+	return &bundleRec{
+		Digest: b.Digest, Imported: b.Imported, Actor: b.Actor, File: b.File,
+		Signer: strings.Join(b.Signers, ", "), Manifest: m,
+		HasCDX: b.Downloads[api.DownloadCycloneDX] != "", HasSPDX: b.Downloads[api.DownloadSPDX] != "",
+		Zips: b.Modules - b.GoModOnly, GoMods: b.GoModOnly, Bytes: b.Bytes,
+	}, nil
 }
 
-// list returns the import history, newest first.
-func (b *bundles) list(ctx context.Context) ([]*bundleRec, error) {
-	names, err := b.st.List(ctx, catalog.HistoryDir)
-	if err != nil {
-		return nil, err
-	}
-	var out []*bundleRec
-	for _, n := range names {
-		if !strings.HasSuffix(n, ".json") {
-			continue
-		}
-		b.mu.Lock()
-		rec := b.recs[n]
-		b.mu.Unlock()
-		if rec == nil {
-			rec, err = b.read(ctx, n, names)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			if rec == nil {
-				continue
-			}
-			b.mu.Lock()
-			if b.recs == nil {
-				b.recs = map[string]*bundleRec{}
-			}
-			b.recs[n] = rec
-			b.mu.Unlock()
-		}
-		out = append(out, rec)
-	}
-	slices.SortFunc(out, func(x, y *bundleRec) int {
-		return cmp.Or(y.Imported.Compare(x.Imported), strings.Compare(x.Digest, y.Digest))
-	})
-	return out, nil
-}
+// licences keeps, for each bundle, the licences its CycloneDX SBOM lists.
+// SBOMs never change once kept, so each is read once.
+type licences struct {
+	cat *catalog.Catalog
 
-// read reads the record name; names is the listing of the history
-// directory (for the SBOM sub-directories). A record this version cannot
-// read is skipped (nil, nil).
-func (b *bundles) read(ctx context.Context, name string, names []string) (*bundleRec, error) {
-	data, err := store.ReadAll(ctx, b.st, catalog.HistoryDir+"/"+name)
-	if err != nil {
-		return nil, err
-	}
-	var rf importer.Record
-	if json.Unmarshal(data, &rf) != nil {
-		return nil, nil
-	}
-	var m bundle.Manifest
-	if json.Unmarshal(rf.Manifest, &m) != nil {
-		return nil, nil
-	}
-	rec := &bundleRec{
-		Digest: cmp.Or(rf.Digest, strings.TrimSuffix(name, ".json")), Imported: rf.Imported,
-		Actor: rf.Actor, File: rf.File, Manifest: &m, Raw: rf.Manifest,
-	}
-	for _, mod := range m.Modules {
-		if mod.ZipHash != "" {
-			rec.Zips++
-		} else {
-			rec.GoMods++
-		}
-	}
-	for _, f := range m.Files {
-		rec.Bytes += f.Size
-	}
-	if slices.Contains(names, rec.Digest+"/") {
-		sub, err := b.st.List(ctx, catalog.HistoryDir+"/"+rec.Digest)
-		if err != nil {
-			return nil, err
-		}
-		rec.HasCDX = slices.Contains(sub, bundle.SBOMCycloneDX)
-		rec.HasSPDX = slices.Contains(sub, bundle.SBOMSPDX)
-	}
-	return rec, nil
-}
-
-// find returns the record of digest, or nil.
-func (b *bundles) find(ctx context.Context, digest string) (*bundleRec, error) {
-	all, err := b.list(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range all {
-		if r.Digest == digest {
-			return r, nil
-		}
-	}
-	return nil, nil
+	mu  sync.Mutex
+	ids map[string]map[string][]string // by digest: "path@version" -> SPDX ids
 }
 
 // cdxDoc is the part of a CycloneDX SBOM the licences come from.
@@ -161,13 +90,13 @@ type cdxDoc struct {
 
 // licencesOf returns the licences the CycloneDX SBOM of bundle digest
 // lists for path@version (nil when unknown). Each SBOM is read once.
-func (b *bundles) licencesOf(ctx context.Context, digest, path, version string) []string {
+func (b *licences) of(ctx context.Context, digest, path, version string) []string {
 	b.mu.Lock()
-	m, ok := b.licences[digest]
+	m, ok := b.ids[digest]
 	b.mu.Unlock()
 	if !ok {
 		m = map[string][]string{}
-		data, err := store.ReadAll(ctx, b.st, importer.SBOMName(digest, bundle.SBOMCycloneDX))
+		data, err := b.cat.BundleFile(ctx, digest, api.DownloadCycloneDX)
 		var doc cdxDoc
 		if err == nil && json.Unmarshal(data, &doc) == nil {
 			for _, c := range doc.Components {
@@ -188,10 +117,10 @@ func (b *bundles) licencesOf(ctx context.Context, digest, path, version string) 
 			return nil // try again next time
 		}
 		b.mu.Lock()
-		if b.licences == nil {
-			b.licences = map[string]map[string][]string{}
+		if b.ids == nil {
+			b.ids = map[string]map[string][]string{}
 		}
-		b.licences[digest] = m
+		b.ids[digest] = m
 		b.mu.Unlock()
 	}
 	return m[path+"@"+version]

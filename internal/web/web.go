@@ -41,7 +41,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -50,10 +49,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/catalog"
-	"github.com/modferry/modferry/internal/importer"
-	"github.com/modferry/modferry/internal/store"
 )
 
 //go:embed templates/*.html
@@ -68,7 +65,6 @@ const CookieName = "modferry_token"
 // Options configure a Handler.
 type Options struct {
 	Catalog *catalog.Catalog // required
-	Store   store.Store      // required: the import history and SBOMs
 	// CheckLogin checks a token given to the login form: nil if it may
 	// read. r is the login request (for rate limiting by client).
 	CheckLogin func(r *http.Request, token string) error
@@ -81,11 +77,11 @@ type Options struct {
 
 // Handler serves the catalog's pages.
 type Handler struct {
-	opts    Options
-	log     *slog.Logger
-	pages   map[string]*template.Template
-	static  http.Handler
-	bundles *bundles
+	opts     Options
+	log      *slog.Logger
+	pages    map[string]*template.Template
+	static   http.Handler
+	licences *licences
 }
 
 // A Route is one page pattern (ServeMux syntax, with method) and whether
@@ -98,7 +94,7 @@ type Route struct {
 
 // New returns a Handler.
 func New(opts Options) *Handler {
-	h := &Handler{opts: opts, log: opts.Logger, pages: map[string]*template.Template{}, bundles: &bundles{st: opts.Store}}
+	h := &Handler{opts: opts, log: opts.Logger, pages: map[string]*template.Template{}, licences: &licences{cat: opts.Catalog}}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -288,7 +284,7 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 	for i, ver := range m.Versions {
 		rows[i].Version = ver
 		if ver.Origin != nil && ver.Origin.Kind == catalog.OriginBundle && !ver.GoModOnly {
-			rows[i].Licences = h.bundles.licencesOf(r.Context(), ver.Origin.Bundle, m.Path, ver.Version)
+			rows[i].Licences = h.licences.of(r.Context(), ver.Origin.Bundle, m.Path, ver.Version)
 		}
 		if ver.Version == m.Latest {
 			licences = rows[i].Licences
@@ -306,43 +302,31 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 	}{m, rows, licences, "go get " + get})
 }
 
-// history is the import history, newest first, each record with the
-// signers the catalog knows of (from the audit log).
+// history is the import history, newest first.
 func (h *Handler) history(ctx context.Context) ([]*bundleRec, error) {
-	recs, err := h.bundles.list(ctx)
+	all, err := h.opts.Catalog.Bundles(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sum, err := h.opts.Catalog.Bundles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	signers := map[string][]string{}
-	for _, b := range sum {
-		signers[b.Digest] = b.Signers
-	}
-	out := make([]*bundleRec, len(recs))
-	for i, r := range recs {
-		c := *r // the cached record is shared
-		c.Signer = strings.Join(signers[r.Digest], ", ")
-		out[i] = &c
+	out := make([]*bundleRec, 0, len(all))
+	for i := range all {
+		rec, err := recordOf(&all[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
 	}
 	return out, nil
 }
 
-// find returns the record of digest from the history, or a not-found
-// error.
-func (h *Handler) find(ctx context.Context, digest string) (*bundleRec, []*bundleRec, error) {
-	all, err := h.history(ctx)
+// find returns one bundle with its whole manifest; a digest the history
+// does not hold is an error matching fs.ErrNotExist.
+func (h *Handler) find(ctx context.Context, digest string) (*bundleRec, error) {
+	b, err := h.opts.Catalog.Bundle(ctx, digest)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	for _, r := range all {
-		if r.Digest == digest {
-			return r, all, nil
-		}
-	}
-	return nil, nil, notFound("no imported bundle has this digest")
+	return recordOf(b)
 }
 
 // bundleList is the import history.
@@ -357,7 +341,12 @@ func (h *Handler) bundleList(w http.ResponseWriter, r *http.Request) {
 
 // bundlePage is one bundle: projects, signer, downloads, modules.
 func (h *Handler) bundlePage(w http.ResponseWriter, r *http.Request) {
-	b, all, err := h.find(r.Context(), r.PathValue("digest"))
+	b, err := h.find(r.Context(), r.PathValue("digest"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	all, err := h.history(r.Context())
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -377,40 +366,22 @@ func (h *Handler) bundlePage(w http.ResponseWriter, r *http.Request) {
 // bundleFile downloads a bundle's manifest or one of its SBOMs.
 func (h *Handler) bundleFile(w http.ResponseWriter, r *http.Request) {
 	digest, file := r.PathValue("digest"), r.PathValue("file")
-	b, err := h.bundles.find(r.Context(), digest)
-	if err == nil && b == nil {
-		err = notFound("no imported bundle has this digest")
+	switch file {
+	case api.DownloadManifest, api.DownloadCycloneDX, api.DownloadSPDX:
+	default:
+		h.fail(w, r, notFound("a bundle's downloads are "+api.DownloadManifest+", "+api.DownloadCycloneDX+" and "+api.DownloadSPDX))
+		return
 	}
+	data, err := h.opts.Catalog.BundleFile(r.Context(), digest, file)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	var body io.Reader
-	switch file {
-	case "manifest.json": // the bundle's MANIFEST.json, as recorded at import
-		body = bytes.NewReader(b.Raw)
-	case bundle.SBOMCycloneDX, bundle.SBOMSPDX:
-		f, err := h.opts.Store.Open(r.Context(), importer.SBOMName(b.Digest, file))
-		if errors.Is(err, fs.ErrNotExist) {
-			h.fail(w, r, notFound("this bundle carried no "+file))
-			return
-		}
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		defer f.Close()
-		body = f
-	default:
-		h.fail(w, r, notFound("a bundle's downloads are manifest.json, "+bundle.SBOMCycloneDX+" and "+bundle.SBOMSPDX))
-		return
-	}
+	short := digest[:min(12, len(digest))]
 	security(w)
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", b.Short()+"-"+file))
-	if _, err := io.Copy(w, body); err != nil {
-		h.log.Debug("sending a bundle file", "file", file, "err", err)
-	}
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", short+"-"+file))
+	w.Write(data)
 }
 
 // diff shows what changed between two bundles (a=older, b=newer).
@@ -444,6 +415,13 @@ func (h *Handler) diff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if data.A != nil && data.B != nil {
+		if data.A, err = h.find(r.Context(), data.A.Digest); err == nil {
+			data.B, err = h.find(r.Context(), data.B.Digest)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		data.Added, data.Removed, data.Changed, data.Same = diffBundles(data.A.Manifest, data.B.Manifest)
 	}
 	h.render(w, r, 0, "diff", "What changed", data)
