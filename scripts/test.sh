@@ -25,6 +25,9 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 # installed by npm ci from internal/sbom/testdata/validate)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+# web catalog tests: headless Chromium driven by chromedp
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if ((${#need[@]})); then
 	sudo=""
 	[[ $(id -u) -eq 0 ]] || sudo=sudo

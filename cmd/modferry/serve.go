@@ -214,10 +214,10 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 	srv.Housekeep(ctx)
 	go srv.RunHousekeeping(ctx, o.cleanEvery)
 	// The catalog builds in the background: GOPROXY requests are served
-	// at once, and the metadata API answers Partial until the first pass
-	// is done.
+	// at once, and the metadata API and the web catalog answer Partial
+	// until the first pass is done.
 	go srv.Catalog().Run(ctx, o.catalogEvery, func(err error) {
-		log.Warn("indexing the store for the metadata API", "err", err)
+		log.Warn("indexing the store for the metadata API and the web catalog", "err", err)
 	})
 	log.Info("serving", "store", st.Root(), "url", url, "tokens", tokens.Count())
 	errc := make(chan error, 1)

@@ -41,9 +41,11 @@ var layers = [][]string{
 	// 6: export (the connected side); what counts as tampering; what a
 	// bundle or a store holds (inspect, SBOMs of a store).
 	{"internal/export", "internal/tamper", "internal/inspect", "internal/sbom/storedoc", "internal/catalog"},
-	// 7: the server.
+	// 7: the web catalog's pages.
+	{"internal/web"},
+	// 8: the server.
 	{"internal/server"},
-	// 8: the command.
+	// 9: the command.
 	{"cmd/modferry"},
 }
 

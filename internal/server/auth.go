@@ -145,6 +145,39 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, n need, now t
 	return info.Name, true
 }
 
+// checkLogin checks a token given to the web catalog's login form: it
+// must have the read scope. Failures count against the client like
+// failed authentications do.
+func (s *Server) checkLogin(r *http.Request, secret string) error {
+	g := &s.gate
+	addr := s.clientAddr(r)
+	if d := g.limiter.RetryAfter(addr); d > 0 {
+		return fmt.Errorf("too many failed authentications from %s: retry in %d s", auth.ClientKey(addr), int((d+time.Second-1)/time.Second))
+	}
+	if g.tokens == nil {
+		g.limiter.Fail(addr)
+		return errors.New("invalid token: this server has no tokens")
+	}
+	info, err := g.tokens.Authenticate(secret)
+	switch {
+	case err == nil:
+	case errors.Is(err, auth.ErrExpired):
+		g.limiter.Fail(addr)
+		return fmt.Errorf("token %q expired on %s", info.Name, info.Expires.UTC().Format(time.RFC3339))
+	case errors.Is(err, auth.ErrUnknownToken):
+		g.limiter.Fail(addr)
+		return errors.New("invalid token")
+	default:
+		s.log.Error("checking a token", "err", err)
+		return errors.New("tokens unavailable: see the server log")
+	}
+	if !info.Has(auth.ScopeRead) {
+		g.forbidden.Add(1)
+		return fmt.Errorf("token %q lacks the read scope (it has %s)", info.Name, auth.FormatScopes(info.Scopes))
+	}
+	return nil
+}
+
 func unauthorized(w http.ResponseWriter, msg string) {
 	w.Header()["Www-Authenticate"] = hdrChallenge
 	http.Error(w, msg, http.StatusUnauthorized)

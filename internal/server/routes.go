@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -8,6 +9,8 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/api"
+	"github.com/modferry/modferry/internal/auth"
+	"github.com/modferry/modferry/internal/web"
 )
 
 // A route is one ServeMux pattern, with a method, and the one scope a
@@ -25,7 +28,7 @@ type route struct {
 // a mux of their own (see serveAPI).
 func (s *Server) routeTable() []route {
 	version := api.ModulesPath + "{version...}"
-	return []route{
+	return append([]route{
 		{"GET /healthz", needNone, s.epHealth, handler(http.HandlerFunc(healthz))},
 		{"GET /metrics", needRead, s.epMetrics, handler(s.promh)},
 		// No module path starts with "sumdb/", "vulndb/", "healthz",
@@ -58,7 +61,49 @@ func (s *Server) routeTable() []route {
 		{"GET " + api.TokensPath, needAdmin, s.epAPI, s.apiTokenList},
 		{"POST " + api.TokensPath, needAdmin, s.epAPI, s.apiTokenAdd},
 		{"DELETE " + api.TokensPath + "/{name}", needAdmin, s.epAPI, s.apiTokenRevoke},
+	}, s.webRouteTable()...)
+}
+
+// webRouteTable returns the web catalog's routes (package web): "/"
+// itself ("GET /{$}", so the GOPROXY catch-all keeps every longer path)
+// and paths under "modules/", "bundles", "diff", "stats", "static/",
+// "login" and "logout". No module path starts with those: its first
+// element has a dot. Pages need the read scope; the login form, logout
+// and the static files need none.
+func (s *Server) webRouteTable() []route {
+	var rts []route
+	for _, wr := range s.web.Routes() {
+		n := needNone
+		if wr.Read {
+			n = needRead
+		}
+		rts = append(rts, route{wr.Pattern, n, s.epWeb, handler(wr.Handler)})
 	}
+	return rts
+}
+
+// webAuth prepares a request to a web catalog route: the login cookie's
+// token counts as the request's token, and a page that needs a token and
+// has none (or only a cookie whose token no longer works) redirects to
+// the login form. It returns the request to serve, or ok false when it
+// answered.
+func (s *Server) webAuth(w http.ResponseWriter, r *http.Request, n need, now time.Time) (_ *http.Request, ok bool) {
+	withCookie := web.CookieToken(r)
+	if n != needRead || s.gate.openRead(now) {
+		return withCookie, true
+	}
+	secret, has := auth.FromRequest(withCookie)
+	if !has {
+		web.LoginRedirect(w, r)
+		return nil, false
+	}
+	if withCookie != r && s.gate.tokens != nil {
+		if _, err := s.gate.tokens.Authenticate(secret); errors.Is(err, auth.ErrExpired) || errors.Is(err, auth.ErrUnknownToken) {
+			web.LoginRedirect(w, r)
+			return nil, false
+		}
+	}
+	return withCookie, true
 }
 
 // isAPI reports whether a route pattern is an API route.
@@ -97,6 +142,12 @@ func (s *Server) guard(rt route) http.Handler {
 		rec.ep = rt.ep
 		if rec.ep == nil {
 			rec.ep = s.proxyEndpoint(r.URL.Path)
+		}
+		if s.webRoutes[rt.pattern] {
+			var ok bool
+			if r, ok = s.webAuth(w, r, rt.need, rec.start); !ok {
+				return
+			}
 		}
 		if token, ok := s.authorize(w, r, rt.need, rec.start); ok {
 			rt.serve(w, r, token)

@@ -30,6 +30,7 @@ import (
 	"github.com/modferry/modferry/internal/store"
 	"github.com/modferry/modferry/internal/trust"
 	"github.com/modferry/modferry/internal/vulndb"
+	"github.com/modferry/modferry/internal/web"
 )
 
 // Config configures a Server. Store is required; the rest may be zero.
@@ -108,6 +109,7 @@ type Server struct {
 	store        store.Store
 	bundleTrust  trust.Policy
 	catalog      *catalog.Catalog
+	web          *web.Handler
 	life         lifecycle
 
 	uploads   chan struct{} // one token per upload being received
@@ -118,11 +120,12 @@ type Server struct {
 	bodyRate  connlimit.Options
 
 	epList, epInfo, epMod, epZip, epLatest, epHealth, epMetrics, epAPI, epSumDB, epOther *endpointStats
-	epVulnDB                                                                             *endpointStats
+	epVulnDB, epWeb                                                                      *endpointStats
 
 	mux, apiMux *http.ServeMux            // the routes; api those under api.Prefix (see serveAPI)
 	routeEP     map[string]*endpointStats // endpoint by pattern
 	apiMethods  []string                  // the methods of API routes
+	webRoutes   map[string]bool           // the patterns of the web catalog's routes
 }
 
 // New returns a Server for cfg.
@@ -158,6 +161,10 @@ func New(cfg Config) *Server {
 	if s.catalog == nil {
 		s.catalog = catalog.New(cfg.Store)
 	}
+	s.web = web.New(web.Options{
+		Catalog: s.catalog, Logger: log, CheckLogin: s.checkLogin,
+		Open: func() bool { return s.gate.openRead(time.Now()) },
+	})
 	if s.gate.limiter == nil {
 		s.gate.limiter = &auth.Limiter{}
 	}
@@ -173,7 +180,12 @@ func New(cfg Config) *Server {
 	s.epHealth, s.epMetrics, s.epAPI, s.epOther = m.endpoint("healthz"), m.endpoint("metrics"), m.endpoint("api"), m.endpoint("other")
 	s.epSumDB = m.endpoint("sumdb")
 	s.epVulnDB = m.endpoint("vulndb")
+	s.epWeb = m.endpoint("web")
 	s.mux, s.apiMux, s.routeEP = http.NewServeMux(), http.NewServeMux(), map[string]*endpointStats{}
+	s.webRoutes = map[string]bool{}
+	for _, wr := range s.web.Routes() {
+		s.webRoutes[wr.Pattern] = true
+	}
 	for _, rt := range s.routeTable() {
 		mux := s.mux
 		if isAPI(rt.pattern) {
@@ -189,8 +201,8 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// Catalog returns the store's index the metadata API answers from; the
-// caller runs it (Catalog.Run) for as long as it serves.
+// Catalog returns the store's index the metadata API and the web catalog
+// answer from; the caller runs it (Catalog.Run) for as long as it serves.
 func (s *Server) Catalog() *catalog.Catalog { return s.catalog }
 
 // Proxy returns the GOPROXY handler, for callers that change the store
