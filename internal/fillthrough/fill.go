@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/tlog"
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/singleflight"
 
@@ -366,9 +367,13 @@ func (f *Filler) verify(ctx context.Context, h checksumdb.ModuleHashes) error {
 	for _, hd := range heads {
 		old = append(old, hd.Note)
 	}
+	cur, err := f.db.Head(ctx)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	proof, err := checksumdb.Capture(ctx, checksumdb.CaptureOptions{
 		VerifierKey: f.db.Key(),
-		Fetch:       f.sumGet,
+		Fetch:       pinnedFetch(f.sumGet, cur),
 		Modules:     []checksumdb.ModuleHashes{h},
 		OldHeads:    old,
 	})
@@ -386,6 +391,39 @@ func (f *Filler) verify(ctx context.Context, h checksumdb.ModuleHashes) error {
 		return err
 	}
 	return nil
+}
+
+// pinnedFetch returns fetch that proves records against cur, the head
+// the store serves (nil: none yet), whenever cur's tree holds them: it
+// answers "latest" with cur, and rewrites a lookup whose record id is
+// below cur's size to carry cur rather than the newer head the upstream
+// signed it with. Capture still proves the record is in cur's tree with
+// tiles, and cur is the database's own signed head; but the store's head
+// moves forward only for records newer than it, rather than with every
+// fill, which keeps the heads the store has served (each of which every
+// later import must keep provable) few.
+func pinnedFetch(fetch func(context.Context, string) ([]byte, error), cur *checksumdb.Head) func(context.Context, string) ([]byte, error) {
+	if cur == nil {
+		return fetch
+	}
+	return func(ctx context.Context, p string) ([]byte, error) {
+		if p == "latest" {
+			return cur.Note, nil
+		}
+		data, err := fetch(ctx, p)
+		if err != nil || !strings.HasPrefix(p, "lookup/") {
+			return data, err
+		}
+		id, text, _, perr := tlog.ParseRecord(data)
+		if perr != nil || id >= cur.N {
+			return data, nil // Capture reports what is wrong with it
+		}
+		msg, ferr := tlog.FormatRecord(id, text)
+		if ferr != nil {
+			return data, nil
+		}
+		return append(msg, cur.Note...), nil
+	}
 }
 
 // fail answers a request the fill could not serve.

@@ -389,3 +389,34 @@ func TestSumDBProxied(t *testing.T) {
 		t.Errorf("lookup of an unknown module: %d; want 404 or 410", code)
 	}
 }
+
+// TestHeadPinned: records already in the tree of the head the store
+// serves are proven against that head, so fills of them do not move it
+// (every head served is one more that later imports must keep provable).
+func TestHeadPinned(t *testing.T) {
+	f := newFront(t)
+	for _, v := range f.up.Versions() {
+		zh, mh, err := checksumdbtest.Hashes(f.up.Dir, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.sdb.Add(t, v, zh, mh)
+	}
+	f.sdb.AddFiller(t, 10) // the upstream's head moves past every record
+	st := store.NewMem()
+	srv := proxyServer(t, f, st, fillthrough.Options{ListTTL: time.Millisecond})
+	for _, p := range []string{"modferry.test/dep/@v/v1.0.0.zip", "modferry.test/lib/@v/v1.1.0.zip", "modferry.test/shared/@v/v1.0.0.mod"} {
+		if code, body := get(t, srv.URL+"/"+p); code != 200 {
+			t.Fatalf("%s: %d %s", p, code, body)
+		}
+		f.sdb.AddFiller(t, 3)
+		time.Sleep(2 * time.Millisecond) // past ListTTL: the upstream's latest is asked again
+	}
+	heads, err := st.List(context.Background(), "sumdb/"+dbName+"/heads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(heads) != 1 {
+		t.Errorf("the store served %d heads (%v); want 1", len(heads), heads)
+	}
+}
