@@ -43,11 +43,12 @@ type front struct {
 	down     int               // nonzero: answer every request with this status
 	slow     time.Duration     // delay before answering
 	replaced map[string][]byte // request path -> body served instead
+	statuses map[string]int    // request path -> error status answered instead
 }
 
 func newFront(t *testing.T) *front {
 	t.Helper()
-	f := &front{up: testupstream.New(t), counts: map[string]int{}, replaced: map[string][]byte{}}
+	f := &front{up: testupstream.New(t), counts: map[string]int{}, replaced: map[string][]byte{}, statuses: map[string]int{}}
 	f.sdb = checksumdbtest.New(t, dbName, f.up.Dir, 40)
 	target, _ := url.Parse(f.sdb.URL)
 	rp := httputil.NewSingleHostReverseProxy(target)
@@ -55,6 +56,9 @@ func newFront(t *testing.T) *front {
 		f.mu.Lock()
 		f.counts[r.URL.Path]++
 		down, slow, body := f.down, f.slow, f.replaced[r.URL.Path]
+		if st := f.statuses[r.URL.Path]; st != 0 {
+			down = st
+		}
 		f.mu.Unlock()
 		if slow > 0 {
 			time.Sleep(slow)
@@ -304,6 +308,17 @@ func TestUpstreamFailures(t *testing.T) {
 		if code, body := get(t, srv.URL+p); code != http.StatusNotFound {
 			t.Errorf("%s: %d %s; want 404", p, code, body)
 		}
+	}
+
+	// An upstream 410 is 410, and nothing is stored.
+	f.mu.Lock()
+	f.statuses["/modferry.test/retract/@v/v1.0.0.info"] = http.StatusGone
+	f.mu.Unlock()
+	if code, body := get(t, srv.URL+"/modferry.test/retract/@v/v1.0.0.zip"); code != http.StatusGone {
+		t.Errorf("upstream 410: %d %s; want 410", code, body)
+	}
+	if has(t, st, module.Version{Path: "modferry.test/retract", Version: "v1.0.0"}, modfiles.Mod) {
+		t.Errorf("a version the upstream answered 410 for was stored")
 	}
 
 	v := module.Version{Path: "modferry.test/lib", Version: "v1.1.0"}
