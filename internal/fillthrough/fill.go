@@ -24,6 +24,7 @@ import (
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/resolve"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -253,7 +254,7 @@ func (f *Filler) fillMod(ctx context.Context, v module.Version) error {
 	if err != nil {
 		return err
 	}
-	if err := f.verify(ctx, checksumdb.ModuleHashes{Version: v, ModHash: modfiles.HashMod(mod)}); err != nil {
+	if err := f.verify(ctx, hashesOf(v, "", mod)); err != nil {
 		return err
 	}
 	return f.repo.Add(ctx, v, modules.Files{Info: bytes.NewReader(info), Mod: bytes.NewReader(mod)})
@@ -294,13 +295,25 @@ func (f *Filler) fillZip(ctx context.Context, v module.Version) error {
 	if err != nil {
 		return &VerifyError{Version: v, Err: err}
 	}
-	if err := f.verify(ctx, checksumdb.ModuleHashes{Version: v, ZipHash: zipHash, ModHash: modfiles.HashMod(mod)}); err != nil {
+	if err := f.verify(ctx, hashesOf(v, zipHash, mod)); err != nil {
 		return err
 	}
 	if err := f.repo.Add(ctx, v, modules.Files{Info: bytes.NewReader(info), Mod: bytes.NewReader(mod), Zip: tmp, ZipHash: zipHash}); err != nil {
 		return err
 	}
 	return f.repo.WriteList(ctx, v.Path)
+}
+
+// hashesOf returns what the checksum database records for v: the zip's
+// hash (zipHash, "" for none yet) and the go.mod's, except for Go
+// toolchain modules, whose records have a zip line only (their go.mod is
+// made up by the proxy).
+func hashesOf(v module.Version, zipHash string, mod []byte) checksumdb.ModuleHashes {
+	h := checksumdb.ModuleHashes{Version: v, ZipHash: zipHash, ModHash: modfiles.HashMod(mod)}
+	if v.Path == resolve.ToolchainModule {
+		h.ModHash = ""
+	}
+	return h
 }
 
 // download copies the upstream's file at p into a temporary file, at most
