@@ -33,6 +33,7 @@ type exportOptions struct {
 	json        bool
 	vulndb      bool
 	vulndbMod   string
+	fromStore   string
 }
 
 func newExportCmd() *cobra.Command {
@@ -76,7 +77,14 @@ That toolchain (the module golang.org/toolchain, fetched through the upstream
 and checked against the checksum database) is carried for this machine's
 GOOS/GOARCH, so that GOTOOLCHAIN=auto switches offline.
 --toolchain go1.27.3/darwin-arm64 carries others; --toolchain none leaves
-out the ones projects select.`,
+out the ones projects select.
+
+--from-store STORE bundles what a store holds instead of resolving
+projects: the "CI snapshot" of a fill-through proxy ('modferry serve
+--upstream'), which kept every module CI fetched through it with the
+checksum-database proofs it verified them with. With --since INVENTORY
+it leaves out what the other side has. Versions the store holds no proof
+for (--private modules) are recorded as not covered.`,
 		Example: `  modferry keygen -o ferry.key --no-passphrase
   modferry export --sign-key ferry.key -o deps.tar.zst ./service-a ./service-b golang.org/x/tools@v0.30.0`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -96,6 +104,7 @@ out the ones projects select.`,
 	cmd.Flags().BoolVar(&o.json, "json", false, "print a JSON summary")
 	cmd.Flags().BoolVar(&o.vulndb, "vulndb", false, "also carry the Go vulnerability database (from the golang.org/x/vulndb module), for govulncheck offline")
 	cmd.Flags().StringVar(&o.vulndbMod, "vulndb-module", "", "module to convert the vulnerability database from, `MODULE[@VERSION]` (default golang.org/x/vulndb at its highest version; implies --vulndb)")
+	cmd.Flags().StringVar(&o.fromStore, "from-store", "", "bundle what this store holds (what a 'serve --upstream' proxy fetched) instead of resolving projects")
 	return cmd
 }
 
@@ -158,7 +167,19 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 		path, version, _ := strings.Cut(o.vulndbMod, "@")
 		opts.VulnDBModule = module.Version{Path: path, Version: version}
 	}
-	if len(opts.Projects)+len(opts.Modules)+len(opts.Toolchains) == 0 && !opts.VulnDB {
+	if o.fromStore != "" {
+		if len(opts.Projects)+len(opts.Modules)+len(opts.Toolchains) > 0 || opts.VulnDB || o.upstream != "" {
+			return usagef("--from-store bundles what the store holds: give no projects, modules, --toolchain, --vulndb or --upstream with it")
+		}
+		if fi, err := os.Stat(o.fromStore); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--from-store %s: no store there", o.fromStore)
+		}
+		st, err := openStore(o.fromStore)
+		if err != nil {
+			return fmt.Errorf("--from-store: %w", err)
+		}
+		opts.FromStore = st
+	} else if len(opts.Projects)+len(opts.Modules)+len(opts.Toolchains) == 0 && !opts.VulnDB {
 		return usagef("nothing to export: give project directories, MODULE@VERSION arguments, --toolchain or --vulndb")
 	}
 	if !o.unsigned {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/connlimit"
+	"github.com/modferry/modferry/internal/fillthrough"
 	"github.com/modferry/modferry/internal/server"
 	"github.com/modferry/modferry/internal/trust"
 )
@@ -48,6 +49,11 @@ type serveOptions struct {
 	idleTimeout       time.Duration
 	cleanEvery        time.Duration
 	catalogEvery      time.Duration
+
+	upstream      string
+	upstreamSumDB string
+	private       string
+	upstreamTTL   time.Duration
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -93,7 +99,23 @@ client address (--trusted-proxy addresses are exempt).
 Housekeeping. At start-up and every --clean-every, a publish that a crash
 interrupted is rolled back (its version can be published again), and what
 crashed uploads and imports left (STORE/uploads, STORE/staging, .tmp-*
-files) is removed; never anything a running operation may use.`,
+files) is removed; never anything a running operation may use.
+
+Fill-through proxy (the connected side). With --upstream URL (a GOPROXY
+such as https://proxy.golang.org), a .info, .mod or .zip the store lacks
+is fetched from the upstream, checked against the checksum database
+(--upstream-sumdb, default sum.golang.org; its go.mod and zip h1: hashes
+must match the database's record, proven by tiles up to a head signed with
+the database's key), stored, then served. The proofs are kept in the store,
+so 'modferry export --from-store' can bundle what was fetched. Modules
+matching --private (comma-separated path globs, as GOPRIVATE) are stored
+without the checksum check. @v/list and @latest are asked of the upstream
+each time, kept --upstream-ttl, and answered from the store when the
+upstream is unreachable. /sumdb/ is forwarded to the upstream's, with
+lookups and tiles cached. Upstream 404/410 is answered 404/410; network
+errors and upstream 5xx are 502 (504 for timeouts), so that the go command
+tries its next proxy; a module the checksum database does not vouch for is
+refused with 502 and not stored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.newLogger(os.Stderr)
@@ -127,6 +149,10 @@ files) is removed; never anything a running operation may use.`,
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "how long a keep-alive connection may wait for its next request")
 	f.DurationVar(&o.catalogEvery, "catalog-refresh", time.Minute, "how often the metadata API's index looks for changes other processes made to the store (module pages are always current; this server's own changes show at once)")
 	f.DurationVar(&o.cleanEvery, "clean-every", time.Hour, "how often to clean crash leftovers and roll back interrupted publishes (also done at start-up)")
+	f.StringVar(&o.upstream, "upstream", "", "fill the store from this GOPROXY URL on a miss (fill-through caching proxy)")
+	f.StringVar(&o.upstreamSumDB, "upstream-sumdb", "", "verifier key (NAME+HASH+KEY) of the checksum database fetched modules are checked against, through the upstream's /sumdb/; default sum.golang.org")
+	f.StringVar(&o.private, "private", "", "with --upstream: module path patterns (comma-separated globs, as GOPRIVATE) stored without the checksum-database check")
+	f.DurationVar(&o.upstreamTTL, "upstream-ttl", fillthrough.DefaultListTTL, "with --upstream: how long upstream @v/list, @latest, not-found and checksum-database latest answers are kept")
 	return cmd
 }
 
@@ -161,8 +187,21 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 			return fmt.Errorf("--pubkey: %w", err)
 		}
 	}
+	var filler *fillthrough.Filler
+	if o.upstream != "" {
+		filler, err = fillthrough.New(st, fillthrough.Options{
+			Upstream: o.upstream, SumDB: o.upstreamSumDB, Private: o.private,
+			ListTTL: o.upstreamTTL, Logger: log,
+		})
+		if err != nil {
+			return usagef("--upstream: %v", err)
+		}
+	} else if o.upstreamSumDB != "" || o.private != "" {
+		return usagef("--upstream-sumdb and --private need --upstream")
+	}
 	srv := server.New(server.Config{
-		Store: st, Logger: log, CacheBytes: cache,
+		Upstream: filler,
+		Store:    st, Logger: log, CacheBytes: cache,
 		Tokens: tokens, RequireAuth: o.requireAuth, AllowAnonymousRead: o.anonymousRead,
 		Limiter:        &auth.Limiter{Failures: o.authFailures, Window: o.authWindow},
 		TrustedProxies: trusted,

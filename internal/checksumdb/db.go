@@ -55,6 +55,9 @@ func NewDB(st store.Store, verifierKey string) (*DB, error) {
 // Name returns the database name.
 func (db *DB) Name() string { return db.name }
 
+// Key returns the database's verifier key.
+func (db *DB) Key() string { return db.key }
+
 func (db *DB) obj(p string) string { return "sumdb/" + db.name + "/" + p }
 
 func (db *DB) read(ctx context.Context, p string) ([]byte, error) {

@@ -35,7 +35,7 @@ var layers = [][]string{
 		"internal/audit", "internal/auth", "internal/parts"},
 	// 4: the bundle format, the HTTP API's types and client, the GOPROXY
 	// handler, module caches.
-	{"internal/bundle", "internal/api", "internal/proxy", "internal/cacheimport"},
+	{"internal/bundle", "internal/api", "internal/proxy", "internal/cacheimport", "internal/fillthrough"},
 	// 5: publishing, trust in bundles, importing them, inventories.
 	{"internal/publish", "internal/trust", "internal/importer", "internal/inventory"},
 	// 6: export (the connected side); what counts as tampering; what a

@@ -25,6 +25,7 @@ import (
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/resolve"
 	"github.com/modferry/modferry/internal/safefile"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // Options configure Export.
@@ -60,6 +61,11 @@ type Options struct {
 	// version) fetched from the upstream proxy.
 	VulnDB       bool
 	VulnDBModule module.Version
+	// FromStore, if set, bundles what this store holds (what a
+	// fill-through proxy fetched, see package fillthrough) instead of
+	// resolving projects: every module version, with the
+	// checksum-database proofs the store keeps (see exportStore).
+	FromStore store.Store
 }
 
 // Summary reports an export.
@@ -93,6 +99,9 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	start := time.Now()
 	if err := opts.check(); err != nil {
 		return nil, err
+	}
+	if opts.FromStore != nil {
+		return exportStore(ctx, opts, start)
 	}
 	workDir := opts.WorkDir
 	if workDir == "" {
@@ -156,6 +165,12 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 func (opts *Options) check() error {
 	if opts.Output == "" {
 		return errors.New("export: no output file")
+	}
+	if opts.FromStore != nil {
+		if len(opts.Projects)+len(opts.Modules)+len(opts.Toolchains) > 0 || opts.VulnDB {
+			return errors.New("export: a bundle from a store carries what the store holds: give no projects, modules, toolchains or vulnerability database with it")
+		}
+		return nil
 	}
 	if len(opts.Projects) == 0 && len(opts.Modules) == 0 && len(opts.Toolchains) == 0 && !opts.VulnDB {
 		return errors.New("export: nothing to export: give project directories, module@version arguments or toolchains")

@@ -182,10 +182,16 @@ func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle
 		}
 		return fmt.Errorf("checksum database %s (%s): %w", cfg.name, base, err)
 	}
+	return addProof(m, info, proof, inMemory)
+}
+
+// addProof adds a checksum-database proof to the manifest (as m.SumDB,
+// with info) and its files to inMemory.
+func addProof(m *bundle.Manifest, info *bundle.SumDBInfo, proof *checksumdb.Proof, inMemory map[string][]byte) error {
 	info.TreeHead = fmt.Sprintf("%d %s", proof.Head.N, proof.Head.Hash)
 	m.SumDB = info
 	for _, p := range proof.Paths() {
-		name := "sumdb/" + cfg.name + "/" + p
+		name := "sumdb/" + info.Name + "/" + p
 		bf, err := bundle.HashReader(name, strings.NewReader(string(proof.Files[p])))
 		if err != nil {
 			return err

@@ -41,7 +41,7 @@ func (s *Server) routeTable() []route {
 		// pattern); package proxy parses them. (The mux redirects a path
 		// with //, . or .. elements to its clean form; no module path has
 		// such elements.)
-		{"GET /", needRead, nil, handler(s.proxy)},
+		{"GET /", needRead, nil, handler(s.goproxy)},
 
 		// A GET under ModulesPath is a module version when its path holds
 		// "/@v/", else a module page (apiModuleGET).

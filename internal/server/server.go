@@ -25,6 +25,7 @@ import (
 	"github.com/modferry/modferry/internal/catalog"
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/connlimit"
+	"github.com/modferry/modferry/internal/fillthrough"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/proxy"
 	"github.com/modferry/modferry/internal/store"
@@ -89,6 +90,10 @@ type Config struct {
 	// MinFreeBytes is the free space an upload must leave on the store's
 	// filesystem (else 507); 0 means DefaultMinFreeBytes, negative none.
 	MinFreeBytes int64
+	// Upstream, if set, makes the server a fill-through caching proxy:
+	// GOPROXY misses are fetched from its upstream, verified and stored,
+	// and /sumdb/ is forwarded to it (package fillthrough).
+	Upstream *fillthrough.Filler
 }
 
 // Server is modferry's HTTP handler.
@@ -97,6 +102,7 @@ type Server struct {
 	metrics *Metrics
 	repo    *modules.Repo
 	proxy   *proxy.Handler
+	goproxy http.Handler // proxy, or the fill-through proxy wrapping it
 	sumdb   http.Handler
 	vulndb  http.Handler
 	vulns   vulndb.Cache // the vulnerability database, for the API
@@ -165,6 +171,10 @@ func New(cfg Config) *Server {
 		Catalog: s.catalog, Logger: log, CheckLogin: s.checkLogin,
 		Open: func() bool { return s.gate.openRead(time.Now()) },
 	})
+	s.goproxy = s.proxy
+	if cfg.Upstream != nil {
+		s.goproxy, s.sumdb = cfg.Upstream.Proxy(s.proxy), cfg.Upstream.SumDB(s.sumdb)
+	}
 	if s.gate.limiter == nil {
 		s.gate.limiter = &auth.Limiter{}
 	}
