@@ -91,14 +91,16 @@ func (s *Server) Housekeep(ctx context.Context) error {
 			s.log.Error("cleaning crash leftovers", "dir", dir, "err", err)
 		}
 	}
-	if disk, ok := s.store.(*store.Disk); ok {
-		clean(filepath.Join(disk.Root(), UploadsDir), "*")
-		clean(filepath.Join(disk.Root(), importer.StagingDir), "*")
+	if local, ok := s.store.(store.Local); ok {
+		clean(filepath.Join(local.Root(), UploadsDir), "*")
+	}
+	clean(importer.StagingPath(s.store, importer.Options{}), "*")
+	if tc, ok := s.store.(store.TempCleaner); ok {
 		// The store's temporary files are locked only while being
 		// written; another process may hold closed ones for a moment
 		// before renaming them (store.Disk.PutBatch), so those get a
 		// margin besides the cutoff.
-		n, b, cerr := disk.CleanTemp("", minTime(cutoff, time.Now().Add(-tempFileMargin)))
+		n, b, cerr := tc.CleanTemp("", minTime(cutoff, time.Now().Add(-tempFileMargin)))
 		files += n
 		freed += b
 		if cerr != nil {
