@@ -15,7 +15,6 @@ type memDoc struct {
 	mu       sync.Mutex
 	data     []byte
 	n        int
-	replaces int    // successful ones
 	conflict func() // if set, runs inside Replace before the comparison
 }
 
