@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,13 +46,64 @@ func opts(pub sign.PublicKey) importer.Options {
 // TempCleaner, Batcher) shows through, as with a store kept elsewhere.
 type plainStore struct{ store.Store }
 
-// A target is a store to import into, the Disk under it (to look at
-// its files) and, for a store that is not a store.Local, the scratch
+// A target is a store to import into, the Disk under it if any (to look
+// at its files) and, for a store that is not a store.Local, the scratch
 // directory the import stages in.
 type target struct {
 	st      store.Store
 	disk    *store.Disk
 	scratch string
+}
+
+// newTarget returns an empty store of the kind named: "disk" (every
+// optional capability), "plain" (a Disk with none showing) or "mem"
+// (store.Mem: a Batcher and CompareAndSwapper, nothing local).
+func newTarget(t *testing.T, kind string) target {
+	switch kind {
+	case "disk":
+		d := newStore(t)
+		return target{st: d, disk: d}
+	case "plain":
+		d := newStore(t)
+		return target{st: plainStore{d}, disk: d, scratch: t.TempDir()}
+	case "mem":
+		return target{st: store.NewMem(), scratch: t.TempDir()}
+	}
+	panic("unknown store kind " + kind)
+}
+
+var storeKinds = []string{"disk", "plain", "mem"}
+
+// snapshot maps every object of the target's store to its SHA-256.
+func (tg target) snapshot(t *testing.T) map[string]string {
+	t.Helper()
+	if tg.disk != nil {
+		return snapshot(t, tg.disk)
+	}
+	ctx := context.Background()
+	snap := map[string]string{}
+	var walk func(dir string)
+	walk = func(dir string) {
+		names, err := tg.st.List(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			name := path.Join(dir, n)
+			if strings.HasSuffix(n, "/") {
+				walk(name)
+				continue
+			}
+			b, err := store.ReadAll(ctx, tg.st, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(b)
+			snap[name] = hex.EncodeToString(sum[:])
+		}
+	}
+	walk("")
+	return snap
 }
 
 func (tg target) opts(pub sign.PublicKey) importer.Options {
@@ -60,18 +112,13 @@ func (tg target) opts(pub sign.PublicKey) importer.Options {
 	return o
 }
 
-// forEachStore runs f on a Disk, which has every optional capability,
-// and on a plainStore, which has none: imported there, a bundle is
-// staged in a scratch directory and committed file by file through Put.
+// forEachStore runs f on each kind of store (newTarget): on all but
+// the Disk, a bundle is staged in a scratch directory and committed file
+// by file through Put.
 func forEachStore(t *testing.T, f func(t *testing.T, tg target)) {
-	t.Run("disk", func(t *testing.T) {
-		d := newStore(t)
-		f(t, target{st: d, disk: d})
-	})
-	t.Run("plain", func(t *testing.T) {
-		d := newStore(t)
-		f(t, target{st: plainStore{d}, disk: d, scratch: t.TempDir()})
-	})
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) { f(t, newTarget(t, kind)) })
+	}
 }
 
 // snapshot maps every file of the store (but the import lock) to its
@@ -140,16 +187,16 @@ func testImportAndReimport(t *testing.T, tg target) {
 		}
 	}
 	// The list file for GOPROXY=file:// users.
-	if b, err := os.ReadFile(filepath.Join(tg.disk.Root(), "download/modferry.test/rand/m00/@v/list")); err != nil || string(b) != "v1.0.0\n" {
+	if b, err := store.ReadAll(ctx, st, "download/modferry.test/rand/m00/@v/list"); err != nil || string(b) != "v1.0.0\n" {
 		t.Errorf("list file = %q, %v", b, err)
 	}
 	checkStagingGone(t, tg)
-	snap := snapshot(t, tg.disk)
+	snap := tg.snapshot(t)
 	res, err = importer.Import(ctx, st, b, tg.opts(pub))
 	if err != nil || !res.AlreadyImported {
 		t.Fatalf("re-import = %+v, %v; want a no-op", res, err)
 	}
-	if err := sameSnapshot(snap, snapshot(t, tg.disk)); err != nil {
+	if err := sameSnapshot(snap, tg.snapshot(t)); err != nil {
 		t.Fatalf("re-import changed the store: %v", err)
 	}
 	// A different bundle with some of the same versions: present, not re-added.
@@ -178,6 +225,9 @@ func checkStagingGone(t *testing.T, tg target) {
 	if got, want := importer.StagingPath(tg.st, importer.Options{ScratchDir: tg.scratch}), filepath.Join(tg.scratch, "modferry-staging"); got != want {
 		t.Errorf("a store that is not local stages in %s, want %s", got, want)
 	}
+	if tg.disk == nil {
+		return
+	}
 	if _, err := os.Stat(filepath.Join(tg.disk.Root(), importer.StagingDir)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a store that is not local got a staging directory in the store: %v", err)
 	}
@@ -196,7 +246,7 @@ func testImportConflict(t *testing.T, tg target) {
 	if _, err := importer.Import(ctx, st, b1, tg.opts(pub)); err != nil {
 		t.Fatal(err)
 	}
-	snap := snapshot(t, tg.disk)
+	snap := tg.snapshot(t)
 	// Same module versions, other content, plus a new one.
 	other := append(bundletest.RandomModules(2, 3, 1000), bundletest.Module{Path: "modferry.test/new", Version: "v1.0.0", Files: map[string][]byte{"a.go": []byte("package a\n")}})
 	b2 := filepath.Join(t.TempDir(), "b2.tar.zst")
@@ -209,7 +259,7 @@ func testImportConflict(t *testing.T, tg target) {
 	if !errors.Is(err, checksumdb.ErrSecurity) {
 		t.Errorf("conflicting import: %v does not match checksumdb.ErrSecurity", err)
 	}
-	if err := sameSnapshot(snap, snapshot(t, tg.disk)); err != nil {
+	if err := sameSnapshot(snap, tg.snapshot(t)); err != nil {
 		t.Fatalf("a refused import changed the store: %v", err)
 	}
 }
@@ -287,31 +337,20 @@ func TestImportTamperSweep(t *testing.T) {
 // (as a crash would), then checks that what the store shows is complete
 // and correct, and that importing again finishes the job.
 func TestImportInterrupted(t *testing.T) {
-	for _, plain := range []bool{false, true} {
-		name := "disk"
-		if plain {
-			name = "plain"
-		}
-		t.Run(name, func(t *testing.T) { testImportInterrupted(t, plain) })
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) { testImportInterrupted(t, kind) })
 	}
 }
 
-func testImportInterrupted(t *testing.T, plain bool) {
+func testImportInterrupted(t *testing.T, kind string) {
 	ctx := context.Background()
 	key, pub := bundletest.NewKey(t)
 	mods := bundletest.RandomModules(5, 4, 500)
 	b := filepath.Join(t.TempDir(), "b.tar.zst")
 	m := bundletest.Write(t, b, mods, key)
-	newTarget := func() target {
-		d := newStore(t)
-		if plain {
-			return target{st: plainStore{d}, disk: d, scratch: t.TempDir()}
-		}
-		return target{st: d, disk: d}
-	}
 	steps := 0
 	{
-		tg := newTarget()
+		tg := newTarget(t, kind)
 		o := tg.opts(pub)
 		o.CommitHook = func(string) { steps++ }
 		if _, err := importer.Import(ctx, tg.st, b, o); err != nil {
@@ -319,7 +358,7 @@ func testImportInterrupted(t *testing.T, plain bool) {
 		}
 	}
 	for stop := 0; stop < steps; stop++ {
-		tg := newTarget()
+		tg := newTarget(t, kind)
 		st := tg.st
 		o := tg.opts(pub)
 		n := 0
