@@ -52,8 +52,9 @@
 // version, replaced whole only if still that version, and read, changed
 // and replaced again when another writer got there first. [Open]'s Doc is
 // the file, its version the content's SHA-256, compared under the lock;
-// [OpenDoc] takes any other, such as an object in a store shared by
-// several servers (a conditional write there needs no lock server).
+// [OpenDoc] takes any other, such as a [StoreDoc]: an object in a store
+// shared by several servers (a conditional write there needs no lock
+// server).
 //
 // # The hot path
 //

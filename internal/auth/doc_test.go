@@ -3,10 +3,13 @@ package auth
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modferry/modferry/internal/store"
 )
 
 // memDoc is a Doc in memory, as a store without files would provide:
@@ -95,5 +98,41 @@ func TestTokensOnDoc(t *testing.T) {
 	}
 	if len(names) != 3 || names[0] != "a" || names[1] != "b" || names[2] != "c" {
 		t.Fatalf("tokens after a lost race = %v, want [a b c]", names)
+	}
+}
+
+// TestTokensOnStoreDoc runs two Tokens on one object of a store.Mem, as
+// two servers sharing an object store would: a token one adds, the other
+// accepts, and one revoked by the other is refused.
+func TestTokensOnStoreDoc(t *testing.T) {
+	doc := StoreDoc{Store: store.NewMem(), Name: "tokens/tokens.json"}
+	a, err := OpenDoc(doc, doc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenDoc(doc, doc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := a.Add("ci", []Scope{ScopeRead}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Reload()
+	if _, err := b.Authenticate(secret); err != nil {
+		t.Fatalf("the other Tokens: %v", err)
+	}
+	if _, err := b.Add("admin", []Scope{ScopeAdmin}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Revoke("ci"); err != nil {
+		t.Fatal(err)
+	}
+	b.Reload()
+	if _, err := b.Authenticate(secret); !errors.Is(err, ErrUnknownToken) {
+		t.Fatalf("a revoked token: %v", err)
+	}
+	if list, _ := b.List(); len(list) != 1 || list[0].Name != "admin" {
+		t.Fatalf("tokens = %+v, want admin alone", list)
 	}
 }

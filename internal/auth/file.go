@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/modferry/modferry/internal/safefile"
+	"github.com/modferry/modferry/internal/store"
 )
 
 // formatVersion is the version of tokens.json this package writes.
@@ -200,4 +201,29 @@ func encode(d fileData) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// StoreDoc is a Doc kept as one object of a store that can compare and
+// swap (store.Mem, S3; Disk too): Read is Get, Replace is PutIf.
+type StoreDoc struct {
+	Store store.CompareAndSwapper
+	Name  string // e.g. "tokens/tokens.json"
+}
+
+// Read implements Doc.
+func (d StoreDoc) Read(ctx context.Context) ([]byte, string, error) {
+	b, version, err := d.Store.Get(ctx, d.Name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", nil
+	}
+	return b, version, err
+}
+
+// Replace implements Doc.
+func (d StoreDoc) Replace(ctx context.Context, data []byte, version string) (string, error) {
+	v, err := d.Store.PutIf(ctx, d.Name, bytes.NewReader(data), version)
+	if errors.Is(err, store.ErrChanged) {
+		return "", fmt.Errorf("%w: %w", ErrChanged, err)
+	}
+	return v, err
 }

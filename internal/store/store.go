@@ -30,8 +30,12 @@
 //     Without it, callers exclude their own process's goroutines only.
 //   - TempCleaner: removing the temporary files that crashed writes
 //     left. Without it there is nothing to clean.
+//   - CompareAndSwapper: replacing a small object only if nobody
+//     replaced it since it was read (the checksum database's head, the
+//     tokens through auth.StoreDoc). Disk, Mem and S3 have it.
 //
-// Disk has all of them.
+// Disk has all of them; Mem has Batcher and CompareAndSwapper only, so
+// tests that use it run the paths of a store kept elsewhere.
 package store
 
 import (
