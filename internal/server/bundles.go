@@ -45,7 +45,7 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, token string)
 	case r.ContentLength > s.maxBundle:
 		err = &http.MaxBytesError{Limit: s.maxBundle}
 	case r.ContentLength > 0:
-		err = checkFree(importer.ScratchSpace(s.store, importer.Options{}), s.minFree, r.ContentLength)
+		err = checkFree(importer.ScratchSpace(s.store, s.importScratch()), s.minFree, r.ContentLength)
 	}
 	if err == nil {
 		res, err = importer.ImportStream(context.WithoutCancel(r.Context()), s.store, body, "upload", importer.Options{
@@ -59,9 +59,10 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, token string)
 				for _, f := range m.Files {
 					need += f.Size
 				}
-				return checkFree(importer.ScratchSpace(s.store, importer.Options{}), s.minFree, need)
+				return checkFree(importer.ScratchSpace(s.store, s.importScratch()), s.minFree, need)
 			},
-			Actor: actor,
+			Actor:      actor,
+			ScratchDir: s.tempDir,
 		})
 	}
 	size := strconv.FormatInt(body.n, 10)

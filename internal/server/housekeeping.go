@@ -94,7 +94,7 @@ func (s *Server) Housekeep(ctx context.Context) error {
 	if local, ok := s.store.(store.Local); ok {
 		clean(filepath.Join(local.Root(), UploadsDir), "*")
 	}
-	clean(importer.StagingPath(s.store, importer.Options{}), "*")
+	clean(importer.StagingPath(s.store, s.importScratch()), "*")
 	if tc, ok := s.store.(store.TempCleaner); ok {
 		// The store's temporary files are locked only while being
 		// written; another process may hold closed ones for a moment
@@ -132,4 +132,10 @@ func (s *Server) RunHousekeeping(ctx context.Context, every time.Duration) {
 			s.Housekeep(ctx)
 		}
 	}
+}
+
+// importScratch returns the importer options that say where bundle
+// uploads stage when the store is not on the local filesystem.
+func (s *Server) importScratch() importer.Options {
+	return importer.Options{ScratchDir: s.tempDir}
 }
