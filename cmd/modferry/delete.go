@@ -73,7 +73,7 @@ func runDelete(ctx context.Context, w io.Writer, o deleteOptions, arg string) er
 			return err
 		}
 		actor := localActor()
-		c, err := beginChange(ctx, st.Root(), audit.Entry{Actor: actor, Action: audit.ActionDelete, Target: v.String(),
+		c, err := beginChange(ctx, st, audit.Entry{Actor: actor, Action: audit.ActionDelete, Target: v.String(),
 			Detail: map[string]string{"reason": o.reason}})
 		if err != nil {
 			return err

@@ -154,7 +154,7 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 	if err != nil {
 		return err
 	}
-	st, err := store.NewDisk(root)
+	st, err := openStore(root)
 	if err != nil {
 		return err
 	}
@@ -201,7 +201,7 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 				fmt.Fprintf(w, "%s: already imported (bundle %s); nothing to do\n", name, res.Digest[:16])
 			default:
 				fmt.Fprintf(w, "imported %s into %s: %d module versions added (%d files, %s), %d already present\n",
-					name, st.Root(), len(res.Added), res.Files, progress.Bytes(res.Bytes), len(res.Present))
+					name, storeString(st), len(res.Added), res.Files, progress.Bytes(res.Bytes), len(res.Present))
 			}
 			printVulnDBImport(w, res.VulnDB)
 		}
@@ -214,7 +214,7 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 
 // importBundle imports one bundle file; into a store (not a GOMODCACHE),
 // as a change recorded in the audit log, before and after, with target.
-func importBundle(ctx context.Context, st *store.Disk, file, target string, keys *trust.Keys, o importOptions) (*importer.Result, error) {
+func importBundle(ctx context.Context, st store.Store, file, target string, keys *trust.Keys, o importOptions) (*importer.Result, error) {
 	var signers []trust.Signer
 	opts := importer.Options{
 		Verify:        verifier(trust.Policy{Keys: keys, Require: o.requireSignatures}, &signers),
@@ -225,7 +225,7 @@ func importBundle(ctx context.Context, st *store.Disk, file, target string, keys
 	if o.modcache != "" {
 		return importer.Import(ctx, st, file, opts)
 	}
-	c, err := beginChange(ctx, st.Root(), audit.Entry{Action: audit.ActionImport, Target: target})
+	c, err := beginChange(ctx, st, audit.Entry{Action: audit.ActionImport, Target: target})
 	if err != nil {
 		return nil, err
 	}
@@ -297,11 +297,15 @@ func checkInputs(bundles []string, stdin io.Reader) (*bufio.Reader, error) {
 
 // spool copies a bundle from r into the store's uploads directory (the
 // importer reads a bundle twice: once for its digest, once to check and
-// stage it) and returns the file's path and done, which removes it. The
-// file stays locked until done (package scratch), so that the server's
-// housekeeping never takes it for a crash leftover.
-func spool(st *store.Disk, r io.Reader) (path string, done func(), err error) {
-	dir := filepath.Join(st.Root(), "uploads")
+// stage it), or the system's temporary directory for a store that is not
+// on the local filesystem, and returns the file's path and done, which
+// removes it. The file stays locked until done (package scratch), so that
+// the server's housekeeping never takes it for a crash leftover.
+func spool(st store.Store, r io.Reader) (path string, done func(), err error) {
+	dir := os.TempDir()
+	if l, ok := st.(store.Local); ok {
+		dir = filepath.Join(l.Root(), "uploads")
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, err
 	}
@@ -325,7 +329,7 @@ func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := beginChange(ctx, st.Root(), audit.Entry{Action: audit.ActionImport, Target: "cache-dir:" + o.cacheDir})
+	c, err := beginChange(ctx, st, audit.Entry{Action: audit.ActionImport, Target: "cache-dir:" + o.cacheDir})
 	if err != nil {
 		return err
 	}
@@ -357,6 +361,6 @@ func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {
 		fmt.Fprintf(w, "skipped %s: %s\n", s.Version, s.Reason)
 	}
 	fmt.Fprintf(w, "imported %d module versions (%s) from %s into %s; %d already present, %d skipped\n",
-		len(res.Added), progress.Bytes(res.Bytes), res.Root, st.Root(), len(res.Present), len(res.Skipped))
+		len(res.Added), progress.Bytes(res.Bytes), res.Root, storeString(st), len(res.Present), len(res.Skipped))
 	return nil
 }

@@ -132,8 +132,8 @@ func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []strin
 		if err != nil {
 			return err
 		}
-		where = st.Root()
-		c, err := beginChange(ctx, st.Root(), audit.Entry{Action: audit.ActionPublish, Target: v.String()})
+		where = storeString(st)
+		c, err := beginChange(ctx, st, audit.Entry{Action: audit.ActionPublish, Target: v.String()})
 		if err != nil {
 			return err
 		}

@@ -83,8 +83,36 @@ func addStoreFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "store", defaultStore, "module store directory")
 }
 
-func openStore(dir string) (*store.Disk, error) {
+// openStore opens the store that --store names. Callers hold it as a
+// store.Store and find what more they need by type assertion (see
+// package store), never as a particular backend.
+func openStore(dir string) (store.Store, error) {
 	return store.NewDisk(dir)
+}
+
+// storeDir returns the directory of a store on the local filesystem
+// (store.Local). The state kept beside the store's objects needs it: the
+// access tokens (package auth), the audit log (package audit) and their
+// lock files. A store kept elsewhere has no place for them yet.
+func storeDir(st store.Store) (string, error) {
+	l, ok := st.(store.Local)
+	if !ok {
+		return "", errors.New("this store keeps no access tokens or audit log: they need a store on the local filesystem")
+	}
+	return l.Root(), nil
+}
+
+// storeString names st in messages: its directory if it has one, else
+// what its String method says (never its fields, which may hold
+// credentials).
+func storeString(st store.Store) string {
+	if l, ok := st.(store.Local); ok {
+		return l.Root()
+	}
+	if s, ok := st.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return "the store"
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -105,12 +133,16 @@ func openTokens(storeRoot string) (*auth.Tokens, error) {
 
 // openStoreTokens opens the store at dir and its access tokens; the
 // caller closes the tokens.
-func openStoreTokens(dir string) (*store.Disk, *auth.Tokens, error) {
+func openStoreTokens(dir string) (store.Store, *auth.Tokens, error) {
 	st, err := openStore(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	tokens, err := openTokens(st.Root())
+	root, err := storeDir(st)
+	if err != nil {
+		return nil, nil, err
+	}
+	tokens, err := openTokens(root)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -130,14 +162,18 @@ type change struct {
 	in  *audit.Intent
 }
 
-// beginChange records in the audit log of the store rooted at storeRoot
-// that the local user is about to make the change e describes. If it
-// fails, the caller must not make the change; the error says so.
-func beginChange(ctx context.Context, storeRoot string, e audit.Entry) (*change, error) {
+// beginChange records in the audit log of the store st that the local
+// user is about to make the change e describes. If it fails, the caller
+// must not make the change; the error says so.
+func beginChange(ctx context.Context, st store.Store, e audit.Entry) (*change, error) {
 	if e.Actor == "" {
 		e.Actor = localActor()
 	}
 	what := strings.TrimSpace(e.Action + " " + e.Target)
+	storeRoot, err := storeDir(st)
+	if err != nil {
+		return nil, fmt.Errorf("%s not done: %w", what, err)
+	}
 	l, err := openAudit(storeRoot)
 	if err != nil {
 		return nil, fmt.Errorf("%s not done: %w", what, err)

@@ -172,7 +172,11 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 		return err
 	}
 	defer tokens.Close()
-	alog, err := openAudit(st.Root())
+	root, err := storeDir(st)
+	if err != nil {
+		return err
+	}
+	alog, err := openAudit(root)
 	if err != nil {
 		return err
 	}
@@ -258,7 +262,7 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 	go srv.Catalog().Run(ctx, o.catalogEvery, func(err error) {
 		log.Warn("indexing the store for the metadata API and the web catalog", "err", err)
 	})
-	log.Info("serving", "store", st.Root(), "url", url, "tokens", tokens.Count())
+	log.Info("serving", "store", storeString(st), "url", url, "tokens", tokens.Count())
 	errc := make(chan error, 1)
 	go func() {
 		if hs.TLSConfig != nil {

@@ -85,7 +85,7 @@ func runTokenAdd(ctx context.Context, stdout, stderr io.Writer, o tokenAddOption
 		return err
 	}
 	defer tokens.Close()
-	c, err := beginChange(ctx, st.Root(), audit.Entry{Action: audit.ActionTokenAdd, Target: o.name})
+	c, err := beginChange(ctx, st, audit.Entry{Action: audit.ActionTokenAdd, Target: o.name})
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func newTokenRevokeCmd() *cobra.Command {
 			}
 			defer tokens.Close()
 			ctx := cmd.Context()
-			c, err := beginChange(ctx, st.Root(), audit.Entry{Action: audit.ActionTokenRevoke, Target: args[0]})
+			c, err := beginChange(ctx, st, audit.Entry{Action: audit.ActionTokenRevoke, Target: args[0]})
 			if err != nil {
 				return err
 			}

@@ -48,6 +48,14 @@
 // atomically (temporary file, fsync, rename, fsync of the directory), so a
 // reader needs no lock. Expires and last_used are left out when unknown.
 //
+// Tokens reaches tokens.json only through a [Doc]: read whole with a
+// version, replaced whole only if still that version, and read, changed
+// and replaced again when another writer got there first. [Open]'s Doc is
+// the file, its version the content's SHA-256, compared under the lock;
+// [OpenDoc] takes any other, such as a [StoreDoc]: an object in a store
+// shared by several servers (a conditional write there needs no lock
+// server).
+//
 // # The hot path
 //
 // [Tokens.Authenticate] runs on every HTTP request. It works on an

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,12 +68,12 @@ type Info struct {
 // Has reports whether the token carries scope s.
 func (i Info) Has(s Scope) bool { return slices.Contains(i.Scopes, s) }
 
-// Tokens is the set of tokens kept in one directory. It is safe for
-// concurrent use, and several Tokens values, in this process or others, may
-// use the same directory at once.
+// Tokens is the set of tokens kept in one Doc (Open: one directory). It
+// is safe for concurrent use, and several Tokens values, in this process
+// or others, may use the same Doc at once.
 type Tokens struct {
-	path string
-	lock *safefile.DirLock
+	doc   Doc
+	where string // names the document in errors
 
 	now        func() time.Time // for tests
 	checkEvery time.Duration    // for tests
@@ -90,10 +91,10 @@ type Tokens struct {
 // snapshot is an immutable in-memory copy of the tokens file, apart from
 // each record's in-memory last-use time.
 type snapshot struct {
-	byHash map[[sha256.Size]byte]*record
-	list   []*record // sorted by name
-	stamp  stamp
-	err    error // the file could not be read: refuse every token
+	byHash  map[[sha256.Size]byte]*record
+	list    []*record // sorted by name
+	version string    // the Doc's
+	err     error     // the file could not be read: refuse every token
 }
 
 type record struct {
@@ -124,10 +125,21 @@ func Open(dir string) (*Tokens, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	t := &Tokens{path: filepath.Join(dir, TokensFile), lock: l, now: time.Now, checkEvery: checkEvery}
+	path := filepath.Join(dir, TokensFile)
+	t, err := OpenDoc(&fileDoc{path: path, lock: l}, path)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// OpenDoc opens the tokens kept in doc and reads them; where names doc
+// in error messages. If doc has a Close method, Close calls it.
+func OpenDoc(doc Doc, where string) (*Tokens, error) {
+	t := &Tokens{doc: doc, where: where, now: time.Now, checkEvery: checkEvery}
 	t.snap.Store(&snapshot{})
 	if err := t.Reload(); err != nil {
-		l.Close()
 		return nil, err
 	}
 	return t, nil
@@ -142,14 +154,17 @@ func (t *Tokens) SetClock(now func() time.Time) {
 	t.nextCheck.Store(0)
 }
 
-// Close writes pending last-use times back and releases the lock file.
-// The Tokens must not be used afterwards.
+// Close writes pending last-use times back and releases the lock file
+// (the Doc's Close, if it has one). The Tokens must not be used
+// afterwards.
 func (t *Tokens) Close() error {
 	t.closed.Store(true)
 	t.wg.Wait()
 	err := t.Flush(context.Background())
-	if cerr := t.lock.Close(); err == nil {
-		err = cerr
+	if c, ok := t.doc.(io.Closer); ok {
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }
@@ -316,35 +331,50 @@ func (t *Tokens) Flush(ctx context.Context) error {
 
 var errNoChange = errors.New("no change")
 
-// update applies change to the tokens file under the directory lock, then
-// installs the result as the in-memory copy.
+// maxUpdateTries bounds the rounds of read, change and conditional
+// replace of one update that lose to other writers: each round some
+// writer wins, so only a crowd of writers at once reaches it.
+const maxUpdateTries = 64
+
+// update applies change to the tokens document (read it, change it,
+// replace it if nobody replaced it meanwhile, else again), then installs
+// the result as the in-memory copy.
 func (t *Tokens) update(change func(*fileData) error) error {
 	return t.updateCtx(context.Background(), change)
 }
 
 func (t *Tokens) updateCtx(ctx context.Context, change func(*fileData) error) error {
-	unlock, err := t.lock.Lock(ctx, true)
-	if err != nil {
-		return err
+	for range maxUpdateTries {
+		b, version, err := t.doc.Read(ctx)
+		if err != nil {
+			return err
+		}
+		d, err := decode(b, t.where)
+		if err != nil {
+			return err
+		}
+		if err := change(&d); err != nil {
+			return err
+		}
+		d.Version = formatVersion
+		slices.SortFunc(d.Tokens, func(a, b fileRecord) int { return strings.Compare(a.Name, b.Name) })
+		out, err := encode(d)
+		if err != nil {
+			return err
+		}
+		version, err = t.doc.Replace(ctx, out, version)
+		if errors.Is(err, ErrChanged) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		t.reloadMu.Lock()
+		defer t.reloadMu.Unlock()
+		t.install(d, version, nil)
+		return nil
 	}
-	defer unlock()
-	d, _, err := readFile(t.path)
-	if err != nil {
-		return err
-	}
-	if err := change(&d); err != nil {
-		return err
-	}
-	d.Version = formatVersion
-	slices.SortFunc(d.Tokens, func(a, b fileRecord) int { return strings.Compare(a.Name, b.Name) })
-	st, err := writeFile(t.path, d)
-	if err != nil {
-		return err
-	}
-	t.reloadMu.Lock()
-	defer t.reloadMu.Unlock()
-	t.install(d, st, nil)
-	return nil
+	return fmt.Errorf("%s: %w %d times in a row", t.where, ErrChanged, maxUpdateTries)
 }
 
 // Reload looks at the tokens file now and rereads it if it changed.
@@ -367,26 +397,29 @@ func (t *Tokens) reloadIfChanged() error {
 	t.reloadMu.Lock()
 	defer t.reloadMu.Unlock()
 	old := t.snap.Load()
-	st, err := statStamp(t.path)
-	if err == nil && st == old.stamp && old.err == nil && old.byHash != nil {
+	b, version, err := t.doc.Read(context.Background())
+	if err == nil && version == old.version && old.err == nil && old.byHash != nil {
 		return nil
 	}
-	d, st, err := readFile(t.path)
+	var d fileData
+	if err == nil {
+		d, err = decode(b, t.where)
+	}
 	if err != nil {
 		err = fmt.Errorf("auth: reading tokens: %w", err)
 	}
-	t.install(d, st, err)
+	t.install(d, version, err)
 	return err
 }
 
 // install makes d the in-memory copy, keeping in-memory last-use times
 // newer than the file's. A non-nil err installs a copy that refuses every
 // token (fail closed). Called with reloadMu held.
-func (t *Tokens) install(d fileData, st stamp, err error) {
+func (t *Tokens) install(d fileData, version string, err error) {
 	old := t.snap.Load()
-	s := &snapshot{byHash: map[[sha256.Size]byte]*record{}, stamp: st, err: err}
+	s := &snapshot{byHash: map[[sha256.Size]byte]*record{}, version: version, err: err}
 	if err != nil {
-		s.stamp = stamp{} // look again at the next check
+		s.version = "" // look again at the next check
 		t.snap.Store(s)
 		return
 	}

@@ -1,13 +1,14 @@
 // Package importer adds signed bundles to a module store, all or nothing.
 //
 // Import hashes the bundle file (its digest names it in the import
-// history), streams it through bundle.Read into a staging directory beside
-// the store — every signature, size, SHA-256, zip-rule and h1: check passes
-// before anything else happens — then checks the bundle against the store
-// (a module version the store holds with different content stops the
-// import, naming the module, before anything is written), and commits:
-// for each module version the .mod, .zip and .ziphash first and the .info
-// last, each by an atomic rename, so a version becomes visible only whole;
+// history), streams it through bundle.Read into a local staging directory
+// (beside the store for a store on the local filesystem, see ScratchSpace)
+// — every signature, size, SHA-256, zip-rule and h1: check passes before
+// anything else happens — then checks the bundle against the store (a
+// module version the store holds with different content stops the import,
+// naming the module, before anything is written), and commits: for each
+// module version the .mod, .zip and .ziphash first and the .info last,
+// each atomically, so a version becomes visible only whole;
 // then the list files; then a bundled vulnerability database, if it is
 // newer than the store's (package vulndb switches copies atomically and
 // never goes back); then the bundle's SBOMs, kept as
@@ -16,6 +17,12 @@
 // which marks the bundle imported. A crash at any point leaves every
 // visible file complete and correct; importing the bundle again finishes
 // the job. Importing a bundle already recorded is a no-op.
+//
+// Any store.Store will do. A store.Stager (Disk) takes the staged files
+// by rename, with one syncfs before and one after; any other store gets
+// each file through Put, in the same order. A store.Locker holds the
+// import lock across processes; without one, imports of this process
+// wait for each other.
 package importer
 
 import (
@@ -32,6 +39,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -41,7 +49,6 @@ import (
 	"github.com/modferry/modferry/internal/digest"
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
-	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/scratch"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -67,6 +74,11 @@ type Options struct {
 	// go where the go command's checksum-database client caches them
 	// (download/sumdb/NAME/...), so builds with GOPROXY=off verify too.
 	ModCache bool
+	// ScratchDir is the local directory that holds the stage when the
+	// store is not on the local filesystem (not a store.Local); empty
+	// means the system's temporary directory. A store.Local stages in
+	// its own StagingDir, so that its files can be moved into place.
+	ScratchDir string
 }
 
 // Result reports an import.
@@ -112,12 +124,37 @@ func (e *ConflictError) Is(target error) bool { return target == checksumdb.ErrS
 // StagingDir is the store directory holding the stages of imports in
 // progress, each locked by its import (package scratch); what a crashed
 // import left there is removed by the next import (ImportStream) and by
-// the server's housekeeping.
+// the server's housekeeping. A store that is not a store.Local has no
+// directory: its stages go to "modferry-staging" in Options.ScratchDir.
 const StagingDir = "staging"
+
+// ScratchSpace returns the existing local directory on whose filesystem
+// an import into st with options o stages the bundle: the store's own
+// directory for a store.Local, else o.ScratchDir or the system's
+// temporary directory. Free-space checks look there.
+func ScratchSpace(st store.Store, o Options) string {
+	if l, ok := st.(store.Local); ok {
+		return l.Root()
+	}
+	if o.ScratchDir != "" {
+		return o.ScratchDir
+	}
+	return os.TempDir()
+}
+
+// StagingPath returns the local directory that holds the stages of
+// imports into st with options o: the store's StagingDir for a
+// store.Local, else "modferry-staging" in ScratchSpace.
+func StagingPath(st store.Store, o Options) string {
+	if l, ok := st.(store.Local); ok {
+		return filepath.Join(l.Root(), StagingDir)
+	}
+	return filepath.Join(ScratchSpace(st, o), "modferry-"+StagingDir)
+}
 
 // Import verifies the bundle file and adds it to the store. A bundle the
 // store's import history records already is not read again.
-func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options) (*Result, error) {
+func Import(ctx context.Context, st store.Store, bundleFile string, opts Options) (*Result, error) {
 	sum, err := digest.File(bundleFile)
 	if err != nil {
 		return nil, err
@@ -141,14 +178,16 @@ func Import(ctx context.Context, st *store.Disk, bundleFile string, opts Options
 // its signature, then each member against the manifest), so a bad stream
 // is refused where it goes wrong, and nothing reaches the store unless
 // every check passes. Nothing may follow the bundle in r. Members are
-// staged in the store's StagingDir; a full disk there is a *NoSpaceError.
-func ImportStream(ctx context.Context, st *store.Disk, r io.Reader, name string, opts Options) (*Result, error) {
-	stageDir, stage, cleanup, err := newStage(st)
+// staged in the store's StagingDir (see ScratchSpace); a full disk there
+// is a *NoSpaceError.
+func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string, opts Options) (*Result, error) {
+	stageDir, stage, cleanup, err := newStage(StagingPath(st, opts))
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	m, manifestBytes, digest, err := readBundle(ctx, st, r, stage, opts)
+	space := ScratchSpace(st, opts)
+	m, manifestBytes, digest, err := readBundle(ctx, space, r, stage, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -175,22 +214,15 @@ func ImportStream(ctx context.Context, st *store.Disk, r io.Reader, name string,
 	// Checksum-database proofs first: a bundle whose proofs cannot join
 	// the store's log is refused before any module is committed.
 	if err := importSumDB(ctx, st, m, stage, opts.ModCache); err != nil {
-		return nil, noSpace(err, st, manifestBytes)
+		return nil, noSpace(err, space, manifestBytes)
 	}
-	moves, err := planCommit(ctx, st, stage, stageDir, work, res)
+	files, err := planCommit(ctx, st, stage, stageDir, work, res)
 	if err != nil {
 		return nil, err
 	}
-	// Make the staged files durable, move them into place, make the moves
-	// durable, and only then record the import.
-	if err := store.SyncFS(stageDir); err != nil {
-		return nil, err
-	}
-	if err := st.MoveFiles(ctx, moves, opts.CommitHook); err != nil {
-		return nil, noSpace(err, st, manifestBytes)
-	}
-	if err := store.SyncFS(st.Root()); err != nil {
-		return nil, err
+	// Commit the files, durably, and only then record the import.
+	if err := commit(ctx, st, stageDir, files, opts.CommitHook); err != nil {
+		return nil, noSpace(err, space, manifestBytes)
 	}
 	if !opts.ModCache {
 		if res.VulnDB, err = importVulnDB(ctx, st, m, stage); err != nil {
@@ -198,22 +230,21 @@ func ImportStream(ctx context.Context, st *store.Disk, r io.Reader, name string,
 		}
 	}
 	if err := keepSBOMs(ctx, st, digest, m, stage); err != nil {
-		return nil, noSpace(err, st, manifestBytes)
+		return nil, noSpace(err, space, manifestBytes)
 	}
 	rec := Record{Digest: digest, Imported: time.Now().UTC(), Actor: opts.Actor, File: name, Manifest: manifestBytes}
 	if err := writeRecord(ctx, st, recName, rec, opts.CommitHook); err != nil {
-		return nil, noSpace(err, st, manifestBytes)
+		return nil, noSpace(err, space, manifestBytes)
 	}
 	return res, nil
 }
 
-// newStage makes a staging directory for one import in the store's
-// StagingDir, locked until cleanup removes it.
-func newStage(st *store.Disk) (dir string, stage *bundle.DirStage, cleanup func(), err error) {
+// newStage makes a staging directory for one import in staging, locked
+// until cleanup removes it.
+func newStage(staging string) (dir string, stage *bundle.DirStage, cleanup func(), err error) {
 	// Stages that crashed imports left are held by no process; remove
 	// them first (a minute's margin covers a stage between its creation
 	// and its locking).
-	staging := filepath.Join(st.Root(), StagingDir)
 	scratch.Clean(staging, "*", time.Now().Add(-time.Minute))
 	dir, release, err := scratch.MkdirTemp(staging, "stage-*")
 	if err != nil {
@@ -235,7 +266,7 @@ func newStage(st *store.Disk) (dir string, stage *bundle.DirStage, cleanup func(
 // readBundle reads and checks the bundle in r into stage (bundle.Read),
 // and checks that nothing follows it. It returns the manifest, its bytes
 // as signed and the SHA-256 (hex) of the bundle.
-func readBundle(ctx context.Context, st *store.Disk, r io.Reader, stage *bundle.DirStage, opts Options) (*bundle.Manifest, []byte, string, error) {
+func readBundle(ctx context.Context, space string, r io.Reader, stage *bundle.DirStage, opts Options) (*bundle.Manifest, []byte, string, error) {
 	h := sha256.New()
 	in := io.TeeReader(r, h)
 	var manifestBytes []byte
@@ -248,7 +279,7 @@ func readBundle(ctx context.Context, st *store.Disk, r io.Reader, stage *bundle.
 	}
 	m, err := bundle.Read(ctx, in, bundle.ReadOptions{Verify: verify, AllowUnsigned: opts.AllowUnsigned, Stage: stage, CheckManifest: opts.CheckManifest})
 	if err != nil {
-		return nil, nil, "", noSpace(err, st, manifestBytes)
+		return nil, nil, "", noSpace(err, space, manifestBytes)
 	}
 	if n, _ := io.Copy(io.Discard, io.LimitReader(in, 1)); n > 0 {
 		return nil, nil, "", fmt.Errorf("%w: data after the end of the zstd frame", bundle.ErrNonCanonical)
@@ -267,7 +298,7 @@ type todo struct {
 // checkStore compares every module version of m with the store's copy
 // (compare): it lists in res.Present the versions held already, and
 // returns the others.
-func checkStore(ctx context.Context, st *store.Disk, m *bundle.Manifest, res *Result) ([]todo, error) {
+func checkStore(ctx context.Context, st store.Store, m *bundle.Manifest, res *Result) ([]todo, error) {
 	var work []todo
 	for _, mod := range m.Modules {
 		v := mod.ModuleVersion()
@@ -284,9 +315,9 @@ func checkStore(ctx context.Context, st *store.Disk, m *bundle.Manifest, res *Re
 	return work, nil
 }
 
-// planCommit returns the moves that commit work from the stage into the
-// store, counting them in res.
-func planCommit(ctx context.Context, st *store.Disk, stage *bundle.DirStage, stageDir string, work []todo, res *Result) ([]store.Move, error) {
+// planCommit returns the staged files that commit work into the store,
+// in commit order, counting them in res.
+func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, stageDir string, work []todo, res *Result) ([]store.Move, error) {
 	repo := &modules.Repo{Store: st}
 	// Lay out every file to commit, in commit order
 	// (modfiles.CommitOrder): per version the .mod, .zip and .ziphash,
@@ -365,8 +396,47 @@ func planCommit(ctx context.Context, st *store.Disk, stage *bundle.DirStage, sta
 	return moves, nil
 }
 
+// commit puts the staged files into the store in order. A store.Stager
+// takes them by rename: the staged files are made durable first, and the
+// moves after. Any other store gets each file through Put, which makes it
+// visible whole and durable. Either way a crash keeps a prefix of files,
+// so a version whose .info is missing is not visible yet.
+func commit(ctx context.Context, st store.Store, stageDir string, files []store.Move, hook func(name string)) error {
+	if sg, ok := st.(store.Stager); ok {
+		if err := store.SyncFS(stageDir); err != nil {
+			return err
+		}
+		if err := sg.MoveFiles(ctx, files, hook); err != nil {
+			return err
+		}
+		return store.SyncFS(sg.Root())
+	}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if hook != nil {
+			hook(f.Name)
+		}
+		if err := putFile(ctx, st, f); err != nil {
+			return fmt.Errorf("committing %s: %w", f.Name, err)
+		}
+	}
+	return nil
+}
+
+// putFile writes the local file f.Src to the object f.Name.
+func putFile(ctx context.Context, st store.Store, f store.Move) error {
+	in, err := os.Open(f.Src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	return st.Put(ctx, f.Name, in)
+}
+
 // writeRecord writes the import record, which marks the bundle imported.
-func writeRecord(ctx context.Context, st *store.Disk, recName string, rec Record, hook func(string)) error {
+func writeRecord(ctx context.Context, st store.Store, recName string, rec Record, hook func(string)) error {
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
@@ -410,21 +480,22 @@ func compare(ctx context.Context, st store.Store, mod bundle.Module) (bool, erro
 	return store.Exists(ctx, st, infoName)
 }
 
-// lockStore takes the store's import lock, so that two imports never
-// interleave their commits. It waits for as long as another import holds
-// the lock.
-func lockStore(st *store.Disk) (func(), error) {
-	l, err := safefile.OpenDirLock(filepath.Join(st.Root(), "import.lock"))
+// importLock is the import lock of stores that are not a store.Locker:
+// it keeps this process's imports from interleaving their commits.
+var importLock sync.Mutex
+
+// lockStore takes the store's import lock ("import": the file
+// import.lock of a Disk), so that two imports never interleave their
+// commits. It waits for as long as another import holds the lock.
+func lockStore(st store.Store) (func(), error) {
+	l, ok := st.(store.Locker)
+	if !ok {
+		importLock.Lock()
+		return importLock.Unlock, nil
+	}
+	unlock, err := l.Lock(context.Background(), "import")
 	if err != nil {
 		return nil, fmt.Errorf("locking the store: %w", err)
 	}
-	unlock, err := l.Lock(context.Background(), true)
-	if err != nil {
-		l.Close()
-		return nil, fmt.Errorf("locking the store: %w", err)
-	}
-	return func() {
-		unlock()
-		l.Close()
-	}, nil
+	return unlock, nil
 }

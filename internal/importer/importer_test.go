@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,6 +39,86 @@ func newStore(t *testing.T) *store.Disk {
 
 func opts(pub sign.PublicKey) importer.Options {
 	return importer.Options{Verify: bundletest.Verifier(pub), Actor: "test"}
+}
+
+// plainStore is a Disk seen only through the Store interface: none of
+// package store's optional capabilities (Local, Stager, Locker,
+// TempCleaner, Batcher) shows through, as with a store kept elsewhere.
+type plainStore struct{ store.Store }
+
+// A target is a store to import into, the Disk under it if any (to look
+// at its files) and, for a store that is not a store.Local, the scratch
+// directory the import stages in.
+type target struct {
+	st      store.Store
+	disk    *store.Disk
+	scratch string
+}
+
+// newTarget returns an empty store of the kind named: "disk" (every
+// optional capability), "plain" (a Disk with none showing) or "mem"
+// (store.Mem: a Batcher and CompareAndSwapper, nothing local).
+func newTarget(t *testing.T, kind string) target {
+	switch kind {
+	case "disk":
+		d := newStore(t)
+		return target{st: d, disk: d}
+	case "plain":
+		d := newStore(t)
+		return target{st: plainStore{d}, disk: d, scratch: t.TempDir()}
+	case "mem":
+		return target{st: store.NewMem(), scratch: t.TempDir()}
+	}
+	panic("unknown store kind " + kind)
+}
+
+var storeKinds = []string{"disk", "plain", "mem"}
+
+// snapshot maps every object of the target's store to its SHA-256.
+func (tg target) snapshot(t *testing.T) map[string]string {
+	t.Helper()
+	if tg.disk != nil {
+		return snapshot(t, tg.disk)
+	}
+	ctx := context.Background()
+	snap := map[string]string{}
+	var walk func(dir string)
+	walk = func(dir string) {
+		names, err := tg.st.List(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			name := path.Join(dir, n)
+			if strings.HasSuffix(n, "/") {
+				walk(name)
+				continue
+			}
+			b, err := store.ReadAll(ctx, tg.st, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(b)
+			snap[name] = hex.EncodeToString(sum[:])
+		}
+	}
+	walk("")
+	return snap
+}
+
+func (tg target) opts(pub sign.PublicKey) importer.Options {
+	o := opts(pub)
+	o.ScratchDir = tg.scratch
+	return o
+}
+
+// forEachStore runs f on each kind of store (newTarget): on all but
+// the Disk, a bundle is staged in a scratch directory and committed file
+// by file through Put.
+func forEachStore(t *testing.T, f func(t *testing.T, tg target)) {
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) { f(t, newTarget(t, kind)) })
+	}
 }
 
 // snapshot maps every file of the store (but the import lock) to its
@@ -79,14 +160,18 @@ func sameSnapshot(a, b map[string]string) error {
 }
 
 func TestImportAndReimport(t *testing.T) {
+	forEachStore(t, testImportAndReimport)
+}
+
+func testImportAndReimport(t *testing.T, tg target) {
 	ctx := context.Background()
 	key, pub := bundletest.NewKey(t)
 	mods := bundletest.RandomModules(1, 5, 2000)
 	mods = append(mods, bundletest.Module{Path: "modferry.test/modonly", Version: "v1.0.0"})
 	b := filepath.Join(t.TempDir(), "b.tar.zst")
 	m := bundletest.Write(t, b, mods, key)
-	st := newStore(t)
-	res, err := importer.Import(ctx, st, b, opts(pub))
+	st := tg.st
+	res, err := importer.Import(ctx, st, b, tg.opts(pub))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,21 +187,22 @@ func TestImportAndReimport(t *testing.T) {
 		}
 	}
 	// The list file for GOPROXY=file:// users.
-	if b, err := os.ReadFile(filepath.Join(st.Root(), "download/modferry.test/rand/m00/@v/list")); err != nil || string(b) != "v1.0.0\n" {
+	if b, err := store.ReadAll(ctx, st, "download/modferry.test/rand/m00/@v/list"); err != nil || string(b) != "v1.0.0\n" {
 		t.Errorf("list file = %q, %v", b, err)
 	}
-	snap := snapshot(t, st)
-	res, err = importer.Import(ctx, st, b, opts(pub))
+	checkStagingGone(t, tg)
+	snap := tg.snapshot(t)
+	res, err = importer.Import(ctx, st, b, tg.opts(pub))
 	if err != nil || !res.AlreadyImported {
 		t.Fatalf("re-import = %+v, %v; want a no-op", res, err)
 	}
-	if err := sameSnapshot(snap, snapshot(t, st)); err != nil {
+	if err := sameSnapshot(snap, tg.snapshot(t)); err != nil {
 		t.Fatalf("re-import changed the store: %v", err)
 	}
 	// A different bundle with some of the same versions: present, not re-added.
 	b2 := filepath.Join(t.TempDir(), "b2.tar.zst")
 	bundletest.Write(t, b2, append(bundletest.RandomModules(1, 2, 2000), bundletest.RandomModules(9, 7, 100)[6]), key)
-	res, err = importer.Import(ctx, st, b2, opts(pub))
+	res, err = importer.Import(ctx, st, b2, tg.opts(pub))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,21 +211,47 @@ func TestImportAndReimport(t *testing.T) {
 	}
 }
 
+// checkStagingGone checks that an import left no stage behind: in the
+// store's StagingDir for a Disk, in the scratch directory for a store
+// that is not local, which must never stage in the store's directory.
+func checkStagingGone(t *testing.T, tg target) {
+	t.Helper()
+	if ents, _ := os.ReadDir(importer.StagingPath(tg.st, importer.Options{ScratchDir: tg.scratch})); len(ents) != 0 {
+		t.Errorf("stages left behind: %v", ents)
+	}
+	if tg.scratch == "" {
+		return
+	}
+	if got, want := importer.StagingPath(tg.st, importer.Options{ScratchDir: tg.scratch}), filepath.Join(tg.scratch, "modferry-staging"); got != want {
+		t.Errorf("a store that is not local stages in %s, want %s", got, want)
+	}
+	if tg.disk == nil {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(tg.disk.Root(), importer.StagingDir)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a store that is not local got a staging directory in the store: %v", err)
+	}
+}
+
 func TestImportConflict(t *testing.T) {
+	forEachStore(t, testImportConflict)
+}
+
+func testImportConflict(t *testing.T, tg target) {
 	ctx := context.Background()
 	key, pub := bundletest.NewKey(t)
-	st := newStore(t)
+	st := tg.st
 	b1 := filepath.Join(t.TempDir(), "b1.tar.zst")
 	bundletest.Write(t, b1, bundletest.RandomModules(1, 3, 1000), key)
-	if _, err := importer.Import(ctx, st, b1, opts(pub)); err != nil {
+	if _, err := importer.Import(ctx, st, b1, tg.opts(pub)); err != nil {
 		t.Fatal(err)
 	}
-	snap := snapshot(t, st)
+	snap := tg.snapshot(t)
 	// Same module versions, other content, plus a new one.
 	other := append(bundletest.RandomModules(2, 3, 1000), bundletest.Module{Path: "modferry.test/new", Version: "v1.0.0", Files: map[string][]byte{"a.go": []byte("package a\n")}})
 	b2 := filepath.Join(t.TempDir(), "b2.tar.zst")
 	bundletest.Write(t, b2, other, key)
-	_, err := importer.Import(ctx, st, b2, opts(pub))
+	_, err := importer.Import(ctx, st, b2, tg.opts(pub))
 	var ce *importer.ConflictError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "modferry.test/rand/m0") {
 		t.Fatalf("conflicting import: %v, want a ConflictError naming the module", err)
@@ -147,7 +259,7 @@ func TestImportConflict(t *testing.T) {
 	if !errors.Is(err, checksumdb.ErrSecurity) {
 		t.Errorf("conflicting import: %v does not match checksumdb.ErrSecurity", err)
 	}
-	if err := sameSnapshot(snap, snapshot(t, st)); err != nil {
+	if err := sameSnapshot(snap, tg.snapshot(t)); err != nil {
 		t.Fatalf("a refused import changed the store: %v", err)
 	}
 }
@@ -225,6 +337,12 @@ func TestImportTamperSweep(t *testing.T) {
 // (as a crash would), then checks that what the store shows is complete
 // and correct, and that importing again finishes the job.
 func TestImportInterrupted(t *testing.T) {
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) { testImportInterrupted(t, kind) })
+	}
+}
+
+func testImportInterrupted(t *testing.T, kind string) {
 	ctx := context.Background()
 	key, pub := bundletest.NewKey(t)
 	mods := bundletest.RandomModules(5, 4, 500)
@@ -232,16 +350,17 @@ func TestImportInterrupted(t *testing.T) {
 	m := bundletest.Write(t, b, mods, key)
 	steps := 0
 	{
-		st := newStore(t)
-		o := opts(pub)
+		tg := newTarget(t, kind)
+		o := tg.opts(pub)
 		o.CommitHook = func(string) { steps++ }
-		if _, err := importer.Import(ctx, st, b, o); err != nil {
+		if _, err := importer.Import(ctx, tg.st, b, o); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for stop := 0; stop < steps; stop++ {
-		st := newStore(t)
-		o := opts(pub)
+		tg := newTarget(t, kind)
+		st := tg.st
+		o := tg.opts(pub)
 		n := 0
 		errStop := errors.New("crash")
 		o.CommitHook = func(string) {
@@ -259,7 +378,7 @@ func TestImportInterrupted(t *testing.T) {
 			importer.Import(ctx, st, b, o)
 		}()
 		checkConsistent(t, st, m)
-		if _, err := importer.Import(ctx, st, b, opts(pub)); err != nil {
+		if _, err := importer.Import(ctx, st, b, tg.opts(pub)); err != nil {
 			t.Fatalf("re-import after a stop at step %d: %v", stop, err)
 		}
 		repo := &modules.Repo{Store: st}
@@ -271,9 +390,10 @@ func TestImportInterrupted(t *testing.T) {
 	}
 }
 
-// checkConsistent checks that every listed version is complete and every
-// visible module file matches the manifest.
-func checkConsistent(t *testing.T, st *store.Disk, m *bundle.Manifest) {
+// checkConsistent checks that every listed version, and every version
+// whose .info is visible, is complete, and that every visible module
+// file matches the manifest.
+func checkConsistent(t *testing.T, st store.Store, m *bundle.Manifest) {
 	t.Helper()
 	ctx := context.Background()
 	want := map[string]string{}
@@ -284,6 +404,12 @@ func checkConsistent(t *testing.T, st *store.Disk, m *bundle.Manifest) {
 	for _, mod := range m.Modules {
 		v := mod.ModuleVersion()
 		vs, _ := repo.List(ctx, v.Path)
+		infoName, _ := modfiles.Name(v, modfiles.Info)
+		if ok, err := store.Exists(ctx, st, infoName); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			vs = append(vs, v.Version) // visible: must be complete
+		}
 		for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip} {
 			name, _ := modfiles.Name(v, k)
 			f, err := st.Open(ctx, name)

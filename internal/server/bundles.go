@@ -14,7 +14,6 @@ import (
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/importer"
-	"github.com/modferry/modferry/internal/store"
 	"github.com/modferry/modferry/internal/tamper"
 	"github.com/modferry/modferry/internal/trust"
 )
@@ -27,11 +26,6 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, token string)
 	actor := actorOf(token)
 	if s.bundleTrust.Keys == nil {
 		apiError(w, http.StatusForbidden, "this server imports no bundles over HTTP: start it with --pubkey KEY.pub to trust a signing key")
-		return
-	}
-	disk, ok := s.store.(*store.Disk)
-	if !ok {
-		apiError(w, http.StatusNotImplemented, "bundle import needs a disk store")
 		return
 	}
 	release, ok := s.uploadSlot(w)
@@ -51,10 +45,10 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, token string)
 	case r.ContentLength > s.maxBundle:
 		err = &http.MaxBytesError{Limit: s.maxBundle}
 	case r.ContentLength > 0:
-		err = checkFree(disk.Root(), s.minFree, r.ContentLength)
+		err = checkFree(importer.ScratchSpace(s.store, s.importScratch()), s.minFree, r.ContentLength)
 	}
 	if err == nil {
-		res, err = importer.ImportStream(context.WithoutCancel(r.Context()), disk, body, "upload", importer.Options{
+		res, err = importer.ImportStream(context.WithoutCancel(r.Context()), s.store, body, "upload", importer.Options{
 			Verify: func(m []byte, sigs bundle.Signatures) error {
 				signers, err := s.bundleTrust.Verify(m, sigs)
 				keyID = trust.SignerIDs(signers)
@@ -65,9 +59,10 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, token string)
 				for _, f := range m.Files {
 					need += f.Size
 				}
-				return checkFree(disk.Root(), s.minFree, need)
+				return checkFree(importer.ScratchSpace(s.store, s.importScratch()), s.minFree, need)
 			},
-			Actor: actor,
+			Actor:      actor,
+			ScratchDir: s.tempDir,
 		})
 	}
 	size := strconv.FormatInt(body.n, 10)

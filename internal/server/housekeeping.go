@@ -91,14 +91,16 @@ func (s *Server) Housekeep(ctx context.Context) error {
 			s.log.Error("cleaning crash leftovers", "dir", dir, "err", err)
 		}
 	}
-	if disk, ok := s.store.(*store.Disk); ok {
-		clean(filepath.Join(disk.Root(), UploadsDir), "*")
-		clean(filepath.Join(disk.Root(), importer.StagingDir), "*")
+	if local, ok := s.store.(store.Local); ok {
+		clean(filepath.Join(local.Root(), UploadsDir), "*")
+	}
+	clean(importer.StagingPath(s.store, s.importScratch()), "*")
+	if tc, ok := s.store.(store.TempCleaner); ok {
 		// The store's temporary files are locked only while being
 		// written; another process may hold closed ones for a moment
 		// before renaming them (store.Disk.PutBatch), so those get a
 		// margin besides the cutoff.
-		n, b, cerr := disk.CleanTemp("", minTime(cutoff, time.Now().Add(-tempFileMargin)))
+		n, b, cerr := tc.CleanTemp("", minTime(cutoff, time.Now().Add(-tempFileMargin)))
 		files += n
 		freed += b
 		if cerr != nil {
@@ -130,4 +132,10 @@ func (s *Server) RunHousekeeping(ctx context.Context, every time.Duration) {
 			s.Housekeep(ctx)
 		}
 	}
+}
+
+// importScratch returns the importer options that say where bundle
+// uploads stage when the store is not on the local filesystem.
+func (s *Server) importScratch() importer.Options {
+	return importer.Options{ScratchDir: s.tempDir}
 }

@@ -67,10 +67,10 @@ type Config struct {
 	// POST /api/v1/bundles must satisfy; nil Keys turn bundle upload off.
 	BundleTrust trust.Policy
 	// TempDir holds the module zips of publish requests while they are
-	// received and made canonical; "" means STORE/uploads for a disk store
-	// (see UploadsDir), else os.TempDir(). Bundle uploads do not pass
-	// through it: importer.ImportStream stages them in the store's
-	// importer.StagingDir.
+	// received and made canonical; "" means STORE/uploads for a store on
+	// the local filesystem (see UploadsDir), else os.TempDir(). Bundle
+	// uploads stage in the store's importer.StagingDir, or, for a store
+	// kept elsewhere, in TempDir (importer.Options.ScratchDir).
 	TempDir string
 	// MaxBundleBytes bounds one bundle upload; 0 means
 	// DefaultMaxBundleBytes.

@@ -54,7 +54,7 @@ func (s *Server) uploadSlot(w http.ResponseWriter) (release func(), ok bool) {
 func (s *Server) uploadDir() (string, error) {
 	dir := s.tempDir
 	if dir == "" {
-		if d, ok := s.store.(*store.Disk); ok {
+		if d, ok := s.store.(store.Local); ok {
 			dir = filepath.Join(d.Root(), UploadsDir)
 		} else {
 			dir = os.TempDir()

@@ -44,8 +44,30 @@ func NewDisk(dir string) (*Disk, error) {
 	return &Disk{root: abs}, nil
 }
 
-// Root returns the store's directory.
+// Root implements Local: it returns the store's directory.
 func (d *Disk) Root() string { return d.root }
+
+// Lock implements Locker with a file lock on ROOT/NAME.lock (package
+// safefile), which it creates if needed. On a read-only store it fails
+// with an error matching safefile.ErrReadOnly.
+func (d *Disk) Lock(ctx context.Context, name string) (func(), error) {
+	if err := CheckName(name); err != nil || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("%w %q: not a lock name", ErrBadName, name)
+	}
+	l, err := safefile.OpenDirLock(filepath.Join(d.root, name+".lock"))
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := l.Lock(ctx, true)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	return func() {
+		unlock()
+		l.Close()
+	}, nil
+}
 
 // Path returns the file path of the named object.
 func (d *Disk) Path(name string) string {
@@ -161,7 +183,7 @@ func (d *Disk) List(ctx context.Context, dir string) ([]string, error) {
 	return names, nil
 }
 
-// CleanTemp removes temporary files left by interrupted writes under dir
+// CleanTemp implements TempCleaner: it removes temporary files left by interrupted writes under dir
 // (an object directory, "" for the whole store): those last modified
 // before cutoff that no write holds (see package scratch). It returns how
 // many it removed and the bytes freed.
@@ -203,13 +225,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// Move is one file for MoveFiles.
-type Move struct {
-	Name string // object name
-	Src  string // local file on the store's filesystem
-}
-
-// MoveFiles moves local files into place, in order, replacing previous
+// MoveFiles implements Stager: it moves local files into place, in order, replacing previous
 // objects. The files must be durable already (see SyncFS). Directories are
 // not synced one by one: journaling filesystems apply renames in order, so
 // a crash keeps a prefix of the moves, and one SyncFS afterwards makes them
@@ -311,3 +327,12 @@ func (d *Disk) PutBatch(ctx context.Context, objs []Object) error {
 	}
 	return SyncFS(d.root)
 }
+
+// Disk has every optional capability.
+var (
+	_ Local       = (*Disk)(nil)
+	_ Stager      = (*Disk)(nil)
+	_ Locker      = (*Disk)(nil)
+	_ TempCleaner = (*Disk)(nil)
+	_ Batcher     = (*Disk)(nil)
+)

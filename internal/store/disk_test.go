@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,5 +84,38 @@ func TestDiskLayout(t *testing.T) {
 	fi, _ := os.Stat(filepath.Join(root, "download", "modferry.test", "!upper", "@v", "list"))
 	if fi.Mode().Perm() != 0o644 {
 		t.Fatalf("mode %v, want 0644", fi.Mode().Perm())
+	}
+}
+
+// TestDiskLockNames checks that Disk's named locks are files at the
+// store's top, and that a name that would lead elsewhere is refused.
+func TestDiskLockNames(t *testing.T) {
+	d, err := store.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, bad := range []string{"", "a/b", "..", "../x", ".tmp-x"} {
+		if unlock, err := d.Lock(ctx, bad); !errors.Is(err, store.ErrBadName) {
+			if unlock != nil {
+				unlock()
+			}
+			t.Errorf("Lock(%q) = %v, want ErrBadName", bad, err)
+		}
+	}
+	unlock, err := d.Lock(ctx, "import")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if _, err := os.Stat(filepath.Join(d.Root(), "import.lock")); err != nil {
+		t.Errorf("the import lock is not ROOT/import.lock: %v", err)
+	}
+	// A second holder waits; with a context that ends, it gives up.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if u, err := d.Lock(short, "import"); err == nil {
+		u()
+		t.Error("a second Lock succeeded while the first was held")
 	}
 }

@@ -11,6 +11,31 @@
 //
 // Errors that mean "no such object" match fs.ErrNotExist, and Create's
 // "already there" matches fs.ErrExist, so callers use errors.Is.
+//
+// Everything beyond the five methods of Store is an optional capability,
+// a small interface that callers find by type assertion and do without
+// when a store lacks it; no caller requires a particular backend:
+//
+//   - Batcher: many small objects written with one durability barrier.
+//     Without it, WriteBatch writes them one by one.
+//   - Local: the store is a directory of the local filesystem (Root).
+//     Wanted only for what needs a path: free-space checks, scratch
+//     space on the store's own filesystem, GOPROXY=file:// hints.
+//   - Stager: files staged under Root are moved into place by rename, in
+//     order. Without it, an import stages in a local scratch directory
+//     and writes each file through Put in the same order
+//     (modfiles.CommitOrder, each version's .info last), so a version
+//     still becomes visible only whole.
+//   - Locker: a named lock held across processes (the import lock).
+//     Without it, callers exclude their own process's goroutines only.
+//   - TempCleaner: removing the temporary files that crashed writes
+//     left. Without it there is nothing to clean.
+//   - CompareAndSwapper: replacing a small object only if nobody
+//     replaced it since it was read (the checksum database's head, the
+//     tokens through auth.StoreDoc). Disk, Mem and S3 have it.
+//
+// Disk has all of them; Mem has Batcher and CompareAndSwapper only, so
+// tests that use it run the paths of a store kept elsewhere.
 package store
 
 import (

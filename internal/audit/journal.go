@@ -1,0 +1,173 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/modferry/modferry/internal/store"
+)
+
+// A Journal keeps a log's entries as numbered records that never change,
+// for a log kept where no file can be appended to and no lock is held
+// across processes: an object store that several servers share. Its
+// Append is a conditional create, so two writers that both read entry N
+// and chain onto it cannot both write entry N+1: one gets fs.ErrExist,
+// reads the new end and chains again (AppendJournal). That is a
+// linearizable append with no lock server, and the chain is the one of
+// log.jsonl: the same lines, each one's prev the SHA-256 of the line
+// before, so VerifyJournal checks it exactly as Verify checks the file.
+//
+// The file log (Open, Log) does not go through a Journal: its
+// write-ahead reservation of room on disk and its recovery of a torn last
+// line belong to one appended file.
+type Journal interface {
+	// Append stores line (an encoded entry, without newline) as entry
+	// seq if there is no entry seq yet. If there is, it changes nothing
+	// and returns an error matching fs.ErrExist.
+	Append(ctx context.Context, seq int64, line []byte) error
+	// Last returns the highest seq stored and its line; 0 and nil for
+	// an empty journal.
+	Last(ctx context.Context) (seq int64, line []byte, err error)
+	// Entries calls f with every entry from seq from on, in order.
+	Entries(ctx context.Context, from int64, f func(seq int64, line []byte) error) error
+}
+
+// StoreJournal is a Journal in a store.Store: entry N is the object
+// DIR/N, with N zero-padded to 20 digits so that names sort as numbers,
+// written by Create (the store's conditional write).
+type StoreJournal struct {
+	Store store.Store
+	Dir   string // e.g. "audit/entries"
+}
+
+func (j StoreJournal) name(seq int64) string {
+	return fmt.Sprintf("%s/%020d", j.Dir, seq)
+}
+
+// Append implements Journal.
+func (j StoreJournal) Append(ctx context.Context, seq int64, line []byte) error {
+	if seq < 1 {
+		return fmt.Errorf("audit: entry %d: seq starts at 1", seq)
+	}
+	return j.Store.Create(ctx, j.name(seq), strings.NewReader(string(line)))
+}
+
+// seqs returns the seqs stored, in order.
+func (j StoreJournal) seqs(ctx context.Context) ([]int64, error) {
+	names, err := j.Store.List(ctx, j.Dir)
+	if err != nil {
+		return nil, err
+	}
+	seqs := make([]int64, 0, len(names))
+	for _, n := range names {
+		seq, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || len(n) != 20 || seq < 1 {
+			return nil, fmt.Errorf("audit: %s/%s is not a journal entry", j.Dir, n)
+		}
+		seqs = append(seqs, seq)
+	}
+	return seqs, nil
+}
+
+// Last implements Journal.
+func (j StoreJournal) Last(ctx context.Context) (int64, []byte, error) {
+	seqs, err := j.seqs(ctx)
+	if err != nil || len(seqs) == 0 {
+		return 0, nil, err
+	}
+	seq := seqs[len(seqs)-1]
+	line, err := store.ReadAll(ctx, j.Store, j.name(seq))
+	return seq, line, err
+}
+
+// Entries implements Journal.
+func (j StoreJournal) Entries(ctx context.Context, from int64, f func(int64, []byte) error) error {
+	seqs, err := j.seqs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, seq := range seqs {
+		if seq < from {
+			continue
+		}
+		line, err := store.ReadAll(ctx, j.Store, j.name(seq))
+		if err != nil {
+			return err
+		}
+		if err := f(seq, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxAppendTries bounds the appends of one entry that lose to other
+// writers.
+const maxAppendTries = 100
+
+// AppendJournal appends e to j, chained onto the last entry: it sets
+// e.Seq, e.Prev and, if zero, e.Time, and returns e as written. When
+// another writer takes the seq first, it reads the new end and tries
+// again.
+func AppendJournal(ctx context.Context, j Journal, e Entry) (Entry, error) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC().Round(0)
+	e.Detail = cloneDetail(e.Detail)
+	for range maxAppendTries {
+		seq, last, err := j.Last(ctx)
+		if err != nil {
+			return Entry{}, fmt.Errorf("audit: append: %w", err)
+		}
+		e.Seq, e.Prev = seq+1, Genesis
+		if last != nil {
+			e.Prev = hashLine(last)
+		}
+		if err := e.check(); err != nil {
+			return Entry{}, fmt.Errorf("audit: append: %w", err)
+		}
+		line, err := encodeLine(e)
+		if err != nil {
+			return Entry{}, fmt.Errorf("audit: append: %w", err)
+		}
+		err = j.Append(ctx, e.Seq, line)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return Entry{}, fmt.Errorf("audit: append: %w", err)
+		}
+		return e, nil
+	}
+	return Entry{}, fmt.Errorf("audit: append: entry %d taken by other writers %d times in a row", e.Seq, maxAppendTries)
+}
+
+// VerifyJournal checks the whole chain of j as Verify checks log.jsonl,
+// and that every entry is stored under its own seq. It returns the
+// number of entries.
+func VerifyJournal(ctx context.Context, j Journal) (int, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		n := 0
+		err := j.Entries(ctx, 1, func(seq int64, line []byte) error {
+			n++
+			// A line that does not parse is the chain check's to report.
+			if e, err := parseLine(line); err == nil && e.Seq != seq {
+				return &ChainError{Line: n, Seq: int64(n), Reason: fmt.Sprintf("stored as entry %d but holds entry %d", seq, e.Seq)}
+			}
+			_, err := pw.Write(append(line, '\n'))
+			return err
+		})
+		pw.CloseWithError(err)
+	}()
+	n, err := verify(pr, nil)
+	pr.CloseWithError(errors.New("verification stopped"))
+	return n, err
+}
