@@ -11,7 +11,8 @@ import (
 // memProfileEnv names a file to write a heap profile to, for finding what
 // holds memory (go tool pprof -sample_index=inuse_space). The profile is
 // rewritten whenever the heap reaches a new peak (10% above the last one
-// written) and once more when the command ends, so it shows the peak.
+// written) and once more when the command ends, so it shows the peak of
+// the live heap (as of the last garbage collection).
 const memProfileEnv = "MODFERRY_MEMPROFILE"
 
 // startMemProfile starts watching the heap if $MODFERRY_MEMPROFILE is set
@@ -26,7 +27,7 @@ func startMemProfile() (stop func()) {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		var peak uint64
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
