@@ -6,7 +6,10 @@
 // writes "SECONDS TREE_KB SELF_KB" to OUTFILE and exits with the command's
 // status. TREE_KB is the peak resident set size of the command and the
 // descendants it waited for (getrusage), SELF_KB the peak of the command's
-// own process, sampled from /proc every 10 ms (VmHWM).
+// own process, sampled from /proc every 10 ms (VmHWM). With MAXRSS_ANON=1
+// a fourth field follows: ANON_KB, the peak of the command's own anonymous
+// memory (RssAnon, sampled likewise), which leaves out the executable's
+// file-backed pages that VmHWM counts.
 package main
 
 import (
@@ -34,18 +37,23 @@ func main() {
 	}
 	done := make(chan struct{})
 	self := make(chan int64, 1)
+	anon := make(chan int64, 1)
 	go func() {
-		var peak int64
+		var peak, peakAnon int64
 		status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if v := vmHWM(status); v > peak {
+			if v := statusKB(status, "VmHWM:"); v > peak {
 				peak = v
+			}
+			if v := statusKB(status, "RssAnon:"); v > peakAnon {
+				peakAnon = v
 			}
 			select {
 			case <-done:
 				self <- peak
+				anon <- peakAnon
 				return
 			case <-t.C:
 			}
@@ -58,7 +66,11 @@ func main() {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		tree = ru.Maxrss
 	}
-	os.WriteFile(os.Args[1], fmt.Appendf(nil, "%.3f %d %d\n", el.Seconds(), tree, <-self), 0o644)
+	line := fmt.Appendf(nil, "%.3f %d %d", el.Seconds(), tree, <-self)
+	if os.Getenv("MAXRSS_ANON") == "1" {
+		line = fmt.Appendf(line, " %d", <-anon)
+	}
+	os.WriteFile(os.Args[1], append(line, '\n'), 0o644)
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
 			os.Exit(ee.ExitCode())
@@ -67,8 +79,8 @@ func main() {
 	}
 }
 
-// vmHWM reads the peak resident set size (kB) from a /proc status file.
-func vmHWM(status string) int64 {
+// statusKB reads a field in kB, such as "VmHWM:", from a /proc status file.
+func statusKB(status, key string) int64 {
 	f, err := os.Open(status)
 	if err != nil {
 		return 0
@@ -76,7 +88,7 @@ func vmHWM(status string) int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), key); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return n
 		}

@@ -12,8 +12,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startMemProfile()
 	err := newRoot().ExecuteContext(ctx)
 	stop()
+	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "modferry:", err)
 		os.Exit(exitCode(err))

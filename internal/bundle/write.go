@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -129,12 +130,22 @@ func writeMember(tw *tar.Writer, name string, mtime time.Time, r io.Reader, size
 	if err := tw.WriteHeader(tarHeader(name, size, mtime)); err != nil {
 		return err
 	}
-	n, err := io.CopyN(tw, r, size)
+	// One copy buffer for every member: io.CopyN would allocate 32 KiB
+	// per member (tens of megabytes of garbage over a large bundle,
+	// which the garbage collector lets pile up beside the 64 MiB window).
+	buf := copyBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(tw, io.LimitReader(r, size), *buf)
+	copyBufs.Put(buf)
+	if err == nil && n < size {
+		err = io.EOF
+	}
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: source has %d bytes, manifest says %d", ErrSizeMismatch, n, size)
 	}
 	return err
 }
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // tarHeader returns the one header a member may have.
 func tarHeader(name string, size int64, mtime time.Time) *tar.Header {

@@ -30,7 +30,7 @@ func TestCaptureSumDBDisagrees(t *testing.T) {
 	const p = "filler.test/m"
 	capture := func(modHash string) error {
 		m := &bundle.Manifest{Modules: []bundle.Module{{Path: p, Version: "v1.0.0", ZipHash: h1(p), ModHash: modHash}}}
-		return captureSumDB(context.Background(), cfg, Options{}, m, map[string][]byte{})
+		return captureSumDB(context.Background(), cfg, Options{}, m, &spool{dir: t.TempDir(), sources: map[string]string{}})
 	}
 	if err := capture(h1(p + "/go.mod")); err != nil {
 		t.Fatalf("the database's own hashes: %v", err)

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -133,27 +135,31 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	sum := &Summary{Output: opts.Output, Signed: opts.Sign != nil, BaseInventory: opts.SinceDigest,
 		Toolchains: append([]string{}, toolchains...), ResolvedQuery: []string{}}
 	m := newManifest(opts, res, sum)
-	sources := map[string]string{}  // member path -> local file
-	inMemory := map[string][]byte{} // member path -> content (SBOMs)
+	sources := map[string]string{} // member path -> local file
 	if err := addModules(m, order, opts.Since, sum, sources); err != nil {
 		return nil, err
 	}
-	if err := captureSumDB(ctx, cfg, opts, m, inMemory); err != nil {
+	made, err := newSpool(workDir, sources)
+	if err != nil {
+		return nil, err
+	}
+	defer made.remove()
+	if err := captureSumDB(ctx, cfg, opts, m, made); err != nil {
 		return nil, err
 	}
 	if opts.VulnDB {
-		if err := addVulnDB(ctx, cfg, opts, workDir, m, inMemory); err != nil {
+		if err := addVulnDB(ctx, cfg, opts, workDir, m, made); err != nil {
 			return nil, err
 		}
 		sum.VulnDB = m.VulnDB
 	}
-	if err := addSBOMs(m, opts, res, sources, inMemory); err != nil {
+	if err := addSBOMs(m, opts, res, sources, made); err != nil {
 		return nil, err
 	}
 	sum.Modules = len(m.Modules)
 	sum.Files = len(m.Files)
 
-	if sum.Bytes, err = writeBundle(ctx, opts, m, sources, inMemory); err != nil {
+	if sum.Bytes, err = writeBundle(ctx, opts, m, sources); err != nil {
 		return nil, err
 	}
 	sum.Duration = time.Since(start)
@@ -314,10 +320,49 @@ func heldBy(since *inventory.Inventory, mod bundle.Module) (bool, error) {
 	return have.ZipHash != "" || mod.ZipHash == "", nil
 }
 
+// spool keeps the members an export makes itself (checksum-database
+// proofs, SBOMs, the vulnerability database) in files until the bundle is
+// written, instead of in memory: they grow with the module graph (the
+// proofs of 2,500 module versions hold ~20 MB of tiles), and the bundle
+// writer's 64 MiB compression window is live beside them.
+type spool struct {
+	dir     string
+	n       int
+	sources map[string]string // member path -> local file, shared with the module files
+}
+
+// newSpool makes a spool in a fresh directory under workDir that records
+// the files it writes in sources.
+func newSpool(workDir string, sources map[string]string) (*spool, error) {
+	dir, err := os.MkdirTemp(workDir, "members-")
+	if err != nil {
+		return nil, err
+	}
+	return &spool{dir: dir, sources: sources}, nil
+}
+
+// add writes data, the content of member name, to a file and returns its
+// manifest entry.
+func (s *spool) add(name string, data []byte) (bundle.File, error) {
+	bf, err := bundle.HashReader(name, bytes.NewReader(data))
+	if err != nil {
+		return bundle.File{}, err
+	}
+	s.n++
+	p := filepath.Join(s.dir, strconv.Itoa(s.n))
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		return bundle.File{}, err
+	}
+	s.sources[name] = p
+	return bf, nil
+}
+
+func (s *spool) remove() { os.RemoveAll(s.dir) }
+
 // writeBundle signs the manifest and writes the bundle to opts.Output
-// atomically, reading each member from inMemory or its local file in
-// sources. It returns the bundle's size.
-func writeBundle(ctx context.Context, opts Options, m *bundle.Manifest, sources map[string]string, inMemory map[string][]byte) (int64, error) {
+// atomically, reading each member from its local file in sources. It
+// returns the bundle's size.
+func writeBundle(ctx context.Context, opts Options, m *bundle.Manifest, sources map[string]string) (int64, error) {
 	manifest, err := m.Marshal()
 	if err != nil {
 		return 0, err
@@ -330,9 +375,6 @@ func writeBundle(ctx context.Context, opts Options, m *bundle.Manifest, sources 
 	}
 	return writeAtomic(ctx, opts.Output, func(w io.Writer) error {
 		return bundle.WriteLevel(ctx, w, m, sigs, func(name string) (io.ReadCloser, error) {
-			if b, ok := inMemory[name]; ok {
-				return io.NopCloser(bytes.NewReader(b)), nil
-			}
 			p, ok := sources[name]
 			if !ok {
 				return nil, fmt.Errorf("no source for %s", name)

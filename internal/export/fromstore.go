@@ -51,19 +51,22 @@ func exportStore(ctx context.Context, opts Options, start time.Time) (*Summary, 
 		Toolchains: []string{}, ResolvedQuery: []string{}}
 	m := newManifest(opts, res, sum)
 	sources := map[string]string{}
-	inMemory := map[string][]byte{}
 	if err := addModules(m, order, opts.Since, sum, sources); err != nil {
 		return nil, err
 	}
-	if err := captureStoredSumDB(ctx, opts, m, inMemory); err != nil {
+	made, err := newSpool(workDir, sources)
+	if err != nil {
 		return nil, err
 	}
-	if err := addSBOMs(m, opts, res, sources, inMemory); err != nil {
+	if err := captureStoredSumDB(ctx, opts, m, made); err != nil {
+		return nil, err
+	}
+	if err := addSBOMs(m, opts, res, sources, made); err != nil {
 		return nil, err
 	}
 	sum.Modules = len(m.Modules)
 	sum.Files = len(m.Files)
-	if sum.Bytes, err = writeBundle(ctx, opts, m, sources, inMemory); err != nil {
+	if sum.Bytes, err = writeBundle(ctx, opts, m, sources); err != nil {
 		return nil, err
 	}
 	sum.Duration = time.Since(start)
@@ -132,7 +135,7 @@ func copyObject(ctx context.Context, st store.Store, name, local string) (int64,
 // captureStoredSumDB adds to the manifest the proof of the bundled
 // versions whose lookups the store's checksum database holds, captured
 // (and so checked) by checksumdb.Capture over the store's own files.
-func captureStoredSumDB(ctx context.Context, opts Options, m *bundle.Manifest, inMemory map[string][]byte) error {
+func captureStoredSumDB(ctx context.Context, opts Options, m *bundle.Manifest, made *spool) error {
 	dbs, err := checksumdb.OpenStored(ctx, opts.FromStore)
 	if err != nil {
 		return err
@@ -178,7 +181,7 @@ func captureStoredSumDB(ctx context.Context, opts Options, m *bundle.Manifest, i
 		}
 		return fmt.Errorf("checksum database %s (the store's proofs): %w", db.Name(), err)
 	}
-	return addProof(m, &bundle.SumDBInfo{Name: db.Name(), Key: db.Key(), NotCovered: notCovered}, proof, inMemory)
+	return addProof(m, &bundle.SumDBInfo{Name: db.Name(), Key: db.Key(), NotCovered: notCovered}, proof, made)
 }
 
 // storedFetch reads the database files a capture asks for from the

@@ -1,7 +1,6 @@
 package export
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +20,7 @@ import (
 // module versions: a root for each project and module argument, the
 // requirement edges of the bundled go.mod files, and the licences found
 // in each zip. sources maps members to the local files they come from.
-func addSBOMs(m *bundle.Manifest, opts Options, res *resolve.Result, sources map[string]string, inMemory map[string][]byte) error {
+func addSBOMs(m *bundle.Manifest, opts Options, res *resolve.Result, sources map[string]string, made *spool) error {
 	doc, err := sbomDoc(m, opts, res, sources)
 	if err != nil {
 		return err
@@ -34,12 +33,11 @@ func addSBOMs(m *bundle.Manifest, opts Options, res *resolve.Result, sources map
 		if err != nil {
 			return err
 		}
-		bf, err := bundle.HashReader(f.name, bytes.NewReader(data))
+		bf, err := made.add(f.name, data)
 		if err != nil {
 			return err
 		}
 		m.Files = append(m.Files, bf)
-		inMemory[f.name] = data
 	}
 	return nil
 }

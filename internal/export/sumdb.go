@@ -146,8 +146,8 @@ func get(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 }
 
 // captureSumDB adds the checksum-database proofs of the bundled module
-// versions to the manifest and to inMemory.
-func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle.Manifest, inMemory map[string][]byte) error {
+// versions to the manifest, their content to made.
+func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle.Manifest, made *spool) error {
 	if cfg.off {
 		return nil
 	}
@@ -182,22 +182,21 @@ func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle
 		}
 		return fmt.Errorf("checksum database %s (%s): %w", cfg.name, base, err)
 	}
-	return addProof(m, info, proof, inMemory)
+	return addProof(m, info, proof, made)
 }
 
 // addProof adds a checksum-database proof to the manifest (as m.SumDB,
-// with info) and its files to inMemory.
-func addProof(m *bundle.Manifest, info *bundle.SumDBInfo, proof *checksumdb.Proof, inMemory map[string][]byte) error {
+// with info) and its files to made.
+func addProof(m *bundle.Manifest, info *bundle.SumDBInfo, proof *checksumdb.Proof, made *spool) error {
 	info.TreeHead = fmt.Sprintf("%d %s", proof.Head.N, proof.Head.Hash)
 	m.SumDB = info
 	for _, p := range proof.Paths() {
 		name := "sumdb/" + info.Name + "/" + p
-		bf, err := bundle.HashReader(name, strings.NewReader(string(proof.Files[p])))
+		bf, err := made.add(name, proof.Files[p])
 		if err != nil {
 			return err
 		}
 		m.Files = append(m.Files, bf)
-		inMemory[name] = proof.Files[p]
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package export
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,7 +26,7 @@ import (
 // proxies, checks its zip against the checksum database (unless GOSUMDB
 // is off or GONOSUMDB covers it), converts it, and adds it to the bundle
 // as vulndb/ members.
-func addVulnDB(ctx context.Context, cfg *sumdbConfig, opts Options, workDir string, m *bundle.Manifest, inMemory map[string][]byte) error {
+func addVulnDB(ctx context.Context, cfg *sumdbConfig, opts Options, workDir string, m *bundle.Manifest, made *spool) error {
 	src := opts.VulnDBModule
 	if src.Path == "" {
 		src.Path = vulndb.ModulePath
@@ -57,12 +56,11 @@ func addVulnDB(ctx context.Context, cfg *sumdbConfig, opts Options, workDir stri
 		sort.Strings(names)
 		for _, name := range names {
 			member := bundle.VulnDBPrefix + name
-			bf, err := bundle.HashReader(member, bytes.NewReader(files[name]))
+			bf, err := made.add(member, files[name])
 			if err != nil {
 				return err
 			}
 			m.Files = append(m.Files, bf)
-			inMemory[member] = files[name]
 		}
 		m.VulnDB = &bundle.VulnDBInfo{Source: v.String(), Modified: db.Modified.UTC(), Entries: db.Len()}
 		return nil

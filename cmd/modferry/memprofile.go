@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
+	"time"
+)
+
+// memProfileEnv names a file to write a heap profile to, for finding what
+// holds memory (go tool pprof -sample_index=inuse_space). The profile is
+// rewritten whenever the heap reaches a new peak (10% above the last one
+// written) and once more when the command ends, so it shows the peak of
+// the live heap (as of the last garbage collection).
+const memProfileEnv = "MODFERRY_MEMPROFILE"
+
+// startMemProfile starts watching the heap if $MODFERRY_MEMPROFILE is set
+// and returns the function that stops watching and writes the final profile.
+func startMemProfile() (stop func()) {
+	file := os.Getenv(memProfileEnv)
+	if file == "" {
+		return func() {}
+	}
+	runtime.MemProfileRate = 64 << 10
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var peak uint64
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak+peak/10 {
+				peak = v
+				writeHeapProfile(file)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+		writeHeapProfile(file + ".end")
+	}
+}
+
+func writeHeapProfile(file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		return
+	}
+	// The profile describes the heap as of the last completed GC.
+	runtime.GC()
+	_ = pprof.Lookup("heap").WriteTo(f, 0)
+	_ = f.Close()
+}
