@@ -2,6 +2,7 @@ package trust
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -102,7 +103,7 @@ func TestPolicy(t *testing.T) {
 		{"an outsider is not counted", bundle.Signatures{OpenPGP: aliceMallory}, 2, 0, ErrTooFewSigners},
 		{"an outsider alone", bundle.Signatures{OpenPGP: sigOf(outsider)}, 1, 0, sign.ErrUnknownKey},
 		{"an outsider beside a trusted signer", bundle.Signatures{OpenPGP: aliceMallory}, 1, 1, nil},
-		{"a broken minisign signature fails all", bundle.Signatures{Minisign: bytes.Replace(minisig, []byte("A"), []byte("B"), 1), OpenPGP: aliceBob}, 1, 0, sign.ErrBadSignature},
+		{"a broken minisign signature fails all", bundle.Signatures{Minisign: breakMinisign(t, minisig), OpenPGP: aliceBob}, 1, 0, sign.ErrBadSignature},
 		{"a broken OpenPGP signature fails all", bundle.Signatures{Minisign: minisig, OpenPGP: []byte("-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----\n")}, 1, 0, pgp.ErrBadSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,4 +139,19 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := Load(filepath.Join(dir, "missing.pub")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
+}
+
+// breakMinisign flips one bit of the Ed25519 signature in a minisig file
+// (its second line: 2 bytes of algorithm, 8 of key ID, then 64 of signature),
+// so the key still matches and only the signature check can fail.
+func breakMinisign(t *testing.T, minisig []byte) []byte {
+	t.Helper()
+	lines := strings.SplitN(string(minisig), "\n", 3)
+	raw, err := base64.StdEncoding.DecodeString(lines[1])
+	if err != nil || len(raw) != 74 {
+		t.Fatalf("minisig line 2: %d bytes, %v", len(raw), err)
+	}
+	raw[10] ^= 1
+	lines[1] = base64.StdEncoding.EncodeToString(raw)
+	return []byte(strings.Join(lines, "\n"))
 }
