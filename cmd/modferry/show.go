@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/api"
+	"github.com/modferry/modferry/internal/progress"
 )
 
 func newShowCmd() *cobra.Command {
@@ -88,7 +89,7 @@ func printModule(w io.Writer, m *api.Module, version string) {
 		}
 		size := "-"
 		if !v.GoModOnly {
-			size = humanSize(v.ZipSize)
+			size = progress.Bytes(v.ZipSize)
 		}
 		var notes []string
 		if v.GoModOnly {
@@ -148,18 +149,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// humanSize formats n bytes for people.
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -23,7 +23,7 @@ var layers = [][]string{
 	// signatures, module-file naming and hashing.
 	{"internal/buildinfo", "internal/connlimit", "internal/diskfree", "internal/progress",
 		"internal/scratch", "internal/sign", "internal/pgp", "internal/sbom", "internal/align",
-		"internal/modfiles", "internal/digest", "internal/depcheck"},
+		"internal/modfiles", "internal/digest", "internal/sizecache", "internal/depcheck"},
 	// 1: atomic files and locks.
 	{"internal/safefile"},
 	// 2: module zips, the store, module resolution.

@@ -1,8 +1,9 @@
 package fillthrough
 
 import (
-	"sync"
 	"time"
+
+	"github.com/modferry/modferry/internal/sizecache"
 )
 
 // answer is an upstream's answer to one GET: its body, or the error
@@ -13,52 +14,29 @@ type answer struct {
 	expires time.Time // zero: never (immutable content)
 }
 
-// answerCache keeps upstream answers by path, bounded in total bytes.
-// Eviction is arbitrary, as in package proxy's cache: cheap, and good
-// enough for a working set far below the limit.
+// answerCache keeps upstream answers by path, bounded in total bytes
+// (package sizecache), and forgets those that expired.
 type answerCache struct {
-	mu    sync.Mutex
-	m     map[string]*answer
-	size  int
-	limit int
+	c *sizecache.Cache[*answer]
 }
 
 func newAnswerCache(limit int) *answerCache {
-	return &answerCache{m: make(map[string]*answer), limit: limit}
+	return &answerCache{c: sizecache.New[*answer](limit)}
 }
 
 // get returns the answer held for p, if any and not expired.
 func (c *answerCache) get(p string, now time.Time) *answer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a := c.m[p]
-	if a == nil {
+	a, ok := c.c.Get(p)
+	if !ok {
 		return nil
 	}
 	if !a.expires.IsZero() && now.After(a.expires) {
-		delete(c.m, p)
-		c.size -= len(a.data)
+		c.c.Delete(p)
 		return nil
 	}
 	return a
 }
 
 func (c *answerCache) put(p string, a *answer) {
-	if len(a.data) > c.limit/8 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old := c.m[p]; old != nil {
-		c.size -= len(old.data)
-	}
-	for k, v := range c.m {
-		if c.size+len(a.data) <= c.limit {
-			break
-		}
-		delete(c.m, k)
-		c.size -= len(v.data)
-	}
-	c.m[p] = a
-	c.size += len(a.data)
+	c.c.Put(p, a, len(a.data))
 }

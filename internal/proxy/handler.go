@@ -17,6 +17,7 @@ import (
 
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/sizecache"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -36,7 +37,7 @@ type Options struct {
 // it with the module path at the start of URL.Path ("/modferry.test/m/@v/list").
 type Handler struct {
 	repo    *modules.Repo
-	cache   *fileCache
+	cache   *sizecache.Cache[*smallFile]
 	recheck time.Duration
 	log     *slog.Logger
 }
@@ -52,9 +53,9 @@ func New(repo *modules.Repo, opts Options) *Handler {
 	}
 	switch {
 	case opts.CacheBytes == 0:
-		h.cache = newFileCache(8 << 20)
+		h.cache = sizecache.New[*smallFile](8 << 20)
 	case opts.CacheBytes > 0:
-		h.cache = newFileCache(opts.CacheBytes)
+		h.cache = sizecache.New[*smallFile](opts.CacheBytes)
 	}
 	return h
 }
@@ -66,8 +67,8 @@ func (h *Handler) Forget(v module.Version) {
 		return
 	}
 	if dir, err := modfiles.VersionDir(v.Path); err == nil {
-		h.cache.dropPrefix(dir + "/")
-		h.cache.dropPrefix("/" + strings.TrimPrefix(dir, modfiles.Root+"/") + "/")
+		h.cache.DeletePrefix(dir + "/")
+		h.cache.DeletePrefix("/" + strings.TrimPrefix(dir, modfiles.Root+"/") + "/")
 	}
 }
 
@@ -90,7 +91,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Fast path: a small file served before is cached under its request
 	// path, which was valid then and names the same immutable file now.
 	if h.cache != nil {
-		if f := h.cache.get(r.URL.Path); f != nil && h.fresh(f) {
+		if f, ok := h.cache.Get(r.URL.Path); ok && h.fresh(f) {
 			h.writeSmall(w, r, f, f.kind, hdrImmutable)
 			return
 		}
@@ -167,7 +168,7 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 		key = name
 	}
 	if kind != modfiles.Zip && h.cache != nil {
-		if f := h.cache.get(key); f != nil && h.fresh(f) {
+		if f, ok := h.cache.Get(key); ok && h.fresh(f) {
 			h.writeSmall(w, r, f, kind, cacheControl)
 			return
 		}
@@ -183,7 +184,7 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	if err != nil {
 		if h.cache != nil {
-			h.cache.drop(key)
+			h.cache.Delete(key)
 		}
 		h.fail(w, req, err)
 		return
@@ -195,8 +196,8 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 		return
 	}
 	etag := fmt.Sprintf(`"%x-%x"`, fi.Size(), fi.ModTime().UnixNano())
-	if kind != modfiles.Zip && h.cache != nil && fi.Size() <= int64(h.cache.limit/8) {
-		if old := h.cache.get(key); old != nil && old.etag[0] == etag {
+	if kind != modfiles.Zip && h.cache != nil && fi.Size() <= int64(h.cache.Limit()/8) {
+		if old, ok := h.cache.Get(key); ok && old.etag[0] == etag {
 			old.checked.Store(time.Now().UnixNano())
 			h.writeSmall(w, r, old, kind, cacheControl)
 			return
@@ -211,7 +212,7 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 				kind:    kind,
 			}
 			sf.checked.Store(time.Now().UnixNano())
-			h.cache.put(key, sf)
+			h.cache.Put(key, sf, len(sf.data))
 			h.writeSmall(w, r, sf, kind, cacheControl)
 			return
 		}
