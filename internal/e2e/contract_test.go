@@ -202,6 +202,25 @@ func TestJSONContract(t *testing.T) {
 	if !strings.Contains(outputs["export"], `"durationSeconds"`) {
 		t.Errorf("export --json has no durationSeconds:\n%s", outputs["export"])
 	}
+	// Where the time went: every phase an export of a project goes through.
+	var exp struct {
+		Seconds float64            `json:"durationSeconds"`
+		Phases  map[string]float64 `json:"phases"`
+	}
+	if err := json.Unmarshal([]byte(outputs["export"]), &exp); err != nil {
+		t.Fatalf("export --json: %v", err)
+	}
+	total := 0.0
+	for _, p := range []string{"resolve", "toolchains", "hash", "sumdb", "sbom", "write"} {
+		v, ok := exp.Phases[p]
+		if !ok || v < 0 {
+			t.Errorf("export --json phases: %q is %v (present %v), want a duration: %v", p, v, ok, exp.Phases)
+		}
+		total += v
+	}
+	if total > exp.Seconds {
+		t.Errorf("export --json: the phases add up to %.3f s, more than the %.3f s the export took", total, exp.Seconds)
+	}
 }
 
 // TestExitCodes checks the exit code contract: 2 for usage errors, 3 for

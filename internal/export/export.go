@@ -87,6 +87,28 @@ type Summary struct {
 	Toolchains    []string      `json:"toolchains"` // "go1.27.0.linux-amd64"; [] when none
 	// VulnDB describes the vulnerability database bundled, if any.
 	VulnDB *bundle.VulnDBInfo `json:"vulndb,omitempty"`
+	// Phases says where the time went, in seconds per phase: resolve
+	// (the go command's runs and the downloads they make), toolchains,
+	// hash (h1: of every zip and go.mod), sumdb (the proofs), vulndb,
+	// sbom, and write (compression, signing, the file).
+	Phases map[string]float64 `json:"phases,omitempty"`
+}
+
+// phaseClock times the phases of an export for Summary.Phases.
+type phaseClock struct {
+	last   time.Time
+	phases map[string]float64
+}
+
+func newPhaseClock() *phaseClock {
+	return &phaseClock{last: time.Now(), phases: map[string]float64{}}
+}
+
+// done ends the phase called name: its time is the time since the last one ended.
+func (c *phaseClock) done(name string) {
+	now := time.Now()
+	c.phases[name] += now.Sub(c.last).Seconds()
+	c.last = now
 }
 
 // versionFiles gathers the files of one module version.
@@ -114,10 +136,12 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		defer os.RemoveAll(d)
 		workDir = d
 	}
+	clock := newPhaseClock()
 	res, err := resolveAll(ctx, opts, workDir)
 	if err != nil {
 		return nil, err
 	}
+	clock.done("resolve")
 	// The user's GOPROXY list and checksum-database settings, read once.
 	cfg, err := readSumDBConfig(ctx, opts.GoEnv, opts.Upstream)
 	if err != nil {
@@ -127,10 +151,12 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	clock.done("toolchains")
 	order := byVersion(res.Files)
 	if err := hashVersions(ctx, order, opts.Progress); err != nil {
 		return nil, err
 	}
+	clock.done("hash")
 
 	sum := &Summary{Output: opts.Output, Signed: opts.Sign != nil, BaseInventory: opts.SinceDigest,
 		Toolchains: append([]string{}, toolchains...), ResolvedQuery: []string{}}
@@ -147,21 +173,26 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	if err := captureSumDB(ctx, cfg, opts, m, made); err != nil {
 		return nil, err
 	}
+	clock.done("sumdb")
 	if opts.VulnDB {
 		if err := addVulnDB(ctx, cfg, opts, workDir, m, made); err != nil {
 			return nil, err
 		}
 		sum.VulnDB = m.VulnDB
+		clock.done("vulndb")
 	}
 	if err := addSBOMs(m, opts, res, sources, made); err != nil {
 		return nil, err
 	}
+	clock.done("sbom")
 	sum.Modules = len(m.Modules)
 	sum.Files = len(m.Files)
 
 	if sum.Bytes, err = writeBundle(ctx, opts, m, sources); err != nil {
 		return nil, err
 	}
+	clock.done("write")
+	sum.Phases = clock.phases
 	sum.Duration = time.Since(start)
 	sum.Seconds = sum.Duration.Seconds()
 	return sum, nil
