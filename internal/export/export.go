@@ -27,6 +27,7 @@ import (
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/resolve"
 	"github.com/modferry/modferry/internal/safefile"
+	"github.com/modferry/modferry/internal/sbom"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -137,6 +138,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		workDir = d
 	}
 	clock := newPhaseClock()
+	go sbom.WarmLicenses() // overlaps resolution, which waits on the network
 	res, err := resolveAll(ctx, opts, workDir)
 	if err != nil {
 		return nil, err
