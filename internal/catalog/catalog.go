@@ -9,6 +9,7 @@ import (
 	"time"
 	"unique"
 
+	"github.com/modferry/modferry/internal/sbom"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -52,6 +53,8 @@ type Catalog struct {
 	auditOff int64
 	totals   totals
 	lastRun  time.Time
+	// lic are the licences of the versions module pages showed.
+	lic licenses
 
 	// search order, rebuilt lazily after modules come or go
 	orderDirty bool
@@ -116,6 +119,9 @@ func New(st store.Store) *Catalog {
 		published: map[versionKey]publishRecord{},
 		signers:   map[string][]string{},
 		history:   map[string]*api.Bundle{},
+
+		lic: licenses{byVersion: map[versionKey]licenseVal{}, loaded: map[handle]bool{},
+			sbom: map[string]map[versionKey]handle{}, seed: maphash.MakeSeed()},
 	}
 }
 
@@ -145,8 +151,14 @@ func (c *Catalog) markReady() {
 // after a second at most.
 func (c *Catalog) Run(ctx context.Context, every time.Duration, onError func(error)) error {
 	retry := min(every, time.Second)
+	warm := sync.OnceFunc(func() { go sbom.PrepareLicenseScan() })
 	for {
 		err := c.Refresh(ctx)
+		if c.Ready() {
+			// Module pages detect licences in zips the first time they
+			// show them; build the detector now, off the request path.
+			warm()
+		}
 		if err != nil && onError != nil && ctx.Err() == nil {
 			onError(err)
 		}

@@ -81,7 +81,6 @@ type Handler struct {
 	log      *slog.Logger
 	pages    map[string]*template.Template
 	static   http.Handler
-	licences *licences
 }
 
 // A Route is one page pattern (ServeMux syntax, with method) and whether
@@ -94,7 +93,7 @@ type Route struct {
 
 // New returns a Handler.
 func New(opts Options) *Handler {
-	h := &Handler{opts: opts, log: opts.Logger, pages: map[string]*template.Template{}, licences: &licences{cat: opts.Catalog}}
+	h := &Handler{opts: opts, log: opts.Logger, pages: map[string]*template.Template{}}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -264,12 +263,6 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, 0, "home", "Modules", data)
 }
 
-// versionRow is a row of a module page's versions table.
-type versionRow struct {
-	catalog.Version
-	Licences []string
-}
-
 // module is a module page.
 func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 	path := r.PathValue("path")
@@ -279,15 +272,10 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	rows := make([]versionRow, len(m.Versions))
 	var licences []string
-	for i, ver := range m.Versions {
-		rows[i].Version = ver
-		if ver.Origin != nil && ver.Origin.Kind == catalog.OriginBundle && !ver.GoModOnly {
-			rows[i].Licences = h.licences.of(r.Context(), ver.Origin.Bundle, m.Path, ver.Version)
-		}
+	for _, ver := range m.Versions {
 		if ver.Version == m.Latest {
-			licences = rows[i].Licences
+			licences = ver.Licenses
 		}
 	}
 	get := m.Path
@@ -296,10 +284,9 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 	}
 	h.render(w, r, 0, "module", m.Path, struct {
 		M        *catalog.Module
-		Rows     []versionRow
 		Licences []string
 		GoGet    string
-	}{m, rows, licences, "go get " + get})
+	}{m, licences, "go get " + get})
 }
 
 // history is the import history, newest first.
