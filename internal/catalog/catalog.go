@@ -15,6 +15,11 @@ import (
 
 // Catalog indexes a store. Its methods are safe for concurrent use.
 type Catalog struct {
+	// ReadOnly keeps the catalog from writing to the store: the licences
+	// it detects in zips are then kept in memory only (see LicenseDir).
+	// Set it before the first call.
+	ReadOnly bool
+
 	st store.Store
 
 	// refreshing serializes whole-store passes (Refresh).

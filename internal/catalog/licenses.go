@@ -196,7 +196,7 @@ func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version)
 		}
 	}
 	l.mu.Unlock()
-	if len(add) > 0 {
+	if len(add) > 0 && !c.ReadOnly {
 		c.writeLicenseCache(ctx, path, add)
 	}
 }

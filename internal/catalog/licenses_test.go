@@ -92,6 +92,17 @@ func testLicenses(t *testing.T, st store.Store) {
 		t.Fatal(err)
 	}
 
+	// A read-only catalog (the CLI's) detects but writes nothing.
+	ro := New(st)
+	ro.ReadOnly = true
+	if got := licencesOf(t, ro, "example.com/lib")["v1.0.0"]; !slices.Equal(got, []string{"MIT"}) {
+		t.Errorf("read-only catalog: lib@v1.0.0 licences %q", got)
+	}
+	name, _ := licenseCacheName("example.com/lib")
+	if ok, err := store.Exists(ctx, st, name); ok || err != nil {
+		t.Errorf("a read-only catalog wrote its licence cache (%v)", err)
+	}
+
 	c := New(st)
 	if err := c.Refresh(ctx); err != nil {
 		t.Fatal(err)
@@ -116,7 +127,6 @@ func testLicenses(t *testing.T, st store.Store) {
 	// server) takes it from there, not from the zips. The cache is
 	// rewritten by hand to tell the two apart; an entry for another zip
 	// (another hash) is not trusted.
-	name, _ := licenseCacheName("example.com/lib")
 	data, err := store.ReadAll(ctx, st, name)
 	if err != nil {
 		t.Fatalf("licence cache: %v", err)
