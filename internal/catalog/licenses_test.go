@@ -81,7 +81,7 @@ func testLicenses(t *testing.T, st store.Store) {
 	mitHash := addZip(t, st, "example.com/lib@v1.0.0", map[string][]byte{"LICENSE": []byte(mitText), "lib.go": []byte("package lib\n")})
 	addZip(t, st, "example.com/lib@v1.1.0", map[string][]byte{"lib.go": []byte("package lib\n"), "sub/LICENSE": []byte(mitText)})
 	add(t, st, "example.com/lib@v0.9.0", "", true, time.Unix(1e9, 0)) // a zip that is no zip
-	add(t, st, "example.com/lib@v0.1.0", "", false, time.Time{})     // go.mod only
+	add(t, st, "example.com/lib@v0.1.0", "", false, time.Time{})      // go.mod only
 	// A version that came from a bundle whose SBOM the store kept: its
 	// licences are the SBOM's, its zip is not read.
 	add(t, st, "example.com/app@v1.0.0", "", true, time.Unix(1e9, 0))

@@ -77,10 +77,10 @@ type Options struct {
 
 // Handler serves the catalog's pages.
 type Handler struct {
-	opts     Options
-	log      *slog.Logger
-	pages    map[string]*template.Template
-	static   http.Handler
+	opts   Options
+	log    *slog.Logger
+	pages  map[string]*template.Template
+	static http.Handler
 }
 
 // A Route is one page pattern (ServeMux syntax, with method) and whether
