@@ -28,10 +28,11 @@
 // over TLS (the request is TLS, or the form's Origin is https). Over plain
 // HTTP — sensible only on a loopback address — the cookie cannot be
 // Secure, because a browser would then never send it back. The login POST
-// is the only state-changing request; beside SameSite, it must carry an
-// Origin (or Sec-Fetch-Site: same-origin) naming this server's host, so a
-// form on another site cannot log a browser in with the attacker's token.
-// Logout (GET /logout) only clears the cookie.
+// and the logout POST are the only state-changing requests; beside
+// SameSite, each must carry an Origin (or Sec-Fetch-Site: same-origin)
+// naming this server's host, so a form on another site can neither log a
+// browser in with the attacker's token nor log it out. GET /logout only
+// shows the logout button (a link or a prefetch changes nothing).
 package web
 
 import (
@@ -137,7 +138,8 @@ func (h *Handler) Routes() []Route {
 		{"GET /static/", false, h.serveStatic},
 		{"GET /login", false, h.loginForm},
 		{"POST /login", false, h.login},
-		{"GET /logout", false, h.logout},
+		{"GET /logout", false, h.logoutForm},
+		{"POST /logout", false, h.logout},
 	}
 }
 
@@ -500,9 +502,20 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// logoutForm shows the logout button; only its POST logs out.
+func (h *Handler) logoutForm(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, 0, "logout", "Log out", nil)
+}
+
+// logout clears the login cookie. Like the login, it must come from this
+// server's own page.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	security(w)
+	if !sameOrigin(r) {
+		http.Error(w, "bad request: log out with the button of this server's own page (its Origin must name this server)", http.StatusBadRequest)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
