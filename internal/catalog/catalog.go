@@ -151,11 +151,14 @@ func (c *Catalog) markReady() {
 }
 
 // Run builds the index, then refreshes it every interval until ctx ends,
-// when it returns ctx's error. A failed pass is reported to onError (if
+// when it returns ctx's error. While it runs, module pages write the
+// licence caches (LicenseDir) in the background; it waits for those
+// writes before it returns. A failed pass is reported to onError (if
 // not nil) and tried again at the next tick; the first pass is retried
 // after a second at most.
 func (c *Catalog) Run(ctx context.Context, every time.Duration, onError func(error)) error {
 	retry := min(every, time.Second)
+	defer c.writeInBackground()()
 	warm := sync.OnceFunc(func() { go sbom.PrepareLicenseScan() })
 	for {
 		err := c.Refresh(ctx)

@@ -63,6 +63,10 @@ type licenses struct {
 	sbom map[string]map[versionKey]handle
 	// writing serializes the read-merge-write of one module's cache.
 	writing [16]sync.Mutex
+	// async says Run runs: caches are written in the background, counted
+	// by pending, which Run waits for before it returns. (Under mu.)
+	async   bool
+	pending sync.WaitGroup
 	seed    maphash.Seed
 }
 
@@ -197,7 +201,38 @@ func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version)
 	}
 	l.mu.Unlock()
 	if len(add) > 0 && !c.ReadOnly {
-		c.writeLicenseCache(ctx, path, add)
+		// While Run runs, off the request path: the page has what it
+		// needs, and a lost write only costs a new detection.
+		l.mu.Lock()
+		async := l.async
+		if async {
+			l.pending.Add(1)
+		}
+		l.mu.Unlock()
+		if !async {
+			c.writeLicenseCache(ctx, path, add)
+			return
+		}
+		go func() {
+			defer l.pending.Done()
+			c.writeLicenseCache(context.WithoutCancel(ctx), path, add)
+		}()
+	}
+}
+
+// writeInBackground makes fillLicenses write caches in the background
+// until the function it returns is called, which waits for the writes
+// under way.
+func (c *Catalog) writeInBackground() (stop func()) {
+	l := &c.lic
+	l.mu.Lock()
+	l.async = true
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		l.async = false
+		l.mu.Unlock()
+		l.pending.Wait()
 	}
 }
 

@@ -157,3 +157,26 @@ func testLicenses(t *testing.T, st store.Store) {
 		t.Errorf("after a restart: %q, want v1.0.0 from the cache and v1.1.0 detected again", got)
 	}
 }
+
+// TestLicensesWrittenWhileRunning: while Run runs, module pages write
+// the licence cache in the background, and Run returns after the writes.
+func TestLicensesWrittenWhileRunning(t *testing.T) {
+	st := newDisk(t)
+	addZip(t, st, "example.com/lib@v1.0.0", map[string][]byte{"LICENSE": []byte(mitText)})
+	c := New(st)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx, time.Hour, nil) }()
+	if err := c.WaitReady(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := licencesOf(t, c, "example.com/lib")["v1.0.0"]; !slices.Equal(got, []string{"MIT"}) {
+		t.Errorf("licences %q", got)
+	}
+	cancel()
+	<-done
+	name, _ := licenseCacheName("example.com/lib")
+	if data, err := store.ReadAll(t.Context(), st, name); err != nil || !strings.Contains(string(data), `"MIT"`) {
+		t.Errorf("licence cache after Run returned: %s %v", data, err)
+	}
+}
