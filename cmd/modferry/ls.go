@@ -86,6 +86,7 @@ func (o catalogOptions) source(ctx context.Context) (catalogSource, error) {
 		return nil, err
 	}
 	cat := catalog.New(st)
+	cat.ReadOnly = true // a command that reads writes nothing to the store
 	if err := cat.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("indexing %s: %w", o.store, err)
 	}

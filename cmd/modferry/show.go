@@ -21,7 +21,8 @@ func newShowCmd() *cobra.Command {
 		Short: "Show a module: its versions, where they came from, requirements and dependents",
 		Long: `Show what a store holds of a module: each version with its time, zip and
 go.mod sizes, h1: hashes, Go version, whether it is retracted (by the latest
-go.mod) or only its go.mod is held, and where it came from (the imported
+go.mod) or only its go.mod is held, its licences (SPDX identifiers found in
+the zip's licence files), and where it came from (the imported
 bundle, or a publish); the latest version ("go get M@latest"), a deprecation
 notice; the requirements of the latest version's go.mod (or of VERSION's);
 and the dependents, the modules in the store that require it.
@@ -77,7 +78,7 @@ func printModule(w io.Writer, m *api.Module, version string) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  VERSION\tTIME\tZIP\tGO\tFROM\tNOTES")
+	fmt.Fprintln(tw, "  VERSION\tTIME\tZIP\tGO\tLICENCES\tFROM\tNOTES")
 	for _, v := range m.Versions {
 		mark := " "
 		if v.Version == version {
@@ -101,7 +102,7 @@ func printModule(w io.Writer, m *api.Module, version string) {
 				notes[len(notes)-1] += ": " + v.RetractRationale
 			}
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\n", mark, v.Version, when, size, orDash(v.GoVersion), originText(v.Origin), strings.Join(notes, "; "))
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, v.Version, when, size, orDash(v.GoVersion), orDash(strings.Join(v.Licenses, ", ")), originText(v.Origin), strings.Join(notes, "; "))
 	}
 	tw.Flush()
 	if version != "" {

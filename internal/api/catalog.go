@@ -79,15 +79,21 @@ type ModuleVersion struct {
 	Time    time.Time `json:"time,omitzero"`
 	// GoModOnly says the store holds only the version's go.mod (the
 	// module graph needs it; nobody downloads its zip).
-	GoModOnly        bool    `json:"goModOnly,omitempty"`
-	ZipSize          int64   `json:"zipSize,omitempty"`
-	ModSize          int64   `json:"modSize"`
-	ZipHash          string  `json:"zipHash,omitempty"` // h1: of the zip (go.sum)
-	ModHash          string  `json:"modHash,omitempty"` // h1: of the go.mod (go.sum "/go.mod")
-	GoVersion        string  `json:"goVersion,omitempty"`
-	Retracted        bool    `json:"retracted,omitempty"`
-	RetractRationale string  `json:"retractRationale,omitempty"`
-	Origin           *Origin `json:"origin,omitempty"`
+	GoModOnly bool   `json:"goModOnly,omitempty"`
+	ZipSize   int64  `json:"zipSize,omitempty"`
+	ModSize   int64  `json:"modSize"`
+	ZipHash   string `json:"zipHash,omitempty"` // h1: of the zip (go.sum)
+	ModHash   string `json:"modHash,omitempty"` // h1: of the go.mod (go.sum "/go.mod")
+	GoVersion string `json:"goVersion,omitempty"`
+	// Licenses are the SPDX identifiers (or, for the few licences
+	// without one, licence names) found in the licence files at the
+	// root of the zip (github.com/google/licensecheck): empty when none
+	// is recognised (NOASSERTION), absent for a go.mod-only version or
+	// a zip that could not be read.
+	Licenses         []string `json:"licenses,omitzero"`
+	Retracted        bool     `json:"retracted,omitempty"`
+	RetractRationale string   `json:"retractRationale,omitempty"`
+	Origin           *Origin  `json:"origin,omitempty"`
 }
 
 // Origin is where a version came from: an imported bundle, or a publish.

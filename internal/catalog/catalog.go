@@ -9,11 +9,17 @@ import (
 	"time"
 	"unique"
 
+	"github.com/modferry/modferry/internal/sbom"
 	"github.com/modferry/modferry/internal/store"
 )
 
 // Catalog indexes a store. Its methods are safe for concurrent use.
 type Catalog struct {
+	// ReadOnly keeps the catalog from writing to the store: the licences
+	// it detects in zips are then kept in memory only (see LicenseDir).
+	// Set it before the first call.
+	ReadOnly bool
+
 	st store.Store
 
 	// refreshing serializes whole-store passes (Refresh).
@@ -52,6 +58,8 @@ type Catalog struct {
 	auditOff int64
 	totals   totals
 	lastRun  time.Time
+	// lic are the licences of the versions module pages showed.
+	lic licenses
 
 	// search order, rebuilt lazily after modules come or go
 	orderDirty bool
@@ -116,6 +124,9 @@ func New(st store.Store) *Catalog {
 		published: map[versionKey]publishRecord{},
 		signers:   map[string][]string{},
 		history:   map[string]*api.Bundle{},
+
+		lic: licenses{byVersion: map[versionKey]licenseVal{}, loaded: map[handle]bool{},
+			sbom: map[string]map[versionKey]handle{}, seed: maphash.MakeSeed()},
 	}
 }
 
@@ -140,13 +151,22 @@ func (c *Catalog) markReady() {
 }
 
 // Run builds the index, then refreshes it every interval until ctx ends,
-// when it returns ctx's error. A failed pass is reported to onError (if
+// when it returns ctx's error. While it runs, module pages write the
+// licence caches (LicenseDir) in the background; it waits for those
+// writes before it returns. A failed pass is reported to onError (if
 // not nil) and tried again at the next tick; the first pass is retried
 // after a second at most.
 func (c *Catalog) Run(ctx context.Context, every time.Duration, onError func(error)) error {
 	retry := min(every, time.Second)
+	defer c.writeInBackground()()
+	warm := sync.OnceFunc(func() { go sbom.PrepareLicenseScan() })
 	for {
 		err := c.Refresh(ctx)
+		if c.Ready() {
+			// Module pages detect licences in zips the first time they
+			// show them; build the detector now, off the request path.
+			warm()
+		}
 		if err != nil && onError != nil && ctx.Err() == nil {
 			onError(err)
 		}

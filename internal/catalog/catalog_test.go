@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -377,7 +378,7 @@ func TestSkeleton(t *testing.T) {
 	if v := m.Versions[0]; v.ZipHash == "" || v.GoVersion != "1.24" || v.Time.IsZero() || v.ZipSize == 0 {
 		t.Errorf("module page over a skeleton: %+v", v)
 	}
-	if d, _ := c.Module(ctx, "example.com/lib", ModuleOptions{}); d.Versions[0] != m.Versions[0] {
+	if d, _ := c.Module(ctx, "example.com/lib", ModuleOptions{}); !reflect.DeepEqual(d.Versions[0], m.Versions[0]) {
 		t.Error("second read differs")
 	}
 	if err := c.Refresh(ctx); err != nil {

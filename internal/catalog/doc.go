@@ -6,10 +6,11 @@
 //
 // # What it reads
 //
-// Everything comes from the store itself, never from a side database, so
-// the catalog of a store written by another process (an import from the
-// command line, a second server on the same directory) is the same as the
-// catalog of a store written in-process:
+// Everything comes from the store itself, never from a side database (the
+// licence caches are derived from the store's zips and checked against
+// them), so the catalog of a store written by another process (an import
+// from the command line, a second server on the same directory) is the
+// same as the catalog of a store written in-process:
 //
 //   - download/<escaped path>/@v/ (the GOPROXY layout of package modules):
 //     a version with .info, .mod and .zip is complete; one with a .mod and
@@ -44,6 +45,16 @@
 //     [Catalog.BundleFile]), listed on every call; each record is read
 //     once (records never change). The signers of each import come from
 //     the audit log's import entries.
+//   - The licences of each version a module page shows: those the
+//     CycloneDX SBOM kept for the bundle it came from lists (export
+//     detected them), else those package sbom detects in the licence
+//     files at the zip's root (github.com/google/licensecheck), reading
+//     only the zip's directory and those files. Detected licences are
+//     kept in memory and in the store, at LicenseDir/<escaped
+//     path>/@licenses.json, keyed by each zip's h1: hash and size: a
+//     cache, derived from the zips, that spares a restarted server the
+//     detection (a module page reads it once) and that a zip with other
+//     content never matches. A ReadOnly catalog writes none.
 //   - sumdb/<name>/ for the checksum databases' tree heads (package
 //     checksumdb), read when Stats is asked for.
 //

@@ -125,6 +125,7 @@ func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (
 	if !found {
 		return nil, &NotFoundError{Path: path, Version: opts.Version}
 	}
+	c.fillLicenses(ctx, path, out.Versions)
 	if out.Requires, err = c.requires(ctx, module.Version{Path: path, Version: out.RequiresOf}); err != nil {
 		return nil, err
 	}

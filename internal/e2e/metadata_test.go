@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -30,7 +31,8 @@ func TestMetadataCLI(t *testing.T) {
 	bundletest.Write(t, b, []bundletest.Module{
 		{Path: "modferry.test/lib", Version: "v1.0.0", Files: map[string][]byte{"lib.go": []byte("package lib\n")}},
 		{Path: "modferry.test/lib", Version: "v1.1.0", Files: map[string][]byte{
-			"go.mod": []byte("module modferry.test/lib\n\ngo 1.22\n\nretract v1.0.0 // broken\n"), "lib.go": []byte("package lib\n")}},
+			"go.mod": []byte("module modferry.test/lib\n\ngo 1.22\n\nretract v1.0.0 // broken\n"), "lib.go": []byte("package lib\n"),
+			"LICENSE": []byte(bsd0)}},
 		{Path: "modferry.test/app", Version: "v0.1.0", Files: map[string][]byte{
 			"go.mod": []byte("module modferry.test/app\n\nrequire modferry.test/lib v1.1.0\n"), "main.go": []byte("package main\n")}},
 	}, key)
@@ -98,7 +100,34 @@ func TestMetadataCLI(t *testing.T) {
 			t.Errorf("show of an unknown module %v: %v", where[0], err)
 		}
 	}
+	// Both give the same answers: search results, and module pages (the
+	// server's may only say Partial while it indexes).
+	for _, args := range [][]string{{"ls"}, {"search", "test/"}, {"show", "modferry.test/lib"}, {"show", "modferry.test/lib@v1.0.0"}, {"show", "modferry.test/app"}} {
+		var r, l any
+		json.Unmarshal([]byte(mf(t, append(args, remote...)...)), &r)
+		json.Unmarshal([]byte(mf(t, append(args, local...)...)), &l)
+		if m, ok := r.(map[string]any); ok {
+			delete(m, "partial")
+		}
+		if r == nil || !reflect.DeepEqual(r, l) {
+			t.Errorf("%v: --server and --store differ:\n%v\n%v", args, r, l)
+		}
+	}
+	// Licences: those of the zip's licence file; none recognised in a
+	// zip without one.
+	for _, where := range [][]string{remote, local} {
+		m, _ := show(where, "modferry.test/lib")
+		if m == nil || !slices.Equal(m.Versions[0].Licenses, []string{"0BSD"}) || m.Versions[1].Licenses == nil || len(m.Versions[1].Licenses) != 0 {
+			t.Errorf("show %v: licences %+v", where[0], m)
+		}
+	}
 	// --table prints a table.
+	if out := mf(t, append([]string{"ls", "--table"}, local...)...); !strings.Contains(out, "MODULE") || !strings.Contains(out, "modferry.test/lib  v1.1.0") {
+		t.Errorf("ls --table:\n%s", out)
+	}
+	if out := mf(t, append([]string{"show", "modferry.test/lib", "--table"}, local...)...); !strings.Contains(out, "LICENCES") || !strings.Contains(out, "0BSD") {
+		t.Errorf("show --table --store:\n%s", out)
+	}
 	if out := mf(t, append([]string{"show", "modferry.test/lib@v1.0.0", "--table"}, remote...)...); !strings.Contains(out, "retracted: broken") || !strings.Contains(out, "modferry.test/app") {
 		t.Errorf("show --table:\n%s", out)
 	}
@@ -144,6 +173,19 @@ func TestMetadataCLI(t *testing.T) {
 		t.Errorf("ls --store after the delete: %v", got)
 	}
 }
+
+// bsd0 is the text of the Zero-Clause BSD licence.
+const bsd0 = `Permission to use, copy, modify, and/or distribute this software for any
+purpose with or without fee is hereby granted.
+
+THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+`
 
 type showError struct{ out string }
 

@@ -117,3 +117,18 @@ func sortedKeys(m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+// ReaderLicenses is ZipLicenses of a zip of the given size read through
+// r, such as a zip kept in a store that is not a local directory.
+func ReaderLicenses(r io.ReaderAt, size int64, v module.Version) ([]string, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", v, err)
+	}
+	return zipLicenses(zr, v)
+}
+
+// PrepareLicenseScan builds licensecheck's licence set, which its first
+// scan otherwise does (about a second of CPU and 10 MB of heap), so that
+// a server can pay for it in the background rather than on a request.
+func PrepareLicenseScan() { licensecheck.Scan(nil) }

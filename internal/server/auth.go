@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
 )
@@ -106,19 +107,19 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, n need, now t
 		if g.noTokens(now) {
 			msg += "; this server has no tokens yet: create one with 'modferry token add'"
 		}
-		unauthorized(w, msg)
+		unauthorized(w, r, msg)
 		return "", false
 	}
 	addr := s.clientAddr(r)
 	if d := g.limiter.RetryAfter(addr); d > 0 {
 		secs := int((d + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		http.Error(w, fmt.Sprintf("too many failed authentications from %s: retry in %d s", auth.ClientKey(addr), secs), http.StatusTooManyRequests)
+		authError(w, r, fmt.Sprintf("too many failed authentications from %s: retry in %d s", auth.ClientKey(addr), secs), http.StatusTooManyRequests)
 		return "", false
 	}
 	if g.tokens == nil {
 		g.limiter.Fail(addr)
-		unauthorized(w, "invalid token: this server has no tokens")
+		unauthorized(w, r, "invalid token: this server has no tokens")
 		return "", false
 	}
 	info, err := g.tokens.Authenticate(secret)
@@ -126,20 +127,20 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, n need, now t
 	case err == nil:
 	case errors.Is(err, auth.ErrExpired):
 		g.limiter.Fail(addr)
-		unauthorized(w, fmt.Sprintf("token %q expired on %s", info.Name, info.Expires.UTC().Format(time.RFC3339)))
+		unauthorized(w, r, fmt.Sprintf("token %q expired on %s", info.Name, info.Expires.UTC().Format(time.RFC3339)))
 		return "", false
 	case errors.Is(err, auth.ErrUnknownToken):
 		g.limiter.Fail(addr)
-		unauthorized(w, "invalid token")
+		unauthorized(w, r, "invalid token")
 		return "", false
 	default:
 		s.log.Error("checking a token", "err", err)
-		http.Error(w, "tokens unavailable: see the server log", http.StatusServiceUnavailable)
+		authError(w, r, "tokens unavailable: see the server log", http.StatusServiceUnavailable)
 		return "", false
 	}
 	if scope := needScope[n]; !info.Has(scope) {
 		g.forbidden.Add(1)
-		http.Error(w, fmt.Sprintf("forbidden: token %q lacks the %s scope (it has %s)", info.Name, scope, auth.FormatScopes(info.Scopes)), http.StatusForbidden)
+		authError(w, r, fmt.Sprintf("forbidden: token %q lacks the %s scope (it has %s)", info.Name, scope, auth.FormatScopes(info.Scopes)), http.StatusForbidden)
 		return "", false
 	}
 	return info.Name, true
@@ -178,9 +179,20 @@ func (s *Server) checkLogin(r *http.Request, secret string) error {
 	return nil
 }
 
-func unauthorized(w http.ResponseWriter, msg string) {
+func unauthorized(w http.ResponseWriter, r *http.Request, msg string) {
 	w.Header()["Www-Authenticate"] = hdrChallenge
-	http.Error(w, msg, http.StatusUnauthorized)
+	authError(w, r, msg, http.StatusUnauthorized)
+}
+
+// authError answers a request that authorization refused: a JSON error
+// under api.Prefix (every API answer is JSON), text elsewhere (the GOPROXY
+// protocol's clients show it).
+func authError(w http.ResponseWriter, r *http.Request, msg string, code int) {
+	if strings.HasPrefix(r.URL.Path, api.Prefix) {
+		apiError(w, code, msg)
+		return
+	}
+	http.Error(w, msg, code)
 }
 
 // clientAddr returns the address failures are counted against: the peer,

@@ -37,6 +37,7 @@ import (
 type metaFixture struct {
 	*fixture
 	read, write, digest string
+	bundle              []byte // the bundle uploaded
 }
 
 func newMetaFixture(t testing.TB) *metaFixture {
@@ -66,7 +67,7 @@ func newMetaFixture(t testing.TB) *metaFixture {
 	}
 	var res struct{ Digest string }
 	json.Unmarshal(w.Body.Bytes(), &res)
-	mf.digest = res.Digest
+	mf.digest, mf.bundle = res.Digest, data
 	v := module.Version{Path: "corp.example/b", Version: "v1.0.0"}
 	gomod := "module corp.example/b\n\nrequire modferry.test/lib v1.1.0\n"
 	body, ct := upload(t, v, gomod, map[string]string{"go.mod": gomod, "b.go": "package b\n"})
@@ -367,8 +368,8 @@ func TestOpenAPI(t *testing.T) {
 
 	for docPath, ops := range d.Paths {
 		op, ok := ops["get"]
-		if !ok {
-			continue
+		if !ok || docPath == api.TokensPath {
+			continue // the admin scope's GET: TestOpenAPIChanges
 		}
 		if len(cases[docPath]) == 0 {
 			t.Errorf("%s: documented, but the test has no request for it", docPath)

@@ -331,8 +331,19 @@ func TestBrowser(t *testing.T) {
 	}
 	ncancel()
 
-	// Logout: the catalog asks for a token again.
-	run(t, ctx, "logout", chromedp.Navigate(base+"/logout"))
+	// Logout with the button in the header (a form POST): the catalog
+	// asks for a token again. A visit to /logout alone changes nothing.
+	run(t, ctx, "visit /logout", chromedp.Navigate(base+"/logout"))
+	run(t, ctx, "still logged in", chromedp.Navigate(base+"/stats"))
+	if loc := run(t, ctx, "location", chromedp.Location()); loc != base+"/stats" {
+		t.Errorf("a GET of /logout logged the browser out: %s", loc)
+	}
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS("nav form.logout button"))); err != nil {
+		t.Fatalf("log out: %v", err)
+	}
+	if loc := run(t, ctx, "location", chromedp.Location()); loc != base+"/login" {
+		t.Errorf("after logout: %s, want the login form", loc)
+	}
 	run(t, ctx, "catalog", chromedp.Navigate(base+"/stats"))
 	if loc := run(t, ctx, "location", chromedp.Location()); !strings.HasPrefix(loc, base+"/login?next=") {
 		t.Errorf("after logout the catalog shows %s, want the login form", loc)

@@ -1,22 +1,16 @@
 package web
 
 import (
-	"cmp"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/mod/semver"
 
 	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/bundle"
-	"github.com/modferry/modferry/internal/catalog"
 )
 
 // bundleRec is one import record as the pages show it, made from the
@@ -62,68 +56,6 @@ func recordOf(b *api.Bundle) (*bundleRec, error) {
 		HasCDX: b.Downloads[api.DownloadCycloneDX] != "", HasSPDX: b.Downloads[api.DownloadSPDX] != "",
 		Zips: b.Modules - b.GoModOnly, GoMods: b.GoModOnly, Bytes: b.Bytes,
 	}, nil
-}
-
-// licences keeps, for each bundle, the licences its CycloneDX SBOM lists.
-// SBOMs never change once kept, so each is read once.
-type licences struct {
-	cat *catalog.Catalog
-
-	mu  sync.Mutex
-	ids map[string]map[string][]string // by digest: "path@version" -> SPDX ids
-}
-
-// cdxDoc is the part of a CycloneDX SBOM the licences come from.
-type cdxDoc struct {
-	Components []struct {
-		Name     string `json:"name"`
-		Version  string `json:"version"`
-		Licenses []struct {
-			License *struct {
-				ID   string `json:"id"`
-				Name string `json:"name"`
-			} `json:"license"`
-			Expression string `json:"expression"`
-		} `json:"licenses"`
-	} `json:"components"`
-}
-
-// licencesOf returns the licences the CycloneDX SBOM of bundle digest
-// lists for path@version (nil when unknown). Each SBOM is read once.
-func (b *licences) of(ctx context.Context, digest, path, version string) []string {
-	b.mu.Lock()
-	m, ok := b.ids[digest]
-	b.mu.Unlock()
-	if !ok {
-		m = map[string][]string{}
-		data, err := b.cat.BundleFile(ctx, digest, api.DownloadCycloneDX)
-		var doc cdxDoc
-		if err == nil && json.Unmarshal(data, &doc) == nil {
-			for _, c := range doc.Components {
-				var ids []string
-				for _, l := range c.Licenses {
-					switch {
-					case l.Expression != "":
-						ids = append(ids, l.Expression)
-					case l.License != nil:
-						ids = append(ids, cmp.Or(l.License.ID, l.License.Name))
-					}
-				}
-				if len(ids) > 0 {
-					m[c.Name+"@"+c.Version] = ids
-				}
-			}
-		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil // try again next time
-		}
-		b.mu.Lock()
-		if b.ids == nil {
-			b.ids = map[string]map[string][]string{}
-		}
-		b.ids[digest] = m
-		b.mu.Unlock()
-	}
-	return m[path+"@"+version]
 }
 
 // change is one line of a "what changed" view.

@@ -28,10 +28,11 @@
 // over TLS (the request is TLS, or the form's Origin is https). Over plain
 // HTTP — sensible only on a loopback address — the cookie cannot be
 // Secure, because a browser would then never send it back. The login POST
-// is the only state-changing request; beside SameSite, it must carry an
-// Origin (or Sec-Fetch-Site: same-origin) naming this server's host, so a
-// form on another site cannot log a browser in with the attacker's token.
-// Logout (GET /logout) only clears the cookie.
+// and the logout POST are the only state-changing requests; beside
+// SameSite, each must carry an Origin (or Sec-Fetch-Site: same-origin)
+// naming this server's host, so a form on another site can neither log a
+// browser in with the attacker's token nor log it out. GET /logout only
+// shows the logout button (a link or a prefetch changes nothing).
 package web
 
 import (
@@ -77,11 +78,10 @@ type Options struct {
 
 // Handler serves the catalog's pages.
 type Handler struct {
-	opts     Options
-	log      *slog.Logger
-	pages    map[string]*template.Template
-	static   http.Handler
-	licences *licences
+	opts   Options
+	log    *slog.Logger
+	pages  map[string]*template.Template
+	static http.Handler
 }
 
 // A Route is one page pattern (ServeMux syntax, with method) and whether
@@ -94,7 +94,7 @@ type Route struct {
 
 // New returns a Handler.
 func New(opts Options) *Handler {
-	h := &Handler{opts: opts, log: opts.Logger, pages: map[string]*template.Template{}, licences: &licences{cat: opts.Catalog}}
+	h := &Handler{opts: opts, log: opts.Logger, pages: map[string]*template.Template{}}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -138,7 +138,8 @@ func (h *Handler) Routes() []Route {
 		{"GET /static/", false, h.serveStatic},
 		{"GET /login", false, h.loginForm},
 		{"POST /login", false, h.login},
-		{"GET /logout", false, h.logout},
+		{"GET /logout", false, h.logoutForm},
+		{"POST /logout", false, h.logout},
 	}
 }
 
@@ -264,12 +265,6 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, 0, "home", "Modules", data)
 }
 
-// versionRow is a row of a module page's versions table.
-type versionRow struct {
-	catalog.Version
-	Licences []string
-}
-
 // module is a module page.
 func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 	path := r.PathValue("path")
@@ -279,15 +274,10 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	rows := make([]versionRow, len(m.Versions))
 	var licences []string
-	for i, ver := range m.Versions {
-		rows[i].Version = ver
-		if ver.Origin != nil && ver.Origin.Kind == catalog.OriginBundle && !ver.GoModOnly {
-			rows[i].Licences = h.licences.of(r.Context(), ver.Origin.Bundle, m.Path, ver.Version)
-		}
+	for _, ver := range m.Versions {
 		if ver.Version == m.Latest {
-			licences = rows[i].Licences
+			licences = ver.Licenses
 		}
 	}
 	get := m.Path
@@ -296,10 +286,9 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 	}
 	h.render(w, r, 0, "module", m.Path, struct {
 		M        *catalog.Module
-		Rows     []versionRow
 		Licences []string
 		GoGet    string
-	}{m, rows, licences, "go get " + get})
+	}{m, licences, "go get " + get})
 }
 
 // history is the import history, newest first.
@@ -513,9 +502,20 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// logoutForm shows the logout button; only its POST logs out.
+func (h *Handler) logoutForm(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, 0, "logout", "Log out", nil)
+}
+
+// logout clears the login cookie. Like the login, it must come from this
+// server's own page.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	security(w)
+	if !sameOrigin(r) {
+		http.Error(w, "bad request: log out with the button of this server's own page (its Origin must name this server)", http.StatusBadRequest)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

@@ -172,7 +172,8 @@ func TestBadInput(t *testing.T) {
 
 // TestLogin: with tokens, pages need one; the login form sets a cookie
 // that only the pages accept; the form checks Origin and the token's
-// scope; Basic works too; logout clears the cookie.
+// scope; Basic works too; logout clears the cookie, and only when asked
+// by a POST from the server's own page.
 func TestLogin(t *testing.T) {
 	s := newSite(t, true, true)
 	read := s.token(t, "reader", auth.ScopeRead)
@@ -253,9 +254,44 @@ func TestLogin(t *testing.T) {
 	if resp, _ := s.get(t, "/stats", withCookie(read)); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("page with a revoked token's cookie: %s", resp.Status)
 	}
-	resp, _ = s.get(t, "/logout", withCookie(read))
-	if cs := resp.Cookies(); resp.StatusCode != http.StatusSeeOther || len(cs) != 1 || cs[0].MaxAge >= 0 {
-		t.Errorf("logout: %s, cookies %v", resp.Status, cs)
+	// Logout: GET only shows the button; the POST must come from this
+	// server's page, like the login's.
+	resp, body = s.get(t, "/logout", withCookie(read))
+	if resp.StatusCode != 200 || len(resp.Cookies()) != 0 || !strings.Contains(body, `<form class="logout-page" action="/logout" method="post">`) {
+		t.Errorf("GET /logout: %s, cookies %v", resp.Status, resp.Cookies())
+	}
+	logout := func(origin, fetchSite string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.srv.URL+"/logout", nil)
+		req.AddCookie(&http.Cookie{Name: web.CookieName, Value: read})
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if fetchSite != "" {
+			req.Header.Set("Sec-Fetch-Site", fetchSite)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct{ name, origin, fetchSite string }{
+		{"no Origin", "", ""},
+		{"another site", "http://evil.example", ""},
+		{"another site's fetch", "", "cross-site"},
+		{"null Origin", "null", "same-origin"},
+	} {
+		if resp := logout(tc.origin, tc.fetchSite); resp.StatusCode != 400 || len(resp.Cookies()) != 0 {
+			t.Errorf("logout from %s: %s with cookies %v, want 400 and none", tc.name, resp.Status, resp.Cookies())
+		}
+	}
+	for _, h := range [][2]string{{s.srv.URL, ""}, {"", "same-origin"}} {
+		resp = logout(h[0], h[1])
+		if cs := resp.Cookies(); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" || len(cs) != 1 || cs[0].Name != web.CookieName || cs[0].MaxAge >= 0 {
+			t.Errorf("logout (Origin %q, Sec-Fetch-Site %q): %s, cookies %v", h[0], h[1], resp.Status, cs)
+		}
 	}
 }
 
