@@ -9,7 +9,9 @@
 // own process, sampled from /proc every 10 ms (VmHWM). With MAXRSS_ANON=1
 // a fourth field follows: ANON_KB, the peak of the command's own anonymous
 // memory (RssAnon, sampled likewise), which leaves out the executable's
-// file-backed pages that VmHWM counts.
+// file-backed pages that VmHWM counts. With MAXRSS_CPU=1 a last field
+// follows: CPU_SECONDS, the user and system time of the command and the
+// descendants it waited for (on a busy machine, steadier than wall time).
 package main
 
 import (
@@ -69,6 +71,9 @@ func main() {
 	line := fmt.Appendf(nil, "%.3f %d %d", el.Seconds(), tree, <-self)
 	if os.Getenv("MAXRSS_ANON") == "1" {
 		line = fmt.Appendf(line, " %d", <-anon)
+	}
+	if os.Getenv("MAXRSS_CPU") == "1" {
+		line = fmt.Appendf(line, " %.3f", (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds())
 	}
 	os.WriteFile(os.Args[1], append(line, '\n'), 0o644)
 	if err != nil {

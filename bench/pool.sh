@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# pool.sh: one export of a pool of ten projects against ten separate
+# exports of the same projects (issue 14 §3: a platform team exports 10-30
+# projects at once; resolution and downloads should be shared).
+#
+# The pool: bench/k8sproject and the nine projects under bench/pool/, which
+# require popular modules at neighbouring versions (gin 1.10 and 1.12,
+# client-go 0.36 and 0.37, grpc 1.84 and 1.85, ...), so that their graphs
+# overlap the way a platform team's do.
+#
+# Each export starts from a fresh scratch directory (the default), as a
+# nightly job does. Rounds are interleaved (pool first, then separate; then
+# the other way round) because the machine is noisy; medians with every run.
+# Reports: wall time and CPU time (user+system of modferry and the go
+# commands it runs: on a busy machine steadier than wall time), bundle
+# sizes, and where the time went (the phases of `export --json`: resolve =
+# the go command's runs and their downloads).
+#
+# Env: RUNS (default 2). Needs jq. Everything lands under bench/_out/pool.
+set -euo pipefail
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$BENCH")
+OUT=$BENCH/_out/pool
+RUNS=${RUNS:-2}
+command -v jq >/dev/null || { echo "pool.sh needs jq (apt-get install jq)" >&2; exit 1; }
+mkdir -p "$OUT"
+cd "$OUT"
+
+PROJECTS=("$BENCH/k8sproject")
+for d in "$BENCH"/pool/p*/; do PROJECTS+=("${d%/}"); done
+
+echo "# environment"
+echo "date: $(date -u +%FT%TZ)"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
+echo "kernel: $(uname -r)"
+echo "go: $(go version)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "projects: ${#PROJECTS[@]}"
+echo
+
+echo "== building" >&2
+(cd "$ROOT" && go build -o "$OUT/modferry" ./cmd/modferry)
+(cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
+MF=$OUT/modferry
+[[ -f key ]] || "$MF" keygen -o key --no-passphrase >/dev/null
+
+# timed OUT command...: runs the command under maxrss; leaves "WALL CPU" in OUT
+timed() {
+	local out=$1
+	shift
+	MAXRSS_CPU=1 "$OUT/maxrss" "$out.rss" "$@"
+	awk '{print $1, $4}' "$out.rss" >"$out"
+}
+
+# pool RUN: one export of all projects; prints "WALL CPU BYTES"
+pool() {
+	timed "pool-$1.time" "$MF" export --json --sign-key key -o "pool-$1.tar.zst" "${PROJECTS[@]}" >"pool-$1.json"
+	echo "$(cat "pool-$1.time") $(jq .bytes "pool-$1.json")"
+}
+
+# separate RUN: one export per project, one after the other; prints
+# "WALL CPU BYTES" (sums)
+separate() {
+	local wall=0 cpu=0 bytes=0 i=0 w c
+	for p in "${PROJECTS[@]}"; do
+		i=$((i + 1))
+		timed "sep-$1-$i.time" "$MF" export --json --sign-key key -o "sep-$1-$i.tar.zst" "$p" >"sep-$1-$i.json"
+		read -r w c <"sep-$1-$i.time"
+		wall=$(awk -v a="$wall" -v b="$w" 'BEGIN {print a + b}')
+		cpu=$(awk -v a="$cpu" -v b="$c" 'BEGIN {print a + b}')
+		bytes=$((bytes + $(jq .bytes "sep-$1-$i.json")))
+	done
+	echo "$wall $cpu $bytes"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "== warming the upstream (one pool export, not counted)" >&2
+pool warm >/dev/null
+rm -f pool-warm.tar.zst
+
+declare -a PT PC PB ST SC SB LOADS
+for r in $(seq "$RUNS"); do
+	if ((r % 2)); then
+		echo "== round $r: pool, then separate" >&2
+		read -r pt pc pb < <(pool "$r")
+		read -r st sc sb < <(separate "$r")
+	else
+		echo "== round $r: separate, then pool" >&2
+		read -r st sc sb < <(separate "$r")
+		read -r pt pc pb < <(pool "$r")
+	fi
+	PT+=("$pt") PC+=("$pc") PB+=("$pb") ST+=("$st") SC+=("$sc") SB+=("$sb")
+	LOADS+=("$(cut -d' ' -f1 /proc/loadavg)")
+	echo "round $r: pool ${pt} s (cpu ${pc} s) ${pb} B; separate ${st} s (cpu ${sc} s) ${sb} B (load ${LOADS[-1]})" >&2
+done
+
+pt=$(printf '%s\n' "${PT[@]}" | median)
+st=$(printf '%s\n' "${ST[@]}" | median)
+pc=$(printf '%s\n' "${PC[@]}" | median)
+sc=$(printf '%s\n' "${SC[@]}" | median)
+echo "# results ($RUNS interleaved rounds; medians, every run in brackets; load average after each round: ${LOADS[*]})"
+echo
+echo "| | pool (1 export) | separate (${#PROJECTS[@]} exports) | pool / separate |"
+echo "|---|---|---|---|"
+echo "| wall time, s | $pt [${PT[*]}] | $st [${ST[*]}] | $(ratio "$pt" "$st") |"
+echo "| CPU time, s | $pc [${PC[*]}] | $sc [${SC[*]}] | $(ratio "$pc" "$sc") |"
+echo "| bundle bytes | ${PB[0]} | ${SB[0]} | $(ratio "${PB[0]}" "${SB[0]}") |"
+echo "| module versions | $(jq .modules pool-1.json) | $(cat sep-1-*.json | jq -s 'map(.modules) | add') | |"
+echo
+echo "Where the time went (seconds per phase of export --json, round 1):"
+echo
+echo "| phase | pool | separate (sum) |"
+echo "|---|---|---|"
+for ph in resolve toolchains hash sumdb sbom write; do
+	echo "| $ph | $(jq ".phases.$ph // 0 | . * 100 | round / 100" pool-1.json) | $(cat sep-1-*.json | jq -s "map(.phases.$ph // 0) | add | . * 100 | round / 100") |"
+done
+echo
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,11 @@
+// Package main is a bench project of the pool benchmark (bench/pool.sh):
+// it only imports its dependencies, so that go mod tidy keeps them.
+package main
+
+import (
+	_ "github.com/gin-gonic/gin"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/stretchr/testify/assert"
+)
+
+func main() {}

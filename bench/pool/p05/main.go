@@ -1,0 +1,10 @@
+// Package main is a bench project of the pool benchmark (bench/pool.sh):
+// it only imports its dependencies, so that go mod tidy keeps them.
+package main
+
+import (
+	_ "github.com/aws/aws-sdk-go-v2/service/s3"
+	_ "go.uber.org/zap"
+)
+
+func main() {}

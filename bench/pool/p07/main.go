@@ -1,0 +1,10 @@
+// Package main is a bench project of the pool benchmark (bench/pool.sh):
+// it only imports its dependencies, so that go mod tidy keeps them.
+package main
+
+import (
+	_ "k8s.io/client-go/kubernetes"
+	_ "github.com/spf13/cobra"
+)
+
+func main() {}

@@ -1,0 +1,11 @@
+// Package main is a bench project of the pool benchmark (bench/pool.sh):
+// it only imports its dependencies, so that go mod tidy keeps them.
+package main
+
+import (
+	_ "github.com/urfave/cli/v2"
+	_ "google.golang.org/grpc"
+	_ "github.com/redis/go-redis/v9"
+)
+
+func main() {}
