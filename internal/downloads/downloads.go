@@ -122,6 +122,13 @@ func (r *Recorder) Record(p string, t time.Time) {
 		return
 	}
 	if len(r.pending) >= r.opts.MaxPending {
+		if old, ok := r.full[p]; ok {
+			if sec > old {
+				r.full[p] = sec
+			}
+			r.mu.Unlock()
+			return
+		}
 		if r.full != nil {
 			r.mu.Unlock()
 			r.dropped.Add(1)

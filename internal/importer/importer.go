@@ -484,6 +484,10 @@ func compare(ctx context.Context, st store.Store, mod bundle.Module) (bool, erro
 // it keeps this process's imports from interleaving their commits.
 var importLock sync.Mutex
 
+// LockStore takes the store's import lock, as an import does, for other
+// changes that must not interleave with an import's commit (prune).
+func LockStore(st store.Store) (func(), error) { return lockStore(st) }
+
 // lockStore takes the store's import lock ("import": the file
 // import.lock of a Disk), so that two imports never interleave their
 // commits. It waits for as long as another import holds the lock.
