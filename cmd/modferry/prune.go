@@ -204,11 +204,17 @@ func pruneResult(p *prune.Plan, dryRun bool, removed int) pruneJSON {
 	return out
 }
 
+// keptLabels name the reasons a version is kept in the text output.
+var keptLabels = map[string]string{
+	prune.KeptPublished: "published", prune.KeptKeepList: "on a keep list", prune.KeptToolchain: "toolchains",
+	prune.KeptBundle: "in kept bundles", prune.KeptRecent: "used recently", prune.KeptBusy: "being written",
+}
+
 func printPruneSummary(w io.Writer, p *prune.Plan, dryRun bool, removed int) {
 	var kept []string
 	n := 0
 	for why, c := range p.Kept {
-		kept = append(kept, fmt.Sprintf("%s %d", why, c))
+		kept = append(kept, fmt.Sprintf("%d %s", c, keptLabels[why]))
 		n += c
 	}
 	slices.Sort(kept)

@@ -96,14 +96,15 @@ type Options struct {
 	Now time.Time
 }
 
-// Reasons a version is kept, as Plan.Kept counts them.
+// Reasons a version is kept, as Plan.Kept counts them (the keys of
+// `prune --json`'s "kept").
 const (
 	KeptPublished = "published"
-	KeptKeepList  = "keep list"
+	KeptKeepList  = "keepList"
 	KeptToolchain = "toolchain"
-	KeptBundle    = "kept bundle"
-	KeptRecent    = "used recently"
-	KeptBusy      = "being written"
+	KeptBundle    = "keptBundle"
+	KeptRecent    = "usedRecently"
+	KeptBusy      = "beingWritten"
 )
 
 // Removal is one version to remove.
