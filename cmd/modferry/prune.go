@@ -57,8 +57,9 @@ log entry (action "prune"). Checksum-database data is never touched.
 --apply holds the store's import lock, so no import commits meanwhile, and
 is safe while a server runs on the store; killed at any point, it leaves
 every version whole or gone, and running it again finishes the job.
-A removed version stays gone: a later bundle that carries it again does
-not bring it back.`,
+A removed version comes back if it is needed again: an import of a bundle
+that carries it, or a fill-through proxy (serve --upstream) asked for it,
+stores it anew (a version removed with 'modferry delete' stays gone).`,
 		Example: `  modferry prune --store /srv/modferry --unused-since 180d          # what would go
   modferry prune --store /srv/modferry --unused-since 180d --apply  # remove it
   modferry prune --store /srv/modferry --keep-bundles 6 --keep service-a/go.sum --json`,

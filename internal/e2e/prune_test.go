@@ -167,6 +167,21 @@ func TestPrune(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("audit prune entries %v, want %v", got, want)
 	}
+
+	// A later bundle that carries a pruned version brings it back.
+	again := filepath.Join(dir, "again.tar.zst")
+	bundletest.Write(t, again, []bundletest.Module{
+		{Path: "modferry.test/lib", Version: "v1.0.0", Files: src("package lib\n\nfunc N() int { return 0 }\n")},
+	}, key)
+	mf(t, "import", "--store", store, "--pubkey", pubFile, again)
+	env = append(testupstream.GoEnv(t, url), sharedGoCache(t))
+	out, err = testupstream.RunGo(t, proj, env, "list", "-m", "-versions", "modferry.test/lib")
+	if err != nil || strings.TrimSpace(out) != "modferry.test/lib v1.0.0 v1.1.0" {
+		t.Fatalf("versions after the pruned version came back: %v\n%s", err, out)
+	}
+	if _, err := testupstream.RunGo(t, proj, env, "mod", "download", "modferry.test/lib@v1.0.0"); err != nil {
+		t.Fatalf("the version a bundle brought back: %v", err)
+	}
 }
 
 // storeFiles lists the files under a store's download/ tree with their

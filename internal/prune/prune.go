@@ -37,7 +37,11 @@
 // the version), .zip, .ziphash and .mod are deleted, then the list file is
 // rewritten. A crash at any point leaves a version that is either whole
 // or answers 410 Gone with the reason; running prune again finishes the
-// job. A server on the store sees the removal within a second (its cache
+// job. The record is marked Pruned: an import of a later bundle that
+// carries the version again brings it back (package importer), and so
+// does a fill-through proxy asked for it (package fillthrough), while a
+// deliberately deleted version never comes back. A server on the store
+// sees the removal within a second (its cache
 // of small files rechecks the store), and answers 410 Gone with the
 // reason from then on. Checksum-database data (sumdb/) is never touched:
 // the tree heads and tiles prove other versions too.
@@ -397,7 +401,7 @@ func ParseKeepList(data []byte) ([]module.Version, error) {
 // Remove removes one version as Plan decided, recording actor and the
 // removal's reason in the deletion record.
 func Remove(ctx context.Context, st store.Store, r Removal, actor string) error {
-	return (&modules.Repo{Store: st}).Delete(ctx, r.Version, modules.GoneRecord{Time: time.Now().UTC(), Actor: actor, Reason: r.Reason})
+	return (&modules.Repo{Store: st}).Delete(ctx, r.Version, modules.GoneRecord{Time: time.Now().UTC(), Actor: actor, Reason: r.Reason, Pruned: true})
 }
 
 // Apply plans under the store's import lock and calls remove for each
