@@ -60,7 +60,7 @@ func TestPrune(t *testing.T) {
 	unusedSince := func() string {
 		return fmt.Sprintf("%dms", (time.Since(arrived) - time.Second).Milliseconds())
 	}
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(4 * time.Second) // downloads then come at least 3s after the cut-off
 
 	url := serve(t, store, "--downloads-flush", "200ms")
 	proj := t.TempDir()
