@@ -47,7 +47,7 @@ with the unit in the key (durationSeconds), [] for empty lists.
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(newServeCmd(g), newEnvCmd(), newImportCmd(),
-		newTokenCmd(), newPublishCmd(), newDeleteCmd(), newAuditCmd())
+		newTokenCmd(), newPublishCmd(), newDeleteCmd(), newPruneCmd(), newAuditCmd())
 	root.AddCommand(newKeygenCmd(), newExportCmd(), newVerifyCmd(), newInventoryCmd(), newVersionCmd())
 	root.AddCommand(newHealthcheckCmd())
 	root.AddCommand(newAlignCmd(), newVulnsCmd())

@@ -19,6 +19,7 @@ import (
 
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/connlimit"
+	"github.com/modferry/modferry/internal/downloads"
 	"github.com/modferry/modferry/internal/fillthrough"
 	"github.com/modferry/modferry/internal/server"
 	"github.com/modferry/modferry/internal/trust"
@@ -49,6 +50,7 @@ type serveOptions struct {
 	idleTimeout       time.Duration
 	cleanEvery        time.Duration
 	catalogEvery      time.Duration
+	downloadsFlush    time.Duration
 
 	upstream      string
 	upstreamSumDB string
@@ -148,6 +150,7 @@ refused with 502 and not stored.`,
 	f.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time for a client to send the request line and headers (and finish the TLS handshake)")
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "how long a keep-alive connection may wait for its next request")
 	f.DurationVar(&o.catalogEvery, "catalog-refresh", time.Minute, "how often the metadata API's index looks for changes other processes made to the store (module pages are always current; this server's own changes show at once)")
+	f.DurationVar(&o.downloadsFlush, "downloads-flush", downloads.DefaultInterval, "how often the downloads served are written to the store, for 'prune --unused-since' (in small batches, never per request); 0 records none")
 	f.DurationVar(&o.cleanEvery, "clean-every", time.Hour, "how often to clean crash leftovers and roll back interrupted publishes (also done at start-up)")
 	f.StringVar(&o.upstream, "upstream", "", "fill the store from this GOPROXY URL on a miss (fill-through caching proxy)")
 	f.StringVar(&o.upstreamSumDB, "upstream-sumdb", "", "verifier key (NAME+HASH+KEY) of the checksum database fetched modules are checked against, through the upstream's /sumdb/; default sum.golang.org")
@@ -203,9 +206,14 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 	} else if o.upstreamSumDB != "" || o.private != "" {
 		return usagef("--upstream-sumdb and --private need --upstream")
 	}
+	var recorder *downloads.Recorder
+	if o.downloadsFlush > 0 {
+		recorder = downloads.New(st, downloads.Options{Interval: o.downloadsFlush})
+	}
 	srv := server.New(server.Config{
-		Upstream: filler,
-		Store:    st, Logger: log, CacheBytes: cache,
+		Downloads: recorder,
+		Upstream:  filler,
+		Store:     st, Logger: log, CacheBytes: cache,
 		Tokens: tokens, RequireAuth: o.requireAuth, AllowAnonymousRead: o.anonymousRead,
 		Limiter:        &auth.Limiter{Failures: o.authFailures, Window: o.authWindow},
 		TrustedProxies: trusted,
@@ -262,6 +270,15 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 	go srv.Catalog().Run(ctx, o.catalogEvery, func(err error) {
 		log.Warn("indexing the store for the metadata API and the web catalog", "err", err)
 	})
+	recorded := make(chan struct{})
+	if recorder != nil {
+		rctx, stopRecording := context.WithCancel(context.WithoutCancel(ctx))
+		defer func() { stopRecording(); <-recorded }()
+		go func() {
+			defer close(recorded)
+			recorder.Run(rctx, func(err error) { log.Warn("recording downloads for prune --unused-since", "err", err) })
+		}()
+	}
 	log.Info("serving", "store", storeString(st), "url", url, "tokens", tokens.Count())
 	errc := make(chan error, 1)
 	go func() {

@@ -11,6 +11,9 @@
 #              go command's default, which the server answers offline)
 #   NEW_DEPENDENCY  for the delta scenarios: MODULE@VERSION the project
 #              adds next month, and NEW_IMPORT the package it imports
+#   UPSTREAM_SUMDB  for the CI snapshot: the key (NAME+HASH+KEY) of the
+#              checksum database the team proxy checks against, through
+#              the upstream's /sumdb/ (default: sum.golang.org)
 set -euo pipefail
 
 : "${WORK:?set WORK to an empty scratch directory}"
@@ -19,10 +22,11 @@ UPSTREAM=${UPSTREAM:-$(go env GOPROXY)}
 PORT=${PORT:-3000}
 export MODFERRY_KEY_PASSPHRASE=${MODFERRY_KEY_PASSPHRASE-}
 
-# serve_store STORE: serve STORE on 127.0.0.1:$PORT until the script ends.
+# serve_store STORE [SERVE FLAGS...]: serve STORE on 127.0.0.1:$PORT until
+# the script ends (or the next serve_store).
 serve_store() {
 	stop_server
-	modferry serve --store "$1" --addr "127.0.0.1:$PORT" 2>>"$WORK/serve.log" &
+	modferry serve --store "$1" --addr "127.0.0.1:$PORT" "${@:2}" 2>>"$WORK/serve.log" &
 	SERVER_PID=$!
 	trap stop_server EXIT
 	for _ in $(seq 100); do

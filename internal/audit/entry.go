@@ -19,6 +19,7 @@ const (
 	ActionImport      = "import"        // a bundle or module cache imported into the store
 	ActionPublish     = "publish"       // a private module version published
 	ActionDelete      = "delete"        // a module version deleted
+	ActionPrune       = "prune"         // a module version removed by prune (as a delete, with prune's reason)
 	ActionTokenAdd    = "token.add"     // an access token created
 	ActionTokenRevoke = "token.revoke"  // an access token revoked
 	ActionAuthFailure = "auth.failure"  // a summary of failed authentications over a period, not one per request

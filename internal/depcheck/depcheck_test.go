@@ -32,7 +32,7 @@ var layers = [][]string{
 	// vulnerability database), other store backends, and the files kept
 	// beside a store: audit log, tokens, split-bundle indexes.
 	{"internal/modules", "internal/checksumdb", "internal/vulndb", "internal/store/s3store",
-		"internal/audit", "internal/auth", "internal/parts"},
+		"internal/audit", "internal/auth", "internal/parts", "internal/downloads"},
 	// 4: the bundle format, the HTTP API's types and client, the GOPROXY
 	// handler, module caches.
 	{"internal/bundle", "internal/api", "internal/proxy", "internal/cacheimport", "internal/fillthrough"},
@@ -40,7 +40,8 @@ var layers = [][]string{
 	{"internal/publish", "internal/trust", "internal/importer", "internal/inventory"},
 	// 6: export (the connected side); what counts as tampering; what a
 	// bundle or a store holds (inspect, SBOMs of a store).
-	{"internal/export", "internal/tamper", "internal/inspect", "internal/sbom/storedoc", "internal/catalog"},
+	{"internal/export", "internal/tamper", "internal/inspect", "internal/sbom/storedoc", "internal/catalog",
+		"internal/prune"},
 	// 7: the web catalog's pages.
 	{"internal/web"},
 	// 8: the server.

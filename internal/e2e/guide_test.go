@@ -31,6 +31,9 @@ func TestGuideScenarios(t *testing.T) {
 		t.Run(strings.TrimSuffix(filepath.Base(script), ".sh"), func(t *testing.T) {
 			up := testupstream.New(t)
 			db := checksumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
+			// The upstream serves the checksum database under /sumdb/, as
+			// proxy.golang.org does (a team proxy checks through it).
+			front := sumdbFront(t, up, db)
 			project := filepath.Join(t.TempDir(), "app")
 			testupstream.WriteProject(t, "app", project)
 			abs, err := filepath.Abs(script)
@@ -39,7 +42,8 @@ func TestGuideScenarios(t *testing.T) {
 			}
 			env := append(testupstream.GoEnv(t, up.URL),
 				"PATH="+filepath.Dir(modferryBin)+string(os.PathListSeparator)+os.Getenv("PATH"),
-				"UPSTREAM="+up.URL,
+				"UPSTREAM="+front,
+				"UPSTREAM_SUMDB="+db.Key,
 				"GOSUMDB="+db.GOSUMDB(),
 				"CLIENT_GOSUMDB="+db.Key,
 				"GONOSUMDB=", "GOPRIVATE=", "GOFLAGS=",

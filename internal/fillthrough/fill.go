@@ -171,14 +171,15 @@ func (f *Filler) serveProxy(w http.ResponseWriter, r *http.Request, local http.H
 
 // has reports whether the store can answer for v without the upstream:
 // it holds v's .info and .mod (and .zip, with zip), or a deletion record
-// (the store's 410 stands).
+// (the store's 410 stands) that is not prune's: a version pruned because
+// nobody used it is fetched again when someone does (fillMod).
 func (f *Filler) has(ctx context.Context, v module.Version, zip bool) (bool, error) {
 	kinds := []modfiles.Kind{modfiles.Info, modfiles.Mod}
 	if zip {
 		kinds = append(kinds, modfiles.Zip)
 	}
-	if gone, err := f.exists(ctx, v, modfiles.Gone); err != nil || gone {
-		return gone, err
+	if g, err := f.repo.IsGone(ctx, v); err != nil || g != nil {
+		return g != nil && !g.Pruned, err
 	}
 	for _, k := range kinds {
 		ok, err := f.exists(ctx, v, k)
@@ -256,6 +257,19 @@ func (f *Filler) fillMod(ctx context.Context, v module.Version) error {
 	}
 	if err := f.verify(ctx, hashesOf(v, "", mod)); err != nil {
 		return err
+	}
+	// A version prune removed comes back: its record goes first (a crash
+	// then leaves it absent, and fetched again).
+	if g, err := f.repo.IsGone(ctx, v); err != nil {
+		return err
+	} else if g != nil {
+		if !g.Pruned {
+			return fmt.Errorf("%s: %w (deleted)", v, fs.ErrNotExist)
+		}
+		name, _ := modfiles.Name(v, modfiles.Gone)
+		if err := f.repo.Store.Delete(ctx, name); err != nil {
+			return err
+		}
 	}
 	return f.repo.Add(ctx, v, modules.Files{Info: bytes.NewReader(info), Mod: bytes.NewReader(mod)})
 }

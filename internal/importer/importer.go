@@ -220,6 +220,9 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	if err != nil {
 		return nil, err
 	}
+	if err := revivePruned(ctx, st, work); err != nil {
+		return nil, err
+	}
 	// Commit the files, durably, and only then record the import.
 	if err := commit(ctx, st, stageDir, files, opts.CommitHook); err != nil {
 		return nil, noSpace(err, space, manifestBytes)
@@ -313,6 +316,30 @@ func checkStore(ctx context.Context, st store.Store, m *bundle.Manifest, res *Re
 		work = append(work, todo{mod: mod})
 	}
 	return work, nil
+}
+
+// revivePruned removes the deletion records that prune wrote for the
+// versions the bundle brings back, before their files are committed: a
+// crash in between leaves such a version absent (404), and the import,
+// not yet recorded, is done again. A version deleted on purpose (a record
+// not marked Pruned) keeps its record and stays gone.
+func revivePruned(ctx context.Context, st store.Store, work []todo) error {
+	repo := &modules.Repo{Store: st}
+	for _, w := range work {
+		v := w.mod.ModuleVersion()
+		g, err := repo.IsGone(ctx, v)
+		if err != nil {
+			return err
+		}
+		if g == nil || !g.Pruned {
+			continue
+		}
+		name, _ := modfiles.Name(v, modfiles.Gone)
+		if err := st.Delete(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // planCommit returns the staged files that commit work into the store,
@@ -483,6 +510,10 @@ func compare(ctx context.Context, st store.Store, mod bundle.Module) (bool, erro
 // importLock is the import lock of stores that are not a store.Locker:
 // it keeps this process's imports from interleaving their commits.
 var importLock sync.Mutex
+
+// LockStore takes the store's import lock, as an import does, for other
+// changes that must not interleave with an import's commit (prune).
+func LockStore(st store.Store) (func(), error) { return lockStore(st) }
 
 // lockStore takes the store's import lock ("import": the file
 // import.lock of a Disk), so that two imports never interleave their

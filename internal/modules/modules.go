@@ -168,6 +168,10 @@ type GoneRecord struct {
 	Time   time.Time
 	Actor  string
 	Reason string
+	// Pruned marks a version prune removed because nothing needed it
+	// (not a deliberate delete): an import that carries it again brings
+	// it back.
+	Pruned bool `json:",omitempty"`
 }
 
 // IsGone reports whether the version was deleted, with the record.

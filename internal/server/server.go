@@ -25,6 +25,7 @@ import (
 	"github.com/modferry/modferry/internal/catalog"
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/connlimit"
+	"github.com/modferry/modferry/internal/downloads"
 	"github.com/modferry/modferry/internal/fillthrough"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/proxy"
@@ -94,6 +95,9 @@ type Config struct {
 	// GOPROXY misses are fetched from its upstream, verified and stored,
 	// and /sumdb/ is forwarded to it (package fillthrough).
 	Upstream *fillthrough.Filler
+	// Downloads, if set, records each .info, .mod and .zip served (for
+	// prune --unused-since); the caller runs it (Recorder.Run).
+	Downloads *downloads.Recorder
 }
 
 // Server is modferry's HTTP handler.
@@ -117,6 +121,7 @@ type Server struct {
 	catalog      *catalog.Catalog
 	web          *web.Handler
 	life         lifecycle
+	downloads    *downloads.Recorder
 
 	uploads   chan struct{} // one token per upload being received
 	live      liveOps       // uploads running, for Housekeep
@@ -163,6 +168,7 @@ func New(cfg Config) *Server {
 		store:        cfg.Store,
 		bundleTrust:  cfg.BundleTrust,
 		catalog:      cfg.Catalog,
+		downloads:    cfg.Downloads,
 	}
 	if s.catalog == nil {
 		s.catalog = catalog.New(cfg.Store)
@@ -235,6 +241,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	code := rec.status()
 	s.metrics.observe(rec.ep, code, rec.n, rec.start)
+	if s.downloads != nil && (rec.ep == s.epZip || rec.ep == s.epMod || rec.ep == s.epInfo) &&
+		(code == http.StatusOK || code == http.StatusNotModified || code == http.StatusPartialContent) {
+		s.downloads.Record(r.URL.Path, rec.start)
+	}
 	if code >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code)
 	} else if s.log.Enabled(r.Context(), slog.LevelDebug) {
