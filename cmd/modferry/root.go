@@ -16,13 +16,15 @@ import (
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/buildinfo"
 	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/store/s3store"
 )
 
 // globals are the flags every command shares: the root command sets them
 // and passes them to the constructors of the verbs that read them.
 type globals struct {
-	logFormat string
-	logLevel  string
+	logFormat    string
+	logLevel     string
+	createBucket bool
 }
 
 func newRoot() *cobra.Command {
@@ -39,13 +41,20 @@ Commands that print data take --json: camelCase keys, durations as numbers
 with the unit in the key (durationSeconds), [] for empty lists.
 
 ` + exitCodesHelp,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		Version:           toolVersion(),
-		PersistentPreRunE: checkFlags,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       toolVersion(),
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFlags(cmd, args); err != nil {
+				return err
+			}
+			cmd.SetContext(withStoreOptions(cmd.Context(), storeOptions{createBucket: g.createBucket}))
+			return nil
+		},
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().BoolVar(&g.createBucket, "create-bucket", false, "create the bucket of an s3:// --store if it does not exist")
 	root.AddCommand(newServeCmd(g), newEnvCmd(), newImportCmd(),
 		newTokenCmd(), newPublishCmd(), newDeleteCmd(), newAuditCmd())
 	root.AddCommand(newKeygenCmd(), newExportCmd(), newVerifyCmd(), newInventoryCmd(), newVersionCmd())
@@ -80,14 +89,45 @@ func (g *globals) newLogger(w io.Writer) (*slog.Logger, error) {
 const defaultStore = "./modferry-data"
 
 func addStoreFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "store", defaultStore, "module store directory")
+	cmd.Flags().StringVar(p, "store", defaultStore, "module store: a directory, or s3://BUCKET[/PREFIX] (endpoint and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID... as for the aws command)")
 }
 
-// openStore opens the store that --store names. Callers hold it as a
-// store.Store and find what more they need by type assertion (see
-// package store), never as a particular backend.
-func openStore(dir string) (store.Store, error) {
-	return store.NewDisk(dir)
+// storeOptions are the shared flags that tune openStore; the root command
+// puts them in the context of the command it runs.
+type storeOptions struct {
+	createBucket bool // --create-bucket
+}
+
+type storeOptionsKey struct{}
+
+func withStoreOptions(ctx context.Context, o storeOptions) context.Context {
+	return context.WithValue(ctx, storeOptionsKey{}, o)
+}
+
+// isObjectStore reports whether the --store value name is an object store
+// URL rather than a directory.
+func isObjectStore(name string) bool {
+	return strings.HasPrefix(name, "s3://")
+}
+
+// openStore opens the store that --store names: a directory, or an S3
+// bucket (s3://BUCKET[/PREFIX]) configured as the AWS SDK configures
+// itself (see package s3store). Callers hold it as a store.Store and find
+// what more they need by type assertion (see package store), never as a
+// particular backend.
+func openStore(ctx context.Context, name string) (store.Store, error) {
+	if !isObjectStore(name) {
+		return store.NewDisk(name)
+	}
+	o, _ := ctx.Value(storeOptionsKey{}).(storeOptions)
+	st, err := s3store.New(ctx, name, s3store.Options{CreateBucket: o.createBucket})
+	switch {
+	case errors.Is(err, s3store.ErrNoBucket):
+		return nil, fmt.Errorf("store %s: %w (or give --create-bucket)", name, err)
+	case err != nil:
+		return nil, fmt.Errorf("store %s: %w", name, err)
+	}
+	return st, nil
 }
 
 // storeDir returns the directory of a store on the local filesystem
@@ -133,8 +173,8 @@ func openTokens(storeRoot string) (*auth.Tokens, error) {
 
 // openStoreTokens opens the store at dir and its access tokens; the
 // caller closes the tokens.
-func openStoreTokens(dir string) (store.Store, *auth.Tokens, error) {
-	st, err := openStore(dir)
+func openStoreTokens(ctx context.Context, name string) (store.Store, *auth.Tokens, error) {
+	st, err := openStore(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -167,7 +167,7 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	st, tokens, err := openStoreTokens(o.store)
+	st, tokens, err := openStoreTokens(ctx, o.store)
 	if err != nil {
 		return err
 	}
