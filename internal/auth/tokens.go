@@ -393,10 +393,23 @@ func (t *Tokens) maybeReload(now time.Time) {
 	_ = t.reloadIfChanged() // the error is kept in the snapshot
 }
 
+// A docVersioner is a Doc that can tell its version without being read
+// (StoreDoc on a VersionStater); an error (errors.ErrUnsupported, say)
+// makes Tokens read it instead.
+type docVersioner interface {
+	Version(ctx context.Context) (string, error)
+}
+
 func (t *Tokens) reloadIfChanged() error {
 	t.reloadMu.Lock()
 	defer t.reloadMu.Unlock()
 	old := t.snap.Load()
+	if v, ok := t.doc.(docVersioner); ok && old.err == nil && old.byHash != nil {
+		// A cheap look first: read only when the version changed.
+		if version, err := v.Version(context.Background()); err == nil && version == old.version {
+			return nil
+		}
+	}
 	b, version, err := t.doc.Read(context.Background())
 	if err == nil && version == old.version && old.err == nil && old.byHash != nil {
 		return nil

@@ -323,3 +323,18 @@ func (s *Store) PutIf(ctx context.Context, name string, r io.Reader, version str
 	}
 	return etag, err
 }
+
+// StatVersion returns the version (ETag) Get would return for the
+// object, without reading it: one HeadObject request, for callers that
+// poll a small object for changes (auth.StoreDoc). A missing object
+// matches fs.ErrNotExist.
+func (s *Store) StatVersion(ctx context.Context, name string) (string, error) {
+	if err := store.CheckName(name); err != nil {
+		return "", err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
+	if err != nil {
+		return "", s.wrap("stat", name, err)
+	}
+	return aws.ToString(out.ETag), nil
+}
