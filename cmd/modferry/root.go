@@ -130,18 +130,6 @@ func openStore(ctx context.Context, name string) (store.Store, error) {
 	return st, nil
 }
 
-// storeDir returns the directory of a store on the local filesystem
-// (store.Local). The state kept beside the store's objects needs it: the
-// access tokens (package auth), the audit log (package audit) and their
-// lock files. A store kept elsewhere has no place for them yet.
-func storeDir(st store.Store) (string, error) {
-	l, ok := st.(store.Local)
-	if !ok {
-		return "", errors.New("this store keeps no access tokens or audit log: they need a store on the local filesystem")
-	}
-	return l.Root(), nil
-}
-
 // storeString names st in messages: its directory if it has one, else
 // what its String method says (never its fields, which may hold
 // credentials).
@@ -167,8 +155,25 @@ const (
 	auditDir  = "audit"
 )
 
-func openTokens(storeRoot string) (*auth.Tokens, error) {
-	return auth.Open(filepath.Join(storeRoot, tokensDir))
+// journalDir is the directory, under auditDir, of the audit log of a
+// store that is not local: one object per entry (audit.StoreJournal).
+const journalDir = "entries"
+
+// openTokens opens the access tokens of st: in the directory tokens of a
+// store on the local filesystem (auth.Open: tokens.json and its lock
+// file), else in the object tokens/tokens.json of a store that can
+// compare and swap (auth.StoreDoc), which every server sharing the store
+// polls.
+func openTokens(st store.Store) (*auth.Tokens, error) {
+	if l, ok := st.(store.Local); ok {
+		return auth.Open(filepath.Join(l.Root(), tokensDir))
+	}
+	cas, ok := st.(store.CompareAndSwapper)
+	if !ok {
+		return nil, fmt.Errorf("%s keeps no access tokens: it can neither hold files nor compare and swap", storeString(st))
+	}
+	name := tokensDir + "/" + auth.TokensFile
+	return auth.OpenDoc(auth.StoreDoc{Store: cas, Name: name}, storeString(st)+"/"+name)
 }
 
 // openStoreTokens opens the store at dir and its access tokens; the
@@ -178,19 +183,29 @@ func openStoreTokens(ctx context.Context, name string) (store.Store, *auth.Token
 	if err != nil {
 		return nil, nil, err
 	}
-	root, err := storeDir(st)
-	if err != nil {
-		return nil, nil, err
-	}
-	tokens, err := openTokens(root)
+	tokens, err := openTokens(st)
 	if err != nil {
 		return nil, nil, err
 	}
 	return st, tokens, nil
 }
 
-func openAudit(storeRoot string) (*audit.Log, error) {
-	return audit.Open(filepath.Join(storeRoot, auditDir))
+// openAudit opens the audit log of st: the directory audit of a store on
+// the local filesystem (audit.Open: log.jsonl, head.json and a lock
+// file), else a journal of one object per entry under audit/entries
+// (audit.StoreJournal), appended to by conditional creates, which every
+// server sharing the store can append to at once.
+func openAudit(st store.Store) (*audit.Log, error) {
+	if l, ok := st.(store.Local); ok {
+		return audit.Open(filepath.Join(l.Root(), auditDir))
+	}
+	j := auditJournal(st)
+	return audit.OpenJournal(j, storeString(st)+"/"+j.Dir), nil
+}
+
+// auditJournal is the audit log of a store that is not local.
+func auditJournal(st store.Store) audit.StoreJournal {
+	return audit.StoreJournal{Store: st, Dir: auditDir + "/" + journalDir}
 }
 
 // A change is one state change made from the command line: recorded in
@@ -210,11 +225,7 @@ func beginChange(ctx context.Context, st store.Store, e audit.Entry) (*change, e
 		e.Actor = localActor()
 	}
 	what := strings.TrimSpace(e.Action + " " + e.Target)
-	storeRoot, err := storeDir(st)
-	if err != nil {
-		return nil, fmt.Errorf("%s not done: %w", what, err)
-	}
-	l, err := openAudit(storeRoot)
+	l, err := openAudit(st)
 	if err != nil {
 		return nil, fmt.Errorf("%s not done: %w", what, err)
 	}
@@ -222,7 +233,7 @@ func beginChange(ctx context.Context, st store.Store, e audit.Entry) (*change, e
 	if err != nil {
 		l.Close()
 		if errors.Is(err, audit.ErrReadOnly) {
-			return nil, fmt.Errorf("%s not done: the store %s is read-only (%w)", what, storeRoot, err)
+			return nil, fmt.Errorf("%s not done: the store %s is read-only (%w)", what, storeString(st), err)
 		}
 		return nil, fmt.Errorf("%s not done: the audit log cannot record it: %w", what, err)
 	}

@@ -172,11 +172,7 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 		return err
 	}
 	defer tokens.Close()
-	root, err := storeDir(st)
-	if err != nil {
-		return err
-	}
-	alog, err := openAudit(root)
+	alog, err := openAudit(st)
 	if err != nil {
 		return err
 	}

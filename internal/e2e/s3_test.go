@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/store/s3store/miniotest"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // startMinIO runs a real MinIO for the test (skipping it without a minio
@@ -59,4 +63,44 @@ func TestS3StoreOpenErrors(t *testing.T) {
 		mf(t, "inventory", "--store", nb) // it exists now
 	})
 
+}
+
+// TestS3TokensAndAudit: on an s3:// store, token add, list and revoke keep
+// the tokens in the bucket, and every change (token add, import, revoke)
+// lands in the audit log there, one object per entry, which audit verify,
+// show and head read.
+func TestS3TokensAndAudit(t *testing.T) {
+	startMinIO(t)
+	up := testupstream.New(t)
+	store := "s3://" + miniotest.Bucket + "/tok"
+	addToken(t, store, "ci", "read")
+	mf(t, "import", "--store", store, "--cache-dir", up.Dir)
+	if out := mf(t, "token", "list", "--store", store, "--json"); !strings.Contains(out, `"name": "ci"`) {
+		t.Fatalf("token list does not show ci:\n%s", out)
+	}
+	mf(t, "token", "revoke", "--store", store, "ci")
+	if out := mf(t, "token", "list", "--store", store, "--json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("token list after the revoke:\n%s", out)
+	}
+	out := mf(t, "audit", "verify", "--store", store)
+	if !strings.Contains(out, "ok: "+store+"/audit/entries holds 6 entries, chain intact") {
+		t.Fatalf("audit verify: %s", out)
+	}
+	var entries []audit.Entry
+	if err := json.Unmarshal([]byte(mf(t, "audit", "show", "--store", store, "--json")), &entries); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Action+":"+e.Result)
+	}
+	want := "[token.add:pending token.add:ok import:pending import:ok token.revoke:pending token.revoke:ok]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("audit show = %v, want %s", got, want)
+	}
+	head := strings.TrimSpace(mf(t, "audit", "head", "--store", store))
+	if !strings.HasPrefix(head, "6:") {
+		t.Fatalf("audit head = %q", head)
+	}
+	mf(t, "audit", "verify", "--store", store, "--head", head)
 }
