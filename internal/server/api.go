@@ -46,6 +46,17 @@ func actorOf(token string) string {
 	return "token:" + token
 }
 
+// retryIfUnavailable reports whether err is a store that cannot be
+// reached for now (store.ErrUnavailable), and if so sets Retry-After on
+// the 503 the caller answers.
+func retryIfUnavailable(w http.ResponseWriter, err error) bool {
+	if !errors.Is(err, store.ErrUnavailable) {
+		return false
+	}
+	w.Header().Set("Retry-After", store.UnavailableRetryAfter)
+	return true
+}
+
 func apiError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, api.ErrorBody{Error: msg})
 }
@@ -81,6 +92,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, e audit.Entry) (*
 	if err != nil {
 		code, why := auditStatus(err)
 		s.log.Error("refusing a change: the audit log cannot record it", "action", e.Action, "target", e.Target, "err", err)
+		retryIfUnavailable(w, err)
 		apiError(w, code, fmt.Sprintf("%s %s refused: %s (details in the server log)", e.Action, e.Target, why))
 		return nil, false
 	}
@@ -95,6 +107,8 @@ func auditStatus(err error) (int, string) {
 		return http.StatusInsufficientStorage, "no space for the audit log; changes are refused until there is room"
 	case errors.Is(err, audit.ErrReadOnly):
 		return http.StatusServiceUnavailable, "the store is read-only"
+	case errors.Is(err, store.ErrUnavailable):
+		return http.StatusServiceUnavailable, "the store cannot be reached for now; retry shortly"
 	}
 	return http.StatusServiceUnavailable, "the audit log cannot record changes"
 }
@@ -287,6 +301,10 @@ func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request, v module.Ver
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			apiError(w, http.StatusNotFound, fmt.Sprintf("%s is not in this store", v))
+			return
+		}
+		if retryIfUnavailable(w, err) {
+			apiError(w, http.StatusServiceUnavailable, "the store cannot be reached for now; retry shortly")
 			return
 		}
 		apiError(w, http.StatusInternalServerError, "reading the store")

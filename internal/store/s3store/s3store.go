@@ -338,3 +338,18 @@ func (s *Store) StatVersion(ctx context.Context, name string) (string, error) {
 	}
 	return aws.ToString(out.ETag), nil
 }
+
+// leaseTTL is how long the lease behind Lock outlives its last renewal.
+const leaseTTL = time.Minute
+
+// Lock implements store.Locker with a lease (store.LeaseLock) in the
+// object NAME.lock: created with If-None-Match: *, renewed with If-Match
+// every 20 s, taken over once a minute has passed without renewal (a
+// crashed holder). It holds across every machine sharing the bucket, so
+// that two importers never interleave their commits.
+func (s *Store) Lock(ctx context.Context, name string) (func(), error) {
+	if err := store.CheckName(name); err != nil || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("s3 lock %q: invalid name", name)
+	}
+	return store.LeaseLock(ctx, s, name+".lock", leaseTTL)
+}
