@@ -119,6 +119,9 @@ func openStore(ctx context.Context, name string) (store.Store, error) {
 	if !isObjectStore(name) {
 		return store.NewDisk(name)
 	}
+	if _, _, err := s3store.ParseURL(name); err != nil {
+		return nil, asUsage(err)
+	}
 	o, _ := ctx.Value(storeOptionsKey{}).(storeOptions)
 	st, err := s3store.New(ctx, name, s3store.Options{CreateBucket: o.createBucket})
 	switch {

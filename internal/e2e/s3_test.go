@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -62,6 +64,14 @@ func TestS3StoreOpenErrors(t *testing.T) {
 		}
 		if n := strings.Count(strings.TrimSpace(out), "\n"); n != 0 {
 			t.Errorf("the error has %d lines, want one:\n%s", n+1, out)
+		}
+	})
+
+	t.Run("malformed URL", func(t *testing.T) {
+		out, err := mfErr(t, "inventory", "--store", "s3://bucket:9000/x")
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(out, "want s3://BUCKET[/PREFIX]") {
+			t.Errorf("inventory on a malformed s3:// URL: %v, want a usage error (exit 2):\n%s", err, out)
 		}
 	})
 
