@@ -172,3 +172,60 @@ func TestJournalLog(t *testing.T) {
 		t.Fatalf("Unconfirmed = %v, %v; the outcome was written late but written", un, err)
 	}
 }
+
+// countingJournal counts the calls of Last, which lists the whole journal.
+type countingJournal struct {
+	audit.StoreJournal
+	mu    sync.Mutex
+	lasts int
+}
+
+func (c *countingJournal) Last(ctx context.Context) (int64, []byte, error) {
+	c.mu.Lock()
+	c.lasts++
+	c.mu.Unlock()
+	return c.StoreJournal.Last(ctx)
+}
+
+// TestJournalLogFollows has two Logs, as two servers, append to one
+// journal in turns and at once: the chain stays whole, and a Log finds
+// the end by following the few entries the other added rather than by
+// listing the journal for every append.
+func TestJournalLogFollows(t *testing.T) {
+	ctx := context.Background()
+	sj, _ := newJournal(t)
+	j := &countingJournal{StoreJournal: sj}
+	a, b := audit.OpenJournal(j, "j"), audit.OpenJournal(j, "j")
+	entry := func(who string, i int) audit.Entry {
+		return audit.Entry{Actor: who, Action: audit.ActionImport, Target: fmt.Sprint(i), Result: audit.ResultOK}
+	}
+	const rounds = 20
+	for i := range rounds {
+		if _, err := a.Append(ctx, entry("a", i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Append(ctx, entry("b", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, l := range []*audit.Log{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				if _, err := l.Append(ctx, entry("both", i)); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n, err := audit.VerifyJournal(ctx, j)
+	if err != nil || n != 4*rounds {
+		t.Fatalf("VerifyJournal = %d, %v; want %d entries", n, err, 4*rounds)
+	}
+	if j.lasts > 4 {
+		t.Errorf("%d appends listed the journal %d times; want each Log to follow, listing at most twice", 4*rounds, j.lasts)
+	}
+}

@@ -2,8 +2,10 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
 	"time"
 )
@@ -29,7 +31,80 @@ func (l *Log) appendJournal(ctx context.Context, e Entry) (Entry, error) {
 	if err := l.flushJournalQueue(ctx); err != nil {
 		return Entry{}, err
 	}
-	return AppendJournal(ctx, l.journal, e)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appendJournalLocked(ctx, e)
+}
+
+// An EntryReader is a Journal that can read one entry by its seq, so
+// that a writer that knows the end of the journal can follow the few
+// entries others added since without listing it all.
+type EntryReader interface {
+	// Entry returns the line of entry seq, or an error matching
+	// fs.ErrNotExist if there is none.
+	Entry(ctx context.Context, seq int64) ([]byte, error)
+}
+
+// maxFollow bounds the entries appendJournalLocked reads one by one to
+// catch up with other writers before it looks for the end afresh.
+const maxFollow = 8
+
+// appendJournalLocked appends e after the last entry this Log knows
+// (l.jseq, l.jline): the journal's conditional create refuses it if
+// another writer took that seq, and then the Log reads the entries it
+// missed (EntryReader) or, far behind, the journal's end (Last), and
+// tries again. Entries never change, so what the Log knows of the end is
+// only ever stale, never wrong: an append needs no listing unless
+// another writer got far ahead. Called with l.mu held.
+func (l *Log) appendJournalLocked(ctx context.Context, e Entry) (Entry, error) {
+	e.Time = e.Time.UTC().Round(0)
+	e.Detail = cloneDetail(e.Detail)
+	er, canFollow := l.journal.(EntryReader)
+	for range maxAppendTries {
+		if !l.jknown {
+			seq, line, err := l.journal.Last(ctx)
+			if err != nil {
+				return Entry{}, fmt.Errorf("audit: append: %w", err)
+			}
+			l.jseq, l.jline, l.jknown = seq, line, true
+		}
+		e.Seq, e.Prev = l.jseq+1, Genesis
+		if l.jline != nil {
+			e.Prev = hashLine(l.jline)
+		}
+		if err := e.check(); err != nil {
+			return Entry{}, fmt.Errorf("audit: append: %w", err)
+		}
+		line, err := encodeLine(e)
+		if err != nil {
+			return Entry{}, fmt.Errorf("audit: append: %w", err)
+		}
+		err = l.journal.Append(ctx, e.Seq, line)
+		if err == nil {
+			l.jseq, l.jline = e.Seq, line
+			return e, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return Entry{}, fmt.Errorf("audit: append: %w", err)
+		}
+		// Another writer took the seq: follow it.
+		l.jknown = false
+		if !canFollow {
+			continue
+		}
+		for range maxFollow {
+			next, err := er.Entry(ctx, l.jseq+1)
+			if errors.Is(err, fs.ErrNotExist) {
+				l.jknown = true // at the end again
+				break
+			}
+			if err != nil {
+				return Entry{}, fmt.Errorf("audit: append: %w", err)
+			}
+			l.jseq, l.jline = l.jseq+1, next
+		}
+	}
+	return Entry{}, fmt.Errorf("audit: append: entry %d taken by other writers %d times in a row", e.Seq, maxAppendTries)
 }
 
 // flushJournalQueue writes the queued entries to the journal, keeping
@@ -40,13 +115,13 @@ func (l *Log) flushJournalQueue(ctx context.Context) error {
 	if l.dropped > 0 {
 		e := Entry{Time: l.now().UTC().Round(0), Actor: ActorAudit, Action: ActionRecover, Result: ResultError,
 			Detail: map[string]string{"reason": "entries lost while the log could not be written", "dropped": strconv.Itoa(l.dropped)}}
-		if _, err := AppendJournal(ctx, l.journal, e); err != nil {
+		if _, err := l.appendJournalLocked(ctx, e); err != nil {
 			return err
 		}
 		l.dropped = 0
 	}
 	for len(l.queue) > 0 {
-		if _, err := AppendJournal(ctx, l.journal, l.queue[0]); err != nil {
+		if _, err := l.appendJournalLocked(ctx, l.queue[0]); err != nil {
 			return err
 		}
 		l.queue = l.queue[1:]

@@ -66,8 +66,13 @@ type Log struct {
 	// where then names it.
 	journal Journal
 	where   string
-	now     func() time.Time // for tests
-	ops     ops              // for tests
+	// The last entry of the journal this Log knows of (under mu): its
+	// seq and line, if jknown.
+	jseq   int64
+	jline  []byte
+	jknown bool
+	now    func() time.Time // for tests
+	ops    ops              // for tests
 
 	mu      sync.Mutex
 	queue   []Entry // entries not yet written, oldest first
