@@ -88,8 +88,8 @@ func TestS3StoreOpenErrors(t *testing.T) {
 }
 
 // TestS3TokensAndAudit: on an s3:// store, token add, list and revoke keep
-// the tokens in the bucket, and every change (token add, import, revoke)
-// lands in the audit log there, one object per entry, which audit verify,
+// the tokens in the bucket, and every change (token add, import, revoke,
+// publish, delete) lands in the audit log there, one object per entry, which audit verify,
 // show and head read.
 func TestS3TokensAndAudit(t *testing.T) {
 	startMinIO(t)
@@ -104,8 +104,15 @@ func TestS3TokensAndAudit(t *testing.T) {
 	if out := mf(t, "token", "list", "--store", store, "--json"); strings.TrimSpace(out) != "[]" {
 		t.Fatalf("token list after the revoke:\n%s", out)
 	}
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"go.mod": "module corp.example/lib\n", "lib.go": "package lib\n"})
+	mf(t, "publish", "--store", store, "corp.example/lib@v1.0.0", src)
+	if out := mf(t, "ls", "--store", store, "--prefix", "corp.example/", "--json"); !strings.Contains(out, `"v1.0.0"`) {
+		t.Fatalf("ls after publish: %s", out)
+	}
+	mf(t, "delete", "--store", store, "--reason", "test", "corp.example/lib@v1.0.0")
 	out := mf(t, "audit", "verify", "--store", store)
-	if !strings.Contains(out, "ok: "+store+"/audit/entries holds 6 entries, chain intact") {
+	if !strings.Contains(out, "ok: "+store+"/audit/entries holds 10 entries, chain intact") {
 		t.Fatalf("audit verify: %s", out)
 	}
 	var entries []audit.Entry
@@ -116,12 +123,12 @@ func TestS3TokensAndAudit(t *testing.T) {
 	for _, e := range entries {
 		got = append(got, e.Action+":"+e.Result)
 	}
-	want := "[token.add:pending token.add:ok import:pending import:ok token.revoke:pending token.revoke:ok]"
+	want := "[token.add:pending token.add:ok import:pending import:ok token.revoke:pending token.revoke:ok publish:pending publish:ok delete:pending delete:ok]"
 	if fmt.Sprint(got) != want {
 		t.Fatalf("audit show = %v, want %s", got, want)
 	}
 	head := strings.TrimSpace(mf(t, "audit", "head", "--store", store))
-	if !strings.HasPrefix(head, "6:") {
+	if !strings.HasPrefix(head, "10:") {
 		t.Fatalf("audit head = %q", head)
 	}
 	mf(t, "audit", "verify", "--store", store, "--head", head)
