@@ -164,6 +164,7 @@ func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request, v module.Ver
 			s.log.Error("publishing", "module", v.String(), "err", err)
 		}
 		s.finish(w, r, in, failResult(code), map[string]string{"error": err.Error()})
+		retryIfUnavailable(w, err)
 		apiError(w, code, err.Error())
 		return
 	}
@@ -274,6 +275,9 @@ func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, v module.Vers
 			code = http.StatusBadRequest
 		case errors.Is(err, fs.ErrNotExist):
 			code = http.StatusNotFound
+		case retryIfUnavailable(w, err):
+			code = http.StatusServiceUnavailable
+			s.log.Warn("deleting: the store is unavailable", "module", v.String(), "err", err)
 		default:
 			s.log.Error("deleting", "module", v.String(), "err", err)
 		}

@@ -88,6 +88,7 @@ func TestStoreUnavailable(t *testing.T) {
 		"/" + mod.Path + "/@v/" + mod.Version + ".zip",
 		"/" + mod.Path + "/@v/list",
 		"/" + mod.Path + "/@latest",
+		"/api/v1/modules/" + mod.Path + "/@v/" + mod.Version,
 	}
 	st.down.Store(true)
 	for _, p := range paths {
