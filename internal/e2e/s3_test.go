@@ -325,3 +325,37 @@ func TestS3ConcurrentImports(t *testing.T) {
 		t.Fatalf("audit verify after two concurrent imports: %s", out)
 	}
 }
+
+// TestS3LiveDefaultGOSUMDB: a small real project exported from the real
+// upstream proxy, imported into an s3:// store on MinIO and served from
+// it; a fresh client with GOSUMDB at its default (sum.golang.org) and no
+// go.sum builds through modferry, every proof coming from the bucket: the
+// client's only way out is a dead HTTP proxy, which requests to loopback
+// skip.
+func TestS3LiveDefaultGOSUMDB(t *testing.T) {
+	live(t)
+	startMinIO(t)
+	store := "s3://" + miniotest.Bucket + "/live"
+	key, pub := keygen(t)
+	proj := filepath.Join(t.TempDir(), "live")
+	copyDir(t, "testdata/live", proj)
+	b := filepath.Join(t.TempDir(), "live.tar.zst")
+	mfEnv(t, []string{"GOFLAGS="}, "export", "--sign-key", key, "-o", b, proj)
+	mf(t, "import", "--pubkey", pub, "--store", store, b)
+	url := serve(t, store)
+	dir := filepath.Join(t.TempDir(), "live")
+	copyDir(t, proj, dir)
+	os.Remove(filepath.Join(dir, "go.sum"))
+	dead := "http://" + freeAddr(t)
+	env := append(testupstream.GoEnv(t, url), "GOSUMDB=", "GONOSUMDB=", "GOPRIVATE=", "GOFLAGS=-mod=mod",
+		"HTTPS_PROXY="+dead, "HTTP_PROXY="+dead, "NO_PROXY=", sharedGoCache(t))
+	for _, args := range [][]string{{"mod", "download", "all"}, {"build", "-o", "app", "."}, {"mod", "verify"}} {
+		out, err := testupstream.RunGo(t, dir, env, args...)
+		if err != nil {
+			t.Fatalf("go %s through the S3-backed server with the default GOSUMDB: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if sum, _ := os.ReadFile(filepath.Join(dir, "go.sum")); !strings.Contains(string(sum), "github.com/google/uuid v1.6.0 h1:") {
+		t.Errorf("go.sum after the build:\n%s", sum)
+	}
+}
