@@ -28,6 +28,10 @@ failed authentications, from the command line and over HTTP: one JSON line
 each, holding the SHA-256 of the line before it, so that editing, removing,
 inserting or reordering entries breaks the chain.
 
+On an s3:// store the log is one object per entry (audit/entries/SEQ),
+each created only if absent, with the same chain: every server sharing
+the bucket appends to it, and these commands read it there.
+
 Someone able to rewrite the whole directory could rewrite the chain too;
 write down 'modferry audit head' somewhere out of their reach (a ticket, a
 log book) and check against it later with 'audit verify --head'.`,
