@@ -42,6 +42,8 @@ const (
 const (
 	checkEvery = time.Second
 	flushEvery = time.Minute
+	// reloadTimeout bounds one look at the document.
+	reloadTimeout = 10 * time.Second
 )
 
 var (
@@ -404,13 +406,17 @@ func (t *Tokens) reloadIfChanged() error {
 	t.reloadMu.Lock()
 	defer t.reloadMu.Unlock()
 	old := t.snap.Load()
+	// A document in an object store that hangs must not hold the
+	// request that happens to look at it for longer than this.
+	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+	defer cancel()
 	if v, ok := t.doc.(docVersioner); ok && old.err == nil && old.byHash != nil {
 		// A cheap look first: read only when the version changed.
-		if version, err := v.Version(context.Background()); err == nil && version == old.version {
+		if version, err := v.Version(ctx); err == nil && version == old.version {
 			return nil
 		}
 	}
-	b, version, err := t.doc.Read(context.Background())
+	b, version, err := t.doc.Read(ctx)
 	if err == nil && version == old.version && old.err == nil && old.byHash != nil {
 		return nil
 	}
