@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,10 @@ delete, token change, server start and stop, and a per-minute summary of
 failed authentications, from the command line and over HTTP: one JSON line
 each, holding the SHA-256 of the line before it, so that editing, removing,
 inserting or reordering entries breaks the chain.
+
+On an s3:// store the log is one object per entry (audit/entries/SEQ),
+each created only if absent, with the same chain: every server sharing
+the bucket appends to it, and these commands read it there.
 
 Someone able to rewrite the whole directory could rewrite the chain too;
 write down 'modferry audit head' somewhere out of their reach (a ticket, a
@@ -96,8 +101,26 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 	var n int
 	var err error
 	path := o.file
+	openLog := func() (io.ReadCloser, error) { return os.Open(path) }
 	if o.file != "" {
 		n, err = verifyFile(o.file, anchor)
+	} else if isObjectStore(o.store) {
+		// A log kept as one object per entry: no head file, no torn
+		// lines (each entry is written whole or not at all).
+		st, oerr := openStore(ctx, o.store)
+		if oerr != nil {
+			return oerr
+		}
+		l, _ := openAudit(st)
+		path = l.Path()
+		j := auditJournal(st)
+		openLog = func() (io.ReadCloser, error) { return audit.JournalReader(ctx, j), nil }
+		n, err = l.Verify(ctx)
+		if err == nil && anchor != nil {
+			r := audit.JournalReader(ctx, j)
+			n, err = audit.VerifyHead(r, *anchor)
+			r.Close()
+		}
 	} else {
 		dir := filepath.Join(o.store, auditDir)
 		path = filepath.Join(dir, audit.LogFile)
@@ -122,7 +145,7 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 	}
 	var notes auditNotes
 	if err == nil {
-		notes, err = readAuditNotes(path)
+		notes, err = readAuditNotes(openLog)
 	}
 	w := cmd.OutOrStdout()
 	var ce *audit.ChainError
@@ -173,22 +196,24 @@ type auditNotes struct {
 	unconfirmed []audit.Entry // intents with no recorded outcome
 }
 
-func readAuditNotes(path string) (auditNotes, error) {
+func readAuditNotes(open func() (io.ReadCloser, error)) (auditNotes, error) {
 	var notes auditNotes
-	f, err := os.Open(path)
+	f, err := open()
 	if errors.Is(err, fs.ErrNotExist) {
 		return notes, nil
 	}
 	if err != nil {
 		return notes, err
 	}
+	notes.recoveries, err = audit.Read(f, audit.Filter{Action: audit.ActionRecover})
+	f.Close()
+	if err != nil {
+		return notes, err
+	}
+	if f, err = open(); err != nil {
+		return notes, err
+	}
 	defer f.Close()
-	if notes.recoveries, err = audit.Read(f, audit.Filter{Action: audit.ActionRecover}); err != nil {
-		return notes, err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return notes, err
-	}
 	notes.unconfirmed, err = audit.Unconfirmed(f)
 	if notes.recoveries == nil {
 		notes.recoveries = []audit.Entry{}
@@ -234,7 +259,7 @@ denied or error; detail intent=SEQ names the intent). Actors: "local:USER" (comm
   modferry audit show --store /srv/modferry --target corp.example/lib --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runAuditShow(cmd.OutOrStdout(), o)
+			return runAuditShow(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	addStoreFlag(cmd, &o.store)
@@ -247,7 +272,7 @@ denied or error; detail intent=SEQ names the intent). Actors: "local:USER" (comm
 	return cmd
 }
 
-func runAuditShow(w io.Writer, o auditShowOptions) error {
+func runAuditShow(ctx context.Context, w io.Writer, o auditShowOptions) error {
 	var err error
 	now := time.Now()
 	if o.filter.Since, err = parseWhen("--since", o.since, now); err != nil {
@@ -256,7 +281,16 @@ func runAuditShow(w io.Writer, o auditShowOptions) error {
 	if o.filter.Until, err = parseWhen("--until", o.until, now); err != nil {
 		return err
 	}
-	f, err := os.Open(filepath.Join(o.store, auditDir, audit.LogFile))
+	var f io.ReadCloser
+	if isObjectStore(o.store) {
+		st, err := openStore(ctx, o.store)
+		if err != nil {
+			return err
+		}
+		f = audit.JournalReader(ctx, auditJournal(st))
+	} else {
+		f, err = os.Open(filepath.Join(o.store, auditDir, audit.LogFile))
+	}
 	var entries []audit.Entry
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -315,13 +349,22 @@ the SHA-256 of its line. Keep it outside the system; later,
 changed, removed or reordered, even by someone able to rewrite the log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := filepath.Join(store, auditDir)
-			if _, err := os.Stat(dir); err != nil {
-				return fmt.Errorf("no audit log in %s: %w", store, err)
-			}
-			l, err := audit.Open(dir)
-			if err != nil {
-				return err
+			var l *audit.Log
+			if isObjectStore(store) {
+				st, err := openStore(cmd.Context(), store)
+				if err != nil {
+					return err
+				}
+				l, _ = openAudit(st)
+			} else {
+				dir := filepath.Join(store, auditDir)
+				if _, err := os.Stat(dir); err != nil {
+					return fmt.Errorf("no audit log in %s: %w", store, err)
+				}
+				var err error
+				if l, err = audit.Open(dir); err != nil {
+					return err
+				}
 			}
 			defer l.Close()
 			var torn *audit.TornError

@@ -173,10 +173,10 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 		if len(opts.Projects)+len(opts.Modules)+len(opts.Toolchains) > 0 || opts.VulnDB || o.upstream != "" {
 			return usagef("--from-store bundles what the store holds: give no projects, modules, --toolchain, --vulndb or --upstream with it")
 		}
-		if fi, err := os.Stat(o.fromStore); err != nil || !fi.IsDir() {
+		if fi, err := os.Stat(o.fromStore); !isObjectStore(o.fromStore) && (err != nil || !fi.IsDir()) {
 			return fmt.Errorf("--from-store %s: no store there", o.fromStore)
 		}
-		st, err := openStore(o.fromStore)
+		st, err := openStore(ctx, o.fromStore)
 		if err != nil {
 			return fmt.Errorf("--from-store: %w", err)
 		}

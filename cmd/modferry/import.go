@@ -154,7 +154,7 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 	if err != nil {
 		return err
 	}
-	st, err := openStore(root)
+	st, err := openStore(ctx, root)
 	if err != nil {
 		return err
 	}
@@ -325,7 +325,7 @@ func spool(st store.Store, r io.Reader) (path string, done func(), err error) {
 }
 
 func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {
-	st, err := openStore(o.store)
+	st, err := openStore(ctx, o.store)
 	if err != nil {
 		return err
 	}

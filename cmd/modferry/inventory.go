@@ -25,7 +25,7 @@ its h1: hashes) and the bundles imported. Carry it to the connected side:
 'modferry export --since INVENTORY' then leaves out everything listed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(o.store)
+			st, err := openStore(cmd.Context(), o.store)
 			if err != nil {
 				return err
 			}

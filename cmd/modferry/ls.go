@@ -78,10 +78,10 @@ func (o catalogOptions) source(ctx context.Context) (catalogSource, error) {
 	if o.remote.server != "" {
 		return remoteCatalog{o.remote.remote()}, nil
 	}
-	if _, err := os.Stat(o.store); err != nil {
+	if _, err := os.Stat(o.store); err != nil && !isObjectStore(o.store) {
 		return nil, fmt.Errorf("--store %s: %w (or give --server)", o.store, err)
 	}
-	st, err := openStore(o.store)
+	st, err := openStore(ctx, o.store)
 	if err != nil {
 		return nil, err
 	}

@@ -128,7 +128,7 @@ func runPrune(ctx context.Context, w io.Writer, o pruneOptions) error {
 		}
 		opts.Keep = append(opts.Keep, vs...)
 	}
-	st, err := openStore(o.store)
+	st, err := openStore(ctx, o.store)
 	if err != nil {
 		return err
 	}

@@ -128,7 +128,7 @@ func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []strin
 			return fmt.Errorf("publish %s: %w", v, err)
 		}
 	} else {
-		st, err := openStore(o.store)
+		st, err := openStore(ctx, o.store)
 		if err != nil {
 			return err
 		}

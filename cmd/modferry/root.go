@@ -16,13 +16,15 @@ import (
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/buildinfo"
 	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/store/s3store"
 )
 
 // globals are the flags every command shares: the root command sets them
 // and passes them to the constructors of the verbs that read them.
 type globals struct {
-	logFormat string
-	logLevel  string
+	logFormat    string
+	logLevel     string
+	createBucket bool
 }
 
 func newRoot() *cobra.Command {
@@ -39,13 +41,20 @@ Commands that print data take --json: camelCase keys, durations as numbers
 with the unit in the key (durationSeconds), [] for empty lists.
 
 ` + exitCodesHelp,
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		Version:           toolVersion(),
-		PersistentPreRunE: checkFlags,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       toolVersion(),
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFlags(cmd, args); err != nil {
+				return err
+			}
+			cmd.SetContext(withStoreOptions(cmd.Context(), storeOptions{createBucket: g.createBucket}))
+			return nil
+		},
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().BoolVar(&g.createBucket, "create-bucket", false, "create the bucket of an s3:// --store if it does not exist")
 	root.AddCommand(newServeCmd(g), newEnvCmd(), newImportCmd(),
 		newTokenCmd(), newPublishCmd(), newDeleteCmd(), newPruneCmd(), newAuditCmd())
 	root.AddCommand(newKeygenCmd(), newExportCmd(), newVerifyCmd(), newInventoryCmd(), newVersionCmd())
@@ -80,26 +89,48 @@ func (g *globals) newLogger(w io.Writer) (*slog.Logger, error) {
 const defaultStore = "./modferry-data"
 
 func addStoreFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "store", defaultStore, "module store directory")
+	cmd.Flags().StringVar(p, "store", defaultStore, "module store: a directory, or s3://BUCKET[/PREFIX] (endpoint and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID... as for the aws command)")
 }
 
-// openStore opens the store that --store names. Callers hold it as a
-// store.Store and find what more they need by type assertion (see
-// package store), never as a particular backend.
-func openStore(dir string) (store.Store, error) {
-	return store.NewDisk(dir)
+// storeOptions are the shared flags that tune openStore; the root command
+// puts them in the context of the command it runs.
+type storeOptions struct {
+	createBucket bool // --create-bucket
 }
 
-// storeDir returns the directory of a store on the local filesystem
-// (store.Local). The state kept beside the store's objects needs it: the
-// access tokens (package auth), the audit log (package audit) and their
-// lock files. A store kept elsewhere has no place for them yet.
-func storeDir(st store.Store) (string, error) {
-	l, ok := st.(store.Local)
-	if !ok {
-		return "", errors.New("this store keeps no access tokens or audit log: they need a store on the local filesystem")
+type storeOptionsKey struct{}
+
+func withStoreOptions(ctx context.Context, o storeOptions) context.Context {
+	return context.WithValue(ctx, storeOptionsKey{}, o)
+}
+
+// isObjectStore reports whether the --store value name is an object store
+// URL rather than a directory.
+func isObjectStore(name string) bool {
+	return strings.HasPrefix(name, "s3://")
+}
+
+// openStore opens the store that --store names: a directory, or an S3
+// bucket (s3://BUCKET[/PREFIX]) configured as the AWS SDK configures
+// itself (see package s3store). Callers hold it as a store.Store and find
+// what more they need by type assertion (see package store), never as a
+// particular backend.
+func openStore(ctx context.Context, name string) (store.Store, error) {
+	if !isObjectStore(name) {
+		return store.NewDisk(name)
 	}
-	return l.Root(), nil
+	if _, _, err := s3store.ParseURL(name); err != nil {
+		return nil, asUsage(err)
+	}
+	o, _ := ctx.Value(storeOptionsKey{}).(storeOptions)
+	st, err := s3store.New(ctx, name, s3store.Options{CreateBucket: o.createBucket})
+	switch {
+	case errors.Is(err, s3store.ErrNoBucket):
+		return nil, fmt.Errorf("store %s: %w (or give --create-bucket)", name, err)
+	case err != nil:
+		return nil, fmt.Errorf("store %s: %w", name, err)
+	}
+	return st, nil
 }
 
 // storeString names st in messages: its directory if it has one, else
@@ -127,30 +158,57 @@ const (
 	auditDir  = "audit"
 )
 
-func openTokens(storeRoot string) (*auth.Tokens, error) {
-	return auth.Open(filepath.Join(storeRoot, tokensDir))
+// journalDir is the directory, under auditDir, of the audit log of a
+// store that is not local: one object per entry (audit.StoreJournal).
+const journalDir = "entries"
+
+// openTokens opens the access tokens of st: in the directory tokens of a
+// store on the local filesystem (auth.Open: tokens.json and its lock
+// file), else in the object tokens/tokens.json of a store that can
+// compare and swap (auth.StoreDoc), which every server sharing the store
+// polls.
+func openTokens(st store.Store) (*auth.Tokens, error) {
+	if l, ok := st.(store.Local); ok {
+		return auth.Open(filepath.Join(l.Root(), tokensDir))
+	}
+	cas, ok := st.(store.CompareAndSwapper)
+	if !ok {
+		return nil, fmt.Errorf("%s keeps no access tokens: it can neither hold files nor compare and swap", storeString(st))
+	}
+	name := tokensDir + "/" + auth.TokensFile
+	return auth.OpenDoc(auth.StoreDoc{Store: cas, Name: name}, storeString(st)+"/"+name)
 }
 
 // openStoreTokens opens the store at dir and its access tokens; the
 // caller closes the tokens.
-func openStoreTokens(dir string) (store.Store, *auth.Tokens, error) {
-	st, err := openStore(dir)
+func openStoreTokens(ctx context.Context, name string) (store.Store, *auth.Tokens, error) {
+	st, err := openStore(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}
-	root, err := storeDir(st)
-	if err != nil {
-		return nil, nil, err
-	}
-	tokens, err := openTokens(root)
+	tokens, err := openTokens(st)
 	if err != nil {
 		return nil, nil, err
 	}
 	return st, tokens, nil
 }
 
-func openAudit(storeRoot string) (*audit.Log, error) {
-	return audit.Open(filepath.Join(storeRoot, auditDir))
+// openAudit opens the audit log of st: the directory audit of a store on
+// the local filesystem (audit.Open: log.jsonl, head.json and a lock
+// file), else a journal of one object per entry under audit/entries
+// (audit.StoreJournal), appended to by conditional creates, which every
+// server sharing the store can append to at once.
+func openAudit(st store.Store) (*audit.Log, error) {
+	if l, ok := st.(store.Local); ok {
+		return audit.Open(filepath.Join(l.Root(), auditDir))
+	}
+	j := auditJournal(st)
+	return audit.OpenJournal(j, storeString(st)+"/"+j.Dir), nil
+}
+
+// auditJournal is the audit log of a store that is not local.
+func auditJournal(st store.Store) audit.StoreJournal {
+	return audit.StoreJournal{Store: st, Dir: auditDir + "/" + journalDir}
 }
 
 // A change is one state change made from the command line: recorded in
@@ -170,11 +228,7 @@ func beginChange(ctx context.Context, st store.Store, e audit.Entry) (*change, e
 		e.Actor = localActor()
 	}
 	what := strings.TrimSpace(e.Action + " " + e.Target)
-	storeRoot, err := storeDir(st)
-	if err != nil {
-		return nil, fmt.Errorf("%s not done: %w", what, err)
-	}
-	l, err := openAudit(storeRoot)
+	l, err := openAudit(st)
 	if err != nil {
 		return nil, fmt.Errorf("%s not done: %w", what, err)
 	}
@@ -182,7 +236,7 @@ func beginChange(ctx context.Context, st store.Store, e audit.Entry) (*change, e
 	if err != nil {
 		l.Close()
 		if errors.Is(err, audit.ErrReadOnly) {
-			return nil, fmt.Errorf("%s not done: the store %s is read-only (%w)", what, storeRoot, err)
+			return nil, fmt.Errorf("%s not done: the store %s is read-only (%w)", what, storeString(st), err)
 		}
 		return nil, fmt.Errorf("%s not done: the audit log cannot record it: %w", what, err)
 	}

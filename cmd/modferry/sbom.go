@@ -37,10 +37,10 @@ Module versions carried only for their go.mod are marked as not shipped.`,
 			if write == nil {
 				return usagef("--format %q: want cyclonedx or spdx", o.format)
 			}
-			if _, err := os.Stat(o.store); err != nil {
+			if _, err := os.Stat(o.store); err != nil && !isObjectStore(o.store) {
 				return fmt.Errorf("store: %w", err)
 			}
-			st, err := openStore(o.store)
+			st, err := openStore(cmd.Context(), o.store)
 			if err != nil {
 				return err
 			}

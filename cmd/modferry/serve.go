@@ -170,16 +170,12 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	st, tokens, err := openStoreTokens(o.store)
+	st, tokens, err := openStoreTokens(ctx, o.store)
 	if err != nil {
 		return err
 	}
 	defer tokens.Close()
-	root, err := storeDir(st)
-	if err != nil {
-		return err
-	}
-	alog, err := openAudit(root)
+	alog, err := openAudit(st)
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,11 @@ func (j StoreJournal) seqs(ctx context.Context) ([]int64, error) {
 	return seqs, nil
 }
 
+// Entry implements EntryReader.
+func (j StoreJournal) Entry(ctx context.Context, seq int64) ([]byte, error) {
+	return store.ReadAll(ctx, j.Store, j.name(seq))
+}
+
 // Last implements Journal.
 func (j StoreJournal) Last(ctx context.Context) (int64, []byte, error) {
 	seqs, err := j.seqs(ctx)

@@ -105,3 +105,127 @@ func TestJournalTampered(t *testing.T) {
 		})
 	}
 }
+
+// failingJournal fails every Append while fail is set.
+type failingJournal struct {
+	audit.Journal
+	fail bool
+}
+
+func (f *failingJournal) Append(ctx context.Context, seq int64, line []byte) error {
+	if f.fail {
+		return errors.New("endpoint down")
+	}
+	return f.Journal.Append(ctx, seq, line)
+}
+
+// TestJournalLog uses a Log kept in a journal as the server and the
+// commands do on an object store: intents and outcomes, an outcome that
+// cannot be written is kept and written before the next entry, queued
+// entries, the head, and the chain read back through JournalReader.
+func TestJournalLog(t *testing.T) {
+	ctx := context.Background()
+	sj, _ := newJournal(t)
+	j := &failingJournal{Journal: sj}
+	l := audit.OpenJournal(j, "s3://b/audit/entries")
+	if l.Path() != "s3://b/audit/entries" || l.ReadOnly() {
+		t.Fatalf("Path %q ReadOnly %v", l.Path(), l.ReadOnly())
+	}
+	in, err := l.Begin(ctx, audit.Entry{Actor: "local:a", Action: audit.ActionDelete, Target: "m@v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.fail = true
+	if _, err := in.Finish(ctx, audit.ResultOK, nil); !errors.As(err, new(*audit.UnconfirmedError)) {
+		t.Fatalf("Finish on a failing journal: %v, want an UnconfirmedError", err)
+	}
+	if err := l.Queue(audit.Entry{Actor: "server", Action: audit.ActionServerStart, Result: audit.ResultOK}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Begin(ctx, audit.Entry{Actor: "local:a", Action: audit.ActionImport, Target: "b"}); err == nil {
+		t.Fatal("Begin on a failing journal succeeded")
+	}
+	j.fail = false
+	if err := l.Flush(ctx); err != nil || l.Queued() != 0 {
+		t.Fatalf("Flush: %v, %d still queued", err, l.Queued())
+	}
+	e, err := l.Append(ctx, audit.Entry{Actor: "local:a", Action: audit.ActionImport, Target: "c", Result: audit.ResultOK})
+	if err != nil || e.Seq != 4 {
+		t.Fatalf("Append = seq %d, %v; want seq 4 (intent, outcome, start, this)", e.Seq, err)
+	}
+	n, err := l.Verify(ctx)
+	if err != nil || n != 4 {
+		t.Fatalf("Verify = %d, %v", n, err)
+	}
+	h, err := l.Head(ctx)
+	if err != nil || h.Seq != 4 {
+		t.Fatalf("Head = %v, %v", h, err)
+	}
+	r := audit.JournalReader(ctx, j)
+	if n, err := audit.VerifyHead(r, h); err != nil || n != 4 {
+		t.Fatalf("VerifyHead on the journal's lines = %d, %v", n, err)
+	}
+	r.Close()
+	r = audit.JournalReader(ctx, j)
+	defer r.Close()
+	if un, err := audit.Unconfirmed(r); err != nil || len(un) != 0 {
+		t.Fatalf("Unconfirmed = %v, %v; the outcome was written late but written", un, err)
+	}
+}
+
+// countingJournal counts the calls of Last, which lists the whole journal.
+type countingJournal struct {
+	audit.StoreJournal
+	mu    sync.Mutex
+	lasts int
+}
+
+func (c *countingJournal) Last(ctx context.Context) (int64, []byte, error) {
+	c.mu.Lock()
+	c.lasts++
+	c.mu.Unlock()
+	return c.StoreJournal.Last(ctx)
+}
+
+// TestJournalLogFollows has two Logs, as two servers, append to one
+// journal in turns and at once: the chain stays whole, and a Log finds
+// the end by following the few entries the other added rather than by
+// listing the journal for every append.
+func TestJournalLogFollows(t *testing.T) {
+	ctx := context.Background()
+	sj, _ := newJournal(t)
+	j := &countingJournal{StoreJournal: sj}
+	a, b := audit.OpenJournal(j, "j"), audit.OpenJournal(j, "j")
+	entry := func(who string, i int) audit.Entry {
+		return audit.Entry{Actor: who, Action: audit.ActionImport, Target: fmt.Sprint(i), Result: audit.ResultOK}
+	}
+	const rounds = 20
+	for i := range rounds {
+		if _, err := a.Append(ctx, entry("a", i)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Append(ctx, entry("b", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, l := range []*audit.Log{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				if _, err := l.Append(ctx, entry("both", i)); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n, err := audit.VerifyJournal(ctx, j)
+	if err != nil || n != 4*rounds {
+		t.Fatalf("VerifyJournal = %d, %v; want %d entries", n, err, 4*rounds)
+	}
+	if j.lasts > 4 {
+		t.Errorf("%d appends listed the journal %d times; want each Log to follow, listing at most twice", 4*rounds, j.lasts)
+	}
+}

@@ -62,8 +62,17 @@ const maxQueue = 1000
 type Log struct {
 	dir  string
 	lock *safefile.DirLock
-	now  func() time.Time // for tests
-	ops  ops              // for tests
+	// journal, if not nil, keeps the entries instead of dir (OpenJournal);
+	// where then names it.
+	journal Journal
+	where   string
+	// The last entry of the journal this Log knows of (under mu): its
+	// seq and line, if jknown.
+	jseq   int64
+	jline  []byte
+	jknown bool
+	now    func() time.Time // for tests
+	ops    ops              // for tests
 
 	mu      sync.Mutex
 	queue   []Entry // entries not yet written, oldest first
@@ -118,13 +127,30 @@ func Open(dir string) (*Log, error) {
 
 // Close releases the lock file. The Log must not be used afterwards;
 // entries still queued (see Queue) are lost.
-func (l *Log) Close() error { return l.lock.Close() }
+func (l *Log) Close() error {
+	if l.journal != nil {
+		return nil
+	}
+	return l.lock.Close()
+}
 
-// Path returns the path of the log file, for reading with Read or Verify.
-func (l *Log) Path() string { return filepath.Join(l.dir, LogFile) }
+// Path returns the path of the log file, for reading with Read or Verify;
+// for a log kept in a journal, the name OpenJournal was given.
+func (l *Log) Path() string {
+	if l.journal != nil {
+		return l.where
+	}
+	return filepath.Join(l.dir, LogFile)
+}
 
-// ReadOnly reports whether the log's directory is read-only.
-func (l *Log) ReadOnly() bool { return l.lock.ReadOnly() }
+// ReadOnly reports whether the log's directory is read-only. A log kept in
+// a journal never is: a journal that refuses writes fails them.
+func (l *Log) ReadOnly() bool {
+	if l.journal != nil {
+		return false
+	}
+	return l.lock.ReadOnly()
+}
 
 // Append adds e to the end of the log and returns it as written, with Seq,
 // Prev and Time set. It returns only once the line is on disk (fsync), so a
@@ -149,6 +175,9 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	e, err := l.prepare(e)
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: append: %w", err)
+	}
+	if l.journal != nil {
+		return l.appendJournal(ctx, e)
 	}
 	var out Entry
 	err = l.locked(ctx, func(s *session) error {
@@ -253,6 +282,12 @@ func (l *Log) Flush(ctx context.Context) error {
 	if l.Queued() == 0 && !l.droppedAny() {
 		return nil
 	}
+	if l.journal != nil {
+		if err := l.flushJournalQueue(ctx); err != nil {
+			return fmt.Errorf("audit: writing queued entries: %w", err)
+		}
+		return nil
+	}
 	if err := l.locked(ctx, func(s *session) error { return s.flushQueue() }); err != nil {
 		return fmt.Errorf("audit: writing queued entries: %w", err)
 	}
@@ -293,28 +328,12 @@ func (l *Log) Begin(ctx context.Context, e Entry) (*Intent, error) {
 		return nil, fmt.Errorf("audit: begin: %w", err)
 	}
 	var out Entry
-	err = l.locked(ctx, func(s *session) error {
-		if err := s.flushQueue(); err != nil {
-			return err
-		}
-		e.Seq, e.Prev = s.seq+1, s.prev
-		line, err := encodeLine(e)
-		if err != nil {
-			return err
-		}
-		l.mu.Lock()
-		open := int64(l.open)
-		l.mu.Unlock()
-		room := int64(len(line)) + 1 + OutcomeRoom*(open+1)
-		if err := s.ensure(room + headRoom); err != nil {
-			return err
-		}
-		if err := l.ops.reserve(s.f, s.size, room); err != nil {
-			return fmt.Errorf("reserving %d bytes in %s: %w", room, LogFile, err)
-		}
-		out, err = s.write(e)
-		return err
-	})
+	if l.journal != nil {
+		// An object store has no disk of ours to fill: nothing to reserve.
+		out, err = l.appendJournal(ctx, e)
+	} else {
+		err = l.locked(ctx, func(s *session) error { return l.beginLocked(s, e, &out) })
+	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -322,6 +341,31 @@ func (l *Log) Begin(ctx context.Context, e Entry) (*Intent, error) {
 	l.open++
 	l.mu.Unlock()
 	return &Intent{l: l, entry: out}, nil
+}
+
+// beginLocked writes the intent e in the session s, reserving room for
+// its outcome, and sets *out to the entry written.
+func (l *Log) beginLocked(s *session, e Entry, out *Entry) error {
+	if err := s.flushQueue(); err != nil {
+		return err
+	}
+	e.Seq, e.Prev = s.seq+1, s.prev
+	line, err := encodeLine(e)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	open := int64(l.open)
+	l.mu.Unlock()
+	room := int64(len(line)) + 1 + OutcomeRoom*(open+1)
+	if err := s.ensure(room + headRoom); err != nil {
+		return err
+	}
+	if err := l.ops.reserve(s.f, s.size, room); err != nil {
+		return fmt.Errorf("reserving %d bytes in %s: %w", room, LogFile, err)
+	}
+	*out, err = s.write(e)
+	return err
 }
 
 // An UnconfirmedError reports an outcome that Finish could not write: the
@@ -398,6 +442,9 @@ func ParseHead(s string) (Head, error) {
 // Head returns the head recorded in the head file: the seq and hash of the
 // newest entry. An empty log has Head{0, Genesis}.
 func (l *Log) Head(ctx context.Context) (Head, error) {
+	if l.journal != nil {
+		return JournalHead(ctx, l.journal)
+	}
 	unlock, err := l.lock.Lock(ctx, false)
 	if err != nil {
 		return Head{}, fmt.Errorf("audit: %w", err)
@@ -427,6 +474,9 @@ func (l *Log) readHead() (Head, error) {
 // while it reads. It returns the number of entries. A torn final line is
 // reported as a *TornError after the entries before it checked out.
 func (l *Log) Verify(ctx context.Context) (int, error) {
+	if l.journal != nil {
+		return VerifyJournal(ctx, l.journal)
+	}
 	unlock, err := l.lock.Lock(ctx, false)
 	if err != nil {
 		return 0, fmt.Errorf("audit: %w", err)

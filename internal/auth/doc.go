@@ -61,7 +61,11 @@
 // [Tokens.Authenticate] runs on every HTTP request. It works on an
 // in-memory copy and at most once a second stats tokens.json, reloading it
 // only when the file changed, so that a token added or revoked by a CLI
-// command in another process takes effect within a second. Last-use times
+// command in another process takes effect within a second. On a
+// [StoreDoc] whose store is a [VersionStater] (S3: a HEAD for the ETag)
+// the look is that, and the document is read only when its version
+// changed; every server sharing the object store sees a change within a
+// second of its next request. Last-use times
 // are kept in memory and written back at most once a minute, never once per
 // request.
 package auth

@@ -136,3 +136,58 @@ func TestTokensOnStoreDoc(t *testing.T) {
 		t.Fatalf("tokens = %+v, want admin alone", list)
 	}
 }
+
+// statMem is a store.Mem that can tell an object's version without
+// reading it, and counts the reads (Get) and the looks (StatVersion).
+type statMem struct {
+	*store.Mem
+	gets, stats int
+}
+
+func (m *statMem) Get(ctx context.Context, name string) ([]byte, string, error) {
+	m.gets++
+	return m.Mem.Get(ctx, name)
+}
+
+func (m *statMem) StatVersion(ctx context.Context, name string) (string, error) {
+	m.stats++
+	_, v, err := m.Mem.Get(ctx, name)
+	return v, err
+}
+
+// TestStoreDocPollsVersion checks that Tokens on a StoreDoc whose store
+// can stat a version polls that rather than reading the document, and
+// reads it once it changed.
+func TestStoreDocPollsVersion(t *testing.T) {
+	st := &statMem{Mem: store.NewMem()}
+	doc := StoreDoc{Store: st, Name: "tokens/tokens.json"}
+	a, err := OpenDoc(doc, doc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Add("ci", []Scope{ScopeRead}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenDoc(doc, doc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gets := st.gets
+	for range 5 {
+		if err := b.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.gets != gets || st.stats < 5 {
+		t.Fatalf("5 reloads of an unchanged document: %d reads, %d stats; want no read", st.gets-gets, st.stats)
+	}
+	if err := a.Revoke("ci"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := b.List(); len(list) != 0 {
+		t.Fatalf("after a revoke elsewhere: %+v, want no token", list)
+	}
+}

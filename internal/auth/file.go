@@ -219,6 +219,27 @@ func (d StoreDoc) Read(ctx context.Context) ([]byte, string, error) {
 	return b, version, err
 }
 
+// A VersionStater tells the version of an object without reading it (S3:
+// HeadObject), so that polling for changes costs no transfer.
+type VersionStater interface {
+	StatVersion(ctx context.Context, name string) (string, error)
+}
+
+// Version returns the document's version as Read would ("" for a missing
+// document) without reading it, if the store is a VersionStater; else an
+// error matching errors.ErrUnsupported. Tokens polls it instead of Read.
+func (d StoreDoc) Version(ctx context.Context) (string, error) {
+	vs, ok := d.Store.(VersionStater)
+	if !ok {
+		return "", errors.ErrUnsupported
+	}
+	v, err := vs.StatVersion(ctx, d.Name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	return v, err
+}
+
 // Replace implements Doc.
 func (d StoreDoc) Replace(ctx context.Context, data []byte, version string) (string, error) {
 	v, err := d.Store.PutIf(ctx, d.Name, bytes.NewReader(data), version)

@@ -42,6 +42,8 @@ const (
 const (
 	checkEvery = time.Second
 	flushEvery = time.Minute
+	// reloadTimeout bounds one look at the document.
+	reloadTimeout = 10 * time.Second
 )
 
 var (
@@ -393,11 +395,28 @@ func (t *Tokens) maybeReload(now time.Time) {
 	_ = t.reloadIfChanged() // the error is kept in the snapshot
 }
 
+// A docVersioner is a Doc that can tell its version without being read
+// (StoreDoc on a VersionStater); an error (errors.ErrUnsupported, say)
+// makes Tokens read it instead.
+type docVersioner interface {
+	Version(ctx context.Context) (string, error)
+}
+
 func (t *Tokens) reloadIfChanged() error {
 	t.reloadMu.Lock()
 	defer t.reloadMu.Unlock()
 	old := t.snap.Load()
-	b, version, err := t.doc.Read(context.Background())
+	// A document in an object store that hangs must not hold the
+	// request that happens to look at it for longer than this.
+	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+	defer cancel()
+	if v, ok := t.doc.(docVersioner); ok && old.err == nil && old.byHash != nil {
+		// A cheap look first: read only when the version changed.
+		if version, err := v.Version(ctx); err == nil && version == old.version {
+			return nil
+		}
+	}
+	b, version, err := t.doc.Read(ctx)
 	if err == nil && version == old.version && old.err == nil && old.byHash != nil {
 		return nil
 	}

@@ -97,6 +97,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, notFoundMessage(r.Context(), db, p), http.StatusNotFound)
 		return
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", store.UnavailableRetryAfter)
+		http.Error(w, "service unavailable: the store of the checksum database cannot be reached for now; retry shortly", http.StatusServiceUnavailable)
+		return
+	}
 	if err != nil {
 		http.Error(w, "store error", http.StatusInternalServerError)
 		return

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
+	"github.com/modferry/modferry/internal/store/s3store/miniotest"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -53,6 +54,9 @@ func TestGuideScenarios(t *testing.T) {
 				"NEW_DEPENDENCY=modferry.test/major@v1.0.0",
 				"NEW_IMPORT=modferry.test/major",
 			)
+			if filepath.Base(script) == "move-to-s3.sh" {
+				env = withMinIO(t, env, "s3://"+miniotest.Bucket+"/guide")
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "bash", abs)
@@ -68,4 +72,24 @@ func TestGuideScenarios(t *testing.T) {
 	if n < 4 {
 		t.Fatalf("found %d scenario scripts in docs/guide, want at least 4", n)
 	}
+}
+
+// withMinIO starts a MinIO for the scenario (skipping it without a minio
+// binary, unless MODFERRY_REQUIRE_MINIO=1) and returns env with the AWS
+// variables that reach it, and S3_STORE set to store.
+func withMinIO(t *testing.T, env []string, store string) []string {
+	t.Helper()
+	m := miniotest.Start(t)
+	out := make([]string, 0, len(env)+12)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "AWS_") {
+			out = append(out, kv)
+		}
+	}
+	for k, v := range m.Env() {
+		if v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	return append(out, "S3_STORE="+store)
 }

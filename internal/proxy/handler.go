@@ -270,6 +270,12 @@ func etagMatch(header, etag string) bool {
 // thing is absent, 500 otherwise.
 func (h *Handler) fail(w http.ResponseWriter, req modfiles.Request, err error) {
 	if !errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, store.ErrUnavailable) {
+			h.log.Warn("store unavailable", "module", req.Path, "version", req.Version.Version, "op", req.Op.String(), "err", err)
+			w.Header().Set("Retry-After", store.UnavailableRetryAfter)
+			http.Error(w, "service unavailable: the module store cannot be reached for now; retry shortly", http.StatusServiceUnavailable)
+			return
+		}
 		if errors.Is(err, store.ErrBadName) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

@@ -46,6 +46,17 @@ func actorOf(token string) string {
 	return "token:" + token
 }
 
+// retryIfUnavailable reports whether err is a store that cannot be
+// reached for now (store.ErrUnavailable), and if so sets Retry-After on
+// the 503 the caller answers.
+func retryIfUnavailable(w http.ResponseWriter, err error) bool {
+	if !errors.Is(err, store.ErrUnavailable) {
+		return false
+	}
+	w.Header().Set("Retry-After", store.UnavailableRetryAfter)
+	return true
+}
+
 func apiError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, api.ErrorBody{Error: msg})
 }
@@ -81,6 +92,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, e audit.Entry) (*
 	if err != nil {
 		code, why := auditStatus(err)
 		s.log.Error("refusing a change: the audit log cannot record it", "action", e.Action, "target", e.Target, "err", err)
+		retryIfUnavailable(w, err)
 		apiError(w, code, fmt.Sprintf("%s %s refused: %s (details in the server log)", e.Action, e.Target, why))
 		return nil, false
 	}
@@ -95,6 +107,8 @@ func auditStatus(err error) (int, string) {
 		return http.StatusInsufficientStorage, "no space for the audit log; changes are refused until there is room"
 	case errors.Is(err, audit.ErrReadOnly):
 		return http.StatusServiceUnavailable, "the store is read-only"
+	case errors.Is(err, store.ErrUnavailable):
+		return http.StatusServiceUnavailable, "the store cannot be reached for now; retry shortly"
 	}
 	return http.StatusServiceUnavailable, "the audit log cannot record changes"
 }
@@ -150,6 +164,7 @@ func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request, v module.Ver
 			s.log.Error("publishing", "module", v.String(), "err", err)
 		}
 		s.finish(w, r, in, failResult(code), map[string]string{"error": err.Error()})
+		retryIfUnavailable(w, err)
 		apiError(w, code, err.Error())
 		return
 	}
@@ -260,6 +275,9 @@ func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, v module.Vers
 			code = http.StatusBadRequest
 		case errors.Is(err, fs.ErrNotExist):
 			code = http.StatusNotFound
+		case retryIfUnavailable(w, err):
+			code = http.StatusServiceUnavailable
+			s.log.Warn("deleting: the store is unavailable", "module", v.String(), "err", err)
 		default:
 			s.log.Error("deleting", "module", v.String(), "err", err)
 		}
@@ -287,6 +305,10 @@ func (s *Server) apiVersion(w http.ResponseWriter, r *http.Request, v module.Ver
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			apiError(w, http.StatusNotFound, fmt.Sprintf("%s is not in this store", v))
+			return
+		}
+		if retryIfUnavailable(w, err) {
+			apiError(w, http.StatusServiceUnavailable, "the store cannot be reached for now; retry shortly")
 			return
 		}
 		apiError(w, http.StatusInternalServerError, "reading the store")

@@ -133,6 +133,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, n need, now t
 		g.limiter.Fail(addr)
 		unauthorized(w, r, "invalid token")
 		return "", false
+	case retryIfUnavailable(w, err):
+		s.log.Warn("checking a token: the store is unavailable", "err", err)
+		http.Error(w, "service unavailable: the tokens' store cannot be reached for now; retry shortly", http.StatusServiceUnavailable)
+		return "", false
 	default:
 		s.log.Error("checking a token", "err", err)
 		authError(w, r, "tokens unavailable: see the server log", http.StatusServiceUnavailable)

@@ -83,6 +83,9 @@ func (s *Server) apiImport(w http.ResponseWriter, r *http.Request, token string)
 			code = http.StatusConflict
 		case isBundleError(err):
 			code = http.StatusBadRequest
+		case retryIfUnavailable(w, err):
+			code = http.StatusServiceUnavailable
+			err = fmt.Errorf("the store cannot be reached for now; retry shortly: %w", err)
 		}
 		if code >= 500 {
 			s.log.Error("importing an uploaded bundle", "code", code, "err", err)

@@ -150,6 +150,9 @@ func (s *Server) catalogError(w http.ResponseWriter, r *http.Request, err error)
 		apiError(w, http.StatusBadRequest, err.Error())
 	case r.Context().Err() != nil:
 		apiError(w, http.StatusServiceUnavailable, "request cancelled")
+	case retryIfUnavailable(w, err):
+		s.log.Warn("answering from the catalog: the store is unavailable", "path", r.URL.Path, "err", err)
+		apiError(w, http.StatusServiceUnavailable, "the store cannot be reached for now; retry shortly")
 	default:
 		s.log.Error("answering from the catalog", "path", r.URL.Path, "err", err)
 		apiError(w, http.StatusInternalServerError, "reading the store's index failed (details in the server log)")

@@ -136,6 +136,8 @@ func uploadStatus(err error) int {
 		return http.StatusRequestTimeout
 	case errors.As(err, &mbe), errors.Is(err, publish.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, store.ErrUnavailable):
+		return http.StatusServiceUnavailable
 	case errors.As(err, &we):
 		return http.StatusInternalServerError
 	case errors.Is(err, fs.ErrExist):

@@ -78,6 +78,16 @@ type Store interface {
 // ErrBadName is returned for names that CheckName rejects.
 var ErrBadName = errors.New("invalid object name")
 
+// ErrUnavailable is matched by the errors of a store that cannot be
+// reached for now (an object store's endpoint down, or answering 5xx): the
+// same request may succeed later, without a restart. Servers answer such
+// a failure 503 with Retry-After: UnavailableRetryAfter seconds.
+var ErrUnavailable = errors.New("store unavailable")
+
+// UnavailableRetryAfter is the Retry-After header value (seconds) of a 503
+// answered because of ErrUnavailable.
+const UnavailableRetryAfter = "5"
+
 // MaxNameLen bounds object names.
 const MaxNameLen = 1024
 

@@ -42,6 +42,10 @@
 //     it, at the cost of one more hop for every byte.
 //   - CompareAndSwapper: the version is the ETag; PutIf sends If-Match
 //     (or If-None-Match: * for version "").
+//   - Locker: a lease (store.LeaseLock) in the object NAME.lock, created
+//     with If-None-Match: * and renewed with If-Match, so that the import
+//     lock holds across every machine sharing the bucket; a crashed
+//     holder's lease is taken over a minute after its last renewal.
 //
 // # Errors
 //

@@ -74,10 +74,14 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the class of the failure and the SDK's error.
+// Unwrap returns the class of the failure and the SDK's error; an
+// unavailable endpoint matches store.ErrUnavailable too.
 func (e *Error) Unwrap() []error {
-	if e.Kind == nil {
+	switch e.Kind {
+	case nil:
 		return []error{e.Err}
+	case ErrUnavailable:
+		return []error{e.Kind, store.ErrUnavailable, e.Err}
 	}
 	return []error{e.Kind, e.Err}
 }

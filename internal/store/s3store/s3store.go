@@ -323,3 +323,33 @@ func (s *Store) PutIf(ctx context.Context, name string, r io.Reader, version str
 	}
 	return etag, err
 }
+
+// StatVersion returns the version (ETag) Get would return for the
+// object, without reading it: one HeadObject request, for callers that
+// poll a small object for changes (auth.StoreDoc). A missing object
+// matches fs.ErrNotExist.
+func (s *Store) StatVersion(ctx context.Context, name string) (string, error) {
+	if err := store.CheckName(name); err != nil {
+		return "", err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
+	if err != nil {
+		return "", s.wrap("stat", name, err)
+	}
+	return aws.ToString(out.ETag), nil
+}
+
+// leaseTTL is how long the lease behind Lock outlives its last renewal.
+const leaseTTL = time.Minute
+
+// Lock implements store.Locker with a lease (store.LeaseLock) in the
+// object NAME.lock: created with If-None-Match: *, renewed with If-Match
+// every 20 s, taken over once a minute has passed without renewal (a
+// crashed holder). It holds across every machine sharing the bucket, so
+// that two importers never interleave their commits.
+func (s *Store) Lock(ctx context.Context, name string) (func(), error) {
+	if err := store.CheckName(name); err != nil || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("s3 lock %q: invalid name", name)
+	}
+	return store.LeaseLock(ctx, s, name+".lock", leaseTTL)
+}
