@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # serve.sh — the server benchmark of issue 2.
 #
-# Serves the same store three ways on loopback — modferry, nginx (static,
-# sendfile on) and a server on the github.com/goproxy/goproxy library
-# (bench/goproxyserver) — and measures:
+# Serves the same store four ways on loopback — modferry, nginx (static,
+# sendfile on), a server on the github.com/goproxy/goproxy library
+# (bench/goproxyserver) and net/http's bare http.FileServer (goproxyserver
+# -bare: the floor of a Go server, what modferry's own work is measured
+# against) — and measures:
 #
 #   1. with wrk, a ~50-byte .info, a ~3 KB .mod and a ~1 MB .zip: requests/s,
 #      MB/s, p99 latency and the server's peak RSS (VmHWM), one server at a
@@ -18,8 +20,11 @@
 # Environment: DURATION (wrk run, default 15s), RUNS (client runs per method,
 # default 5), ROUNDS (wrk runs per server and file, default 3; the median
 # is shown), THREADS (2), CONNS (64), WARMUP (unmeasured wrk run before each
-# measured one, 2s), PORT_BASE (18180: nginx +1, modferry +2, goproxy +3),
-# ONLY (servers or client: run just one half).
+# measured one, 2s), PORT_BASE (18180: nginx +1, modferry +2, goproxy +3,
+# nethttp +4), ONLY (servers or client: run just one half), MF_GOMAXPROCS
+# (GOMAXPROCS for modferry alone; default: the Go runtime's choice).
+# The report starts with the environment (CPU model, kernel, CPUs,
+# modferry's GOMAXPROCS, load average) so that runs can be compared.
 #
 # Setup is cached under bench/_out (git-ignored): the upstream module cache is
 # filled once from the real GOPROXY, then imported into bench/_out/store.
@@ -47,11 +52,13 @@ ONLY=${ONLY:-}
 [[ $ONLY == "" || $ONLY == servers || $ONLY == client ]] || { echo "serve.sh: ONLY is servers or client" >&2; exit 2; }
 declare -A MED
 
-SERVERS=(nginx goproxy modferry)
+MF_GOMAXPROCS=${MF_GOMAXPROCS:-}
+SERVERS=(nginx goproxy modferry nethttp)
 declare -A ADDR=(
 	[nginx]=127.0.0.1:$((PORT_BASE + 1))
 	[modferry]=127.0.0.1:$((PORT_BASE + 2))
 	[goproxy]=127.0.0.1:$((PORT_BASE + 3))
+	[nethttp]=127.0.0.1:$((PORT_BASE + 4))
 )
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -93,8 +100,9 @@ start_server() {
 	port_busy "$addr" && die "$addr is already in use; set PORT_BASE"
 	case $name in
 	nginx) "$NGINX" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" >>"$LOGS/nginx.log" 2>&1 & ;;
-	modferry) "$BIN/modferry" serve --store "$STORE" --addr "$addr" >>"$LOGS/modferry.log" 2>&1 & ;;
+	modferry) env ${MF_GOMAXPROCS:+GOMAXPROCS=$MF_GOMAXPROCS} "$BIN/modferry" serve --store "$STORE" --addr "$addr" >>"$LOGS/modferry.log" 2>&1 & ;;
 	goproxy) "$BIN/goproxyserver" -dir "$DL" -addr "$addr" >>"$LOGS/goproxy.log" 2>&1 & ;;
+	nethttp) "$BIN/goproxyserver" -bare -dir "$DL" -addr "$addr" >>"$LOGS/nethttp.log" 2>&1 & ;;
 	esac
 	SRV_PID=$!
 	PIDS+=("$SRV_PID")
@@ -335,7 +343,7 @@ mb() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb * 1024 / 1e6}'; }
 report_servers() {
 	local k srv label
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; each server alone, started afresh per run; median of $ROUNDS rounds by req/s"
-	echo "(server order rotated each round); MB = 10^6 bytes; peak RSS = highest VmHWM of the rounds (nginx: master + workers"
+	echo "(server order rotated each round); nethttp = net/http's bare http.FileServer, the floor of a Go server; MB = 10^6 bytes; peak RSS = highest VmHWM of the rounds (nginx: master + workers"
 	echo "summed); other% = share of all CPUs busy outside the server and wrk during that run: the machine's noise (the"
 	echo "kernel's loopback softirq work run outside both counts too, so it is above 0 even on an idle machine)"
 	echo
@@ -348,6 +356,8 @@ report_servers() {
 		done
 		printf '%-6s %-9s %10s %10s\n' "" "mf/nginx" "$(ratio "${RPS[modferry,$k]}" "${RPS[nginx,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[nginx,$k]}")"
 		printf '%-6s %-9s %10s %10s\n' "" "mf/gopx" "$(ratio "${RPS[modferry,$k]}" "${RPS[goproxy,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[goproxy,$k]}")"
+		printf '%-6s %-9s %10s %10s\n' "" "mf/net" "$(ratio "${RPS[modferry,$k]}" "${RPS[nethttp,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[nethttp,$k]}")"
+		printf '%-6s %-9s %10s %10s\n' "" "net/nginx" "$(ratio "${RPS[nethttp,$k]}" "${RPS[nginx,$k]}")" "$(ratio "${MBS[nethttp,$k]}" "${MBS[nginx,$k]}")"
 	done
 	echo
 	for k in "${KINDS[@]}"; do
@@ -386,6 +396,17 @@ report_targets() {
 	fi
 }
 
+# print_env prints what a run depends on: the CPU, the kernel, modferry's
+# GOMAXPROCS (as its /metrics reports it) and the load average.
+print_env() {
+	local procs
+	start_server modferry
+	procs=$(curl -fsS "http://${ADDR[modferry]}/metrics" | awk '$1 == "go_sched_gomaxprocs_threads" {print $2}')
+	stop_server "$SRV_PID"
+	echo "CPU: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); kernel $(uname -r); modferry GOMAXPROCS ${procs:-?}${MF_GOMAXPROCS:+ (MF_GOMAXPROCS)}; wrk $THREADS threads"
+	echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 main() {
 	setup_tools
 	build
@@ -394,6 +415,7 @@ main() {
 	pick_files
 	echo
 	echo "modferry server benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(go version | cut -d' ' -f3), $("$NGINX" -v 2>&1 | sed 's|.*: ||; s|/| |'), goproxy v0.22.1"
+	print_env
 	if [[ $ONLY != client ]]; then
 		bench_servers
 		report_servers
@@ -403,6 +425,7 @@ main() {
 		report_client
 	fi
 	report_targets
+	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 main "$@"

@@ -5,7 +5,10 @@
 //
 //	goproxyserver -dir STORE/download -addr 127.0.0.1:PORT
 //
-// GET /healthz answers 200 once the listener is up.
+// GET /healthz answers 200 once the listener is up. With -bare it serves
+// the directory with net/http's own http.FileServer instead (open, stat
+// and sendfile per request; no GOPROXY logic): the floor of a Go server
+// for the benchmark's files.
 package main
 
 import (
@@ -42,6 +45,7 @@ func (notFoundFetcher) Download(ctx context.Context, path, version string) (info
 func main() {
 	dir := flag.String("dir", "", "GOPROXY download directory to serve (required)")
 	addr := flag.String("addr", "127.0.0.1:3001", "listen address")
+	bare := flag.Bool("bare", false, "serve the directory with http.FileServer, not goproxy")
 	flag.Parse()
 	if *dir == "" {
 		log.Fatal("goproxyserver: -dir is required")
@@ -53,6 +57,10 @@ func main() {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	mux.Handle("/", g)
+	if *bare {
+		mux.Handle("/", http.FileServer(http.Dir(*dir)))
+	} else {
+		mux.Handle("/", g)
+	}
 	log.Fatal(http.ListenAndServe(*addr, mux))
 }
