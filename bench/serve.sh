@@ -22,7 +22,9 @@
 # is shown), THREADS (2), CONNS (64), WARMUP (unmeasured wrk run before each
 # measured one, 2s), PORT_BASE (18180: nginx +1, modferry +2, goproxy +3,
 # nethttp +4), ONLY (servers or client: run just one half), MF_GOMAXPROCS
-# (GOMAXPROCS for modferry alone; default: the Go runtime's choice).
+# (GOMAXPROCS for modferry alone; default: the Go runtime's choice),
+# MF_BASE (a second modferry binary, e.g. built from main, benchmarked as
+# "mfbase" in the same rounds: before and after a change, interleaved).
 # The report starts with the environment (CPU model, kernel, CPUs,
 # modferry's GOMAXPROCS, load average) so that runs can be compared.
 #
@@ -59,7 +61,10 @@ declare -A ADDR=(
 	[modferry]=127.0.0.1:$((PORT_BASE + 2))
 	[goproxy]=127.0.0.1:$((PORT_BASE + 3))
 	[nethttp]=127.0.0.1:$((PORT_BASE + 4))
+	[mfbase]=127.0.0.1:$((PORT_BASE + 5))
 )
+MF_BASE=${MF_BASE:-}
+[[ -z $MF_BASE ]] || SERVERS+=(mfbase)
 
 log() { printf '== %s\n' "$*" >&2; }
 die() {
@@ -102,6 +107,7 @@ start_server() {
 	nginx) "$NGINX" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" >>"$LOGS/nginx.log" 2>&1 & ;;
 	modferry) env ${MF_GOMAXPROCS:+GOMAXPROCS=$MF_GOMAXPROCS} "$BIN/modferry" serve --store "$STORE" --addr "$addr" >>"$LOGS/modferry.log" 2>&1 & ;;
 	goproxy) "$BIN/goproxyserver" -dir "$DL" -addr "$addr" >>"$LOGS/goproxy.log" 2>&1 & ;;
+	mfbase) env ${MF_GOMAXPROCS:+GOMAXPROCS=$MF_GOMAXPROCS} "$MF_BASE" serve --store "$STORE" --addr "$addr" >>"$LOGS/mfbase.log" 2>&1 & ;;
 	nethttp) "$BIN/goproxyserver" -bare -dir "$DL" -addr "$addr" >>"$LOGS/nethttp.log" 2>&1 & ;;
 	esac
 	SRV_PID=$!
@@ -358,11 +364,30 @@ report_servers() {
 		printf '%-6s %-9s %10s %10s\n' "" "mf/gopx" "$(ratio "${RPS[modferry,$k]}" "${RPS[goproxy,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[goproxy,$k]}")"
 		printf '%-6s %-9s %10s %10s\n' "" "mf/net" "$(ratio "${RPS[modferry,$k]}" "${RPS[nethttp,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[nethttp,$k]}")"
 		printf '%-6s %-9s %10s %10s\n' "" "net/nginx" "$(ratio "${RPS[nethttp,$k]}" "${RPS[nginx,$k]}")" "$(ratio "${MBS[nethttp,$k]}" "${MBS[nginx,$k]}")"
+		[[ -z $MF_BASE ]] || printf '%-6s %-9s %10s %10s\n' "" "mf/mfbase" "$(ratio "${RPS[modferry,$k]}" "${RPS[mfbase,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[mfbase,$k]}")"
+	done
+	echo
+	echo "req/s ratios round by round (each round runs the servers back to back), median first:"
+	local other
+	for k in "${KINDS[@]}"; do
+		for other in nginx nethttp ${MF_BASE:+mfbase}; do
+			printf '  .%-4s modferry/%-8s %s\n' "$k" "$other" "$(round_ratios "$k" modferry "$other")"
+		done
 	done
 	echo
 	for k in "${KINDS[@]}"; do
 		printf '  .%-4s = %s (%s bytes)\n' "$k" "${FILE[$k]}" "${SIZE[$k]}"
 	done
+}
+
+# round_ratios KIND A B: A's req/s over B's in each round, as "median
+# (r1 r2 ...)".
+round_ratios() {
+	awk -v k="$1" -v a="$2" -v b="$3" '$2 == k && $1 == a {x[$3] = $4; if ($3 > max) max = $3} $2 == k && $1 == b {y[$3] = $4}
+		END {for (r = 1; r <= max; r++) if (y[r] > 0) {n++; v[n] = x[r] / y[r]; l = l sprintf(" %.2f", v[n])}
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) {t = v[i]; v[i] = v[j]; v[j] = t}
+			m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+			printf "%.2f (%s )", m, substr(l, 2)}' "$RESULTS"
 }
 
 report_client() {
