@@ -3,9 +3,9 @@
 #
 # Serves the same store four ways on loopback — modferry, nginx (static,
 # sendfile on), a server on the github.com/goproxy/goproxy library
-# (bench/goproxyserver) and net/http's bare http.FileServer (goproxyserver
-# -bare: the floor of a Go server, what modferry's own work is measured
-# against) — and measures:
+# (bench/goproxyserver) and the least a net/http server does (goproxyserver
+# -bare: small files from memory, zips by http.FileServer; the floor of a
+# Go server, what modferry's own work is measured against) — and measures:
 #
 #   1. with wrk, a ~50-byte .info, a ~3 KB .mod and a ~1 MB .zip: requests/s,
 #      MB/s, p99 latency and the server's peak RSS (VmHWM), one server at a
@@ -22,7 +22,8 @@
 # is shown), THREADS (2), CONNS (64), WARMUP (unmeasured wrk run before each
 # measured one, 2s), PORT_BASE (18180: nginx +1, modferry +2, goproxy +3,
 # nethttp +4), ONLY (servers or client: run just one half), MF_GOMAXPROCS
-# (GOMAXPROCS for modferry alone; default: the Go runtime's choice),
+# (GOMAXPROCS for modferry alone, not mfbase; default: the Go runtime's
+# choice),
 # MF_BASE (a second modferry binary, e.g. built from main, benchmarked as
 # "mfbase" in the same rounds: before and after a change, interleaved).
 # The report starts with the environment (CPU model, kernel, CPUs,
@@ -107,7 +108,7 @@ start_server() {
 	nginx) "$NGINX" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" >>"$LOGS/nginx.log" 2>&1 & ;;
 	modferry) env ${MF_GOMAXPROCS:+GOMAXPROCS=$MF_GOMAXPROCS} "$BIN/modferry" serve --store "$STORE" --addr "$addr" >>"$LOGS/modferry.log" 2>&1 & ;;
 	goproxy) "$BIN/goproxyserver" -dir "$DL" -addr "$addr" >>"$LOGS/goproxy.log" 2>&1 & ;;
-	mfbase) env ${MF_GOMAXPROCS:+GOMAXPROCS=$MF_GOMAXPROCS} "$MF_BASE" serve --store "$STORE" --addr "$addr" >>"$LOGS/mfbase.log" 2>&1 & ;;
+	mfbase) "$MF_BASE" serve --store "$STORE" --addr "$addr" >>"$LOGS/mfbase.log" 2>&1 & ;;
 	nethttp) "$BIN/goproxyserver" -bare -dir "$DL" -addr "$addr" >>"$LOGS/nethttp.log" 2>&1 & ;;
 	esac
 	SRV_PID=$!
@@ -349,7 +350,7 @@ mb() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb * 1024 / 1e6}'; }
 report_servers() {
 	local k srv label
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; each server alone, started afresh per run; median of $ROUNDS rounds by req/s"
-	echo "(server order rotated each round); nethttp = net/http's bare http.FileServer, the floor of a Go server; MB = 10^6 bytes; peak RSS = highest VmHWM of the rounds (nginx: master + workers"
+	echo "(server order rotated each round); nethttp = the least a net/http server does (goproxyserver -bare), the floor of a Go server; MB = 10^6 bytes; peak RSS = highest VmHWM of the rounds (nginx: master + workers"
 	echo "summed); other% = share of all CPUs busy outside the server and wrk during that run: the machine's noise (the"
 	echo "kernel's loopback softirq work run outside both counts too, so it is above 0 even on an idle machine)"
 	echo
