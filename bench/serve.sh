@@ -198,7 +198,7 @@ nearest() {
 # ---- wrk runs ----
 
 KINDS=(info mod zip)
-declare -A FILE SIZE RPS MBS P99 RSS OTHER
+declare -A FILE SIZE RPS MBS P99 RSS OTHER CPU
 
 pick_files() {
 	FILE[info]=$(nearest info 50)
@@ -262,8 +262,8 @@ wrk_once() {
 	((status_errors == 0 && socket_errors == 0)) ||
 		log "WARNING: $srv .$k: $status_errors non-2xx answers, $socket_errors socket errors"
 	awk -v srv="$srv" -v k="$k" -v r="$round" -v n="$requests" -v us="$duration_us" -v b="$bytes" \
-		-v p99="$p99_us" -v rss="$rss" -v o="$other" \
-		'BEGIN {printf "%s %s %d %.0f %.1f %.2f %d %d\n", srv, k, r, n / (us / 1e6), b / 1e6 / (us / 1e6), p99 / 1000, rss, o}' >>"$RESULTS"
+		-v p99="$p99_us" -v rss="$rss" -v o="$other" -v st="$((s1 - s0))" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN {printf "%s %s %d %.0f %.1f %.2f %d %d %.1f\n", srv, k, r, n / (us / 1e6), b / 1e6 / (us / 1e6), p99 / 1000, rss, o, st / hz * 1e6 / n}' >>"$RESULTS"
 }
 
 # bench_servers runs wrk ROUNDS times per server and file, servers one at a
@@ -287,6 +287,7 @@ bench_servers() {
 				awk -v s="$srv" -v k="$k" '$1 == s && $2 == k' "$RESULTS" | sort -k4,4g |
 					awk '{l[NR] = $0} END {split(l[int((NR + 1) / 2)], f, " "); print f[4], f[5], f[6], f[8]}')
 			RSS[$srv,$k]=$(awk -v s="$srv" -v k="$k" '$1 == s && $2 == k && $7 > m {m = $7} END {print m}' "$RESULTS")
+			CPU[$srv,$k]=$(awk -v s="$srv" -v k="$k" '$1 == s && $2 == k {print $9}' "$RESULTS" | median)
 		done
 	done
 }
@@ -352,14 +353,16 @@ report_servers() {
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; each server alone, started afresh per run; median of $ROUNDS rounds by req/s"
 	echo "(server order rotated each round); nethttp = the least a net/http server does (goproxyserver -bare), the floor of a Go server; MB = 10^6 bytes; peak RSS = highest VmHWM of the rounds (nginx: master + workers"
 	echo "summed); other% = share of all CPUs busy outside the server and wrk during that run: the machine's noise (the"
-	echo "kernel's loopback softirq work run outside both counts too, so it is above 0 even on an idle machine)"
+	echo "kernel's loopback softirq work run outside both counts too, so it is above 0 even on an idle machine); cpu us/req ="
+	echo "the server's CPU time (user + system, its children too) per request, median of the rounds: what it costs, which"
+	echo "a loaded machine moves less than req/s"
 	echo
-	printf '%-6s %-9s %10s %10s %9s %9s %7s\n' file server req/s MB/s "p99 ms" "RSS MB" "other%"
+	printf '%-6s %-9s %10s %10s %9s %9s %7s %11s\n' file server req/s MB/s "p99 ms" "RSS MB" "other%" "cpu us/req"
 	for k in "${KINDS[@]}"; do
 		for srv in "${SERVERS[@]}"; do
 			label=""
 			[[ $srv == nginx ]] && label=.$k
-			printf '%-6s %-9s %10s %10s %9s %9s %7s\n' "$label" "$srv" "${RPS[$srv,$k]}" "${MBS[$srv,$k]}" "${P99[$srv,$k]}" "$(mb "${RSS[$srv,$k]}")" "${OTHER[$srv,$k]}"
+			printf '%-6s %-9s %10s %10s %9s %9s %7s %11s\n' "$label" "$srv" "${RPS[$srv,$k]}" "${MBS[$srv,$k]}" "${P99[$srv,$k]}" "$(mb "${RSS[$srv,$k]}")" "${OTHER[$srv,$k]}" "${CPU[$srv,$k]}"
 		done
 		printf '%-6s %-9s %10s %10s\n' "" "mf/nginx" "$(ratio "${RPS[modferry,$k]}" "${RPS[nginx,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[nginx,$k]}")"
 		printf '%-6s %-9s %10s %10s\n' "" "mf/gopx" "$(ratio "${RPS[modferry,$k]}" "${RPS[goproxy,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[goproxy,$k]}")"
