@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # serve.sh — the server benchmark of issue 2.
 #
-# Serves the same store three ways on loopback — modferry, nginx (static,
-# sendfile on) and a server on the github.com/goproxy/goproxy library
-# (bench/goproxyserver) — and measures:
+# Serves the same store four ways on loopback — modferry, nginx (static,
+# sendfile on), a server on the github.com/goproxy/goproxy library
+# (bench/goproxyserver) and the least a net/http server does (goproxyserver
+# -bare: small files from memory, zips by http.FileServer; the floor of a
+# Go server, what modferry's own work is measured against) — and measures:
 #
 #   1. with wrk, a ~50-byte .info, a ~3 KB .mod and a ~1 MB .zip: requests/s,
 #      MB/s, p99 latency and the server's peak RSS (VmHWM), one server at a
@@ -18,8 +20,14 @@
 # Environment: DURATION (wrk run, default 15s), RUNS (client runs per method,
 # default 5), ROUNDS (wrk runs per server and file, default 3; the median
 # is shown), THREADS (2), CONNS (64), WARMUP (unmeasured wrk run before each
-# measured one, 2s), PORT_BASE (18180: nginx +1, modferry +2, goproxy +3),
-# ONLY (servers or client: run just one half).
+# measured one, 2s), PORT_BASE (18180: nginx +1, modferry +2, goproxy +3,
+# nethttp +4), ONLY (servers or client: run just one half), MF_GOMAXPROCS
+# (GOMAXPROCS for modferry alone, not mfbase; default: the Go runtime's
+# choice),
+# MF_BASE (a second modferry binary, e.g. built from main, benchmarked as
+# "mfbase" in the same rounds: before and after a change, interleaved).
+# The report starts with the environment (CPU model, kernel, CPUs,
+# modferry's GOMAXPROCS, load average) so that runs can be compared.
 #
 # Setup is cached under bench/_out (git-ignored): the upstream module cache is
 # filled once from the real GOPROXY, then imported into bench/_out/store.
@@ -47,12 +55,17 @@ ONLY=${ONLY:-}
 [[ $ONLY == "" || $ONLY == servers || $ONLY == client ]] || { echo "serve.sh: ONLY is servers or client" >&2; exit 2; }
 declare -A MED
 
-SERVERS=(nginx goproxy modferry)
+MF_GOMAXPROCS=${MF_GOMAXPROCS:-}
+SERVERS=(nginx goproxy modferry nethttp)
 declare -A ADDR=(
 	[nginx]=127.0.0.1:$((PORT_BASE + 1))
 	[modferry]=127.0.0.1:$((PORT_BASE + 2))
 	[goproxy]=127.0.0.1:$((PORT_BASE + 3))
+	[nethttp]=127.0.0.1:$((PORT_BASE + 4))
+	[mfbase]=127.0.0.1:$((PORT_BASE + 5))
 )
+MF_BASE=${MF_BASE:-}
+[[ -z $MF_BASE ]] || SERVERS+=(mfbase)
 
 log() { printf '== %s\n' "$*" >&2; }
 die() {
@@ -93,8 +106,10 @@ start_server() {
 	port_busy "$addr" && die "$addr is already in use; set PORT_BASE"
 	case $name in
 	nginx) "$NGINX" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" >>"$LOGS/nginx.log" 2>&1 & ;;
-	modferry) "$BIN/modferry" serve --store "$STORE" --addr "$addr" >>"$LOGS/modferry.log" 2>&1 & ;;
+	modferry) env ${MF_GOMAXPROCS:+GOMAXPROCS=$MF_GOMAXPROCS} "$BIN/modferry" serve --store "$STORE" --addr "$addr" >>"$LOGS/modferry.log" 2>&1 & ;;
 	goproxy) "$BIN/goproxyserver" -dir "$DL" -addr "$addr" >>"$LOGS/goproxy.log" 2>&1 & ;;
+	mfbase) "$MF_BASE" serve --store "$STORE" --addr "$addr" >>"$LOGS/mfbase.log" 2>&1 & ;;
+	nethttp) "$BIN/goproxyserver" -bare -dir "$DL" -addr "$addr" >>"$LOGS/nethttp.log" 2>&1 & ;;
 	esac
 	SRV_PID=$!
 	PIDS+=("$SRV_PID")
@@ -183,7 +198,7 @@ nearest() {
 # ---- wrk runs ----
 
 KINDS=(info mod zip)
-declare -A FILE SIZE RPS MBS P99 RSS OTHER
+declare -A FILE SIZE RPS MBS P99 RSS OTHER CPU
 
 pick_files() {
 	FILE[info]=$(nearest info 50)
@@ -247,8 +262,8 @@ wrk_once() {
 	((status_errors == 0 && socket_errors == 0)) ||
 		log "WARNING: $srv .$k: $status_errors non-2xx answers, $socket_errors socket errors"
 	awk -v srv="$srv" -v k="$k" -v r="$round" -v n="$requests" -v us="$duration_us" -v b="$bytes" \
-		-v p99="$p99_us" -v rss="$rss" -v o="$other" \
-		'BEGIN {printf "%s %s %d %.0f %.1f %.2f %d %d\n", srv, k, r, n / (us / 1e6), b / 1e6 / (us / 1e6), p99 / 1000, rss, o}' >>"$RESULTS"
+		-v p99="$p99_us" -v rss="$rss" -v o="$other" -v st="$((s1 - s0))" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN {printf "%s %s %d %.0f %.1f %.2f %d %d %.1f\n", srv, k, r, n / (us / 1e6), b / 1e6 / (us / 1e6), p99 / 1000, rss, o, st / hz * 1e6 / n}' >>"$RESULTS"
 }
 
 # bench_servers runs wrk ROUNDS times per server and file, servers one at a
@@ -272,6 +287,7 @@ bench_servers() {
 				awk -v s="$srv" -v k="$k" '$1 == s && $2 == k' "$RESULTS" | sort -k4,4g |
 					awk '{l[NR] = $0} END {split(l[int((NR + 1) / 2)], f, " "); print f[4], f[5], f[6], f[8]}')
 			RSS[$srv,$k]=$(awk -v s="$srv" -v k="$k" '$1 == s && $2 == k && $7 > m {m = $7} END {print m}' "$RESULTS")
+			CPU[$srv,$k]=$(awk -v s="$srv" -v k="$k" '$1 == s && $2 == k {print $9}' "$RESULTS" | median)
 		done
 	done
 }
@@ -335,24 +351,47 @@ mb() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb * 1024 / 1e6}'; }
 report_servers() {
 	local k srv label
 	echo "wrk -t$THREADS -c$CONNS -d$DURATION --latency; each server alone, started afresh per run; median of $ROUNDS rounds by req/s"
-	echo "(server order rotated each round); MB = 10^6 bytes; peak RSS = highest VmHWM of the rounds (nginx: master + workers"
+	echo "(server order rotated each round); nethttp = the least a net/http server does (goproxyserver -bare), the floor of a Go server; MB = 10^6 bytes; peak RSS = highest VmHWM of the rounds (nginx: master + workers"
 	echo "summed); other% = share of all CPUs busy outside the server and wrk during that run: the machine's noise (the"
-	echo "kernel's loopback softirq work run outside both counts too, so it is above 0 even on an idle machine)"
+	echo "kernel's loopback softirq work run outside both counts too, so it is above 0 even on an idle machine); cpu us/req ="
+	echo "the server's CPU time (user + system, its children too) per request, median of the rounds: what it costs, which"
+	echo "a loaded machine moves less than req/s"
 	echo
-	printf '%-6s %-9s %10s %10s %9s %9s %7s\n' file server req/s MB/s "p99 ms" "RSS MB" "other%"
+	printf '%-6s %-9s %10s %10s %9s %9s %7s %11s\n' file server req/s MB/s "p99 ms" "RSS MB" "other%" "cpu us/req"
 	for k in "${KINDS[@]}"; do
 		for srv in "${SERVERS[@]}"; do
 			label=""
 			[[ $srv == nginx ]] && label=.$k
-			printf '%-6s %-9s %10s %10s %9s %9s %7s\n' "$label" "$srv" "${RPS[$srv,$k]}" "${MBS[$srv,$k]}" "${P99[$srv,$k]}" "$(mb "${RSS[$srv,$k]}")" "${OTHER[$srv,$k]}"
+			printf '%-6s %-9s %10s %10s %9s %9s %7s %11s\n' "$label" "$srv" "${RPS[$srv,$k]}" "${MBS[$srv,$k]}" "${P99[$srv,$k]}" "$(mb "${RSS[$srv,$k]}")" "${OTHER[$srv,$k]}" "${CPU[$srv,$k]}"
 		done
 		printf '%-6s %-9s %10s %10s\n' "" "mf/nginx" "$(ratio "${RPS[modferry,$k]}" "${RPS[nginx,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[nginx,$k]}")"
 		printf '%-6s %-9s %10s %10s\n' "" "mf/gopx" "$(ratio "${RPS[modferry,$k]}" "${RPS[goproxy,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[goproxy,$k]}")"
+		printf '%-6s %-9s %10s %10s\n' "" "mf/net" "$(ratio "${RPS[modferry,$k]}" "${RPS[nethttp,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[nethttp,$k]}")"
+		printf '%-6s %-9s %10s %10s\n' "" "net/nginx" "$(ratio "${RPS[nethttp,$k]}" "${RPS[nginx,$k]}")" "$(ratio "${MBS[nethttp,$k]}" "${MBS[nginx,$k]}")"
+		[[ -z $MF_BASE ]] || printf '%-6s %-9s %10s %10s\n' "" "mf/mfbase" "$(ratio "${RPS[modferry,$k]}" "${RPS[mfbase,$k]}")" "$(ratio "${MBS[modferry,$k]}" "${MBS[mfbase,$k]}")"
+	done
+	echo
+	echo "req/s ratios round by round (each round runs the servers back to back), median first:"
+	local other
+	for k in "${KINDS[@]}"; do
+		for other in nginx nethttp ${MF_BASE:+mfbase}; do
+			printf '  .%-4s modferry/%-8s %s\n' "$k" "$other" "$(round_ratios "$k" modferry "$other")"
+		done
 	done
 	echo
 	for k in "${KINDS[@]}"; do
 		printf '  .%-4s = %s (%s bytes)\n' "$k" "${FILE[$k]}" "${SIZE[$k]}"
 	done
+}
+
+# round_ratios KIND A B: A's req/s over B's in each round, as "median
+# (r1 r2 ...)".
+round_ratios() {
+	awk -v k="$1" -v a="$2" -v b="$3" '$2 == k && $1 == a {x[$3] = $4; if ($3 > max) max = $3} $2 == k && $1 == b {y[$3] = $4}
+		END {for (r = 1; r <= max; r++) if (y[r] > 0) {n++; v[n] = x[r] / y[r]; l = l sprintf(" %.2f", v[n])}
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) {t = v[i]; v[i] = v[j]; v[j] = t}
+			m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+			printf "%.2f (%s )", m, substr(l, 2)}' "$RESULTS"
 }
 
 report_client() {
@@ -386,6 +425,17 @@ report_targets() {
 	fi
 }
 
+# print_env prints what a run depends on: the CPU, the kernel, modferry's
+# GOMAXPROCS (as its /metrics reports it) and the load average.
+print_env() {
+	local procs
+	start_server modferry
+	procs=$(curl -fsS "http://${ADDR[modferry]}/metrics" | awk '$1 == "go_sched_gomaxprocs_threads" {print $2}')
+	stop_server "$SRV_PID"
+	echo "CPU: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); kernel $(uname -r); modferry GOMAXPROCS ${procs:-?}${MF_GOMAXPROCS:+ (MF_GOMAXPROCS)}; wrk $THREADS threads"
+	echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
 main() {
 	setup_tools
 	build
@@ -394,6 +444,7 @@ main() {
 	pick_files
 	echo
 	echo "modferry server benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(go version | cut -d' ' -f3), $("$NGINX" -v 2>&1 | sed 's|.*: ||; s|/| |'), goproxy v0.22.1"
+	print_env
 	if [[ $ONLY != client ]]; then
 		bench_servers
 		report_servers
@@ -403,6 +454,7 @@ main() {
 		report_client
 	fi
 	report_targets
+	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 main "$@"

@@ -9,8 +9,9 @@
 // spent blocked on the client uses it up, and every byte the client takes
 // pays back 1/MinRate seconds, up to Grace again. A client that keeps up
 // at MinRate or faster never runs out; one that stalls is dropped Grace
-// after it stalled. Time the server spends working between reads and
-// writes does not count.
+// after it stalled (a write deadline moves in steps of up to a second,
+// not at every write, so the drop may come that much later). Time the
+// server spends working between reads and writes does not count.
 //
 // Phases without a transfer are left to net/http's own timeouts:
 // ReadHeaderTimeout (and the TLS handshake, bounded by it) and
@@ -145,7 +146,17 @@ type conn struct {
 	mu        sync.Mutex
 	w         budget
 	userWrite time.Time // the write deadline net/http set, if any
+	armed     time.Time // the write deadline set on Conn
 	closed    bool
+}
+
+// headroom is how much later than the budget asks a write deadline may
+// be set, so that the deadline is moved about once per headroom rather
+// than for every write: moving it costs more than a small write. A
+// stalled client is then dropped at most headroom after its budget ran
+// out.
+func (o Options) headroom() time.Duration {
+	return min(time.Second, o.grace()/4)
 }
 
 func (c *conn) Close() error {
@@ -165,28 +176,43 @@ func (c *conn) Close() error {
 
 func (c *conn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.userWrite = t
+	c.userWrite, c.armed = t, t
 	c.mu.Unlock()
 	return c.Conn.SetDeadline(t)
 }
 
 func (c *conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.userWrite = t
+	c.userWrite, c.armed = t, t
 	c.mu.Unlock()
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// before sets the deadline for writing n bytes and returns the start time.
+// before sets the deadline for writing n bytes and returns the start
+// time. The deadline set stays if it lies between the one the budget asks
+// for and headroom after it.
 func (c *conn) before(n int64) time.Time {
 	now := time.Now()
 	c.mu.Lock()
 	d := c.w.deadline(now, n)
-	if !c.userWrite.IsZero() && c.userWrite.Before(d) {
+	switch {
+	case !c.userWrite.IsZero() && !c.userWrite.After(d):
 		d = c.userWrite
+	case !c.armed.Before(d) && c.armed.Sub(d) <= c.l.o.headroom():
+		c.mu.Unlock()
+		return now
+	default:
+		d = d.Add(c.l.o.headroom())
+		if !c.userWrite.IsZero() && c.userWrite.Before(d) {
+			d = c.userWrite
+		}
 	}
+	set := !d.Equal(c.armed)
+	c.armed = d
 	c.mu.Unlock()
-	c.Conn.SetWriteDeadline(d)
+	if set {
+		c.Conn.SetWriteDeadline(d)
+	}
 	return now
 }
 

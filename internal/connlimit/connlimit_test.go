@@ -238,3 +238,46 @@ func TestPerClient(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// deadlineConn counts the write deadlines set on it and discards writes.
+type deadlineConn struct {
+	net.Conn
+	sets int
+	last time.Time
+}
+
+func (d *deadlineConn) Write(p []byte) (int, error) { return len(p), nil }
+func (d *deadlineConn) SetWriteDeadline(t time.Time) error {
+	d.sets++
+	d.last = t
+	return nil
+}
+
+// TestWriteDeadlineHeadroom: back-to-back small writes (keep-alive
+// answers) move the write deadline once, not once each, and it is never
+// earlier than the budget asks nor more than the headroom later.
+func TestWriteDeadlineHeadroom(t *testing.T) {
+	o := Options{MinRate: 4 << 10, Grace: time.Minute}
+	dc := &deadlineConn{}
+	c := &conn{Conn: dc, l: &listener{o: o}, w: newBudget(o)}
+	for range 1000 {
+		start := time.Now()
+		if _, err := c.Write(make([]byte, 300)); err != nil {
+			t.Fatal(err)
+		}
+		want := start.Add(o.Grace + 300*time.Second/(4<<10))
+		if dc.last.Before(want) || dc.last.Sub(want) > o.headroom()+time.Since(start) {
+			t.Fatalf("deadline %v for a write that needs %v (headroom %v)", dc.last, want, o.headroom())
+		}
+	}
+	if dc.sets > 5 {
+		t.Errorf("%d write deadlines set for 1000 writes", dc.sets)
+	}
+	// A deadline net/http sets wins when it is earlier.
+	user := time.Now().Add(time.Second)
+	c.SetWriteDeadline(user)
+	c.Write([]byte("x"))
+	if !dc.last.Equal(user) {
+		t.Errorf("deadline %v, want net/http's %v", dc.last, user)
+	}
+}

@@ -41,7 +41,7 @@ func (s *Server) routeTable() []route {
 		// pattern); package proxy parses them. (The mux redirects a path
 		// with //, . or .. elements to its clean form; no module path has
 		// such elements.)
-		{"GET /", needRead, nil, handler(s.goproxy)},
+		{goproxyPattern, needRead, nil, handler(s.goproxy)},
 
 		// A GET under ModulesPath is a module version when its path holds
 		// "/@v/", else a module page (apiModuleGET).
@@ -62,6 +62,58 @@ func (s *Server) routeTable() []route {
 		{"POST " + api.TokensPath, needAdmin, s.epAPI, s.apiTokenAdd},
 		{"DELETE " + api.TokensPath + "/{name}", needAdmin, s.epAPI, s.apiTokenRevoke},
 	}, s.webRouteTable()...)
+}
+
+// goproxyPattern is the GOPROXY catch-all route.
+const goproxyPattern = "GET /"
+
+// proxyPath reports whether the mux would hand r to the GOPROXY
+// catch-all without a redirect, provided no other route can match a
+// path whose first element has a dot (dotFree): r is a GET or HEAD
+// (a GET pattern takes both), its path is clean (the mux redirects
+// others to their clean form) and its first element has a dot, as
+// every module path's has. ServeHTTP then skips the mux: routing was
+// the largest part of the server's own work on a cached .info.
+func proxyPath(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	p := r.URL.EscapedPath()
+	if len(p) < 2 || p[0] != '/' {
+		return false
+	}
+	first, _, _ := strings.Cut(p[1:], "/")
+	if !strings.Contains(first, ".") {
+		return false
+	}
+	// Clean: no "." or ".." element and no "//" (path.Clean would
+	// change it; the mux keeps a trailing slash).
+	for elem := range strings.SplitSeq(p[1:], "/") {
+		if elem == "." || elem == ".." {
+			return false
+		}
+	}
+	return !strings.Contains(p, "//")
+}
+
+// dotFree reports whether every route but the GOPROXY catch-all has a
+// path whose first element is a literal without a dot, so that only the
+// catch-all can take a path whose first element has one.
+func dotFree(rts []route) bool {
+	for _, rt := range rts {
+		if rt.pattern == goproxyPattern {
+			continue
+		}
+		method, path, ok := strings.Cut(rt.pattern, " ")
+		if !ok || method == "" || !strings.HasPrefix(path, "/") {
+			return false // a host or a pattern without a method
+		}
+		first, _, _ := strings.Cut(path[1:], "/")
+		if first != "{$}" && strings.ContainsAny(first, ".{") { // "/{$}" is "/" alone
+			return false
+		}
+	}
+	return true
 }
 
 // webRouteTable returns the web catalog's routes (package web): "/"
@@ -133,6 +185,7 @@ func withVersion(h func(w http.ResponseWriter, r *http.Request, v module.Version
 // guard returns the handler the mux calls for rt: it counts the request
 // under rt's endpoint, checks its scope and serves it.
 func (s *Server) guard(rt route) http.Handler {
+	web := s.webRoutes[rt.pattern]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec, ok := w.(*recorder)
 		if !ok { // not through ServeHTTP
@@ -143,7 +196,7 @@ func (s *Server) guard(rt route) http.Handler {
 		if rec.ep == nil {
 			rec.ep = s.proxyEndpoint(r.URL.Path)
 		}
-		if s.webRoutes[rt.pattern] {
+		if web {
 			var ok bool
 			if r, ok = s.webAuth(w, r, rt.need, rec.start); !ok {
 				return

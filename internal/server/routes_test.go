@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -162,4 +163,94 @@ func requests(t *testing.T, s *Server, endpoint, code string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestProxyFastPath: a request ServeHTTP hands to the GOPROXY route
+// without the mux gets exactly the answer the mux gives it (status,
+// headers but Date, body) and is counted under the same endpoint; and
+// the fast path is on for the server's route table.
+func TestProxyFastPath(t *testing.T) {
+	f := newFixture(t, Config{})
+	if !f.srv.fastProxy {
+		t.Fatal("the fast path is off: a route other than the GOPROXY catch-all can take a path whose first element has a dot")
+	}
+	tok := f.add(t, "reader", auth.ScopeRead)
+	paths := []string{
+		"/corp.example/a/@v/list", "/corp.example/a/@v/v1.0.0.info", "/corp.example/a/@v/v1.0.0.mod",
+		"/corp.example/a/@v/v1.0.0.zip", "/corp.example/a/@latest", "/corp.example/a/@v/v9.9.9.info",
+		"/corp.example/b/@v/list", "/corp.example/a/@v/", "/corp.example/a/", "/corp.example",
+		"/corp.example//a/@v/list", "/corp.example/./a/@v/list", "/corp.example/x/../a/@v/list",
+		"/corp.example/a/@v/list/.", "/corp.example/a/@v/list/..", "/corp.example/%41/@v/list",
+		"/corp%2Eexample/a/@v/list", "/corp.example/a%2F@v/list", "/corp.example/a/@v/v1.0.0.info?x=1",
+		"/", "/healthz", "/metrics", "/modules/corp.example/a", "/static/x.css", "/sumdb/x/latest",
+		"/api/v1/modules/corp.example/a", "/nodot/@v/list",
+	}
+	// do serves one request and returns the answer and the endpoint
+	// whose request count grew.
+	do := func(fast bool, method, path, token string) (*httptest.ResponseRecorder, string) {
+		f.srv.fastProxy = fast
+		defer func() { f.srv.fastProxy = true }()
+		before := endpointTotals(t, f.srv)
+		resp := f.do(req{method: method, path: path, token: token})
+		resp.Header().Del("Date")
+		for ep, n := range endpointTotals(t, f.srv) {
+			if n != before[ep] {
+				return resp, ep
+			}
+		}
+		return resp, ""
+	}
+	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE"} {
+		for _, p := range paths {
+			for _, token := range []string{"", tok} {
+				fast, fastEP := do(true, method, p, token)
+				slow, slowEP := do(false, method, p, token)
+				sameBody := fast.Body.String() == slow.Body.String() || p == "/metrics" // its counts moved
+				if fast.Code != slow.Code || !sameBody || fmt.Sprint(fast.Header()) != fmt.Sprint(slow.Header()) {
+					t.Errorf("%s %s: fast path %d %v %.200q, mux %d %v %.200q", method, p, fast.Code, fast.Header(), fast.Body, slow.Code, slow.Header(), slow.Body)
+				}
+				if fastEP != slowEP || fastEP == "" {
+					t.Errorf("%s %s: counted under %q by the fast path, %q by the mux", method, p, fastEP, slowEP)
+				}
+			}
+		}
+	}
+}
+
+// TestDotFree: a route that could take a path whose first element has
+// a dot turns the fast path off.
+func TestDotFree(t *testing.T) {
+	for pattern, want := range map[string]bool{
+		"GET /healthz": true, "GET /{$}": true, "GET /static/": true, "POST /api/v1/x/{name}": true,
+		"GET /corp.example/x": false, "GET /{host}/x": false, "GET /{path...}": false, "corp.example/": false,
+		"/healthz": false,
+	} {
+		rts := []route{{pattern: goproxyPattern}, {pattern: pattern}}
+		if got := dotFree(rts); got != want {
+			t.Errorf("dotFree with %q = %v, want %v", pattern, got, want)
+		}
+	}
+}
+
+// endpointTotals sums modferry_http_requests_total by endpoint.
+func endpointTotals(t *testing.T, s *Server) map[string]float64 {
+	t.Helper()
+	mfs, err := s.metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "modferry_http_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "endpoint" {
+					out[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out
 }

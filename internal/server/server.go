@@ -134,6 +134,8 @@ type Server struct {
 	epVulnDB, epWeb                                                                      *endpointStats
 
 	mux, apiMux *http.ServeMux            // the routes; api those under api.Prefix (see serveAPI)
+	goproxyRt   http.Handler              // the GOPROXY catch-all's guarded handler, for the fast path (proxyPath)
+	fastProxy   bool                      // no route but the catch-all can take a path whose first element has a dot
 	routeEP     map[string]*endpointStats // endpoint by pattern
 	apiMethods  []string                  // the methods of API routes
 	webRoutes   map[string]bool           // the patterns of the web catalog's routes
@@ -211,9 +213,14 @@ func New(cfg Config) *Server {
 				s.apiMethods = append(s.apiMethods, method)
 			}
 		}
-		mux.Handle(rt.pattern, s.guard(rt))
+		h := s.guard(rt)
+		mux.Handle(rt.pattern, h)
 		s.routeEP[rt.pattern] = rt.ep
+		if rt.pattern == goproxyPattern {
+			s.goproxyRt = h
+		}
 	}
+	s.fastProxy = s.goproxyRt != nil && dotFree(s.routeTable())
 	return s
 }
 
@@ -231,7 +238,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 {
 		defer connlimit.Body(w, r, s.bodyRate)()
 	}
-	if strings.HasPrefix(r.URL.Path, api.Prefix) {
+	if s.fastProxy && proxyPath(r) {
+		// What the mux would do, without its routing work (see proxyPath).
+		r.Pattern = goproxyPattern
+		s.goproxyRt.ServeHTTP(rec, r)
+	} else if strings.HasPrefix(r.URL.Path, api.Prefix) {
 		s.serveAPI(rec, r)
 	} else {
 		s.mux.ServeHTTP(rec, r)
