@@ -153,47 +153,24 @@ func StagingPath(st store.Store, o Options) string {
 }
 
 // Import verifies the bundle file and adds it to the store. A bundle the
-// store's import history records already is not imported again: its
-// digest is computed beside the import (a second reader of the file, on
-// another core, so that the import does not wait for a pass over the
-// whole file before it starts), and once it names a recorded bundle the
-// import stops and reports AlreadyImported. The digest the import records
-// is the one of the bytes it read (ImportStream), never this one.
+// store's import history records already is not read again.
 func Import(ctx context.Context, st store.Store, bundleFile string, opts Options) (*Result, error) {
+	sum, err := digest.File(bundleFile)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := store.Exists(ctx, st, "bundles/"+sum+".json"); err != nil {
+		return nil, err
+	} else if ok {
+		return &Result{Digest: sum, AlreadyImported: true}, nil
+	}
 	f, err := os.Open(bundleFile)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	type recorded struct {
-		digest string
-		ok     bool
-	}
-	pre := make(chan recorded, 1)
-	go func() {
-		var r recorded
-		defer func() { pre <- r }()
-		sum, err := digest.File(bundleFile)
-		if err != nil {
-			return // the import reads the file too, and reports errors
-		}
-		if ok, err := store.Exists(ctx, st, "bundles/"+sum+".json"); err == nil && ok {
-			r = recorded{sum, true}
-			cancel(errRecorded)
-		}
-	}()
-	res, err := ImportStream(ctx, st, f, filepath.Base(bundleFile), opts)
-	p := <-pre
-	if err != nil && p.ok && errors.Is(context.Cause(ctx), errRecorded) {
-		return &Result{Digest: p.digest, AlreadyImported: true}, nil
-	}
-	return res, err
+	return ImportStream(ctx, st, f, filepath.Base(bundleFile), opts)
 }
-
-// errRecorded stops an import whose bundle the history records already.
-var errRecorded = errors.New("the bundle is imported already")
 
 // ImportStream reads a bundle from r in one pass and adds it to the store,
 // recording name in the import history. Every byte is checked as it
