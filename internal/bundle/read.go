@@ -603,8 +603,8 @@ func newDecoder(r io.Reader) (*zstd.Decoder, error) {
 }
 
 // readFrameHeader reads the zstd frame header and checks that it is one of
-// the two Write produces: a streamed frame with content checksum and an
-// 8 MiB window, or, for a bundle that fits in one block, a single-segment
+// the two Write produces: a streamed frame with content checksum and a
+// 32 MiB window (zstdWindow), or, for a bundle that fits in one block, a single-segment
 // frame with content checksum and a minimally encoded content size. The
 // decoder checks the size and the checksum.
 func readFrameHeader(r io.Reader) ([]byte, error) {
