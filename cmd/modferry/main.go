@@ -13,8 +13,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfile := startMemProfile()
+	stopCPUProfile := startCPUProfile()
 	err := newRoot().ExecuteContext(ctx)
 	stop()
+	stopCPUProfile()
 	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "modferry:", err)

@@ -51,6 +51,31 @@ func startMemProfile() (stop func()) {
 	}
 }
 
+// cpuProfileEnv names a file to write a CPU profile of the whole command
+// to (go tool pprof -top FILE).
+const cpuProfileEnv = "MODFERRY_CPUPROFILE"
+
+// startCPUProfile starts a CPU profile if $MODFERRY_CPUPROFILE is set and
+// returns the function that stops it.
+func startCPUProfile() (stop func()) {
+	file := os.Getenv(cpuProfileEnv)
+	if file == "" {
+		return func() {}
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
+}
+
 func writeHeapProfile(file string) {
 	f, err := os.Create(file)
 	if err != nil {

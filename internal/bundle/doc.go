@@ -57,8 +57,10 @@
 // vulnerability database in the layout govulncheck reads (see package
 // vulndb): every entry must be valid OSV stored under its own ID, and the
 // indexes must be exactly the ones the entries give. Members are
-// written to a [Stage] as they stream; nothing is trusted until Read returns
-// nil, so callers move staged files into a store only after that.
+// written to a [Stage] as they stream (module zips by the workers that
+// check them, from memory, beside the stream); nothing is trusted until
+// Read returns nil, so callers move staged files into a store only after
+// that.
 //
 // # Errors
 //

@@ -4,6 +4,7 @@ package bundle
 // helpers with other packages' tests through package bundletest.
 var (
 	EncodeTarHeader = encodeTarHeader
+	HashZip         = hashZip
 	IsH1            = isH1
 	MemberErr       = memberErr
 	NewDecoder      = newDecoder
@@ -15,3 +16,12 @@ var (
 
 // Canonical returns m in canonical order (see canonical).
 func (m *Manifest) Canonical() *Manifest { return m.canonical() }
+
+// SetZipMemory sets the memory for module zips held in memory while a
+// bundle is read (0: every zip is checked from its staged file) and
+// returns the function that restores it.
+func SetZipMemory(n int64) (restore func()) {
+	old := zipMemory
+	zipMemory = n
+	return func() { zipMemory = old }
+}

@@ -12,12 +12,14 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/onezip"
@@ -89,7 +91,8 @@ func readTar(ctx context.Context, r io.Reader, opts ReadOptions) (*Manifest, err
 	g, gctx := errgroup.WithContext(sctx)
 	g.SetLimit(opts.Workers)
 	rec := &recorder{r: r}
-	rd := &reader{opts: opts, rec: rec, tr: tar.NewReader(rec), g: g, gctx: gctx}
+	rd := &reader{opts: opts, rec: rec, tr: tar.NewReader(rec), g: g, gctx: gctx,
+		zipMemory: zipMemory, memory: semaphore.NewWeighted(zipMemory)}
 	m, streamErr := rd.stream()
 	if streamErr != nil {
 		cancel()
@@ -114,6 +117,10 @@ type reader struct {
 	tr   *tar.Reader
 	g    *errgroup.Group
 	gctx context.Context
+	// memory bounds the zips held in memory (zipInMemory) to zipMemory
+	// bytes.
+	zipMemory int64
+	memory    *semaphore.Weighted
 
 	m        *Manifest
 	files    map[string]File
@@ -334,6 +341,10 @@ func (rd *reader) member(hdr *tar.Header, raw []byte) error {
 	}
 	rd.seen[name] = true
 
+	if mem.Kind == KindDownload && mem.FileKind == modfiles.Zip && f.Size <= rd.zipMemory {
+		return rd.zipInMemory(name, mem, f)
+	}
+
 	// A staging failure (a full disk) is the reader's problem, not the
 	// bundle's: it is not a MemberError and wraps none of the Err* values.
 	w, err := rd.opts.Stage.Create(name)
@@ -394,7 +405,16 @@ func (rd *reader) checkDownload(name string, mem Member, mod Module) error {
 		if _, err := modzip.CheckZip(mem.Module, file); err != nil {
 			return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
 		}
-		h, err := modfiles.HashZip(file)
+		zf, err := os.Open(file)
+		if err != nil {
+			return memberErr(name, err)
+		}
+		defer zf.Close()
+		fi, err := zf.Stat()
+		if err != nil {
+			return memberErr(name, err)
+		}
+		h, err := hashZip(zf, fi.Size())
 		if err != nil {
 			return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
 		}
@@ -419,6 +439,97 @@ func (rd *reader) checkDownload(name string, mem Member, mod Module) error {
 	}
 	return nil
 }
+
+// zipMemory is the memory that module zips read into memory may take at
+// once; a zip larger than that is staged and checked from its file. A
+// variable for tests, which set it to 0 to check every zip from its file.
+var zipMemory int64 = 32 << 20
+
+// zipInMemory reads the zip member name into memory and hands it to a
+// check worker, which hashes, stages and checks it (checkZipBytes): the
+// stream goroutine only inflates the bundle and copies, while the workers
+// hash and write on the other cores, and the zip is never read back from
+// its staged file for its h1: hash. The memory the zips in flight take is
+// bounded by zipMemory; reading waits for it.
+func (rd *reader) zipInMemory(name string, mem Member, f File) error {
+	if err := rd.memory.Acquire(rd.gctx, f.Size); err != nil {
+		return err
+	}
+	buf := getZipBuf(f.Size)
+	release := func() {
+		putZipBuf(buf)
+		rd.memory.Release(f.Size)
+	}
+	if _, err := io.ReadFull(rd.tr, *buf); err != nil {
+		release()
+		return memberErr(name, fmt.Errorf("%w: %w", ErrCorrupt, err))
+	}
+	mod := rd.modules[mem.Module]
+	rd.g.Go(func() error {
+		defer release()
+		if rd.gctx.Err() != nil {
+			return nil
+		}
+		return rd.checkZipBytes(name, mem, mod, f, *buf)
+	})
+	return nil
+}
+
+// checkZipBytes checks the module zip data, member name, against its
+// manifest entries f and mod, and stages it.
+func (rd *reader) checkZipBytes(name string, mem Member, mod Module, f File, data []byte) error {
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.SHA256 {
+		return memberErr(name, fmt.Errorf("%w: sha256 %x, manifest says %s", ErrHashMismatch, sum, f.SHA256))
+	}
+	// As in member: a staging failure is not the bundle's.
+	w, err := rd.opts.Stage.Create(name)
+	if err != nil {
+		return fmt.Errorf("staging %s: %w", name, err)
+	}
+	_, err = w.Write(data)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("staging %s: %w", name, err)
+	}
+	r := bytes.NewReader(data)
+	if err := onezip.Check(r, f.Size); err != nil {
+		return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
+	}
+	// The module zip rules read only the central directory, from the
+	// staged file.
+	file, err := rd.opts.Stage.LocalPath(name)
+	if err != nil {
+		return memberErr(name, err)
+	}
+	if _, err := modzip.CheckZip(mem.Module, file); err != nil {
+		return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
+	}
+	h, err := hashZip(r, f.Size)
+	if err != nil {
+		return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
+	}
+	if h != mod.ZipHash {
+		return memberErr(name, fmt.Errorf("%w: zip hashes to %s, manifest says %s", ErrHashMismatch, h, mod.ZipHash))
+	}
+	return nil
+}
+
+var zipBufs sync.Pool
+
+// getZipBuf returns a buffer of n bytes, reusing a pooled one if it is
+// large enough.
+func getZipBuf(n int64) *[]byte {
+	if b, _ := zipBufs.Get().(*[]byte); b != nil && int64(cap(*b)) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+func putZipBuf(b *[]byte) { zipBufs.Put(b) }
 
 // stageWriter remembers a write error of the stage, to tell it apart from
 // an error reading the bundle.
@@ -492,8 +603,8 @@ func newDecoder(r io.Reader) (*zstd.Decoder, error) {
 }
 
 // readFrameHeader reads the zstd frame header and checks that it is one of
-// the two Write produces: a streamed frame with content checksum and an
-// 8 MiB window, or, for a bundle that fits in one block, a single-segment
+// the two Write produces: a streamed frame with content checksum and a
+// 32 MiB window (zstdWindow), or, for a bundle that fits in one block, a single-segment
 // frame with content checksum and a minimally encoded content size. The
 // decoder checks the size and the checksum.
 func readFrameHeader(r io.Reader) ([]byte, error) {

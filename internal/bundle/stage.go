@@ -15,7 +15,9 @@ import (
 type Stage interface {
 	// Create returns a writer for the member name, a name that passed
 	// ParseMemberPath. Read calls it at most once per name and closes the
-	// writer before asking for the file back.
+	// writer before asking for the file back; it may call Create and
+	// LocalPath from several goroutines at once (module zips are staged
+	// by the check workers).
 	Create(name string) (io.WriteCloser, error)
 	// LocalPath returns the name of a local file holding the closed member
 	// name, for checks that need a file (module zips).

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# import.sh: modferry import of the bench bundle (bench/k8sproject) against
+# its floor and the manual routine (issue 14, section 1).
+#
+#   modferry import       the bundle into an empty store (signature, SHA-256,
+#                         zip rules, h1:, checksum-database proofs, commit)
+#   base import           the same with modferry built from $BASE (a git ref,
+#                         default main; BASE= to skip)
+#   manual                tar -I zstd -xf + sha256sum -c of the same module
+#                         files (GOMODCACHE/cache/download as tar.zst)
+#   floor                 CPU-seconds of the work no import can skip
+#                         (bench/importfloor: zstd, SHA-256 of every member,
+#                         inflate + SHA-256 of every zip file), divided by
+#                         the CPUs
+#
+# Rounds are interleaved (import, base, manual, floor; again), because the
+# machine is shared; medians, with every run and the load average of each
+# round. Wall seconds and CPU seconds (user+system, children included) are
+# both shown: on a loaded machine the wall time measures the share of the
+# CPUs a command got as much as the command.
+# Env: RUNS (default 5), BASE (default main). Output under bench/_out/import;
+# the bundle and the manual tarballs are made once (network) and reused
+# (bench/bundlesize.sh reads them too).
+set -euo pipefail
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$BENCH")
+OUT=$BENCH/_out/import
+RUNS=${RUNS:-5}
+BASE=${BASE-main}
+PROJ=$BENCH/k8sproject
+mkdir -p "$OUT"
+cd "$OUT"
+
+echo "== building" >&2
+(cd "$ROOT" && go build -o "$OUT/modferry" ./cmd/modferry)
+(cd "$BENCH/importfloor" && go build -o "$OUT/importfloor" .)
+if [[ -n $BASE ]]; then
+	rm -rf "$OUT/base-src"
+	mkdir -p "$OUT/base-src"
+	git -C "$ROOT" archive "$BASE" | tar -x -C "$OUT/base-src"
+	(cd "$OUT/base-src" && go build -o "$OUT/modferry.base" ./cmd/modferry)
+	rm -rf "$OUT/base-src"
+fi
+MF=$OUT/modferry
+[[ -f key ]] || "$MF" keygen -o key --no-passphrase >/dev/null
+
+TMP=$OUT/tmp
+cleanup() { chmod -R u+w "$TMP" 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+cleanup
+mkdir -p "$TMP"
+
+if [[ ! -f b.tar.zst ]]; then
+	echo "== exporting the bench bundle" >&2
+	"$MF" export --sign-key key -o b.tar.zst "$PROJ" >/dev/null
+fi
+if [[ ! -f manual.tar.zst || ! -f manual.tar.gz ]]; then
+	echo "== the manual routine's tree (go mod download all + sha256sum)" >&2
+	d=$TMP/m
+	mkdir -p "$d/proj"
+	cp "$PROJ"/go.mod "$PROJ"/go.sum "$PROJ"/main.go "$d/proj/"
+	(
+		cd "$d/proj"
+		export GOPATH=$d/gopath GOMODCACHE=$d/gopath/pkg/mod GOCACHE=$d/gocache GOFLAGS=-mod=mod
+		go mod download all
+		cd "$GOMODCACHE/cache/download"
+		find . -type f ! -name '*.lock' ! -name '*.partial' ! -name SHA256SUMS -print0 | sort -z | xargs -0 sha256sum > SHA256SUMS
+		tar -I 'zstd -T0' -cf "$OUT/manual.tar.zst" -C "$GOMODCACHE/cache" download
+		tar czf "$OUT/manual.tar.gz" -C "$GOMODCACHE/cache" download # for bench/bundlesize.sh
+	) >/dev/null 2>&1
+	chmod -R u+w "$d"; rm -rf "$d"
+fi
+
+# timed NAME command...: appends "wall cpu" to the arrays NAME_W, NAME_C.
+timed() {
+	local name=$1; shift
+	/usr/bin/time -f '%e %U %S %M' -o "$TMP/t" "$@" >/dev/null
+	read -r w u s m < "$TMP/t"
+	eval "${name}_W+=($w); ${name}_C+=($(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')); ${name}_M+=($m)"
+}
+declare -a IMP_W IMP_C IMP_M BAS_W BAS_C BAS_M MAN_W MAN_C MAN_M FLOOR FLOORCPU LOAD
+for i in $(seq "$RUNS"); do
+	LOAD+=("$(cut -d' ' -f1 /proc/loadavg)")
+	echo "== round $i/$RUNS (load ${LOAD[-1]}): import" >&2
+	rm -rf "$TMP/store"; sync
+	timed IMP "$MF" import --pubkey key.pub --store "$TMP/store" b.tar.zst
+	if [[ -n $BASE ]]; then
+		echo "== round $i/$RUNS: import, $BASE" >&2
+		rm -rf "$TMP/store"; sync
+		timed BAS "$OUT/modferry.base" import --pubkey key.pub --store "$TMP/store" b.tar.zst
+	fi
+	echo "== round $i/$RUNS: manual tar -xf + sha256sum -c" >&2
+	rm -rf "$TMP/store" "$TMP/x"; mkdir -p "$TMP/x"; sync
+	timed MAN bash -c "tar -I zstd -xf '$OUT/manual.tar.zst' -C '$TMP/x' && cd '$TMP/x/download' && sha256sum --quiet -c SHA256SUMS"
+	rm -rf "$TMP/x"
+	echo "== round $i/$RUNS: floor" >&2
+	read -r _ z _ s _ h _ cpus _ fl < <(ROUNDS=1 "$OUT/importfloor" b.tar.zst)
+	FLOOR+=("$fl"); FLOORCPU+=("$(awk -v a="$z" -v b="$s" -v c="$h" 'BEGIN{print a+b+c}')")
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+maxof() { printf '%s\n' "$@" | sort -g | tail -1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+IW=$(median "${IMP_W[@]}") IC=$(median "${IMP_C[@]}") MW=$(median "${MAN_W[@]}") MC=$(median "${MAN_C[@]}")
+F=$(median "${FLOOR[@]}") FC=$(median "${FLOORCPU[@]}")
+NMOD=$(tar --zstd -xOf b.tar.zst MANIFEST.json | grep -c '"modHash"')
+row() { # label NAME: the medians of NAME_W and NAME_C, and the runs of NAME_W
+	local w="$2_W[@]" c="$2_C[@]"
+	printf '%-34s %8.2f %8.2f   %s | %s\n' "$1" "$(median "${!w}")" "$(median "${!c}")" "$(echo "${!w}")" "$(echo "${!c}")"
+}
+
+cat <<EOT
+
+modferry import benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(go version | cut -d' ' -f3)
+bundle: bench/k8sproject, $NMOD module versions, $(stat -c %s b.tar.zst) bytes
+$RUNS interleaved rounds; load average (1 min) at each round: ${LOAD[*]}
+
+                                    wall s    CPU s   runs: wall | CPU
+EOT
+row "modferry import" IMP
+[[ -n $BASE ]] && row "modferry import ($BASE)" BAS
+row "manual (tar -xf + sha256sum -c)" MAN
+printf '%-34s %8.2f %8.2f   %s | %s\n' "floor (CPU s / $(nproc) CPUs)" "$F" "$FC" "${FLOOR[*]}" "${FLOORCPU[*]}"
+cat <<EOT
+
+peak RSS import $(awk -v k="$(maxof "${IMP_M[@]}")" 'BEGIN{printf "%.0f MB", k/1024}')$([[ -n $BASE ]] && awk -v k="$(maxof "${BAS_M[@]}")" -v b="$BASE" 'BEGIN{printf ", %s %.0f MB", b, k/1024}')
+
+                                   median   targets
+import wall / manual wall          $(ratio "$IW" "$MW")     <= 1.0
+import wall / floor                $(ratio "$IW" "$F")     <= 1.5
+import CPU / floor CPU             $(ratio "$IC" "$FC")
+manual wall / floor                $(ratio "$MW" "$F")
+EOT
+if [[ -n $BASE ]]; then
+	BW=$(median "${BAS_W[@]}") BC=$(median "${BAS_C[@]}")
+	echo "import wall / $BASE import wall      $(ratio "$IW" "$BW")"
+	echo "import CPU / $BASE import CPU        $(ratio "$IC" "$BC")"
+fi
