@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +49,6 @@ type serveOptions struct {
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	cleanEvery        time.Duration
-	cpuProfile        string // hidden: for bench/serve.sh's PROFILE=1
 	catalogEvery      time.Duration
 	downloadsFlush    time.Duration
 
@@ -160,8 +158,6 @@ refused with 502 and not stored.`,
 	f.DurationVar(&o.upstreamTTL, "upstream-ttl", fillthrough.DefaultListTTL, "with --upstream: how long upstream @v/list, @latest, not-found and checksum-database latest answers are kept")
 	// A CPU profile of the whole run, written at shutdown: a file for
 	// the operator who asked, never an endpoint.
-	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the server's run to this file at shutdown")
-	f.MarkHidden("cpuprofile")
 	return cmd
 }
 
@@ -175,13 +171,6 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 	trusted, err := parsePrefixes(o.trustedProxies)
 	if err != nil {
 		return err
-	}
-	if o.cpuProfile != "" {
-		stop, err := startCPUProfile(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer stop()
 	}
 	st, tokens, err := openStoreTokens(ctx, o.store)
 	if err != nil {
@@ -314,23 +303,6 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 		serveErr = fmt.Errorf("audit log: %w", err)
 	}
 	return serveErr
-}
-
-// startCPUProfile starts writing a CPU profile to path; stop ends it
-// and closes the file.
-func startCPUProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
 }
 
 // parsePrefixes parses addresses and CIDR prefixes.
