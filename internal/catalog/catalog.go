@@ -2,14 +2,14 @@ package catalog
 
 import (
 	"context"
-	"github.com/modferry/modferry/internal/api"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unique"
 
-	"github.com/modferry/modferry/internal/sbom"
+	"github.com/modferry/modferry/internal/api"
+
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -159,14 +159,12 @@ func (c *Catalog) markReady() {
 func (c *Catalog) Run(ctx context.Context, every time.Duration, onError func(error)) error {
 	retry := min(every, time.Second)
 	defer c.writeInBackground()()
-	warm := sync.OnceFunc(func() { go sbom.PrepareLicenseScan() })
+	// The licence detector (about 100 MB once built, 1-2 s of CPU to
+	// build) is built by the first module page that must scan a zip, not
+	// here: a store whose versions came in bundles reads their licences
+	// from the bundles' SBOMs, and a server nobody browses never needs it.
 	for {
 		err := c.Refresh(ctx)
-		if c.Ready() {
-			// Module pages detect licences in zips the first time they
-			// show them; build the detector now, off the request path.
-			warm()
-		}
 		if err != nil && onError != nil && ctx.Err() == nil {
 			onError(err)
 		}
