@@ -129,9 +129,11 @@ cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/pro
 # load SIZE ROUND NAME CONNS PATHFILE: wrk over the paths in PATHFILE
 # (one picked at random per request); requests/s, p50 and p99.
 load() {
-	local n=$1 r=$2 name=$3 c=$4 paths=$5
+	local n=$1 r=$2 name=$3 c=$4 paths=$5 cpu0 cpu1
+	cpu0=$(cpu "$SERVER")
 	wrk -t2 -c"$c" -d"$DURATION" -s "$BENCH/scale-wrk.lua" "$URL" -- "$paths" > "$W/wrk.out" 2>&1 ||
 		{ cat "$W/wrk.out" >&2; exit 1; }
+	cpu1=$(cpu "$SERVER")
 	local line
 	line=$(grep '^WRK ' "$W/wrk.out") || { cat "$W/wrk.out" >&2; exit 1; }
 	eval "${line#WRK }" # requests= duration_us= p50_us= p99_us= status_errors= socket_errors=
@@ -142,8 +144,13 @@ load() {
 	put "$n" "$r" "$name.rps" "$(awk -v q="$requests" -v d="$duration_us" 'BEGIN {printf "%.0f", q / d * 1e6}')"
 	put "$n" "$r" "$name.p50_ms" "$(awk -v v="$p50_us" 'BEGIN {printf "%.3f", v / 1000}')"
 	put "$n" "$r" "$name.p99_ms" "$(awk -v v="$p99_us" 'BEGIN {printf "%.3f", v / 1000}')"
-	printf '   %-14s %8.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' "$name" "$(awk -v q="$requests" -v d="$duration_us" 'BEGIN {print q / d * 1e6}')" \
-		"$(awk -v v="$p50_us" 'BEGIN {print v / 1000}')" "$(awk -v v="$p99_us" 'BEGIN {print v / 1000}')" >&2
+	# The server's own CPU per request: what the machine's other load
+	# does not change much, unlike the latencies.
+	local cpureq
+	cpureq=$(awk -v a="$cpu0" -v b="$cpu1" -v q="$requests" 'BEGIN {printf "%.1f", (b - a) / q * 1e6}')
+	put "$n" "$r" "$name.cpu_us" "$cpureq"
+	printf '   %-14s %8.0f req/s  p50 %7.3f ms  p99 %7.3f ms  server CPU %6.1f us/req\n' "$name" "$(awk -v q="$requests" -v d="$duration_us" 'BEGIN {print q / d * 1e6}')" \
+		"$(awk -v v="$p50_us" 'BEGIN {print v / 1000}')" "$(awk -v v="$p99_us" 'BEGIN {print v / 1000}')" "$cpureq" >&2
 }
 
 measure() {

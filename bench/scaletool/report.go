@@ -31,16 +31,23 @@ var figures = []figure{
 	{"serve.load_rss_mb", "server RSS, peak under load", "MB", "", 150, false, "costs"},
 	{"list.p99_ms", "@v/list of a 100-version module, p99 (64 conns)", "ms", "flat", 0, false, "requests"},
 	{"list.rps", "@v/list, requests/s (64 conns)", "req/s", "flat", 0, true, "requests"},
+	{"list.cpu_us", "@v/list, server CPU per request", "µs", "flat", 0, false, "requests"},
 	{"latest.p99_ms", "@latest of a 100-version module, p99 (64 conns)", "ms", "flat", 0, false, "requests"},
 	{"latest.rps", "@latest, requests/s (64 conns)", "req/s", "flat", 0, true, "requests"},
+	{"latest.cpu_us", "@latest, server CPU per request", "µs", "flat", 0, false, "requests"},
 	{"info.p99_ms", ".info of random versions, p99 (64 conns)", "ms", "flat", 0, false, "requests"},
 	{"info.rps", ".info, requests/s (64 conns)", "req/s", "flat", 0, true, "requests"},
+	{"info.cpu_us", ".info, server CPU per request", "µs", "flat", 0, false, "requests"},
 	{"search.p99_ms", "API search, p99 (16 clients)", "ms", "flat", 20, false, "requests"},
 	{"search.rps", "API search, requests/s (16 clients)", "req/s", "flat", 0, true, "requests"},
+	{"search.cpu_us", "API search, server CPU per request", "µs", "flat", 0, false, "requests"},
 	{"module.p99_ms", "API module page, p99 (16 clients)", "ms", "flat", 20, false, "requests"},
 	{"module.rps", "API module page, requests/s (16 clients)", "req/s", "flat", 0, true, "requests"},
+	{"module.cpu_us", "API module page, server CPU per request", "µs", "flat", 0, false, "requests"},
 	{"web-home.p99_ms", "web catalog / with a search, p99 (16 clients)", "ms", "flat", 20, false, "requests"},
+	{"web-home.cpu_us", "web /, server CPU per request", "µs", "flat", 0, false, "requests"},
 	{"web-module.p99_ms", "web module page, p99 (16 clients)", "ms", "flat", 20, false, "requests"},
+	{"web-module.cpu_us", "web module page, server CPU per request", "µs", "flat", 0, false, "requests"},
 	{"inventory.s", "inventory, wall time", "s", "linear", 0, false, "costs"},
 	{"inventory.cpu_s", "inventory, CPU time", "CPU-s", "linear", 0, false, "costs"},
 	{"inventory.kb", "inventory, size", "KB", "linear", 0, false, "costs"},
@@ -106,6 +113,8 @@ func num(v float64) string {
 	switch a := math.Abs(v); {
 	case math.IsNaN(v):
 		return "–"
+	case v == 0:
+		return "0"
 	case a >= 10000:
 		return addCommas(strconv.FormatFloat(v, 'f', 0, 64))
 	case a >= 100:

@@ -66,6 +66,11 @@ type Catalog struct {
 	order      []string // module paths, sorted by (lower-cased path, path)
 	text       string   // lower-cased paths in order, each followed by '\n'
 	starts     []int32  // start of each path in text
+	// grams maps each trigram (three bytes) of the lower-cased paths to
+	// the positions in order of the paths holding it, ascending: a
+	// substring search of three bytes or more reads only the candidates
+	// of its rarest trigram, not the whole text.
+	grams map[uint32][]int32
 }
 
 type handle = unique.Handle[string]
