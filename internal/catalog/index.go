@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/mod/semver"
 )
@@ -27,6 +28,15 @@ type modEntry struct {
 	deprecated string // the // Deprecated: message of the latest go.mod
 	isDepr     bool
 	retract    []retraction // from the latest go.mod
+	// requires caches the requirements a module page showed last (the
+	// one thing in an entry that changes: it is set once read).
+	requires atomic.Pointer[requiresOf]
+}
+
+// requiresOf is the require directives of one version's go.mod.
+type requiresOf struct {
+	version string
+	reqs    []Requirement
 }
 
 // retraction is one retract directive: versions low..high (low == high
