@@ -27,6 +27,8 @@ var figures = []figure{
 	{"serve.first200_ms", "start-up to the first GOPROXY 200", "ms", "linear", 1000, false, "costs"},
 	{"serve.ready_ms", "start-up to a complete catalog index", "ms", "linear", 3000, false, "costs"},
 	{"serve.ready_cpu_s", "server CPU until the index is complete", "CPU-s", "linear", 0, false, "costs"},
+	{"serve.settled_ms", "start-up to the end of background work (page details)", "ms", "linear", 0, false, "costs"},
+	{"serve.settled_cpu_s", "server CPU until then", "CPU-s", "linear", 0, false, "costs"},
 	{"serve.idle_rss_mb", "server RSS, idle (index built)", "MB", "", 150, false, "costs"},
 	{"serve.load_rss_mb", "server RSS, peak under load", "MB", "", 150, false, "costs"},
 	{"list.p99_ms", "@v/list of a 100-version module, p99 (64 conns)", "ms", "flat", 0, false, "requests"},
