@@ -43,6 +43,8 @@ PORT=${PORT:-38471}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/modferry/scale
 BIG=github.com/!synth0/!big # github.com/Synth0/Big, escaped
 mkdir -p "$OUT" "$CACHE"
+exec 9> "$OUT/lock"
+flock -n 9 || { echo "scale.sh: another run is using $OUT" >&2; exit 1; }
 
 echo "== building modferry, synthcache and scaletool" >&2
 (cd "$ROOT" && go build -o "$OUT/modferry" ./cmd/modferry && go build -o "$OUT/scaletool" ./bench/scaletool)
