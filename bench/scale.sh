@@ -133,16 +133,19 @@ cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/pro
 load() {
 	local n=$1 r=$2 name=$3 c=$4 paths=$5 cpu0 cpu1
 	cpu0=$(cpu "$SERVER")
-	wrk -t2 -c"$c" -d"$DURATION" -s "$BENCH/scale-wrk.lua" "$URL" -- "$paths" > "$W/wrk.out" 2>&1 ||
+	wrk -t2 -c"$c" -d"$DURATION" --timeout 10s -s "$BENCH/scale-wrk.lua" "$URL" -- "$paths" > "$W/wrk.out" 2>&1 ||
 		{ cat "$W/wrk.out" >&2; exit 1; }
 	cpu1=$(cpu "$SERVER")
 	local line
 	line=$(grep '^WRK ' "$W/wrk.out") || { cat "$W/wrk.out" >&2; exit 1; }
 	eval "${line#WRK }" # requests= duration_us= p50_us= p99_us= status_errors= socket_errors=
-	if ((status_errors + socket_errors > 0)); then
-		echo "$name: $status_errors non-2xx answers, $socket_errors socket errors" >&2
+	if ((status_errors > 0)); then
+		echo "$name: $status_errors non-2xx answers" >&2
 		exit 1
 	fi
+	# Timeouts (10 s) on a machine that others load are counted, not fatal.
+	((socket_errors == 0)) || echo "   $name: $socket_errors socket errors (timeouts)" >&2
+	put "$n" "$r" "$name.socket_errors" "$socket_errors"
 	put "$n" "$r" "$name.rps" "$(awk -v q="$requests" -v d="$duration_us" 'BEGIN {printf "%.0f", q / d * 1e6}')"
 	put "$n" "$r" "$name.p50_ms" "$(awk -v v="$p50_us" 'BEGIN {printf "%.3f", v / 1000}')"
 	put "$n" "$r" "$name.p99_ms" "$(awk -v v="$p99_us" 'BEGIN {printf "%.3f", v / 1000}')"
