@@ -219,6 +219,10 @@ func report(args []string) error {
 	b.WriteString("the server's CPU per request is the steadier figure of what a request costs.\n\n")
 	b.Write(env)
 	b.WriteString("\n")
+	notes := strings.TrimSuffix(mdPath, ".md") + "-notes.md"
+	if _, err := os.Stat(notes); err == nil {
+		fmt.Fprintf(&b, "What changed for these figures, and why the misses miss: [%s](%s).\n\n", notes[strings.LastIndexByte(notes, '/')+1:], notes[strings.LastIndexByte(notes, '/')+1:])
+	}
 	fmt.Fprintf(&b, "![per-request figures against store size](%s-requests.svg)\n\n", svgBase)
 	fmt.Fprintf(&b, "![costs against store size](%s-costs.svg)\n\n", svgBase)
 	b.WriteString("## Summary\n\n| figure |")
