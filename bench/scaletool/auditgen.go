@@ -56,7 +56,7 @@ func auditgen(args []string) error {
 	dir := args[0]
 	n, err := strconv.Atoi(args[1])
 	if err != nil || n < 1 {
-		return fmt.Errorf("N: want a positive number")
+		return fmt.Errorf("the entry count: want a positive number")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err

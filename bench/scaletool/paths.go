@@ -38,7 +38,7 @@ func paths(args []string) error {
 	kind := args[0]
 	mods, err := strconv.Atoi(args[1])
 	if err != nil || mods < 1 {
-		return fmt.Errorf("MODS: want a positive number")
+		return fmt.Errorf("the module count: want a positive number")
 	}
 	r := rand.New(rand.NewPCG(uint64(mods), 11))
 	for i := range 4000 {

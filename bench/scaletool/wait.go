@@ -24,7 +24,7 @@ func wait(args []string) error {
 	}
 	t0, err := strconv.ParseInt(fs.Arg(0), 10, 64)
 	if err != nil {
-		return fmt.Errorf("T0: %v", err)
+		return fmt.Errorf("the start time (Unix ns): %v", err)
 	}
 	start := time.Unix(0, t0)
 	client := &http.Client{Timeout: 5 * time.Second}
