@@ -260,8 +260,7 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 		ln.Close()
 		return fmt.Errorf("audit log: %w", err)
 	}
-	srv.Housekeep(ctx)
-	go srv.RunHousekeeping(ctx, o.cleanEvery)
+	srv.StartHousekeeping(ctx, o.cleanEvery)
 	// The catalog builds in the background: GOPROXY requests are served
 	// at once, and the metadata API and the web catalog answer Partial
 	// until the first pass is done.

@@ -66,6 +66,11 @@ type Catalog struct {
 	order      []string // module paths, sorted by (lower-cased path, path)
 	text       string   // lower-cased paths in order, each followed by '\n'
 	starts     []int32  // start of each path in text
+	// grams maps each trigram (three bytes) of the lower-cased paths to
+	// the positions in order of the paths holding it, ascending: a
+	// substring search of three bytes or more reads only the candidates
+	// of its rarest trigram, not the whole text.
+	grams map[uint32][]int32
 }
 
 type handle = unique.Handle[string]
@@ -159,10 +164,10 @@ func (c *Catalog) markReady() {
 func (c *Catalog) Run(ctx context.Context, every time.Duration, onError func(error)) error {
 	retry := min(every, time.Second)
 	defer c.writeInBackground()()
-	// The licence detector (about 100 MB once built, 1-2 s of CPU to
-	// build) is built by the first module page that must scan a zip, not
-	// here: a store whose versions came in bundles reads their licences
-	// from the bundles' SBOMs, and a server nobody browses never needs it.
+	// The licence detector (1-2 s of CPU to build) is built by the first
+	// module page that must scan a zip, not here: a store whose versions
+	// came in bundles reads their licences from the bundles' SBOMs, and
+	// a server nobody browses never needs it.
 	for {
 		err := c.Refresh(ctx)
 		if err != nil && onError != nil && ctx.Err() == nil {

@@ -22,7 +22,8 @@
 //     requirements, and the .zip's size (one stat on a disk store): that
 //     is what the index needs for search, statistics and dependents. The
 //     .info (the version's time) and the .ziphash (the zip's h1: hash) are
-//     read when a module page first asks for them, and kept.
+//     read after the first full pass, in the background (or when a module
+//     page asks for them first), and kept.
 //   - The go.mod of the latest version (as the go command picks it,
 //     ignoring retractions: the highest release, else the highest
 //     pre-release, else the highest pseudo-version; a +incompatible
@@ -100,7 +101,11 @@
 // it is over, a small part of the pass), statistics count the bytes and
 // dependents the go.mod files read so far. A module page is exact even
 // then, because Module reads the module's own files when the index does
-// not have them yet. [Catalog.WaitReady] waits for the first pass.
+// not have them yet. [Catalog.WaitReady] waits for the first pass. Once
+// Ready, the same Refresh goes on to read the details only module pages
+// show (times and zip hashes: two small files per version), so that on a
+// big store, where most page views are a module's first, a view reads no
+// more than its directory listing and the latest go.mod.
 //
 // # Memory
 //
@@ -109,7 +114,10 @@
 // as 32-byte arrays, and the requirements of its go.mod as pairs of
 // interned strings; the reverse index holds, per required module, one
 // 24-byte edge per requiring version. Search runs over one lower-cased
-// text of all module paths in sorted order. At 100,000 versions (10,000
+// text of all module paths in sorted order, with a trigram index of it
+// (about 4 bytes per trigram of each path) so that a substring of three
+// bytes or more costs what its rarest trigram's candidates cost, not a scan
+// of every path; shorter substrings scan. At 100,000 versions (10,000
 // modules, three requirements per go.mod) the index holds about 50 MB of
 // heap (BenchmarkBuild).
 package catalog

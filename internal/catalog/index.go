@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/mod/semver"
 )
@@ -27,6 +28,15 @@ type modEntry struct {
 	deprecated string // the // Deprecated: message of the latest go.mod
 	isDepr     bool
 	retract    []retraction // from the latest go.mod
+	// requires caches the requirements a module page showed last (the
+	// one thing in an entry that changes: it is set once read).
+	requires atomic.Pointer[requiresOf]
+}
+
+// requiresOf is the require directives of one version's go.mod.
+type requiresOf struct {
+	version string
+	reqs    []Requirement
 }
 
 // retraction is one retract directive: versions low..high (low == high
@@ -244,5 +254,27 @@ func (c *Catalog) rebuildOrder() {
 		b.WriteByte('\n')
 	}
 	c.order, c.text, c.starts = paths, b.String(), starts
+	c.grams = buildGrams(order)
 	c.orderDirty = false
+}
+
+// trigram returns the trigram of s at i as a map key.
+func trigram(s string, i int) uint32 {
+	return uint32(s[i])<<16 | uint32(s[i+1])<<8 | uint32(s[i+2])
+}
+
+// buildGrams indexes the trigrams of the lower-cased paths in order.
+func buildGrams(order []*modEntry) map[uint32][]int32 {
+	grams := map[uint32][]int32{}
+	for i, m := range order {
+		for j := 0; j+3 <= len(m.lower); j++ {
+			g := trigram(m.lower, j)
+			list := grams[g]
+			if len(list) > 0 && list[len(list)-1] == int32(i) {
+				continue // already listed: the trigram repeats in this path
+			}
+			grams[g] = append(list, int32(i))
+		}
+	}
+	return grams
 }

@@ -126,8 +126,15 @@ func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (
 		return nil, &NotFoundError{Path: path, Version: opts.Version}
 	}
 	c.fillLicenses(ctx, path, out.Versions)
-	if out.Requires, err = c.requires(ctx, module.Version{Path: path, Version: out.RequiresOf}); err != nil {
-		return nil, err
+	if rc := m.requires.Load(); rc != nil && rc.version == out.RequiresOf {
+		out.Requires = slices.Clone(rc.reqs)
+	} else {
+		if out.Requires, err = c.requires(ctx, module.Version{Path: path, Version: out.RequiresOf}); err != nil {
+			return nil, err
+		}
+		// A version's go.mod never changes, and m is replaced when the
+		// module's files do: keep the last answer for the next view.
+		m.requires.Store(&requiresOf{out.RequiresOf, slices.Clone(out.Requires)})
 	}
 	max := opts.MaxDependents
 	if max == 0 {

@@ -507,7 +507,80 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	c.lastRun = start
 	c.mu.Unlock()
 	c.markReady()
+	if err := c.fillDetails(ctx); err != nil {
+		firstErr = cmp.Or(firstErr, err)
+	}
 	return firstErr
+}
+
+// fillDetails reads what only module pages show (the .info times and the
+// .ziphash hashes) for every module whose entry lacks it, so that the first
+// view of a module page does not read two files per version: on a big
+// store, most views are first views. It runs after the catalog is Ready
+// (search, statistics and dependents do not wait for it) and reads each
+// module's versions as the index lists them, without listing the
+// directory again; a module that changed meanwhile is left to its next
+// check.
+func (c *Catalog) fillDetails(ctx context.Context) error {
+	c.mu.RLock()
+	var todo []*modEntry
+	for _, m := range c.mods {
+		if !m.full {
+			todo = append(todo, m)
+		}
+	}
+	c.mu.RUnlock()
+	jobs := make(chan *modEntry)
+	var (
+		errMu    sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range max(2, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for m := range jobs {
+				if err := c.fillModule(ctx, m); err != nil {
+					errMu.Lock()
+					firstErr = cmp.Or(firstErr, fmt.Errorf("%s: %w", m.path, err))
+					errMu.Unlock()
+				}
+			}
+		})
+	}
+	for _, m := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- m
+	}
+	close(jobs)
+	wg.Wait()
+	return cmp.Or(firstErr, ctx.Err())
+}
+
+// fillModule reads the details of m's versions if the index still holds m.
+func (c *Catalog) fillModule(ctx context.Context, m *modEntry) error {
+	mu := c.stripe(m.path)
+	mu.Lock()
+	defer mu.Unlock()
+	c.mu.RLock()
+	cur := c.mods[m.path]
+	c.mu.RUnlock()
+	if cur != m || !m.detailed {
+		return nil // replaced meanwhile, or a skeleton: the next check reads it
+	}
+	vfs := make([]verFiles, len(m.vers))
+	for i := range m.vers {
+		vfs[i] = verFiles{m.vers[i].version.Value(), m.vers[i].files}
+	}
+	n, err := c.load(ctx, m.path, m.fp, vfs, m, true)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.replace(m.path, c.mods[m.path], n)
+	c.mu.Unlock()
+	return nil
 }
 
 // skeleton is the entry of a module whose files were not read yet: its

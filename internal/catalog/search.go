@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,6 +142,8 @@ func (c *Catalog) Search(ctx context.Context, q Query) (*SearchResult, error) {
 		for i := lo; i < hi && len(hits) <= limit; i++ {
 			hits = append(hits, i)
 		}
+	} else if len(sub) >= 3 {
+		hits = c.searchGrams(sub, lo, hi, limit+1)
 	} else if lo < hi {
 		end := len(c.text)
 		if hi < n {
@@ -172,6 +175,38 @@ func (c *Catalog) Search(ctx context.Context, q Query) (*SearchResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// searchGrams returns the positions in [lo, hi) of the first max paths
+// (in order) whose lower-cased text holds sub, of three bytes or more: it
+// checks only the paths that hold sub's rarest trigram, so that its cost
+// follows the matches, not the size of the store. c.mu must be held.
+func (c *Catalog) searchGrams(sub string, lo, hi, max int) []int {
+	var cand []int32
+	for j := 0; j+3 <= len(sub); j++ {
+		list, ok := c.grams[trigram(sub, j)]
+		if !ok {
+			return nil // no path holds this trigram
+		}
+		if cand == nil || len(list) < len(cand) {
+			cand = list
+		}
+	}
+	var hits []int
+	at, _ := slices.BinarySearch(cand, int32(lo))
+	for _, i := range cand[at:] {
+		if int(i) >= hi || len(hits) >= max {
+			break
+		}
+		end := len(c.text)
+		if int(i)+1 < len(c.starts) {
+			end = int(c.starts[i+1])
+		}
+		if strings.Contains(c.text[c.starts[i]:end-1], sub) {
+			hits = append(hits, int(i))
+		}
+	}
+	return hits
 }
 
 func summarize(m *modEntry) Summary {

@@ -3,7 +3,9 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strings"
@@ -67,7 +69,7 @@ func TestSearchPaging(t *testing.T) {
 	if err != nil || all.Next != "" || len(all.Modules) != len(searchPaths) {
 		t.Fatalf("all: %+v %v", all, err)
 	}
-	for _, q := range []Query{{}, {Q: "o"}, {Prefix: "g"}} {
+	for _, q := range []Query{{}, {Q: "o"}, {Prefix: "g"}, {Q: "com/"}, {Q: "LOG", Prefix: "github.com/"}, {Q: "olan"}} {
 		want := matching(t, c, q)
 		for limit := 1; limit <= len(searchPaths)+1; limit++ {
 			q.Limit, q.Cursor = limit, ""
@@ -192,4 +194,55 @@ func FuzzSearch(f *testing.F) {
 			t.Fatalf("Module(%q): %v", q, err)
 		}
 	})
+}
+
+// TestSearchSubstrings checks searches of three bytes or more (answered
+// from the trigram index) against the slow way, over many paths that
+// share most of their trigrams, with prefixes and paging.
+func TestSearchSubstrings(t *testing.T) {
+	ctx := context.Background()
+	st := newDisk(t)
+	var all []string
+	for i := range 120 {
+		p := fmt.Sprintf("github.com/Synth%d/Mod%03d", i%7, i)
+		if i%3 == 0 {
+			p = fmt.Sprintf("example.com/lib%d/aaa%daaa", i%5, i)
+		}
+		all = append(all, p)
+		add(t, st, p+"@v1.0.0", "", true, t0)
+	}
+	c := built(t, st)
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 300 {
+		p := strings.ToLower(all[r.IntN(len(all))])
+		i := r.IntN(len(p) - 3)
+		q := Query{Q: p[i : i+3+r.IntN(min(6, len(p)-i-3)+1)], Limit: 1 + r.IntN(8)}
+		switch r.IntN(4) {
+		case 0:
+			q.Q = strings.ToUpper(q.Q)
+		case 1:
+			q.Prefix = p[:r.IntN(12)]
+		case 2:
+			q.Q += "x" // mostly no match
+		}
+		want := matching(t, c, q)
+		var got []string
+		for pages := 0; ; pages++ {
+			if pages > len(all) {
+				t.Fatalf("%+v: too many pages", q)
+			}
+			res, err := c.Search(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, paths(res)...)
+			if res.Next == "" {
+				break
+			}
+			q.Cursor = res.Next
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%+v: got %q, want %q", q, got, want)
+		}
+	}
 }

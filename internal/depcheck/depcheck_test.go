@@ -46,8 +46,8 @@ var layers = [][]string{
 	{"internal/web"},
 	// 8: the server.
 	{"internal/server"},
-	// 9: the command.
-	{"cmd/modferry"},
+	// 9: the command, and the scale benchmark's helper (bench/scale.sh).
+	{"cmd/modferry", "bench/scaletool"},
 }
 
 // protocol lists the packages that define protocols and formats; they must

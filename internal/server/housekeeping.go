@@ -73,6 +73,32 @@ func minTime(a, b time.Time) time.Time {
 // start-up and then periodically.
 func (s *Server) Housekeep(ctx context.Context) error {
 	cutoff := s.live.oldest()
+	err := s.recoverPublishes(ctx)
+	if cerr := s.cleanLeftovers(cutoff); cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
+// StartHousekeeping is what serve runs at start-up: it recovers
+// interrupted publishes before it returns (that reads only the records
+// of publishes in progress), then, in the background, cleans crash
+// leftovers and runs Housekeep every interval until ctx is done. Finding
+// the store's temporary files is a walk of the whole store (they sit
+// beside their targets), seconds on a store of 100,000 module versions;
+// the server must not wait for it to serve.
+func (s *Server) StartHousekeeping(ctx context.Context, every time.Duration) {
+	cutoff := s.live.oldest()
+	s.recoverPublishes(ctx)
+	go func() {
+		s.cleanLeftovers(cutoff)
+		s.RunHousekeeping(ctx, every)
+	}()
+}
+
+// recoverPublishes finishes or rolls back the publishes a crash
+// interrupted (publish.Recover).
+func (s *Server) recoverPublishes(ctx context.Context) error {
 	rolled, err := publish.Recover(ctx, s.repo)
 	for _, v := range rolled {
 		s.proxy.Forget(v)
@@ -81,6 +107,13 @@ func (s *Server) Housekeep(ctx context.Context) error {
 	if err != nil {
 		s.log.Error("recovering interrupted publishes", "err", err)
 	}
+	return err
+}
+
+// cleanLeftovers removes what crashed operations left behind, older than
+// cutoff (see Housekeep).
+func (s *Server) cleanLeftovers(cutoff time.Time) error {
+	var err error
 	var files int
 	var freed int64
 	clean := func(dir, pattern string) {

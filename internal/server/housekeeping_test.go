@@ -88,3 +88,43 @@ func TestHousekeep(t *testing.T) {
 		t.Fatalf("the upload in progress during Housekeep: %d", code)
 	}
 }
+
+// TestStartHousekeeping: serve's start-up recovers an interrupted publish
+// before it returns, and cleans the store's temporary files (a walk of the
+// whole store) in the background.
+func TestStartHousekeeping(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f, _, _ := bundleFixture(t, Config{}, 2, 1000)
+	old := time.Now().Add(-time.Hour)
+	tmp := filepath.Join(f.root, "download/corp.example/a/@v/"+store.TempPrefix+"1")
+	os.MkdirAll(filepath.Dir(tmp), 0o755)
+	if err := os.WriteFile(tmp, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(tmp, old, old)
+
+	dead := exec.Command("true")
+	dead.Run()
+	v := module.Version{Path: "corp.example/int", Version: "v1.0.0"}
+	intent, _ := modfiles.PendingName(v)
+	host, _ := os.Hostname()
+	f.st.Put(ctx, intent, bytes.NewReader([]byte(fmt.Sprintf(`{"host":%q,"pid":%d,"started":"2026-01-01T00:00:00Z"}`, host, dead.Process.Pid))))
+	mod, _ := modfiles.Name(v, modfiles.Mod)
+	f.st.Put(ctx, mod, bytes.NewReader([]byte("x")))
+
+	f.srv.StartHousekeeping(ctx, time.Hour)
+	if ok, _ := store.Exists(ctx, f.st, mod); ok {
+		t.Error("StartHousekeeping returned before rolling back the interrupted publish")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(tmp); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the store's temporary file survived the background cleaning")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

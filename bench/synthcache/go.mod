@@ -1,0 +1,3 @@
+module modferry.bench/synthcache
+
+go 1.26.0
