@@ -63,6 +63,14 @@ type licenses struct {
 	sbom map[string]map[versionKey]handle
 	// writing serializes the read-merge-write of one module's cache.
 	writing [16]sync.Mutex
+	// detecting serializes the zip scans of one module, so that pages
+	// viewed at once share one detection instead of each reading every
+	// zip.
+	detecting [16]sync.Mutex
+	// writeSlots bounds the cache writes under way in the background; a
+	// write that finds none free is skipped (it only costs a detection
+	// after a restart).
+	writeSlots chan struct{}
 	// async says Run runs: caches are written in the background, counted
 	// by pending, which Run waits for before it returns. (Under mu.)
 	async   bool
@@ -175,7 +183,15 @@ func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version)
 			return
 		}
 	}
-	// The zips.
+	// The zips, one page's detection per module at a time: a page that
+	// waited finds what the one before it found.
+	dmu := &l.detecting[maphash.String(l.seed, path)%uint64(len(l.detecting))]
+	dmu.Lock()
+	defer dmu.Unlock()
+	resolve()
+	if len(missing) == 0 {
+		return
+	}
 	found := make([]*licenseEntry, len(missing))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, runtime.GOMAXPROCS(0)))
@@ -204,21 +220,35 @@ func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version)
 		// While Run runs, off the request path: the page has what it
 		// needs, and a lost write only costs a new detection.
 		l.mu.Lock()
-		async := l.async
+		async, slot := l.async, false
 		if async {
-			l.pending.Add(1)
+			if l.writeSlots == nil {
+				l.writeSlots = make(chan struct{}, maxBackgroundWrites)
+			}
+			select {
+			case l.writeSlots <- struct{}{}:
+				slot = true
+				l.pending.Add(1)
+			default: // enough writes under way
+			}
 		}
 		l.mu.Unlock()
 		if !async {
 			c.writeLicenseCache(ctx, path, add)
 			return
 		}
+		if !slot {
+			return
+		}
 		go func() {
-			defer l.pending.Done()
+			defer func() { <-l.writeSlots; l.pending.Done() }()
 			c.writeLicenseCache(context.WithoutCancel(ctx), path, add)
 		}()
 	}
 }
+
+// maxBackgroundWrites bounds the licence-cache writes under way at once.
+const maxBackgroundWrites = 4
 
 // writeInBackground makes fillLicenses write caches in the background
 // until the function it returns is called, which waits for the writes

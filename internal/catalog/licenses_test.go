@@ -3,8 +3,10 @@ package catalog
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,5 +180,53 @@ func TestLicensesWrittenWhileRunning(t *testing.T) {
 	name, _ := licenseCacheName("example.com/lib")
 	if data, err := store.ReadAll(t.Context(), st, name); err != nil || !strings.Contains(string(data), `"MIT"`) {
 		t.Errorf("licence cache after Run returned: %s %v", data, err)
+	}
+}
+
+// zipCounter counts the opens of .zip files of a store.
+type zipCounter struct {
+	store.Store
+	mu    sync.Mutex
+	opens int
+}
+
+func (z *zipCounter) Open(ctx context.Context, name string) (store.File, error) {
+	if strings.HasSuffix(name, ".zip") {
+		z.mu.Lock()
+		z.opens++
+		z.mu.Unlock()
+	}
+	return z.Store.Open(ctx, name)
+}
+
+// TestLicensesDetectedOnce: pages of one module viewed at once share one
+// detection; no page reads a zip another has read already.
+func TestLicensesDetectedOnce(t *testing.T) {
+	st := &zipCounter{Store: store.NewMem()}
+	const versions = 6
+	for i := range versions {
+		addZip(t, st.Store, fmt.Sprintf("example.com/lib@v1.%d.0", i), map[string][]byte{"LICENSE": []byte(mitText)})
+	}
+	c := New(st)
+	c.ReadOnly = true // no cache writes: every miss would read the zip again
+	if err := c.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	st.opens = 0 // the index's own looks at the zips
+	st.mu.Unlock()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for v, ids := range licencesOf(t, c, "example.com/lib") {
+				if !slices.Equal(ids, []string{"MIT"}) {
+					t.Errorf("%s: licences %q, want MIT", v, ids)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if st.opens != versions {
+		t.Errorf("8 concurrent views opened %d zips, want %d (each once)", st.opens, versions)
 	}
 }
