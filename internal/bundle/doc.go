@@ -41,8 +41,14 @@
 // ends with the two zero blocks of the tar end marker and nothing after it.
 // The zstd frame carries a content checksum and has the window [Write] uses.
 // With those rules the uncompressed stream is a function of the manifest,
-// the signature and the member contents, so any change to any byte of a
-// bundle is rejected, not only changes to the parts the hashes cover.
+// the signature, the member contents and the order of the members, so any
+// change to any byte of a bundle is rejected, not only changes to the
+// parts the hashes cover, with one exception: [Read] does not check the
+// order of the members after the manifest and its signature. Reordering
+// them changes no content that is checked or imported (every member is
+// still matched by name and SHA-256 against the signed manifest, and the
+// set of members is fixed), but it does change the bundle file's SHA-256,
+// which names the bundle in the import history.
 //
 // # Checks on reading
 //
