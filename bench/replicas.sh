@@ -353,7 +353,7 @@ run_once() {
 	CLIENT_PIDS=()
 	run_clients "$dir"
 	for k in "${KINDS[@]}"; do
-		wrk -t1 -c"${conns[$k]}" -d"$DURATION" --latency -s "$BENCH/wrk-paths.lua" "$URL" -- "$LOGS/paths.$k" \
+		wrk -t1 -c"${conns[$k]}" -d"$DURATION" --timeout 30s --latency -s "$BENCH/wrk-paths.lua" "$URL" -- "$LOGS/paths.$k" \
 			>"$LOGS/wrk-$cfg-$round-$k.txt" &
 		WRK_PIDS+=("$!")
 	done
@@ -451,7 +451,7 @@ report() {
 	echo
 	echo "wrk: $CONNS connections for $DURATION (info $((CONNS / 3)), mod $((CONNS / 3)), zip $((CONNS - 2 * (CONNS / 3))); a random file of the"
 	echo "kind per request, among $(wc -l <"$LOGS/paths.info") .info, $(wc -l <"$LOGS/paths.mod") .mod, $(wc -l <"$LOGS/paths.zip") .zip), beside $CLIENTS go clients; medians of $ROUNDS rounds;"
-	echo "errors = wrk's non-2xx answers + socket errors, summed over the rounds; MB = 10^6 bytes"
+	echo "errors = wrk's non-2xx answers + socket errors (timeout 30 s), summed over the rounds; MB = 10^6 bytes"
 	echo
 	printf '%-8s %-5s %9s %9s %9s %9s %7s\n' config kind "req/s" "MB/s" "p50 ms" "p99 ms" errors
 	for cfg in $CONFIGS; do
