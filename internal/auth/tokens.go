@@ -245,6 +245,16 @@ func (t *Tokens) Count() int {
 	return len(t.snap.Load().list)
 }
 
+// None reports whether there are no tokens at all: the tokens document was
+// read and lists none (a server without tokens is open for reading). A
+// document that cannot be read now is not "none": its tokens are unknown,
+// and like Authenticate the answer fails closed.
+func (t *Tokens) None() bool {
+	t.maybeReload(t.now())
+	s := t.snap.Load()
+	return s.err == nil && len(s.list) == 0
+}
+
 // Authenticate returns the token whose secret this is. It fails with
 // ErrUnknownToken if there is none, and with ErrExpired, together with the
 // token's Info, if it has expired. Any other error means the tokens file

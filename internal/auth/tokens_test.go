@@ -288,6 +288,10 @@ func TestCorruptFileFailsClosed(t *testing.T) {
 	if err == nil || errors.Is(err, ErrUnknownToken) {
 		t.Fatalf("Authenticate with a corrupt file: %v", err)
 	}
+	// The tokens are unknown, not absent: a server must not open up.
+	if tk.None() {
+		t.Error("None() with a corrupt file: a server would serve without tokens")
+	}
 	if _, err := Open(dir); err == nil {
 		t.Error("Open of a corrupt file succeeded")
 	}

@@ -87,7 +87,7 @@ func (g *gate) noTokens(now time.Time) bool {
 	if n < g.noTokensUntil.Load() {
 		return g.noTokensCached.Load()
 	}
-	none := g.tokens.Count() == 0
+	none := g.tokens.None() // false while the tokens cannot be read: fail closed
 	g.noTokensCached.Store(none)
 	g.noTokensUntil.Store(n + int64(openCheckEvery))
 	return none

@@ -175,6 +175,28 @@ func TestTokens(t *testing.T) {
 	wantCode(t, f.do(req{path: "/corp.example/a/@v/list", token: read}), 401, "revoked token")
 }
 
+// TestUnreadableTokensFailClosed: a tokens file that cannot be read (here
+// corrupt) leaves the tokens unknown, not absent: the server must not fall
+// back to "no tokens, open for reading".
+func TestUnreadableTokensFailClosed(t *testing.T) {
+	f := newFixture(t, Config{})
+	read := f.add(t, "reader", auth.ScopeRead)
+	wantCode(t, f.do(req{path: "/corp.example/a/@v/list", token: read}), 200, "read with the token")
+	if err := os.WriteFile(filepath.Join(f.root, "tokens", auth.TokensFile), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Both the tokens' own look (once a second) and the server's cached
+	// "no tokens" answer (openCheckEvery) must have expired.
+	time.Sleep(time.Second + openCheckEvery + 100*time.Millisecond)
+	w := f.do(req{path: "/corp.example/a/@v/list"})
+	if w.Code == 200 {
+		t.Fatalf("read without a token while the tokens file is unreadable: 200, want a refusal\n%s", w.Body)
+	}
+	if w := f.do(req{path: "/corp.example/a/@v/list", token: read}); w.Code == 200 {
+		t.Fatalf("read with a token while the tokens file is unreadable: 200, want a refusal")
+	}
+}
+
 func TestAnonymousRead(t *testing.T) {
 	f := newFixture(t, Config{AllowAnonymousRead: true})
 	f.add(t, "w", auth.ScopeWrite)
