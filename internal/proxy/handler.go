@@ -38,6 +38,7 @@ type Options struct {
 type Handler struct {
 	repo    *modules.Repo
 	cache   *sizecache.Cache[*smallFile]
+	lists   *sizecache.Cache[*versionList] // nil unless the store is local
 	recheck time.Duration
 	log     *slog.Logger
 }
@@ -56,6 +57,9 @@ func New(repo *modules.Repo, opts Options) *Handler {
 		h.cache = sizecache.New[*smallFile](8 << 20)
 	case opts.CacheBytes > 0:
 		h.cache = sizecache.New[*smallFile](opts.CacheBytes)
+	}
+	if _, ok := repo.Store.(store.Local); ok && h.cache != nil {
+		h.lists = sizecache.New[*versionList](max(h.cache.Limit()/8, 64<<10))
 	}
 	return h
 }
@@ -110,12 +114,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case modfiles.OpList:
 		h.serveList(ctx, w, r, req.Path)
 	case modfiles.OpLatest:
-		v, err := h.repo.Latest(ctx, req.Path)
+		l, err := h.versions(ctx, req.Path)
+		if err == nil && l.latest == "" {
+			err = &fs.PathError{Op: "latest", Path: req.Path, Err: fs.ErrNotExist}
+		}
 		if err != nil {
 			h.fail(w, req, err)
 			return
 		}
-		req.Version.Version = v
+		req.Version.Version = l.latest
 		h.serveFile(ctx, w, r, req, "", modfiles.Info, hdrShort)
 	case modfiles.OpInfo:
 		h.serveFile(ctx, w, r, req, r.URL.Path, modfiles.Info, hdrImmutable)
@@ -127,20 +134,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serveList(ctx context.Context, w http.ResponseWriter, r *http.Request, path string) {
-	vs, err := h.repo.List(ctx, path)
+	l, err := h.versions(ctx, path)
 	if err != nil {
 		h.fail(w, modfiles.Request{Op: modfiles.OpList, Version: module.Version{Path: path}}, err)
 		return
 	}
-	if len(vs) == 0 {
+	if l.latest == "" {
 		// Distinguish "module unknown" (404) from "only pseudo-versions"
 		// (200, empty), as proxies upstream do.
-		if all, err := h.repo.Versions(ctx, path); err != nil || len(all) == 0 {
-			http.Error(w, fmt.Sprintf("not found: module %s is not in this store", path), http.StatusNotFound)
-			return
-		}
+		http.Error(w, fmt.Sprintf("not found: module %s is not in this store", path), http.StatusNotFound)
+		return
 	}
-	body := modfiles.ListFile(vs)
+	body := l.list
 	hd := w.Header()
 	hd["Content-Type"] = hdrText
 	hd["Cache-Control"] = hdrShort

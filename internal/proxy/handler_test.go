@@ -3,10 +3,12 @@ package proxy_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,5 +241,96 @@ func BenchmarkServeInfo(b *testing.B) {
 		if w.Code != 200 {
 			b.Fatal(w.Code)
 		}
+	}
+}
+
+// countingDisk is a disk store that counts directory listings.
+type countingDisk struct {
+	*store.Disk
+	lists atomic.Int64
+}
+
+func (c *countingDisk) List(ctx context.Context, dir string) ([]string, error) {
+	c.lists.Add(1)
+	return c.Disk.List(ctx, dir)
+}
+
+// TestListCache: @v/list and @latest of a local store are answered without
+// listing the directory again until it changes, and a change made by
+// another process (another Repo on the same directory) shows at once.
+func TestListCache(t *testing.T) {
+	d, err := store.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &countingDisk{Disk: d}
+	ctx := context.Background()
+	add := func(version string) {
+		t.Helper()
+		other := &modules.Repo{Store: d} // another process: no counting, no handler
+		if err := other.Add(ctx, module.Version{Path: "modferry.test/m", Version: version}, modules.Files{
+			Info: strings.NewReader(`{"Version":"` + version + `"}`), Mod: strings.NewReader("module modferry.test/m\n"), Zip: strings.NewReader("z"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("v1.0.0")
+	h := proxy.New(&modules.Repo{Store: st}, proxy.Options{})
+	get := func(p string) string {
+		t.Helper()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", p, nil))
+		if w.Code != 200 {
+			t.Fatalf("%s: %d %s", p, w.Code, w.Body)
+		}
+		return w.Body.String()
+	}
+	time.Sleep(150 * time.Millisecond) // past the racy window
+	if got := get("/modferry.test/m/@v/list"); got != "v1.0.0\n" {
+		t.Fatalf("list = %q", got)
+	}
+	n := st.lists.Load()
+	for range 10 {
+		get("/modferry.test/m/@v/list")
+		if !strings.Contains(get("/modferry.test/m/@latest"), `"v1.0.0"`) {
+			t.Fatal("@latest is not v1.0.0")
+		}
+	}
+	if again := st.lists.Load() - n; again != 0 {
+		t.Errorf("20 more list and @latest answers listed the directory %d times, want 0", again)
+	}
+	add("v1.1.0")
+	if got := get("/modferry.test/m/@v/list"); got != "v1.0.0\nv1.1.0\n" {
+		t.Errorf("list right after another process added v1.1.0 = %q", got)
+	}
+	if got := get("/modferry.test/m/@latest"); !strings.Contains(got, `"v1.1.0"`) {
+		t.Errorf("@latest right after another process added v1.1.0 = %q", got)
+	}
+}
+
+// BenchmarkServeList: @v/list of a module of 100 versions (the cost curve
+// of bench/scale.sh).
+func BenchmarkServeList(b *testing.B) {
+	st, _ := store.NewDisk(b.TempDir())
+	repo := &modules.Repo{Store: st}
+	for i := range 100 {
+		v := module.Version{Path: "modferry.test/m", Version: fmt.Sprintf("v1.%d.0", i)}
+		repo.Add(context.Background(), v, modules.Files{Info: strings.NewReader(`{"Version":"` + v.Version + `"}`), Mod: strings.NewReader("module modferry.test/m\n"), Zip: strings.NewReader("z")})
+	}
+	time.Sleep(150 * time.Millisecond)
+	for _, cache := range []int{-1, 0} {
+		name := map[int]string{-1: "uncached", 0: "cached"}[cache]
+		b.Run(name, func(b *testing.B) {
+			h := proxy.New(repo, proxy.Options{CacheBytes: cache})
+			req := httptest.NewRequest("GET", "/modferry.test/m/@v/list", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatal(w.Code)
+				}
+			}
+		})
 	}
 }
