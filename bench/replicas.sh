@@ -47,6 +47,8 @@
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 ROOT=$(dirname "$BENCH")
 OUT=$BENCH/_out
 BIN=$OUT/bin
@@ -78,12 +80,6 @@ KINDS=(info mod zip)
 # What a client builds: the packages bench/k8sproject/main.go imports.
 CLIENT_PACKAGES=(fmt k8s.io/client-go/kubernetes k8s.io/client-go/rest sigs.k8s.io/controller-runtime)
 
-log() { printf '== %s\n' "$*" >&2; }
-die() {
-	printf 'replicas.sh: %s\n' "$*" >&2
-	exit 1
-}
-
 # ---- processes and temporary directories, ended and removed on exit ----
 
 PIDS=()
@@ -114,14 +110,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-forget_pid() {
-	local keep=() p
-	for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-
-port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 
 # wait_http URL PID NAME: waits until URL answers 200 while PID lives.
 wait_http() {
@@ -169,27 +157,6 @@ build() {
 	mkdir -p "$BIN" "$LOGS"
 	log "building modferry"
 	(cd "$ROOT" && go build -o "$BIN/modferry" ./cmd/modferry)
-}
-
-# fill_store: as in bench/serve.sh, the upstream module cache is filled once
-# from the real GOPROXY and imported into the disk store; both are redone
-# when bench/k8sproject/go.sum changes.
-fill_store() {
-	local stamp
-	stamp=$(cat "$BENCH/k8sproject/go.mod" "$BENCH/k8sproject/go.sum" | sha256sum | cut -c1-16)
-	if [[ $(cat "$UPSTREAM_CACHE/.bench-stamp" 2>/dev/null) != "$stamp" ]]; then
-		log "filling $UPSTREAM_CACHE from $(go env GOPROXY) (once)"
-		chmod -R u+w "$UPSTREAM_CACHE" 2>/dev/null || true
-		rm -rf "$UPSTREAM_CACHE"
-		(cd "$BENCH/k8sproject" && GOMODCACHE=$UPSTREAM_CACHE GOFLAGS=-mod=mod go mod download all)
-		echo "$stamp" >"$UPSTREAM_CACHE/.bench-stamp"
-	fi
-	if [[ $(cat "$STORE/.bench-stamp" 2>/dev/null) != "$stamp" ]]; then
-		log "importing the upstream cache into $STORE"
-		rm -rf "$STORE"
-		"$BIN/modferry" import --store "$STORE" --cache-dir "$UPSTREAM_CACHE" >&2
-		echo "$stamp" >"$STORE/.bench-stamp"
-	fi
 }
 
 # The AWS SDK's configuration of the S3 store, isolated from the user's own.
@@ -438,7 +405,6 @@ warm_gocache() {
 
 # ---- report ----
 
-median() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 
 # field CONFIG KIND NAME: the values of NAME=… in the wrk results of CONFIG and KIND, one a line.

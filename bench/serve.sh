@@ -36,6 +36,8 @@
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 ROOT=$(dirname "$BENCH")
 OUT=$BENCH/_out
 BIN=$OUT/bin
@@ -67,12 +69,6 @@ declare -A ADDR=(
 MF_BASE=${MF_BASE:-}
 [[ -z $MF_BASE ]] || SERVERS+=(mfbase)
 
-log() { printf '== %s\n' "$*" >&2; }
-die() {
-	printf 'serve.sh: %s\n' "$*" >&2
-	exit 1
-}
-
 # ---- processes and temporary directories, ended and removed on exit ----
 
 PIDS=()
@@ -90,14 +86,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-forget_pid() {
-	local keep=() p
-	for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-
-port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 
 # start_server NAME: starts the server on ADDR[NAME], waits for /healthz and
 # sets SRV_PID.
@@ -154,27 +142,6 @@ build() {
 	log "building modferry and bench/goproxyserver"
 	(cd "$ROOT" && go build -o "$BIN/modferry" ./cmd/modferry)
 	(cd "$BENCH/goproxyserver" && go build -o "$BIN/goproxyserver" .)
-}
-
-# fill_store fills the upstream module cache once from the real GOPROXY with
-# bench/k8sproject's `go mod download all`, then imports it into the store.
-# Both steps are redone when bench/k8sproject/go.sum changes.
-fill_store() {
-	local stamp
-	stamp=$(cat "$BENCH/k8sproject/go.mod" "$BENCH/k8sproject/go.sum" | sha256sum | cut -c1-16)
-	if [[ $(cat "$UPSTREAM_CACHE/.bench-stamp" 2>/dev/null) != "$stamp" ]]; then
-		log "filling $UPSTREAM_CACHE from $(go env GOPROXY) (once)"
-		chmod -R u+w "$UPSTREAM_CACHE" 2>/dev/null || true
-		rm -rf "$UPSTREAM_CACHE"
-		(cd "$BENCH/k8sproject" && GOMODCACHE=$UPSTREAM_CACHE GOFLAGS=-mod=mod go mod download all)
-		echo "$stamp" >"$UPSTREAM_CACHE/.bench-stamp"
-	fi
-	if [[ $(cat "$STORE/.bench-stamp" 2>/dev/null) != "$stamp" ]]; then
-		log "importing the upstream cache into $STORE"
-		rm -rf "$STORE"
-		"$BIN/modferry" import --store "$STORE" --cache-dir "$UPSTREAM_CACHE" >&2
-		echo "$stamp" >"$STORE/.bench-stamp"
-	fi
 }
 
 write_nginx_conf() {
@@ -296,8 +263,6 @@ bench_servers() {
 
 declare -A CLIENT_URL CLIENT_PID
 declare -A TIMES
-
-median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 bench_client() {
 	local shm=/dev/shm base m run d t0 t1 zips want

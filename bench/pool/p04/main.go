@@ -3,8 +3,8 @@
 package main
 
 import (
-	_ "google.golang.org/grpc"
 	_ "github.com/prometheus/client_golang/prometheus"
+	_ "google.golang.org/grpc"
 )
 
 func main() {}

@@ -3,8 +3,8 @@
 package main
 
 import (
-	_ "k8s.io/client-go/kubernetes"
 	_ "github.com/spf13/cobra"
+	_ "k8s.io/client-go/kubernetes"
 )
 
 func main() {}

@@ -4,8 +4,8 @@ package main
 
 import (
 	_ "github.com/labstack/echo/v4"
-	_ "gorm.io/gorm"
 	_ "github.com/spf13/viper"
+	_ "gorm.io/gorm"
 )
 
 func main() {}

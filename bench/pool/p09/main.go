@@ -3,9 +3,9 @@
 package main
 
 import (
+	_ "github.com/redis/go-redis/v9"
 	_ "github.com/urfave/cli/v2"
 	_ "google.golang.org/grpc"
-	_ "github.com/redis/go-redis/v9"
 )
 
 func main() {}

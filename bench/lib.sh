@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# lib.sh: shell helpers the bench scripts share (sourced, not run).
+# The sourcing script sets BENCH, BIN, STORE, UPSTREAM_CACHE and PIDS as
+# its functions need them.
+
+# log and die report on stderr, die naming the script.
+log() { printf '== %s\n' "$*" >&2; }
+die() {
+	printf '%s: %s\n' "$(basename "$0")" "$*" >&2
+	exit 1
+}
+
+# forget_pid PID drops PID from PIDS (the processes the script ends on exit).
+forget_pid() {
+	local keep=() p
+	for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
+# port_busy HOST:PORT: something listens there.
+port_busy() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+
+# median of the numbers on stdin, one per line ("n/a" for none).
+median() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+# fill_store fills the upstream module cache once from the real GOPROXY with
+# bench/k8sproject's `go mod download all`, then imports it into the store.
+# Both steps are redone when bench/k8sproject/go.sum changes.
+fill_store() {
+	local stamp
+	stamp=$(cat "$BENCH/k8sproject/go.mod" "$BENCH/k8sproject/go.sum" | sha256sum | cut -c1-16)
+	if [[ $(cat "$UPSTREAM_CACHE/.bench-stamp" 2>/dev/null) != "$stamp" ]]; then
+		log "filling $UPSTREAM_CACHE from $(go env GOPROXY) (once)"
+		chmod -R u+w "$UPSTREAM_CACHE" 2>/dev/null || true
+		rm -rf "$UPSTREAM_CACHE"
+		(cd "$BENCH/k8sproject" && GOMODCACHE=$UPSTREAM_CACHE GOFLAGS=-mod=mod go mod download all)
+		echo "$stamp" >"$UPSTREAM_CACHE/.bench-stamp"
+	fi
+	if [[ $(cat "$STORE/.bench-stamp" 2>/dev/null) != "$stamp" ]]; then
+		log "importing the upstream cache into $STORE"
+		rm -rf "$STORE"
+		"$BIN/modferry" import --store "$STORE" --cache-dir "$UPSTREAM_CACHE" >&2
+		echo "$stamp" >"$STORE/.bench-stamp"
+	fi
+}
