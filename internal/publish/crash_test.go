@@ -52,7 +52,9 @@ func TestHelperPublishKilled(t *testing.T) {
 func killedPublish(t *testing.T, root string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPublishKilled$")
-	cmd.Env = append(os.Environ(), "MODFERRY_CRASH_STORE="+root)
+	// The killed helper cannot remove its own t.TempDir: give it a TMPDIR
+	// inside this test's, which this test's cleanup removes.
+	cmd.Env = append(os.Environ(), "MODFERRY_CRASH_STORE="+root, "TMPDIR="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
