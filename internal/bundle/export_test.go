@@ -4,7 +4,6 @@ package bundle
 // helpers with other packages' tests through package bundletest.
 var (
 	EncodeTarHeader = encodeTarHeader
-	HashZip         = hashZip
 	IsH1            = isH1
 	MemberErr       = memberErr
 	NewDecoder      = newDecoder

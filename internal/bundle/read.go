@@ -414,7 +414,7 @@ func (rd *reader) checkDownload(name string, mem Member, mod Module) error {
 		if err != nil {
 			return memberErr(name, err)
 		}
-		h, err := hashZip(zf, fi.Size())
+		h, err := modfiles.HashZipReader(zf, fi.Size())
 		if err != nil {
 			return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
 		}
@@ -506,7 +506,7 @@ func (rd *reader) checkZipBytes(name string, mem Member, mod Module, f File, dat
 	if _, err := modzip.CheckZip(mem.Module, file); err != nil {
 		return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
 	}
-	h, err := hashZip(r, f.Size)
+	h, err := modfiles.HashZipReader(r, f.Size)
 	if err != nil {
 		return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
 	}

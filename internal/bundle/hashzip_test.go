@@ -8,15 +8,16 @@ import (
 	"testing"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/bundle/bundletest"
 	"github.com/modferry/modferry/internal/modfiles"
 )
 
-// TestHashZipMatchesModfiles: the reader's pooled h1: hash is the one
-// modfiles.HashZip (the go command's dirhash.HashZip) computes, from
-// memory and from a file, for zips of several sizes hashed one after the
+// TestHashZipMatchesModfiles: the pooled h1: hash the reader uses
+// (modfiles.HashZipReader, and modfiles.HashZip on a file) is the one the
+// go command's dirhash.HashZip computes, from memory and from a file, for zips of several sizes hashed one after the
 // other (so that pooled inflaters and buffers are reused).
 func TestHashZipMatchesModfiles(t *testing.T) {
 	dir := t.TempDir()
@@ -34,11 +35,14 @@ func TestHashZipMatchesModfiles(t *testing.T) {
 			if err := os.WriteFile(file, z, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			want, err := modfiles.HashZip(file)
+			want, err := dirhash.HashZip(file, dirhash.Hash1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := bundle.HashZip(bytes.NewReader(z), int64(len(z)))
+			if got, err := modfiles.HashZip(file); err != nil || got != want {
+				t.Errorf("round %d, %s: modfiles.HashZip = %q, %v; want %q", i, m.Path, got, err, want)
+			}
+			got, err := modfiles.HashZipReader(bytes.NewReader(z), int64(len(z)))
 			if err != nil || got != want {
 				t.Errorf("round %d, %s: HashZip from memory = %q, %v; want %q", i, m.Path, got, err, want)
 			}
@@ -46,14 +50,14 @@ func TestHashZipMatchesModfiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err = bundle.HashZip(f, int64(len(z)))
+			got, err = modfiles.HashZipReader(f, int64(len(z)))
 			f.Close()
 			if err != nil || got != want {
 				t.Errorf("round %d, %s: HashZip from a file = %q, %v; want %q", i, m.Path, got, err, want)
 			}
 		}
 	}
-	if _, err := bundle.HashZip(bytes.NewReader([]byte("not a zip")), 9); err == nil {
+	if _, err := modfiles.HashZipReader(bytes.NewReader([]byte("not a zip")), 9); err == nil {
 		t.Error("HashZip of a non-zip: no error")
 	}
 }
