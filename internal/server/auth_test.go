@@ -182,7 +182,23 @@ func TestUnreadableTokensFailClosed(t *testing.T) {
 	f := newFixture(t, Config{})
 	read := f.add(t, "reader", auth.ScopeRead)
 	wantCode(t, f.do(req{path: "/corp.example/a/@v/list", token: read}), 200, "read with the token")
-	if err := os.WriteFile(filepath.Join(f.root, "tokens", auth.TokensFile), []byte("{not json"), 0o600); err != nil {
+	// The first use starts a background write of the last-use time; it
+	// must land before the corruption, or it would replace the corrupt
+	// file with a good one (it did, on a loaded CI machine).
+	path := filepath.Join(f.root, "tokens", auth.TokensFile)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(`"last_used"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the last-use time was not written back within 10 s:\n%s", b)
+		}
+	}
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// Both the tokens' own look (once a second) and the server's cached
