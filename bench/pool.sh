@@ -16,7 +16,10 @@
 # sizes, and where the time went (the phases of `export --json`: resolve =
 # the go command's runs and their downloads).
 #
-# Env: RUNS (default 2). Needs jq. Everything lands under bench/_out/pool.
+# Env: RUNS (default 2); BASELINE=REV (a git revision) adds a third
+# column, the pool exported by modferry built at REV, in the same rounds
+# (to show what a change to export gives). Needs jq. Everything lands
+# under bench/_out/pool.
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$BENCH")
@@ -42,6 +45,14 @@ echo "== building" >&2
 (cd "$ROOT" && go build -o "$OUT/modferry" ./cmd/modferry)
 (cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
 MF=$OUT/modferry
+if [[ -n ${BASELINE:-} ]]; then
+	echo "== building the baseline $BASELINE" >&2
+	rm -rf "$OUT/baseline-src"
+	git -C "$ROOT" worktree add --detach "$OUT/baseline-src" "$BASELINE" >/dev/null
+	(cd "$OUT/baseline-src" && go build -o "$OUT/modferry-baseline" ./cmd/modferry)
+	git -C "$ROOT" worktree remove --force "$OUT/baseline-src"
+	echo "baseline: modferry at $(git -C "$ROOT" rev-parse --short "$BASELINE")"
+fi
 [[ -f key ]] || "$MF" keygen -o key --no-passphrase >/dev/null
 
 # timed OUT command...: runs the command under maxrss; leaves "WALL CPU" in OUT
@@ -52,9 +63,9 @@ timed() {
 	awk '{print $1, $4}' "$out.rss" >"$out"
 }
 
-# pool RUN: one export of all projects; prints "WALL CPU BYTES"
+# pool RUN [BINARY]: one export of all projects; prints "WALL CPU BYTES"
 pool() {
-	timed "pool-$1.time" "$MF" export --json --sign-key key -o "pool-$1.tar.zst" "${PROJECTS[@]}" >"pool-$1.json"
+	timed "pool-$1.time" "${2:-$MF}" export --json --sign-key key -o "pool-$1.tar.zst" "${PROJECTS[@]}" >"pool-$1.json"
 	echo "$(cat "pool-$1.time") $(jq .bytes "pool-$1.json")"
 }
 
@@ -81,8 +92,13 @@ echo "== warming the upstream (one pool export, not counted)" >&2
 pool warm >/dev/null
 rm -f pool-warm.tar.zst
 
-declare -a PT PC PB ST SC SB LOADS
+declare -a PT PC PB ST SC SB BT BC LOADS
 for r in $(seq "$RUNS"); do
+	if [[ -n ${BASELINE:-} ]]; then
+		read -r bt bc _ < <(pool "base-$r" "$OUT/modferry-baseline")
+		BT+=("$bt") BC+=("$bc")
+		echo "round $r: baseline pool ${bt} s (cpu ${bc} s)" >&2
+	fi
 	if ((r % 2)); then
 		echo "== round $r: pool, then separate" >&2
 		read -r pt pc pb < <(pool "$r")
@@ -109,6 +125,15 @@ echo "| wall time, s | $pt [${PT[*]}] | $st [${ST[*]}] | $(ratio "$pt" "$st") |"
 echo "| CPU time, s | $pc [${PC[*]}] | $sc [${SC[*]}] | $(ratio "$pc" "$sc") |"
 echo "| bundle bytes | ${PB[0]} | ${SB[0]} | $(ratio "${PB[0]}" "${SB[0]}") |"
 echo "| module versions | $(jq .modules pool-1.json) | $(cat sep-1-*.json | jq -s 'map(.modules) | add') | |"
+if [[ -n ${BASELINE:-} ]]; then
+	bt=$(printf '%s\n' "${BT[@]}" | median)
+	bc=$(printf '%s\n' "${BC[@]}" | median)
+	echo
+	echo "| | pool, this build | pool, baseline $BASELINE | this / baseline |"
+	echo "|---|---|---|---|"
+	echo "| wall time, s | $pt | $bt [${BT[*]}] | $(ratio "$pt" "$bt") |"
+	echo "| CPU time, s | $pc | $bc [${BC[*]}] | $(ratio "$pc" "$bc") |"
+fi
 echo
 echo "Where the time went (seconds per phase of export --json, round 1):"
 echo

@@ -26,6 +26,10 @@
 //     go mod download all, go list -m all, go list -deps -test ./... in each
 //     main module, go mod tidy in each main module, go mod verify, and then
 //     go mod download all and go list -m all again on the tidied graph.
+//     Projects resolve a few at once (as many as module arguments), sharing
+//     the recorder and the module cache. Each go command gets its own
+//     GOPROXY URL on the recorder (/c/ID), so every request is credited to
+//     the command that made it (Result.Requests) even while others run.
 //   - Each path@version argument is resolved on its own, a few in
 //     parallel, sharing the recorder and module cache. A command (a package
 //     path, or a module whose root is a command) is resolved by

@@ -12,9 +12,10 @@ import (
 
 // goRunner runs the go command with a fixed environment.
 type goRunner struct {
-	env   []string // complete environment, without GOFLAGS and GOWORK
-	rec   *recorder
-	local string // the go command's own version, for example "go1.26.8"
+	env       []string // complete environment, without GOPROXY, GOFLAGS and GOWORK
+	rec       *recorder
+	proxyTail string // after the recorder in GOPROXY: "", ",direct" or "|direct"
+	local     string // the go command's own version, for example "go1.26.8"
 }
 
 // envKeysOwned are set by Resolve and never inherited.
@@ -38,12 +39,14 @@ func (g *goRunner) run(ctx context.Context, project, dir string, m mode, args ..
 // run2 is run returning the standard error too (go install -n prints
 // the build commands there).
 func (g *goRunner) run2(ctx context.Context, project, dir string, m mode, args ...string) (stdout, stderr []byte, err error) {
-	if g.rec != nil {
-		g.rec.setStage(project, strings.Join(args, " "))
-	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string(nil), g.env...)
+	if g.rec != nil {
+		command := strings.Join(args, " ")
+		id := g.rec.newCommand(project, command, project+": go "+command)
+		cmd.Env = append(cmd.Env, "GOPROXY="+g.rec.proxyURL(id)+g.proxyTail)
+	}
 	switch m {
 	case moduleMode:
 		cmd.Env = append(cmd.Env, "GOWORK=off", "GOFLAGS=-mod=mod -modcacherw")

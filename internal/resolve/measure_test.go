@@ -52,7 +52,6 @@ func BenchmarkLiveCommands(b *testing.B) {
 					"GOPATH=" + filepath.Join(work, "gopath"),
 					"GOMODCACHE=" + filepath.Join(work, "gopath", "pkg", "mod"),
 					"GOCACHE=" + filepath.Join(work, "gocache"),
-					"GOPROXY=" + rec.url,
 					"GOTOOLCHAIN=local",
 				})}
 				pc, err := copyProject(proj, filepath.Join(work, "p"))

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -35,12 +36,16 @@ type recorder struct {
 
 	mu       sync.Mutex
 	inflight map[string]*flight
-	served   map[string]File // by GOPROXY name, this run
-	order    []*CommandRequests
-	current  *CommandRequests
+	served   map[string]File    // by GOPROXY name, this run
+	order    []*CommandRequests // by command ID, in start order
 	stage    string
 	bytes    int64
 }
+
+// commandPrefix starts the URL path of each go command's own GOPROXY
+// (see [recorder.proxyURL]): the recorder credits a request to the
+// command that made it, even when several commands run at once.
+const commandPrefix = "/c/"
 
 type flight struct {
 	done chan struct{}
@@ -82,14 +87,30 @@ func (r *recorder) close() {
 	}
 }
 
-// setStage starts counting requests for one go command.
-func (r *recorder) setStage(project, command string) {
+// newCommand starts counting requests for one go command (or one step of
+// Resolve's own) and returns its ID.
+func (r *recorder) newCommand(project, command, stage string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.current = &CommandRequests{Project: project, Command: command}
-	r.order = append(r.order, r.current)
-	r.stage = project + ": go " + command
+	r.order = append(r.order, &CommandRequests{Project: project, Command: command})
+	r.stage = stage
 	r.report(0)
+	return len(r.order) - 1
+}
+
+// proxyURL is the GOPROXY URL of the command with this ID.
+func (r *recorder) proxyURL(id int) string {
+	return r.url + commandPrefix + strconv.Itoa(id)
+}
+
+// command returns the command an ID names, or nil.
+func (r *recorder) command(id int) *CommandRequests {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id < 0 || id >= len(r.order) {
+		return nil
+	}
+	return r.order[id]
 }
 
 func (r *recorder) report(total int) {
@@ -103,7 +124,18 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	name := strings.TrimPrefix(req.URL.Path, "/")
+	name := req.URL.Path
+	var cmd *CommandRequests
+	if rest, ok := strings.CutPrefix(name, commandPrefix); ok {
+		id, rest, _ := strings.Cut(rest, "/")
+		n, err := strconv.Atoi(id)
+		if cmd = r.command(n); err != nil || cmd == nil {
+			http.Error(w, "unknown command "+id, http.StatusNotFound)
+			return
+		}
+		name = rest
+	}
+	name = strings.TrimPrefix(name, "/")
 	if strings.HasPrefix(name, "sumdb/") {
 		r.forward(w, name)
 		return
@@ -127,7 +159,7 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeError(w, err)
 		return
 	}
-	r.record(f)
+	r.record(f, cmd)
 	file, err := os.Open(f.Path)
 	if err != nil {
 		writeError(w, err)
@@ -169,8 +201,9 @@ func (r *recorder) forward(w http.ResponseWriter, name string) {
 	w.Write(buf.Bytes())
 }
 
-// record notes that f was served during the current stage.
-func (r *recorder) record(f File) {
+// record notes that f was served, crediting cmd (if not nil) when it is
+// the first to ask for f in this run.
+func (r *recorder) record(f File, cmd *CommandRequests) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	name := f.Name()
@@ -179,7 +212,7 @@ func (r *recorder) record(f File) {
 	}
 	r.served[name] = f
 	r.bytes += f.Size
-	if c := r.current; c != nil {
+	if c := cmd; c != nil {
 		switch f.Kind {
 		case modfiles.Info:
 			c.Info++

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/modferry/modferry/internal/digest"
 	"github.com/modferry/modferry/internal/modfiles"
@@ -132,30 +133,44 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer rec.close()
 
-	goproxy := rec.url
+	// Each go command gets its own GOPROXY URL on the recorder (see
+	// goRunner.run2), then the list's direct tail if it has one.
+	proxyTail := ""
 	if list.Tail == "direct" {
 		sep := ","
 		if list.TailAnyError {
 			sep = "|"
 		}
-		goproxy += sep + "direct"
+		proxyTail = sep + "direct"
 	}
 	gopath := filepath.Join(runDir, "gopath")
-	g := &goRunner{rec: rec, local: ue.GOVERSION, env: childEnv(ue, opts.GoEnv, []string{
+	g := &goRunner{rec: rec, proxyTail: proxyTail, local: ue.GOVERSION, env: childEnv(ue, opts.GoEnv, []string{
 		"GOPATH=" + gopath,
 		"GOMODCACHE=" + filepath.Join(gopath, "pkg", "mod"),
 		"GOCACHE=" + filepath.Join(workDir, "gocache"),
-		"GOPROXY=" + goproxy,
 		"GOTOOLCHAIN=local",
 	})}
 
-	res := &Result{}
+	// Projects resolve a few at once, like module arguments: one's go
+	// command works on the CPU while another waits for downloads. They
+	// share the recorder (one fetch per file) and the module cache (the
+	// go command locks it), and each go command has its own GOPROXY URL
+	// on the recorder, so every request is credited to its command.
+	res := &Result{Projects: make([]ProjectInfo, len(opts.Projects))}
+	eg, egCtx := errgroup.WithContext(ctx)
+	eg.SetLimit(argJobs())
 	for i, p := range opts.Projects {
-		info, err := resolveProject(ctx, g, p, filepath.Join(runDir, "p"+strconv.Itoa(i)))
-		if err != nil {
-			return nil, err
-		}
-		res.Projects = append(res.Projects, *info)
+		eg.Go(func() error {
+			info, err := resolveProject(egCtx, g, p, filepath.Join(runDir, "p"+strconv.Itoa(i)))
+			if err != nil {
+				return err
+			}
+			res.Projects[i] = *info
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
 	}
 	if len(opts.Modules) > 0 {
 		goVersion := strings.TrimPrefix(ue.GOVERSION, "go")
@@ -324,7 +339,7 @@ func adoptDirect(rec *recorder, cacheDir string, logf func(string, ...any)) erro
 			return fmt.Errorf("resolve: adopting %s from the module cache: %w", name, err)
 		}
 		logf("resolve: %s came directly from its origin, not through a proxy", f)
-		rec.record(f)
+		rec.record(f, nil)
 		return nil
 	})
 	return err
@@ -398,11 +413,7 @@ func complete(ctx context.Context, g *goRunner, rec *recorder, noProxy, runDir s
 			}
 		}
 	}
-	rec.mu.Lock()
-	rec.stage = "completing .info and .mod files"
-	rec.current = &CommandRequests{Project: "", Command: "(completion: .info for every .mod, .mod for every .info, .info and .mod for every .zip)"}
-	rec.order = append(rec.order, rec.current)
-	rec.mu.Unlock()
+	completion := rec.command(rec.newCommand("", "(completion: .info for every .mod, .mod for every .info, .info and .mod for every .zip)", "completing .info and .mod files"))
 
 	var direct []module.Version
 	errc := make(chan error, len(needs))
@@ -420,7 +431,7 @@ func complete(ctx context.Context, g *goRunner, rec *recorder, noProxy, runDir s
 		go func() {
 			f, err := rec.ensure(n.m, n.k)
 			if err == nil {
-				rec.record(f)
+				rec.record(f, completion)
 			} else if errors.Is(err, fs.ErrNotExist) || n.statOnly {
 				// Some proxies lack .info for versions known only through
 				// go.mod files; the go command then never asks for it.

@@ -216,3 +216,48 @@ func TestFetcherFallbackAndRetry(t *testing.T) {
 		t.Errorf("all 404: %v", err)
 	}
 }
+
+// TestResolveCreditsEachProject resolves two projects with disjoint
+// dependencies (they run at once) and checks that each module file is
+// credited to a go command of the project that needs it: every command
+// has its own GOPROXY URL on the recorder.
+func TestResolveCreditsEachProject(t *testing.T) {
+	up := testupstream.New(t)
+	root := t.TempDir()
+	projects := map[string]string{ // project directory -> its only dependency
+		filepath.Join(root, "upper"):  "modferry.test/Upper/Case v1.0.0",
+		filepath.Join(root, "incomp"): "modferry.test/incompat v3.0.0+incompatible",
+	}
+	var dirs []string
+	for dir, dep := range projects {
+		path, _, _ := strings.Cut(dep, " ")
+		writeTree(t, dir, map[string]string{
+			"go.mod":  "module example.test/" + filepath.Base(dir) + "\n\ngo 1.21\n\nrequire " + dep + "\n",
+			"main.go": "package main\n\nimport _ \"" + path + "\"\n\nfunc main() {}\n",
+		})
+		dirs = append(dirs, dir)
+	}
+	wd := t.TempDir()
+	t.Cleanup(func() { removeAll(wd) })
+	res, err := Resolve(context.Background(), Options{
+		Projects: dirs, Upstream: up.URL, WorkDir: wd,
+		GoEnv: []string{"GOSUMDB=off", "GOPRIVATE=", "GONOPROXY="},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zips := map[string]int{}
+	for _, c := range res.Requests {
+		zips[c.Project] += c.Zip
+	}
+	for _, dir := range dirs {
+		if zips[dir] != 1 {
+			t.Errorf("%s: %d zips credited, want 1 (its one dependency); all: %v", dir, zips[dir], zips)
+		}
+	}
+	for i, p := range res.Projects {
+		if p.Path != dirs[i] {
+			t.Errorf("Projects[%d] = %s, want %s (the order of Options.Projects)", i, p.Path, dirs[i])
+		}
+	}
+}
