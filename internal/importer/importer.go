@@ -21,8 +21,14 @@
 // Any store.Store will do. A store.Stager (Disk) takes the staged files
 // by rename, with one syncfs before and one after; any other store gets
 // each file through Put, in the same order. A store.Locker holds the
-// import lock across processes; without one, imports of this process
-// wait for each other.
+// import lock across processes (store.LockImport); without one, imports
+// of this process wait for each other. A lock that can be lost while
+// held (S3's lease, store.LeaseLocker) is checked before every write of
+// the commit, the checksum database's head included: an importer that
+// could not renew its lease for longer than the lease less its margin
+// stops with "lost the import lease" (store.ErrLockLost) before that
+// write, every version it made visible whole and the import unrecorded,
+// so importing the bundle again finishes it.
 package importer
 
 import (
