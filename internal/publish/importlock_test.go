@@ -1,8 +1,11 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -127,5 +130,45 @@ func TestPublishWaitsBoundedForImport(t *testing.T) {
 	held.Unlock()
 	if err := publishVersion(t, repo, "v1.0.0"); err != nil {
 		t.Fatalf("publish once the import is done (the first attempt must leave nothing behind): %v", err)
+	}
+}
+
+// TestPublishLosingToImportLeavesItsVersion: an import that commits the
+// version a publish is writing (the same go.mod, so the import goes
+// ahead) replaces the publish's files; the publish then fails as the
+// version exists, and leaves the import's version whole instead of
+// removing the files it had written, which are the import's by then.
+func TestPublishLosingToImportLeavesItsVersion(t *testing.T) {
+	ctx := context.Background()
+	repo := newRepo(t)
+	v := module.Version{Path: lockModule, Version: "v1.0.0"}
+	m, err := FromDir(v, writeTree(t, map[string]string{"go.mod": "module " + lockModule + "\n", "m.go": "package m\n"}), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	zipData, err := os.ReadFile(m.ZipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testHookBeforeCommit = func() {
+		// The import's commit, in commit order, replacing what is there.
+		err := repo.Add(ctx, v, modules.Files{Mod: bytes.NewReader(m.Mod), Zip: bytes.NewReader(zipData), ZipHash: m.Hash})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { testHookBeforeCommit = nil }()
+	if err := Publish(ctx, repo, m); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("publish of a version an import committed meanwhile: %v", err)
+	}
+	for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip, modfiles.ZipHash} {
+		name, _ := modfiles.Name(v, k)
+		if ok, err := store.Exists(ctx, repo.Store, name); err != nil || !ok {
+			t.Errorf("%s of the imported version is gone after the publish failed (%v)", name, err)
+		}
+	}
+	if pending, err := repo.Pending(ctx, v); err != nil || pending {
+		t.Errorf("the publish intent is left: %v %v", pending, err)
 	}
 }

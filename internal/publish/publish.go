@@ -131,10 +131,12 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 			}
 		}
 		if err := create(k, content[k]); err != nil {
-			if k == modfiles.Info && errors.Is(err, fs.ErrExist) {
-				// Committed by another writer (an import), whose
-				// commit replaced the files this call wrote: they
-				// are no longer this call's to remove.
+			if errors.Is(err, fs.ErrExist) {
+				// Another writer (an import, which goes ahead only if
+				// the go.mod this call wrote equals its own) wrote
+				// the version since the check above, replacing the
+				// files this call wrote: they are no longer this
+				// call's to remove.
 				created = nil
 			}
 			return err
