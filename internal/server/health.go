@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ const maxReason = 300
 // healthTTL; concurrent probes wait for the check in progress.
 type storeHealth struct {
 	st      store.Store
+	log     *slog.Logger // nil: slog.Default()
 	mu      sync.Mutex
 	checked time.Time // zero: never
 	err     error
@@ -58,13 +60,25 @@ func (h *storeHealth) check() error {
 	// as a failed store.
 	ctx, cancel := context.WithTimeout(context.Background(), healthTimeout)
 	defer cancel()
+	var err error
 	if c, ok := h.st.(storeChecker); ok {
-		h.err = c.Check(ctx)
+		err = c.Check(ctx)
 	} else {
-		_, h.err = h.st.List(ctx, "")
+		_, err = h.st.List(ctx, "")
 	}
-	h.checked = time.Now()
-	return h.err
+	// Log when the outcome turns, not once per probe.
+	log := h.log
+	if log == nil {
+		log = slog.Default()
+	}
+	switch {
+	case err != nil && (h.err == nil || h.checked.IsZero()):
+		log.Error("/healthz: the store cannot be reached; answering 503", "err", err)
+	case err == nil && h.err != nil:
+		log.Info("/healthz: the store answers again")
+	}
+	h.err, h.checked = err, time.Now()
+	return err
 }
 
 // healthz answers "ok", or with ?verbose a Health in JSON; 503 with the

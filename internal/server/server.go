@@ -170,7 +170,7 @@ func New(cfg Config) *Server {
 		bundleTrust:  cfg.BundleTrust,
 		catalog:      cfg.Catalog,
 		downloads:    cfg.Downloads,
-		health:       &storeHealth{st: cfg.Store},
+		health:       &storeHealth{st: cfg.Store, log: log},
 	}
 	if s.catalog == nil {
 		s.catalog = catalog.New(cfg.Store)
@@ -256,7 +256,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		(code == http.StatusOK || code == http.StatusNotModified || code == http.StatusPartialContent) {
 		s.downloads.Record(r.URL.Path, rec.start)
 	}
-	if code >= 500 {
+	if code >= 500 && rec.ep != s.epHealth { // /healthz logs when it turns (storeHealth)
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code)
 	} else if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "code", code, "bytes", rec.n, "duration", time.Since(rec.start))
