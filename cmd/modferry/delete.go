@@ -36,7 +36,10 @@ published again.
 
 Work on a local store (--store) or on a server (--server, needing a token
 with the delete scope). A server running on the store sees a local deletion
-within a second.`,
+within a second. A delete takes the store's import lock, as import and
+prune do; if an import holds it for more than 10 s, delete gives up
+without changing anything ("an import is running on this store ... retry
+once it has finished"; a server answers 503 with Retry-After).`,
 		Example: `  modferry delete --store /srv/modferry --reason "CVE-2025-1234" corp.example/lib@v1.4.0`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -198,7 +198,14 @@ func (p *envProbe) checkModferry(ctx context.Context) error {
 	defer resp.Body.Close()
 	var h struct {
 		Status  string `json:"status"`
+		Reason  string `json:"reason"`
 		Service string `json:"service"`
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		// A modferry server whose store cannot be reached says why.
+		if json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&h) == nil && h.Service == "modferry" && h.Reason != "" {
+			return fmt.Errorf("%s is a modferry server, but it cannot serve now: %s", p.base, h.Reason)
+		}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s: %w (GET /healthz?verbose answered %s)", p.base, errNotModferry, resp.Status)

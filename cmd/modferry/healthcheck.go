@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 )
@@ -22,7 +24,8 @@ func newHealthcheckCmd() *cobra.Command {
 		Short: "Exit 0 if a modferry server answers /healthz",
 		Long: `Ask a modferry server whether it is ready: GET URL (by default the
 /healthz of a server on 127.0.0.1:3000) and exit 0 if it answers 200, 1
-otherwise. For container HEALTHCHECKs and service managers, where no curl
+otherwise (a server whose store cannot be reached answers 503, and the
+error gives its reason). For container HEALTHCHECKs and service managers, where no curl
 is at hand (the container image holds nothing but modferry).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -46,8 +49,13 @@ func healthcheck(ctx context.Context, o healthcheckOptions) error {
 		return fmt.Errorf("server not healthy: %v", err)
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 	if resp.StatusCode != http.StatusOK {
+		// A modferry server says why on one line.
+		why, _, _ := strings.Cut(string(body), "\n")
+		if why = strings.TrimSpace(why); why != "" && utf8.ValidString(why) && !strings.HasPrefix(why, "<") {
+			return fmt.Errorf("server not healthy: GET %s answered %s: %s", o.url, resp.Status, why)
+		}
 		return fmt.Errorf("server not healthy: GET %s answered %s", o.url, resp.Status)
 	}
 	return nil

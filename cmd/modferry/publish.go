@@ -65,6 +65,11 @@ in part is refused. go clients then fetch the module like any other; set
 GOPRIVATE or GONOSUMDB for its path, since no public checksum database
 knows it.
 
+The commit takes the store's import lock, as import and prune do. If an
+import holds it for more than 10 s, publish gives up without changing
+anything ("an import is running on this store ... retry once it has
+finished"; a server answers 503 with Retry-After): run it again.
+
 SRCDIR defaults to the current directory. With --from-git, the files come
 from a tag (or commit) of a local git work tree, as a VCS host would serve
 them, and the .info time is the commit time.`,

@@ -65,7 +65,10 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Serve the store as a GOPROXY",
 		Long: `Serve the module store over HTTP as a GOPROXY (the go command's module
 proxy protocol), with the publish/delete/token API, /healthz and Prometheus
-/metrics.
+/metrics. /healthz needs no token and answers 200 "ok", or 503 with the
+reason on one line when the store cannot be reached (checked at most once
+a second, however many probes come), so that a load balancer stops sending
+traffic to a replica that lost its store.
 
 Access: once any token exists ('modferry token add'), or with
 --require-auth, every request but /healthz needs a token, sent as the HTTP

@@ -190,6 +190,15 @@ func Import(ctx context.Context, repo *modules.Repo, dir string, opts Options) (
 	if err := g.Wait(); err != nil {
 		return res, err
 	}
+	// The lists are rewritten under the store's import lock, as every
+	// writer of them does (store.ImportLockName).
+	if len(touched) > 0 {
+		held, err := store.LockImport(ctx, repo.Store, 0)
+		if err != nil {
+			return res, err
+		}
+		defer held.Unlock()
+	}
 	for p := range touched {
 		if err := repo.WriteList(ctx, p); err != nil {
 			return res, err

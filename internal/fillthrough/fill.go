@@ -315,6 +315,14 @@ func (f *Filler) fillZip(ctx context.Context, v module.Version) error {
 	if err := f.repo.Add(ctx, v, modules.Files{Info: bytes.NewReader(info), Mod: bytes.NewReader(mod), Zip: tmp, ZipHash: zipHash}); err != nil {
 		return err
 	}
+	// The list is rewritten under the store's import lock, as every
+	// writer of it does: an import committing meanwhile would otherwise
+	// write its list without this version, or this one without its.
+	held, err := store.LockImport(ctx, f.repo.Store, 0)
+	if err != nil {
+		return err
+	}
+	defer held.Unlock()
 	return f.repo.WriteList(ctx, v.Path)
 }
 

@@ -21,8 +21,14 @@
 // Any store.Store will do. A store.Stager (Disk) takes the staged files
 // by rename, with one syncfs before and one after; any other store gets
 // each file through Put, in the same order. A store.Locker holds the
-// import lock across processes; without one, imports of this process
-// wait for each other.
+// import lock across processes (store.LockImport); without one, imports
+// of this process wait for each other. A lock that can be lost while
+// held (S3's lease, store.LeaseLocker) is checked before every write of
+// the commit, the checksum database's head included: an importer that
+// could not renew its lease for longer than the lease less its margin
+// stops with "lost the import lease" (store.ErrLockLost) before that
+// write, every version it made visible whole and the import unrecorded,
+// so importing the bundle again finishes it.
 package importer
 
 import (
@@ -39,7 +45,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -193,11 +198,15 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	}
 	res := &Result{Digest: digest, Manifest: m}
 
-	unlock, err := lockStore(st)
+	held, err := lockImport(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer held.Unlock()
+	// A lock that can be lost (an S3 lease) is checked before every write
+	// from here on: an importer cut off from the store for longer than
+	// the lease stops before it makes anything more visible.
+	st = fence(st, held)
 	recName := "bundles/" + digest + ".json"
 	if ok, err := store.Exists(ctx, st, recName); err != nil {
 		return nil, err
@@ -507,26 +516,25 @@ func compare(ctx context.Context, st store.Store, mod bundle.Module) (bool, erro
 	return store.Exists(ctx, st, infoName)
 }
 
-// importLock is the import lock of stores that are not a store.Locker:
-// it keeps this process's imports from interleaving their commits.
-var importLock sync.Mutex
-
 // LockStore takes the store's import lock, as an import does, for other
 // changes that must not interleave with an import's commit (prune).
 func LockStore(st store.Store) (func(), error) { return lockStore(st) }
 
-// lockStore takes the store's import lock ("import": the file
-// import.lock of a Disk), so that two imports never interleave their
-// commits. It waits for as long as another import holds the lock.
+// lockStore takes the store's import lock (store.LockImport: the file
+// import.lock of a Disk, a lease on S3), so that two imports never
+// interleave their commits. It waits for as long as another holder keeps
+// the lock.
 func lockStore(st store.Store) (func(), error) {
-	l, ok := st.(store.Locker)
-	if !ok {
-		importLock.Lock()
-		return importLock.Unlock, nil
-	}
-	unlock, err := l.Lock(context.Background(), "import")
+	h, err := lockImport(context.Background(), st)
 	if err != nil {
-		return nil, fmt.Errorf("locking the store: %w", err)
+		return nil, err
 	}
-	return unlock, nil
+	return h.Unlock, nil
+}
+
+// lockImport is lockStore that stops waiting when ctx is done, and returns
+// the lock itself, which the import checks before each write if it can be
+// lost (see fence).
+func lockImport(ctx context.Context, st store.Store) (*store.Held, error) {
+	return store.LockImport(ctx, st, 0)
 }

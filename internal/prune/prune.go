@@ -407,11 +407,11 @@ func Remove(ctx context.Context, st store.Store, r Removal, actor string) error 
 // Apply plans under the store's import lock and calls remove for each
 // version to remove, stopping at the first error. It returns the plan.
 func Apply(ctx context.Context, st store.Store, o Options, remove func(Removal) error) (*Plan, error) {
-	unlock, err := importer.LockStore(st)
+	held, err := store.LockImport(ctx, st, 0)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer held.Unlock()
 	f, err := Gather(ctx, st)
 	if err != nil {
 		return nil, err
@@ -420,6 +420,10 @@ func Apply(ctx context.Context, st store.Store, o Options, remove func(Removal) 
 	for _, r := range p.Remove {
 		if err := ctx.Err(); err != nil {
 			return p, err
+		}
+		// A lease (S3) lost meanwhile: another may hold the lock now.
+		if err := held.Check(); err != nil {
+			return p, fmt.Errorf("lost the import lease before removing %s: %w", r.Version, err)
 		}
 		if err := remove(r); err != nil {
 			return p, err

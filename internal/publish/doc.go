@@ -39,6 +39,24 @@
 // rolls the interrupted publish back once its process is gone, so the
 // version is not used up.
 //
+// # The import lock
+//
+// A module's @v/list file is rewritten from the store by every writer
+// that changes the module's versions, so two writers at once could each
+// write a list without the other's version. Every such writer therefore
+// holds the store's import lock (store.LockImport) while it does: an
+// import while it commits, prune, a fill-through store's fill, and here
+// [Publish] for its commit (the .info, the intent's removal and the
+// list), [Delete] for the whole delete and [Recover] while it recovers.
+// The files of a publish are written before it takes the lock, so the
+// lock is held briefly; an import holds it only while it commits, after
+// it has checked the whole bundle. A publish or delete that cannot have
+// the lock within [LockWait] gives up with an error matching
+// store.ErrLockBusy ("an import is running on this store ... retry")
+// and, for a publish, removes what it wrote; the server answers it 503
+// with Retry-After: [LockRetryAfter]. On an S3 store the lock is a lease,
+// which a publish checks before its commit (store.Held.Check).
+//
 // [Check] is the check the server runs on an uploaded zip and .mod before
 // [Publish]: the zip rules, the module path in go.mod, and the .mod equal
 // to the zip's go.mod.

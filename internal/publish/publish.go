@@ -50,6 +50,8 @@ func (e *ExistsError) Is(target error) bool { return target == fs.ErrExist }
 // documentation for the order of writes; the version is visible once
 // Publish returns nil. An earlier publish of the same version that was
 // interrupted (its intent is stale, see Recover) is rolled back first.
+// The commit and the list are written under the store's import lock
+// (see LockWait).
 func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 	v := m.Version
 	intent, err := modfiles.PendingName(v)
@@ -114,10 +116,29 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 		modfiles.Info:    bytes.NewReader(m.Info()),
 	}
 	for _, k := range modfiles.CommitOrder(true) {
-		if k == modfiles.Info && testHookBeforeCommit != nil {
-			testHookBeforeCommit()
+		if k == modfiles.Info {
+			if testHookBeforeCommit != nil {
+				testHookBeforeCommit()
+			}
+			// The commit and the list under the store's import lock.
+			held, err := lock(ctx, repo.Store, "publishing "+v.String())
+			if err != nil {
+				return err
+			}
+			defer held.Unlock()
+			if err := held.Check(); err != nil {
+				return fmt.Errorf("publishing %s: %w", v, err)
+			}
 		}
 		if err := create(k, content[k]); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				// Another writer (an import, which goes ahead only if
+				// the go.mod this call wrote equals its own) wrote
+				// the version since the check above, replacing the
+				// files this call wrote: they are no longer this
+				// call's to remove.
+				created = nil
+			}
 			return err
 		}
 	}
@@ -161,6 +182,7 @@ var ErrNoReason = errors.New("a reason is required")
 // Delete deletes version v from the store behind repo, recording who did it
 // and why (a reason is required), and rewrites the module's list file. The
 // version answers 410 Gone from then on and can never be published again.
+// It holds the store's import lock while it writes (see LockWait).
 func Delete(ctx context.Context, repo *modules.Repo, v module.Version, rec modules.GoneRecord) error {
 	if strings.TrimSpace(rec.Reason) == "" {
 		return fmt.Errorf("deleting %s: %w", v, ErrNoReason)
@@ -168,5 +190,38 @@ func Delete(ctx context.Context, repo *modules.Repo, v module.Version, rec modul
 	if rec.Time.IsZero() {
 		rec.Time = time.Now().UTC()
 	}
+	held, err := lock(ctx, repo.Store, "deleting "+v.String())
+	if err != nil {
+		return err
+	}
+	defer held.Unlock()
 	return repo.Delete(ctx, v, rec)
+}
+
+// LockWait is how long Publish, Delete and Recover wait for the store's
+// import lock (store.LockImport) before they give up with an error
+// matching store.ErrLockBusy, which the server answers 503 with
+// Retry-After: LockRetryAfter. An import holds the lock only while it
+// commits (it verifies the bundle before), a publish or delete while it
+// writes a version's files and its list.
+const LockWait = 10 * time.Second
+
+// LockRetryAfter is the Retry-After header value (seconds) of a 503
+// answered because of store.ErrLockBusy.
+const LockRetryAfter = "30"
+
+// lock takes the store's import lock for what (such as "publishing
+// M@V"), waiting at most LockWait: every writer of a module's version
+// list holds it (see store.ImportLockName), so that none rewrites the
+// list from a view of the store that another is changing, and loses
+// versions.
+func lock(ctx context.Context, st store.Store, what string) (*store.Held, error) {
+	held, err := store.LockImport(ctx, st, LockWait)
+	if errors.Is(err, store.ErrLockBusy) {
+		return nil, fmt.Errorf("%s: %w; retry once it has finished", what, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return held, nil
 }

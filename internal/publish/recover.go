@@ -59,9 +59,10 @@ func (in intent) stale(v module.Version, now time.Time) bool {
 // exists was committed, and only its intent is removed; any other has the
 // files the publish wrote removed, so that the version can be published
 // again. Publishes still running are left alone. It returns the versions
-// rolled back.
+// rolled back. It holds the store's import lock (see LockWait) only if
+// there is an intent to look at.
 func Recover(ctx context.Context, repo *modules.Repo) ([]module.Version, error) {
-	var rolled []module.Version
+	var pending []module.Version
 	var walk func(dir string) error
 	walk = func(dir string) error {
 		names, err := repo.Store.List(ctx, dir)
@@ -79,17 +80,29 @@ func Recover(ctx context.Context, repo *modules.Repo) ([]module.Version, error) 
 			if err != nil {
 				continue
 			}
-			back, err := recoverOne(ctx, repo, v, time.Now())
-			if err != nil {
-				return err
-			}
-			if back {
-				rolled = append(rolled, v)
-			}
+			pending = append(pending, v)
 		}
 		return nil
 	}
-	return rolled, walk(modfiles.PendingRoot)
+	if err := walk(modfiles.PendingRoot); err != nil || len(pending) == 0 {
+		return nil, err
+	}
+	held, err := lock(ctx, repo.Store, "recovering interrupted publishes")
+	if err != nil {
+		return nil, err
+	}
+	defer held.Unlock()
+	var rolled []module.Version
+	for _, v := range pending {
+		back, err := recoverOne(ctx, repo, v, time.Now())
+		if err != nil {
+			return rolled, err
+		}
+		if back {
+			rolled = append(rolled, v)
+		}
+	}
+	return rolled, nil
 }
 
 // recoverOne finishes or rolls back an interrupted publish of v, if there

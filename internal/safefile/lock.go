@@ -104,7 +104,9 @@ func (l *DirLock) Close() error {
 }
 
 // lockFile takes a file lock, polling so that it can stop when ctx is
-// done; with a context that is never done it just blocks.
+// done — every 2 ms at first, backing off to every 50 ms, so that a long
+// wait (for an import's commit) costs next to no CPU; with a context that
+// is never done it just blocks.
 func lockFile(ctx context.Context, f *flock.Flock, exclusive bool) error {
 	if ctx.Done() == nil {
 		if exclusive {
@@ -112,10 +114,20 @@ func lockFile(ctx context.Context, f *flock.Flock, exclusive bool) error {
 		}
 		return f.RLock()
 	}
-	try := f.TryRLockContext
+	try := f.TryRLock
 	if exclusive {
-		try = f.TryLockContext
+		try = f.TryLock
 	}
-	_, err := try(ctx, 2*time.Millisecond)
-	return err
+	delay := 2 * time.Millisecond
+	for {
+		if ok, err := try(); err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+	}
 }

@@ -47,13 +47,18 @@ func actorOf(token string) string {
 }
 
 // retryIfUnavailable reports whether err is a store that cannot be
-// reached for now (store.ErrUnavailable), and if so sets Retry-After on
-// the 503 the caller answers.
+// reached for now (store.ErrUnavailable) or an import running that a
+// change waited for too long (store.ErrLockBusy), and if so sets
+// Retry-After on the 503 the caller answers.
 func retryIfUnavailable(w http.ResponseWriter, err error) bool {
-	if !errors.Is(err, store.ErrUnavailable) {
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		w.Header().Set("Retry-After", store.UnavailableRetryAfter)
+	case errors.Is(err, store.ErrLockBusy):
+		w.Header().Set("Retry-After", publish.LockRetryAfter)
+	default:
 		return false
 	}
-	w.Header().Set("Retry-After", store.UnavailableRetryAfter)
 	return true
 }
 

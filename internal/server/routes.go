@@ -29,7 +29,7 @@ type route struct {
 func (s *Server) routeTable() []route {
 	version := api.ModulesPath + "{version...}"
 	return append([]route{
-		{"GET /healthz", needNone, s.epHealth, handler(http.HandlerFunc(healthz))},
+		{"GET /healthz", needNone, s.epHealth, handler(http.HandlerFunc(s.healthz))},
 		{"GET /metrics", needRead, s.epMetrics, handler(s.promh)},
 		// No module path starts with "sumdb/", "vulndb/", "healthz",
 		// "metrics" or "api/": its first element has a dot.

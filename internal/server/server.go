@@ -7,7 +7,6 @@ package server
 
 import (
 	"cmp"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -21,7 +20,6 @@ import (
 	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/auth"
-	"github.com/modferry/modferry/internal/buildinfo"
 	"github.com/modferry/modferry/internal/catalog"
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/connlimit"
@@ -122,6 +120,7 @@ type Server struct {
 	web          *web.Handler
 	life         lifecycle
 	downloads    *downloads.Recorder
+	health       *storeHealth
 
 	uploads   chan struct{} // one token per upload being received
 	live      liveOps       // uploads running, for Housekeep
@@ -171,6 +170,7 @@ func New(cfg Config) *Server {
 		bundleTrust:  cfg.BundleTrust,
 		catalog:      cfg.Catalog,
 		downloads:    cfg.Downloads,
+		health:       &storeHealth{st: cfg.Store, log: log},
 	}
 	if s.catalog == nil {
 		s.catalog = catalog.New(cfg.Store)
@@ -256,29 +256,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		(code == http.StatusOK || code == http.StatusNotModified || code == http.StatusPartialContent) {
 		s.downloads.Record(r.URL.Path, rec.start)
 	}
-	if code >= 500 {
+	if code >= 500 && rec.ep != s.epHealth { // /healthz logs when it turns (storeHealth)
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code)
 	} else if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "code", code, "bytes", rec.n, "duration", time.Since(rec.start))
 	}
-}
-
-// Health is the answer of /healthz?verbose.
-type Health struct {
-	Status  string `json:"status"`  // "ok"
-	Service string `json:"service"` // always "modferry": clients tell a modferry server from anything else by it
-	buildinfo.Info
-}
-
-// healthz answers "ok", or with ?verbose a Health in JSON.
-func healthz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	if !r.URL.Query().Has("verbose") {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	b, _ := json.MarshalIndent(Health{Status: "ok", Service: "modferry", Info: buildinfo.Read()}, "", "  ")
-	w.Write(append(b, '\n'))
 }

@@ -136,7 +136,7 @@ func uploadStatus(err error) int {
 		return http.StatusRequestTimeout
 	case errors.As(err, &mbe), errors.Is(err, publish.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrLockBusy):
 		return http.StatusServiceUnavailable
 	case errors.As(err, &we):
 		return http.StatusInternalServerError

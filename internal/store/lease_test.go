@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,4 +76,82 @@ func TestLeaseLockStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	unlock2()
+}
+
+// cutStore is a Mem whose conditional writes fail while cut is set, as
+// those of an object store out of reach do: a lease holder cannot renew.
+type cutStore struct {
+	*Mem
+	cut atomic.Bool
+}
+
+func (c *cutStore) PutIf(ctx context.Context, name string, r io.Reader, version string) (string, error) {
+	if c.cut.Load() {
+		return "", ErrUnavailable
+	}
+	return c.Mem.PutIf(ctx, name, r, version)
+}
+
+// TestLeaseCheck: a lease that keeps being renewed stays valid past its
+// ttl; once renewals fail for longer than its ttl less LeaseMargin, its
+// holder's Check fails with ErrLockLost before another taker can take the
+// lease over; and a holder whose lease was taken over learns it at the
+// next renewal.
+func TestLeaseCheck(t *testing.T) {
+	ctx := context.Background()
+	const ttl = 600 * time.Millisecond
+	st := &cutStore{Mem: NewMem()}
+	l, err := TakeLease(ctx, st, "import.lock", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	time.Sleep(2 * ttl)
+	if err := l.Check(); err != nil {
+		t.Fatalf("a renewed lease fails its check: %v", err)
+	}
+	st.cut.Store(true)
+	cutAt := time.Now()
+	// Another taker may take the lease once ttl has passed since the
+	// last renewal; the holder must know before that.
+	var lost time.Time
+	for time.Since(cutAt) < 2*ttl {
+		if err := l.Check(); err != nil {
+			if !errors.Is(err, ErrLockLost) || !strings.Contains(err.Error(), "renewed") {
+				t.Fatalf("Check of a lease not renewed: %v", err)
+			}
+			lost = time.Now()
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if lost.IsZero() {
+		t.Fatalf("a lease not renewed for %s (ttl %s) still passes its check", 2*ttl, ttl)
+	}
+	// (150 ms for the polling above and a loaded machine.)
+	if d := lost.Sub(cutAt); d > ttl-LeaseMargin(ttl)+150*time.Millisecond {
+		t.Errorf("the check failed %s after the last renewal could have been made, later than ttl less the margin (%s)", d, ttl-LeaseMargin(ttl))
+	}
+	st.cut.Store(false)
+
+	// Taken over: another holder replaced the lease object.
+	l2, err := TakeLease(ctx, st.Mem, "other.lock", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Unlock()
+	_, v, err := st.Get(ctx, "other.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Mem.PutIf(ctx, "other.lock", strings.NewReader(`{"holder":"thief"}`), v); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * ttl)
+	for l2.Check() == nil && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := l2.Check(); !errors.Is(err, ErrLockLost) || !strings.Contains(err.Error(), "took it over") {
+		t.Fatalf("Check of a lease taken over: %v", err)
+	}
 }

@@ -28,6 +28,9 @@
 //     still becomes visible only whole.
 //   - Locker: a named lock held across processes (the import lock).
 //     Without it, callers exclude their own process's goroutines only.
+//     LockImport takes the import lock whatever the store has.
+//   - LeaseLocker: the Locker's lock as a Lease that its holder checks
+//     before its writes (S3), since a lease can be lost while held.
 //   - TempCleaner: removing the temporary files that crashed writes
 //     left. Without it there is nothing to clean.
 //   - CompareAndSwapper: replacing a small object only if nobody

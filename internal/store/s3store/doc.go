@@ -46,6 +46,9 @@
 //     with If-None-Match: * and renewed with If-Match, so that the import
 //     lock holds across every machine sharing the bucket; a crashed
 //     holder's lease is taken over a minute after its last renewal.
+//     LockLease (store.LeaseLocker) hands the lease itself out: an
+//     importer checks it before each commit step and stops once 40 s
+//     have passed without a successful renewal (store.Lease.Check).
 //
 // # Errors
 //

@@ -353,3 +353,13 @@ func (s *Store) Lock(ctx context.Context, name string) (func(), error) {
 	}
 	return store.LeaseLock(ctx, s, name+".lock", leaseTTL)
 }
+
+// LockLease implements store.LeaseLocker: Lock's lease, which its holder
+// checks (store.Lease.Check) before each write that must not race another
+// holder's.
+func (s *Store) LockLease(ctx context.Context, name string) (*store.Lease, error) {
+	if err := store.CheckName(name); err != nil || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("s3 lock %q: invalid name", name)
+	}
+	return store.TakeLease(ctx, s, name+".lock", leaseTTL)
+}
