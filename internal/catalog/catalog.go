@@ -165,11 +165,14 @@ func (c *Catalog) Run(ctx context.Context, every time.Duration, onError func(err
 	retry := min(every, time.Second)
 	defer c.writeInBackground()()
 	// The licence detector (1-2 s of CPU to build) is built by the first
-	// module page that must scan a zip, not here: a store whose versions
-	// came in bundles reads their licences from the bundles' SBOMs, and
-	// a server nobody browses never needs it.
+	// scan of a zip that holds a licence file, not here: a store whose
+	// versions came in bundles reads their licences from the bundles'
+	// SBOMs, and a store whose licence caches were written reads those.
 	for {
 		err := c.Refresh(ctx)
+		if c.Ready() {
+			c.fillAllLicenses(ctx)
+		}
 		if err != nil && onError != nil && ctx.Err() == nil {
 			onError(err)
 		}
