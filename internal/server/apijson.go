@@ -44,6 +44,8 @@ type jsonBuf struct {
 
 var jsonBufs = sync.Pool{New: func() any { return new(jsonBuf) }}
 
+const spaces = "                                " // 32
+
 // appendIndentJSON appends src, compact JSON as encoding/json writes it
 // (valid, no space outside strings), indented as json.Indent(dst, src,
 // "", "  ") would indent it: the same bytes, without json.Indent's
@@ -54,9 +56,12 @@ func appendIndentJSON(dst, src []byte) []byte {
 	open := false // after '{' or '[': the line break waits for the next byte
 	newline := func() {
 		dst = append(dst, '\n')
-		for range depth {
-			dst = append(dst, ' ', ' ')
+		n := 2 * depth
+		for n > len(spaces) {
+			dst = append(dst, spaces...)
+			n -= len(spaces)
 		}
+		dst = append(dst, spaces[:n]...)
 	}
 	for i := 0; i < len(src); i++ {
 		c := src[i]

@@ -20,6 +20,7 @@ func indentCases() []any {
 		api.Module{Path: "example.com/a", Versions: []api.ModuleVersion{{Version: "v1.0.0", Time: time.Unix(1e9, 0).UTC(), Licenses: []string{}}, {Version: "v1.1.0", Licenses: []string{"MIT", "Apache-2.0"}}},
 			Requires: []api.Requirement{}, Dependents: []api.Dependent{{Path: "x.org/y", Versions: []api.DependentVersion{{Version: "v0.1.0", Requires: "v1.0.0"}}}}},
 		api.ErrorBody{Error: "no such module: \"x\"\n"},
+		deep(40),
 	}
 }
 
@@ -91,4 +92,17 @@ func BenchmarkWriteJSON(b *testing.B) {
 			writeJSON(httptest.NewRecorder(), 200, &m)
 		}
 	})
+}
+
+// deep is a value nested n levels deep.
+func deep(n int) any {
+	var v any = "leaf"
+	for i := range n {
+		if i%2 == 0 {
+			v = []any{v, i}
+		} else {
+			v = map[string]any{"k": v}
+		}
+	}
+	return v
 }
