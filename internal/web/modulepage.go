@@ -3,14 +3,15 @@ package web
 import (
 	"html/template"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/modferry/modferry/internal/catalog"
 )
 
-// The module page's long lists (a row per version, an item per dependent
-// with its requiring versions) are written here rather than in
-// module.html: html/template calls its escaping functions through
+// The long lists of the module page (a row per version, an item per
+// dependent with its requiring versions) and of search results are
+// written here rather than in module.html and home.html: html/template calls its escaping functions through
 // reflection, with a slice of arguments per call, for every field of every
 // row, and a page of a module that 100 modules of ten versions require
 // made about 10,000 such calls (BenchmarkModulePage; the CPU profile of
@@ -111,6 +112,38 @@ func dependentItems(m *catalog.Module) template.HTML {
 			b.WriteString("</span>")
 		}
 		b.WriteString("</li>\n")
+	}
+	return template.HTML(b.String())
+}
+
+// resultRows renders the rows of the search results table.
+func resultRows(res *catalog.SearchResult) template.HTML {
+	var b strings.Builder
+	b.Grow(len(res.Modules) * 256)
+	for i := range res.Modules {
+		m := &res.Modules[i]
+		b.WriteString("\n<tr class=\"result\">\n  <td class=\"path\"><a href=\"")
+		esc(&b, modURL(m.Path))
+		b.WriteString(`">`)
+		esc(&b, m.Path)
+		b.WriteString("</a>")
+		if m.Deprecated {
+			b.WriteString(` <span class="tag warn">deprecated</span>`)
+		}
+		b.WriteString("</td>\n  <td class=\"ver\">")
+		if m.Latest != "" {
+			esc(&b, m.Latest)
+		} else {
+			b.WriteString("—")
+		}
+		b.WriteString("</td>\n  <td class=\"num\">")
+		b.WriteString(strconv.Itoa(m.Versions))
+		if m.GoModOnly != 0 {
+			b.WriteString(` <span class="muted" title="go.mod only">+`)
+			b.WriteString(strconv.Itoa(m.GoModOnly))
+			b.WriteString("</span>")
+		}
+		b.WriteString("</td>\n</tr>\n")
 	}
 	return template.HTML(b.String())
 }

@@ -246,8 +246,9 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		Q, Prefix string
 		Result    *catalog.SearchResult
+		Rows      template.HTML
 		NextURL   string
-	}{Q: q.Q, Prefix: q.Prefix, Result: res}
+	}{Q: q.Q, Prefix: q.Prefix, Result: res, Rows: resultRows(res)}
 	if res.Next != "" {
 		nv := url.Values{}
 		for _, k := range []string{"q", "prefix", "limit"} {
