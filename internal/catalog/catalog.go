@@ -156,9 +156,10 @@ func (c *Catalog) markReady() {
 }
 
 // Run builds the index, then refreshes it every interval until ctx ends,
-// when it returns ctx's error. While it runs, module pages write the
-// licence caches (LicenseDir) in the background; it waits for those
-// writes before it returns. A failed pass is reported to onError (if
+// when it returns ctx's error. After each pass it finds the licences of
+// the versions that have none yet (see LicenseDir), and while it runs,
+// module pages write the licence caches in the background; it waits for
+// those writes before it returns. A failed pass is reported to onError (if
 // not nil) and tried again at the next tick; the first pass is retried
 // after a second at most.
 func (c *Catalog) Run(ctx context.Context, every time.Duration, onError func(error)) error {
