@@ -307,7 +307,10 @@ func (c *Catalog) keepLicenses(m *modEntry, vers []Version) {
 // index holds in full (with its zip hashes) and not yet licensed, as a
 // module page would (the bundles' SBOMs, the licence caches, else the
 // zips, then writing the caches), so that module pages never read a zip:
-// on a big store, most page views are a module's first. Run calls it
+// on a big store, most page views are a module's first. It also reads
+// the requirements a module page shows by default (the latest go.mod's),
+// which a first view would read otherwise, and sorts the dependents
+// lists (see dependents). Run calls it
 // after each Refresh; only modules new or changed since cost more than a
 // look at their entry, and a store whose caches are written (by an
 // earlier pass) costs one small file read per module after a restart.
@@ -328,6 +331,7 @@ func (c *Catalog) fillAllLicenses(ctx context.Context) {
 				vers := c.versions(m)
 				c.fillLicenses(ctx, m.path, vers, true)
 				c.keepLicenses(m, vers)
+				c.keepRequires(ctx, m)
 			}
 		})
 	}
@@ -339,6 +343,31 @@ func (c *Catalog) fillAllLicenses(ctx context.Context) {
 	}
 	close(jobs)
 	wg.Wait()
+	c.sortDependents(ctx)
+}
+
+// sortDependents sorts the dependents lists that are not sorted yet,
+// which the first view of each module page would sort: one list at a
+// time, so that queries wait for one sort at most.
+func (c *Catalog) sortDependents(ctx context.Context) {
+	c.mu.RLock()
+	var todo []handle
+	for p, dl := range c.deps {
+		if !dl.sorted {
+			todo = append(todo, p)
+		}
+	}
+	c.mu.RUnlock()
+	for _, p := range todo {
+		if ctx.Err() != nil {
+			return
+		}
+		c.mu.Lock()
+		if dl := c.deps[p]; dl != nil && !dl.sorted {
+			dl.sort()
+		}
+		c.mu.Unlock()
+	}
 }
 
 // indexLicenses sets the Licenses of vers (newest first) that the

@@ -232,8 +232,9 @@ func TestLicensesDetectedOnce(t *testing.T) {
 }
 
 // TestLicensesFoundInBackground: while Run runs, the licences of every
-// version are found after the index is built, without a page view, and
-// kept in the store; a module page then reads no zip.
+// version (and the latest go.mod's requirements) are found after the
+// index is built, without a page view, and kept in the store; a module
+// page then reads no zip.
 func TestLicensesFoundInBackground(t *testing.T) {
 	st := &zipCounter{Store: newDisk(t)}
 	for i := range 3 {
@@ -258,6 +259,12 @@ func TestLicensesFoundInBackground(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the licences were not found in the background")
 		}
+	}
+	c.mu.RLock()
+	rc := c.mods["example.com/lib"].requires.Load()
+	c.mu.RUnlock()
+	if rc == nil || rc.version != "v1.2.0" {
+		t.Errorf("the background pass kept the requirements of %+v, want those of v1.2.0", rc)
 	}
 	st.mu.Lock()
 	st.opens = 0

@@ -168,6 +168,28 @@ func (c *Catalog) versions(m *modEntry) []Version {
 	return out
 }
 
+// keepRequires reads the requirements m's page shows by default (those
+// of the latest go.mod) unless m holds them already: Run's background
+// pass, so that a first view reads no go.mod. The strings are interned,
+// shared with the index.
+func (c *Catalog) keepRequires(ctx context.Context, m *modEntry) {
+	if len(m.vers) == 0 {
+		return
+	}
+	v := cmpOrString(m.latest, m.vers[len(m.vers)-1].version.Value())
+	if rc := m.requires.Load(); rc != nil && rc.version == v {
+		return
+	}
+	reqs, err := c.requires(ctx, module.Version{Path: m.path, Version: v})
+	if err != nil {
+		return // a view reads it
+	}
+	for i := range reqs {
+		reqs[i].Path, reqs[i].Version = intern(reqs[i].Path).Value(), intern(reqs[i].Version).Value()
+	}
+	m.requires.CompareAndSwap(nil, &requiresOf{v, reqs})
+}
+
 // requires reads the require directives of v's go.mod.
 func (c *Catalog) requires(ctx context.Context, v module.Version) ([]Requirement, error) {
 	name, err := modfiles.Name(v, modfiles.Mod)
