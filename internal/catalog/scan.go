@@ -466,11 +466,14 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	seen := map[string]bool{}
 	err := c.walk(ctx, modfiles.Root, func(path string, names []string) {
 		seen[path] = true
-		fp, vfs := parseListing(names)
 		c.mu.RLock()
 		cur := c.mods[path]
 		c.mu.RUnlock()
-		if cur != nil && cur.fp == fp && cur.detailed || cur == nil && len(vfs) == 0 {
+		if cur != nil && cur.detailed && cur.fp == fingerprint(names) {
+			return // unchanged: no need to parse the listing
+		}
+		fp, vfs := parseListing(names)
+		if cur == nil && len(vfs) == 0 {
 			return
 		}
 		todo = append(todo, job{path, names, cur, vfs, fp})
