@@ -156,20 +156,24 @@ func (c *Catalog) markReady() {
 }
 
 // Run builds the index, then refreshes it every interval until ctx ends,
-// when it returns ctx's error. While it runs, module pages write the
-// licence caches (LicenseDir) in the background; it waits for those
-// writes before it returns. A failed pass is reported to onError (if
+// when it returns ctx's error. After each pass it finds the licences of
+// the versions that have none yet (see LicenseDir), and while it runs,
+// module pages write the licence caches in the background; it waits for
+// those writes before it returns. A failed pass is reported to onError (if
 // not nil) and tried again at the next tick; the first pass is retried
 // after a second at most.
 func (c *Catalog) Run(ctx context.Context, every time.Duration, onError func(error)) error {
 	retry := min(every, time.Second)
 	defer c.writeInBackground()()
 	// The licence detector (1-2 s of CPU to build) is built by the first
-	// module page that must scan a zip, not here: a store whose versions
-	// came in bundles reads their licences from the bundles' SBOMs, and
-	// a server nobody browses never needs it.
+	// scan of a zip that holds a licence file, not here: a store whose
+	// versions came in bundles reads their licences from the bundles'
+	// SBOMs, and a store whose licence caches were written reads those.
 	for {
 		err := c.Refresh(ctx)
+		if c.Ready() {
+			c.fillAllLicenses(ctx)
+		}
 		if err != nil && onError != nil && ctx.Err() == nil {
 			onError(err)
 		}

@@ -55,7 +55,13 @@
 //     path>/@licenses.json, keyed by each zip's h1: hash and size: a
 //     cache, derived from the zips, that spares a restarted server the
 //     detection (a module page reads it once) and that a zip with other
-//     content never matches. A ReadOnly catalog writes none.
+//     content never matches. A ReadOnly catalog writes none. While
+//     [Catalog.Run] runs, the licences of every version are found in the
+//     background after each pass (from those sources, writing the
+//     caches), and kept in the index's version entries, so that a module
+//     page reads no zip and no cache: on a big store most page views are
+//     a module's first, and each used to detect the licences of every
+//     version it showed.
 //   - sumdb/<name>/ for the checksum databases' tree heads (package
 //     checksumdb), read when Stats is asked for.
 //

@@ -31,6 +31,9 @@ type modEntry struct {
 	// requires caches the requirements a module page showed last (the
 	// one thing in an entry that changes: it is set once read).
 	requires atomic.Pointer[requiresOf]
+	// licensed says every version with a zip has its licences in lic
+	// (set by the background licence pass, see fillAllLicenses).
+	licensed atomic.Bool
 }
 
 // requiresOf is the require directives of one version's go.mod.
@@ -83,12 +86,16 @@ type verEntry struct {
 	zipHash   [32]byte
 	modHash   [32]byte
 	reqs      []versionKey // the go.mod's require directives
+	// lic are the zip's licences (SPDX identifiers joined by "\n"), when
+	// hashes has hasLicenses: what fillLicenses found for this very zip.
+	lic handle
 }
 
 const (
 	hasZipHash uint8 = 1 << iota
 	hasModHash
-	hasDetails // the .info and .ziphash were read
+	hasDetails  // the .info and .ziphash were read
+	hasLicenses // lic holds the zip's licences
 )
 
 func (v *verEntry) goModOnly() bool { return v.files&fZip == 0 }

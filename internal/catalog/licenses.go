@@ -10,10 +10,12 @@ import (
 	"io"
 	"io/fs"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/modferry/modferry/internal/api"
@@ -119,12 +121,17 @@ func joinIDs(ids []string) handle { return intern(strings.Join(ids, "\n")) }
 //
 // Detection is best effort: a version whose zip cannot be read now is
 // left without licences and tried again on the next call.
-func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version) {
+//
+// syncWrite writes the cache before returning (the background pass);
+// otherwise, while Run runs, the write is left to a goroutine, off the
+// request path.
+func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version, syncWrite bool) {
 	l := &c.lic
 	p := intern(path)
 	var missing []int
 	resolve := func() {
 		missing = missing[:0]
+		c.indexLicenses(path, vers)
 		l.mu.Lock()
 		for i := range vers {
 			v := &vers[i]
@@ -217,6 +224,10 @@ func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version)
 	}
 	l.mu.Unlock()
 	if len(add) > 0 && !c.ReadOnly {
+		if syncWrite {
+			c.writeLicenseCache(ctx, path, add)
+			return
+		}
 		// While Run runs, off the request path: the page has what it
 		// needs, and a lost write only costs a new detection.
 		l.mu.Lock()
@@ -244,6 +255,149 @@ func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version)
 			defer func() { <-l.writeSlots; l.pending.Done() }()
 			c.writeLicenseCache(context.WithoutCancel(ctx), path, add)
 		}()
+	}
+}
+
+// keepLicenses keeps the licences vers holds (the versions of m, newest
+// first, as Module and fillAllLicenses list them) in m's entries, where
+// later views find them without a lookup, and marks m licensed when every
+// version with a zip has them. An m the index no longer holds is left
+// alone: its successor is filled by the next view or pass.
+func (c *Catalog) keepLicenses(m *modEntry, vers []Version) {
+	if len(vers) != len(m.vers) {
+		return
+	}
+	mu := c.stripe(m.path)
+	mu.Lock()
+	defer mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mods[m.path] != m {
+		return
+	}
+	p := intern(m.path)
+	all := true
+	var kept []versionKey
+	for i := range m.vers {
+		ve := &m.vers[i]
+		if ve.goModOnly() || ve.hashes&hasLicenses != 0 {
+			continue
+		}
+		v := &vers[len(vers)-1-i]
+		if v.Version != ve.version.Value() || v.Licenses == nil {
+			all = false
+			continue
+		}
+		ve.lic, ve.hashes = joinIDs(v.Licenses), ve.hashes|hasLicenses
+		kept = append(kept, versionKey{p, ve.version})
+	}
+	if all {
+		m.licensed.Store(true)
+	}
+	// The entries hold them now (and the entries that replace m copy
+	// them): the lookup table need not.
+	c.lic.mu.Lock()
+	for _, k := range kept {
+		delete(c.lic.byVersion, k)
+	}
+	c.lic.mu.Unlock()
+}
+
+// fillAllLicenses finds the licences of the versions of every module the
+// index holds in full (with its zip hashes) and not yet licensed, as a
+// module page would (the bundles' SBOMs, the licence caches, else the
+// zips, then writing the caches), so that module pages never read a zip:
+// on a big store, most page views are a module's first. It also reads
+// the requirements a module page shows by default (the latest go.mod's),
+// which a first view would read otherwise, and sorts the dependents
+// lists (see dependents). Run calls it
+// after each Refresh; only modules new or changed since cost more than a
+// look at their entry, and a store whose caches are written (by an
+// earlier pass) costs one small file read per module after a restart.
+func (c *Catalog) fillAllLicenses(ctx context.Context) {
+	c.mu.RLock()
+	var todo []*modEntry
+	for _, m := range c.mods {
+		if m.full && !m.licensed.Load() {
+			todo = append(todo, m)
+		}
+	}
+	c.mu.RUnlock()
+	jobs := make(chan *modEntry)
+	var wg sync.WaitGroup
+	for range max(2, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for m := range jobs {
+				vers := c.versions(m)
+				c.fillLicenses(ctx, m.path, vers, true)
+				c.keepLicenses(m, vers)
+				c.keepRequires(ctx, m)
+			}
+		})
+	}
+	for _, m := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- m
+	}
+	close(jobs)
+	wg.Wait()
+	c.sortDependents(ctx)
+}
+
+// sortDependents sorts the dependents lists that are not sorted yet,
+// which the first view of each module page would sort: one list at a
+// time, so that queries wait for one sort at most.
+func (c *Catalog) sortDependents(ctx context.Context) {
+	c.mu.RLock()
+	var todo []handle
+	for p, dl := range c.deps {
+		if !dl.sorted {
+			todo = append(todo, p)
+		}
+	}
+	c.mu.RUnlock()
+	for _, p := range todo {
+		if ctx.Err() != nil {
+			return
+		}
+		c.mu.Lock()
+		if dl := c.deps[p]; dl != nil && !dl.sorted {
+			dl.sort()
+		}
+		c.mu.Unlock()
+	}
+}
+
+// indexLicenses sets the Licenses of vers (newest first) that the
+// index's current entry of path holds for the same zips: those another
+// view or the background pass kept there (keepLicenses) since vers were
+// listed.
+func (c *Catalog) indexLicenses(path string, vers []Version) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	m := c.mods[path]
+	if m == nil {
+		return
+	}
+	for i := range vers {
+		v := &vers[i]
+		if v.GoModOnly || v.Licenses != nil {
+			continue
+		}
+		j, ok := slices.BinarySearchFunc(m.vers, v.Version, func(ve verEntry, v string) int { return semver.Compare(ve.version.Value(), v) })
+		if !ok {
+			continue
+		}
+		ve := &m.vers[j]
+		if ve.hashes&hasLicenses == 0 || ve.zipSize != v.ZipSize || ve.version.Value() != v.Version {
+			continue
+		}
+		if ve.hashes&hasZipHash != 0 && encodeH1(ve.zipHash) != v.ZipHash || ve.hashes&hasZipHash == 0 && v.ZipHash != "" {
+			continue
+		}
+		v.Licenses = nonNil(licenseVal{ids: ve.lic}.list())
 	}
 }
 

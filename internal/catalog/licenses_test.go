@@ -230,3 +230,60 @@ func TestLicensesDetectedOnce(t *testing.T) {
 		t.Errorf("8 concurrent views opened %d zips, want %d (each once)", st.opens, versions)
 	}
 }
+
+// TestLicensesFoundInBackground: while Run runs, the licences of every
+// version (and the latest go.mod's requirements) are found after the
+// index is built, without a page view, and kept in the store; a module
+// page then reads no zip.
+func TestLicensesFoundInBackground(t *testing.T) {
+	st := &zipCounter{Store: newDisk(t)}
+	for i := range 3 {
+		addZip(t, st.Store, fmt.Sprintf("example.com/lib@v1.%d.0", i), map[string][]byte{"LICENSE": []byte(mitText)})
+	}
+	addZip(t, st.Store, "example.com/other@v1.0.0", map[string][]byte{"other.go": []byte("package other\n")})
+	c := New(st)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx, time.Hour, nil) }()
+	licensed := func() bool {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		for _, p := range []string{"example.com/lib", "example.com/other"} {
+			if m := c.mods[p]; m == nil || !m.licensed.Load() {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(time.Minute); !licensed(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the licences were not found in the background")
+		}
+	}
+	c.mu.RLock()
+	rc := c.mods["example.com/lib"].requires.Load()
+	c.mu.RUnlock()
+	if rc == nil || rc.version != "v1.2.0" {
+		t.Errorf("the background pass kept the requirements of %+v, want those of v1.2.0", rc)
+	}
+	st.mu.Lock()
+	st.opens = 0
+	st.mu.Unlock()
+	for v, ids := range licencesOf(t, c, "example.com/lib") {
+		if !slices.Equal(ids, []string{"MIT"}) {
+			t.Errorf("lib@%s: licences %q, want MIT", v, ids)
+		}
+	}
+	if ids := licencesOf(t, c, "example.com/other")["v1.0.0"]; ids == nil || len(ids) != 0 {
+		t.Errorf("other@v1.0.0: licences %q, want none", ids)
+	}
+	if st.opens != 0 {
+		t.Errorf("module pages opened %d zips after the background pass, want 0", st.opens)
+	}
+	cancel()
+	<-done
+	name, _ := licenseCacheName("example.com/lib")
+	if data, err := store.ReadAll(t.Context(), st, name); err != nil || strings.Count(string(data), `"MIT"`) != 3 {
+		t.Errorf("licence cache after Run returned: %s %v", data, err)
+	}
+}

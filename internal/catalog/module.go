@@ -96,36 +96,18 @@ func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (
 	}
 	c.mu.RLock()
 	for i := len(m.vers) - 1; i >= 0; i-- {
-		ve := &m.vers[i]
-		v := ve.version.Value()
-		found = found || v == out.RequiresOf
-		ov := Version{Version: v, GoModOnly: ve.goModOnly(), ZipSize: ve.zipSize, ModSize: int64(ve.modSize), GoVersion: str(ve.goVersion)}
-		if ve.time != 0 {
-			ov.Time = time.Unix(0, ve.time).UTC()
-		}
-		if ve.hashes&hasZipHash != 0 {
-			ov.ZipHash = encodeH1(ve.zipHash)
-		}
-		if ve.hashes&hasModHash != 0 {
-			ov.ModHash = encodeH1(ve.modHash)
-		}
-		if r, ok := m.retractedBy(v); ok {
-			ov.Retracted, ov.RetractRationale = true, r.rationale
-		}
-		k := versionKey{p, ve.version}
-		if b, ok := c.origins[k]; ok {
-			bi := c.bundles[b]
-			ov.Origin = &Origin{Kind: OriginBundle, Bundle: bi.digest, Time: bi.imported, File: bi.file}
-		} else if pr, ok := c.published[k]; ok {
-			ov.Origin = &Origin{Kind: OriginPublish, Time: pr.time, Actor: pr.actor}
-		}
+		ov := c.version(p, m, &m.vers[i])
+		found = found || ov.Version == out.RequiresOf
 		out.Versions = append(out.Versions, ov)
 	}
 	c.mu.RUnlock()
 	if !found {
 		return nil, &NotFoundError{Path: path, Version: opts.Version}
 	}
-	c.fillLicenses(ctx, path, out.Versions)
+	if !m.licensed.Load() {
+		c.fillLicenses(ctx, path, out.Versions, false)
+		c.keepLicenses(m, out.Versions)
+	}
 	if rc := m.requires.Load(); rc != nil && rc.version == out.RequiresOf {
 		out.Requires = slices.Clone(rc.reqs)
 	} else {
@@ -142,6 +124,70 @@ func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (
 	}
 	out.Dependents, out.DependentsTotal = c.dependents(p, max)
 	return out, nil
+}
+
+// version returns what a module page shows of one version of m (path p).
+// c.mu must be held.
+func (c *Catalog) version(p handle, m *modEntry, ve *verEntry) Version {
+	v := ve.version.Value()
+	ov := Version{Version: v, GoModOnly: ve.goModOnly(), ZipSize: ve.zipSize, ModSize: int64(ve.modSize), GoVersion: str(ve.goVersion)}
+	if ve.time != 0 {
+		ov.Time = time.Unix(0, ve.time).UTC()
+	}
+	if ve.hashes&hasZipHash != 0 {
+		ov.ZipHash = encodeH1(ve.zipHash)
+	}
+	if ve.hashes&hasModHash != 0 {
+		ov.ModHash = encodeH1(ve.modHash)
+	}
+	if ve.hashes&hasLicenses != 0 {
+		ov.Licenses = nonNil(licenseVal{ids: ve.lic}.list())
+	}
+	if r, ok := m.retractedBy(v); ok {
+		ov.Retracted, ov.RetractRationale = true, r.rationale
+	}
+	k := versionKey{p, ve.version}
+	if b, ok := c.origins[k]; ok {
+		bi := c.bundles[b]
+		ov.Origin = &Origin{Kind: OriginBundle, Bundle: bi.digest, Time: bi.imported, File: bi.file}
+	} else if pr, ok := c.published[k]; ok {
+		ov.Origin = &Origin{Kind: OriginPublish, Time: pr.time, Actor: pr.actor}
+	}
+	return ov
+}
+
+// versions returns what module pages show of m's versions, newest first.
+func (c *Catalog) versions(m *modEntry) []Version {
+	p := intern(m.path)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]Version, 0, len(m.vers))
+	for i := len(m.vers) - 1; i >= 0; i-- {
+		out = append(out, c.version(p, m, &m.vers[i]))
+	}
+	return out
+}
+
+// keepRequires reads the requirements m's page shows by default (those
+// of the latest go.mod) unless m holds them already: Run's background
+// pass, so that a first view reads no go.mod. The strings are interned,
+// shared with the index.
+func (c *Catalog) keepRequires(ctx context.Context, m *modEntry) {
+	if len(m.vers) == 0 {
+		return
+	}
+	v := cmpOrString(m.latest, m.vers[len(m.vers)-1].version.Value())
+	if rc := m.requires.Load(); rc != nil && rc.version == v {
+		return
+	}
+	reqs, err := c.requires(ctx, module.Version{Path: m.path, Version: v})
+	if err != nil {
+		return // a view reads it
+	}
+	for i := range reqs {
+		reqs[i].Path, reqs[i].Version = intern(reqs[i].Path).Value(), intern(reqs[i].Version).Value()
+	}
+	m.requires.CompareAndSwap(nil, &requiresOf{v, reqs})
 }
 
 // requires reads the require directives of v's go.mod.

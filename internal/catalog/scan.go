@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"os"
 	"runtime"
@@ -43,7 +42,6 @@ var kindBits = map[string]files{
 // the fingerprint of the names that matter and the versions the catalog
 // shows (complete or go.mod-only, not deleted), in semver order.
 func parseListing(names []string) (uint64, []verFiles) {
-	h := fnv.New64a()
 	byVersion := map[string]files{}
 	for _, n := range names {
 		i := strings.LastIndexByte(n, '.')
@@ -54,8 +52,6 @@ func parseListing(names []string) (uint64, []verFiles) {
 		if !ok {
 			continue
 		}
-		h.Write([]byte(n))
-		h.Write([]byte{0})
 		v, err := module.UnescapeVersion(n[:i])
 		if err != nil || !semver.IsValid(v) {
 			continue
@@ -69,7 +65,32 @@ func parseListing(names []string) (uint64, []verFiles) {
 		}
 	}
 	slices.SortFunc(out, func(a, b verFiles) int { return semver.Compare(a.version, b.version) })
-	return h.Sum64(), out
+	return fingerprint(names), out
+}
+
+// fingerprint is the fingerprint of a listing parseListing returns: FNV-1a
+// over the names of module files, each followed by a zero byte. A module
+// page checks it first, and parses the listing only when it changed.
+func fingerprint(names []string) uint64 {
+	const (
+		offset = 14695981039346656037
+		prime  = 1099511628211
+	)
+	h := uint64(offset)
+	for _, n := range names {
+		i := strings.LastIndexByte(n, '.')
+		if i <= 0 {
+			continue
+		}
+		if _, ok := kindBits[n[i+1:]]; !ok {
+			continue
+		}
+		for j := 0; j < len(n); j++ {
+			h = (h ^ uint64(n[j])) * prime
+		}
+		h *= prime // the zero byte
+	}
+	return h
 }
 
 // shown reports whether a version with these files is in the catalog:
@@ -113,10 +134,10 @@ func (c *Catalog) check(ctx context.Context, path string, names []string, seen *
 			return nil, err
 		}
 	}
-	fp, vfs := parseListing(names)
-	if old != nil && old.fp == fp && old.detailed && (old.full || !full) {
+	if old != nil && old.detailed && (old.full || !full) && old.fp == fingerprint(names) {
 		return old, nil
 	}
+	fp, vfs := parseListing(names)
 	var n *modEntry
 	if len(vfs) > 0 {
 		var err error
@@ -395,7 +416,10 @@ func decodeH1(s string) ([32]byte, bool) {
 }
 
 func encodeH1(h [32]byte) string {
-	return "h1:" + base64.StdEncoding.EncodeToString(h[:])
+	var b [3 + 44]byte
+	copy(b[:], "h1:")
+	base64.StdEncoding.Encode(b[3:], h[:])
+	return string(b[:])
 }
 
 // Refresh brings the whole index up to date: it lists every module's @v
@@ -442,11 +466,14 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	seen := map[string]bool{}
 	err := c.walk(ctx, modfiles.Root, func(path string, names []string) {
 		seen[path] = true
-		fp, vfs := parseListing(names)
 		c.mu.RLock()
 		cur := c.mods[path]
 		c.mu.RUnlock()
-		if cur != nil && cur.fp == fp && cur.detailed || cur == nil && len(vfs) == 0 {
+		if cur != nil && cur.detailed && cur.fp == fingerprint(names) {
+			return // unchanged: no need to parse the listing
+		}
+		fp, vfs := parseListing(names)
+		if cur == nil && len(vfs) == 0 {
 			return
 		}
 		todo = append(todo, job{path, names, cur, vfs, fp})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"math/rand/v2"
 	"net/url"
@@ -244,5 +245,33 @@ func TestSearchSubstrings(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("%+v: got %q, want %q", q, got, want)
 		}
+	}
+}
+
+// TestFingerprint: a listing's fingerprint is FNV-1a over the names of
+// module files, each followed by a zero byte (other names do not count),
+// and encodeH1 is decodeH1's inverse.
+func TestFingerprint(t *testing.T) {
+	names := []string{"list", "v1.0.0.info", "v1.0.0.mod", "v1.0.0.zip", "v1.0.0.ziphash", "v1.1.0.gone", "v1.1.0.mod", "v2.0.0+incompatible.mod", "!a/", "v1.2.0.tmp-123", "v1.2.0.lock"}
+	h := fnv.New64a()
+	for _, n := range names {
+		i := strings.LastIndexByte(n, '.')
+		if _, ok := kindBits[n[i+1:]]; i > 0 && ok {
+			h.Write([]byte(n))
+			h.Write([]byte{0})
+		}
+	}
+	if got, want := fingerprint(names), h.Sum64(); got != want {
+		t.Errorf("fingerprint %x, want %x", got, want)
+	}
+	if fp, _ := parseListing(names); fp != h.Sum64() {
+		t.Errorf("parseListing's fingerprint %x, want %x", fp, h.Sum64())
+	}
+	if fingerprint(names) == fingerprint(names[:3]) {
+		t.Error("a listing with fewer files has the same fingerprint")
+	}
+	const h1 = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+	if b, ok := decodeH1(h1); !ok || encodeH1(b) != h1 {
+		t.Errorf("encodeH1(decodeH1(%s)) = %s", h1, encodeH1(b))
 	}
 }

@@ -66,19 +66,6 @@ func apiError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, api.ErrorBody{Error: msg})
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		code, b = http.StatusInternalServerError, []byte(`{"error":"encoding the answer"}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	w.Write(append(b, '\n'))
-}
-
 // begin records, before a state change is carried out, that it is about
 // to be (audit.Log.Begin): write-ahead auditing. If the log cannot take
 // the entry, nothing may change: begin answers 507 (no space for the log)

@@ -102,7 +102,7 @@ func New(opts Options) *Handler {
 		"bytes":     formatBytes,
 		"time":      formatTime,
 		"modURL":    modURL,
-		"bundleURL": func(d string) string { return "/bundles/" + url.PathEscape(d) },
+		"bundleURL": bundleURL,
 		"short":     func(d string) string { return d[:min(12, len(d))] },
 		"join":      strings.Join,
 	}
@@ -246,8 +246,9 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		Q, Prefix string
 		Result    *catalog.SearchResult
+		Rows      template.HTML
 		NextURL   string
-	}{Q: q.Q, Prefix: q.Prefix, Result: res}
+	}{Q: q.Q, Prefix: q.Prefix, Result: res, Rows: resultRows(res)}
 	if res.Next != "" {
 		nv := url.Values{}
 		for _, k := range []string{"q", "prefix", "limit"} {
@@ -284,11 +285,20 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 	if m.Latest != "" {
 		get += "@" + m.Latest
 	}
+	var retracted []catalog.Version
+	for _, v := range m.Versions {
+		if v.Retracted && v.RetractRationale != "" {
+			retracted = append(retracted, v)
+		}
+	}
 	h.render(w, r, 0, "module", m.Path, struct {
-		M        *catalog.Module
-		Licences []string
-		GoGet    string
-	}{m, licences, "go get " + get})
+		M          *catalog.Module
+		Licences   []string
+		GoGet      string
+		Rows       template.HTML
+		Retracted  []catalog.Version
+		Dependents template.HTML
+	}{m, licences, "go get " + get, versionRows(m), retracted, dependentItems(m)})
 }
 
 // history is the import history, newest first.
