@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -362,4 +363,19 @@ func (s *Store) LockLease(ctx context.Context, name string) (*store.Lease, error
 		return nil, fmt.Errorf("s3 lock %q: invalid name", name)
 	}
 	return store.TakeLease(ctx, s, name+".lock", leaseTTL)
+}
+
+// Stat describes the object without reading it: one HeadObject request,
+// for a server that keeps copies of objects elsewhere (the zip cache of
+// package proxy) and needs to know only that the object is still there,
+// and which version of it. A missing object matches fs.ErrNotExist.
+func (s *Store) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	if err := store.CheckName(name); err != nil {
+		return nil, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
+	if err != nil {
+		return nil, s.wrap("stat", name, err)
+	}
+	return fileInfo{name: path.Base(name), size: aws.ToInt64(out.ContentLength), modTime: aws.ToTime(out.LastModified)}, nil
 }
