@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/mod/module"
+
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -90,8 +92,7 @@ func (h *Handler) serveZip(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 		err = perr
 		if err == nil {
-			infoName, _ := modfiles.Name(req.Version, modfiles.Info)
-			complete, err = store.Exists(ctx, h.repo.Store, infoName)
+			complete, err = h.exists(ctx, req.Version, modfiles.Info)
 		}
 	}
 	if err != nil {
@@ -139,6 +140,23 @@ func (h *Handler) serveZip(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 	}
 	serveZipContent(w, r, fi.Size(), fi.ModTime(), f)
+}
+
+// exists reports whether the version's file of the given kind exists,
+// with a Stat (a HEAD) when the store has it.
+func (h *Handler) exists(ctx context.Context, v module.Version, kind modfiles.Kind) (bool, error) {
+	name, err := modfiles.Name(v, kind)
+	if err != nil {
+		return false, err
+	}
+	if h.stat == nil {
+		return store.Exists(ctx, h.repo.Store, name)
+	}
+	_, err = h.stat.Stat(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // fill copies the zip from the store into the zip cache. The copy must be

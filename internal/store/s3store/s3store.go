@@ -44,6 +44,20 @@ type Options struct {
 	// TempDir is where Put spools an object larger than a few MiB before
 	// uploading it; "" means os.TempDir().
 	TempDir string
+	// Observe, if set, is called with every HTTP request the store sends
+	// to the endpoint (each retry too), for tests and request counts.
+	Observe func(*http.Request)
+}
+
+// observed is an HTTP client that shows each request to a function first.
+type observed struct {
+	c aws.HTTPClient
+	f func(*http.Request)
+}
+
+func (o observed) Do(r *http.Request) (*http.Response, error) {
+	o.f(r)
+	return o.c.Do(r)
 }
 
 // ParseURL splits s3://BUCKET[/PREFIX] into the bucket and the key
@@ -91,6 +105,9 @@ func New(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 				t.MaxIdleConns = maxIdleConns
 			}
 		})
+	}
+	if opts.Observe != nil {
+		cfg.HTTPClient = observed{cfg.HTTPClient, opts.Observe}
 	}
 	s := &Store{bucket: bucket, prefix: prefix, region: cfg.Region, tempDir: opts.TempDir}
 	s.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
