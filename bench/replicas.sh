@@ -29,8 +29,15 @@
 # servers, nginx, wrk, and the rest: go clients and whatever else runs on
 # the machine) names the bottleneck.
 #
+# Each replica keeps its zip copies in its own fresh directory
+# (--zip-cache-dir, under bench/_out, removed after the run); ZIP_CACHE=0
+# runs the replicas without it (every zip streamed from MinIO).
+# PROFILE=1 writes a CPU profile of the first replica of each s3 run to
+# bench/_out/replicas-logs/replica-cpu-CONFIG-ROUND.pprof (go tool pprof -top).
+#
 # Usage:  bench/replicas.sh
-# Environment: DURATION (60s), CONNS (64), CLIENTS (20), ROUNDS (2),
+# A shorter run: CONFIGS="s3 disk" ROUNDS=1 DURATION=30s bench/replicas.sh
+# Environment: DURATION (60s), CONNS (64), CLIENTS (20), ROUNDS (2), ZIP_CACHE (1),
 # KILL_AT (seconds into the run, default half of DURATION), WARMUP (5s of
 # unmeasured wrk per run), CONFIGS ("s3 disk s3-kill"), PORT_BASE (18380:
 # nginx +1, replicas +2..+4, disk server +5, MinIO +6 and +7).
@@ -64,6 +71,8 @@ CLIENTS=${CLIENTS:-20}
 ROUNDS=${ROUNDS:-2}
 WARMUP=${WARMUP:-5s}
 CONFIGS=${CONFIGS:-s3 disk s3-kill}
+ZIP_CACHE=${ZIP_CACHE:-1}
+PROFILE=${PROFILE:-0}
 PORT_BASE=${PORT_BASE:-18380}
 secs() { case $1 in *m) echo $((${1%m} * 60)) ;; *s) echo "${1%s}" ;; *) echo "$1" ;; esac; }
 DURATION_S=$(secs "$DURATION")
@@ -210,9 +219,17 @@ start_config() {
 	SERVER_PIDS=()
 	case $1 in
 	s3*)
+		local zc=() prof
+		if [[ $ZIP_CACHE == 1 ]]; then
+			ZIPCACHE_DIR=$(mktemp -d "$OUT/zipcache.XXXXXX")
+			TMPDIRS+=("$ZIPCACHE_DIR")
+		fi
 		for a in "${REPLICA_ADDRS[@]}"; do
 			port_busy "$a" && die "$a is already in use; set PORT_BASE"
-			"$BIN/modferry" serve --store "$S3STORE" --addr "$a" --trusted-proxy 127.0.0.1 >>"$LOGS/replica-$a.log" 2>&1 &
+			[[ $ZIP_CACHE == 1 ]] && zc=(--zip-cache-dir "$ZIPCACHE_DIR/${a##*:}")
+			prof=""
+			[[ $PROFILE == 1 && $a == "${REPLICA_ADDRS[0]}" ]] && prof=$LOGS/replica-cpu-$1-${ROUND:-0}.pprof
+			MODFERRY_CPUPROFILE=$prof "$BIN/modferry" serve --store "$S3STORE" --addr "$a" --trusted-proxy 127.0.0.1 "${zc[@]}" >>"$LOGS/replica-$a.log" 2>&1 &
 			pid=$!
 			PIDS+=("$pid")
 			SERVER_PIDS+=("$pid")
@@ -243,6 +260,10 @@ stop_config() {
 	local p
 	[[ -n $NGINX_PID ]] && stop_pid "$NGINX_PID"
 	for p in "${SERVER_PIDS[@]}"; do stop_pid "$p"; done
+	if [[ -n ${ZIPCACHE_DIR:-} ]]; then
+		rm -rf "$ZIPCACHE_DIR"
+		ZIPCACHE_DIR=
+	fi
 }
 
 # check_same: a file of each kind comes back byte for byte from URL.
@@ -300,7 +321,7 @@ run_clients() {
 run_once() {
 	local cfg=$1 round=$2 k n c t0 t1 b0 b1 s0 s1 m0 m1 g0 g1 w1 dir line killed="" kt=0
 	local -A conns=([info]=$((CONNS / 3)) [mod]=$((CONNS / 3)) [zip]=$((CONNS - 2 * (CONNS / 3))))
-	start_config "$cfg"
+	ROUND=$round start_config "$cfg"
 	check_same
 	log "round $round/$ROUNDS: $cfg, warm-up $WARMUP"
 	for k in "${KINDS[@]}"; do
@@ -469,6 +490,7 @@ environment() {
 	echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs; kernel $(uname -r); $(free -g | awk '/^Mem:/ {print $2}') GiB memory"
 	echo "GOMAXPROCS: ${GOMAXPROCS:-not set (the servers use all $(nproc) CPUs)}; $(go version | cut -d' ' -f3); $("$NGINX" -v 2>&1 | sed 's|.*: ||'); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); minio $(sed -n 's/^minio_version=\([^ ]*\) .*/\1/p' "$ROOT/scripts/test.sh") (go install)"
 	echo "load average at start: $(loadavg)"
+	echo "replicas: zip cache $([[ $ZIP_CACHE == 1 ]] && echo "on (--zip-cache-dir, one fresh directory per replica and run)" || echo off)"
 }
 
 main() {
