@@ -309,3 +309,42 @@ func TestRemotePendingNotTrusted(t *testing.T) {
 		t.Errorf("zip of a pending publish: %d, want 404", code)
 	}
 }
+
+// downStamp is a remoteStore whose removal stamp cannot be looked at.
+type downStamp struct{ *remoteStore }
+
+func (s downStamp) StatVersion(ctx context.Context, name string) (string, error) {
+	s.count("statversion", name)
+	return "", store.ErrUnavailable
+}
+
+// TestRemoteStampUnavailable: while the stamp cannot be looked at,
+// nothing is trusted beyond Recheck (every file is confirmed with the
+// store again, and still served), and the failing look is not retried by
+// every request but once per interval.
+func TestRemoteStampUnavailable(t *testing.T) {
+	st := downStamp{newRemoteStore()}
+	addRemote(t, &modules.Repo{Store: st})
+	recheck := 200 * time.Millisecond
+	r := startReplica(t, st, proxy.Options{Recheck: recheck}, true)
+	urls := fileURLs(remoteVersions[0])
+	for _, u := range urls {
+		get(t, r.url+u)
+	}
+	time.Sleep(recheck + 10*time.Millisecond)
+	st.requests()
+	for range 3 {
+		for _, u := range urls {
+			if code, _ := get(t, r.url+u); code != 200 {
+				t.Errorf("%s with the stamp unavailable: %d, want 200", u, code)
+			}
+		}
+	}
+	_, ops := st.requests()
+	if ops["statversion"] != 1 {
+		t.Errorf("%d looks at the unavailable stamp within one interval, want 1", ops["statversion"])
+	}
+	if ops["open"]+ops["stat"] < len(urls) {
+		t.Errorf("files served without confirming them while the stamp is unavailable: %v", ops)
+	}
+}

@@ -35,6 +35,9 @@ type removals struct {
 	gen     uint64    // 1 at the first look, +1 at each change
 }
 
+// lookTimeout bounds one look at the stamp.
+const lookTimeout = 10 * time.Second
+
 // current returns the generation, as of a look that began at most one
 // interval ago, or false if the store could not be asked: then nothing
 // confirmed before may be trusted.
@@ -42,15 +45,22 @@ func (r *removals) current(ctx context.Context) (uint64, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
-	if r.ok && now.Sub(r.checked) < r.interval {
-		return r.gen, true
+	if now.Sub(r.checked) < r.interval {
+		// A look that failed is not retried before the interval is
+		// over either: while the store is down, requests do not queue
+		// up behind one look after another.
+		return r.gen, r.ok
 	}
+	// The look serves every request waiting here, not only the one whose
+	// context it could use: it must not end when that client goes away.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookTimeout)
+	defer cancel()
 	v, err := r.store.StatVersion(ctx, modules.RemovalStamp)
 	if errors.Is(err, fs.ErrNotExist) {
 		v, err = "", nil
 	}
 	if err != nil {
-		r.ok = false
+		r.ok, r.checked = false, now
 		return 0, false
 	}
 	if !r.ok || r.gen == 0 || v != r.version {

@@ -57,7 +57,13 @@ func (h *Handler) serveZip(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	if z, ok := h.zips.Get(name); ok && h.trusted(ctx, z) {
 		if h.zipCache != nil {
-			if f, ok := h.zipCache.Open(name, z.size, z.modTime); ok {
+			f, ok := h.zipCache.Open(name, z.size, z.modTime)
+			if !ok {
+				// Evicted, or never copied: copy it now.
+				f, err = h.fill(ctx, name, z.size, z.modTime)
+				ok = err == nil
+			}
+			if ok {
 				defer f.Close()
 				h.zipServed.Add(1)
 				serveZipContent(w, r, z.size, z.modTime, f)
@@ -117,7 +123,7 @@ func (h *Handler) serveZip(ctx context.Context, w http.ResponseWriter, r *http.R
 	if h.zipCache != nil {
 		cf, ok := h.zipCache.Open(name, fi.Size(), fi.ModTime())
 		if !ok {
-			cf, err = h.fill(ctx, name, fi)
+			cf, err = h.fill(ctx, name, fi.Size(), fi.ModTime())
 		}
 		if err == nil {
 			defer cf.Close()
@@ -160,8 +166,9 @@ func (h *Handler) exists(ctx context.Context, v module.Version, kind modfiles.Ki
 }
 
 // fill copies the zip from the store into the zip cache. The copy must be
-// the object described by fi; one that changed since fails the fill.
-func (h *Handler) fill(ctx context.Context, name string, fi fs.FileInfo) (*os.File, error) {
+// the object of the size and time given; one that changed since fails the
+// fill.
+func (h *Handler) fill(ctx context.Context, name string, size int64, mod time.Time) (*os.File, error) {
 	f, err := h.repo.Store.Open(ctx, name)
 	if err != nil {
 		return nil, err
@@ -171,10 +178,10 @@ func (h *Handler) fill(ctx context.Context, name string, fi fs.FileInfo) (*os.Fi
 	if err != nil {
 		return nil, err
 	}
-	if got.Size() != fi.Size() || !got.ModTime().Equal(fi.ModTime()) {
+	if got.Size() != size || !got.ModTime().Equal(mod) {
 		return nil, fmt.Errorf("%s changed while it was looked at", name)
 	}
-	return h.zipCache.Fill(name, fi.Size(), fi.ModTime(), f)
+	return h.zipCache.Fill(name, size, mod, f)
 }
 
 // serveZipContent answers with the zip content, which http.ServeContent
