@@ -32,6 +32,10 @@
 # Each replica keeps its zip copies in its own fresh directory
 # (--zip-cache-dir, under bench/_out, removed after the run); ZIP_CACHE=0
 # runs the replicas without it (every zip streamed from MinIO).
+# Before its warm-up, each run fetches every file once from each server
+# directly (the replicas' caches warm, as on a replica that has been
+# serving for a while; the disk's page cache likewise); WARM=0 skips it,
+# so that the s3 runs measure replicas that start cold.
 # PROFILE=1 writes a CPU profile of the first replica of each s3 run to
 # bench/_out/replicas-logs/replica-cpu-CONFIG-ROUND.pprof (go tool pprof -top).
 #
@@ -73,6 +77,7 @@ WARMUP=${WARMUP:-5s}
 CONFIGS=${CONFIGS:-s3 disk s3-kill}
 ZIP_CACHE=${ZIP_CACHE:-1}
 PROFILE=${PROFILE:-0}
+WARM=${WARM:-1}
 PORT_BASE=${PORT_BASE:-18380}
 secs() { case $1 in *m) echo $((${1%m} * 60)) ;; *s) echo "${1%s}" ;; *) echo "$1" ;; esac; }
 DURATION_S=$(secs "$DURATION")
@@ -234,6 +239,8 @@ start_config() {
 			PIDS+=("$pid")
 			SERVER_PIDS+=("$pid")
 		done
+		SERVER_URLS=()
+		for a in "${REPLICA_ADDRS[@]}"; do SERVER_URLS+=("http://$a"); done
 		for i in "${!REPLICA_ADDRS[@]}"; do wait_http "http://${REPLICA_ADDRS[$i]}/healthz" "${SERVER_PIDS[$i]}" "replica ${REPLICA_ADDRS[$i]}"; done
 		port_busy "$NGINX_ADDR" && die "$NGINX_ADDR is already in use; set PORT_BASE"
 		: >"$OUT/nginx-replicas/access.log"
@@ -252,6 +259,7 @@ start_config() {
 		wait_http "http://$DISK_ADDR/healthz" "$pid" "disk server"
 		NGINX_PID=
 		URL=http://$DISK_ADDR
+		SERVER_URLS=("$URL")
 		;;
 	esac
 }
@@ -275,6 +283,18 @@ check_same() {
 		got=$(curl -fsS "$URL$p" | sha256sum)
 		[[ $want == "$got" ]] || die "$URL serves different bytes for $p"
 	done
+}
+
+# warm_servers: every file of the store fetched once from each server of
+# the configuration, directly (not through nginx).
+warm_servers() {
+	local base k p
+	for base in "${SERVER_URLS[@]}"; do
+		for k in "${KINDS[@]}"; do
+			while read -r p; do printf 'url = "%s%s"\noutput = "/dev/null"\n' "$base" "$p"; done <"$LOGS/paths.$k"
+		done
+	done >"$LOGS/warm.curl"
+	curl -sS --fail --parallel --parallel-max 8 -K "$LOGS/warm.curl" || die "warming the servers failed"
 }
 
 # ---- measuring ----
@@ -323,6 +343,10 @@ run_once() {
 	local -A conns=([info]=$((CONNS / 3)) [mod]=$((CONNS / 3)) [zip]=$((CONNS - 2 * (CONNS / 3))))
 	ROUND=$round start_config "$cfg"
 	check_same
+	if [[ $WARM == 1 ]]; then
+		log "round $round/$ROUNDS: $cfg, fetching every file once from each server"
+		warm_servers
+	fi
 	log "round $round/$ROUNDS: $cfg, warm-up $WARMUP"
 	for k in "${KINDS[@]}"; do
 		wrk -t1 -c"${conns[$k]}" -d"$WARMUP" -s "$BENCH/wrk-paths.lua" "$URL" -- "$LOGS/paths.$k" >/dev/null &
@@ -490,7 +514,8 @@ environment() {
 	echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs; kernel $(uname -r); $(free -g | awk '/^Mem:/ {print $2}') GiB memory"
 	echo "GOMAXPROCS: ${GOMAXPROCS:-not set (the servers use all $(nproc) CPUs)}; $(go version | cut -d' ' -f3); $("$NGINX" -v 2>&1 | sed 's|.*: ||'); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); minio $(sed -n 's/^minio_version=\([^ ]*\) .*/\1/p' "$ROOT/scripts/test.sh") (go install)"
 	echo "load average at start: $(loadavg)"
-	echo "replicas: zip cache $([[ $ZIP_CACHE == 1 ]] && echo "on (--zip-cache-dir, one fresh directory per replica and run)" || echo off)"
+	echo "replicas: zip cache $([[ $ZIP_CACHE == 1 ]] && echo "on (--zip-cache-dir, one fresh directory per replica and run)" || echo off);" \
+		"$([[ $WARM == 1 ]] && echo "every file fetched once from each server before the warm-up" || echo "servers start cold")"
 }
 
 main() {
