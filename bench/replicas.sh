@@ -294,7 +294,7 @@ warm_servers() {
 			while read -r p; do printf 'url = "%s%s"\noutput = "/dev/null"\n' "$base" "$p"; done <"$LOGS/paths.$k"
 		done
 	done >"$LOGS/warm.curl"
-	curl -sS --fail --parallel --parallel-max 8 -K "$LOGS/warm.curl" || die "warming the servers failed"
+	curl -sS --fail --parallel --parallel-max 8 -K "$LOGS/warm.curl" 2>>"$LOGS/warm.log" || die "warming the servers failed; see $LOGS/warm.log"
 }
 
 # ---- measuring ----

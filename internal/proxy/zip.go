@@ -165,10 +165,17 @@ func (h *Handler) exists(ctx context.Context, v module.Version, kind modfiles.Ki
 	return err == nil, err
 }
 
+// fillTimeout bounds the copy of one zip into the zip cache.
+const fillTimeout = 10 * time.Minute
+
 // fill copies the zip from the store into the zip cache. The copy must be
 // the object of the size and time given; one that changed since fails the
 // fill.
 func (h *Handler) fill(ctx context.Context, name string, size int64, mod time.Time) (*os.File, error) {
+	// A copy begun is finished even if the client goes away: the next
+	// request for the zip finds it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fillTimeout)
+	defer cancel()
 	f, err := h.repo.Store.Open(ctx, name)
 	if err != nil {
 		return nil, err
