@@ -36,6 +36,9 @@
 # directly (the replicas' caches warm, as on a replica that has been
 # serving for a while; the disk's page cache likewise); WARM=0 skips it,
 # so that the s3 runs measure replicas that start cold.
+# MODFERRY_BIN=FILE runs that modferry binary instead of building this
+# tree's (another commit's, for a before/after comparison in the same
+# setup; with ZIP_CACHE=0 if it has no --zip-cache-dir).
 # PROFILE=1 writes a CPU profile of the first replica of each s3 run to
 # bench/_out/replicas-logs/replica-cpu-CONFIG-ROUND.pprof (go tool pprof -top).
 #
@@ -169,6 +172,11 @@ setup_tools() {
 
 build() {
 	mkdir -p "$BIN" "$LOGS"
+	if [[ -n ${MODFERRY_BIN:-} ]]; then
+		log "using $MODFERRY_BIN"
+		cp "$MODFERRY_BIN" "$BIN/modferry"
+		return
+	fi
 	log "building modferry"
 	(cd "$ROOT" && go build -o "$BIN/modferry" ./cmd/modferry)
 }
