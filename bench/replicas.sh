@@ -29,8 +29,22 @@
 # servers, nginx, wrk, and the rest: go clients and whatever else runs on
 # the machine) names the bottleneck.
 #
+# Each replica keeps its zip copies in its own fresh directory
+# (--zip-cache-dir, under bench/_out, removed after the run); ZIP_CACHE=0
+# runs the replicas without it (every zip streamed from MinIO).
+# Before its warm-up, each run fetches every file once from each server
+# directly (the replicas' caches warm, as on a replica that has been
+# serving for a while; the disk's page cache likewise); WARM=0 skips it,
+# so that the s3 runs measure replicas that start cold.
+# MODFERRY_BIN=FILE runs that modferry binary instead of building this
+# tree's (another commit's, for a before/after comparison in the same
+# setup; with ZIP_CACHE=0 if it has no --zip-cache-dir).
+# PROFILE=1 writes a CPU profile of the first replica of each s3 run to
+# bench/_out/replicas-logs/replica-cpu-CONFIG-ROUND.pprof (go tool pprof -top).
+#
 # Usage:  bench/replicas.sh
-# Environment: DURATION (60s), CONNS (64), CLIENTS (20), ROUNDS (2),
+# A shorter run: CONFIGS="s3 disk" ROUNDS=1 DURATION=30s bench/replicas.sh
+# Environment: DURATION (60s), CONNS (64), CLIENTS (20), ROUNDS (2), ZIP_CACHE (1),
 # KILL_AT (seconds into the run, default half of DURATION), WARMUP (5s of
 # unmeasured wrk per run), CONFIGS ("s3 disk s3-kill"), PORT_BASE (18380:
 # nginx +1, replicas +2..+4, disk server +5, MinIO +6 and +7).
@@ -64,6 +78,9 @@ CLIENTS=${CLIENTS:-20}
 ROUNDS=${ROUNDS:-2}
 WARMUP=${WARMUP:-5s}
 CONFIGS=${CONFIGS:-s3 disk s3-kill}
+ZIP_CACHE=${ZIP_CACHE:-1}
+PROFILE=${PROFILE:-0}
+WARM=${WARM:-1}
 PORT_BASE=${PORT_BASE:-18380}
 secs() { case $1 in *m) echo $((${1%m} * 60)) ;; *s) echo "${1%s}" ;; *) echo "$1" ;; esac; }
 DURATION_S=$(secs "$DURATION")
@@ -155,6 +172,11 @@ setup_tools() {
 
 build() {
 	mkdir -p "$BIN" "$LOGS"
+	if [[ -n ${MODFERRY_BIN:-} ]]; then
+		log "using $MODFERRY_BIN"
+		cp "$MODFERRY_BIN" "$BIN/modferry"
+		return
+	fi
 	log "building modferry"
 	(cd "$ROOT" && go build -o "$BIN/modferry" ./cmd/modferry)
 }
@@ -210,13 +232,23 @@ start_config() {
 	SERVER_PIDS=()
 	case $1 in
 	s3*)
+		local zc=() prof
+		if [[ $ZIP_CACHE == 1 ]]; then
+			ZIPCACHE_DIR=$(mktemp -d "$OUT/zipcache.XXXXXX")
+			TMPDIRS+=("$ZIPCACHE_DIR")
+		fi
 		for a in "${REPLICA_ADDRS[@]}"; do
 			port_busy "$a" && die "$a is already in use; set PORT_BASE"
-			"$BIN/modferry" serve --store "$S3STORE" --addr "$a" --trusted-proxy 127.0.0.1 >>"$LOGS/replica-$a.log" 2>&1 &
+			[[ $ZIP_CACHE == 1 ]] && zc=(--zip-cache-dir "$ZIPCACHE_DIR/${a##*:}")
+			prof=""
+			[[ $PROFILE == 1 && $a == "${REPLICA_ADDRS[0]}" ]] && prof=$LOGS/replica-cpu-$1-${ROUND:-0}.pprof
+			MODFERRY_CPUPROFILE=$prof "$BIN/modferry" serve --store "$S3STORE" --addr "$a" --trusted-proxy 127.0.0.1 "${zc[@]}" >>"$LOGS/replica-$a.log" 2>&1 &
 			pid=$!
 			PIDS+=("$pid")
 			SERVER_PIDS+=("$pid")
 		done
+		SERVER_URLS=()
+		for a in "${REPLICA_ADDRS[@]}"; do SERVER_URLS+=("http://$a"); done
 		for i in "${!REPLICA_ADDRS[@]}"; do wait_http "http://${REPLICA_ADDRS[$i]}/healthz" "${SERVER_PIDS[$i]}" "replica ${REPLICA_ADDRS[$i]}"; done
 		port_busy "$NGINX_ADDR" && die "$NGINX_ADDR is already in use; set PORT_BASE"
 		: >"$OUT/nginx-replicas/access.log"
@@ -235,6 +267,7 @@ start_config() {
 		wait_http "http://$DISK_ADDR/healthz" "$pid" "disk server"
 		NGINX_PID=
 		URL=http://$DISK_ADDR
+		SERVER_URLS=("$URL")
 		;;
 	esac
 }
@@ -243,6 +276,10 @@ stop_config() {
 	local p
 	[[ -n $NGINX_PID ]] && stop_pid "$NGINX_PID"
 	for p in "${SERVER_PIDS[@]}"; do stop_pid "$p"; done
+	if [[ -n ${ZIPCACHE_DIR:-} ]]; then
+		rm -rf "$ZIPCACHE_DIR"
+		ZIPCACHE_DIR=
+	fi
 }
 
 # check_same: a file of each kind comes back byte for byte from URL.
@@ -254,6 +291,18 @@ check_same() {
 		got=$(curl -fsS "$URL$p" | sha256sum)
 		[[ $want == "$got" ]] || die "$URL serves different bytes for $p"
 	done
+}
+
+# warm_servers: every file of the store fetched once from each server of
+# the configuration, directly (not through nginx).
+warm_servers() {
+	local base k p
+	for base in "${SERVER_URLS[@]}"; do
+		for k in "${KINDS[@]}"; do
+			while read -r p; do printf 'url = "%s%s"\noutput = "/dev/null"\n' "$base" "$p"; done <"$LOGS/paths.$k"
+		done
+	done >"$LOGS/warm.curl"
+	curl -sS --fail --parallel --parallel-max 8 -K "$LOGS/warm.curl" 2>>"$LOGS/warm.log" || die "warming the servers failed; see $LOGS/warm.log"
 }
 
 # ---- measuring ----
@@ -300,8 +349,12 @@ run_clients() {
 run_once() {
 	local cfg=$1 round=$2 k n c t0 t1 b0 b1 s0 s1 m0 m1 g0 g1 w1 dir line killed="" kt=0
 	local -A conns=([info]=$((CONNS / 3)) [mod]=$((CONNS / 3)) [zip]=$((CONNS - 2 * (CONNS / 3))))
-	start_config "$cfg"
+	ROUND=$round start_config "$cfg"
 	check_same
+	if [[ $WARM == 1 ]]; then
+		log "round $round/$ROUNDS: $cfg, fetching every file once from each server"
+		warm_servers
+	fi
 	log "round $round/$ROUNDS: $cfg, warm-up $WARMUP"
 	for k in "${KINDS[@]}"; do
 		wrk -t1 -c"${conns[$k]}" -d"$WARMUP" -s "$BENCH/wrk-paths.lua" "$URL" -- "$LOGS/paths.$k" >/dev/null &
@@ -469,6 +522,8 @@ environment() {
 	echo "CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(nproc) CPUs; kernel $(uname -r); $(free -g | awk '/^Mem:/ {print $2}') GiB memory"
 	echo "GOMAXPROCS: ${GOMAXPROCS:-not set (the servers use all $(nproc) CPUs)}; $(go version | cut -d' ' -f3); $("$NGINX" -v 2>&1 | sed 's|.*: ||'); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); minio $(sed -n 's/^minio_version=\([^ ]*\) .*/\1/p' "$ROOT/scripts/test.sh") (go install)"
 	echo "load average at start: $(loadavg)"
+	echo "replicas: zip cache $([[ $ZIP_CACHE == 1 ]] && echo "on (--zip-cache-dir, one fresh directory per replica and run)" || echo off);" \
+		"$([[ $WARM == 1 ]] && echo "every file fetched once from each server before the warm-up" || echo "servers start cold")"
 }
 
 main() {

@@ -21,14 +21,18 @@ import (
 	"github.com/modferry/modferry/internal/connlimit"
 	"github.com/modferry/modferry/internal/downloads"
 	"github.com/modferry/modferry/internal/fillthrough"
+	"github.com/modferry/modferry/internal/proxy"
 	"github.com/modferry/modferry/internal/server"
+	"github.com/modferry/modferry/internal/store"
 	"github.com/modferry/modferry/internal/trust"
 )
 
 type serveOptions struct {
-	store      string
-	addr       string
-	cacheBytes int
+	store        string
+	addr         string
+	cacheBytes   int
+	zipCacheDir  string
+	zipCacheSize byteSize
 
 	requireAuth    bool
 	anonymousRead  bool
@@ -106,6 +110,20 @@ interrupted is rolled back (its version can be published again), and what
 crashed uploads and imports left (STORE/uploads, STORE/staging, .tmp-*
 files) is removed; never anything a running operation may use.
 
+A store kept elsewhere (s3://, any number of replicas). The .info, .mod
+and .zip of a version never change once it is complete; only a deletion
+or prune removes them, and those rewrite the object state/removals. So a
+server looks at that object's version once a second (one HEAD) and,
+while it is unchanged, serves what the store confirmed less than a minute
+ago without asking again: a deletion answers 410 on every replica within
+about a second, an object removed behind modferry's back within a minute.
+With --zip-cache-dir, each server also keeps copies of the zips it serves
+on its own disk (at most --zip-cache-size, least recently used removed
+first) and sends them from there with sendfile instead of copying every
+byte from the object store: written to a temporary file, fsynced and
+renamed, so a crash never leaves a partial copy to serve, and used only
+for a zip the store confirmed as above.
+
 Fill-through proxy (the connected side). With --upstream URL (a GOPROXY
 such as https://proxy.golang.org), a .info, .mod or .zip the store lacks
 is fetched from the upstream, checked against the checksum database
@@ -134,6 +152,9 @@ refused with 502 and not stored.`,
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:3000", "listen address")
 	f.IntVar(&o.cacheBytes, "cache-bytes", 8<<20, "memory for caching small module files (.info, .mod); 0 turns it off")
+	f.StringVar(&o.zipCacheDir, "zip-cache-dir", "", "with a store kept elsewhere (s3://): keep copies of the zips served in this local directory, one per server, and serve them from there (a deleted version is never served from it)")
+	o.zipCacheSize = 4 << 30
+	f.Var(&o.zipCacheSize, "zip-cache-size", "with --zip-cache-dir: the most zip bytes kept there; the least recently used go first")
 	f.BoolVar(&o.requireAuth, "require-auth", false, "require a token even while no token exists")
 	f.BoolVar(&o.anonymousRead, "allow-anonymous-read", false, "let requests without a token read modules even when tokens exist")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
@@ -189,6 +210,16 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 	if cache == 0 {
 		cache = -1
 	}
+	var zipCache *proxy.ZipCache
+	if o.zipCacheDir != "" {
+		if _, local := st.(store.Local); local {
+			return usagef("--zip-cache-dir is for a store kept elsewhere (s3://); a store on local disk serves its zips from its own files")
+		}
+		if zipCache, err = proxy.OpenZipCache(o.zipCacheDir, int64(o.zipCacheSize)); err != nil {
+			return fmt.Errorf("--zip-cache-dir: %w", err)
+		}
+		defer zipCache.Close()
+	}
 	bundleTrust := trust.Policy{Require: o.requireSignatures}
 	if len(o.pubkeys) > 0 {
 		if bundleTrust.Keys, err = trust.Load(o.pubkeys...); err != nil {
@@ -214,7 +245,7 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 	srv := server.New(server.Config{
 		Downloads: recorder,
 		Upstream:  filler,
-		Store:     st, Logger: log, CacheBytes: cache,
+		Store:     st, Logger: log, CacheBytes: cache, ZipCache: zipCache,
 		Tokens: tokens, RequireAuth: o.requireAuth, AllowAnonymousRead: o.anonymousRead,
 		Limiter:        &auth.Limiter{Failures: o.authFailures, Window: o.authWindow},
 		TrustedProxies: trusted,

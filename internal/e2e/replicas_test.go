@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/module"
+
 	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/store/s3store/miniotest"
 	"github.com/modferry/modferry/internal/testupstream"
 )
@@ -33,7 +36,10 @@ import (
 //     module caches build in parallel: not one fails (nginx retries the
 //     requests the dead replica refuses on the other two);
 //   - one MinIO drive directory is removed while six more build: they all
-//     succeed (the erasure code rebuilds what the drive held).
+//     succeed (the erasure code rebuilds what the drive held);
+//   - a version deleted with `modferry delete --store s3://…` answers 410
+//     on all three replicas within about a second, although each had
+//     served it from its caches (two keep zip copies, --zip-cache-dir).
 func TestReplicasOnMinIO(t *testing.T) {
 	slow(t)
 	needTool(t, "nginx")
@@ -52,9 +58,12 @@ func TestReplicasOnMinIO(t *testing.T) {
 	writer := tokenAdd(t, s3env, store, "uploader", "read,write")
 
 	var reps []*replica
-	for range 3 {
-		reps = append(reps, startReplica(t, s3env, "--store", store, "--pubkey", pub,
-			"--allow-anonymous-read", "--trusted-proxy", "127.0.0.1"))
+	for i := range 3 {
+		args := []string{"--store", store, "--pubkey", pub, "--allow-anonymous-read", "--trusted-proxy", "127.0.0.1"}
+		if i < 2 {
+			args = append(args, "--zip-cache-dir", t.TempDir())
+		}
+		reps = append(reps, startReplica(t, s3env, args...))
 	}
 	ng := startNginxUpstream(t, reps)
 
@@ -161,6 +170,43 @@ func TestReplicasOnMinIO(t *testing.T) {
 	for _, l := range ng.log(t) {
 		if f := strings.Fields(l); len(f) > 0 && f[0] != "200" {
 			t.Errorf("nginx answered a client with %s", l)
+		}
+	}
+
+	// A deletion by another process reaches every live replica.
+	var gone module.Version
+	for _, p := range files {
+		if v, k, err := modfiles.ParseName("download" + p); err == nil && k == modfiles.Zip {
+			gone = v
+			break
+		}
+	}
+	live := []*replica{reps[0], reps[2]}
+	urls := []string{}
+	for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip} {
+		name, _ := modfiles.Name(gone, k)
+		urls = append(urls, "/"+strings.TrimPrefix(name, "download/"))
+	}
+	for _, r := range live {
+		for _, u := range urls {
+			if _, err := getSHA256(r.url + u); err != nil {
+				t.Fatalf("before the deletion: %v", err)
+			}
+		}
+	}
+	mfEnv(t, s3env, "delete", "--store", store, "--reason", "licence withdrawn", gone.String())
+	time.Sleep(1500 * time.Millisecond)
+	for _, r := range live {
+		for _, u := range urls {
+			resp, err := http.Get(r.url + u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusGone || !strings.Contains(string(b), "licence withdrawn") {
+				t.Errorf("replica %s, %s 1.5 s after the deletion: %s (%d bytes), want 410 with the reason", r.url, u, resp.Status, len(b))
+			}
 		}
 	}
 }

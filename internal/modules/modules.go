@@ -291,13 +291,39 @@ func (r *Repo) Delete(ctx context.Context, v module.Version, rec GoneRecord) err
 	if err := r.Store.Put(ctx, name, bytes.NewReader(append(b, '\n'))); err != nil {
 		return err
 	}
+	if err := r.stampRemoval(ctx, v); err != nil {
+		return err
+	}
 	for _, kind := range []modfiles.Kind{modfiles.Info, modfiles.Zip, modfiles.ZipHash, modfiles.Mod} {
 		name, _ := modfiles.Name(v, kind)
 		if err := r.Store.Delete(ctx, name); err != nil {
 			return err
 		}
 	}
+	if err := r.stampRemoval(ctx, v); err != nil {
+		return err
+	}
 	return r.WriteList(ctx, v.Path)
+}
+
+// RemovalStamp is the object Delete rewrites (with the version and the
+// time) once the deletion record is written and again once the files are
+// removed. Its content does not matter, only that it changes: a server
+// on a store kept elsewhere (S3) looks at its version once a second
+// instead of asking the store again about every file it has cached
+// (package proxy), so that a deletion or prune reaches every replica
+// within about a second at the cost of one request a second per replica.
+const RemovalStamp = "state/removals"
+
+func (r *Repo) stampRemoval(ctx context.Context, v module.Version) error {
+	b, _ := json.Marshal(struct {
+		Version string
+		Time    time.Time
+	}{v.String(), time.Now().UTC()})
+	if err := r.Store.Put(ctx, RemovalStamp, bytes.NewReader(append(b, '\n'))); err != nil {
+		return fmt.Errorf("%s: noting the removal for the servers' caches: %w", v, err)
+	}
+	return nil
 }
 
 // ModulePaths walks the store and returns every module path that has an

@@ -21,7 +21,8 @@ type smallFile struct {
 	length  []string
 	modTime time.Time
 	kind    modfiles.Kind
-	checked atomic.Int64 // when the store last confirmed the object (Unix ns)
+	checked atomic.Int64  // when the store last confirmed the object (Unix ns)
+	gen     atomic.Uint64 // the removal stamp's generation then (see removals)
 }
 
 // versionList is what @v/list and @latest answer for one module: the list

@@ -20,4 +20,15 @@
 // Small files (.info, .mod) are served from a bounded in-memory cache;
 // zips are streamed with http.ServeContent, which on a disk store reaches
 // the kernel's sendfile.
+//
+// A cached file is confirmed with the store again once it is a second old
+// (Options.Recheck), so that a deletion by another process shows within a
+// second. On a store kept elsewhere (S3, several replicas) that would be a
+// request to the object store for nearly every client request; there the
+// Handler looks instead at the removal stamp (modules.RemovalStamp), which
+// every deletion and prune rewrites, once a second, and trusts what the
+// store confirmed while the stamp is unchanged, up to Options.MaxAge. A
+// zip is confirmed only once its version is complete (.info present, no
+// publish pending), and may then be served from a ZipCache of copies on
+// local disk.
 package proxy

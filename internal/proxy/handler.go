@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/module"
@@ -29,6 +30,19 @@ type Options struct {
 	// Recheck is how old a cached entry may grow before the store is asked
 	// again whether it still exists; 0 means one second.
 	Recheck time.Duration
+	// MaxAge applies to a store kept elsewhere that has the removal
+	// stamp (see modules.RemovalStamp; s3store): there, the stamp is
+	// looked at once per Recheck instead of every file, and what the
+	// store confirmed is trusted while the stamp is unchanged, until it
+	// is MaxAge old; 0 means a minute. It bounds how long a file removed
+	// other than by a deletion or prune (an object deleted behind
+	// modferry's back) may still be served.
+	MaxAge time.Duration
+	// ZipCache, if set, keeps copies of the zips served on local disk (see
+	// ZipCache). It is used only with the removal stamp, on a store that
+	// can describe an object without reading it (Stat), and ignored
+	// otherwise.
+	ZipCache *ZipCache
 	// Logger receives errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -41,6 +55,15 @@ type Handler struct {
 	lists   *sizecache.Cache[*versionList] // nil unless the store is local
 	recheck time.Duration
 	log     *slog.Logger
+
+	// With the removal stamp (a store kept elsewhere), else nil:
+	removals *removals
+	maxAge   time.Duration
+	zips     *sizecache.Cache[*zipFact] // zips confirmed, by store name
+	zipCache *ZipCache                  // nil: zips are streamed from the store
+	stat     statter                    // nil if the store cannot describe an object without reading it
+	// zipServed counts the zips answered from zipCache.
+	zipServed atomic.Int64
 }
 
 // New returns a Handler serving repo.
@@ -58,8 +81,18 @@ func New(repo *modules.Repo, opts Options) *Handler {
 	case opts.CacheBytes > 0:
 		h.cache = sizecache.New[*smallFile](opts.CacheBytes)
 	}
-	if _, ok := repo.Store.(store.Local); ok && h.cache != nil {
+	_, local := repo.Store.(store.Local)
+	if local && h.cache != nil {
 		h.lists = sizecache.New[*versionList](max(h.cache.Limit()/8, 64<<10))
+	}
+	if vs, ok := repo.Store.(versionStater); ok && !local {
+		h.removals = &removals{store: vs, interval: h.recheck}
+		h.maxAge = cmp.Or(opts.MaxAge, time.Minute)
+		h.zips = sizecache.New[*zipFact](1 << 20)
+		if st, ok := repo.Store.(statter); ok {
+			h.stat = st
+			h.zipCache = opts.ZipCache
+		}
 	}
 	return h
 }
@@ -71,6 +104,9 @@ func (h *Handler) Forget(v module.Version) {
 		return
 	}
 	if dir, err := modfiles.VersionDir(v.Path); err == nil {
+		if h.zips != nil {
+			h.zips.DeletePrefix(dir + "/")
+		}
 		h.cache.DeletePrefix(dir + "/")
 		h.cache.DeletePrefix("/" + strings.TrimPrefix(dir, modfiles.Root+"/") + "/")
 	}
@@ -95,7 +131,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Fast path: a small file served before is cached under its request
 	// path, which was valid then and names the same immutable file now.
 	if h.cache != nil {
-		if f, ok := h.cache.Get(r.URL.Path); ok && h.fresh(f) {
+		if f, ok := h.cache.Get(r.URL.Path); ok && h.fresh(r.Context(), f) {
 			h.writeSmall(w, r, f, f.kind, hdrImmutable)
 			return
 		}
@@ -129,6 +165,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case modfiles.OpMod:
 		h.serveFile(ctx, w, r, req, r.URL.Path, modfiles.Mod, hdrImmutable)
 	case modfiles.OpZip:
+		if h.removals != nil {
+			h.serveZip(ctx, w, r, req)
+			return
+		}
 		h.serveFile(ctx, w, r, req, r.URL.Path, modfiles.Zip, hdrImmutable)
 	}
 }
@@ -156,8 +196,30 @@ func (h *Handler) serveList(ctx context.Context, w http.ResponseWriter, r *http.
 	w.Write(body)
 }
 
-func (h *Handler) fresh(f *smallFile) bool {
-	return time.Duration(time.Now().UnixNano()-f.checked.Load()) < h.recheck
+// fresh reports whether a cached file may be served without asking the
+// store: it was confirmed less than Recheck ago or, with the removal
+// stamp, in the current generation and less than MaxAge ago.
+func (h *Handler) fresh(ctx context.Context, f *smallFile) bool {
+	age := time.Duration(time.Now().UnixNano() - f.checked.Load())
+	if age < h.recheck {
+		return true
+	}
+	if h.removals == nil || age >= h.maxAge {
+		return false
+	}
+	gen, ok := h.removals.current(ctx)
+	return ok && gen == f.gen.Load()
+}
+
+// generation returns the removal stamp's generation to record with what
+// is confirmed now: 0 (never current) without the stamp or when the store
+// could not be asked. It must be taken before the store is asked.
+func (h *Handler) generation(ctx context.Context) uint64 {
+	if h.removals == nil {
+		return 0
+	}
+	gen, _ := h.removals.current(ctx)
+	return gen
 }
 
 // serveFile serves one immutable file of a module version, from the cache
@@ -173,11 +235,12 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 		key = name
 	}
 	if kind != modfiles.Zip && h.cache != nil {
-		if f, ok := h.cache.Get(key); ok && h.fresh(f) {
+		if f, ok := h.cache.Get(key); ok && h.fresh(ctx, f) {
 			h.writeSmall(w, r, f, kind, cacheControl)
 			return
 		}
 	}
+	gen := h.generation(ctx)
 	f, err := h.repo.Store.Open(ctx, name)
 	if err == nil && (kind == modfiles.Mod || kind == modfiles.Zip) {
 		// A version being published (or whose publish was interrupted)
@@ -203,6 +266,7 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 	etag := fmt.Sprintf(`"%x-%x"`, fi.Size(), fi.ModTime().UnixNano())
 	if kind != modfiles.Zip && h.cache != nil && fi.Size() <= int64(h.cache.Limit()/8) {
 		if old, ok := h.cache.Get(key); ok && old.etag[0] == etag {
+			old.gen.Store(gen)
 			old.checked.Store(time.Now().UnixNano())
 			h.writeSmall(w, r, old, kind, cacheControl)
 			return
@@ -216,6 +280,7 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 				modTime: fi.ModTime(),
 				kind:    kind,
 			}
+			sf.gen.Store(gen)
 			sf.checked.Store(time.Now().UnixNano())
 			h.cache.Put(key, sf, len(sf.data))
 			h.writeSmall(w, r, sf, kind, cacheControl)

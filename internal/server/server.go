@@ -41,6 +41,9 @@ type Config struct {
 	Logger *slog.Logger
 	// CacheBytes bounds the cache of small module files (see proxy.Options).
 	CacheBytes int
+	// ZipCache keeps copies of the zips served, for a store kept
+	// elsewhere (see proxy.Options); nil keeps none.
+	ZipCache *proxy.ZipCache
 
 	// Tokens are the access tokens; nil means there are none. Once any
 	// token exists, every request but /healthz needs one.
@@ -152,7 +155,7 @@ func New(cfg Config) *Server {
 		log:     log,
 		metrics: m,
 		repo:    repo,
-		proxy:   proxy.New(repo, proxy.Options{CacheBytes: cfg.CacheBytes, Logger: log}),
+		proxy:   proxy.New(repo, proxy.Options{CacheBytes: cfg.CacheBytes, Logger: log, ZipCache: cfg.ZipCache}),
 		sumdb:   checksumdb.StoreHandler(cfg.Store),
 		vulndb:  http.StripPrefix("/vulndb", vulndb.Handler(cfg.Store)),
 		promh:   promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),

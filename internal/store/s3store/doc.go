@@ -39,7 +39,10 @@
 //     costs nothing extra. Objects are served through modferry rather
 //     than by redirecting clients to presigned URLs: the object store
 //     stays private to the serving network and clients need no route to
-//     it, at the cost of one more hop for every byte.
+//     it, at the cost of one more hop for every byte (which a server
+//     saves with its zip cache, package proxy). Stat describes an object
+//     with one HEAD, and StatVersion gives its ETag, for callers that
+//     check without reading.
 //   - CompareAndSwapper: the version is the ETag; PutIf sends If-Match
 //     (or If-None-Match: * for version "").
 //   - Locker: a lease (store.LeaseLock) in the object NAME.lock, created

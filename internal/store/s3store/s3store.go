@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -43,6 +44,20 @@ type Options struct {
 	// TempDir is where Put spools an object larger than a few MiB before
 	// uploading it; "" means os.TempDir().
 	TempDir string
+	// Observe, if set, is called with every HTTP request the store sends
+	// to the endpoint (each retry too), for tests and request counts.
+	Observe func(*http.Request)
+}
+
+// observed is an HTTP client that shows each request to a function first.
+type observed struct {
+	c aws.HTTPClient
+	f func(*http.Request)
+}
+
+func (o observed) Do(r *http.Request) (*http.Response, error) {
+	o.f(r)
+	return o.c.Do(r)
 }
 
 // ParseURL splits s3://BUCKET[/PREFIX] into the bucket and the key
@@ -90,6 +105,9 @@ func New(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 				t.MaxIdleConns = maxIdleConns
 			}
 		})
+	}
+	if opts.Observe != nil {
+		cfg.HTTPClient = observed{cfg.HTTPClient, opts.Observe}
 	}
 	s := &Store{bucket: bucket, prefix: prefix, region: cfg.Region, tempDir: opts.TempDir}
 	s.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
@@ -362,4 +380,19 @@ func (s *Store) LockLease(ctx context.Context, name string) (*store.Lease, error
 		return nil, fmt.Errorf("s3 lock %q: invalid name", name)
 	}
 	return store.TakeLease(ctx, s, name+".lock", leaseTTL)
+}
+
+// Stat describes the object without reading it: one HeadObject request,
+// for a server that keeps copies of objects elsewhere (the zip cache of
+// package proxy) and needs to know only that the object is still there,
+// and which version of it. A missing object matches fs.ErrNotExist.
+func (s *Store) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	if err := store.CheckName(name); err != nil {
+		return nil, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
+	if err != nil {
+		return nil, s.wrap("stat", name, err)
+	}
+	return fileInfo{name: path.Base(name), size: aws.ToInt64(out.ContentLength), modTime: aws.ToTime(out.LastModified)}, nil
 }
