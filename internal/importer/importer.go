@@ -43,6 +43,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"time"
@@ -160,7 +161,9 @@ func StagingPath(st store.Store, o Options) string {
 // Import verifies the bundle file and adds it to the store. A bundle the
 // store's import history records already is not read again.
 func Import(ctx context.Context, st store.Store, bundleFile string, opts Options) (*Result, error) {
+	r := trace.StartRegion(ctx, "import: bundle digest")
 	sum, err := digest.File(bundleFile)
+	r.End()
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +195,9 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	}
 	defer cleanup()
 	space := ScratchSpace(st, opts)
+	region := trace.StartRegion(ctx, "import: read")
 	m, manifestBytes, digest, err := readBundle(ctx, space, r, stage, opts)
+	region.End()
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +221,7 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	}
 
 	// Check everything against the store before writing anything.
+	defer trace.StartRegion(ctx, "import: commit").End()
 	work, err := checkStore(ctx, st, m, res)
 	if err != nil {
 		return nil, err
@@ -251,6 +257,10 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	return res, nil
 }
 
+// sumDBMemory bounds the checksum-database proofs an import holds in
+// memory; the rest are staged in files.
+const sumDBMemory = 64 << 20
+
 // newStage makes a staging directory for one import in staging, locked
 // until cleanup removes it.
 func newStage(staging string) (dir string, stage *bundle.DirStage, cleanup func(), err error) {
@@ -268,6 +278,9 @@ func newStage(staging string) (dir string, stage *bundle.DirStage, cleanup func(
 		release()
 		return "", nil, nil, err
 	}
+	// The checksum-database proofs are read back once and written to
+	// the store anew (importSumDB): no file for them in the stage.
+	stage.KeepInMemory("sumdb/", sumDBMemory)
 	return dir, stage, func() {
 		stage.Close()
 		os.RemoveAll(dir)
