@@ -159,26 +159,60 @@ func StagingPath(st store.Store, o Options) string {
 }
 
 // Import verifies the bundle file and adds it to the store. A bundle the
-// store's import history records already is not read again.
+// store's import history records already is not imported again.
+//
+// Finding the record takes the bundle's digest, a pass over the whole
+// file of its own; it runs beside the import (which hashes what it reads
+// again, for the digest it records), and stops the import if the store
+// records the bundle: a fresh import does not wait for it, and a repeated
+// one costs about that pass.
 func Import(ctx context.Context, st store.Store, bundleFile string, opts Options) (*Result, error) {
-	r := trace.StartRegion(ctx, "import: bundle digest")
-	sum, err := digest.File(bundleFile)
-	r.End()
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := store.Exists(ctx, st, "bundles/"+sum+".json"); err != nil {
-		return nil, err
-	} else if ok {
-		return &Result{Digest: sum, AlreadyImported: true}, nil
-	}
 	f, err := os.Open(bundleFile)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ImportStream(ctx, st, f, filepath.Base(bundleFile), opts)
+	ictx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type recorded struct {
+		digest string
+		found  bool
+		err    error
+	}
+	pre := make(chan recorded, 1)
+	go func() {
+		defer trace.StartRegion(ctx, "import: bundle digest").End()
+		sum, err := digest.File(bundleFile)
+		if err != nil {
+			pre <- recorded{err: err}
+			return
+		}
+		found, err := store.Exists(ctx, st, "bundles/"+sum+".json")
+		if found {
+			cancel(errRecorded)
+		}
+		pre <- recorded{digest: sum, found: found, err: err}
+	}()
+	res, err := ImportStream(ictx, st, f, filepath.Base(bundleFile), opts)
+	if err != nil && ctx.Err() != nil {
+		return nil, err // stopped by the caller
+	}
+	p := <-pre
+	switch {
+	case err == nil:
+		// Done under the import lock, which found no record, or found
+		// it and did nothing: either way the answer.
+		return res, nil
+	case p.found:
+		return &Result{Digest: p.digest, AlreadyImported: true}, nil
+	case p.err != nil:
+		return nil, p.err
+	}
+	return nil, err
 }
+
+// errRecorded stops an import whose bundle the store records already.
+var errRecorded = errors.New("the bundle is imported already")
 
 // ImportStream reads a bundle from r in one pass and adds it to the store,
 // recording name in the import history. Every byte is checked as it
