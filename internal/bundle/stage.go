@@ -36,6 +36,11 @@ type DirStage struct {
 	// Sync makes Close of each staged file fsync it, for stages whose files
 	// are later renamed into a store.
 	Sync bool
+	// Writeback makes Close of each staged file of writebackBytes or
+	// more start writing it to disk, without waiting: for stages that are
+	// synced as a whole before their files are moved into a store, so
+	// that the disk writes run beside the rest of the read.
+	Writeback bool
 
 	mu    sync.Mutex
 	files map[string]string // member name -> file name in dir
@@ -90,7 +95,7 @@ func (s *DirStage) create(local string) (*stagedFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stagedFile{File: f, sync: s.Sync}, nil
+	return &stagedFile{File: f, sync: s.Sync, writeback: s.Writeback}, nil
 }
 
 // KeepInMemory makes the stage hold the members whose names start with
@@ -204,7 +209,20 @@ func (s *DirStage) Close() error { return s.root.Close() }
 
 type stagedFile struct {
 	*os.File
-	sync bool
+	sync      bool
+	writeback bool
+	n         int64 // bytes written
+}
+
+// writebackBytes is the size from which a staged file's Close starts its
+// writeback (DirStage.Writeback): smaller files cost a system call more
+// than they take the final sync.
+const writebackBytes = 256 << 10
+
+func (f *stagedFile) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	f.n += int64(n)
+	return n, err
 }
 
 func (f *stagedFile) Close() error {
@@ -213,6 +231,8 @@ func (f *stagedFile) Close() error {
 			f.File.Close()
 			return err
 		}
+	} else if f.writeback && f.n >= writebackBytes {
+		startWriteback(f.File)
 	}
 	return f.File.Close()
 }

@@ -315,6 +315,9 @@ func newStage(staging string) (dir string, stage *bundle.DirStage, cleanup func(
 	// The checksum-database proofs are read back once and written to
 	// the store anew (importSumDB): no file for them in the stage.
 	stage.KeepInMemory("sumdb/", sumDBMemory)
+	// The stage is synced as a whole before its files are committed
+	// (commit); its disk writes start as its files are closed.
+	stage.Writeback = true
 	return dir, stage, func() {
 		stage.Close()
 		os.RemoveAll(dir)
