@@ -43,12 +43,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/trace"
 	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
@@ -261,13 +263,23 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 		return nil, err
 	}
 	// Checksum-database proofs first: a bundle whose proofs cannot join
-	// the store's log is refused before any module is committed.
-	if err := importSumDB(ctx, st, m, stage, opts.ModCache); err != nil {
-		return nil, noSpace(err, space, manifestBytes)
+	// the store's log is refused before any module is committed. The
+	// commit is laid out meanwhile: planCommit only reads the store and
+	// writes into the stage.
+	var files []store.Move
+	planned := make(chan error, 1)
+	go func() {
+		var err error
+		files, err = planCommit(ctx, st, stage, stageDir, work, res)
+		planned <- err
+	}()
+	sumErr := importSumDB(ctx, st, m, stage, opts.ModCache)
+	planErr := <-planned
+	if sumErr != nil {
+		return nil, noSpace(sumErr, space, manifestBytes)
 	}
-	files, err := planCommit(ctx, st, stage, stageDir, work, res)
-	if err != nil {
-		return nil, err
+	if planErr != nil {
+		return nil, planErr
 	}
 	if err := revivePruned(ctx, st, work); err != nil {
 		return nil, err
@@ -405,16 +417,25 @@ func revivePruned(ctx context.Context, st store.Store, work []todo) error {
 // in commit order, counting them in res.
 func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, stageDir string, work []todo, res *Result) ([]store.Move, error) {
 	repo := &modules.Repo{Store: st}
+	// The members' sizes, which bundle.Read checked.
+	sizes := make(map[string]int64, len(res.Manifest.Files))
+	for _, f := range res.Manifest.Files {
+		sizes[f.Path] = f.Size
+	}
 	// Lay out every file to commit, in commit order
 	// (modfiles.CommitOrder): per version the .mod, .zip and .ziphash,
 	// then the .info that makes it visible; then the list files.
-	// Generated files are written into the stage first, flat, like the
-	// members.
-	ngen := 0
-	genFile := func(content []byte) (string, error) {
-		ngen++
-		local := filepath.Join(stageDir, fmt.Sprintf("g%06d", ngen))
-		return local, os.WriteFile(local, content, 0o644)
+	// Generated files are written into the stage, flat, like the
+	// members, once laid out, several at once.
+	type genFile struct {
+		local   string
+		content []byte
+	}
+	var gen []genFile
+	addGen := func(content []byte) string {
+		local := filepath.Join(stageDir, fmt.Sprintf("g%06d", len(gen)+1))
+		gen = append(gen, genFile{local, content})
+		return local
 	}
 	var moves []store.Move
 	newVersions := map[string][]string{} // module path -> versions with zips
@@ -429,11 +450,10 @@ func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, sta
 		for _, k := range modfiles.CommitOrder(hasZip) {
 			name, _ := modfiles.Name(v, k)
 			var local string
+			var size int64
 			if k == modfiles.ZipHash {
-				var err error
-				if local, err = genFile([]byte(w.mod.ZipHash + "\n")); err != nil {
-					return nil, err
-				}
+				content := []byte(w.mod.ZipHash + "\n")
+				local, size = addGen(content), int64(len(content))
 			} else {
 				member, err := bundle.DownloadPath(v, k)
 				if err != nil {
@@ -444,15 +464,9 @@ func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, sta
 				} else if err != nil {
 					return nil, err
 				}
+				size = sizes[member]
 			}
-			fi, err := os.Stat(local)
-			if errors.Is(err, fs.ErrNotExist) && k == modfiles.Info {
-				continue // a go.mod-only version without .info
-			}
-			if err != nil {
-				return nil, err
-			}
-			res.Bytes += fi.Size()
+			res.Bytes += size
 			res.Files++
 			moves = append(moves, store.Move{Name: name, Src: local})
 		}
@@ -472,13 +486,16 @@ func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, sta
 		if err != nil {
 			return nil, err
 		}
-		local, err := genFile(list)
-		if err != nil {
-			return nil, err
-		}
-		moves = append(moves, store.Move{Name: listName, Src: local})
+		moves = append(moves, store.Move{Name: listName, Src: addGen(list)})
 	}
-
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, f := range gen {
+		g.Go(func() error { return os.WriteFile(f.local, f.content, 0o644) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	return moves, nil
 }
 
