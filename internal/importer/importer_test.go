@@ -454,9 +454,9 @@ func TestSumDBKeySecurity(t *testing.T) {
 }
 
 // TestReimportRecordedOnly: a bundle the store records is not imported
-// again, whatever the import running beside the digest finds (here: a
-// signature the options no longer accept, and a commit hook that must
-// never run); a bundle it does not record is still checked.
+// again, whatever the start of the import running beside the digest
+// finds (here: a signature the options no longer accept; a commit hook
+// must never run); a bundle it does not record is still checked.
 func TestReimportRecordedOnly(t *testing.T) {
 	ctx := context.Background()
 	key, pub := bundletest.NewKey(t)
