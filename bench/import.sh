@@ -6,6 +6,8 @@
 #                         zip rules, h1:, checksum-database proofs, commit)
 #   base import           the same with modferry built from $BASE (a git ref,
 #                         default main; BASE= to skip)
+#   re-import             the same bundle again into that store: a no-op
+#                         once its digest is found in the import history
 #   manual                tar -I zstd -xf + sha256sum -c of the same module
 #                         files (GOMODCACHE/cache/download as tar.zst)
 #   floor                 CPU-seconds of the work no import can skip
@@ -78,16 +80,18 @@ timed() {
 	read -r w u s m < "$TMP/t"
 	eval "${name}_W+=($w); ${name}_C+=($(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')); ${name}_M+=($m)"
 }
-declare -a IMP_W IMP_C IMP_M BAS_W BAS_C BAS_M MAN_W MAN_C MAN_M FLOOR FLOORCPU LOAD
+declare -a IMP_W IMP_C IMP_M RE_W RE_C RE_M BAS_W BAS_C BAS_M BRE_W BRE_C BRE_M MAN_W MAN_C MAN_M FLOOR FLOORCPU LOAD
 for i in $(seq "$RUNS"); do
 	LOAD+=("$(cut -d' ' -f1 /proc/loadavg)")
 	echo "== round $i/$RUNS (load ${LOAD[-1]}): import" >&2
 	rm -rf "$TMP/store"; sync
 	timed IMP "$MF" import --pubkey key.pub --store "$TMP/store" b.tar.zst
+	timed RE "$MF" import --pubkey key.pub --store "$TMP/store" b.tar.zst
 	if [[ -n $BASE ]]; then
 		echo "== round $i/$RUNS: import, $BASE" >&2
 		rm -rf "$TMP/store"; sync
 		timed BAS "$OUT/modferry.base" import --pubkey key.pub --store "$TMP/store" b.tar.zst
+		timed BRE "$OUT/modferry.base" import --pubkey key.pub --store "$TMP/store" b.tar.zst
 	fi
 	echo "== round $i/$RUNS: manual tar -xf + sha256sum -c" >&2
 	rm -rf "$TMP/store" "$TMP/x"; mkdir -p "$TMP/x"; sync
@@ -119,6 +123,8 @@ $RUNS interleaved rounds; load average (1 min) at each round: ${LOAD[*]}
 EOT
 row "modferry import" IMP
 [[ -n $BASE ]] && row "modferry import ($BASE)" BAS
+row "re-import (no-op)" RE
+[[ -n $BASE ]] && row "re-import (no-op, $BASE)" BRE
 row "manual (tar -xf + sha256sum -c)" MAN
 printf '%-34s %8.2f %8.2f   %s | %s\n' "floor (CPU s / $(nproc) CPUs)" "$F" "$FC" "${FLOOR[*]}" "${FLOORCPU[*]}"
 cat <<EOT

@@ -14,8 +14,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfile := startMemProfile()
 	stopCPUProfile := startCPUProfile()
+	stopTrace := startTrace()
 	err := newRoot().ExecuteContext(ctx)
 	stop()
+	stopTrace()
 	stopCPUProfile()
 	stopProfile()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 )
 
@@ -72,6 +73,32 @@ func startCPUProfile() (stop func()) {
 	}
 	return func() {
 		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
+}
+
+// traceEnv names a file to write an execution trace of the whole command
+// to (go tool trace FILE): where goroutines wait, and the phases of an
+// import (trace regions).
+const traceEnv = "MODFERRY_TRACE"
+
+// startTrace starts an execution trace if $MODFERRY_TRACE is set and
+// returns the function that stops it.
+func startTrace() (stop func()) {
+	file := os.Getenv(traceEnv)
+	if file == "" {
+		return func() {}
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return func() {}
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		trace.Stop()
 		_ = f.Close()
 	}
 }

@@ -117,7 +117,7 @@ type reader struct {
 	tr   *tar.Reader
 	g    *errgroup.Group
 	gctx context.Context
-	// memory bounds the zips held in memory (zipInMemory) to zipMemory
+	// memory bounds the members held in memory (inMemory) to zipMemory
 	// bytes.
 	zipMemory int64
 	memory    *semaphore.Weighted
@@ -341,8 +341,11 @@ func (rd *reader) member(hdr *tar.Header, raw []byte) error {
 	}
 	rd.seen[name] = true
 
-	if mem.Kind == KindDownload && mem.FileKind == modfiles.Zip && f.Size <= rd.zipMemory {
-		return rd.zipInMemory(name, mem, f)
+	if f.Size <= rd.zipMemory && (f.Size <= smallMember || mem.Kind == KindDownload && mem.FileKind == modfiles.Zip) {
+		if mem.Kind == KindVulnDB {
+			rd.vulndb = append(rd.vulndb, mem.VulnDB)
+		}
+		return rd.inMemory(name, mem, f)
 	}
 
 	// A staging failure (a full disk) is the reader's problem, not the
@@ -376,7 +379,11 @@ func (rd *reader) member(hdr *tar.Header, raw []byte) error {
 			if rd.gctx.Err() != nil {
 				return nil
 			}
-			return rd.checkVulnEntry(name, mem)
+			data, err := rd.readStaged(name)
+			if err != nil {
+				return err
+			}
+			return checkVulnEntry(name, mem, data)
 		})
 	}
 	if mem.Kind == KindDownload && (mem.FileKind == modfiles.Zip || mem.FileKind == modfiles.Info) {
@@ -426,38 +433,36 @@ func (rd *reader) checkDownload(name string, mem Member, mod Module) error {
 		if err != nil {
 			return memberErr(name, err)
 		}
-		var info struct {
-			Version string
-			Time    time.Time
-		}
-		if err := json.Unmarshal(data, &info); err != nil {
-			return memberErr(name, fmt.Errorf("%w: %v", ErrBadInfo, err))
-		}
-		if info.Version != mem.Module.Version {
-			return memberErr(name, fmt.Errorf("%w: Version is %q, want %q", ErrBadInfo, info.Version, mem.Module.Version))
-		}
+		return checkInfo(name, mem, data)
 	}
 	return nil
 }
 
-// zipMemory is the memory that module zips read into memory may take at
+// zipMemory is the memory that members read into memory may take at
 // once; a zip larger than that is staged and checked from its file. A
-// variable for tests, which set it to 0 to check every zip from its file.
+// variable for tests, which set it to 0 to check every member from its
+// staged file.
 var zipMemory int64 = 32 << 20
 
-// zipInMemory reads the zip member name into memory and hands it to a
-// check worker, which hashes, stages and checks it (checkZipBytes): the
-// stream goroutine only inflates the bundle and copies, while the workers
-// hash and write on the other cores, and the zip is never read back from
-// its staged file for its h1: hash. The memory the zips in flight take is
-// bounded by zipMemory; reading waits for it.
-func (rd *reader) zipInMemory(name string, mem Member, f File) error {
+// smallMember is the size up to which members other than module zips are
+// read into memory and handed to a check worker (inMemory).
+const smallMember = 1 << 20
+
+// inMemory reads the member name (a module zip, or a small member) into
+// memory and hands it to a check worker, which hashes, stages and checks
+// it (checkBytes): the stream goroutine only inflates the bundle and
+// copies, while the workers hash and write on the other cores, and a zip
+// is never read back from its staged file for its h1: hash. The memory
+// the members in flight take is bounded by zipMemory; reading waits for
+// it.
+func (rd *reader) inMemory(name string, mem Member, f File) error {
 	if err := rd.memory.Acquire(rd.gctx, f.Size); err != nil {
 		return err
 	}
-	buf := getZipBuf(f.Size)
+	isZip := mem.Kind == KindDownload && mem.FileKind == modfiles.Zip
+	buf := getZipBuf(f.Size, isZip)
 	release := func() {
-		putZipBuf(buf)
+		putZipBuf(buf, isZip)
 		rd.memory.Release(f.Size)
 	}
 	if _, err := io.ReadFull(rd.tr, *buf); err != nil {
@@ -470,14 +475,15 @@ func (rd *reader) zipInMemory(name string, mem Member, f File) error {
 		if rd.gctx.Err() != nil {
 			return nil
 		}
-		return rd.checkZipBytes(name, mem, mod, f, *buf)
+		return rd.checkBytes(name, mem, mod, f, *buf)
 	})
 	return nil
 }
 
-// checkZipBytes checks the module zip data, member name, against its
-// manifest entries f and mod, and stages it.
-func (rd *reader) checkZipBytes(name string, mem Member, mod Module, f File, data []byte) error {
+// checkBytes checks the member data, name, against its manifest entries f
+// (and mod, for a module's file), stages it, and runs the checks of its
+// kind.
+func (rd *reader) checkBytes(name string, mem Member, mod Module, f File, data []byte) error {
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.SHA256 {
 		return memberErr(name, fmt.Errorf("%w: sha256 %x, manifest says %s", ErrHashMismatch, sum, f.SHA256))
 	}
@@ -493,6 +499,20 @@ func (rd *reader) checkZipBytes(name string, mem Member, mod Module, f File, dat
 	if err != nil {
 		return fmt.Errorf("staging %s: %w", name, err)
 	}
+	switch {
+	case mem.Kind == KindVulnDB:
+		return checkVulnEntry(name, mem, data)
+	case mem.Kind == KindDownload && mem.FileKind == modfiles.Info:
+		return checkInfo(name, mem, data)
+	case mem.Kind == KindDownload && mem.FileKind == modfiles.Zip:
+		return rd.checkZipBytes(name, mem, mod, f, data)
+	}
+	return nil
+}
+
+// checkZipBytes checks the staged module zip data, member name, against
+// its manifest entries f and mod.
+func (rd *reader) checkZipBytes(name string, mem Member, mod Module, f File, data []byte) error {
 	r := bytes.NewReader(data)
 	if err := onezip.Check(r, f.Size); err != nil {
 		return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
@@ -506,7 +526,7 @@ func (rd *reader) checkZipBytes(name string, mem Member, mod Module, f File, dat
 	if _, err := modzip.CheckZip(mem.Module, file); err != nil {
 		return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
 	}
-	h, err := modfiles.HashZipReader(r, f.Size)
+	h, err := modfiles.HashZipBytes(data)
 	if err != nil {
 		return memberErr(name, fmt.Errorf("%w: %w", ErrBadZip, err))
 	}
@@ -516,12 +536,34 @@ func (rd *reader) checkZipBytes(name string, mem Member, mod Module, f File, dat
 	return nil
 }
 
-var zipBufs sync.Pool
+// checkInfo checks a module's .info file: JSON naming its version.
+func checkInfo(name string, mem Member, data []byte) error {
+	var info struct {
+		Version string
+		Time    time.Time
+	}
+	if err := json.Unmarshal(data, &info); err != nil {
+		return memberErr(name, fmt.Errorf("%w: %v", ErrBadInfo, err))
+	}
+	if info.Version != mem.Module.Version {
+		return memberErr(name, fmt.Errorf("%w: Version is %q, want %q", ErrBadInfo, info.Version, mem.Module.Version))
+	}
+	return nil
+}
+
+// zipBufs and smallBufs pool the buffers of members in memory: zips,
+// and the small others (so that a small member does not take a large
+// zip's buffer).
+var zipBufs, smallBufs sync.Pool
 
 // getZipBuf returns a buffer of n bytes, reusing a pooled one if it is
-// large enough.
-func getZipBuf(n int64) *[]byte {
-	if b, _ := zipBufs.Get().(*[]byte); b != nil && int64(cap(*b)) >= n {
+// large enough; zip says which pool.
+func getZipBuf(n int64, zip bool) *[]byte {
+	pool := &smallBufs
+	if zip {
+		pool = &zipBufs
+	}
+	if b, _ := pool.Get().(*[]byte); b != nil && int64(cap(*b)) >= n {
 		*b = (*b)[:n]
 		return b
 	}
@@ -529,7 +571,13 @@ func getZipBuf(n int64) *[]byte {
 	return &b
 }
 
-func putZipBuf(b *[]byte) { zipBufs.Put(b) }
+func putZipBuf(b *[]byte, zip bool) {
+	if zip {
+		zipBufs.Put(b)
+	} else {
+		smallBufs.Put(b)
+	}
+}
 
 // stageWriter remembers a write error of the stage, to tell it apart from
 // an error reading the bundle.

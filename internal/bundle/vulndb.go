@@ -8,16 +8,12 @@ import (
 	"github.com/modferry/modferry/internal/vulndb"
 )
 
-// checkVulnEntry checks one staged vulnerability database entry: valid
-// OSV, stored under its own ID.
-func (rd *reader) checkVulnEntry(name string, mem Member) error {
+// checkVulnEntry checks one vulnerability database entry, name, with
+// content data: valid OSV, stored under its own ID.
+func checkVulnEntry(name string, mem Member, data []byte) error {
 	id, ok := strings.CutPrefix(mem.VulnDB, "ID/")
 	if !ok {
 		return nil // an index: checkVulnDB compares it with the entries
-	}
-	data, err := rd.readStaged(name)
-	if err != nil {
-		return err
 	}
 	if _, err := vulndb.ParseEntry(strings.TrimSuffix(id, ".json"), data); err != nil {
 		return memberErr(name, fmt.Errorf("%w: %w", ErrBadVulnDB, err))

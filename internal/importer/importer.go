@@ -43,11 +43,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
@@ -158,24 +161,71 @@ func StagingPath(st store.Store, o Options) string {
 }
 
 // Import verifies the bundle file and adds it to the store. A bundle the
-// store's import history records already is not read again.
+// store's import history records already is not imported again.
+//
+// Finding the record takes the bundle's digest, a pass over the whole
+// file of its own. It runs beside the start of the import (which hashes
+// what it reads again, for the digest it records): the import reads and
+// checks the manifest and its signature meanwhile, then waits for the
+// digest before it reads any other member, and stops if the store
+// records the bundle. The start of the import then costs no wall time,
+// and a repeated import no more than the digest.
 func Import(ctx context.Context, st store.Store, bundleFile string, opts Options) (*Result, error) {
-	sum, err := digest.File(bundleFile)
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := store.Exists(ctx, st, "bundles/"+sum+".json"); err != nil {
-		return nil, err
-	} else if ok {
-		return &Result{Digest: sum, AlreadyImported: true}, nil
-	}
 	f, err := os.Open(bundleFile)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ImportStream(ctx, st, f, filepath.Base(bundleFile), opts)
+	var (
+		sum      string
+		found    bool
+		sumErr   error
+		digested = make(chan struct{})
+	)
+	go func() {
+		defer close(digested)
+		defer trace.StartRegion(ctx, "import: bundle digest").End()
+		if sum, sumErr = digest.File(bundleFile); sumErr == nil {
+			found, sumErr = store.Exists(ctx, st, "bundles/"+sum+".json")
+		}
+	}()
+	check := opts.CheckManifest
+	opts.CheckManifest = func(m *bundle.Manifest) error {
+		select {
+		case <-digested:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		switch {
+		case sumErr != nil:
+			return sumErr
+		case found:
+			return errRecorded
+		case check != nil:
+			return check(m)
+		}
+		return nil
+	}
+	res, err := ImportStream(ctx, st, f, filepath.Base(bundleFile), opts)
+	if err != nil && ctx.Err() != nil {
+		return nil, err // stopped by the caller
+	}
+	<-digested
+	switch {
+	case err == nil:
+		// Done under the import lock, which found no record, or found
+		// it and did nothing: either way the answer.
+		return res, nil
+	case sumErr != nil:
+		return nil, sumErr
+	case found:
+		return &Result{Digest: sum, AlreadyImported: true}, nil
+	}
+	return nil, err
 }
+
+// errRecorded stops an import whose bundle the store records already.
+var errRecorded = errors.New("the bundle is imported already")
 
 // ImportStream reads a bundle from r in one pass and adds it to the store,
 // recording name in the import history. Every byte is checked as it
@@ -192,7 +242,9 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	}
 	defer cleanup()
 	space := ScratchSpace(st, opts)
+	region := trace.StartRegion(ctx, "import: read")
 	m, manifestBytes, digest, err := readBundle(ctx, space, r, stage, opts)
+	region.End()
 	if err != nil {
 		return nil, err
 	}
@@ -216,18 +268,29 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	}
 
 	// Check everything against the store before writing anything.
+	defer trace.StartRegion(ctx, "import: commit").End()
 	work, err := checkStore(ctx, st, m, res)
 	if err != nil {
 		return nil, err
 	}
 	// Checksum-database proofs first: a bundle whose proofs cannot join
-	// the store's log is refused before any module is committed.
-	if err := importSumDB(ctx, st, m, stage, opts.ModCache); err != nil {
-		return nil, noSpace(err, space, manifestBytes)
+	// the store's log is refused before any module is committed. The
+	// commit is laid out meanwhile: planCommit only reads the store and
+	// writes into the stage.
+	var files []store.Move
+	planned := make(chan error, 1)
+	go func() {
+		var err error
+		files, err = planCommit(ctx, st, stage, stageDir, work, res)
+		planned <- err
+	}()
+	sumErr := importSumDB(ctx, st, m, stage, opts.ModCache)
+	planErr := <-planned
+	if sumErr != nil {
+		return nil, noSpace(sumErr, space, manifestBytes)
 	}
-	files, err := planCommit(ctx, st, stage, stageDir, work, res)
-	if err != nil {
-		return nil, err
+	if planErr != nil {
+		return nil, planErr
 	}
 	if err := revivePruned(ctx, st, work); err != nil {
 		return nil, err
@@ -251,6 +314,10 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	return res, nil
 }
 
+// sumDBMemory bounds the checksum-database proofs an import holds in
+// memory; the rest are staged in files.
+const sumDBMemory = 64 << 20
+
 // newStage makes a staging directory for one import in staging, locked
 // until cleanup removes it.
 func newStage(staging string) (dir string, stage *bundle.DirStage, cleanup func(), err error) {
@@ -268,6 +335,12 @@ func newStage(staging string) (dir string, stage *bundle.DirStage, cleanup func(
 		release()
 		return "", nil, nil, err
 	}
+	// The checksum-database proofs are read back once and written to
+	// the store anew (importSumDB): no file for them in the stage.
+	stage.KeepInMemory("sumdb/", sumDBMemory)
+	// The stage is synced as a whole before its files are committed
+	// (commit); its disk writes start as its files are closed.
+	stage.Writeback = true
 	return dir, stage, func() {
 		stage.Close()
 		os.RemoveAll(dir)
@@ -355,16 +428,25 @@ func revivePruned(ctx context.Context, st store.Store, work []todo) error {
 // in commit order, counting them in res.
 func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, stageDir string, work []todo, res *Result) ([]store.Move, error) {
 	repo := &modules.Repo{Store: st}
+	// The members' sizes, which bundle.Read checked.
+	sizes := make(map[string]int64, len(res.Manifest.Files))
+	for _, f := range res.Manifest.Files {
+		sizes[f.Path] = f.Size
+	}
 	// Lay out every file to commit, in commit order
 	// (modfiles.CommitOrder): per version the .mod, .zip and .ziphash,
 	// then the .info that makes it visible; then the list files.
-	// Generated files are written into the stage first, flat, like the
-	// members.
-	ngen := 0
-	genFile := func(content []byte) (string, error) {
-		ngen++
-		local := filepath.Join(stageDir, fmt.Sprintf("g%06d", ngen))
-		return local, os.WriteFile(local, content, 0o644)
+	// Generated files are written into the stage, flat, like the
+	// members, once laid out, several at once.
+	type genFile struct {
+		local   string
+		content []byte
+	}
+	var gen []genFile
+	addGen := func(content []byte) string {
+		local := filepath.Join(stageDir, fmt.Sprintf("g%06d", len(gen)+1))
+		gen = append(gen, genFile{local, content})
+		return local
 	}
 	var moves []store.Move
 	newVersions := map[string][]string{} // module path -> versions with zips
@@ -379,11 +461,10 @@ func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, sta
 		for _, k := range modfiles.CommitOrder(hasZip) {
 			name, _ := modfiles.Name(v, k)
 			var local string
+			var size int64
 			if k == modfiles.ZipHash {
-				var err error
-				if local, err = genFile([]byte(w.mod.ZipHash + "\n")); err != nil {
-					return nil, err
-				}
+				content := []byte(w.mod.ZipHash + "\n")
+				local, size = addGen(content), int64(len(content))
 			} else {
 				member, err := bundle.DownloadPath(v, k)
 				if err != nil {
@@ -394,15 +475,9 @@ func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, sta
 				} else if err != nil {
 					return nil, err
 				}
+				size = sizes[member]
 			}
-			fi, err := os.Stat(local)
-			if errors.Is(err, fs.ErrNotExist) && k == modfiles.Info {
-				continue // a go.mod-only version without .info
-			}
-			if err != nil {
-				return nil, err
-			}
-			res.Bytes += fi.Size()
+			res.Bytes += size
 			res.Files++
 			moves = append(moves, store.Move{Name: name, Src: local})
 		}
@@ -422,13 +497,16 @@ func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, sta
 		if err != nil {
 			return nil, err
 		}
-		local, err := genFile(list)
-		if err != nil {
-			return nil, err
-		}
-		moves = append(moves, store.Move{Name: listName, Src: local})
+		moves = append(moves, store.Move{Name: listName, Src: addGen(list)})
 	}
-
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, f := range gen {
+		g.Go(func() error { return os.WriteFile(f.local, f.content, 0o644) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	return moves, nil
 }
 

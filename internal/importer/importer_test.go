@@ -452,3 +452,40 @@ func TestSumDBKeySecurity(t *testing.T) {
 		t.Errorf("a key for another database: %v, want an error that is not a security failure", err)
 	}
 }
+
+// TestReimportRecordedOnly: a bundle the store records is not imported
+// again, whatever the start of the import running beside the digest
+// finds (here: a signature the options no longer accept; a commit hook
+// must never run); a bundle it does not record is still checked.
+func TestReimportRecordedOnly(t *testing.T) {
+	ctx := context.Background()
+	key, pub := bundletest.NewKey(t)
+	_, otherPub := bundletest.NewKey(t)
+	b := filepath.Join(t.TempDir(), "b.tar.zst")
+	bundletest.Write(t, b, bundletest.RandomModules(2, 4, 5000), key)
+	st := newStore(t)
+	first, err := importer.Import(ctx, st, b, opts(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshot(t, st)
+	o := opts(otherPub)
+	o.CommitHook = func(name string) { t.Errorf("re-import commits %s", name) }
+	for range 3 {
+		res, err := importer.Import(ctx, st, b, o)
+		if err != nil || !res.AlreadyImported || res.Digest != first.Digest {
+			t.Fatalf("re-import with another key = %+v, %v; want already imported, digest %s", res, err, first.Digest)
+		}
+	}
+	if err := sameSnapshot(snap, snapshot(t, st)); err != nil {
+		t.Fatalf("re-import changed the store: %v", err)
+	}
+	b2 := filepath.Join(t.TempDir(), "b2.tar.zst")
+	bundletest.Write(t, b2, bundletest.RandomModules(3, 2, 500), key)
+	if _, err := importer.Import(ctx, st, b2, opts(otherPub)); err == nil {
+		t.Fatal("a bundle signed by an untrusted key was imported")
+	}
+	if err := sameSnapshot(snap, snapshot(t, st)); err != nil {
+		t.Fatalf("a refused import changed the store: %v", err)
+	}
+}

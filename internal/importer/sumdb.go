@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/modferry/modferry/internal/bundle"
@@ -115,18 +114,11 @@ func importSumDB(ctx context.Context, st store.Store, m *bundle.Manifest, stage 
 	if m.SumDB == nil {
 		return nil
 	}
-	read := func(member string) ([]byte, error) {
-		p, err := stage.LocalPath(member)
-		if err != nil {
-			return nil, err
-		}
-		return os.ReadFile(p)
-	}
 	key, err := SumDBKey(m)
 	if err != nil {
 		return err
 	}
-	files, err := SumDBFiles(m, read)
+	files, err := SumDBFiles(m, stage.ReadFile)
 	if err != nil {
 		return err
 	}
