@@ -3,40 +3,21 @@ package importer
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/store/storetest"
 )
-
-// cutLeaseStore is a store.Mem with a short lease for its import lock,
-// which cannot be renewed while cut is set.
-type cutLeaseStore struct {
-	*store.Mem
-	cut atomic.Bool
-}
-
-func (s *cutLeaseStore) LockLease(ctx context.Context, name string) (*store.Lease, error) {
-	return store.TakeLease(ctx, s, name+".lock", 300*time.Millisecond)
-}
-
-func (s *cutLeaseStore) PutIf(ctx context.Context, name string, r io.Reader, version string) (string, error) {
-	if s.cut.Load() && strings.HasSuffix(name, ".lock") {
-		return "", store.ErrUnavailable
-	}
-	return s.Mem.PutIf(ctx, name, r, version)
-}
 
 // TestFenceKeepsCASAndChecksHeadMove: the fenced store still compares and
 // swaps (the checksum database's head moves through PutIf), and refuses
 // that move, as every other write, once the lease is lost.
 func TestFenceKeepsCASAndChecksHeadMove(t *testing.T) {
 	ctx := context.Background()
-	st := &cutLeaseStore{Mem: store.NewMem()}
+	st := storetest.NewLeaseMem(300 * time.Millisecond)
 	held, err := lockImport(ctx, st)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +31,7 @@ func TestFenceKeepsCASAndChecksHeadMove(t *testing.T) {
 	if _, err := cas.PutIf(ctx, "sumdb/db/latest", strings.NewReader("head 1"), ""); err != nil {
 		t.Fatalf("head move while the lease is held: %v", err)
 	}
-	st.cut.Store(true)
+	st.Cut.Store(true)
 	time.Sleep(400 * time.Millisecond)
 	_, v, err := cas.Get(ctx, "sumdb/db/latest")
 	if err != nil {

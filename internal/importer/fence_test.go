@@ -3,10 +3,8 @@ package importer_test
 import (
 	"context"
 	"errors"
-	"io"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,28 +12,8 @@ import (
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/store/storetest"
 )
-
-// leaseStore is a store.Mem whose import lock is a lease with a short
-// ttl, as S3's is (store.LeaseLocker), and whose lease cannot be renewed
-// while cut is set: the object store is out of the importer's reach for
-// a while, as far as its lease goes.
-type leaseStore struct {
-	*store.Mem
-	ttl time.Duration
-	cut atomic.Bool
-}
-
-func (s *leaseStore) LockLease(ctx context.Context, name string) (*store.Lease, error) {
-	return store.TakeLease(ctx, s, name+".lock", s.ttl)
-}
-
-func (s *leaseStore) PutIf(ctx context.Context, name string, r io.Reader, version string) (string, error) {
-	if s.cut.Load() && strings.HasSuffix(name, ".lock") {
-		return "", store.ErrUnavailable
-	}
-	return s.Mem.PutIf(ctx, name, r, version)
-}
 
 // TestImportStopsOnLostLease: an importer whose lease could not be
 // renewed for longer than the lease (less its margin) stops before its
@@ -51,7 +29,7 @@ func TestImportStopsOnLostLease(t *testing.T) {
 	m := bundletest.Write(t, b, mods, key)
 	const ttl = 600 * time.Millisecond
 
-	st := &leaseStore{Mem: store.NewMem(), ttl: ttl}
+	st := storetest.NewLeaseMem(ttl)
 	o := importer.Options{Verify: bundletest.Verifier(pub), Actor: "test", ScratchDir: t.TempDir()}
 	cutOnce := false
 	o.CommitHook = func(name string) {
@@ -59,7 +37,7 @@ func TestImportStopsOnLostLease(t *testing.T) {
 		// are written): the store goes out of reach past the lease.
 		if strings.HasSuffix(name, ".info") && !cutOnce {
 			cutOnce = true
-			st.cut.Store(true)
+			st.Cut.Store(true)
 			time.Sleep(ttl + 200*time.Millisecond)
 		}
 	}
@@ -80,7 +58,7 @@ func TestImportStopsOnLostLease(t *testing.T) {
 
 	// The store is back: the same bundle imports whole, through a commit
 	// slower than the lease's ttl, because the lease is renewed.
-	st.cut.Store(false)
+	st.Cut.Store(false)
 	o.CommitHook = func(name string) {
 		if strings.HasSuffix(name, ".info") {
 			time.Sleep(ttl / 2)
