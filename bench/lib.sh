@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # lib.sh: shell helpers the bench scripts share (sourced, not run).
-# The sourcing script sets BENCH, BIN, STORE, UPSTREAM_CACHE and PIDS as
+# The sourcing script sets BENCH, BIN, STORE, UPSTREAM_CACHE, LOGS and PIDS as
 # its functions need them.
 
 # log and die report on stderr, die naming the script.
@@ -15,6 +15,25 @@ forget_pid() {
 	local keep=() p
 	for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
 	PIDS=("${keep[@]}")
+}
+
+# wait_http URL PID NAME [LOG]: waits (up to 30 s) until URL answers 200
+# while PID lives; LOG names where to look when it does not.
+wait_http() {
+	local _
+	for _ in $(seq 600); do
+		curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || die "$3 exited at start; see ${4:-$LOGS}"
+		sleep 0.05
+	done
+	die "$3 did not answer $1"
+}
+
+# stop_pid PID: ends PID, waits for it and forgets it.
+stop_pid() {
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	forget_pid "$1"
 }
 
 # port_busy HOST:PORT: something listens there.

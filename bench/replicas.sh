@@ -128,23 +128,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_http URL PID NAME: waits until URL answers 200 while PID lives.
-wait_http() {
-	local i
-	for i in $(seq 600); do
-		curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
-		kill -0 "$2" 2>/dev/null || die "$3 exited at start; see $LOGS"
-		sleep 0.05
-	done
-	die "$3 did not answer $1"
-}
-
-stop_pid() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-	forget_pid "$1"
-}
-
 # ---- setup ----
 
 find_minio() {

@@ -90,7 +90,7 @@ trap 'exit 143' TERM
 # start_server NAME: starts the server on ADDR[NAME], waits for /healthz and
 # sets SRV_PID.
 start_server() {
-	local name=$1 addr=${ADDR[$1]} i
+	local name=$1 addr=${ADDR[$1]}
 	port_busy "$addr" && die "$addr is already in use; set PORT_BASE"
 	case $name in
 	nginx) "$NGINX" -c "$OUT/nginx/nginx.conf" -e "$OUT/nginx/error.log" >>"$LOGS/nginx.log" 2>&1 & ;;
@@ -101,18 +101,7 @@ start_server() {
 	esac
 	SRV_PID=$!
 	PIDS+=("$SRV_PID")
-	for i in $(seq 200); do
-		curl -fsS -o /dev/null --max-time 1 "http://$addr/healthz" 2>/dev/null && return 0
-		kill -0 "$SRV_PID" 2>/dev/null || die "$name exited at start; see $LOGS/$name.log"
-		sleep 0.05
-	done
-	die "$name did not answer /healthz on $addr"
-}
-
-stop_server() {
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-	forget_pid "$1"
+	wait_http "http://$addr/healthz" "$SRV_PID" "$name" "$LOGS/$name.log"
 }
 
 # peak_rss_kb PID: VmHWM of the process plus that of its children (nginx's
@@ -219,7 +208,7 @@ wrk_once() {
 	} 2>&1 | tail -1)
 	b1=$(busy_ticks) s1=$(cpu_ticks "$SRV_PID") t1=$(date +%s%N)
 	rss=$(peak_rss_kb "$SRV_PID")
-	stop_server "$SRV_PID"
+	stop_pid "$SRV_PID"
 	other=$(awk -v b="$((b1 - b0))" -v s="$((s1 - s0))" -v w="$wrkcpu" -v ns="$((t1 - t0))" \
 		-v hz="$(getconf CLK_TCK)" -v n="$(nproc)" \
 		'BEGIN {split(w, c, " "); o = (b - s) / hz - c[1] - c[2]; if (o < 0) o = 0; printf "%.0f", 100 * o / (n * ns / 1e9)}')
@@ -301,7 +290,7 @@ bench_client() {
 			rm -rf "$d"
 		done
 	done
-	for m in modferry nginx goproxy; do stop_server "${CLIENT_PID[$m]}"; done
+	for m in modferry nginx goproxy; do stop_pid "${CLIENT_PID[$m]}"; done
 }
 
 # ---- report ----
@@ -396,7 +385,7 @@ print_env() {
 	local procs
 	start_server modferry
 	procs=$(curl -fsS "http://${ADDR[modferry]}/metrics" | awk '$1 == "go_sched_gomaxprocs_threads" {print $2}')
-	stop_server "$SRV_PID"
+	stop_pid "$SRV_PID"
 	echo "CPU: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); kernel $(uname -r); modferry GOMAXPROCS ${procs:-?}${MF_GOMAXPROCS:+ (MF_GOMAXPROCS)}; wrk $THREADS threads"
 	echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
