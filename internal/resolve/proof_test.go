@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/modfiles"
+	"github.com/modferry/modferry/internal/testupstream"
 )
 
 // serveOnly copies exactly res.Files into a fresh GOPROXY tree and
@@ -51,6 +52,7 @@ func serveOnly(t *testing.T, res *Result) string {
 func offlineEnv(t *testing.T, proxy string) []string {
 	t.Helper()
 	home := t.TempDir()
+	testupstream.TelemetryOff(t, home)
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")

@@ -47,8 +47,10 @@ func GoEnv(t testing.TB, proxy string) []string {
 		}
 		env = append(env, kv)
 	}
+	home := filepath.Join(root, "home")
+	TelemetryOff(t, home)
 	return append(env,
-		"HOME="+filepath.Join(root, "home"),
+		"HOME="+home,
 		"GOPATH="+gopath,
 		"GOMODCACHE="+modcache,
 		"GOCACHE="+filepath.Join(root, "gocache"),
@@ -58,6 +60,22 @@ func GoEnv(t testing.TB, proxy string) []string {
 		"GOTOOLCHAIN=local",
 		"GOENV=off",
 	)
+}
+
+// TelemetryOff turns the go command's telemetry off for a HOME of home
+// (writing home/.config/go/telemetry/mode). In its default mode, local,
+// each go command starts a detached child that outlives the command: it
+// then writes under home after the test has removed it, which leaves
+// directories behind in the system's temporary directory.
+func TelemetryOff(t testing.TB, home string) {
+	t.Helper()
+	dir := filepath.Join(home, ".config", "go", "telemetry")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mode"), []byte("off"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // makeWritable undoes the module cache's read-only modes.
