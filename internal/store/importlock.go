@@ -64,6 +64,10 @@ var importSem = make(chan struct{}, 1)
 // it fails with an error matching ErrLockBusy (and ctx.Err() if ctx ended
 // first).
 func LockImport(ctx context.Context, st Store, wait time.Duration) (*Held, error) {
+	if notice, ok := ctx.Value(waitNoticeKey{}).(func()); ok {
+		t := time.AfterFunc(WaitNoticeAfter, notice)
+		defer t.Stop()
+	}
 	lctx := ctx
 	if wait > 0 {
 		var cancel context.CancelFunc
@@ -78,6 +82,20 @@ func LockImport(ctx context.Context, st Store, wait time.Duration) (*Held, error
 		return nil, fmt.Errorf("%w (waited %s for its lock: %v)", ErrLockBusy, wait, err)
 	}
 	return nil, fmt.Errorf("locking the store: %w", err)
+}
+
+// WaitNoticeAfter is how long LockImport waits for the import lock before
+// it calls the notice of WithWaitNotice.
+var WaitNoticeAfter = time.Second
+
+type waitNoticeKey struct{}
+
+// WithWaitNotice returns a context under which LockImport calls notice
+// once when it has waited WaitNoticeAfter for the import lock, which
+// another process (an import, publish, delete or prune) holds: a command
+// can then say why it does not go on, instead of looking hung.
+func WithWaitNotice(ctx context.Context, notice func()) context.Context {
+	return context.WithValue(ctx, waitNoticeKey{}, notice)
 }
 
 func lockImport(ctx context.Context, st Store) (*Held, error) {
