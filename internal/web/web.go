@@ -49,6 +49,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/catalog"
@@ -438,6 +439,13 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request) {
 	security(w)
+	// A name the embedded files cannot hold (not valid UTF-8, say) is
+	// not found: http.FileServer would answer the fs.ErrInvalid of
+	// opening it with a 500.
+	if name := strings.TrimPrefix(r.URL.Path, "/static/"); !utf8.ValidString(name) || name != "" && !fs.ValidPath(strings.TrimSuffix(name, "/")) {
+		http.NotFound(w, r)
+		return
+	}
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	h.static.ServeHTTP(w, r)
 }
