@@ -141,6 +141,9 @@ func Parse(data []byte) (*Inventory, error) {
 	if err := dec.Decode(&inv); err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
+	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
+		return nil, fmt.Errorf("inventory: %d bytes of other data after the JSON object", len(rest))
+	}
 	if inv.FormatVersion != FormatVersion {
 		return nil, fmt.Errorf("inventory: format version %d, this modferry reads %d", inv.FormatVersion, FormatVersion)
 	}
@@ -148,6 +151,11 @@ func Parse(data []byte) (*Inventory, error) {
 	for _, m := range inv.Modules {
 		if err := module.Check(m.Path, m.Version); err != nil {
 			return nil, fmt.Errorf("inventory: %w", err)
+		}
+		if _, dup := inv.index[m.ModuleVersion()]; dup {
+			// Two entries could hold different hashes, and export
+			// --since would trust whichever came last.
+			return nil, fmt.Errorf("inventory: %s@%s is listed twice; write the inventory again with 'modferry inventory'", m.Path, m.Version)
 		}
 		inv.index[m.ModuleVersion()] = m
 	}

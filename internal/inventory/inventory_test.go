@@ -1,0 +1,121 @@
+package inventory
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"github.com/modferry/modferry/internal/bundle"
+)
+
+func sample() *Inventory {
+	return &Inventory{
+		FormatVersion: FormatVersion,
+		Created:       time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC),
+		Modules: []bundle.Module{
+			{Path: "github.com/BurntSushi/toml", Version: "v1.3.2", ZipHash: "h1:zip=", ModHash: "h1:mod="},
+			{Path: "golang.org/x/text", Version: "v0.3.0", ModHash: "h1:mod2="},
+		},
+		Bundles:    []string{strings.Repeat("ab", 32)},
+		SumDBHeads: map[string][]string{"sum.golang.org": {"go.sum database tree\n1\nhash\n"}},
+	}
+}
+
+func TestParseRoundTrip(t *testing.T) {
+	data, err := sample().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := inv.Lookup(module.Version{Path: "github.com/BurntSushi/toml", Version: "v1.3.2"})
+	if !ok || m.ZipHash != "h1:zip=" {
+		t.Fatalf("Lookup = %+v, %v", m, ok)
+	}
+	if _, ok := inv.Lookup(module.Version{Path: "github.com/burntsushi/toml", Version: "v1.3.2"}); ok {
+		t.Fatal("Lookup folded the case of a module path")
+	}
+}
+
+// TestParseRefuses checks what an inventory from the other side must not
+// be: another format, an invalid module path or version, or a version
+// listed twice (export --since would trust one of its two hashes).
+func TestParseRefuses(t *testing.T) {
+	for name, change := range map[string]func(*Inventory){
+		"format":    func(inv *Inventory) { inv.FormatVersion = 2 },
+		"path":      func(inv *Inventory) { inv.Modules[0].Path = "../x" },
+		"version":   func(inv *Inventory) { inv.Modules[0].Version = "latest" },
+		"duplicate": func(inv *Inventory) { inv.Modules = append(inv.Modules, bundle.Module{Path: "golang.org/x/text", Version: "v0.3.0", ModHash: "h1:other="}) },
+	} {
+		inv := sample()
+		change(inv)
+		data, err := inv.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(data); err == nil {
+			t.Errorf("%s: Parse accepted %s", name, data)
+		}
+	}
+	if _, err := Parse([]byte(`{"formatVersion":1,"unknown":true}`)); err == nil {
+		t.Error("Parse accepted an unknown field")
+	}
+	data, err := sample().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(append(data, `{"formatVersion":1}`...)); err == nil {
+		t.Error("Parse accepted data after the inventory")
+	}
+}
+
+// FuzzParse feeds Parse arbitrary bytes, as an inventory carried from the
+// isolated side is: it must never panic, and what it accepts must hold
+// only valid module versions, each once, and survive Marshal and Parse.
+func FuzzParse(f *testing.F) {
+	data, err := sample().Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte(`{"formatVersion":1,"modules":[{"path":"a.b/c","version":"v1.0.0","modHash":"h1:x"},{"path":"a.b/c","version":"v1.0.0","modHash":"h1:y"}]}`))
+	f.Add([]byte(`{"formatVersion":1,"modules":null,"bundles":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		inv, err := Parse(data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "inventory: ") {
+				t.Fatalf("error without the inventory prefix: %v", err)
+			}
+			return
+		}
+		seen := map[module.Version]bool{}
+		for _, m := range inv.Modules {
+			v := m.ModuleVersion()
+			if err := module.Check(v.Path, v.Version); err != nil {
+				t.Fatalf("accepted an invalid module version: %v", err)
+			}
+			if seen[v] {
+				t.Fatalf("accepted %v twice", v)
+			}
+			seen[v] = true
+			if got, ok := inv.Lookup(v); !ok || got != m {
+				t.Fatalf("Lookup(%v) = %+v, %v; want %+v", v, got, ok, m)
+			}
+		}
+		out, err := inv.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Parse(out)
+		if err != nil {
+			t.Fatalf("Parse refused what Marshal wrote: %v\n%s", err, out)
+		}
+		if len(again.Modules) != len(inv.Modules) {
+			t.Fatalf("round trip: %d modules, want %d", len(again.Modules), len(inv.Modules))
+		}
+	})
+}
