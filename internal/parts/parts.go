@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,7 +166,7 @@ func ParseIndex(data []byte) (*Index, error) {
 		if want := partName(idx.Bundle, i+1, len(idx.Parts)); p.Name != want {
 			return nil, fmt.Errorf("%w: part %d is named %q, want %q", ErrBadIndex, i+1, p.Name, want)
 		}
-		if p.Size <= 0 || len(p.SHA256) != 64 {
+		if p.Size <= 0 || p.Size > math.MaxInt64-total || len(p.SHA256) != 64 {
 			return nil, fmt.Errorf("%w: part %s: bad size or hash", ErrBadIndex, p.Name)
 		}
 		total += p.Size

@@ -178,3 +178,41 @@ func TestIndexPath(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseIndex: an index arrives with the parts, from wherever they were
+// carried. Whatever it holds, ParseIndex must not panic, and an index it
+// accepts names only plain files beside it, in order, whose sizes are
+// positive and add up to the bundle's without overflow.
+func FuzzParseIndex(f *testing.F) {
+	good := `{"formatVersion":1,"bundle":"b.tar.zst","size":3,"sha256":"` + strings.Repeat("a", 64) +
+		`","parts":[{"name":"b.tar.zst.001","size":2,"sha256":"` + strings.Repeat("b", 64) +
+		`"},{"name":"b.tar.zst.002","size":1,"sha256":"` + strings.Repeat("c", 64) + `"}]}`
+	f.Add([]byte(good))
+	f.Add([]byte(strings.Replace(good, `"size":2`, `"size":9223372036854775807`, 1)))
+	f.Add([]byte(strings.Replace(good, `b.tar.zst.001`, `../x.001`, 1)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		idx, err := ParseIndex(data)
+		if err != nil {
+			if !errors.Is(err, ErrBadIndex) {
+				t.Fatalf("error %v is not ErrBadIndex", err)
+			}
+			return
+		}
+		if checkName(idx.Bundle) != nil {
+			t.Fatalf("accepted bundle name %q", idx.Bundle)
+		}
+		var total int64
+		for i, p := range idx.Parts {
+			if checkName(p.Name) != nil || p.Name != partName(idx.Bundle, i+1, len(idx.Parts)) {
+				t.Fatalf("accepted part name %q", p.Name)
+			}
+			if p.Size <= 0 || total+p.Size < total {
+				t.Fatalf("accepted part size %d after %d", p.Size, total)
+			}
+			total += p.Size
+		}
+		if total != idx.Size {
+			t.Fatalf("parts add up to %d, index says %d", total, idx.Size)
+		}
+	})
+}
