@@ -12,14 +12,7 @@ import (
 // key signed with its trusted comment unchanged (the global signature
 // covers the comment, which names the bundle).
 func FuzzVerify(f *testing.F) {
-	priv, pub, err := GenerateKey(nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	key, err := ParsePrivateKey(priv, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
+	key, pub := testKey(f)
 	pk, err := ParsePublicKey(pub)
 	if err != nil {
 		f.Fatal(err)
@@ -60,10 +53,7 @@ func FuzzVerify(f *testing.F) {
 // FuzzParsePublicKey: a public key file is read from wherever a user
 // points --pubkey; whatever it holds, parsing must not panic.
 func FuzzParsePublicKey(f *testing.F) {
-	_, pub, err := GenerateKey(nil)
-	if err != nil {
-		f.Fatal(err)
-	}
+	_, pub := testKey(f)
 	f.Add(pub)
 	f.Add(pub[:len(pub)/2])
 	f.Add([]byte("untrusted comment: x\nRWQ=\n"))

@@ -120,8 +120,10 @@ func TestStockMinisignSignatureVerifies(t *testing.T) {
 	}
 }
 
-func TestVerifyRejects(t *testing.T) {
-	priv, _, err := GenerateKey(nil)
+// testKey returns a fresh unencrypted key pair, and the public key file.
+func testKey(t testing.TB) (PrivateKey, []byte) {
+	t.Helper()
+	priv, pub, err := GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,14 +131,12 @@ func TestVerifyRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv2, _, err := GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := ParsePrivateKey(priv2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return key, pub
+}
+
+func TestVerifyRejects(t *testing.T) {
+	key, _ := testKey(t)
+	other, _ := testKey(t)
 	msg := []byte("the manifest")
 	sig, err := Sign(key, msg)
 	if err != nil {
