@@ -3,11 +3,16 @@ package checksumdb
 import (
 	"context"
 	"errors"
+	"maps"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/modferry/modferry/internal/modfiles"
 )
@@ -111,5 +116,83 @@ func TestVerifyTamper(t *testing.T) {
 			}
 			t.Logf("%v", err)
 		})
+	}
+}
+
+// TestVerifyErrorOnEveryCore: the checks of a proof's lookups run on
+// every core, and a tampered proof must still get the error one check
+// after the other gives (the first failing module's, in order), every
+// time.
+func TestVerifyErrorOnEveryCore(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	fx := fixtures(t)
+	db.AddFiller(t, 300)
+	for i, m := range fx {
+		addHashes(t, db, m)
+		db.AddFiller(t, 260+i) // each record in a tile of its own
+	}
+	p, err := Capture(ctx, CaptureOptions{VerifierKey: db.Key, Fetch: db.Fetch, Modules: fx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fx) < 4 {
+		t.Fatalf("need 4 fixtures, have %d", len(fx))
+	}
+	tamperLookup := func(f map[string][]byte, m ModuleHashes) {
+		lk, _ := modfiles.LookupPath(m.Version)
+		f[lk] = []byte(strings.Replace(string(f[lk]), m.ZipHash, checksumdbtest.FakeHash("x"), 1))
+	}
+	cases := map[string]func(map[string][]byte){
+		"two lookups": func(f map[string][]byte) { tamperLookup(f, fx[3]); tamperLookup(f, fx[1]) },
+		// The tiles of the third and fourth records in the order the
+		// checks take: the go client's first lookup, which runs alone,
+		// succeeds; the next ones fail, in parallel.
+		"two missing tiles": func(f map[string][]byte) {
+			wants := dedupe(fx)
+			for _, m := range wants[2:4] {
+				lk, _ := modfiles.LookupPath(m.Version)
+				id, _, _ := strings.Cut(string(f[lk]), "\n")
+				n, err := strconv.ParseInt(id, 10, 64)
+				if err != nil {
+					t.Fatalf("lookup %s: %v", lk, err)
+				}
+				tile := tlog.Tile{H: 8, L: 0, N: n / 256, W: 256}.Path()
+				for p := range f {
+					if p == tile || strings.HasPrefix(p, tile+".p/") {
+						delete(f, p)
+					}
+				}
+			}
+		},
+		"wrong hash carried": nil,
+	}
+	for name, tamper := range cases {
+		files := maps.Clone(p.Files)
+		mods := slices.Clone(fx)
+		if tamper != nil {
+			tamper(files)
+		} else {
+			mods[2].ZipHash = checksumdbtest.FakeHash("evil")
+			mods[len(mods)-1].ModHash = checksumdbtest.FakeHash("evil too")
+		}
+		old := runtime.GOMAXPROCS(1)
+		_, err := Verify(files, db.Name, db.Key, mods)
+		runtime.GOMAXPROCS(max(old, 4))
+		if err == nil {
+			runtime.GOMAXPROCS(old)
+			t.Fatalf("%s: Verify accepted a tampered proof", name)
+		}
+		for range 10 {
+			if _, got := Verify(files, db.Name, db.Key, mods); got == nil || got.Error() != err.Error() {
+				runtime.GOMAXPROCS(old)
+				t.Fatalf("%s: on every core: %v\none after the other: %v", name, got, err)
+			}
+		}
+		runtime.GOMAXPROCS(old)
+		if name == "two missing tiles" && !strings.Contains(err.Error(), dedupe(fx)[2].Path) {
+			t.Fatalf("%s: %v does not name %s, the first module whose tile is missing", name, err, dedupe(fx)[2].Path)
+		}
+		t.Logf("%s: %v", name, err)
 	}
 }

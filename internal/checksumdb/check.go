@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/modferry/modferry/internal/modfiles"
 )
@@ -96,30 +99,41 @@ func checkProof(src source, o checkOptions) (*Head, map[string]bool, error) {
 	}
 	used := map[string]bool{"latest": true}
 
-	for _, w := range o.wants {
+	// Each lookup on its own (a signature check each), on every core;
+	// the error is the first failing lookup's in wants order, as one
+	// after the other would find.
+	files := make([]string, len(o.wants))
+	if err := eachInOrder(len(o.wants), func(i int) error {
+		w := o.wants[i]
 		file, err := modfiles.LookupPath(w.Version)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		data, err := src(file)
 		if err != nil {
-			return nil, nil, &IncompleteError{Missing: []string{file}, Err: err}
+			return &IncompleteError{Missing: []string{file}, Err: err}
 		}
 		lk, err := parseLookup(file, w.Version, data)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		lh, err := openHead(lk.head, o.verifier, file)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if lh.Tree != head.Tree {
-			return nil, nil, &RecordError{File: file, Err: fmt.Errorf("carries tree head of size %d, not the proof's head (size %d)", lh.N, head.N)}
+			return &RecordError{File: file, Err: fmt.Errorf("carries tree head of size %d, not the proof's head (size %d)", lh.N, head.N)}
 		}
 		if err := checkHashes(w, lk.text); err != nil {
-			return nil, nil, err
+			return err
 		}
-		used[file] = true
+		files[i] = file
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	for _, f := range files {
+		used[f] = true
 	}
 
 	// Heads a client may hold: re-checkable by themselves, and on one
@@ -198,35 +212,125 @@ func missingOr(src source, paths []string, err error) error {
 
 // runClient looks every module up with a golang.org/x/mod/sumdb.Client
 // over ops, and checks the lines it returns against the hashes carried.
+//
+// The first lookup moves the client to the proof's head; the others are
+// independent of each other and run on every core. If any fails, the
+// lookups run again one after the other on a fresh client, so that the
+// error (and what ops records of missing files) is the one a serial run
+// gives: the first failing module's.
 func runClient(ops *fileOps, wants []ModuleHashes) error {
+	start := bytes.Clone(ops.latest)
 	c := sumdb.NewClient(ops)
+	if len(wants) == 0 {
+		return nil
+	}
+	if err := lookupOne(c, ops, wants[0]); err != nil {
+		return err
+	}
+	rest := wants[1:]
+	if runtime.GOMAXPROCS(0) < 2 || len(rest) < 2 {
+		for _, w := range rest {
+			if err := lookupOne(c, ops, w); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var failed atomic.Bool
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, w := range rest {
+		g.Go(func() error {
+			if !failed.Load() && lookupOne(c, ops, w) != nil {
+				failed.Store(true)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	if !failed.Load() {
+		return nil
+	}
+	ops.reset(start)
+	c = sumdb.NewClient(ops)
 	for _, w := range wants {
-		type q struct {
-			vers, hash string
+		if err := lookupOne(c, ops, w); err != nil {
+			return err
 		}
-		var qs []q
-		if w.ZipHash != "" || w.ModHash == "" {
-			qs = append(qs, q{w.Version.Version, w.ZipHash})
+	}
+	return nil
+}
+
+// lookupOne looks w up with c and checks the lines it returns against the
+// hashes carried.
+func lookupOne(c *sumdb.Client, ops *fileOps, w ModuleHashes) error {
+	type q struct {
+		vers, hash string
+	}
+	var qs []q
+	if w.ZipHash != "" || w.ModHash == "" {
+		qs = append(qs, q{w.Version.Version, w.ZipHash})
+	}
+	if w.ModHash != "" {
+		qs = append(qs, q{w.Version.Version + "/go.mod", w.ModHash})
+	}
+	for _, q := range qs {
+		lines, err := c.Lookup(w.Path, q.vers)
+		if err != nil {
+			return ops.classify(w.Version, err)
 		}
-		if w.ModHash != "" {
-			qs = append(qs, q{w.Version.Version + "/go.mod", w.ModHash})
+		if q.hash == "" {
+			continue
 		}
-		for _, q := range qs {
-			lines, err := c.Lookup(w.Path, q.vers)
-			if err != nil {
-				return ops.classify(w.Version, err)
+		want := w.Path + " " + q.vers + " " + q.hash
+		if !slices.Equal(lines, []string{want}) {
+			got := ""
+			if len(lines) > 0 {
+				got = strings.Join(lines, "; ")
 			}
-			if q.hash == "" {
-				continue
+			return &MismatchError{Module: w.Version, GoMod: strings.HasSuffix(q.vers, "/go.mod"), Want: q.hash, Got: got}
+		}
+	}
+	return nil
+}
+
+// eachInOrder runs check(i) for i in [0, n) on every core and returns the
+// error of the smallest i that fails, as a loop stopping at the first
+// failure would. Once one fails, checks not yet started are skipped, and
+// those before the failure are then run to find the first.
+func eachInOrder(n int, check func(i int) error) error {
+	if runtime.GOMAXPROCS(0) < 2 || n < 2 {
+		for i := range n {
+			if err := check(i); err != nil {
+				return err
 			}
-			want := w.Path + " " + q.vers + " " + q.hash
-			if !slices.Equal(lines, []string{want}) {
-				got := ""
-				if len(lines) > 0 {
-					got = strings.Join(lines, "; ")
-				}
-				return &MismatchError{Module: w.Version, GoMod: strings.HasSuffix(q.vers, "/go.mod"), Want: q.hash, Got: got}
+		}
+		return nil
+	}
+	errs := make([]error, n)
+	ran := make([]bool, n)
+	var failed atomic.Bool
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range n {
+		g.Go(func() error {
+			if failed.Load() {
+				return nil
 			}
+			ran[i] = true
+			if errs[i] = check(i); errs[i] != nil {
+				failed.Store(true)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	for i := range n {
+		if !ran[i] {
+			errs[i] = check(i)
+		}
+		if errs[i] != nil {
+			return errs[i]
 		}
 	}
 	return nil
@@ -256,6 +360,17 @@ func (o *fileOps) ReadRemote(path string) ([]byte, error) {
 	}
 	o.used[p] = true
 	return data, nil
+}
+
+// reset forgets what a run recorded, and starts the client's latest
+// configuration again at start.
+func (o *fileOps) reset(start []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.latest = start
+	o.missing = make(map[string]bool)
+	o.used = make(map[string]bool)
+	o.security = nil
 }
 
 func (o *fileOps) ReadConfig(file string) ([]byte, error) {
