@@ -269,7 +269,9 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 
 	// Check everything against the store before writing anything.
 	defer trace.StartRegion(ctx, "import: commit").End()
+	region = trace.StartRegion(ctx, "import: check store")
 	work, err := checkStore(ctx, st, m, res)
+	region.End()
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +286,9 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 		files, err = planCommit(ctx, st, stage, stageDir, work, res)
 		planned <- err
 	}()
+	region = trace.StartRegion(ctx, "import: proofs")
 	sumErr := importSumDB(ctx, st, m, stage, opts.ModCache)
+	region.End()
 	planErr := <-planned
 	if sumErr != nil {
 		return nil, noSpace(sumErr, space, manifestBytes)
@@ -296,7 +300,10 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 		return nil, err
 	}
 	// Commit the files, durably, and only then record the import.
-	if err := commit(ctx, st, stageDir, files, opts.CommitHook); err != nil {
+	region = trace.StartRegion(ctx, "import: move")
+	err = commit(ctx, st, stageDir, files, opts.CommitHook)
+	region.End()
+	if err != nil {
 		return nil, noSpace(err, space, manifestBytes)
 	}
 	if !opts.ModCache {

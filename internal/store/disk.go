@@ -14,6 +14,7 @@ import (
 
 	"github.com/modferry/modferry/internal/safefile"
 	"github.com/modferry/modferry/internal/scratch"
+	"golang.org/x/sync/errgroup"
 )
 
 // Disk is a Store in a local directory. An object named "a/b/c" is the
@@ -231,28 +232,44 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // a crash keeps a prefix of the moves, and one SyncFS afterwards makes them
 // all durable. before, if set, runs before each move.
 func (d *Disk) MoveFiles(ctx context.Context, moves []Move, before func(name string)) error {
-	made := map[string]bool{}
+	// The directories and the files' modes first, several at once (see
+	// metadataWorkers); neither makes anything visible. Then the renames,
+	// in order.
+	seen := map[string]bool{}
+	var dirs []string
 	for _, m := range moves {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		if err := CheckName(m.Name); err != nil {
 			return err
 		}
-		dst := d.Path(m.Name)
-		if dir := filepath.Dir(dst); !made[dir] {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+		if dir := filepath.Dir(d.Path(m.Name)); !seen[dir] {
+			seen[dir] = true
+			dirs = append(dirs, dir)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(metadataWorkers)
+	for _, dir := range dirs {
+		g.Go(func() error { return os.MkdirAll(dir, 0o755) })
+	}
+	for _, m := range moves {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
 				return err
 			}
-			made[dir] = true
-		}
-		if err := os.Chmod(m.Src, 0o644); err != nil {
+			return os.Chmod(m.Src, 0o644)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, m := range moves {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if before != nil {
 			before(m.Name)
 		}
-		if err := os.Rename(m.Src, dst); err != nil {
+		if err := os.Rename(m.Src, d.Path(m.Name)); err != nil {
 			return fmt.Errorf("committing %s: %w", m.Name, err)
 		}
 	}
@@ -262,64 +279,78 @@ func (d *Disk) MoveFiles(ctx context.Context, moves []Move, before func(name str
 // PutBatch implements Batcher: every object goes to a temporary file
 // first, one syncfs makes them durable, then each is renamed (or, for
 // IfAbsent, hard-linked) into place in order, and a second syncfs makes the
-// names durable.
+// names durable. The temporary files are written several directories at
+// once: on a journaling filesystem each create waits on the journal, and
+// an import's proof writes hundreds of small files.
 func (d *Disk) PutBatch(ctx context.Context, objs []Object) error {
-	type tmpFile struct {
-		obj Object
-		tmp string
-	}
-	var tmps []tmpFile
+	tmps := make([]string, len(objs))
 	defer func() {
 		for _, t := range tmps {
-			os.Remove(t.tmp)
+			if t != "" {
+				os.Remove(t)
+			}
 		}
 	}()
-	made := map[string]bool{}
-	for _, o := range objs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	byDir := map[string][]int{}
+	var dirs []string
+	for i, o := range objs {
 		if err := CheckName(o.Name); err != nil {
 			return err
 		}
 		dir := filepath.Dir(d.Path(o.Name))
-		if !made[dir] {
+		if _, ok := byDir[dir]; !ok {
+			dirs = append(dirs, dir)
+		}
+		byDir[dir] = append(byDir[dir], i)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(metadataWorkers)
+	for _, dir := range dirs {
+		g.Go(func() error {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
 			}
-			made[dir] = true
-		}
-		f, err := os.CreateTemp(dir, TempPrefix+"*")
-		if err != nil {
-			return err
-		}
-		tmps = append(tmps, tmpFile{o, f.Name()})
-		_, err = f.Write(o.Data)
-		if err == nil {
-			err = f.Chmod(0o644)
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("store: writing %s: %w", o.Name, err)
-		}
+			for _, i := range byDir[dir] {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				f, err := os.CreateTemp(dir, TempPrefix+"*")
+				if err != nil {
+					return err
+				}
+				tmps[i] = f.Name()
+				_, err = f.Write(objs[i].Data)
+				if err == nil {
+					err = f.Chmod(0o644)
+				}
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return fmt.Errorf("store: writing %s: %w", objs[i].Name, err)
+				}
+			}
+			return nil
+		})
 	}
-	if len(tmps) == 0 {
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if len(objs) == 0 {
 		return nil
 	}
 	if err := SyncFS(d.root); err != nil {
 		return err
 	}
-	for _, t := range tmps {
-		dst := d.Path(t.obj.Name)
+	for i, o := range objs {
+		dst := d.Path(o.Name)
 		var err error
-		if t.obj.IfAbsent {
-			if err = os.Link(t.tmp, dst); errors.Is(err, fs.ErrExist) {
+		if o.IfAbsent {
+			if err = os.Link(tmps[i], dst); errors.Is(err, fs.ErrExist) {
 				err = nil
 			}
 		} else {
-			err = os.Rename(t.tmp, dst)
+			err = os.Rename(tmps[i], dst)
 		}
 		if err != nil {
 			return err
@@ -327,6 +358,11 @@ func (d *Disk) PutBatch(ctx context.Context, objs []Object) error {
 	}
 	return SyncFS(d.root)
 }
+
+// metadataWorkers bounds the goroutines that create files and
+// directories at once: such calls mostly wait on the filesystem's
+// journal, not on a core.
+const metadataWorkers = 8
 
 // Disk has every optional capability.
 var (
