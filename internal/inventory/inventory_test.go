@@ -46,10 +46,12 @@ func TestParseRoundTrip(t *testing.T) {
 // listed twice (export --since would trust one of its two hashes).
 func TestParseRefuses(t *testing.T) {
 	for name, change := range map[string]func(*Inventory){
-		"format":    func(inv *Inventory) { inv.FormatVersion = 2 },
-		"path":      func(inv *Inventory) { inv.Modules[0].Path = "../x" },
-		"version":   func(inv *Inventory) { inv.Modules[0].Version = "latest" },
-		"duplicate": func(inv *Inventory) { inv.Modules = append(inv.Modules, bundle.Module{Path: "golang.org/x/text", Version: "v0.3.0", ModHash: "h1:other="}) },
+		"format":  func(inv *Inventory) { inv.FormatVersion = 2 },
+		"path":    func(inv *Inventory) { inv.Modules[0].Path = "../x" },
+		"version": func(inv *Inventory) { inv.Modules[0].Version = "latest" },
+		"duplicate": func(inv *Inventory) {
+			inv.Modules = append(inv.Modules, bundle.Module{Path: "golang.org/x/text", Version: "v0.3.0", ModHash: "h1:other="})
+		},
 	} {
 		inv := sample()
 		change(inv)
