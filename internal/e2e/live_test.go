@@ -63,6 +63,40 @@ func TestLiveExportImportBuild(t *testing.T) {
 	}
 }
 
+// TestLiveToolDirective: a project that runs a tool through a go.mod tool
+// directive (Go 1.24: "go get -tool", "go tool NAME", go:generate lines
+// that call it). The bundle must hold what building the tool needs, not
+// only the project's own packages: offline, go generate builds and runs
+// stringer, and go build tool, go mod verify and go mod tidy work.
+func TestLiveToolDirective(t *testing.T) {
+	live(t)
+	key, pub := keygen(t)
+	proj := filepath.Join(t.TempDir(), "livetool")
+	copyDir(t, "testdata/livetool", proj)
+	b := filepath.Join(t.TempDir(), "livetool.tar.zst")
+	mfEnv(t, []string{"GOFLAGS="}, "export", "--sign-key", key, "-o", b, proj)
+	m := readManifest(t, b)
+	found := false
+	for _, mod := range m.Modules {
+		found = found || mod.Path == "golang.org/x/tools" && mod.Version == "v0.39.0" && mod.ZipHash != ""
+	}
+	if !found {
+		t.Fatalf("the bundle lacks the tool's module golang.org/x/tools@v0.39.0 with its zip")
+	}
+	store := filepath.Join(t.TempDir(), "store")
+	mf(t, "import", "--pubkey", pub, "--store", store, b)
+	dir := filepath.Join(t.TempDir(), "livetool")
+	copyDir(t, proj, dir)
+	env := append(testupstream.GoEnv(t, "http://127.0.0.1:3999"), "GOSUMDB=", "GONOSUMDB=", "GOPRIVATE=")
+	out := offline(t, store, dir, env, `go generate ./... && test -s color_string.go && go run . &&
+go build tool && go mod verify && cp go.mod go.mod.before && go mod tidy && cmp go.mod go.mod.before && echo tidy unchanged`)
+	for _, want := range []string{"Green", "all modules verified", "tidy unchanged"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("offline output lacks %q", want)
+		}
+	}
+}
+
 // TestLiveToolchain: projects that need a newer Go than the one exporting
 // (go1.26) export with the toolchain each selects, as GOTOOLCHAIN=auto does
 // online — a go.mod with a bare go line (go 1.27: go1.27.0), one with go
