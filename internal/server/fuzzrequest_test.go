@@ -1,10 +1,13 @@
 package server
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/modferry/modferry/internal/api"
@@ -12,12 +15,14 @@ import (
 )
 
 // FuzzRequest sends arbitrary requests (method, path and query, the way a
-// token is given) through the whole server of newMetaFixture, which has
-// tokens, an imported bundle and a published module. Whatever comes in:
-// no panic, no 5xx, nothing but the public routes answered 2xx without a
-// valid token, and no change (PUT, POST, DELETE) accepted with the read
-// token.
+// token is given, a form body) through the whole server of
+// newMetaFixture, which has tokens, an imported bundle and a published
+// module. Whatever comes in: no panic, no 5xx, nothing but the public
+// routes answered 2xx without a valid token, no change (PUT, POST,
+// DELETE) accepted with the read token, no login cookie but for a valid
+// token, and no redirect off this server (the login form's next=).
 func FuzzRequest(f *testing.F) {
+	mf := newMetaFixture(f)
 	for _, p := range []string{
 		"/", "/healthz", "/metrics", api.OpenAPIPath, "/static/app.css", "/login",
 		"/modferry.test/lib/@v/list", "/modferry.test/lib/@v/v1.1.0.zip", "/modferry.test/lib/@latest",
@@ -29,15 +34,20 @@ func FuzzRequest(f *testing.F) {
 		"/a.b/../../@v/list", "/x.y/@v/%ff.info",
 	} {
 		for auth := range byte(5) {
-			f.Add(byte(0), p, auth)
+			f.Add(byte(0), p, auth, []byte(nil))
 		}
 	}
-	f.Add(byte(2), api.ModulesPath+"corp.example/b/@v/v1.0.0", byte(2))
-	f.Add(byte(3), api.BundlesPath, byte(2))
-	mf := newMetaFixture(f)
+	f.Add(byte(2), api.ModulesPath+"corp.example/b/@v/v1.0.0", byte(2), []byte("x"))
+	f.Add(byte(3), api.BundlesPath, byte(2), []byte(nil))
+	for _, next := range []string{"/modules/modferry.test/lib", "//evil.example/", "/\\evil.example", "https://evil.example/", "/%2F%2Fevil"} {
+		f.Add(byte(3), "/login", byte(0), []byte("next="+url.QueryEscape(next)+"&token="+mf.read))
+		f.Add(byte(3), "/login?next="+url.QueryEscape(next), byte(0), []byte("token=mf_x"))
+	}
+	f.Add(byte(3), "/logout", byte(3), []byte(nil))
 	methods := []string{"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "BREW"}
 	public := []string{"/healthz", api.OpenAPIPath, "/static/", "/login", "/logout"}
-	f.Fuzz(func(t *testing.T, m byte, target string, authKind byte) {
+	var clients atomic.Uint32
+	f.Fuzz(func(t *testing.T, m byte, target string, authKind byte, body []byte) {
 		method := methods[int(m)%len(methods)]
 		if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " \r\n\t\x00") {
 			return
@@ -46,8 +56,17 @@ func FuzzRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		hr := httptest.NewRequest(method, "/", nil)
+		hr := httptest.NewRequest(method, "/", bytes.NewReader(body))
 		hr.URL, hr.RequestURI = u, target
+		// Each request from a client of its own: the limiter of failed
+		// logins would otherwise refuse the login form (429) after the
+		// first few wrong tokens, and hide what comes after it.
+		n := clients.Add(1)
+		hr.RemoteAddr = fmt.Sprintf("10.%d.%d.%d:1234", byte(n>>16), byte(n>>8), byte(n))
+		if len(body) > 0 {
+			hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			hr.Header.Set("Origin", "http://"+hr.Host) // the login and logout forms want their own page
+		}
 		valid := false
 		switch authKind % 5 {
 		case 1:
@@ -66,6 +85,16 @@ func FuzzRequest(f *testing.F) {
 		mf.srv.ServeHTTP(w, hr)
 		if w.Code >= 500 {
 			t.Fatalf("%s %q (auth %d): %d %s", method, target, authKind%5, w.Code, w.Body)
+		}
+		for _, c := range w.Result().Cookies() {
+			if c.Name == web.CookieName && c.Value != "" && c.Value != mf.read {
+				t.Fatalf("%s %q set a login cookie for %q, not a valid token", method, target, c.Value)
+			}
+		}
+		if loc := w.Header().Get("Location"); w.Code >= 300 && w.Code < 400 {
+			if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\") {
+				t.Fatalf("%s %q redirects off this server: Location %q", method, target, loc)
+			}
 		}
 		if w.Code < 200 || w.Code > 299 {
 			return
