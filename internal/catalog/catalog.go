@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unique"
 
 	"github.com/modferry/modferry/internal/api"
 
@@ -71,18 +70,6 @@ type Catalog struct {
 	// substring search of three bytes or more reads only the candidates
 	// of its rarest trigram, not the whole text.
 	grams map[uint32][]int32
-}
-
-type handle = unique.Handle[string]
-
-func intern(s string) handle { return unique.Make(s) }
-
-// str returns h's string, "" for the zero handle.
-func str(h handle) string {
-	if h == (handle{}) {
-		return ""
-	}
-	return h.Value()
 }
 
 // versionKey names a module version with interned strings.
