@@ -28,7 +28,8 @@ type Catalog struct {
 	// RefreshModules, Module and Bundles may ask for at once: two readers
 	// of the same record would count it twice, and two of the same log
 	// lines could move the read offset back.
-	readingBundles, readingAudit sync.Mutex
+	// Callers that arrive during a read share the next (see shared).
+	readingBundles, readingAudit shared
 	// stripes serialize the check-read-replace of one module, so that two
 	// refreshes of the same module never replace a newer reading with an
 	// older one.
