@@ -96,8 +96,8 @@ func hasPointers(t reflect.Type) bool {
 
 func TestHasPointers(t *testing.T) {
 	type withString struct {
-		n int
-		s string
+		N int
+		S string
 	}
 	for v, want := range map[any]bool{0: false, [2]uint32{}: false, withString{}: true, "": true, &struct{}{}: true} {
 		if got := hasPointers(reflect.TypeOf(v)); got != want {
