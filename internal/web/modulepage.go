@@ -9,8 +9,9 @@ import (
 	"github.com/modferry/modferry/internal/catalog"
 )
 
-// The long lists of the module page (a row per version, an item per
-// dependent with its requiring versions) and of search results are
+// The lists of the module page (a row per version, an item per
+// requirement, an item per dependent with its requiring versions) and of
+// search results are
 // written here rather than in module.html and home.html: html/template calls its escaping functions through
 // reflection, with a slice of arguments per call, for every field of every
 // row, and a page of a module that 100 modules of ten versions require
@@ -42,8 +43,38 @@ func (m *markup) done() template.HTML {
 
 func (m *markup) WriteString(s string) { m.b = append(m.b, s...) }
 
-// esc escapes s for HTML text and quoted attribute values.
-func esc(b *markup, s string) { b.WriteString(template.HTMLEscapeString(s)) }
+// esc escapes s for HTML text and quoted attribute values as
+// html/template does there (its htmlEscaper: NUL, the quotes, &, +, < and
+// >; template.HTMLEscapeString leaves + alone, so a +incompatible version
+// came out otherwise than the template wrote it).
+func esc(b *markup, s string) {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		var r string
+		switch s[i] {
+		case 0:
+			r = "\uFFFD"
+		case '"':
+			r = "&#34;"
+		case '&':
+			r = "&amp;"
+		case '\'':
+			r = "&#39;"
+		case '+':
+			r = "&#43;"
+		case '<':
+			r = "&lt;"
+		case '>':
+			r = "&gt;"
+		default:
+			continue
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(r)
+		last = i + 1
+	}
+	b.WriteString(s[last:])
+}
 
 // escModURL writes modURL(path, version...) escaped, without building it.
 func escModURL(b *markup, path string, version ...string) {
@@ -141,6 +172,26 @@ func dependentItems(m *catalog.Module) template.HTML {
 			b.WriteString(` <span class="ver">`)
 			esc(b, v.Version)
 			b.WriteString("</span>")
+		}
+		b.WriteString("</li>\n")
+	}
+	return b.done()
+}
+
+// requireItems renders the items of the requirements list.
+func requireItems(m *catalog.Module) template.HTML {
+	b := newMarkup()
+	for i := range m.Requires {
+		r := &m.Requires[i]
+		b.WriteString(`<li><a href="`)
+		escModURL(b, r.Path, r.Version)
+		b.WriteString(`">`)
+		esc(b, r.Path)
+		b.WriteString(`</a> <span class="ver">`)
+		esc(b, r.Version)
+		b.WriteString("</span>")
+		if r.Indirect {
+			b.WriteString(` <span class="muted">indirect</span>`)
 		}
 		b.WriteString("</li>\n")
 	}

@@ -316,7 +316,8 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 		Rows       template.HTML
 		Retracted  []catalog.Version
 		Dependents template.HTML
-	}{m, licences, "go get " + get, versionRows(m), retracted, dependentItems(m)})
+		Requires   template.HTML
+	}{m, licences, "go get " + get, versionRows(m), retracted, dependentItems(m), requireItems(m)})
 }
 
 // history is the import history, newest first.
