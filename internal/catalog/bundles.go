@@ -34,8 +34,11 @@ type manifestModules struct {
 // refreshBundles reads the import records not read yet and notes, for
 // every module version they list, the earliest-imported bundle.
 func (c *Catalog) refreshBundles(ctx context.Context) error {
-	c.readingBundles.Lock()
-	defer c.readingBundles.Unlock()
+	return c.readingBundles.do(ctx, c.readBundles)
+}
+
+// readBundles is a pass of refreshBundles (never two at once).
+func (c *Catalog) readBundles(ctx context.Context) error {
 	names, err := c.st.List(ctx, HistoryDir)
 	if err != nil {
 		return err

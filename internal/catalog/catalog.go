@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unique"
 
 	"github.com/modferry/modferry/internal/api"
 
@@ -29,7 +28,8 @@ type Catalog struct {
 	// RefreshModules, Module and Bundles may ask for at once: two readers
 	// of the same record would count it twice, and two of the same log
 	// lines could move the read offset back.
-	readingBundles, readingAudit sync.Mutex
+	// Callers that arrive during a read share the next (see shared).
+	readingBundles, readingAudit shared
 	// stripes serialize the check-read-replace of one module, so that two
 	// refreshes of the same module never replace a newer reading with an
 	// older one.
@@ -71,18 +71,6 @@ type Catalog struct {
 	// substring search of three bytes or more reads only the candidates
 	// of its rarest trigram, not the whole text.
 	grams map[uint32][]int32
-}
-
-type handle = unique.Handle[string]
-
-func intern(s string) handle { return unique.Make(s) }
-
-// str returns h's string, "" for the zero handle.
-func str(h handle) string {
-	if h == (handle{}) {
-		return ""
-	}
-	return h.Value()
 }
 
 // versionKey names a module version with interned strings.

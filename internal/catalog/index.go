@@ -21,6 +21,10 @@ type modEntry struct {
 	// full says every version's details were read too (see readDetails).
 	full bool
 	vers []verEntry // semver order
+	// reqs holds the versions' requirements, each version's at
+	// reqs[reqAt:reqAt+reqN] (see reqsOf): one array of the module, so
+	// that a verEntry holds no pointer.
+	reqs []versionKey
 	// latest is the version "go get PATH@latest" picks, "" when the
 	// module has no complete version.
 	latest     string
@@ -85,7 +89,10 @@ type verEntry struct {
 	hashes    uint8 // hasZipHash | hasModHash | hasDetails
 	zipHash   [32]byte
 	modHash   [32]byte
-	reqs      []versionKey // the go.mod's require directives
+	// reqAt and reqN place the go.mod's require directives in the
+	// module's reqs (see modEntry.reqsOf).
+	reqAt uint32
+	reqN  uint32
 	// lic are the zip's licences (SPDX identifiers joined by "\n"), when
 	// hashes has hasLicenses: what fillLicenses found for this very zip.
 	lic handle
@@ -99,6 +106,11 @@ const (
 )
 
 func (v *verEntry) goModOnly() bool { return v.files&fZip == 0 }
+
+// reqsOf returns the require directives of v, one of m's versions.
+func (m *modEntry) reqsOf(v *verEntry) []versionKey {
+	return m.reqs[v.reqAt : v.reqAt+v.reqN : v.reqAt+v.reqN]
+}
 
 // depList holds the edges into one required module: who requires it.
 type depList struct {
@@ -148,8 +160,7 @@ func sameReqs(a, b *modEntry) bool {
 		return false
 	}
 	for i := range a.vers {
-		ra, rb := a.vers[i].reqs, b.vers[i].reqs
-		if a.vers[i].version != b.vers[i].version || len(ra) != len(rb) || len(ra) > 0 && &ra[0] != &rb[0] {
+		if a.vers[i].version != b.vers[i].version || !slices.Equal(a.reqsOf(&a.vers[i]), b.reqsOf(&b.vers[i])) {
 			return false
 		}
 	}
@@ -163,7 +174,7 @@ func (c *Catalog) unlink(p handle, m *modEntry) {
 	}
 	targets := map[handle]bool{}
 	for i := range m.vers {
-		for _, r := range m.vers[i].reqs {
+		for _, r := range m.reqsOf(&m.vers[i]) {
 			targets[r.path] = true
 		}
 	}
@@ -195,7 +206,7 @@ func (c *Catalog) link(p handle, m *modEntry) {
 	ready := c.Ready()
 	for i := range m.vers {
 		v := &m.vers[i]
-		for _, r := range v.reqs {
+		for _, r := range m.reqsOf(v) {
 			if r.path == p {
 				continue
 			}

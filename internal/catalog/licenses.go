@@ -85,7 +85,7 @@ type licenses struct {
 // they were read from ("" and -1 when they come from a bundle's SBOM).
 type licenseVal struct {
 	ids     handle
-	zipHash handle
+	zipHash string
 	size    int64
 }
 
@@ -139,7 +139,7 @@ func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version,
 				continue
 			}
 			k := versionKey{p, intern(v.Version)}
-			if lv, ok := l.byVersion[k]; ok && (lv.size < 0 || lv.zipHash == intern(v.ZipHash) && lv.size == v.ZipSize) {
+			if lv, ok := l.byVersion[k]; ok && (lv.size < 0 || lv.zipHash == v.ZipHash && lv.size == v.ZipSize) {
 				v.Licenses = nonNil(lv.list())
 				continue
 			}
@@ -180,7 +180,7 @@ func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version,
 		for v, e := range lc.Versions {
 			k := versionKey{p, intern(v)}
 			if _, ok := l.byVersion[k]; !ok {
-				l.byVersion[k] = licenseVal{ids: joinIDs(e.Licenses), zipHash: intern(e.ZipHash), size: e.Size}
+				l.byVersion[k] = licenseVal{ids: joinIDs(e.Licenses), zipHash: e.ZipHash, size: e.Size}
 			}
 		}
 		l.loaded[p] = true
@@ -218,7 +218,7 @@ func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version,
 	for j, i := range missing {
 		if e := found[j]; e != nil {
 			vers[i].Licenses = e.Licenses
-			l.byVersion[versionKey{p, intern(vers[i].Version)}] = licenseVal{ids: joinIDs(e.Licenses), zipHash: intern(e.ZipHash), size: e.Size}
+			l.byVersion[versionKey{p, intern(vers[i].Version)}] = licenseVal{ids: joinIDs(e.Licenses), zipHash: e.ZipHash, size: e.Size}
 			add[vers[i].Version] = *e
 		}
 	}

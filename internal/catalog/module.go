@@ -230,22 +230,32 @@ func (c *Catalog) dependents(p handle, max int) ([]Dependent, int) {
 			dl.sort()
 		}
 	}
-	out := []Dependent{}
 	if dl == nil {
-		return out, 0
+		return []Dependent{}, 0
 	}
+	// Count first, so that the answer is two allocations of its size (a
+	// page of the module every other requires shows 100 dependents of
+	// ten versions each; slices grown by append were most of its garbage).
+	mods, n := 0, 0
 	for i, e := range dl.edges {
 		if i == 0 || e.from.path != dl.edges[i-1].from.path {
-			if max >= 0 && len(out) >= max {
+			if max >= 0 && mods >= max {
 				break
 			}
-			out = append(out, Dependent{Path: e.from.path.Value()})
+			mods++
 		}
-		d := &out[len(out)-1]
-		d.Versions = append(d.Versions, DependentVersion{Version: e.from.version.Value(), Requires: e.requires.Value()})
+		n++
 	}
-	for i := range out {
-		out[i].Versions = slices.Clip(out[i].Versions)
+	out := make([]Dependent, 0, mods)
+	vers := make([]DependentVersion, n)
+	start := 0
+	for i, e := range dl.edges[:n] {
+		if i == 0 || e.from.path != dl.edges[i-1].from.path {
+			out = append(out, Dependent{Path: e.from.path.Value()})
+			start = i
+		}
+		vers[i] = DependentVersion{Version: e.from.version.Value(), Requires: e.requires.Value()}
+		out[len(out)-1].Versions = vers[start : i+1 : i+1]
 	}
 	return out, dl.modules
 }

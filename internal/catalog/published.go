@@ -28,8 +28,11 @@ type publishRecord struct {
 // torn line) is read again from the start. Lines that are not entries are
 // skipped: the audit log is not this package's to judge (audit verify).
 func (c *Catalog) refreshPublished(ctx context.Context) error {
-	c.readingAudit.Lock()
-	defer c.readingAudit.Unlock()
+	return c.readingAudit.do(ctx, c.readPublished)
+}
+
+// readPublished is a pass of refreshPublished (never two at once).
+func (c *Catalog) readPublished(ctx context.Context) error {
 	f, err := c.st.Open(ctx, AuditLog)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return nil

@@ -173,11 +173,13 @@ func (c *Catalog) load(ctx context.Context, path string, fp uint64, vfs []verFil
 		var ve verEntry
 		if p := prev[vf.version]; p != nil && p.files == vf.files {
 			ve = *p
+			ve.reqAt = uint32(len(m.reqs))
+			m.reqs = append(m.reqs, old.reqsOf(p)...)
 		} else {
 			var meta *modMeta
 			var ok bool
 			var err error
-			if ve, meta, ok, err = c.readVersion(ctx, v, vf.files); err != nil {
+			if ve, meta, ok, err = c.readVersion(ctx, v, vf.files, &m.reqs); err != nil {
 				return nil, err
 			} else if !ok {
 				continue
@@ -193,6 +195,9 @@ func (c *Catalog) load(ctx context.Context, path string, fp uint64, vfs []verFil
 		}
 		m.full = m.full && ve.hashes&hasDetails != 0
 		m.vers = append(m.vers, ve)
+	}
+	if len(m.reqs) < cap(m.reqs)*3/4 {
+		m.reqs = slices.Clip(slices.Clone(m.reqs))
 	}
 	if err := c.loadLatest(ctx, m, metas, old); err != nil {
 		return nil, err
@@ -220,17 +225,17 @@ func metaOf(mf *modfile.File) *modMeta {
 
 // readVersion reads one version's files. It reports false when a file
 // it needs has gone (a delete under way; the next check sees it).
-func (c *Catalog) readVersion(ctx context.Context, v module.Version, f files) (ve verEntry, meta *modMeta, ok bool, err error) {
-	ve, meta, ok, err = c.readVersionFiles(ctx, v, f)
+func (c *Catalog) readVersion(ctx context.Context, v module.Version, f files, reqs *[]versionKey) (ve verEntry, meta *modMeta, ok bool, err error) {
+	ve, meta, ok, err = c.readVersionFiles(ctx, v, f, reqs)
 	if meta == nil {
 		meta = &modMeta{}
 	}
 	return ve, meta, ok, err
 }
 
-func (c *Catalog) readVersionFiles(ctx context.Context, v module.Version, f files) (verEntry, *modMeta, bool, error) {
+func (c *Catalog) readVersionFiles(ctx context.Context, v module.Version, f files, reqs *[]versionKey) (verEntry, *modMeta, bool, error) {
 	var meta *modMeta
-	ve := verEntry{version: intern(v.Version), files: f}
+	ve := verEntry{version: intern(v.Version), files: f, reqAt: uint32(len(*reqs))}
 	name := func(k modfiles.Kind) string {
 		n, _ := modfiles.Name(v, k)
 		return n
@@ -251,12 +256,10 @@ func (c *Catalog) readVersionFiles(ctx context.Context, v module.Version, f file
 		if mf.Go != nil {
 			ve.goVersion = intern(mf.Go.Version)
 		}
-		if len(mf.Require) > 0 {
-			ve.reqs = make([]versionKey, 0, len(mf.Require))
-			for _, r := range mf.Require {
-				ve.reqs = append(ve.reqs, versionKey{intern(r.Mod.Path), intern(r.Mod.Version)})
-			}
+		for _, r := range mf.Require {
+			*reqs = append(*reqs, versionKey{intern(r.Mod.Path), intern(r.Mod.Version)})
 		}
+		ve.reqN = uint32(len(*reqs)) - ve.reqAt
 	}
 	if f&fZip == 0 {
 		return ve, meta, true, nil

@@ -48,6 +48,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -188,12 +189,13 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	t := h.pages[name]
 	_, err := r.Cookie(CookieName)
 	p := page{Title: title, Nav: name, LoggedIn: err == nil, Open: h.opts.Open == nil || h.opts.Open(), Data: data}
-	var buf bytes.Buffer
+	buf := pageBufs.Get().(*bytes.Buffer)
+	defer putPageBuf(buf)
 	entry := "layout.html"
 	if name == "results" { // the results part of the search page
 		t, entry = h.pages["home"], "results"
 	}
-	if err := t.ExecuteTemplate(&buf, entry, p); err != nil {
+	if err := t.ExecuteTemplate(buf, entry, p); err != nil {
 		h.log.Error("rendering a catalog page", "page", name, "err", err)
 		http.Error(w, "internal error rendering the page: see the server log", http.StatusInternalServerError)
 		return
@@ -205,6 +207,21 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		w.WriteHeader(status)
 	}
 	w.Write(buf.Bytes())
+}
+
+// pageBufs hold the buffers pages are rendered into: a module page is
+// 10-40 KB, and a buffer grown afresh for each one was most of the
+// garbage a page made (the collector's cycles, and the requests that wait
+// on them, come with the garbage).
+var pageBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putPageBuf returns buf to pageBufs, unless a rare page made it large.
+func putPageBuf(buf *bytes.Buffer) {
+	if buf.Cap() > 1<<20 {
+		return
+	}
+	buf.Reset()
+	pageBufs.Put(buf)
 }
 
 // fail shows an error page: 404 for what does not exist, 400 for a bad
@@ -299,7 +316,8 @@ func (h *Handler) module(w http.ResponseWriter, r *http.Request) {
 		Rows       template.HTML
 		Retracted  []catalog.Version
 		Dependents template.HTML
-	}{m, licences, "go get " + get, versionRows(m), retracted, dependentItems(m)})
+		Requires   template.HTML
+	}{m, licences, "go get " + get, versionRows(m), retracted, dependentItems(m), requireItems(m)})
 }
 
 // history is the import history, newest first.
