@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -34,13 +32,6 @@ type versionList struct {
 	mtime  int64 // of the module's @v directory when it was listed (Unix ns)
 }
 
-// racyWindow: a listing is cached only if the @v directory last changed
-// at least this long before the listing began. A file added within the
-// filesystem's timestamp granularity after the listing could otherwise
-// leave the directory's modification time unchanged, and the stale list
-// cached for good (git's "racily clean" problem).
-const racyWindow = 100 * time.Millisecond
-
 // versions returns the module's version list. On a store in a local
 // directory it is cached until the module's @v directory changes, which
 // any import, publish, delete or prune of a version does, from this
@@ -48,17 +39,15 @@ const racyWindow = 100 * time.Millisecond
 // sorting and a map per version (25 times the CPU of an .info answer for
 // a module of 100 versions; bench/results/scale-notes.md).
 func (h *Handler) versions(ctx context.Context, path string) (*versionList, error) {
-	var dir string
-	var mtime time.Time
+	var stamp int64
 	if h.lists != nil {
 		name, err := modfiles.VersionDir(path)
 		if err != nil {
 			return nil, err
 		}
-		dir = filepath.Join(h.repo.Store.(store.Local).Root(), filepath.FromSlash(name))
-		if fi, err := os.Stat(dir); err == nil {
-			mtime = fi.ModTime()
-			if l, ok := h.lists.Get(path); ok && l.mtime == mtime.UnixNano() {
+		if s, ok := store.DirStamp(h.repo.Store, name); ok {
+			stamp = s
+			if l, ok := h.lists.Get(path); ok && l.mtime == stamp {
 				return l, nil
 			}
 		}
@@ -68,9 +57,9 @@ func (h *Handler) versions(ctx context.Context, path string) (*versionList, erro
 	if err != nil {
 		return nil, err
 	}
-	l := &versionList{latest: modules.ChooseLatest(vs), mtime: mtime.UnixNano()}
+	l := &versionList{latest: modules.ChooseLatest(vs), mtime: stamp}
 	l.list = modfiles.ListFile(slices.DeleteFunc(vs, module.IsPseudoVersion))
-	if !mtime.IsZero() && start.Sub(mtime) >= racyWindow {
+	if store.StableStamp(stamp, start) {
 		h.lists.Put(path, l, len(path)+len(l.list)+len(l.latest)+64)
 	}
 	return l, nil
