@@ -15,6 +15,10 @@ type modEntry struct {
 	path  string
 	lower string
 	fp    uint64 // fingerprint of the @v directory's listing
+	// dirStamp is the @v directory's store.DirStamp when a listing
+	// matched fp (0: none yet, or not a local store): while the
+	// directory's stamp is unchanged, a module page need not list it.
+	dirStamp atomic.Int64
 	// detailed says the versions' files were read; a skeleton (entered
 	// by Refresh before reading them) holds only the listing.
 	detailed bool

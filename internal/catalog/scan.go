@@ -128,13 +128,33 @@ func (c *Catalog) check(ctx context.Context, path string, names []string, seen *
 	c.mu.RLock()
 	old := c.mods[path]
 	c.mu.RUnlock()
+	current := old != nil && old.detailed && (old.full || !full)
+	var stamp int64
+	var start time.Time
 	if names == nil || old != seen {
-		var err error
-		if names, err = c.listModule(ctx, path); err != nil {
+		// On a local store, one stat of the @v directory says whether a
+		// listing would differ from the one old was made from: a module
+		// page then lists nothing (a listing was a quarter of its CPU).
+		dir, err := modfiles.VersionDir(path)
+		if err != nil {
+			return nil, err
+		}
+		stamp, _ = store.DirStamp(c.st, dir)
+		if current && stamp != 0 && old.dirStamp.Load() == stamp {
+			return old, nil
+		}
+		start = time.Now()
+		if names, err = c.st.List(ctx, dir); err != nil {
 			return nil, err
 		}
 	}
-	if old != nil && old.detailed && (old.full || !full) && old.fp == fingerprint(names) {
+	if !store.StableStamp(stamp, start) {
+		stamp = 0
+	}
+	if current && old.fp == fingerprint(names) {
+		if stamp != 0 {
+			old.dirStamp.Store(stamp)
+		}
 		return old, nil
 	}
 	fp, vfs := parseListing(names)
@@ -147,6 +167,9 @@ func (c *Catalog) check(ctx context.Context, path string, names []string, seen *
 	}
 	if old == nil && n == nil {
 		return nil, nil
+	}
+	if n != nil && stamp != 0 {
+		n.dirStamp.Store(stamp)
 	}
 	c.mu.Lock()
 	// Not old: Refresh may have entered a skeleton meanwhile.
