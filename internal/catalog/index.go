@@ -137,6 +137,9 @@ func (c *Catalog) replace(path string, old, n *modEntry) {
 	if n != nil && len(n.vers) == 0 {
 		n = nil
 	}
+	if old != nil && n != nil && n.fp == old.fp && n.dirStamp.Load() == 0 {
+		n.dirStamp.Store(old.dirStamp.Load()) // the same listing
+	}
 	if !sameReqs(old, n) {
 		p := intern(path)
 		c.unlink(p, old)

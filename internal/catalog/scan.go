@@ -474,6 +474,7 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 		seen  *modEntry
 		vfs   []verFiles
 		fp    uint64
+		stamp int64 // of the listing, see walk
 	}
 	var todo []job
 	var fresh []int // indexes in todo of modules new to the index
@@ -490,19 +491,25 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 		fresh = fresh[:0]
 	}
 	seen := map[string]bool{}
-	err := c.walk(ctx, modfiles.Root, func(path string, names []string) {
+	err := c.walk(ctx, modfiles.Root, func(path string, names []string, stamp int64) {
 		seen[path] = true
+		if names == nil {
+			return // its directory's stamp is the one the index holds
+		}
 		c.mu.RLock()
 		cur := c.mods[path]
 		c.mu.RUnlock()
 		if cur != nil && cur.detailed && cur.fp == fingerprint(names) {
+			if stamp != 0 {
+				cur.dirStamp.Store(stamp)
+			}
 			return // unchanged: no need to parse the listing
 		}
 		fp, vfs := parseListing(names)
 		if cur == nil && len(vfs) == 0 {
 			return
 		}
-		todo = append(todo, job{path, names, cur, vfs, fp})
+		todo = append(todo, job{path, names, cur, vfs, fp, stamp})
 		if cur == nil && len(vfs) > 0 {
 			if fresh = append(fresh, len(todo)-1); len(fresh) >= 1000 {
 				flush()
@@ -524,7 +531,11 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	for range max(2, runtime.GOMAXPROCS(0)) {
 		wg.Go(func() {
 			for j := range jobs {
-				if _, err := c.check(ctx, j.path, j.names, j.seen, false); err != nil {
+				n, err := c.check(ctx, j.path, j.names, j.seen, false)
+				if n != nil && j.stamp != 0 && n.fp == j.fp {
+					n.dirStamp.Store(j.stamp) // n was made from this listing
+				}
+				if err != nil {
 					errMu.Lock()
 					firstErr = cmp.Or(firstErr, fmt.Errorf("%s: %w", j.path, err))
 					errMu.Unlock()
@@ -648,8 +659,12 @@ func skeleton(path string, fp uint64, vfs []verFiles) *modEntry {
 }
 
 // walk lists dir and its sub-directories and calls fn for every @v
-// directory with the module path and the directory's listing.
-func (c *Catalog) walk(ctx context.Context, dir string, fn func(path string, names []string)) error {
+// directory with the module path, the directory's listing and its stamp
+// (store.DirStamp; 0 when the listing cannot be matched to one). An @v
+// directory whose stamp is the one the index's detailed entry holds is
+// not listed: fn gets nil names. On a local store a periodic refresh thus
+// stats each module's directory instead of listing and parsing it.
+func (c *Catalog) walk(ctx context.Context, dir string, fn func(path string, names []string, stamp int64)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -668,11 +683,26 @@ func (c *Catalog) walk(ctx context.Context, dir string, fn func(path string, nam
 			if err != nil || module.CheckPath(p) != nil {
 				continue
 			}
-			vnames, err := c.st.List(ctx, dir+"/@v")
+			vdir := dir + "/@v"
+			stamp, _ := store.DirStamp(c.st, vdir)
+			if stamp != 0 {
+				c.mu.RLock()
+				cur := c.mods[p]
+				c.mu.RUnlock()
+				if cur != nil && cur.detailed && cur.dirStamp.Load() == stamp {
+					fn(p, nil, stamp)
+					continue
+				}
+			}
+			start := time.Now()
+			vnames, err := c.st.List(ctx, vdir)
 			if err != nil {
 				return err
 			}
-			fn(p, vnames)
+			if !store.StableStamp(stamp, start) {
+				stamp = 0
+			}
+			fn(p, vnames, stamp)
 			continue
 		}
 		if dir == modfiles.Root && sub == "sumdb" {
