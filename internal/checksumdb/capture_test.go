@@ -17,15 +17,23 @@ import (
 	"github.com/modferry/modferry/internal/modfiles"
 )
 
-func TestCaptureVerify(t *testing.T) {
-	ctx := context.Background()
+// recordFixtures returns a test database holding 300 filler records, then
+// the fixtures' hashes, each followed by gap(i) more filler records.
+func recordFixtures(t *testing.T, gap func(i int) int) (*checksumdbtest.DB, []ModuleHashes) {
+	t.Helper()
 	db := newTestDB(t)
 	fx := fixtures(t)
 	db.AddFiller(t, 300)
 	for i, m := range fx {
 		addHashes(t, db, m)
-		db.AddFiller(t, i*7) // heads change between records
+		db.AddFiller(t, gap(i))
 	}
+	return db, fx
+}
+
+func TestCaptureVerify(t *testing.T) {
+	ctx := context.Background()
+	db, fx := recordFixtures(t, func(i int) int { return i * 7 }) // heads change between records
 	toolchain := ModuleHashes{Version: module.Version{Path: "golang.org/toolchain", Version: "v0.0.1-go1.27.3.linux-amd64"}, ZipHash: checksumdbtest.FakeHash("toolchain")}
 	addHashes(t, db, toolchain)
 	db.AddFiller(t, 45)
@@ -65,12 +73,7 @@ func TestCaptureVerify(t *testing.T) {
 
 func TestVerifyTamper(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
-	fx := fixtures(t)
-	db.AddFiller(t, 300)
-	for _, m := range fx {
-		addHashes(t, db, m)
-	}
+	db, fx := recordFixtures(t, func(int) int { return 0 })
 	db.AddFiller(t, 20)
 	p, err := Capture(ctx, CaptureOptions{VerifierKey: db.Key, Fetch: db.Fetch, Modules: fx})
 	if err != nil {
@@ -125,13 +128,7 @@ func TestVerifyTamper(t *testing.T) {
 // time.
 func TestVerifyErrorOnEveryCore(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
-	fx := fixtures(t)
-	db.AddFiller(t, 300)
-	for i, m := range fx {
-		addHashes(t, db, m)
-		db.AddFiller(t, 260+i) // each record in a tile of its own
-	}
+	db, fx := recordFixtures(t, func(i int) int { return 260 + i }) // each record in a tile of its own
 	p, err := Capture(ctx, CaptureOptions{VerifierKey: db.Key, Fetch: db.Fetch, Modules: fx})
 	if err != nil {
 		t.Fatal(err)
