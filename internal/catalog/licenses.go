@@ -225,7 +225,9 @@ func (c *Catalog) fillLicenses(ctx context.Context, path string, vers []Version,
 	l.mu.Unlock()
 	if len(add) > 0 && !c.ReadOnly {
 		if syncWrite {
-			c.writeLicenseCache(ctx, path, add)
+			// What was detected is kept even when ctx ends now (Run
+			// stopping): the write is short, and Run waits for it.
+			c.writeLicenseCache(context.WithoutCancel(ctx), path, add)
 			return
 		}
 		// While Run runs, off the request path: the page has what it
