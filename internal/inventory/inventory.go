@@ -58,11 +58,15 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 		return nil, err
 	}
 	inv := &Inventory{FormatVersion: FormatVersion, Created: time.Now().UTC().Truncate(time.Second)}
-	for _, e := range entries {
+	// One read of a go.mod per version (and, rarely, a zip to hash),
+	// several at once: a loop would wait on each in turn.
+	inv.Modules = make([]bundle.Module, len(entries))
+	err = store.Each(ctx, len(entries), func(ctx context.Context, i int) error {
+		e := entries[i]
 		name, _ := modfiles.Name(e.Version, modfiles.Mod)
 		mod, err := store.ReadAll(ctx, st, name)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		m := bundle.Module{Path: e.Path, Version: e.Version.Version, ModHash: modfiles.HashMod(mod)}
 		if e.HasZip {
@@ -76,7 +80,11 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 				}
 			}
 		}
-		inv.Modules = append(inv.Modules, m)
+		inv.Modules[i] = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	names, err := st.List(ctx, "bundles")
 	if err != nil {

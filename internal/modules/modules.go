@@ -375,11 +375,15 @@ func (r *Repo) All(ctx context.Context) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Entry
-	for _, p := range paths {
+	// Each module's listing and recorded zip hashes, several modules at
+	// once: on a large store (or one reached over the network) this is
+	// one read per version, which a loop would wait on one by one.
+	per := make([][]Entry, len(paths))
+	err = store.Each(ctx, len(paths), func(ctx context.Context, i int) error {
+		p := paths[i]
 		files, err := r.versionFiles(ctx, p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for v, k := range files {
 			if !k[modfiles.Mod] || k[modfiles.Gone] {
@@ -392,14 +396,25 @@ func (r *Repo) All(ctx context.Context) ([]Entry, error) {
 					e.ZipHash = strings.TrimSpace(string(b))
 				}
 			}
-			out = append(out, e)
+			per[i] = append(per[i], e)
 		}
-	}
-	slices.SortFunc(out, func(a, b Entry) int {
-		if c := strings.Compare(a.Path, b.Path); c != 0 {
-			return c
-		}
-		return semver.Compare(a.Version.Version, b.Version.Version)
+		slices.SortFunc(per[i], func(a, b Entry) int {
+			return semver.Compare(a.Version.Version, b.Version.Version)
+		})
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	// paths is sorted, so the modules' lists, each sorted by version,
+	// follow one another in order.
+	n := 0
+	for _, es := range per {
+		n += len(es)
+	}
+	out := make([]Entry, 0, n)
+	for _, es := range per {
+		out = append(out, es...)
+	}
 	return out, nil
 }

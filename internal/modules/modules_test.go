@@ -48,6 +48,8 @@ func TestRepo(t *testing.T) {
 	add("a.test/m", "v1.1.0", false)
 	add("a.test/m", "v0.0.0-20240101000000-abcdefabcdef", true)
 	add("a.test/m/sub", "v1.0.0", true)
+	add("a.test/m", "v1.10.0", false)
+	add("a.test/m", "v1.9.0", false)
 	if vs, _ := r.List(ctx, "a.test/m"); !slices.Equal(vs, []string{"v1.0.0"}) {
 		t.Errorf("List = %v", vs)
 	}
@@ -62,7 +64,14 @@ func TestRepo(t *testing.T) {
 		t.Errorf("ModulePaths = %v", paths)
 	}
 	all, _ := r.All(ctx)
-	if len(all) != 4 || all[0].ZipHash == "" {
+	var got []string
+	for _, e := range all {
+		got = append(got, e.String())
+	}
+	if want := []string{"a.test/m@v0.0.0-20240101000000-abcdefabcdef", "a.test/m@v1.0.0", "a.test/m@v1.1.0", "a.test/m@v1.9.0", "a.test/m@v1.10.0", "a.test/m/sub@v1.0.0"}; !slices.Equal(got, want) {
+		t.Errorf("All = %v, want %v (by path, then semver)", got, want)
+	}
+	if all[0].ZipHash != "h1:x" || all[2].HasZip || all[2].ZipHash != "" {
 		t.Errorf("All = %+v", all)
 	}
 	v := module.Version{Path: "a.test/m", Version: "v1.0.0"}

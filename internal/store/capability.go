@@ -65,3 +65,14 @@ type TempCleaner interface {
 	// returns how many it removed and the bytes freed.
 	CleanTemp(dir string, cutoff time.Time) (removed int, freed int64, err error)
 }
+
+// WholeReader is implemented by stores that read a whole object in one
+// call for less than Open, read and Close cost. Disk's, on Unix, makes
+// four system calls where an *os.File makes ten (os.Open's
+// non-blocking and poller set-up is for files that can block, which a
+// regular file cannot). Without it, ReadAll opens and reads the object.
+type WholeReader interface {
+	// ReadAll returns the named object's content, or an error matching
+	// fs.ErrNotExist if there is none.
+	ReadAll(ctx context.Context, name string) ([]byte, error)
+}

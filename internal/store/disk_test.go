@@ -119,3 +119,42 @@ func TestDiskLockNames(t *testing.T) {
 		t.Error("a second Lock succeeded while the first was held")
 	}
 }
+
+// TestDiskReadAll checks Disk's WholeReader against Open and read: same
+// content, same "not there" for missing objects and directories.
+func TestDiskReadAll(t *testing.T) {
+	ctx := context.Background()
+	d, err := store.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("0123456789abcdef", 100_000)
+	for name, content := range map[string]string{"a/empty": "", "a/small": "x\n", "a/b/big": big} {
+		if err := d.Put(ctx, name, strings.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.ReadAll(ctx, name)
+		if err != nil || string(got) != content {
+			t.Errorf("ReadAll(%s) = %d bytes, %v; want %d bytes", name, len(got), err, len(content))
+		}
+		got, err = store.ReadAll(ctx, d, name)
+		if err != nil || string(got) != content {
+			t.Errorf("store.ReadAll(%s) = %d bytes, %v", name, len(got), err)
+		}
+	}
+	for _, name := range []string{"a/missing", "a/b", "a"} {
+		if _, err := d.ReadAll(ctx, name); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("ReadAll(%s): %v, want not-exist", name, err)
+		}
+	}
+	for _, name := range []string{"a/missing", "a/b", "a", "a/small/under"} {
+		_, errOpen := d.Open(ctx, name)
+		_, errRead := d.ReadAll(ctx, name)
+		if errors.Is(errOpen, os.ErrNotExist) != errors.Is(errRead, os.ErrNotExist) {
+			t.Errorf("%s: Open says %v, ReadAll %v", name, errOpen, errRead)
+		}
+	}
+	if _, err := d.ReadAll(ctx, "../x"); !errors.Is(err, store.ErrBadName) {
+		t.Errorf("ReadAll(../x): %v, want ErrBadName", err)
+	}
+}

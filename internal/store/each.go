@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Readers is how many calls Each runs at once. The work it is for waits
+// on the store more than on a core (a system call per small file, a round
+// trip per object on S3), so it is above the number of cores.
+const Readers = 16
+
+// Each calls fn(ctx, i) for every i in [0, n), up to Readers at once, for
+// work that reads many objects one by one: fn may run concurrently for
+// different i. It returns the error of the lowest i that failed, as a loop
+// would: the calls begin in order of i, and after a failure those not yet
+// begun are skipped while those running finish.
+func Each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	if n <= 0 {
+		return ctx.Err()
+	}
+	errs := make([]error, n)
+	var failed atomic.Bool
+	var g errgroup.Group
+	g.SetLimit(Readers)
+	for i := range n {
+		if failed.Load() || ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if err := fn(ctx, i); err != nil {
+				errs[i] = err
+				failed.Store(true)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
