@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -33,18 +37,32 @@ its h1: hashes) and the bundles imported. Carry it to the connected side:
 			if err != nil {
 				return err
 			}
-			data, err := inv.Marshal()
+			// Streamed: the encoded inventory of a large store is never
+			// held whole (a million module versions make ~200 MB).
+			if o.out == "" || o.out == "-" {
+				w := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
+				if _, err := inv.WriteTo(w); err != nil {
+					return err
+				}
+				return w.Flush()
+			}
+			f, err := safefile.Create(o.out, 0o644)
 			if err != nil {
 				return err
 			}
-			if o.out == "" || o.out == "-" {
-				_, err = cmd.OutOrStdout().Write(data)
+			defer f.Close()
+			h := sha256.New()
+			w := bufio.NewWriterSize(io.MultiWriter(f, h), 256<<10)
+			if _, err := inv.WriteTo(w); err != nil {
 				return err
 			}
-			if err := safefile.WriteFile(o.out, data, 0o644); err != nil {
+			if err := w.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "wrote %s: %d module versions, %d bundles (digest %s)\n", o.out, len(inv.Modules), len(inv.Bundles), inventory.Digest(data)[:16])
+			if err := f.Commit(); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "wrote %s: %d module versions, %d bundles (digest %s)\n", o.out, len(inv.Modules), len(inv.Bundles), hex.EncodeToString(h.Sum(nil))[:16])
 			return nil
 		},
 	}

@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -123,16 +124,85 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// Marshal encodes the inventory.
+// Marshal encodes the inventory: WriteTo's bytes.
 func (inv *Inventory) Marshal() ([]byte, error) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", " ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(inv); err != nil {
+	if _, err := inv.WriteTo(&buf); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// WriteTo writes the inventory as indented JSON (one space per level),
+// one module at a time: what a store of a million module versions lists
+// is never held encoded whole. The bytes are those of encoding/json's
+// Encoder with SetIndent("", " ") and SetEscapeHTML(false) on the whole
+// inventory, as earlier versions wrote, so digests stay comparable.
+func (inv *Inventory) WriteTo(w io.Writer) (int64, error) {
+	cw := &countWriter{w: w}
+	if len(inv.Modules) == 0 {
+		err := newEncoder(cw, "").Encode(inv)
+		return cw.n, err
+	}
+	// Everything but the modules, with an empty list to splice them into.
+	rest := *inv
+	rest.Modules = []bundle.Module{}
+	var head bytes.Buffer
+	if err := newEncoder(&head, "").Encode(&rest); err != nil {
+		return 0, err
+	}
+	const empty = "\n \"modules\": []"
+	i := bytes.Index(head.Bytes(), []byte(empty))
+	if i < 0 {
+		return 0, fmt.Errorf("inventory: no modules list in %.40q", head.Bytes())
+	}
+	i += len(empty) - 1 // at the list's "]"
+	cw.Write(head.Bytes()[:i])
+	// Each module as the Encoder would write it two levels down.
+	var one bytes.Buffer
+	enc := newEncoder(&one, "  ")
+	for k := range inv.Modules {
+		one.Reset()
+		if err := enc.Encode(&inv.Modules[k]); err != nil {
+			return cw.n, err
+		}
+		if k > 0 {
+			cw.Write([]byte(","))
+		}
+		cw.Write([]byte("\n  "))
+		cw.Write(bytes.TrimSuffix(one.Bytes(), []byte("\n")))
+		if cw.err != nil {
+			return cw.n, cw.err
+		}
+	}
+	cw.Write([]byte("\n "))
+	cw.Write(head.Bytes()[i:])
+	return cw.n, cw.err
+}
+
+func newEncoder(w io.Writer, prefix string) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetIndent(prefix, " ")
+	enc.SetEscapeHTML(false)
+	return enc
+}
+
+// countWriter counts what it writes and keeps the first error, after
+// which it writes nothing.
+type countWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	c.err = err
+	return n, err
 }
 
 // Digest returns the hex SHA-256 of data.

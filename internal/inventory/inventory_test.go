@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +40,49 @@ func TestParseRoundTrip(t *testing.T) {
 	}
 	if _, ok := inv.Lookup(module.Version{Path: "github.com/burntsushi/toml", Version: "v1.3.2"}); ok {
 		t.Fatal("Lookup folded the case of a module path")
+	}
+}
+
+// encodeWhole is what Marshal wrote before WriteTo streamed the modules:
+// one encoding/json Encoder on the whole inventory.
+func encodeWhole(t *testing.T, inv *Inventory) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", " ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(inv); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestWriteToBytes checks that streaming the modules changed no byte of
+// an inventory (its digest is what delta bundles record as their base).
+func TestWriteToBytes(t *testing.T) {
+	for name, change := range map[string]func(*Inventory){
+		"sample":     func(*Inventory) {},
+		"no modules": func(inv *Inventory) { inv.Modules = []bundle.Module{} },
+		"nil lists":  func(inv *Inventory) { inv.Modules, inv.Bundles, inv.SumDBHeads = nil, nil, nil },
+		"one module": func(inv *Inventory) { inv.Modules = inv.Modules[:1] },
+		"markup": func(inv *Inventory) {
+			inv.Modules[1].ModHash = `h1:<&>"\` + "\u2028\n"
+			inv.SumDBHeads["a <b> & \"c\"\n \"modules\": []"] = []string{"\n \"modules\": []"}
+		},
+	} {
+		inv := sample()
+		change(inv)
+		got, err := inv.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := encodeWhole(t, inv); !bytes.Equal(got, want) {
+			t.Errorf("%s: Marshal wrote\n%s\nencoding/json writes\n%s", name, got, want)
+		}
+		var buf bytes.Buffer
+		if n, err := inv.WriteTo(&buf); err != nil || n != int64(len(got)) || !bytes.Equal(buf.Bytes(), got) {
+			t.Errorf("%s: WriteTo = %d, %v; differs from Marshal", name, n, err)
+		}
 	}
 }
 
@@ -111,6 +156,9 @@ func FuzzParse(f *testing.F) {
 		out, err := inv.Marshal()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if want := encodeWhole(t, inv); string(out) != string(want) {
+			t.Fatalf("Marshal wrote\n%s\nencoding/json writes\n%s", out, want)
 		}
 		again, err := Parse(out)
 		if err != nil {
