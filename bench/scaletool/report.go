@@ -53,6 +53,8 @@ var figures = []figure{
 	{"inventory.s", "inventory, wall time", "s", "linear", 0, false, "costs"},
 	{"inventory.cpu_s", "inventory, CPU time", "CPU-s", "linear", 0, false, "costs"},
 	{"inventory.kb", "inventory, size", "KB", "linear", 0, false, "costs"},
+	{"inventory.rss_mb", "inventory, peak RSS", "MB", "", 0, false, "costs"},
+	{"export-since.rss_mb", "export --since, peak RSS", "MB", "", 0, false, "costs"},
 	{"export-since.s", "export --since (10 new versions), wall time", "s", "linear", 0, false, "costs"},
 	{"export-since.cpu_s", "export --since, CPU time", "CPU-s", "linear", 0, false, "costs"},
 	{"import10.s", "import of a 10-module bundle, wall time", "s", "linear", 0, false, "costs"},

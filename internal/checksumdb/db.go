@@ -215,8 +215,8 @@ func (db *DB) ImportModules(ctx context.Context, files map[string][]byte, module
 // holds of each, which must agree with them.
 func (db *DB) readProof(ctx context.Context, files map[string][]byte) ([]ModuleHashes, *tilePool, error) {
 	var wants []ModuleHashes
-	pool := newTilePool()
-	for p, data := range files {
+	var tiles []tlog.Tile
+	for _, p := range sortedKeys(mapKeys(files)) {
 		switch {
 		case p == "latest":
 		case strings.HasPrefix(p, "lookup/"):
@@ -229,39 +229,40 @@ func (db *DB) readProof(ctx context.Context, files map[string][]byte) ([]ModuleH
 			}
 			wants = append(wants, ModuleHashes{Version: m})
 		case strings.HasPrefix(p, "tile/"):
-			if err := db.poolTile(ctx, pool, p, data); err != nil {
-				return nil, nil, err
+			t, err := tlog.ParseTilePath(p)
+			if err != nil || t.Path() != p || t.L < 0 || t.H != tileHeight {
+				return nil, nil, fmt.Errorf("checksum proof: unexpected tile %q", p)
 			}
+			tiles = append(tiles, t)
 		default:
 			return nil, nil, fmt.Errorf("checksum proof: unexpected file %q", p)
 		}
 	}
-	sort.Slice(wants, func(i, j int) bool { return wants[i].Version.String() < wants[j].Version.String() })
-	return wants, pool, nil
-}
-
-// poolTile adds the proof's tile at p to pool, with every width of it the
-// store holds; a held tile that conflicts is a *TileConflictError.
-func (db *DB) poolTile(ctx context.Context, pool *tilePool, p string, data []byte) error {
-	t, err := tlog.ParseTilePath(p)
-	if err != nil || t.Path() != p || t.L < 0 || t.H != tileHeight {
-		return fmt.Errorf("checksum proof: unexpected tile %q", p)
-	}
-	if err := pool.add(t, data); err != nil {
+	// The widths the store holds of each tile: reads of the store,
+	// several at once (on an object store each is a round trip).
+	held := make([]map[int][]byte, len(tiles))
+	err := store.Each(ctx, len(tiles), func(ctx context.Context, i int) (err error) {
+		held[i], err = db.tileWidths(ctx, tiles[i])
 		return err
-	}
-	held, err := db.tileWidths(ctx, t)
+	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	for w, d := range held {
-		ht := t
-		ht.W = w
-		if err := pool.add(ht, d); err != nil {
-			return &TileConflictError{Path: p, Other: db.obj(ht.Path()) + " (held)"}
+	pool := newTilePool()
+	for i, t := range tiles {
+		if err := pool.add(t, files[t.Path()]); err != nil {
+			return nil, nil, err
+		}
+		for w, d := range held[i] {
+			ht := t
+			ht.W = w
+			if err := pool.add(ht, d); err != nil {
+				return nil, nil, &TileConflictError{Path: t.Path(), Other: db.obj(ht.Path()) + " (held)"}
+			}
 		}
 	}
-	return nil
+	sort.Slice(wants, func(i, j int) bool { return wants[i].Version.String() < wants[j].Version.String() })
+	return wants, pool, nil
 }
 
 // checkImport runs a go client over the proof's files and the store's
@@ -301,7 +302,7 @@ func (db *DB) checkImport(ctx context.Context, files map[string][]byte, pool *ti
 // tiles first, so a reader never sees a lookup whose tiles are missing.
 // It counts them in res, and lists the unused tiles there.
 func (db *DB) writeProof(ctx context.Context, files map[string][]byte, used map[string]bool, wants []ModuleHashes, head *Head, res *ImportResult) error {
-	var batch []store.Object
+	var tiles []string
 	for _, p := range sortedKeys(mapKeys(files)) {
 		if !strings.HasPrefix(p, "tile/") {
 			continue
@@ -310,28 +311,43 @@ func (db *DB) writeProof(ctx context.Context, files map[string][]byte, used map[
 			res.Unused = append(res.Unused, p)
 			continue
 		}
-		if ok, err := store.Exists(ctx, db.st, db.obj(p)); err != nil {
-			return err
-		} else if ok {
-			continue // equal: conflicts were refused above
-		}
-		batch = append(batch, store.Object{Name: db.obj(p), Data: files[p], IfAbsent: true})
-		res.Tiles++
+		tiles = append(tiles, p)
 	}
-	for _, w := range wants {
-		p, _ := modfiles.LookupPath(w.Version)
-		write, err := db.newerLookup(ctx, p, files[p], head)
-		if err != nil {
-			return err
-		}
-		if !write {
-			continue
-		}
-		batch = append(batch, store.Object{Name: db.obj(p), Data: files[p]})
-		res.Lookups++
+	// What the store holds already: a read per file, several at once
+	// (on an object store, one at a time is a round trip each).
+	held := make([]bool, len(tiles))
+	err := store.Each(ctx, len(tiles), func(ctx context.Context, i int) (err error) {
+		held[i], err = store.Exists(ctx, db.st, db.obj(tiles[i]))
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	// One durability barrier for all of them; PutBatch keeps their order.
-	return store.WriteBatch(ctx, db.st, batch)
+	var newTiles, newLookups []store.Object
+	for i, p := range tiles {
+		if !held[i] { // a held one is equal: conflicts were refused above
+			newTiles = append(newTiles, store.Object{Name: db.obj(p), Data: files[p], IfAbsent: true})
+		}
+	}
+	lookups := make([]string, len(wants))
+	write := make([]bool, len(wants))
+	err = store.Each(ctx, len(wants), func(ctx context.Context, i int) (err error) {
+		lookups[i], _ = modfiles.LookupPath(wants[i].Version)
+		write[i], err = db.newerLookup(ctx, lookups[i], files[lookups[i]], head)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i, p := range lookups {
+		if write[i] {
+			newLookups = append(newLookups, store.Object{Name: db.obj(p), Data: files[p]})
+		}
+	}
+	res.Tiles, res.Lookups = len(newTiles), len(newLookups)
+	// The tiles before the lookups; one durability barrier for all of
+	// them on a store that batches.
+	return store.WriteGroups(ctx, db.st, newTiles, newLookups)
 }
 
 // advance records head among the heads served, after its tiles and

@@ -185,18 +185,44 @@ func WriteBatch(ctx context.Context, s Store, objs []Object) error {
 		return b.PutBatch(ctx, objs)
 	}
 	for _, o := range objs {
-		var err error
-		if o.IfAbsent {
-			err = s.Create(ctx, o.Name, bytes.NewReader(o.Data))
-			if errors.Is(err, fs.ErrExist) {
-				err = nil
-			}
-		} else {
-			err = s.Put(ctx, o.Name, bytes.NewReader(o.Data))
+		if err := putObject(ctx, s, o); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// WriteGroups writes groups of objects, each group after the one before
+// it, the objects of a group in any order: a Batcher gets them all as one
+// batch (in order, with its one durability barrier), any other store
+// through Put and Create, Readers at once within a group, since one at a
+// time an object store spends a round trip on each. It returns the error
+// of the first object (in order) that failed.
+func WriteGroups(ctx context.Context, s Store, groups ...[]Object) error {
+	if b, ok := s.(Batcher); ok {
+		var all []Object
+		for _, g := range groups {
+			all = append(all, g...)
+		}
+		return b.PutBatch(ctx, all)
+	}
+	for _, g := range groups {
+		err := Each(ctx, len(g), func(ctx context.Context, i int) error { return putObject(ctx, s, g[i]) })
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// putObject writes o through Put, or Create if o.IfAbsent.
+func putObject(ctx context.Context, s Store, o Object) error {
+	if o.IfAbsent {
+		err := s.Create(ctx, o.Name, bytes.NewReader(o.Data))
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	return s.Put(ctx, o.Name, bytes.NewReader(o.Data))
 }
