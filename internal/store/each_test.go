@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,5 +89,77 @@ func TestEachCancelled(t *testing.T) {
 	}
 	if err := Each(context.Background(), 0, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// plainStore hides every optional capability of the store it wraps.
+type plainStore struct{ Store }
+
+// orderStore records, for each Put or Create, how many writes had ended
+// before it began.
+type orderStore struct {
+	Store
+	ended   atomic.Int32
+	mu      sync.Mutex
+	started map[string]int32
+}
+
+func (s *orderStore) note(name string) {
+	s.mu.Lock()
+	s.started[name] = s.ended.Load()
+	s.mu.Unlock()
+}
+
+func (s *orderStore) Put(ctx context.Context, name string, r io.Reader) error {
+	s.note(name)
+	defer s.ended.Add(1)
+	time.Sleep(time.Millisecond)
+	return s.Store.Put(ctx, name, r)
+}
+
+func (s *orderStore) Create(ctx context.Context, name string, r io.Reader) error {
+	s.note(name)
+	defer s.ended.Add(1)
+	time.Sleep(time.Millisecond)
+	return s.Store.Create(ctx, name, r)
+}
+
+// TestWriteGroupsOrder checks that on a store without batches a group's
+// writes all end before the next group's begin, and that an IfAbsent
+// object leaves what is there.
+func TestWriteGroupsOrder(t *testing.T) {
+	ctx := context.Background()
+	mem := NewMem()
+	if err := mem.Put(ctx, "a/03", strings.NewReader("held")); err != nil {
+		t.Fatal(err)
+	}
+	st := &orderStore{Store: plainStore{mem}, started: map[string]int32{}}
+	var first, second []Object
+	for i := range 40 {
+		first = append(first, Object{Name: fmt.Sprintf("a/%02d", i), Data: []byte("new"), IfAbsent: true})
+		second = append(second, Object{Name: fmt.Sprintf("b/%02d", i), Data: []byte("new")})
+	}
+	if err := WriteGroups(ctx, st, first, second); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range second {
+		if n := st.started[o.Name]; n < int32(len(first)) {
+			t.Fatalf("%s began after %d writes had ended, before the first group's %d", o.Name, n, len(first))
+		}
+	}
+	if b, _ := ReadAll(ctx, mem, "a/03"); string(b) != "held" {
+		t.Errorf("IfAbsent replaced a held object: %q", b)
+	}
+	if b, _ := ReadAll(ctx, mem, "b/39"); string(b) != "new" {
+		t.Errorf("b/39 = %q", b)
+	}
+	// A bad name in the first group: nothing of the second is written.
+	mem2 := NewMem()
+	err := WriteGroups(ctx, plainStore{mem2}, []Object{{Name: "ok"}, {Name: "../bad"}}, []Object{{Name: "later"}})
+	if !errors.Is(err, ErrBadName) {
+		t.Fatalf("got %v, want ErrBadName", err)
+	}
+	if ok, _ := Exists(ctx, mem2, "later"); ok {
+		t.Error("the second group was written after the first failed")
 	}
 }
