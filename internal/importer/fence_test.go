@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,14 +32,17 @@ func TestImportStopsOnLostLease(t *testing.T) {
 
 	st := storetest.NewLeaseMem(ttl)
 	o := importer.Options{Verify: bundletest.Verifier(pub), Actor: "test", ScratchDir: t.TempDir()}
-	cutOnce := false
+	var cut sync.Once
 	o.CommitHook = func(name string) {
 		// Before the first version's .info (its .mod, .zip and .ziphash
-		// are written): the store goes out of reach past the lease.
-		if strings.HasSuffix(name, ".info") && !cutOnce {
-			cutOnce = true
-			st.Cut.Store(true)
-			time.Sleep(ttl + 200*time.Millisecond)
+		// are written): the store goes out of reach past the lease. The
+		// commit writes several versions at once; the others wait there
+		// too (sync.Once), as they would on a store that does not answer.
+		if strings.HasSuffix(name, ".info") {
+			cut.Do(func() {
+				st.Cut.Store(true)
+				time.Sleep(ttl + 200*time.Millisecond)
+			})
 		}
 	}
 	_, err := importer.Import(ctx, st, b, o)

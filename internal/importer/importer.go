@@ -517,11 +517,19 @@ func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, sta
 	return moves, nil
 }
 
-// commit puts the staged files into the store in order. A store.Stager
-// takes them by rename: the staged files are made durable first, and the
-// moves after. Any other store gets each file through Put, which makes it
-// visible whole and durable. Either way a crash keeps a prefix of files,
-// so a version whose .info is missing is not visible yet.
+// commit puts the staged files into the store. A store.Stager takes them
+// by rename, in order: the staged files are made durable first, and the
+// moves after; a crash keeps a prefix of them. Any other store (an
+// object store, where each write is a round trip) gets each file through
+// Put, which makes it visible whole and durable: several versions at
+// once, each version's files in order, then the module lists, several at
+// once. Either way a crash leaves each version with a prefix of its files
+// (a version whose .info is missing is not visible), and a module's list
+// is written only once all its versions are.
+//
+// The hook runs before each file, on the goroutine that writes it (on
+// several at once for a store that is not a Stager); the commit stops
+// before that file if the hook cancels ctx.
 func commit(ctx context.Context, st store.Store, stageDir string, files []store.Move, hook func(name string)) error {
 	if sg, ok := st.(store.Stager); ok {
 		if err := store.SyncFS(stageDir); err != nil {
@@ -532,18 +540,60 @@ func commit(ctx context.Context, st store.Store, stageDir string, files []store.
 		}
 		return store.SyncFS(sg.Root())
 	}
+	// planCommit lays out each version's files together, in order, and
+	// the lists after them all.
+	var versions [][]store.Move
+	var lists []store.Move
+	index := map[module.Version]int{}
 	for _, f := range files {
-		if err := ctx.Err(); err != nil {
+		v, _, err := modfiles.ParseName(f.Name)
+		if err != nil {
+			lists = append(lists, f)
+			continue
+		}
+		i, ok := index[v]
+		if !ok {
+			i = len(versions)
+			index[v] = i
+			versions = append(versions, nil)
+		}
+		versions[i] = append(versions[i], f)
+	}
+	put := func(ctx context.Context, files []store.Move) error {
+		for _, f := range files {
+			if hook != nil {
+				hook(f.Name)
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := putFile(ctx, st, f); err != nil {
+				return fmt.Errorf("committing %s: %w", f.Name, err)
+			}
+		}
+		return nil
+	}
+	for _, group := range [][][]store.Move{versions, splitEach(lists)} {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(store.Workers)
+		for _, files := range group {
+			g.Go(func() error { return put(gctx, files) })
+		}
+		if err := g.Wait(); err != nil {
+			// The first failure, not the cancellation it caused.
 			return err
 		}
-		if hook != nil {
-			hook(f.Name)
-		}
-		if err := putFile(ctx, st, f); err != nil {
-			return fmt.Errorf("committing %s: %w", f.Name, err)
-		}
 	}
-	return nil
+	return ctx.Err()
+}
+
+// splitEach returns each file as a group of its own.
+func splitEach(files []store.Move) [][]store.Move {
+	out := make([][]store.Move, len(files))
+	for i := range files {
+		out[i] = files[i : i+1]
+	}
+	return out
 }
 
 // putFile writes the local file f.Src to the object f.Name.

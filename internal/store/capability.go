@@ -38,7 +38,8 @@ type Stager interface {
 	Local
 	// MoveFiles moves local files into place, in order, replacing
 	// previous objects. The files must be durable already. A crash keeps
-	// a prefix of the moves. before, if set, runs before each move.
+	// a prefix of the moves. before, if set, runs before each move, which
+	// does not happen if before cancels ctx.
 	MoveFiles(ctx context.Context, moves []Move, before func(name string)) error
 }
 

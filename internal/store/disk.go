@@ -230,7 +230,8 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // objects. The files must be durable already (see SyncFS). Directories are
 // not synced one by one: journaling filesystems apply renames in order, so
 // a crash keeps a prefix of the moves, and one SyncFS afterwards makes them
-// all durable. before, if set, runs before each move.
+// all durable. before, if set, runs before each move, which does not
+// happen if before cancels ctx.
 func (d *Disk) MoveFiles(ctx context.Context, moves []Move, before func(name string)) error {
 	// The directories and the files' modes first, several at once (see
 	// metadataWorkers); neither makes anything visible. Then the renames,
@@ -268,6 +269,9 @@ func (d *Disk) MoveFiles(ctx context.Context, moves []Move, before func(name str
 		}
 		if before != nil {
 			before(m.Name)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 		}
 		if err := os.Rename(m.Src, d.Path(m.Name)); err != nil {
 			return fmt.Errorf("committing %s: %w", m.Name, err)

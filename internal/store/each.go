@@ -7,12 +7,13 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Readers is how many calls Each runs at once. The work it is for waits
-// on the store more than on a core (a system call per small file, a round
-// trip per object on S3), so it is above the number of cores.
-const Readers = 16
+// Workers is how many calls Each runs at once, and other bulk work on a
+// store (an import's commit to an object store). Such work waits on the
+// store more than on a core (a system call per small file, a round trip
+// per object on S3), so it is above the number of cores.
+const Workers = 16
 
-// Each calls fn(ctx, i) for every i in [0, n), up to Readers at once, for
+// Each calls fn(ctx, i) for every i in [0, n), up to Workers at once, for
 // work that reads many objects one by one: fn may run concurrently for
 // different i. It returns the error of the lowest i that failed, as a loop
 // would: the calls begin in order of i, and after a failure those not yet
@@ -24,7 +25,7 @@ func Each(ctx context.Context, n int, fn func(ctx context.Context, i int) error)
 	errs := make([]error, n)
 	var failed atomic.Bool
 	var g errgroup.Group
-	g.SetLimit(Readers)
+	g.SetLimit(Workers)
 	for i := range n {
 		if failed.Load() || ctx.Err() != nil {
 			break

@@ -35,8 +35,8 @@ func TestEachRunsEveryIndexOnce(t *testing.T) {
 			t.Fatalf("index %d ran %d times", i, c)
 		}
 	}
-	if m := most.Load(); m > Readers {
-		t.Errorf("%d calls at once, more than Readers (%d)", m, Readers)
+	if m := most.Load(); m > Workers {
+		t.Errorf("%d calls at once, more than Workers (%d)", m, Workers)
 	}
 }
 

@@ -195,7 +195,7 @@ func WriteBatch(ctx context.Context, s Store, objs []Object) error {
 // WriteGroups writes groups of objects, each group after the one before
 // it, the objects of a group in any order: a Batcher gets them all as one
 // batch (in order, with its one durability barrier), any other store
-// through Put and Create, Readers at once within a group, since one at a
+// through Put and Create, Workers at once within a group, since one at a
 // time an object store spends a round trip on each. It returns the error
 // of the first object (in order) that failed.
 func WriteGroups(ctx context.Context, s Store, groups ...[]Object) error {
