@@ -62,3 +62,40 @@ fill_store() {
 		echo "$stamp" >"$STORE/.bench-stamp"
 	fi
 }
+
+# find_minio sets MINIO: $MODFERRY_MINIO, else minio on PATH, else the
+# binary scripts/test.sh builds into ${XDG_CACHE_HOME:-~/.cache}/modferry/minio/.
+find_minio() {
+	local v
+	v=$(sed -n 's/^minio_version=\([^ ]*\) .*/\1/p' "$ROOT/scripts/test.sh")
+	if [[ -n ${MODFERRY_MINIO:-} ]]; then
+		MINIO=$MODFERRY_MINIO
+	elif command -v minio >/dev/null; then
+		MINIO=$(command -v minio)
+	else
+		MINIO=${XDG_CACHE_HOME:-$HOME/.cache}/modferry/minio/$v/minio
+	fi
+	[[ -x $MINIO ]] || die "no minio binary: run scripts/test.sh (it builds MinIO $v once) or set MODFERRY_MINIO"
+}
+
+# s3_env sets the AWS SDK's configuration of the S3 store for the MinIO at
+# $MINIO_ADDR, isolated from the user's own.
+s3_env() {
+	export AWS_ENDPOINT_URL=http://$MINIO_ADDR AWS_REGION=us-east-1
+	export AWS_ACCESS_KEY_ID=modferry-bench AWS_SECRET_ACCESS_KEY=modferry-bench-secret
+	export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+	unset AWS_ENDPOINT_URL_S3 AWS_SESSION_TOKEN AWS_PROFILE
+}
+
+# run_minio DIR starts $MINIO at $MINIO_ADDR (console $MINIO_CONSOLE) on
+# four drives under DIR, logging to $LOGS/minio.log, sets MINIO_PID and
+# waits until it is healthy. s3_env must have run.
+run_minio() {
+	port_busy "$MINIO_ADDR" && die "$MINIO_ADDR is already in use; set PORT_BASE"
+	MINIO_CI_CD=on MINIO_BROWSER=off MINIO_UPDATE=off MINIO_REGION=us-east-1 \
+		MINIO_ROOT_USER=$AWS_ACCESS_KEY_ID MINIO_ROOT_PASSWORD=$AWS_SECRET_ACCESS_KEY \
+		"$MINIO" server --address "$MINIO_ADDR" --console-address "$MINIO_CONSOLE" \
+		--certs-dir "$1/certs" "$1/drive{1...4}" >>"$LOGS/minio.log" 2>&1 &
+	MINIO_PID=$!
+	wait_http "http://$MINIO_ADDR/minio/health/cluster" "$MINIO_PID" minio
+}

@@ -130,19 +130,6 @@ trap 'exit 143' TERM
 
 # ---- setup ----
 
-find_minio() {
-	local v
-	v=$(sed -n 's/^minio_version=\([^ ]*\) .*/\1/p' "$ROOT/scripts/test.sh")
-	if [[ -n ${MODFERRY_MINIO:-} ]]; then
-		MINIO=$MODFERRY_MINIO
-	elif command -v minio >/dev/null; then
-		MINIO=$(command -v minio)
-	else
-		MINIO=${XDG_CACHE_HOME:-$HOME/.cache}/modferry/minio/$v/minio
-	fi
-	[[ -x $MINIO ]] || die "no minio binary: run scripts/test.sh (it builds MinIO $v once) or set MODFERRY_MINIO"
-}
-
 setup_tools() {
 	if ! command -v wrk >/dev/null || ! { command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]]; }; then
 		log "installing nginx and wrk"
@@ -164,26 +151,12 @@ build() {
 	(cd "$ROOT" && go build -o "$BIN/modferry" ./cmd/modferry)
 }
 
-# The AWS SDK's configuration of the S3 store, isolated from the user's own.
-s3_env() {
-	export AWS_ENDPOINT_URL=http://$MINIO_ADDR AWS_REGION=us-east-1
-	export AWS_ACCESS_KEY_ID=modferry-bench AWS_SECRET_ACCESS_KEY=modferry-bench-secret
-	export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
-	unset AWS_ENDPOINT_URL_S3 AWS_SESSION_TOKEN AWS_PROFILE
-}
-
 start_minio() {
 	local dir
-	port_busy "$MINIO_ADDR" && die "$MINIO_ADDR is already in use; set PORT_BASE"
 	dir=$(mktemp -d "$OUT/minio.XXXXXX")
 	TMPDIRS+=("$dir")
-	MINIO_CI_CD=on MINIO_BROWSER=off MINIO_UPDATE=off MINIO_REGION=us-east-1 \
-		MINIO_ROOT_USER=$AWS_ACCESS_KEY_ID MINIO_ROOT_PASSWORD=$AWS_SECRET_ACCESS_KEY \
-		"$MINIO" server --address "$MINIO_ADDR" --console-address "$MINIO_CONSOLE" \
-		--certs-dir "$dir/certs" "$dir/drive{1...4}" >>"$LOGS/minio.log" 2>&1 &
-	MINIO_PID=$!
+	run_minio "$dir"
 	PIDS+=("$MINIO_PID")
-	wait_http "http://$MINIO_ADDR/minio/health/cluster" "$MINIO_PID" minio
 	log "importing the module cache into $S3STORE on MinIO"
 	"$BIN/modferry" import --store "$S3STORE" --create-bucket --cache-dir "$UPSTREAM_CACHE" >&2
 }
