@@ -391,15 +391,20 @@ type todo struct {
 // (compare): it lists in res.Present the versions held already, and
 // returns the others.
 func checkStore(ctx context.Context, st store.Store, m *bundle.Manifest, res *Result) ([]todo, error) {
+	// A few reads of the store per version, several versions at once (on
+	// an object store each read is a round trip).
+	present := make([]bool, len(m.Modules))
+	err := store.Each(ctx, len(m.Modules), func(ctx context.Context, i int) (err error) {
+		present[i], err = compare(ctx, st, m.Modules[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	var work []todo
-	for _, mod := range m.Modules {
-		v := mod.ModuleVersion()
-		present, err := compare(ctx, st, mod)
-		if err != nil {
-			return nil, err
-		}
-		if present {
-			res.Present = append(res.Present, v)
+	for i, mod := range m.Modules {
+		if present[i] {
+			res.Present = append(res.Present, mod.ModuleVersion())
 			continue
 		}
 		work = append(work, todo{mod: mod})
@@ -414,16 +419,19 @@ func checkStore(ctx context.Context, st store.Store, m *bundle.Manifest, res *Re
 // not marked Pruned) keeps its record and stays gone.
 func revivePruned(ctx context.Context, st store.Store, work []todo) error {
 	repo := &modules.Repo{Store: st}
-	for _, w := range work {
-		v := w.mod.ModuleVersion()
-		g, err := repo.IsGone(ctx, v)
-		if err != nil {
-			return err
-		}
-		if g == nil || !g.Pruned {
+	gone := make([]*modules.GoneRecord, len(work))
+	err := store.Each(ctx, len(work), func(ctx context.Context, i int) (err error) {
+		gone[i], err = repo.IsGone(ctx, work[i].mod.ModuleVersion())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i, w := range work {
+		if g := gone[i]; g == nil || !g.Pruned {
 			continue
 		}
-		name, _ := modfiles.Name(v, modfiles.Gone)
+		name, _ := modfiles.Name(w.mod.ModuleVersion(), modfiles.Gone)
 		if err := st.Delete(ctx, name); err != nil {
 			return err
 		}
@@ -495,16 +503,22 @@ func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, sta
 		paths = append(paths, p)
 	}
 	slices.Sort(paths)
-	for _, p := range paths {
-		list, err := repo.ListFile(ctx, p, newVersions[p]...)
-		if err != nil {
-			return nil, err
-		}
+	// Each list is the store's versions and the new ones: a listing of
+	// the store per module, several at once.
+	lists := make([][]byte, len(paths))
+	err := store.Each(ctx, len(paths), func(ctx context.Context, i int) (err error) {
+		lists[i], err = repo.ListFile(ctx, paths[i], newVersions[paths[i]]...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range paths {
 		listName, err := modfiles.ListName(p)
 		if err != nil {
 			return nil, err
 		}
-		moves = append(moves, store.Move{Name: listName, Src: addGen(list)})
+		moves = append(moves, store.Move{Name: listName, Src: addGen(lists[i])})
 	}
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
