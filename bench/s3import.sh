@@ -99,6 +99,7 @@ $(printf '%-26s %8s   %s' "import, this tree" "$(med "${IMP_NEW[@]}")" "${IMP_NE
 $(printf '%-26s %8s   %s' "import, $BASE" "$(med "${IMP_BASE[@]}")" "${IMP_BASE[*]}")
 $(printf '%-26s %8s   %s' "inventory, this tree" "$(med "${INV_NEW[@]}")" "${INV_NEW[*]}")
 $(printf '%-26s %8s   %s' "inventory, $BASE" "$(med "${INV_BASE[@]}")" "${INV_BASE[*]}")
+
 this tree / $BASE, round by round: import $(ratios IMP_NEW IMP_BASE); inventory $(ratios INV_NEW INV_BASE)
 load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
 EOT
