@@ -327,7 +327,7 @@ func (c *Catalog) fillAllLicenses(ctx context.Context) {
 	c.mu.RUnlock()
 	jobs := make(chan *modEntry)
 	var wg sync.WaitGroup
-	for range max(2, runtime.GOMAXPROCS(0)) {
+	for range store.Concurrency(c.st) {
 		wg.Go(func() {
 			for m := range jobs {
 				vers := c.versions(m)

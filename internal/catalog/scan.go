@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -528,7 +527,7 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 		firstErr error
 	)
 	var wg sync.WaitGroup
-	for range max(2, runtime.GOMAXPROCS(0)) {
+	for range store.Concurrency(c.st) {
 		wg.Go(func() {
 			for j := range jobs {
 				n, err := c.check(ctx, j.path, j.names, j.seen, false)
@@ -600,7 +599,7 @@ func (c *Catalog) fillDetails(ctx context.Context) error {
 		firstErr error
 		wg       sync.WaitGroup
 	)
-	for range max(2, runtime.GOMAXPROCS(0)) {
+	for range store.Concurrency(c.st) {
 		wg.Go(func() {
 			for m := range jobs {
 				if err := c.fillModule(ctx, m); err != nil {

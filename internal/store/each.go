@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -12,6 +13,18 @@ import (
 // store more than on a core (a system call per small file, a round trip
 // per object on S3), so it is above the number of cores.
 const Workers = 16
+
+// Concurrency returns how many goroutines background work should read s
+// with: Workers for a store kept elsewhere, where each read waits on a
+// round trip, and the number of cores (at least two) for a local one,
+// where a read is a system call on cached data and the work is on the
+// cores, which a server's requests need too.
+func Concurrency(s Store) int {
+	if _, ok := s.(Local); ok {
+		return max(2, runtime.GOMAXPROCS(0))
+	}
+	return Workers
+}
 
 // Each calls fn(ctx, i) for every i in [0, n), up to Workers at once, for
 // work that reads many objects one by one: fn may run concurrently for
