@@ -82,8 +82,11 @@ func copyStore(ctx context.Context, st store.Store, dir string) ([]resolve.File,
 	if err != nil {
 		return nil, err
 	}
-	var files []resolve.File
-	for _, e := range entries {
+	// Several versions at once: from an object store each file is a
+	// round trip, and a large store holds many.
+	per := make([][]resolve.File, len(entries))
+	err = store.Each(ctx, len(entries), func(ctx context.Context, i int) error {
+		e := entries[i]
 		kinds := []modfiles.Kind{modfiles.Info, modfiles.Mod}
 		if e.HasZip {
 			kinds = append(kinds, modfiles.Zip)
@@ -91,7 +94,7 @@ func copyStore(ctx context.Context, st store.Store, dir string) ([]resolve.File,
 		for _, k := range kinds {
 			name, err := modfiles.Name(e.Version, k)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			local := filepath.Join(dir, filepath.FromSlash(name))
 			n, err := copyObject(ctx, st, name, local)
@@ -99,14 +102,22 @@ func copyStore(ctx context.Context, st store.Store, dir string) ([]resolve.File,
 				continue // a go.mod-only version may have no .info
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
 			f := resolve.File{Module: e.Version, Kind: k, Path: local, Size: n}
 			if k == modfiles.Zip {
 				f.ZipHash = e.ZipHash
 			}
-			files = append(files, f)
+			per[i] = append(per[i], f)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var files []resolve.File
+	for _, fs := range per {
+		files = append(files, fs...)
 	}
 	return files, nil
 }
