@@ -490,7 +490,7 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 		fresh = fresh[:0]
 	}
 	seen := map[string]bool{}
-	err := c.walk(ctx, modfiles.Root, func(path string, names []string, stamp int64) {
+	err := c.walk(ctx, func(path string, names []string, stamp int64) {
 		seen[path] = true
 		if names == nil {
 			return // its directory's stamp is the one the index holds
@@ -657,58 +657,67 @@ func skeleton(path string, fp uint64, vfs []verFiles) *modEntry {
 	return m
 }
 
-// walk lists dir and its sub-directories and calls fn for every @v
-// directory with the module path, the directory's listing and its stamp
-// (store.DirStamp; 0 when the listing cannot be matched to one). An @v
-// directory whose stamp is the one the index's detailed entry holds is
-// not listed: fn gets nil names. On a local store a periodic refresh thus
-// stats each module's directory instead of listing and parsing it.
-func (c *Catalog) walk(ctx context.Context, dir string, fn func(path string, names []string, stamp int64)) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	names, err := c.st.List(ctx, dir)
+// walk lists the store's module directories and calls fn, from the
+// caller's goroutine, for every @v directory with the module path, the
+// directory's listing and its stamp (store.DirStamp; 0 when the listing
+// cannot be matched to one). An @v directory whose stamp is the one the
+// index's detailed entry holds is not listed: fn gets nil names. On a
+// local store a periodic refresh thus stats each module's directory
+// instead of listing and parsing it. The listings are made several at
+// once (store.Concurrency), a batch of modules at a time, so that fn
+// sees the first modules before the last are listed.
+func (c *Catalog) walk(ctx context.Context, fn func(path string, names []string, stamp int64)) error {
+	workers := store.Concurrency(c.st)
+	dirs, err := modules.ModuleDirs(ctx, c.st, workers)
 	if err != nil {
 		return err
 	}
-	for _, n := range names {
-		sub, ok := strings.CutSuffix(n, "/")
-		if !ok {
-			continue
-		}
-		if sub == "@v" {
-			esc := strings.TrimPrefix(dir, modfiles.Root+"/")
-			p, err := module.UnescapePath(esc)
-			if err != nil || module.CheckPath(p) != nil {
-				continue
+	type listing struct {
+		names []string
+		stamp int64
+		skip  bool
+	}
+	const batch = 256
+	got := make([]listing, batch)
+	for len(dirs) > 0 {
+		part := dirs[:min(batch, len(dirs))]
+		dirs = dirs[len(part):]
+		err := store.EachLimit(ctx, workers, len(part), func(ctx context.Context, i int) error {
+			got[i] = listing{}
+			p := part[i].Path
+			if module.CheckPath(p) != nil {
+				got[i].skip = true
+				return nil
 			}
-			vdir := dir + "/@v"
+			vdir := part[i].Dir + "/@v"
 			stamp, _ := store.DirStamp(c.st, vdir)
 			if stamp != 0 {
 				c.mu.RLock()
 				cur := c.mods[p]
 				c.mu.RUnlock()
 				if cur != nil && cur.detailed && cur.dirStamp.Load() == stamp {
-					fn(p, nil, stamp)
-					continue
+					got[i].stamp = stamp
+					return nil
 				}
 			}
 			start := time.Now()
-			vnames, err := c.st.List(ctx, vdir)
+			names, err := c.st.List(ctx, vdir)
 			if err != nil {
 				return err
 			}
 			if !store.StableStamp(stamp, start) {
 				stamp = 0
 			}
-			fn(p, vnames, stamp)
-			continue
-		}
-		if dir == modfiles.Root && sub == "sumdb" {
-			continue // the go command's checksum-database cache in a GOMODCACHE store
-		}
-		if err := c.walk(ctx, dir+"/"+sub, fn); err != nil {
+			got[i] = listing{names: names, stamp: stamp}
+			return nil
+		})
+		if err != nil {
 			return err
+		}
+		for i, d := range part {
+			if !got[i].skip {
+				fn(d.Path, got[i].names, got[i].stamp)
+			}
 		}
 	}
 	return nil

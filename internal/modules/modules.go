@@ -329,34 +329,60 @@ func (r *Repo) stampRemoval(ctx context.Context, v module.Version) error {
 // ModulePaths walks the store and returns every module path that has an
 // @v directory, sorted.
 func (r *Repo) ModulePaths(ctx context.Context) ([]string, error) {
-	var out []string
-	var walk func(dir string) error
-	walk = func(dir string) error {
-		names, err := r.Store.List(ctx, dir)
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			if !strings.HasSuffix(n, "/") {
-				continue
-			}
-			if n == "@v/" {
-				esc := strings.TrimPrefix(dir, modfiles.Root+"/")
-				if p, err := module.UnescapePath(esc); err == nil {
-					out = append(out, p)
-				}
-				continue
-			}
-			if err := walk(dir + "/" + strings.TrimSuffix(n, "/")); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := walk(modfiles.Root); err != nil {
+	dirs, err := ModuleDirs(ctx, r.Store, store.Workers)
+	if err != nil {
 		return nil, err
 	}
-	slices.Sort(out)
+	out := make([]string, len(dirs))
+	for i, d := range dirs {
+		out[i] = d.Path
+	}
+	return out, nil
+}
+
+// ModuleDir is a module's directory in a store.
+type ModuleDir struct {
+	Path string // the module path
+	Dir  string // its directory, which holds "@v/": "download/<escaped path>"
+}
+
+// ModuleDirs lists the directories under modfiles.Root that hold an @v
+// directory, sorted by module path. It walks the tree a level at a time,
+// listing up to workers directories at once: on an object store each
+// listing is a round trip, and a store of a thousand modules has several
+// thousand directories. The go command's checksum-database cache
+// (download/sumdb in a GOMODCACHE store) is not walked.
+func ModuleDirs(ctx context.Context, st store.Store, workers int) ([]ModuleDir, error) {
+	var out []ModuleDir
+	level := []string{modfiles.Root}
+	for len(level) > 0 {
+		listings := make([][]string, len(level))
+		err := store.EachLimit(ctx, workers, len(level), func(ctx context.Context, i int) (err error) {
+			listings[i], err = st.List(ctx, level[i])
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		var next []string
+		for i, dir := range level {
+			for _, n := range listings[i] {
+				sub, ok := strings.CutSuffix(n, "/")
+				switch {
+				case !ok || dir == modfiles.Root && sub == "sumdb":
+				case sub == "@v":
+					esc := strings.TrimPrefix(dir, modfiles.Root+"/")
+					if p, err := module.UnescapePath(esc); err == nil {
+						out = append(out, ModuleDir{Path: p, Dir: dir})
+					}
+				default:
+					next = append(next, dir+"/"+sub)
+				}
+			}
+		}
+		level = next
+	}
+	slices.SortFunc(out, func(a, b ModuleDir) int { return strings.Compare(a.Path, b.Path) })
 	return out, nil
 }
 

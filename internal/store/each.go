@@ -32,13 +32,18 @@ func Concurrency(s Store) int {
 // would: the calls begin in order of i, and after a failure those not yet
 // begun are skipped while those running finish.
 func Each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	return EachLimit(ctx, Workers, n, fn)
+}
+
+// EachLimit is Each with up to limit calls at once.
+func EachLimit(ctx context.Context, limit, n int, fn func(ctx context.Context, i int) error) error {
 	if n <= 0 {
 		return ctx.Err()
 	}
 	errs := make([]error, n)
 	var failed atomic.Bool
 	var g errgroup.Group
-	g.SetLimit(Workers)
+	g.SetLimit(max(1, limit))
 	for i := range n {
 		if failed.Load() || ctx.Err() != nil {
 			break
