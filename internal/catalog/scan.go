@@ -663,11 +663,12 @@ func skeleton(path string, fp uint64, vfs []verFiles) *modEntry {
 // cannot be matched to one). An @v directory whose stamp is the one the
 // index's detailed entry holds is not listed: fn gets nil names. On a
 // local store a periodic refresh thus stats each module's directory
-// instead of listing and parsing it. The listings are made several at
-// once (store.Concurrency), a batch of modules at a time, so that fn
-// sees the first modules before the last are listed.
+// instead of listing and parsing it. On a store kept elsewhere the
+// listings are made several at once (store.ListWorkers), a batch of
+// modules at a time, so that fn sees the first modules before the last
+// are listed.
 func (c *Catalog) walk(ctx context.Context, fn func(path string, names []string, stamp int64)) error {
-	workers := store.Concurrency(c.st)
+	workers := store.ListWorkers(c.st)
 	dirs, err := modules.ModuleDirs(ctx, c.st, workers)
 	if err != nil {
 		return err

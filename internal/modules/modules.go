@@ -329,7 +329,7 @@ func (r *Repo) stampRemoval(ctx context.Context, v module.Version) error {
 // ModulePaths walks the store and returns every module path that has an
 // @v directory, sorted.
 func (r *Repo) ModulePaths(ctx context.Context) ([]string, error) {
-	dirs, err := ModuleDirs(ctx, r.Store, store.Workers)
+	dirs, err := ModuleDirs(ctx, r.Store, store.ListWorkers(r.Store))
 	if err != nil {
 		return nil, err
 	}

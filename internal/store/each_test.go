@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,23 @@ func TestEachStopsAfterFailure(t *testing.T) {
 	}
 	if r := ran.Load(); r > 10000 {
 		t.Errorf("%d calls ran after the first failed", r)
+	}
+}
+
+// With a limit of one, EachLimit is a loop: in order, and it stops at
+// the first error.
+func TestEachLimitOne(t *testing.T) {
+	var order []int
+	boom := errors.New("boom")
+	err := EachLimit(context.Background(), 1, 10, func(ctx context.Context, i int) error {
+		order = append(order, i) // no lock: one goroutine
+		if i == 6 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || !slices.Equal(order, []int{0, 1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("got %v after %v", err, order)
 	}
 }
 
