@@ -264,28 +264,48 @@ func Gather(ctx context.Context, st store.Store) (Facts, error) {
 	}
 	f.Written = map[module.Version]time.Time{}
 	f.Busy = map[module.Version]bool{}
-	for _, e := range entries {
-		v := e.Version
-		f.Versions = append(f.Versions, v)
+	// Three reads of the store per version, several versions at once (on
+	// an object store each is a round trip).
+	type fact struct {
+		busy    bool
+		written time.Time
+	}
+	facts := make([]fact, len(entries))
+	err = store.Each(ctx, len(entries), func(ctx context.Context, i int) error {
+		v := entries[i].Version
 		if pending, err := repo.Pending(ctx, v); err != nil {
-			return f, err
+			return err
 		} else if pending {
-			f.Busy[v] = true
-			continue
+			facts[i].busy = true
+			return nil
 		}
 		info, _ := modfiles.Name(v, modfiles.Info)
 		if ok, err := store.Exists(ctx, st, info); err != nil {
-			return f, err
+			return err
 		} else if !ok {
-			f.Busy[v] = true
-			continue
+			facts[i].busy = true
+			return nil
 		}
 		mod, _ := modfiles.Name(v, modfiles.Mod)
 		if fl, err := st.Open(ctx, mod); err == nil {
 			if fi, err := fl.Stat(); err == nil {
-				f.Written[v] = fi.ModTime()
+				facts[i].written = fi.ModTime()
 			}
 			fl.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		return f, err
+	}
+	for i, e := range entries {
+		v := e.Version
+		f.Versions = append(f.Versions, v)
+		switch {
+		case facts[i].busy:
+			f.Busy[v] = true
+		case !facts[i].written.IsZero():
+			f.Written[v] = facts[i].written
 		}
 	}
 	if f.Bundles, err = readBundles(ctx, st); err != nil {
@@ -306,30 +326,38 @@ func readBundles(ctx context.Context, st store.Store) ([]Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Bundle
+	var recs []string
 	for _, n := range names {
-		if !strings.HasSuffix(n, ".json") {
-			continue
+		if strings.HasSuffix(n, ".json") {
+			recs = append(recs, n)
 		}
+	}
+	out := make([]Bundle, len(recs))
+	err = store.Each(ctx, len(recs), func(ctx context.Context, i int) error {
+		n := recs[i]
 		b, err := store.ReadAll(ctx, st, "bundles/"+n)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var rec importer.Record
 		if err := json.Unmarshal(b, &rec); err != nil {
-			return nil, fmt.Errorf("bundles/%s: %w", n, err)
+			return fmt.Errorf("bundles/%s: %w", n, err)
 		}
 		var m struct {
 			Modules []bundle.Module `json:"modules"`
 		}
 		if err := json.Unmarshal(rec.Manifest, &m); err != nil {
-			return nil, fmt.Errorf("bundles/%s: manifest: %w", n, err)
+			return fmt.Errorf("bundles/%s: manifest: %w", n, err)
 		}
 		bd := Bundle{Digest: rec.Digest, Imported: rec.Imported}
 		for _, mod := range m.Modules {
 			bd.Modules = append(bd.Modules, mod.ModuleVersion())
 		}
-		out = append(out, bd)
+		out[i] = bd
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortStableFunc(out, func(a, b Bundle) int { return b.Imported.Compare(a.Imported) })
 	return out, nil
