@@ -1,11 +1,13 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,16 +99,35 @@ func (j StoreJournal) Entries(ctx context.Context, from int64, f func(int64, []b
 	if err != nil {
 		return err
 	}
-	for _, seq := range seqs {
-		if seq < from {
-			continue
-		}
-		line, err := store.ReadAll(ctx, j.Store, j.name(seq))
-		if err != nil {
-			return err
-		}
-		if err := f(seq, line); err != nil {
-			return err
+	i, _ := slices.BinarySearch(seqs, from)
+	seqs = seqs[i:]
+	// Read ahead, a batch at a time and several entries at once (on an
+	// object store each is a round trip), and hand them to f in order.
+	// An entry that cannot be read ends the walk there, as a loop would:
+	// f has seen every entry before it.
+	const batch = 256
+	lines := make([][]byte, batch)
+	errs := make([]error, batch)
+	read := make([]bool, batch)
+	for len(seqs) > 0 {
+		part := seqs[:min(batch, len(seqs))]
+		seqs = seqs[len(part):]
+		clear(read)
+		clear(errs)
+		err := store.EachLimit(ctx, store.ListWorkers(j.Store), len(part), func(ctx context.Context, i int) error {
+			lines[i], errs[i] = store.ReadAll(ctx, j.Store, j.name(part[i]))
+			read[i] = errs[i] == nil
+			return errs[i]
+		})
+		for i, seq := range part {
+			if !read[i] {
+				// The first entry not read: its error, or (not begun
+				// after an earlier failure, or cancelled) the batch's.
+				return cmp.Or(errs[i], err)
+			}
+			if err := f(seq, lines[i]); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

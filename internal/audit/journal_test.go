@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -227,5 +228,55 @@ func TestJournalLogFollows(t *testing.T) {
 	}
 	if j.lasts > 4 {
 		t.Errorf("%d appends listed the journal %d times; want each Log to follow, listing at most twice", 4*rounds, j.lasts)
+	}
+}
+
+// failOpen fails to open one object, as an object store that answers an
+// error for it would.
+type failOpen struct {
+	store.Store
+	bad string
+}
+
+func (f failOpen) Open(ctx context.Context, name string) (store.File, error) {
+	if name == f.bad {
+		return nil, fmt.Errorf("reading %s: endpoint down", name)
+	}
+	return f.Store.Open(ctx, name)
+}
+
+// TestJournalEntries reads a journal of several read-ahead batches: every
+// entry from the start given, in order, once; and an entry that cannot be
+// read ends the walk there, after every entry before it and none after.
+func TestJournalEntries(t *testing.T) {
+	ctx := context.Background()
+	j, d := newJournal(t)
+	const n = 600
+	for i := range n {
+		if err := j.Append(ctx, int64(i+1), []byte(fmt.Sprintf(`{"n":%d}`, i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int64
+	err := j.Entries(ctx, 100, func(seq int64, line []byte) error {
+		if want := fmt.Sprintf(`{"n":%d}`, seq); string(line) != want {
+			t.Fatalf("entry %d = %s", seq, line)
+		}
+		got = append(got, seq)
+		return nil
+	})
+	if err != nil || len(got) != n-99 || got[0] != 100 || got[len(got)-1] != n {
+		t.Fatalf("Entries from 100: %d entries (%v ... ), %v", len(got), got[:min(3, len(got))], err)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[i-1]+1 {
+			t.Fatalf("entry %d after %d", got[i], got[i-1])
+		}
+	}
+	broken := audit.StoreJournal{Store: failOpen{d, "audit/entries/00000000000000000300"}, Dir: j.Dir}
+	var last int64
+	err = broken.Entries(ctx, 1, func(seq int64, line []byte) error { last = seq; return nil })
+	if err == nil || !strings.Contains(err.Error(), "endpoint down") || last != 299 {
+		t.Fatalf("Entries over an unreadable entry 300: last entry seen %d, %v; want 299 and its error", last, err)
 	}
 }
