@@ -19,7 +19,7 @@ import (
 
 // recordFixtures returns a test database holding 300 filler records, then
 // the fixtures' hashes, each followed by gap(i) more filler records.
-func recordFixtures(t *testing.T, gap func(i int) int) (*checksumdbtest.DB, []ModuleHashes) {
+func recordFixtures(t testing.TB, gap func(i int) int) (*checksumdbtest.DB, []ModuleHashes) {
 	t.Helper()
 	db := newTestDB(t)
 	fx := fixtures(t)
