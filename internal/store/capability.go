@@ -7,9 +7,9 @@ import (
 
 // The interfaces below are optional capabilities of a Store, found by
 // type assertion like Batcher. Callers must work without them: each one
-// says what a caller does when the store lacks it. Disk has them all; a
-// store kept elsewhere (an object store) has none of them and is still a
-// complete Store.
+// says what a caller does when the store lacks it. Disk has them all but
+// AfterLister; a store kept elsewhere (an object store) needs none of them
+// to be a complete Store.
 
 // Local is implemented by stores kept in a directory of the local
 // filesystem, where an object named "a/b" is the file Root()/a/b. Only
@@ -76,4 +76,15 @@ type WholeReader interface {
 	// ReadAll returns the named object's content, or an error matching
 	// fs.ErrNotExist if there is none.
 	ReadAll(ctx context.Context, name string) ([]byte, error)
+}
+
+// AfterLister is implemented by stores that can list a directory from a
+// given name on (an object store's listing takes a start key), so that
+// the end of a long directory is found without listing its beginning.
+// Without it, ListAfter lists the whole directory and cuts it.
+type AfterLister interface {
+	// ListAfter returns, as List would, the direct children of dir
+	// whose names sort after after, sorted, at most limit of them (all
+	// of them if limit <= 0).
+	ListAfter(ctx context.Context, dir, after string, limit int) ([]string, error)
 }

@@ -39,8 +39,12 @@
 //   - CompareAndSwapper: replacing a small object only if nobody
 //     replaced it since it was read (the checksum database's head, the
 //     tokens through auth.StoreDoc). Disk, Mem and S3 have it.
+//   - AfterLister: a listing from a given name on (an object store's
+//     start key), so that the end of a long directory is found without
+//     listing its beginning (the audit journal's last entry). Without
+//     it, ListAfter lists the whole directory. S3 has it.
 //
-// Disk has all of them; Mem has Batcher and CompareAndSwapper only, so
+// Disk has all of them but AfterLister (its List is one directory read); Mem has Batcher and CompareAndSwapper only, so
 // tests that use it run the paths of a store kept elsewhere.
 package store
 
@@ -51,6 +55,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/modferry/modferry/internal/safefile"
@@ -146,6 +151,29 @@ func ReadAll(ctx context.Context, s Store, name string) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(f)
+}
+
+// ListAfter returns the direct children of dir that sort after after
+// (List's names: sub-directories with a trailing "/"), sorted, at most
+// limit of them if limit > 0: through the store's AfterLister if it has
+// one, else from the whole List.
+func ListAfter(ctx context.Context, s Store, dir, after string, limit int) ([]string, error) {
+	if l, ok := s.(AfterLister); ok {
+		return l.ListAfter(ctx, dir, after, limit)
+	}
+	names, err := s.List(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	i, found := slices.BinarySearch(names, after)
+	if found {
+		i++
+	}
+	names = names[i:]
+	if limit > 0 && len(names) > limit {
+		names = names[:limit]
+	}
+	return names, nil
 }
 
 // Exists reports whether the named object exists.

@@ -275,18 +275,40 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 
 // List implements store.Store.
 func (s *Store) List(ctx context.Context, dir string) ([]string, error) {
+	return s.list(ctx, dir, "", 0)
+}
+
+// ListAfter implements store.AfterLister: the listing starts after the
+// key of after (ListObjectsV2's StartAfter), so its cost is that of what
+// it returns, not of the whole directory.
+func (s *Store) ListAfter(ctx context.Context, dir, after string, limit int) ([]string, error) {
+	return s.list(ctx, dir, after, limit)
+}
+
+// list returns the children of dir that sort after after (all of them
+// for ""), at most limit of them if limit > 0. Each page holds keys and
+// common prefixes in key order, so the pages up to the one where limit
+// is reached hold the first limit names.
+func (s *Store) list(ctx context.Context, dir, after string, limit int) ([]string, error) {
 	dir, err := store.CheckDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	prefix := s.dirPrefix(dir)
-	var names []string
-	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+	in := &s3.ListObjectsV2Input{
 		Bucket:    &s.bucket,
 		Prefix:    aws.String(prefix),
 		Delimiter: aws.String("/"),
-	})
-	for p.HasMorePages() {
+	}
+	if after != "" {
+		in.StartAfter = aws.String(prefix + after)
+	}
+	if limit > 0 && limit < 1000 {
+		in.MaxKeys = aws.Int32(int32(limit))
+	}
+	var names []string
+	p := s3.NewListObjectsV2Paginator(s.client, in)
+	for p.HasMorePages() && (limit <= 0 || len(names) < limit) {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, s.wrap("list", dir, err)
@@ -294,18 +316,22 @@ func (s *Store) List(ctx context.Context, dir string) ([]string, error) {
 		for _, o := range page.Contents {
 			// Keys that are no valid object name (a console's
 			// "folder/" marker, "a//b") are not part of the store.
-			if n := strings.TrimPrefix(aws.ToString(o.Key), prefix); store.CheckName(n) == nil && !strings.Contains(n, "/") {
+			if n := strings.TrimPrefix(aws.ToString(o.Key), prefix); store.CheckName(n) == nil && !strings.Contains(n, "/") && n > after {
 				names = append(names, n)
 			}
 		}
 		for _, cp := range page.CommonPrefixes {
-			if n := strings.TrimPrefix(aws.ToString(cp.Prefix), prefix); store.CheckName(strings.TrimSuffix(n, "/")) == nil && strings.Count(n, "/") == 1 {
+			if n := strings.TrimPrefix(aws.ToString(cp.Prefix), prefix); store.CheckName(strings.TrimSuffix(n, "/")) == nil && strings.Count(n, "/") == 1 && n > after {
 				names = append(names, n)
 			}
 		}
 	}
 	slices.Sort(names)
-	return slices.Compact(names), nil
+	names = slices.Compact(names)
+	if limit > 0 && len(names) > limit {
+		names = names[:limit]
+	}
+	return names, nil
 }
 
 // Get implements store.CompareAndSwapper: the version is the ETag.

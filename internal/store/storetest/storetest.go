@@ -245,6 +245,60 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("ListAfter", func(t *testing.T) {
+		s := newStore(t)
+		all := []string{"l/a", "l/b", "l/b0", "l/c", "l/sub/x", "l/sub/y", "l/t", "other"}
+		for _, n := range all {
+			put(t, s, n, n)
+		}
+		for _, tc := range []struct {
+			dir, after string
+			limit      int
+			want       []string
+		}{
+			{"l", "", 0, []string{"a", "b", "b0", "c", "sub/", "t"}},
+			{"l", "", 2, []string{"a", "b"}},
+			{"l", "a", 0, []string{"b", "b0", "c", "sub/", "t"}},
+			{"l", "b", 2, []string{"b0", "c"}},
+			{"l", "bz", 1, []string{"c"}},
+			{"l", "c", 0, []string{"sub/", "t"}},
+			{"l", "sub", 0, []string{"sub/", "t"}},
+			{"l", "sub/", 0, []string{"t"}},
+			{"l", "sub/x", 0, []string{"t"}},
+			{"l", "t", 0, nil},
+			{"l", "z", 5, nil},
+			{"l/sub", "x", 0, []string{"y"}},
+			{"", "l/", 0, []string{"other"}},
+			{"missing", "", 0, nil},
+		} {
+			got, err := store.ListAfter(ctx, s, tc.dir, tc.after, tc.limit)
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("ListAfter(%q, %q, %d) = %q, %v; want %q", tc.dir, tc.after, tc.limit, got, err, tc.want)
+			}
+		}
+		// A listing longer than an object store's page (1,000 keys).
+		const n = 1205
+		objs := make([]store.Object, n)
+		for i := range objs {
+			objs[i] = store.Object{Name: fmt.Sprintf("long/%05d", i), Data: []byte("x")}
+		}
+		if err := store.WriteGroups(ctx, s, objs); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ after, limit, first, count int }{
+			{-1, 0, 0, n}, {-1, 1100, 0, 1100}, {3, 0, 4, n - 4}, {3, 1001, 4, 1001}, {1200, 10, 1201, 4},
+		} {
+			after := ""
+			if tc.after >= 0 {
+				after = fmt.Sprintf("%05d", tc.after)
+			}
+			got, err := store.ListAfter(ctx, s, "long", after, tc.limit)
+			if err != nil || len(got) != tc.count || got[0] != fmt.Sprintf("%05d", tc.first) || got[len(got)-1] != fmt.Sprintf("%05d", tc.first+tc.count-1) {
+				t.Errorf("ListAfter(long, %q, %d) = %d names, %v; want %d from %05d", after, tc.limit, len(got), err, tc.count, tc.first)
+			}
+		}
+	})
+
 	t.Run("Batch", func(t *testing.T) {
 		s := newStore(t)
 		put(t, s, "b/keep", "old")
