@@ -1,6 +1,8 @@
 // Command scaletool is the Go half of bench/scale.sh:
 //
 //	scaletool auditgen DIR N     write a valid hash-chained audit log of N entries in DIR
+//	scaletool journalput URL DIR write DIR/log.jsonl's entries into the s3:// store at URL
+//	                             as its audit journal, one object per entry
 //	scaletool paths KIND MODS    print request paths of one kind (list, latest, info,
 //	                             search, module, web-home, web-module) for a store of MODS modules
 //	scaletool wait [-ready] T0 URL
@@ -26,6 +28,8 @@ func main() {
 	switch os.Args[1] {
 	case "auditgen":
 		err = auditgen(os.Args[2:])
+	case "journalput":
+		err = journalput(os.Args[2:])
 	case "paths":
 		err = paths(os.Args[2:])
 	case "wait":
@@ -42,6 +46,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: scaletool auditgen DIR N | paths KIND MODS | wait [-ready] T0 URL | report RESULTS.tsv ENV.md MDFILE SVGPREFIX")
+	fmt.Fprintln(os.Stderr, "usage: scaletool auditgen DIR N | journalput URL DIR | paths KIND MODS | wait [-ready] T0 URL | report RESULTS.tsv ENV.md MDFILE SVGPREFIX")
 	os.Exit(2)
 }

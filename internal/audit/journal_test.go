@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 	"sync"
 	"testing"
@@ -279,4 +280,104 @@ func TestJournalEntries(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "endpoint down") || last != 299 {
 		t.Fatalf("Entries over an unreadable entry 300: last entry seen %d, %v; want 299 and its error", last, err)
 	}
+}
+
+// listCounter is a store with an object store's listing from a key
+// (store.AfterLister) that counts what a caller reads and lists.
+type listCounter struct {
+	store.Store
+	reads, lists, listed int
+}
+
+func (c *listCounter) Open(ctx context.Context, name string) (store.File, error) {
+	c.reads++
+	return c.Store.Open(ctx, name)
+}
+
+func (c *listCounter) List(ctx context.Context, dir string) ([]string, error) {
+	names, err := c.Store.List(ctx, dir)
+	c.lists++
+	c.listed += len(names)
+	return names, err
+}
+
+func (c *listCounter) ListAfter(ctx context.Context, dir, after string, limit int) ([]string, error) {
+	names, err := store.ListAfter(ctx, c.Store, dir, after, limit)
+	c.lists++
+	c.listed += len(names)
+	return names, err
+}
+
+// TestJournalLast finds the end of journals of up to 30 pages of an
+// object store's listing: the highest seq and its line. A journal of up
+// to a page is listed; a longer one is searched with about
+// 2 log2(n/1000) reads and one listing of a few dozen names, not listed
+// whole. And Last still returns the highest seq stored when entries are
+// missing from the middle (where the search may stop) or the end.
+func TestJournalLast(t *testing.T) {
+	ctx := context.Background()
+	const dir = "audit/entries"
+	name := func(seq int) string { return fmt.Sprintf("%s/%020d", dir, seq) }
+	fill := func(t *testing.T, n int) store.Store {
+		t.Helper()
+		m := store.NewMem()
+		objs := make([]store.Object, n)
+		for i := range objs {
+			objs[i] = store.Object{Name: name(i + 1), Data: fmt.Appendf(nil, `{"n":%d}`, i+1)}
+		}
+		if err := store.WriteGroups(ctx, m, objs); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	check := func(t *testing.T, s store.Store, want int) *listCounter {
+		t.Helper()
+		c := &listCounter{Store: s}
+		seq, line, err := audit.StoreJournal{Store: c, Dir: dir}.Last(ctx)
+		if err != nil || seq != int64(want) || (want > 0 && string(line) != fmt.Sprintf(`{"n":%d}`, want)) || (want == 0 && line != nil) {
+			t.Fatalf("Last = %d, %q, %v; want %d", seq, line, err, want)
+		}
+		return c
+	}
+	for _, n := range []int{0, 1, 999, 1000, 1001, 1999, 2000, 2001, 4097, 30000} {
+		c := check(t, fill(t, n), n)
+		maxReads, maxListed := 2, n
+		if n > 1000 {
+			maxReads, maxListed = 2*bits.Len(uint(n/1000))+6, 64
+		}
+		if c.reads > maxReads || c.listed > maxListed || c.lists > 1 {
+			t.Errorf("n=%d: Last read %d entries (want at most %d) and listed %d names (at most %d) in %d listings", n, c.reads, maxReads, c.listed, maxListed, c.lists)
+		}
+	}
+	t.Run("Gaps", func(t *testing.T) {
+		s := fill(t, 30000)
+		// 2002 and 4004 are the search's first probes, 16016 one it
+		// meets on the way; 22345 is off its path.
+		for _, seq := range []int{2002, 4004, 16016, 22345, 29998, 29999, 30000} {
+			if err := s.Delete(ctx, name(seq)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check(t, s, 29997)
+		// Without entry 1001 the journal is listed whole.
+		if err := s.Delete(ctx, name(1001)); err != nil {
+			t.Fatal(err)
+		}
+		check(t, s, 29997)
+	})
+	t.Run("ReadFails", func(t *testing.T) {
+		s := failOpen{fill(t, 5000), name(2002)}
+		if _, _, err := (audit.StoreJournal{Store: s, Dir: dir}).Last(ctx); err == nil || !strings.Contains(err.Error(), "endpoint down") {
+			t.Fatalf("Last with entry 2002 unreadable: %v; want its error", err)
+		}
+	})
+	t.Run("NotAnEntry", func(t *testing.T) {
+		s := fill(t, 3000)
+		if err := s.Put(ctx, dir+"/zzz", strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := (audit.StoreJournal{Store: s, Dir: dir}).Last(ctx); err == nil || !strings.Contains(err.Error(), "not a journal entry") {
+			t.Fatalf("Last with a stray object after the entries: %v", err)
+		}
+	})
 }
