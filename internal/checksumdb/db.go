@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,26 +75,26 @@ func (db *DB) Head(ctx context.Context) (*Head, error) {
 	return openHead(msg, db.v, db.obj("latest"))
 }
 
-// Heads returns every head ever served, by tree size.
+// Heads returns every head ever served, by tree size. One is kept per
+// import (and per fill-through capture), so they are read several at
+// once (store.Concurrency): on an object store each is a round trip.
 func (db *DB) Heads(ctx context.Context) ([]*Head, error) {
 	names, err := db.st.List(ctx, db.obj("heads"))
 	if err != nil {
 		return nil, err
 	}
-	var hs []*Head
-	for _, n := range names {
-		if strings.HasSuffix(n, "/") {
-			continue
-		}
-		msg, err := db.read(ctx, "heads/"+n)
+	names = slices.DeleteFunc(names, func(n string) bool { return strings.HasSuffix(n, "/") })
+	hs := make([]*Head, len(names))
+	err = store.EachLimit(ctx, store.Concurrency(db.st), len(names), func(ctx context.Context, i int) error {
+		msg, err := db.read(ctx, "heads/"+names[i])
 		if err != nil {
-			return nil, err
+			return err
 		}
-		h, err := openHead(msg, db.v, db.obj("heads/"+n))
-		if err != nil {
-			return nil, err
-		}
-		hs = append(hs, h)
+		hs[i], err = openHead(msg, db.v, db.obj("heads/"+names[i]))
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(hs, func(i, j int) bool { return hs[i].N < hs[j].N })
 	return hs, nil
