@@ -181,9 +181,20 @@ func (c *conn) SetDeadline(t time.Time) error {
 	return c.Conn.SetDeadline(t)
 }
 
+// SetWriteDeadline sets the caller's write deadline. Clearing it (as
+// net/http does after every response) leaves the deadline set on the
+// connection as it is when a budget is kept: only a write can miss a
+// write deadline, and before every write before moves it to where the
+// budget wants it. So a keep-alive connection does not arm and clear
+// the deadline's timer once per request.
 func (c *conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.userWrite, c.armed = t, t
+	c.userWrite = t
+	if t.IsZero() && c.l.o.MinRate > 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	c.armed = t
 	c.mu.Unlock()
 	return c.Conn.SetWriteDeadline(t)
 }

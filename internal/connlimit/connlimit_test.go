@@ -254,8 +254,10 @@ func (d *deadlineConn) SetWriteDeadline(t time.Time) error {
 }
 
 // TestWriteDeadlineHeadroom: back-to-back small writes (keep-alive
-// answers) move the write deadline once, not once each, and it is never
-// earlier than the budget asks nor more than the headroom later.
+// answers, each followed by the clearing of the write deadline that
+// net/http does after every response) move the write deadline once, not
+// once each, and it is never earlier than the budget asks nor more than
+// the headroom later.
 func TestWriteDeadlineHeadroom(t *testing.T) {
 	o := Options{MinRate: 4 << 10, Grace: time.Minute}
 	dc := &deadlineConn{}
@@ -269,6 +271,7 @@ func TestWriteDeadlineHeadroom(t *testing.T) {
 		if dc.last.Before(want) || dc.last.Sub(want) > o.headroom()+time.Since(start) {
 			t.Fatalf("deadline %v for a write that needs %v (headroom %v)", dc.last, want, o.headroom())
 		}
+		c.SetWriteDeadline(time.Time{})
 	}
 	if dc.sets > 5 {
 		t.Errorf("%d write deadlines set for 1000 writes", dc.sets)
@@ -279,5 +282,12 @@ func TestWriteDeadlineHeadroom(t *testing.T) {
 	c.Write([]byte("x"))
 	if !dc.last.Equal(user) {
 		t.Errorf("deadline %v, want net/http's %v", dc.last, user)
+	}
+	// Cleared, it no longer bounds the next write: the budget does.
+	c.SetWriteDeadline(time.Time{})
+	start := time.Now()
+	c.Write([]byte("x"))
+	if want := start.Add(o.Grace); dc.last.Before(want) {
+		t.Errorf("deadline %v after net/http's was cleared, want the budget's (%v or later)", dc.last, want)
 	}
 }
