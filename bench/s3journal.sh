@@ -79,6 +79,7 @@ timed() {
 	eval "$name+=($(cat "$OUT/t"))"
 }
 declare -a LOAD
+RUNID=$(date +%s) # token names must be new in a kept store
 for n in $SIZES; do declare -a "NEW_$n=()" "BASE_$n=()"; done
 for i in $(seq "$RUNS"); do
 	LOAD+=("$(cut -d' ' -f1 /proc/loadavg)")
@@ -87,7 +88,7 @@ for i in $(seq "$RUNS"); do
 		for which in NEW BASE; do
 			bin=$OUT/modferry
 			[[ $which == BASE ]] && bin=$OUT/modferry.base
-			timed "${which}_$n" "$bin" token add --store "s3://journal/n$n" --name "r$i-${which,,}" --scope read
+			timed "${which}_$n" "$bin" token add --store "s3://journal/n$n" --name "r$i-${which,,}-$RUNID" --scope read
 		done
 	done
 done
