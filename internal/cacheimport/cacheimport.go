@@ -204,6 +204,11 @@ func Import(ctx context.Context, repo *modules.Repo, dir string, opts Options) (
 			return res, err
 		}
 	}
+	if len(touched) > 0 {
+		if err := modules.StampAddition(ctx, repo.Store, "import --cache-dir "+dir); err != nil {
+			return res, err
+		}
+	}
 	sortVersions(res.Added)
 	sortVersions(res.Present)
 	slices.SortFunc(res.Skipped, func(a, b Skip) int { return compareVersion(a.Version, b.Version) })

@@ -73,6 +73,9 @@ func TestImport(t *testing.T) {
 	if len(res.Skipped) != 2 {
 		t.Errorf("skipped %v, want exactly the two damaged versions", res.Skipped)
 	}
+	if stamp, err := store.ReadAll(ctx, repo.Store, modules.AdditionStamp); err != nil || !strings.Contains(string(stamp), "--cache-dir") {
+		t.Errorf("addition stamp after the import = %q, %v", stamp, err)
+	}
 	if vs, _ := repo.List(ctx, "modferry.test/lib"); strings.Join(vs, " ") != "v1.0.0 v1.2.0 v1.3.0-rc.1" {
 		t.Errorf("lib lists %v", vs)
 	}

@@ -58,6 +58,11 @@ type Catalog struct {
 	auditOff int64
 	totals   totals
 	lastRun  time.Time
+	// walked are the change stamps read before the last complete walk
+	// (see stamps), and skipped how many refreshes skipped the walk
+	// since; both kept under refreshing.
+	walked  string
+	skipped int
 	// lic are the licences of the versions module pages showed.
 	lic licenses
 

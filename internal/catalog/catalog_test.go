@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -479,5 +480,100 @@ func TestUnreadableModule(t *testing.T) {
 	res, _ := c.Search(ctx, Query{})
 	if got := paths(res); !slices.Equal(got, []string{"example.com/bad", "example.com/good"}) {
 		t.Errorf("search: %q (the unreadable module stays listed from its directory)", got)
+	}
+}
+
+// dirLister is a store kept elsewhere (not store.Local) that counts the
+// listings of module directories.
+type dirLister struct {
+	store.Store
+	mu    sync.Mutex
+	lists int
+}
+
+func (d *dirLister) List(ctx context.Context, dir string) ([]string, error) {
+	if strings.HasPrefix(dir, "download") {
+		d.mu.Lock()
+		d.lists++
+		d.mu.Unlock()
+	}
+	return d.Store.List(ctx, dir)
+}
+
+func (d *dirLister) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := d.lists
+	d.lists = 0
+	return n
+}
+
+// TestRefreshSkipsWalk: on a store kept elsewhere, a refresh lists no
+// module directory while the addition and removal stamps are unchanged;
+// it walks again once an import, publish or fill-through stamps an
+// addition or a deletion stamps its removal, and every FullWalkEvery-th
+// refresh walks anyway, for writers that do not stamp.
+func TestRefreshSkipsWalk(t *testing.T) {
+	ctx := context.Background()
+	st := &dirLister{Store: store.NewMem()}
+	versions := func(c *Catalog) int {
+		t.Helper()
+		s, err := c.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Versions
+	}
+	refresh := func(c *Catalog) {
+		t.Helper()
+		if err := c.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(t, st, "example.com/lib@v1.0.0", "", true, t0)
+	c := built(t, st)
+	if n := st.count(); n == 0 || versions(c) != 1 {
+		t.Fatalf("first refresh: %d listings, %d versions", n, versions(c))
+	}
+	refresh(c)
+	if n := st.count(); n != 0 {
+		t.Errorf("refresh with nothing changed listed %d module directories", n)
+	}
+
+	add(t, st, "example.com/lib@v1.1.0", "", true, t0)
+	if err := modules.StampAddition(ctx, st, "test"); err != nil {
+		t.Fatal(err)
+	}
+	refresh(c)
+	if n := st.count(); n == 0 || versions(c) != 2 {
+		t.Fatalf("after a stamped addition: %d listings, %d versions; want a walk and 2", n, versions(c))
+	}
+	refresh(c)
+	if n := st.count(); n != 0 {
+		t.Errorf("second refresh after the addition listed %d module directories", n)
+	}
+
+	repo := &modules.Repo{Store: st}
+	if err := repo.Delete(ctx, module.Version{Path: "example.com/lib", Version: "v1.0.0"}, modules.GoneRecord{Time: t0}); err != nil {
+		t.Fatal(err)
+	}
+	st.count()
+	refresh(c)
+	if n := st.count(); n == 0 || versions(c) != 1 {
+		t.Fatalf("after a deletion: %d listings, %d versions; want a walk and 1", n, versions(c))
+	}
+
+	// A writer that does not stamp is seen by the FullWalkEvery-th
+	// refresh after the last walk, not before.
+	add(t, st, "example.com/quiet@v0.1.0", "", true, t0)
+	for i := 1; i < FullWalkEvery; i++ {
+		refresh(c)
+		if versions(c) != 1 {
+			t.Fatalf("refresh %d after the last walk walked", i)
+		}
+	}
+	refresh(c)
+	if versions(c) != 2 {
+		t.Errorf("refresh %d after the last walk: %d versions, want the unstamped one too", FullWalkEvery, versions(c))
 	}
 }

@@ -90,11 +90,16 @@
 //     changes made by other processes show there within the refresh
 //     interval, and on module pages at once.
 //
-// A store-wide generation marker that every writer bumps would make the
-// periodic walk unnecessary, but it would have to be written by every
-// writer (importer, publish, delete, cache import, and any older modferry
-// binary on the same store) to be trusted; the fingerprints need no writer's
-// cooperation and cost one directory listing per module.
+// On a local store that walk is cheap (a stat per module while its @v
+// directory is unchanged). On a store kept elsewhere (S3) it is a listing
+// per directory: thousands of requests a minute on a big store, from every
+// server. There Refresh first reads two stamps that the writers rewrite
+// once their change is visible (modules.AdditionStamp: imports, publishes,
+// import --cache-dir, fill-through; modules.RemovalStamp: deletes and
+// prunes), and skips the walk while both are as they were before its last
+// complete walk. A writer that does not stamp (an older modferry on the
+// same store) is not trusted to exist or not: every FullWalkEvery-th
+// refresh walks anyway, so its changes show within that many intervals.
 //
 // # Start-up
 //

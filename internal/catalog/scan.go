@@ -450,7 +450,8 @@ func encodeH1(h [32]byte) string {
 // Refresh brings the whole index up to date: it lists every module's @v
 // directory, reads the modules whose listing changed, drops the modules
 // that no longer have a version, and reads new import records and
-// publishes. The first Refresh to walk the whole store makes the catalog
+// publishes. On a store kept elsewhere it skips the listings while the
+// change stamps are unchanged (see stamps and FullWalkEvery). The first Refresh to walk the whole store makes the catalog
 // Ready, even if some modules could not be read (their error is returned;
 // they are tried again next time).
 func (c *Catalog) Refresh(ctx context.Context) error {
@@ -463,6 +464,15 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	if err := c.refreshPublished(ctx); err != nil {
 		return err
 	}
+	stamps := c.stamps(ctx)
+	if stamps != "" && stamps == c.walked && c.skipped < FullWalkEvery-1 {
+		c.skipped++
+		c.mu.Lock()
+		c.lastRun = start
+		c.mu.Unlock()
+		return nil
+	}
+	c.walked, c.skipped = "", 0
 	// First the walk: every @v directory listed, and modules the index
 	// does not know yet entered at once as skeletons (versions from the
 	// listing, no file read), a thousand at a time, so that search
@@ -573,7 +583,39 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	if err := c.fillDetails(ctx); err != nil {
 		firstErr = cmp.Or(firstErr, err)
 	}
+	if firstErr == nil {
+		c.walked = stamps
+	}
 	return firstErr
+}
+
+// FullWalkEvery bounds the refreshes in a row that skip the walk: every
+// FullWalkEvery-th one walks even though the change stamps did not move,
+// for a writer that does not stamp (an older modferry on the same store).
+const FullWalkEvery = 10
+
+// stamps returns what Refresh compares to skip its walk of a store kept
+// elsewhere: the content of the stamps that every addition and removal of
+// module versions rewrites (modules.AdditionStamp, RemovalStamp), read
+// before the walk, so that a change made during a walk moves them for the
+// next refresh. On such a store the walk is a listing per directory
+// (thousands of requests a minute on a big store, for every server); the
+// stamps are two reads. "" means walk: a local store (whose walk is one
+// stat per module while its directory is unchanged) or a stamp that could
+// not be read.
+func (c *Catalog) stamps(ctx context.Context) string {
+	if _, ok := c.st.(store.Local); ok {
+		return ""
+	}
+	var out []byte
+	for _, name := range []string{modules.AdditionStamp, modules.RemovalStamp} {
+		b, err := store.ReadAll(ctx, c.st, name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return ""
+		}
+		out = append(append(out, b...), 0)
+	}
+	return string(out)
 }
 
 // fillDetails reads what only module pages show (the .info times and the

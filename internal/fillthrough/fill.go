@@ -271,7 +271,21 @@ func (f *Filler) fillMod(ctx context.Context, v module.Version) error {
 			return err
 		}
 	}
-	return f.repo.Add(ctx, v, modules.Files{Info: bytes.NewReader(info), Mod: bytes.NewReader(mod)})
+	if err := f.repo.Add(ctx, v, modules.Files{Info: bytes.NewReader(info), Mod: bytes.NewReader(mod)}); err != nil {
+		return err
+	}
+	f.stamp(ctx, v)
+	return nil
+}
+
+// stamp tells the catalogs of the servers sharing the store that v was
+// added (modules.AdditionStamp). The version is stored and served
+// whatever happens here: a failure is logged, and the catalogs see the
+// version at their next full walk.
+func (f *Filler) stamp(ctx context.Context, v module.Version) {
+	if err := modules.StampAddition(ctx, f.repo.Store, "fill "+v.String()); err != nil {
+		f.log.Warn("fill-through: "+err.Error(), "module", v.Path, "version", v.Version)
+	}
 }
 
 // fillZip stores v's zip once its .info and .mod are stored: the zip is
@@ -323,7 +337,11 @@ func (f *Filler) fillZip(ctx context.Context, v module.Version) error {
 		return err
 	}
 	defer held.Unlock()
-	return f.repo.WriteList(ctx, v.Path)
+	if err := f.repo.WriteList(ctx, v.Path); err != nil {
+		return err
+	}
+	f.stamp(ctx, v)
+	return nil
 }
 
 // hashesOf returns what the checksum database records for v: the zip's

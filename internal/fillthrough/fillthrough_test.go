@@ -23,6 +23,7 @@ import (
 	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/fillthrough"
 	"github.com/modferry/modferry/internal/modfiles"
+	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/server"
 	"github.com/modferry/modferry/internal/store"
 	"github.com/modferry/modferry/internal/testupstream"
@@ -230,6 +231,10 @@ func TestOneFetchPerFile(t *testing.T) {
 		if c := f.count(p); c != 1 {
 			t.Errorf("upstream got %d requests for %s; want 1", c, p)
 		}
+	}
+	// The fill is stamped for the catalogs of the servers on the store.
+	if stamp, err := store.ReadAll(context.Background(), st, modules.AdditionStamp); err != nil || !strings.Contains(string(stamp), "modferry.test/dep@v1.1.0") {
+		t.Errorf("addition stamp after the fill = %q, %v", stamp, err)
 	}
 }
 

@@ -306,6 +306,11 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	if err != nil {
 		return nil, noSpace(err, space, manifestBytes)
 	}
+	if len(files) > 0 {
+		if err := modules.StampAddition(ctx, st, "import "+digest); err != nil {
+			return nil, noSpace(err, space, manifestBytes)
+		}
+	}
 	if !opts.ModCache {
 		if res.VulnDB, err = importVulnDB(ctx, st, m, stage); err != nil {
 			return nil, err

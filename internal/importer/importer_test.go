@@ -192,6 +192,11 @@ func testImportAndReimport(t *testing.T, tg target) {
 		t.Errorf("list file = %q, %v", b, err)
 	}
 	checkStagingGone(t, tg)
+	// The addition is stamped for the catalogs of servers.
+	stamp, err := store.ReadAll(ctx, st, modules.AdditionStamp)
+	if err != nil || !strings.Contains(string(stamp), res.Digest) {
+		t.Errorf("addition stamp after the import = %q, %v; want one naming the bundle", stamp, err)
+	}
 	snap := tg.snapshot(t)
 	res, err = importer.Import(ctx, st, b, tg.opts(pub))
 	if err != nil || !res.AlreadyImported {

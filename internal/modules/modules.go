@@ -21,6 +21,8 @@ package modules
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -322,6 +324,31 @@ func (r *Repo) stampRemoval(ctx context.Context, v module.Version) error {
 	}{v.String(), time.Now().UTC()})
 	if err := r.Store.Put(ctx, RemovalStamp, bytes.NewReader(append(b, '\n'))); err != nil {
 		return fmt.Errorf("%s: noting the removal for the servers' caches: %w", v, err)
+	}
+	return nil
+}
+
+// AdditionStamp is the object rewritten once module versions were added
+// to the store and made visible: after an import's commit, a publish,
+// an import --cache-dir, and a version fetched through fill-through. Its
+// content does not matter, only that it changes: a catalog on a store
+// kept elsewhere (S3) reads it and RemovalStamp before each periodic
+// refresh and, while neither changed since its last complete walk, skips
+// the walk of every module directory (a listing each), walking anyway
+// every few refreshes for writers that do not stamp (package catalog).
+const AdditionStamp = "state/additions"
+
+// StampAddition rewrites AdditionStamp, saying what was added.
+func StampAddition(ctx context.Context, st store.Store, what string) error {
+	var nonce [8]byte
+	rand.Read(nonce[:])
+	b, _ := json.Marshal(struct {
+		Added string
+		Time  time.Time
+		Nonce string
+	}{what, time.Now().UTC(), hex.EncodeToString(nonce[:])})
+	if err := st.Put(ctx, AdditionStamp, bytes.NewReader(append(b, '\n'))); err != nil {
+		return fmt.Errorf("%s: noting the addition for the catalogs of servers: %w", what, err)
 	}
 	return nil
 }

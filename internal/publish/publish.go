@@ -151,6 +151,9 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 	if err := repo.WriteList(ctx, v.Path); err != nil {
 		return fmt.Errorf("%s is published, but rewriting its list file failed: %w", v, err)
 	}
+	if err := modules.StampAddition(ctx, repo.Store, "publish "+v.String()); err != nil {
+		return fmt.Errorf("%s is published, but %w", v, err)
+	}
 	return nil
 }
 

@@ -78,6 +78,9 @@ func TestPublishFromDir(t *testing.T) {
 	if string(info) != `{"Version":"v1.0.0","Time":"2025-01-02T03:04:05Z"}`+"\n" {
 		t.Errorf("info = %s", info)
 	}
+	if stamp, err := store.ReadAll(ctx, repo.Store, modules.AdditionStamp); err != nil || !strings.Contains(string(stamp), v.String()) {
+		t.Errorf("addition stamp after the publish = %q, %v", stamp, err)
+	}
 	list, _ := store.ReadAll(ctx, repo.Store, "download/corp.example/priv/@v/list")
 	if string(list) != "v1.0.0\n" {
 		t.Errorf("list file = %q", list)

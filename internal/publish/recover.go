@@ -141,7 +141,10 @@ func recoverOne(ctx context.Context, repo *modules.Repo, v module.Version, now t
 		return false, fmt.Errorf("recovering the interrupted publish of %s: %w", v, err)
 	}
 	if committed {
-		return false, repo.WriteList(ctx, v.Path)
+		if err := repo.WriteList(ctx, v.Path); err != nil {
+			return false, err
+		}
+		return false, modules.StampAddition(ctx, repo.Store, "publish "+v.String())
 	}
 	return true, nil
 }
