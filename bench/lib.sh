@@ -99,3 +99,28 @@ run_minio() {
 	MINIO_PID=$!
 	wait_http "http://$MINIO_ADDR/minio/health/cluster" "$MINIO_PID" minio
 }
+
+# build_pair OUT BASE builds this tree's modferry as OUT/modferry and the
+# one of git ref BASE as OUT/modferry.base, for benchmarks that compare
+# them in interleaved rounds. ROOT must be set.
+build_pair() {
+	local src
+	log "building modferry (this tree and $2)"
+	(cd "$ROOT" && go build -o "$1/modferry" ./cmd/modferry)
+	src=$(mktemp -d "$1/base-src.XXXXXX")
+	git -C "$ROOT" archive "$2" | tar -x -C "$src"
+	(cd "$src" && go build -o "$1/modferry.base" ./cmd/modferry)
+	rm -rf "$src"
+}
+
+# med VALUES...: their median.
+med() { printf '%s\n' "$@" | median; }
+
+# ratios NAME_A NAME_B: the per-round ratios A/B of two arrays of runs,
+# their median first, then each round's in brackets.
+ratios() {
+	local a="$1[@]" b="$2[@]" out=() i
+	local -a av=("${!a}") bv=("${!b}")
+	for i in "${!av[@]}"; do out+=("$(awk -v x="${av[$i]}" -v y="${bv[$i]}" 'BEGIN {printf "%.2f", x / y}')"); done
+	printf '%s (%s)' "$(med "${out[@]}")" "${out[*]}"
+}

@@ -48,12 +48,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-log "building modferry (this tree and $BASE)"
-(cd "$ROOT" && go build -o "$OUT/modferry" ./cmd/modferry)
-src=$(mktemp -d "$OUT/base-src.XXXXXX")
-git -C "$ROOT" archive "$BASE" | tar -x -C "$src"
-(cd "$src" && go build -o "$OUT/modferry.base" ./cmd/modferry)
-rm -rf "$src"
+build_pair "$OUT" "$BASE"
 
 s3_env
 run_minio "$DATA"
@@ -80,14 +75,6 @@ for i in $(seq "$RUNS"); do
 	done
 done
 
-med() { printf '%s\n' "$@" | median; }
-# ratios NAME_A NAME_B: the per-round ratios A/B and their median.
-ratios() {
-	local a="$1[@]" b="$2[@]" out=() i
-	local -a av=("${!a}") bv=("${!b}")
-	for i in "${!av[@]}"; do out+=("$(awk -v x="${av[$i]}" -v y="${bv[$i]}" 'BEGIN {printf "%.2f", x / y}')"); done
-	printf '%s (%s)' "$(med "${out[@]}")" "${out[*]}"
-}
 cat <<EOT
 
 modferry S3 import benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -r), $(go version | cut -d' ' -f3)

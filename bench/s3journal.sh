@@ -50,12 +50,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-log "building modferry (this tree and $BASE) and scaletool"
-(cd "$ROOT" && go build -o "$OUT/modferry" ./cmd/modferry && go build -o "$OUT/scaletool" ./bench/scaletool)
-src=$(mktemp -d "$OUT/base-src.XXXXXX")
-git -C "$ROOT" archive "$BASE" | tar -x -C "$src"
-(cd "$src" && go build -o "$OUT/modferry.base" ./cmd/modferry)
-rm -rf "$src"
+build_pair "$OUT" "$BASE"
+(cd "$ROOT" && go build -o "$OUT/scaletool" ./bench/scaletool)
 
 s3_env
 run_minio "$DATA"
@@ -97,14 +93,6 @@ for n in $SIZES; do
 	"$OUT/modferry" audit verify --store "s3://journal/n$n" >>"$LOGS/commands.log" 2>&1 || die "the journal of $n entries fails audit verify; see $LOGS/commands.log"
 done
 
-med() { printf '%s\n' "$@" | median; }
-# ratios NAME_A NAME_B: the per-round ratios A/B and their median.
-ratios() {
-	local a="$1[@]" b="$2[@]" out=() i
-	local -a av=("${!a}") bv=("${!b}")
-	for i in "${!av[@]}"; do out+=("$(awk -v x="${av[$i]}" -v y="${bv[$i]}" 'BEGIN {printf "%.2f", x / y}')"); done
-	printf '%s (%s)' "$(med "${out[@]}")" "${out[*]}"
-}
 echo
 echo "modferry S3 audit journal benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -r), $(go version | cut -d' ' -f3)"
 echo "MinIO: $("$MINIO" --version 2>/dev/null | head -1), four drives on $(df --output=fstype "$DATA" | tail -1), loopback"

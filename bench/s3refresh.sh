@@ -47,12 +47,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-log "building modferry (this tree and $BASE)"
-(cd "$ROOT" && go build -o "$OUT/modferry" ./cmd/modferry)
-src=$(mktemp -d "$OUT/base-src.XXXXXX")
-git -C "$ROOT" archive "$BASE" | tar -x -C "$src"
-(cd "$src" && go build -o "$OUT/modferry.base" ./cmd/modferry)
-rm -rf "$src"
+build_pair "$OUT" "$BASE"
 
 s3_env
 run_minio "$DATA"
@@ -89,7 +84,6 @@ for i in $(seq "$RUNS"); do
 	done
 done
 
-med() { printf '%s\n' "$@" | median; }
 echo
 echo "modferry S3 catalog refresh benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -r), $(go version | cut -d' ' -f3)"
 echo "MinIO: $("$MINIO" --version 2>/dev/null | head -1), four drives on $(df --output=fstype "$DATA" | tail -1), loopback"
