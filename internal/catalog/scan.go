@@ -451,9 +451,10 @@ func encodeH1(h [32]byte) string {
 // directory, reads the modules whose listing changed, drops the modules
 // that no longer have a version, and reads new import records and
 // publishes. On a store kept elsewhere it skips the listings while the
-// change stamps are unchanged (see stamps and FullWalkEvery). The first Refresh to walk the whole store makes the catalog
-// Ready, even if some modules could not be read (their error is returned;
-// they are tried again next time).
+// change stamps are unchanged (see stamps and FullWalkEvery). The first
+// Refresh to walk the whole store makes the catalog Ready, even if some
+// modules could not be read (their error is returned; they are tried
+// again next time).
 func (c *Catalog) Refresh(ctx context.Context) error {
 	c.refreshing.Lock()
 	defer c.refreshing.Unlock()
