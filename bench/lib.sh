@@ -124,3 +124,30 @@ ratios() {
 	for i in "${!av[@]}"; do out+=("$(awk -v x="${av[$i]}" -v y="${bv[$i]}" 'BEGIN {printf "%.2f", x / y}')"); done
 	printf '%s (%s)' "$(med "${out[@]}")" "${out[*]}"
 }
+
+# s3_bench_start OUT BASE DATA keep|remove is how the S3 benchmarks
+# (s3import.sh, s3journal.sh, s3refresh.sh) begin: it checks for curl and
+# MinIO, ends every process in PIDS on exit (and removes DATA then, unless
+# told to keep it), builds this tree's modferry and BASE's (build_pair),
+# and starts MinIO on drives under DATA (s3_env, run_minio). LOGS,
+# MINIO_ADDR and MINIO_CONSOLE must be set.
+s3_bench_start() {
+	S3B_DATA=$3 S3B_KEEP=$4
+	command -v curl >/dev/null || die "curl is needed"
+	find_minio
+	PIDS=()
+	trap s3_bench_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	build_pair "$1" "$2"
+	s3_env
+	run_minio "$3"
+	PIDS+=("$MINIO_PID")
+}
+
+s3_bench_cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	[[ $S3B_KEEP == keep ]] || rm -rf "$S3B_DATA"
+}

@@ -33,26 +33,7 @@ OUT=$BENCH/_out/s3import
 LOGS=$OUT/logs
 [[ -f $IMP/b.tar.zst && -f $IMP/key.pub ]] || die "no bench bundle: run bench/import.sh first (it makes $IMP/b.tar.zst)"
 mkdir -p "$OUT" "$LOGS"
-command -v curl >/dev/null || die "curl is needed"
-find_minio
-
-PIDS=()
-DATA=$(mktemp -d "$OUT/minio.XXXXXX")
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$DATA"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-build_pair "$OUT" "$BASE"
-
-s3_env
-run_minio "$DATA"
-PIDS+=("$MINIO_PID")
+s3_bench_start "$OUT" "$BASE" "$(mktemp -d "$OUT/minio.XXXXXX")" remove
 "$OUT/modferry" inventory --store s3://bench/none --create-bucket >/dev/null
 
 # timed NAME command...: appends the wall seconds to the array NAME.
@@ -78,7 +59,7 @@ done
 cat <<EOT
 
 modferry S3 import benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -r), $(go version | cut -d' ' -f3)
-MinIO: $("$MINIO" --version 2>/dev/null | head -1), four drives on $(df --output=fstype "$DATA" | tail -1), loopback
+MinIO: $("$MINIO" --version 2>/dev/null | head -1), four drives on $(df --output=fstype "$S3B_DATA" | tail -1), loopback
 bundle: bench/k8sproject, $(stat -c %s "$IMP/b.tar.zst") bytes; $RUNS interleaved rounds; load average (1 min) per round: ${LOAD[*]}
 
 $(printf '%-26s %8s   %s' "" "median s" runs)

@@ -34,28 +34,11 @@ MINIO_ADDR=127.0.0.1:$((PORT_BASE + 6)) MINIO_CONSOLE=127.0.0.1:$((PORT_BASE + 7
 OUT=$BENCH/_out/s3journal
 LOGS=$OUT/logs
 mkdir -p "$OUT" "$LOGS"
-command -v curl >/dev/null || die "curl is needed"
-find_minio
-
-PIDS=()
 DATA=$OUT/minio
 [[ -d $DATA ]] || rm -f "$OUT"/journal-*.done
 mkdir -p "$DATA"
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-build_pair "$OUT" "$BASE"
+s3_bench_start "$OUT" "$BASE" "$DATA" keep
 (cd "$ROOT" && go build -o "$OUT/scaletool" ./bench/scaletool)
-
-s3_env
-run_minio "$DATA"
-PIDS+=("$MINIO_PID")
 
 for n in $SIZES; do
 	[[ ! -f $OUT/journal-$n.done ]] || continue

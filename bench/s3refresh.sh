@@ -32,26 +32,7 @@ OUT=$BENCH/_out/s3refresh
 LOGS=$OUT/logs
 [[ -f $IMP/b.tar.zst && -f $IMP/key.pub ]] || die "no bench bundle: run bench/import.sh first (it makes $IMP/b.tar.zst)"
 mkdir -p "$OUT" "$LOGS"
-command -v curl >/dev/null || die "curl is needed"
-find_minio
-
-PIDS=()
-DATA=$(mktemp -d "$OUT/minio.XXXXXX")
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$DATA"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-build_pair "$OUT" "$BASE"
-
-s3_env
-run_minio "$DATA"
-PIDS+=("$MINIO_PID")
+s3_bench_start "$OUT" "$BASE" "$(mktemp -d "$OUT/minio.XXXXXX")" remove
 STORE=s3://bench/store
 log "importing the bench bundle into $STORE"
 "$OUT/modferry" import --create-bucket --pubkey "$IMP/key.pub" --store "$STORE" "$IMP/b.tar.zst" >/dev/null 2>>"$LOGS/commands.log"
@@ -86,7 +67,7 @@ done
 
 echo
 echo "modferry S3 catalog refresh benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(uname -r), $(go version | cut -d' ' -f3)"
-echo "MinIO: $("$MINIO" --version 2>/dev/null | head -1), four drives on $(df --output=fstype "$DATA" | tail -1), loopback"
+echo "MinIO: $("$MINIO" --version 2>/dev/null | head -1), four drives on $(df --output=fstype "$S3B_DATA" | tail -1), loopback"
 echo "store: bench/k8sproject's bundle imported; an idle server, --catalog-refresh 1s, ${DURATION} s measured after its index is ready; $RUNS interleaved rounds; load average (1 min) per round: ${LOAD[*]}"
 echo
 printf '%-24s %10s   %s\n' "CPU seconds in ${DURATION} s" median runs
