@@ -113,7 +113,7 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 		}
 		l, _ := openAudit(st)
 		path = l.Path()
-		j := auditJournal(st)
+		j := audit.JournalIn(st)
 		openLog = func() (io.ReadCloser, error) { return audit.JournalReader(ctx, j), nil }
 		n, err = l.Verify(ctx)
 		if err == nil && anchor != nil {
@@ -122,7 +122,7 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 			r.Close()
 		}
 	} else {
-		dir := filepath.Join(o.store, auditDir)
+		dir := filepath.Join(o.store, audit.StoreDir)
 		path = filepath.Join(dir, audit.LogFile)
 		if _, serr := os.Stat(dir); serr != nil {
 			return fmt.Errorf("no audit log in %s: %w", o.store, serr)
@@ -287,9 +287,9 @@ func runAuditShow(ctx context.Context, w io.Writer, o auditShowOptions) error {
 		if err != nil {
 			return err
 		}
-		f = audit.JournalReader(ctx, auditJournal(st))
+		f = audit.JournalReader(ctx, audit.JournalIn(st))
 	} else {
-		f, err = os.Open(filepath.Join(o.store, auditDir, audit.LogFile))
+		f, err = os.Open(filepath.Join(o.store, audit.StoreDir, audit.LogFile))
 	}
 	var entries []audit.Entry
 	switch {
@@ -357,7 +357,7 @@ changed, removed or reordered, even by someone able to rewrite the log.`,
 				}
 				l, _ = openAudit(st)
 			} else {
-				dir := filepath.Join(store, auditDir)
+				dir := filepath.Join(store, audit.StoreDir)
 				if _, err := os.Stat(dir); err != nil {
 					return fmt.Errorf("no audit log in %s: %w", store, err)
 				}

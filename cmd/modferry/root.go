@@ -152,15 +152,8 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// Directories of the store that hold access tokens and the audit log.
-const (
-	tokensDir = "tokens"
-	auditDir  = "audit"
-)
-
-// journalDir is the directory, under auditDir, of the audit log of a
-// store that is not local: one object per entry (audit.StoreJournal).
-const journalDir = "entries"
+// tokensDir is the directory of the store that holds access tokens.
+const tokensDir = "tokens"
 
 // openTokens opens the access tokens of st: in the directory tokens of a
 // store on the local filesystem (auth.Open: tokens.json and its lock
@@ -200,15 +193,10 @@ func openStoreTokens(ctx context.Context, name string) (store.Store, *auth.Token
 // server sharing the store can append to at once.
 func openAudit(st store.Store) (*audit.Log, error) {
 	if l, ok := st.(store.Local); ok {
-		return audit.Open(filepath.Join(l.Root(), auditDir))
+		return audit.Open(filepath.Join(l.Root(), audit.StoreDir))
 	}
-	j := auditJournal(st)
+	j := audit.JournalIn(st)
 	return audit.OpenJournal(j, storeString(st)+"/"+j.Dir), nil
-}
-
-// auditJournal is the audit log of a store that is not local.
-func auditJournal(st store.Store) audit.StoreJournal {
-	return audit.StoreJournal{Store: st, Dir: auditDir + "/" + journalDir}
 }
 
 // A change is one state change made from the command line: recorded in

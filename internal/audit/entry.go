@@ -89,10 +89,10 @@ func hashLine(line []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// parseLine decodes one line (without its newline) strictly: one JSON
+// ParseLine decodes one line of a log (without its newline) strictly: one JSON
 // object, no unknown fields, nothing after it, and the fields every entry
 // needs.
-func parseLine(line []byte) (Entry, error) {
+func ParseLine(line []byte) (Entry, error) {
 	var e Entry
 	if len(line) == 0 {
 		return e, errors.New("empty line")

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"math"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,15 +59,6 @@ func (j StoreJournal) Append(ctx context.Context, seq int64, line []byte) error 
 		return fmt.Errorf("audit: entry %d: seq starts at 1", seq)
 	}
 	return j.Store.Create(ctx, j.name(seq), strings.NewReader(string(line)))
-}
-
-// seqs returns the seqs stored, in order.
-func (j StoreJournal) seqs(ctx context.Context) ([]int64, error) {
-	names, err := j.Store.List(ctx, j.Dir)
-	if err != nil {
-		return nil, err
-	}
-	return j.parse(names)
 }
 
 // parse returns the seqs of the entry names names.
@@ -188,14 +178,25 @@ func (j StoreJournal) search(ctx context.Context, lo int64, loLine []byte) (int6
 	return lo, loLine, nil
 }
 
-// Entries implements Journal.
+// Entries implements Journal. From past the start, it lists only the
+// names after entry from-1 (store.ListAfter: on an object store, one
+// request when nothing is new), so that a reader following the journal
+// pays for what was appended, not for its length.
 func (j StoreJournal) Entries(ctx context.Context, from int64, f func(int64, []byte) error) error {
-	seqs, err := j.seqs(ctx)
+	var names []string
+	var err error
+	if from > 1 {
+		names, err = store.ListAfter(ctx, j.Store, j.Dir, fmt.Sprintf("%020d", from-1), 0)
+	} else {
+		names, err = j.Store.List(ctx, j.Dir)
+	}
 	if err != nil {
 		return err
 	}
-	i, _ := slices.BinarySearch(seqs, from)
-	seqs = seqs[i:]
+	seqs, err := j.parse(names)
+	if err != nil {
+		return err
+	}
 	// Read ahead, a batch at a time and several entries at once (on an
 	// object store each is a round trip), and hand them to f in order.
 	// An entry that cannot be read ends the walk there, as a loop would:
@@ -280,7 +281,7 @@ func VerifyJournal(ctx context.Context, j Journal) (int, error) {
 		err := j.Entries(ctx, 1, func(seq int64, line []byte) error {
 			n++
 			// A line that does not parse is the chain check's to report.
-			if e, err := parseLine(line); err == nil && e.Seq != seq {
+			if e, err := ParseLine(line); err == nil && e.Seq != seq {
 				return &ChainError{Line: n, Seq: int64(n), Reason: fmt.Sprintf("stored as entry %d but holds entry %d", seq, e.Seq)}
 			}
 			_, err := pw.Write(append(line, '\n'))

@@ -537,7 +537,7 @@ func (l *Log) openSession() (s *session, err error) {
 	}
 	s = &session{l: l, f: f, size: t.end, seq: 0, prev: Genesis, created: fi.Size() == 0}
 	if t.last != nil {
-		last, err := parseLine(t.last)
+		last, err := ParseLine(t.last)
 		if err != nil {
 			return nil, fmt.Errorf("%w: last entry of %s is unreadable: %v", ErrTampered, path, err)
 		}

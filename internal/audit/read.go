@@ -54,7 +54,7 @@ func Read(r io.Reader, f Filter) ([]Entry, error) {
 		if err != nil {
 			return out, fmt.Errorf("audit log: line %d: %w", n, err)
 		}
-		e, err := parseLine(line)
+		e, err := ParseLine(line)
 		if err != nil {
 			return out, fmt.Errorf("audit log: line %d: %v", n, err)
 		}
@@ -80,7 +80,7 @@ func Unconfirmed(r io.Reader) ([]Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("audit log: line %d: %w", n, err)
 		}
-		e, err := parseLine(line)
+		e, err := ParseLine(line)
 		if err != nil {
 			return nil, fmt.Errorf("audit log: line %d: %v", n, err)
 		}

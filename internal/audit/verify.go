@@ -82,7 +82,7 @@ func verify(r io.Reader, head *Head) (int, error) {
 		if err != nil {
 			return v.line - 1, err
 		}
-		e, perr := parseLine(line)
+		e, perr := ParseLine(line)
 		if perr != nil {
 			return v.line - 1, &ChainError{Line: v.line, Seq: want, Reason: perr.Error()}
 		}
@@ -153,7 +153,7 @@ func (v *verifier) check(e *Entry, line []byte) *ChainError {
 	// prev did (then this line's own hash moved too, and the next line
 	// does not chain to it either).
 	if next, ok := v.lines.peek(); ok {
-		if ne, err := parseLine(next); err == nil && ne.Seq == want+1 && ne.Prev != hashLine(line) {
+		if ne, err := ParseLine(next); err == nil && ne.Seq == want+1 && ne.Prev != hashLine(line) {
 			return bad(v.line, "prev does not match line %d and line %d does not chain to this one: entry changed", v.line-1, v.line+1)
 		}
 	} else if v.head != nil && v.head.Seq == want && v.head.Hash != hashLine(line) {
@@ -169,7 +169,7 @@ func (v *verifier) nextChainsTo(line []byte) bool {
 	if !ok {
 		return false
 	}
-	ne, err := parseLine(next)
+	ne, err := ParseLine(next)
 	return err == nil && ne.Prev == hashLine(line)
 }
 

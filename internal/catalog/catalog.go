@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/modferry/modferry/internal/api"
+	"github.com/modferry/modferry/internal/audit"
 
 	"github.com/modferry/modferry/internal/store"
 )
@@ -47,17 +48,18 @@ type Catalog struct {
 	bundles []bundleInfo
 	known   map[string]bool // bundle record names read
 	// published are the publishes the audit log records, read up to
-	// auditOff.
+	// where audit is.
 	published map[versionKey]publishRecord
 	// signers are the signers of imported bundles the audit log
-	// records, by digest, read up to auditOff.
+	// records, by digest, read up to where audit is.
 	signers map[string][]string
 	// history caches the summaries of import records (immutable), by
 	// record name.
-	history  map[string]*api.Bundle
-	auditOff int64
-	totals   totals
-	lastRun  time.Time
+	history map[string]*api.Bundle
+	// audit reads the audit log's new lines (under readingAudit).
+	audit   *audit.Follower
+	totals  totals
+	lastRun time.Time
 	// walked are the change stamps read before the last complete walk
 	// (see stamps), and skipped how many refreshes skipped the walk
 	// since; both kept under refreshing.
@@ -121,6 +123,7 @@ func New(st store.Store) *Catalog {
 
 		published: map[versionKey]publishRecord{},
 		signers:   map[string][]string{},
+		audit:     audit.NewFollower(st),
 		history:   map[string]*api.Bundle{},
 
 		lic: licenses{byVersion: map[versionKey]licenseVal{}, loaded: map[handle]bool{},

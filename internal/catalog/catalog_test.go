@@ -393,51 +393,65 @@ func TestSkeleton(t *testing.T) {
 
 // TestPublishedOrigin records publishes in a real audit log (as the
 // server and 'modferry publish' do) and reads them as origins, also when
-// they are appended after the catalog read the log.
+// they are appended after the catalog read the log: a log file on a local
+// store, and a journal of one object per entry on any other store.
 func TestPublishedOrigin(t *testing.T) {
 	ctx := context.Background()
-	st := newDisk(t)
-	log, err := audit.Open(filepath.Join(st.Root(), "audit"))
+	disk := newDisk(t)
+	fileLog, err := audit.Open(filepath.Join(disk.Root(), audit.StoreDir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer log.Close()
-	publish := func(mv string, result string) {
-		t.Helper()
-		in, err := log.Begin(ctx, audit.Entry{Actor: "token:ci", Action: audit.ActionPublish, Target: mv})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if result == audit.ResultOK {
-			add(t, st, mv, "", true, t0)
-		}
-		if _, err := in.Finish(ctx, result, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	publish("corp.example/lib@v1.0.0", audit.ResultOK)
-	publish("corp.example/lib@v1.1.0", audit.ResultError)
-	add(t, st, "corp.example/lib@v1.1.0", "", true, t0) // from a module cache, say
-	c := built(t, st)
-	publish("corp.example/lib@v1.2.0", audit.ResultOK)
-	if err := c.RefreshModules(ctx, "corp.example/lib"); err != nil {
-		t.Fatal(err)
-	}
-	m, err := c.Module(ctx, "corp.example/lib", ModuleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, v := range m.Versions {
-		o := "none"
-		if v.Origin != nil {
-			o = v.Origin.Kind + " by " + v.Origin.Actor
-		}
-		got = append(got, v.Version+": "+o)
-	}
-	want := []string{"v1.2.0: publish by token:ci", "v1.1.0: none", "v1.0.0: publish by token:ci"}
-	if !slices.Equal(got, want) {
-		t.Errorf("origins %q, want %q", got, want)
+	defer fileLog.Close()
+	mem := store.NewMem()
+	for _, tc := range []struct {
+		name string
+		st   store.Store
+		log  *audit.Log
+	}{
+		{"file", disk, fileLog},
+		{"journal", mem, audit.OpenJournal(audit.JournalIn(mem), "mem")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := tc.st
+			publish := func(mv string, result string) {
+				t.Helper()
+				in, err := tc.log.Begin(ctx, audit.Entry{Actor: "token:ci", Action: audit.ActionPublish, Target: mv})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if result == audit.ResultOK {
+					add(t, st, mv, "", true, t0)
+				}
+				if _, err := in.Finish(ctx, result, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			publish("corp.example/lib@v1.0.0", audit.ResultOK)
+			publish("corp.example/lib@v1.1.0", audit.ResultError)
+			add(t, st, "corp.example/lib@v1.1.0", "", true, t0) // from a module cache, say
+			c := built(t, st)
+			publish("corp.example/lib@v1.2.0", audit.ResultOK)
+			if err := c.RefreshModules(ctx, "corp.example/lib"); err != nil {
+				t.Fatal(err)
+			}
+			m, err := c.Module(ctx, "corp.example/lib", ModuleOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, v := range m.Versions {
+				o := "none"
+				if v.Origin != nil {
+					o = v.Origin.Kind + " by " + v.Origin.Actor
+				}
+				got = append(got, v.Version+": "+o)
+			}
+			want := []string{"v1.2.0: publish by token:ci", "v1.1.0: none", "v1.0.0: publish by token:ci"}
+			if !slices.Equal(got, want) {
+				t.Errorf("origins %q, want %q", got, want)
+			}
+		})
 	}
 }
 

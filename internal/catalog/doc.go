@@ -36,11 +36,12 @@
 //   - bundles/<digest>.json, the import history of package importer: a
 //     version came from the earliest-imported bundle whose manifest lists
 //     it.
-//   - audit/log.jsonl, the audit log (package audit): a version no bundle
+//   - The audit log (package audit: audit/log.jsonl on a local store,
+//     the journal audit/entries/ on any other): a version no bundle
 //     lists came from a publish if the log records one that succeeded.
 //     The log only grows, so each refresh reads only what was appended
-//     since the last. A version neither records (added from a module
-//     cache with import --cache-dir) has no Origin.
+//     since the last ([audit.Follower]). A version neither records
+//     (added from a module cache with import --cache-dir) has no Origin.
 //   - bundles/<digest>.json again, and bundles/<digest>/sbom.*.json, for
 //     the import history ([Catalog.Bundles], [Catalog.Bundle],
 //     [Catalog.BundleFile]), listed on every call; each record is read

@@ -110,6 +110,27 @@ func TestS3TokensAndAudit(t *testing.T) {
 	if out := mf(t, "ls", "--store", store, "--prefix", "corp.example/", "--json"); !strings.Contains(out, `"v1.0.0"`) {
 		t.Fatalf("ls after publish: %s", out)
 	}
+	// The catalog and prune read the publish from the journal: the
+	// version came from a publish, and prune keeps it (the store holds
+	// its only copy).
+	if out := mf(t, "show", "--store", store, "corp.example/lib", "--json"); !strings.Contains(out, `"kind": "publish"`) {
+		t.Fatalf("show after publish does not give the publish as the origin:\n%s", out)
+	}
+	var plan struct {
+		Remove []struct{ Path, Version string }
+		Kept   map[string]int
+	}
+	if err := json.Unmarshal([]byte(mf(t, "prune", "--store", store, "--json")), &plan); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range plan.Remove {
+		if r.Path == "corp.example/lib" {
+			t.Fatalf("prune would remove the published %s@%s (kept: %v)", r.Path, r.Version, plan.Kept)
+		}
+	}
+	if plan.Kept["published"] != 1 {
+		t.Fatalf("prune keeps %v, want one version kept as published", plan.Kept)
+	}
 	mf(t, "delete", "--store", store, "--reason", "test", "corp.example/lib@v1.0.0")
 	out := mf(t, "audit", "verify", "--store", store)
 	if !strings.Contains(out, "ok: "+store+"/audit/entries holds 10 entries, chain intact") {

@@ -55,9 +55,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -77,10 +75,6 @@ import (
 
 // ToolchainModule is the module path of Go toolchains.
 const ToolchainModule = "golang.org/toolchain"
-
-// AuditLog is the store object of the audit log, where publishes are
-// recorded.
-const AuditLog = "audit/" + audit.LogFile
 
 // Options say what prune keeps. The zero value removes the versions that
 // no bundle, publish or toolchain rule keeps.
@@ -368,25 +362,28 @@ func readBundles(ctx context.Context, st store.Store) ([]Bundle, error) {
 // store any more, so it does not matter that it is listed.
 func readPublished(ctx context.Context, st store.Store) (map[module.Version]time.Time, error) {
 	out := map[module.Version]time.Time{}
-	f, err := st.Open(ctx, AuditLog)
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	es, err := audit.Read(f, audit.Filter{Action: audit.ActionPublish})
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range es {
-		if e.Result != audit.ResultOK {
-			continue
+	var bad error
+	_, err := audit.NewFollower(st).Next(ctx, func(line []byte) {
+		if bad != nil || !bytes.Contains(line, []byte(`"`+audit.ActionPublish+`"`)) {
+			return
+		}
+		e, err := audit.ParseLine(line)
+		if err != nil {
+			bad = fmt.Errorf("audit log: %w", err)
+			return
+		}
+		if e.Action != audit.ActionPublish || e.Result != audit.ResultOK {
+			return
 		}
 		if p, v, ok := strings.Cut(e.Target, "@"); ok {
 			out[module.Version{Path: p, Version: v}] = e.Time
 		}
+	})
+	if err == nil {
+		err = bad
+	}
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

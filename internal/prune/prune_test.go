@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
@@ -216,5 +218,57 @@ func TestApply(t *testing.T) {
 	again, err := Apply(ctx, st, Options{}, func(r Removal) error { return Remove(ctx, st, r, "test") })
 	if err != nil || len(again.Remove) != 0 {
 		t.Fatalf("second prune: %v, %v", removed(again), err)
+	}
+}
+
+// TestApplyKeepsPublished publishes a version (and fails to publish
+// another) in the audit log of each form a store keeps, a file on a
+// local store and a journal of one object per entry on any other, and
+// checks that prune keeps the published version and removes the rest.
+func TestApplyKeepsPublished(t *testing.T) {
+	ctx := context.Background()
+	disk, err := store.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileLog, err := audit.Open(filepath.Join(disk.Root(), "audit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fileLog.Close()
+	mem := store.NewMem()
+	for _, tc := range []struct {
+		name string
+		st   store.Store
+		log  *audit.Log
+	}{
+		{"file", disk, fileLog},
+		{"journal", mem, audit.OpenJournal(audit.StoreJournal{Store: mem, Dir: "audit/entries"}, "mem")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := &modules.Repo{Store: tc.st}
+			publish := func(s, result string) {
+				in, err := tc.log.Begin(ctx, audit.Entry{Actor: "token:ci", Action: audit.ActionPublish, Target: s})
+				if err != nil {
+					t.Fatal(err)
+				}
+				v := mv(s)
+				if err := repo.Add(ctx, v, modules.Files{Mod: strings.NewReader("module " + v.Path + "\n"), Zip: strings.NewReader("zip")}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := in.Finish(ctx, result, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			publish("corp.test/lib@v1.0.0", audit.ResultOK)
+			publish("corp.test/lib@v1.1.0", audit.ResultError)
+			p, err := Apply(ctx, tc.st, Options{}, func(Removal) error { return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := removed(p); !slices.Equal(got, []string{"corp.test/lib@v1.1.0"}) || p.Kept[KeptPublished] != 1 {
+				t.Fatalf("removes %v, kept %v; want only the failed publish removed and one kept as published", got, p.Kept)
+			}
+		})
 	}
 }

@@ -1,0 +1,139 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+
+	"github.com/modferry/modferry/internal/store"
+)
+
+// Where a store keeps its audit log. A store on the local filesystem
+// keeps it as the file StoreDir/LogFile, with its head and lock files
+// (Open); any other store, which several servers may share and where no
+// file can be appended to, as a journal of one object per entry under
+// StoreJournalDir (JournalIn, OpenJournal).
+const (
+	StoreDir        = "audit"
+	StoreJournalDir = StoreDir + "/entries"
+	storeLogFile    = StoreDir + "/" + LogFile
+)
+
+// JournalIn returns the journal of the audit log of st, a store that is
+// not on the local filesystem.
+func JournalIn(st store.Store) StoreJournal {
+	return StoreJournal{Store: st, Dir: StoreJournalDir}
+}
+
+// A Follower reads the audit log of a store as it grows, for readers
+// that keep what it records (the catalog: publishes and the signers of
+// imports; prune: publishes), each time reading only what was appended
+// since. It reads both forms a log may take in a store, the file first
+// and then the journal, so that a reader need not know which one the
+// store's writers chose: a store has one of the two, and on it the other
+// costs one missing object or empty listing per call.
+//
+// A Follower is not safe for concurrent use.
+type Follower struct {
+	st  store.Store
+	off int64 // bytes of the file read
+	seq int64 // the last journal entry read
+}
+
+// NewFollower returns a Follower of the audit log of st, at its start.
+func NewFollower(st store.Store) *Follower {
+	return &Follower{st: st}
+}
+
+// Next calls f with each complete line (an encoded entry, without its
+// newline) appended to the log since the last call that returned nil, in
+// order: the file's new lines, then the journal's new entries. A line
+// being appended to the file is left for a later call, as is a rest of
+// the file too long to be a line (not a log this version reads).
+//
+// When the file is shorter than what was read before (cut after a torn
+// line), Next reads the whole log again from its start and returns
+// restarted = true: the caller drops what earlier calls told it and keeps
+// what f saw this time.
+//
+// If Next returns an error, f may have seen some lines, but the Follower
+// has not moved: the next call reads them again. A caller keeps what f
+// saw only when Next returns nil.
+func (fl *Follower) Next(ctx context.Context, f func(line []byte)) (restarted bool, err error) {
+	off, seq := fl.off, fl.seq
+	off, restarted, err = readFileFrom(ctx, fl.st, off, f)
+	if err != nil {
+		return false, err
+	}
+	if restarted {
+		seq = 0
+	}
+	j := JournalIn(fl.st)
+	err = j.Entries(ctx, seq+1, func(s int64, line []byte) error {
+		f(line)
+		seq = s
+		return nil
+	})
+	if errors.Is(err, fs.ErrPermission) {
+		err = nil // a journal this process may not read, as for the file
+	}
+	if err != nil {
+		return false, err
+	}
+	fl.off, fl.seq = off, seq
+	return restarted, nil
+}
+
+// readFileFrom calls f with the complete lines of the store's log file
+// from offset off on, and returns the offset after the last one. A
+// missing file (or one this process may not read) has no lines; a file
+// shorter than off is read from its start (restarted).
+func readFileFrom(ctx context.Context, st store.Store, off int64, f func([]byte)) (end int64, restarted bool, err error) {
+	file, err := st.Open(ctx, storeLogFile)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return off, false, nil
+	}
+	if err != nil {
+		return off, false, err
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return off, false, err
+	}
+	if fi.Size() < off {
+		off, restarted = 0, true
+	}
+	if fi.Size() == off {
+		return off, restarted, nil
+	}
+	if _, err := file.Seek(off, io.SeekStart); err != nil {
+		return off, false, err
+	}
+	buf := make([]byte, 0, 1<<20)
+	chunk := make([]byte, 1<<20)
+	for {
+		n, rerr := file.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		// Complete lines only; an append in progress is read next time.
+		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+			for line := range bytes.Lines(buf[:i+1]) {
+				f(bytes.TrimSuffix(line, []byte("\n")))
+			}
+			off += int64(i + 1)
+			buf = append(buf[:0], buf[i+1:]...)
+		}
+		if rerr == io.EOF {
+			return off, restarted, nil
+		}
+		if rerr != nil {
+			return 0, false, rerr
+		}
+		if len(buf) > MaxLineSize {
+			// Not a log this version reads: stop here, try again later.
+			return off, restarted, nil
+		}
+	}
+}
