@@ -11,7 +11,9 @@
 # valid hash chains of a busy server's entries) into a MinIO whose drives
 # are kept under bench/_out/s3journal/minio, so that later runs reuse them
 # (writing 100,000 objects takes MinIO on two cores ~7 minutes); each
-# run's commands add a few entries to them.
+# run's commands add a few entries to them. Then, per size, the read of
+# the journal a starting server's catalog makes: without the checkpoint
+# (as on a store no server has read yet) and from it.
 #
 # MinIO runs on loopback with four drives in a temporary directory, on the
 # same two cores. Medians of wall seconds, every run shown, and the ratio
@@ -71,6 +73,15 @@ for i in $(seq "$RUNS"); do
 		done
 	done
 done
+# The catalog of a server that starts reads the journal's publishes and
+# import signers: whole when the store has no checkpoint of them yet
+# (-fresh), else from the checkpoint the first read wrote.
+declare -A IDX
+for n in $SIZES; do
+	log "reading the journal of $n entries as a starting server's catalog does"
+	IDX[$n,first]=$("$OUT/scaletool" auditindex -fresh "s3://journal/n$n")
+	IDX[$n,next]=$("$OUT/scaletool" auditindex "s3://journal/n$n")
+done
 log "checking the journals' chains"
 for n in $SIZES; do
 	"$OUT/modferry" audit verify --store "s3://journal/n$n" >>"$LOGS/commands.log" 2>&1 || die "the journal of $n entries fails audit verify; see $LOGS/commands.log"
@@ -91,4 +102,12 @@ for n in $SIZES; do
 done
 echo
 for n in $SIZES; do echo "$n entries: this tree / $BASE, round by round: $(ratios "NEW_$n" "BASE_$n")"; done
+echo
+echo "the catalog's read of the journal at start-up (scaletool auditindex; seconds, objects read, names listed):"
+printf '%-10s %-28s %s\n' entries "no checkpoint (first server)" "from the checkpoint (every later start)"
+for n in $SIZES; do
+	read -r s1 g1 l1 _ <<<"${IDX[$n,first]}"
+	read -r s2 g2 l2 _ <<<"${IDX[$n,next]}"
+	printf '%-10s %-28s %s\n' "$n" "$s1 s, $g1 reads, $l1 names" "$s2 s, $g2 reads, $l2 names"
+done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

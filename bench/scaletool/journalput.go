@@ -31,7 +31,7 @@ func journalput(args []string) error {
 		return err
 	}
 	defer f.Close()
-	j := audit.StoreJournal{Store: st, Dir: "audit/entries"}
+	j := audit.JournalIn(st)
 	var objs []store.Object
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)

@@ -3,6 +3,10 @@
 //	scaletool auditgen DIR N     write a valid hash-chained audit log of N entries in DIR
 //	scaletool journalput URL DIR write DIR/log.jsonl's entries into the s3:// store at URL
 //	                             as its audit journal, one object per entry
+//	scaletool auditindex [-fresh] URL
+//	                             read the audit log of the s3:// store at URL as a starting
+//	                             server's catalog does (-fresh: without its checkpoint);
+//	                             print seconds, reads, names listed
 //	scaletool paths KIND MODS    print request paths of one kind (list, latest, info,
 //	                             search, module, web-home, web-module) for a store of MODS modules
 //	scaletool wait [-ready] T0 URL
@@ -30,6 +34,8 @@ func main() {
 		err = auditgen(os.Args[2:])
 	case "journalput":
 		err = journalput(os.Args[2:])
+	case "auditindex":
+		err = auditindex(os.Args[2:])
 	case "paths":
 		err = paths(os.Args[2:])
 	case "wait":
@@ -46,6 +52,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: scaletool auditgen DIR N | journalput URL DIR | paths KIND MODS | wait [-ready] T0 URL | report RESULTS.tsv ENV.md MDFILE SVGPREFIX")
+	fmt.Fprintln(os.Stderr, "usage: scaletool auditgen DIR N | journalput URL DIR | auditindex [-fresh] URL | paths KIND MODS | wait [-ready] T0 URL | report RESULTS.tsv ENV.md MDFILE SVGPREFIX")
 	os.Exit(2)
 }

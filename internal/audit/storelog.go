@@ -37,9 +37,10 @@ func JournalIn(st store.Store) StoreJournal {
 //
 // A Follower is not safe for concurrent use.
 type Follower struct {
-	st  store.Store
-	off int64 // bytes of the file read
-	seq int64 // the last journal entry read
+	st       store.Store
+	off      int64  // bytes of the file read
+	seq      int64  // the last journal entry read
+	lastHash string // hashLine of entry seq
 }
 
 // NewFollower returns a Follower of the audit log of st, at its start.
@@ -62,18 +63,18 @@ func NewFollower(st store.Store) *Follower {
 // has not moved: the next call reads them again. A caller keeps what f
 // saw only when Next returns nil.
 func (fl *Follower) Next(ctx context.Context, f func(line []byte)) (restarted bool, err error) {
-	off, seq := fl.off, fl.seq
+	off, seq, last := fl.off, fl.seq, fl.lastHash
 	off, restarted, err = readFileFrom(ctx, fl.st, off, f)
 	if err != nil {
 		return false, err
 	}
 	if restarted {
-		seq = 0
+		seq, last = 0, ""
 	}
 	j := JournalIn(fl.st)
 	err = j.Entries(ctx, seq+1, func(s int64, line []byte) error {
 		f(line)
-		seq = s
+		seq, last = s, hashLine(line)
 		return nil
 	})
 	if errors.Is(err, fs.ErrPermission) {
@@ -82,7 +83,7 @@ func (fl *Follower) Next(ctx context.Context, f func(line []byte)) (restarted bo
 	if err != nil {
 		return false, err
 	}
-	fl.off, fl.seq = off, seq
+	fl.off, fl.seq, fl.lastHash = off, seq, last
 	return restarted, nil
 }
 

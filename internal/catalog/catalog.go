@@ -56,8 +56,9 @@ type Catalog struct {
 	// history caches the summaries of import records (immutable), by
 	// record name.
 	history map[string]*api.Bundle
-	// audit reads the audit log's new lines (under readingAudit).
-	audit   *audit.Follower
+	// audit reads the audit log's new entries (under readingAudit),
+	// from a checkpoint in the store on a journal.
+	audit   *audit.IndexReader
 	totals  totals
 	lastRun time.Time
 	// walked are the change stamps read before the last complete walk
@@ -123,7 +124,7 @@ func New(st store.Store) *Catalog {
 
 		published: map[versionKey]publishRecord{},
 		signers:   map[string][]string{},
-		audit:     audit.NewFollower(st),
+		audit:     newAuditReader(st),
 		history:   map[string]*api.Bundle{},
 
 		lic: licenses{byVersion: map[versionKey]licenseVal{}, loaded: map[handle]bool{},
@@ -167,6 +168,14 @@ func (c *Catalog) Run(ctx context.Context, every time.Duration, onError func(err
 	// SBOMs, and a store whose licence caches were written reads those.
 	for {
 		err := c.Refresh(ctx)
+		if err == nil {
+			// Publishes and import signers, for module pages and the
+			// import history, which would read them on demand: read
+			// here, in the background, and not by Refresh, so that a
+			// command that only lists (ls, search) does not read the
+			// audit log.
+			err = c.refreshPublished(ctx)
+		}
 		if c.Ready() {
 			c.fillAllLicenses(ctx)
 		}

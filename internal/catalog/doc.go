@@ -40,8 +40,15 @@
 //     the journal audit/entries/ on any other): a version no bundle
 //     lists came from a publish if the log records one that succeeded.
 //     The log only grows, so each refresh reads only what was appended
-//     since the last ([audit.Follower]). A version neither records
-//     (added from a module cache with import --cache-dir) has no Origin.
+//     since the last ([audit.IndexReader]). A journal is read one object
+//     per entry (~1 ms each on an object store), so the catalog starts
+//     from a checkpoint of what the entries up to one of them record
+//     (audit.IndexCheckpoint, written by servers after a long read) and
+//     reads only the entries after it. Run reads the log after each
+//     refresh, in the background, and module pages and the import
+//     history when they need it; Refresh does not, so that ls and search
+//     never read it. A version neither records (added from a module
+//     cache with import --cache-dir) has no Origin.
 //   - bundles/<digest>.json again, and bundles/<digest>/sbom.*.json, for
 //     the import history ([Catalog.Bundles], [Catalog.Bundle],
 //     [Catalog.BundleFile]), listed on every call; each record is read

@@ -449,8 +449,9 @@ func encodeH1(h [32]byte) string {
 
 // Refresh brings the whole index up to date: it lists every module's @v
 // directory, reads the modules whose listing changed, drops the modules
-// that no longer have a version, and reads new import records and
-// publishes. On a store kept elsewhere it skips the listings while the
+// that no longer have a version, and reads new import records (the
+// publishes in the audit log are read by Run after it, and on demand by
+// the pages that show them). On a store kept elsewhere it skips the listings while the
 // change stamps are unchanged (see stamps and FullWalkEvery). The first
 // Refresh to walk the whole store makes the catalog Ready, even if some
 // modules could not be read (their error is returned; they are tried
@@ -460,9 +461,6 @@ func (c *Catalog) Refresh(ctx context.Context) error {
 	defer c.refreshing.Unlock()
 	start := time.Now()
 	if err := c.refreshBundles(ctx); err != nil {
-		return err
-	}
-	if err := c.refreshPublished(ctx); err != nil {
 		return err
 	}
 	stamps := c.stamps(ctx)

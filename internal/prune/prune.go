@@ -361,29 +361,19 @@ func readBundles(ctx context.Context, st store.Store) ([]Bundle, error) {
 // with the time of the publish. A version deleted since is not in the
 // store any more, so it does not matter that it is listed.
 func readPublished(ctx context.Context, st store.Store) (map[module.Version]time.Time, error) {
-	out := map[module.Version]time.Time{}
-	var bad error
-	_, err := audit.NewFollower(st).Next(ctx, func(line []byte) {
-		if bad != nil || !bytes.Contains(line, []byte(`"`+audit.ActionPublish+`"`)) {
-			return
-		}
-		e, err := audit.ParseLine(line)
-		if err != nil {
-			bad = fmt.Errorf("audit log: %w", err)
-			return
-		}
-		if e.Action != audit.ActionPublish || e.Result != audit.ResultOK {
-			return
-		}
-		if p, v, ok := strings.Cut(e.Target, "@"); ok {
-			out[module.Version{Path: p, Version: v}] = e.Time
-		}
-	})
-	if err == nil {
-		err = bad
-	}
+	// The whole log, never a checkpoint: prune removes what no publish
+	// keeps, so it trusts no cache of the log.
+	x, _, err := audit.NewIndexReader(st).Update(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if x.Unreadable > 0 {
+		return nil, fmt.Errorf("the audit log has %d lines about publishes or imports that are not entries, so prune cannot tell which versions were published; run 'modferry audit verify'", x.Unreadable)
+	}
+	out := make(map[module.Version]time.Time, len(x.Publishes))
+	for mv, p := range x.Publishes {
+		path, version, _ := strings.Cut(mv, "@")
+		out[module.Version{Path: path, Version: version}] = p.Time
 	}
 	return out, nil
 }
