@@ -346,12 +346,7 @@ func (c *Catalog) stat(ctx context.Context, name string) (fs.FileInfo, error) {
 		}
 		return fi, err
 	}
-	f, err := c.st.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.Stat()
+	return store.Stat(ctx, c.st, name)
 }
 
 // loadLatest sets m.latest, m.retract and m.deprecated from the latest

@@ -61,7 +61,7 @@ type Handler struct {
 	maxAge   time.Duration
 	zips     *sizecache.Cache[*zipFact] // zips confirmed, by store name
 	zipCache *ZipCache                  // nil: zips are streamed from the store
-	stat     statter                    // nil if the store cannot describe an object without reading it
+	stat     store.Stater               // nil if the store cannot describe an object without reading it
 	// zipServed counts the zips answered from zipCache.
 	zipServed atomic.Int64
 }
@@ -89,7 +89,7 @@ func New(repo *modules.Repo, opts Options) *Handler {
 		h.removals = &removals{store: vs, interval: h.recheck}
 		h.maxAge = cmp.Or(opts.MaxAge, time.Minute)
 		h.zips = sizecache.New[*zipFact](1 << 20)
-		if st, ok := repo.Store.(statter); ok {
+		if st, ok := repo.Store.(store.Stater); ok {
 			h.stat = st
 			h.zipCache = opts.ZipCache
 		}

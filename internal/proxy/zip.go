@@ -16,12 +16,6 @@ import (
 	"github.com/modferry/modferry/internal/store"
 )
 
-// statter is the capability the zip cache needs: a description of an
-// object without reading it (s3store: a HEAD).
-type statter interface {
-	Stat(ctx context.Context, name string) (fs.FileInfo, error)
-}
-
 // zipFact is what the store confirmed about a zip of a complete version:
 // its size and modification time, in generation gen of the removal stamp.
 type zipFact struct {

@@ -281,11 +281,8 @@ func Gather(ctx context.Context, st store.Store) (Facts, error) {
 			return nil
 		}
 		mod, _ := modfiles.Name(v, modfiles.Mod)
-		if fl, err := st.Open(ctx, mod); err == nil {
-			if fi, err := fl.Stat(); err == nil {
-				facts[i].written = fi.ModTime()
-			}
-			fl.Close()
+		if fi, err := store.Stat(ctx, st, mod); err == nil {
+			facts[i].written = fi.ModTime()
 		}
 		return nil
 	})

@@ -43,9 +43,14 @@
 //     start key), so that the end of a long directory is found without
 //     listing its beginning (the audit journal's last entry). Without
 //     it, ListAfter lists the whole directory. S3 has it.
+//   - Stater: an object's size and time without reading it (S3: a
+//     HEAD). Without it, Stat and Exists open the object, which on a
+//     disk is a stat of the open file. S3 has it.
 //
-// Disk has all of them but AfterLister (its List is one directory read); Mem has Batcher and CompareAndSwapper only, so
-// tests that use it run the paths of a store kept elsewhere.
+// Disk has all of them but AfterLister and Stater (its List is one
+// directory read, its Open a file open); Mem has Batcher and
+// CompareAndSwapper only, so tests that use it run the paths of a store
+// kept elsewhere.
 package store
 
 import (
@@ -176,16 +181,37 @@ func ListAfter(ctx context.Context, s Store, dir, after string, limit int) ([]st
 	return names, nil
 }
 
-// Exists reports whether the named object exists.
-func Exists(ctx context.Context, s Store, name string) (bool, error) {
+// A Stater describes an object without reading it: its size and
+// modification time (S3: a HEAD, where Open is a GET of the whole
+// object).
+type Stater interface {
+	Stat(ctx context.Context, name string) (fs.FileInfo, error)
+}
+
+// Stat describes the named object: through s's Stater if it has one,
+// else from an Open (for a file, a stat of the open file).
+func Stat(ctx context.Context, s Store, name string) (fs.FileInfo, error) {
+	if st, ok := s.(Stater); ok {
+		return st.Stat(ctx, name)
+	}
 	f, err := s.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Stat()
+}
+
+// Exists reports whether the named object exists, without reading it
+// (Stat).
+func Exists(ctx context.Context, s Store, name string) (bool, error) {
+	_, err := Stat(ctx, s, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	f.Close()
 	return true, nil
 }
 

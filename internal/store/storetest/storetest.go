@@ -84,6 +84,28 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("Stat", func(t *testing.T) {
+		// store.Stat and store.Exists, through the store's Stater if it
+		// has one, agree with Open.
+		s := newStore(t)
+		put(t, s, "dir/file", "12345")
+		fi, err := store.Stat(ctx, s, "dir/file")
+		if err != nil || fi.Size() != 5 || fi.ModTime().IsZero() {
+			t.Fatalf("Stat = %v, %v; want size 5 and a time", fi, err)
+		}
+		for _, name := range []string{"no/such", "dir"} {
+			if _, err := store.Stat(ctx, s, name); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("Stat(%q): %v, want fs.ErrNotExist", name, err)
+			}
+			if ok, err := store.Exists(ctx, s, name); ok || err != nil {
+				t.Fatalf("Exists(%q) = %v, %v", name, ok, err)
+			}
+		}
+		if ok, err := store.Exists(ctx, s, "dir/file"); !ok || err != nil {
+			t.Fatalf("Exists(dir/file) = %v, %v", ok, err)
+		}
+	})
+
 	t.Run("Create", func(t *testing.T) {
 		s := newStore(t)
 		if err := s.Create(ctx, "v/one", strings.NewReader("first")); err != nil {
