@@ -2,6 +2,7 @@ package s3store
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -230,6 +231,13 @@ func (s *Store) put(ctx context.Context, op, name string, r io.Reader, ifMatch, 
 		return "", fmt.Errorf("s3 %s %s: %w", op, name, err)
 	}
 	defer cleanup()
+	conditional := ifMatch != nil || ifNoneMatch != nil
+	var meta map[string]string
+	var token string
+	if conditional {
+		token = rand.Text()
+		meta = map[string]string{writerMeta: token}
+	}
 	for try := 0; ; try++ {
 		if _, err := body.Seek(0, io.SeekStart); err != nil {
 			return "", err
@@ -241,11 +249,15 @@ func (s *Store) put(ctx context.Context, op, name string, r io.Reader, ifMatch, 
 			ContentLength: aws.Int64(size),
 			IfMatch:       ifMatch,
 			IfNoneMatch:   ifNoneMatch,
+			Metadata:      meta,
 		})
 		switch {
 		case err == nil:
 			return aws.ToString(out.ETag), nil
-		case (ifMatch != nil || ifNoneMatch != nil) && isPrecondition(err):
+		case conditional && isPrecondition(err):
+			if etag, ok := s.ownWrite(ctx, name, token); ok {
+				return etag, nil
+			}
 			return "", err
 		case (ifMatch != nil || ifNoneMatch != nil) && isConflict(err) && try < conflictRetries:
 			select {
@@ -257,6 +269,32 @@ func (s *Store) put(ctx context.Context, op, name string, r io.Reader, ifMatch, 
 		}
 		return "", s.wrap(op, name, err)
 	}
+}
+
+// writerMeta is the user metadata key (x-amz-meta-modferry-put) of the
+// token each conditional write carries, so that the writer can tell its
+// own object from another's (ownWrite).
+const writerMeta = "modferry-put"
+
+// ownWrite reports whether the object name is the one a conditional write
+// carrying token wrote, and returns its ETag. A conditional write can
+// land while its response is lost (a reset connection, a 5xx from a
+// proxy in front of the endpoint); the SDK then sends it again, and the
+// second attempt finds the first's object: 412. Without this check,
+// Create would report fs.ErrExist for its own write: an audit entry
+// appended twice, a publish that committed reported as failed (and its
+// files removed), a lease taken reported as lost.
+func (s *Store) ownWrite(ctx context.Context, name, token string) (string, bool) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(name))})
+	if err != nil {
+		return "", false
+	}
+	for k, v := range out.Metadata {
+		if strings.EqualFold(k, writerMeta) && v == token {
+			return aws.ToString(out.ETag), true
+		}
+	}
+	return "", false
 }
 
 // Delete implements store.Store.

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -510,5 +512,93 @@ func TestQuiet(t *testing.T) {
 	}
 	if out, _ := os.ReadFile(stderr.Name()); len(out) != 0 {
 		t.Fatalf("the SDK wrote to stderr:\n%s", out)
+	}
+}
+
+// lossyProxy stands between the store and MinIO and loses the response
+// of the first conditional PUT of each key: MinIO stores the object, the
+// client gets a 500, and the SDK sends the PUT again.
+type lossyProxy struct {
+	rp   *httputil.ReverseProxy
+	mu   sync.Mutex
+	lost map[string]bool
+}
+
+func (p *lossyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cond := r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Match") != ""
+	p.mu.Lock()
+	lose := r.Method == http.MethodPut && cond && !p.lost[r.URL.Path]
+	if lose {
+		p.lost[r.URL.Path] = true
+	}
+	p.mu.Unlock()
+	if !lose {
+		p.rp.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	p.rp.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK {
+		w.WriteHeader(rec.Code) // not a write that landed: pass it on
+		w.Write(rec.Body.Bytes())
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusInternalServerError)
+	io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>response lost</Message></Error>`)
+}
+
+// TestConditionalWriteResponseLost: a conditional write whose response
+// is lost lands, and the SDK's retry finds the object it wrote (412).
+// Create and CompareAndSwap still report success, since the object is
+// theirs; a Create of a key another writer took still reports
+// fs.ErrExist through the same lossy path.
+func TestConditionalWriteResponseLost(t *testing.T) {
+	srv := sharedServer(t)
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &lossyProxy{rp: httputil.NewSingleHostReverseProxy(target), lost: map[string]bool{}}
+	front := httptest.NewServer(p)
+	defer front.Close()
+	t.Setenv("AWS_ENDPOINT_URL", front.URL)
+	ctx := context.Background()
+	s := newStore(t)
+
+	if err := s.Create(ctx, "audit/entries/00000000000000000001", strings.NewReader("line 1")); err != nil {
+		t.Fatalf("Create whose first response was lost: %v", err)
+	}
+	if got, err := store.ReadAll(ctx, s, "audit/entries/00000000000000000001"); err != nil || string(got) != "line 1" {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+	if len(p.lost) != 1 {
+		t.Fatalf("%d responses lost, want 1: the test did not exercise the retry", len(p.lost))
+	}
+
+	// Another writer's object: still fs.ErrExist, lossy proxy or not.
+	if err := s.Put(ctx, "taken", strings.NewReader("theirs")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, "taken", strings.NewReader("mine")); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Create of a taken key: %v, want fs.ErrExist", err)
+	}
+	if got, _ := store.ReadAll(ctx, s, "taken"); string(got) != "theirs" {
+		t.Fatalf("taken key holds %q", got)
+	}
+
+	// A compare-and-swap whose response is lost.
+	if err := s.Put(ctx, "head", strings.NewReader("v1")); err != nil {
+		t.Fatal(err)
+	}
+	_, ver, err := s.Get(ctx, "head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutIf(ctx, "head", strings.NewReader("v2"), ver); err != nil {
+		t.Fatalf("PutIf whose first response was lost: %v", err)
+	}
+	if got, _ := store.ReadAll(ctx, s, "head"); string(got) != "v2" {
+		t.Fatalf("head holds %q, want v2", got)
 	}
 }
