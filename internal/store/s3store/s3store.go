@@ -126,10 +126,71 @@ func New(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if errors.Is(err, ErrNoBucket) && opts.CreateBucket {
 		err = s.CreateBucket(ctx)
 	}
+	if err == nil {
+		err = s.checkConditional(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ErrNoConditionalWrites is matched by the error of New when the endpoint
+// ignores conditional writes.
+var ErrNoConditionalWrites = errors.New("the S3 endpoint ignores conditional writes")
+
+// conditionalMarker is the object that records that the store's
+// endpoint refused a second conditional create of one key
+// (checkConditional). Its name, like the probe's, is reserved
+// (store.TempPrefix), so that no listing of the store shows it.
+const conditionalMarker = store.TempPrefix + "conditional-writes"
+
+// checkConditional makes sure the endpoint honours If-None-Match: *, on
+// which the audit journal, the import lease, publishes and the tokens
+// rely for exclusion: an endpoint that ignores it (some S3-compatible
+// servers) would let two writers both win, silently. A store whose
+// marker exists was checked before: one HEAD. Otherwise it creates a
+// probe object twice (the second must fail), removes it and writes the
+// marker. Credentials that may not write skip the check: such a process
+// writes nothing that needs exclusion.
+func (s *Store) checkConditional(ctx context.Context) error {
+	_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(conditionalMarker))})
+	if err == nil {
+		return nil
+	}
+	if err := s.wrap("stat", conditionalMarker, err); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	probe := store.TempPrefix + "conditional-probe-" + strings.ToLower(rand.Text())
+	create := func(data string) error {
+		_, err := s.putKey(ctx, "create", probe, strings.NewReader(data), nil, aws.String("*"))
+		if isPrecondition(err) {
+			return &Error{Op: "create", Name: probe, Bucket: s.bucket, Endpoint: s.endpoint, Kind: fs.ErrExist, Err: err}
+		}
+		return err
+	}
+	err = create("1")
+	if errors.Is(err, ErrAccessDenied) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	second := create("2")
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(probe))}); err != nil {
+		return s.wrap("delete", probe, err)
+	}
+	switch {
+	case second == nil:
+		return fmt.Errorf("s3 store %s: %w: a second create of one key with If-None-Match: * succeeded at %s. modferry needs conditional writes to keep two writers from both appending the same audit entry, taking the import lock or publishing the same version; use AWS S3, MinIO, or another endpoint that supports them", s, ErrNoConditionalWrites, s.endpoint)
+	case !errors.Is(second, fs.ErrExist):
+		return second
+	}
+	_, err = s.putKey(ctx, "put", conditionalMarker, strings.NewReader("If-None-Match: * refused a second create at "+time.Now().UTC().Format(time.RFC3339)+"\n"), nil, nil)
+	if errors.Is(err, ErrAccessDenied) {
+		return nil
+	}
+	return err
 }
 
 // String returns the store's URL.
@@ -226,6 +287,12 @@ func (s *Store) put(ctx context.Context, op, name string, r io.Reader, ifMatch, 
 	if err := store.CheckName(name); err != nil {
 		return "", err
 	}
+	return s.putKey(ctx, op, name, r, ifMatch, ifNoneMatch)
+}
+
+// putKey is put for any name, also one outside the store's names (the
+// objects of checkConditional).
+func (s *Store) putKey(ctx context.Context, op, name string, r io.Reader, ifMatch, ifNoneMatch *string) (string, error) {
 	body, size, cleanup, err := spool(ctx, r, s.tempDir)
 	if err != nil {
 		return "", fmt.Errorf("s3 %s %s: %w", op, name, err)
