@@ -328,15 +328,9 @@ func (c *Catalog) readDetails(ctx context.Context, v module.Version, ve *verEntr
 	return true, nil
 }
 
-// localPather is implemented by stores whose objects are local files
-// (store.Disk): one stat call then gives an object's size.
-type localPather interface {
-	Path(name string) string
-}
-
 // stat returns the named object's file information.
 func (c *Catalog) stat(ctx context.Context, name string) (fs.FileInfo, error) {
-	if lp, ok := c.st.(localPather); ok {
+	if lp, ok := c.st.(store.Pather); ok {
 		if err := store.CheckName(name); err != nil {
 			return nil, err
 		}

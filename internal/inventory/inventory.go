@@ -73,11 +73,17 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 		if e.HasZip {
 			m.ZipHash = e.ZipHash
 			if m.ZipHash == "" {
-				if d, ok := st.(interface{ Path(string) string }); ok {
-					zn, _ := modfiles.Name(e.Version, modfiles.Zip)
-					if h, err := modfiles.HashZip(d.Path(zn)); err == nil {
-						m.ZipHash = h
-					}
+				// No .ziphash beside the zip: hash the zip itself, on
+				// any store (an empty ZipHash would say "go.mod only",
+				// and export --since would carry the zip again).
+				zn, _ := modfiles.Name(e.Version, modfiles.Zip)
+				file, cleanup, err := store.LocalFile(ctx, st, zn, "")
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				if m.ZipHash, err = modfiles.HashZip(file); err != nil {
+					return fmt.Errorf("%s: hashing its zip, which has no .ziphash beside it: %w (the store's copy may be damaged: 'modferry delete' it and import it again)", e.Version, err)
 				}
 			}
 		}

@@ -1,8 +1,11 @@
 package inventory
 
 import (
+	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,9 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/bundle"
+	"github.com/modferry/modferry/internal/modfiles"
+	"github.com/modferry/modferry/internal/modules"
+	"github.com/modferry/modferry/internal/store"
 )
 
 func sample() *Inventory {
@@ -168,4 +174,48 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip: %d modules, want %d", len(again.Modules), len(inv.Modules))
 		}
 	})
+}
+
+// TestBuildHashesZipWithoutZiphash: a version whose zip has no .ziphash
+// beside it gets the zip's h1: hash from the zip itself, on a disk and on
+// a store kept elsewhere (an empty ZipHash would say "go.mod only").
+func TestBuildHashesZipWithoutZiphash(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create("a.test/m@v1.0.0/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "module a.test/m\n")
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want, err := modfiles.HashZipBytes(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, err := store.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, st := range map[string]store.Store{"disk": disk, "mem": store.NewMem()} {
+		t.Run(name, func(t *testing.T) {
+			v := module.Version{Path: "a.test/m", Version: "v1.0.0"}
+			if err := (&modules.Repo{Store: st}).Add(ctx, v, modules.Files{Mod: strings.NewReader("module a.test/m\n"), Zip: bytes.NewReader(buf.Bytes())}); err != nil {
+				t.Fatal(err)
+			}
+			zh, _ := modfiles.Name(v, modfiles.ZipHash)
+			if ok, _ := store.Exists(ctx, st, zh); ok {
+				t.Fatal("the test needs a version without a .ziphash")
+			}
+			inv, err := Build(ctx, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, ok := inv.Lookup(v); !ok || m.ZipHash != want {
+				t.Fatalf("Lookup = %+v, %v; want ZipHash %s", m, ok, want)
+			}
+		})
+	}
 }

@@ -445,8 +445,12 @@ func (r *Repo) All(ctx context.Context) ([]Entry, error) {
 			e := Entry{Version: module.Version{Path: p, Version: v}, HasZip: k[modfiles.Zip]}
 			if k[modfiles.ZipHash] {
 				name, _ := modfiles.Name(e.Version, modfiles.ZipHash)
-				if b, err := store.ReadAll(ctx, r.Store, name); err == nil {
+				b, err := store.ReadAll(ctx, r.Store, name)
+				switch {
+				case err == nil:
 					e.ZipHash = strings.TrimSpace(string(b))
+				case !errors.Is(err, fs.ErrNotExist): // gone since the listing: no hash
+					return err
 				}
 			}
 			per[i] = append(per[i], e)

@@ -14,9 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -158,7 +156,7 @@ func zipFacts(ctx context.Context, st store.Store, mods []sbom.Module, hasZip ma
 		g.Go(func() error {
 			m := &mods[i]
 			name, _ := modfiles.Name(m.Version, modfiles.Zip)
-			file, cleanup, err := localFile(gctx, st, name)
+			file, cleanup, err := store.LocalFile(gctx, st, name, "")
 			if err != nil {
 				return err
 			}
@@ -178,33 +176,6 @@ func zipFacts(ctx context.Context, st store.Store, mods []sbom.Module, hasZip ma
 		})
 	}
 	return g.Wait()
-}
-
-// localFile returns a local file holding the named object: the store's
-// own file on disk, or a temporary copy.
-func localFile(ctx context.Context, st store.Store, name string) (string, func(), error) {
-	if d, ok := st.(interface{ Path(string) string }); ok {
-		return d.Path(name), func() {}, nil
-	}
-	f, err := st.Open(ctx, name)
-	if err != nil {
-		return "", nil, err
-	}
-	defer f.Close()
-	tmp, err := os.CreateTemp("", "modferry-sbom-*.zip")
-	if err != nil {
-		return "", nil, err
-	}
-	cleanup := func() { os.Remove(tmp.Name()) }
-	_, err = io.Copy(tmp, f)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		cleanup()
-		return "", nil, err
-	}
-	return tmp.Name(), cleanup, nil
 }
 
 // Roots returns the projects and module arguments recorded in the
