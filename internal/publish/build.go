@@ -18,6 +18,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/modferry/modferry/internal/modfiles"
+	"github.com/modferry/modferry/internal/scratch"
 )
 
 // ErrInvalid is matched by errors for a module that breaks the rules in
@@ -38,7 +39,8 @@ type Module struct {
 	Hash    string    // h1: hash of the zip (the go.sum line)
 	ModHash string    // h1: hash of the .mod (the go.sum /go.mod line)
 
-	tmp bool // ZipPath is ours to remove
+	tmp  bool     // ZipPath is ours to remove
+	held *os.File // ZipPath open, holding its scratch lock until Close
 }
 
 // Close removes the temporary zip file, if the Module made one.
@@ -47,6 +49,10 @@ func (m *Module) Close() error {
 		return nil
 	}
 	m.tmp = false
+	if m.held != nil {
+		m.held.Close()
+		m.held = nil
+	}
 	return os.Remove(m.ZipPath)
 }
 
@@ -121,7 +127,7 @@ func FromFiles(v module.Version, mod []byte, zipPath string, t time.Time) (*Modu
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{Version: v, Mod: mod, Time: up.Time, ZipPath: canon, tmp: true}
+	m := &Module{Version: v, Mod: mod, Time: up.Time, ZipPath: canon.Name(), tmp: true, held: canon}
 	if err := m.check(); err != nil {
 		m.Close()
 		return nil, err
@@ -134,22 +140,20 @@ func FromFiles(v module.Version, mod []byte, zipPath string, t time.Time) (*Modu
 }
 
 func build(v module.Version, t time.Time, create func(io.Writer) error) (_ *Module, err error) {
-	f, err := os.CreateTemp("", "modferry-publish-*.zip")
+	// Held (package scratch) until Close, so that a server's
+	// housekeeping on this machine never takes it for a crash leftover.
+	f, err := scratch.CreateTemp("", "modferry-publish-*.zip")
 	if err != nil {
 		return nil, err
 	}
-	m := &Module{Version: v, Time: orNow(t), ZipPath: f.Name(), tmp: true}
+	m := &Module{Version: v, Time: orNow(t), ZipPath: f.Name(), tmp: true, held: f}
 	defer func() {
 		if err != nil {
-			f.Close()
 			m.Close()
 		}
 	}()
 	if err := create(f); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("%v", err)))
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
 	}
 	mod, err := zipGoMod(v, m.ZipPath)
 	if err != nil {

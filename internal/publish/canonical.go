@@ -15,17 +15,19 @@ import (
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/modferry/modferry/internal/onezip"
+	"github.com/modferry/modferry/internal/scratch"
 )
 
 // recreate writes the files of the module zip src into a new zip made by
 // golang.org/x/mod/zip, as the go command makes it, in a temporary file in
-// the same directory, and returns its name. The h1: hash covers only file
+// the same directory, and returns it open, held (package scratch) so
+// that no cleaner takes it for a crash leftover while it is in use. The h1: hash covers only file
 // names and contents, so it is unchanged; what goes away is anything else
 // the uploader chose (order, timestamps, extra fields, compression).
-func recreate(v module.Version, src string) (_ string, err error) {
+func recreate(v module.Version, src string) (_ *os.File, err error) {
 	zr, err := zip.OpenReader(src)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("module zip: %v", err)))
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("module zip: %v", err)))
 	}
 	defer zr.Close()
 	prefix := v.Path + "@" + v.Version + "/"
@@ -38,22 +40,16 @@ func recreate(v module.Version, src string) (_ string, err error) {
 	}
 	// In name order, as CreateFromDir walks a directory.
 	slices.SortFunc(files, func(a, b modzip.File) int { return strings.Compare(a.Path(), b.Path()) })
-	out, err := os.CreateTemp(filepath.Dir(src), "canonical-*.zip")
+	out, err := scratch.CreateTemp(filepath.Dir(src), "modferry-canonical-*.zip")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	defer func() {
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(out.Name())
-		}
-	}()
 	if err := modzip.Create(out, v, files); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("module zip: %v", err)))
+		out.Close()
+		os.Remove(out.Name())
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, module.VersionError(v, fmt.Errorf("module zip: %v", err)))
 	}
-	return out.Name(), nil
+	return out, nil
 }
 
 // zipEntry is a file of an uploaded zip as modzip.Create wants it: a

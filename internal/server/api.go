@@ -188,7 +188,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, v module.
 			return nil, err
 		}
 	}
-	tmp, err := scratch.CreateTemp(dir, "publish-*.zip")
+	tmp, err := scratch.CreateTemp(dir, "modferry-publish-*.zip")
 	if err != nil {
 		return nil, err
 	}

@@ -66,8 +66,9 @@ func minTime(a, b time.Time) time.Time {
 // Housekeep finishes or rolls back publishes that a crash interrupted
 // (publish.Recover) and removes what crashed operations left behind:
 // upload files in STORE/uploads, import stages in STORE/staging, the
-// store's own temporary files (.tmp-*), and the /tmp/modferry-upload-*.zip
-// files of older versions. It removes only what is older than every
+// store's own temporary files (.tmp-*), the publish uploads of a store
+// kept elsewhere (in TempDir, or /tmp/modferry-publish-*.zip), and the
+// /tmp/modferry-upload-*.zip files of older versions. It removes only what is older than every
 // operation running in this process and held by no other process (package
 // scratch), so it is safe while the server works; serve runs it at
 // start-up and then periodically.
@@ -124,7 +125,8 @@ func (s *Server) cleanLeftovers(cutoff time.Time) error {
 			s.log.Error("cleaning crash leftovers", "dir", dir, "err", err)
 		}
 	}
-	if local, ok := s.store.(store.Local); ok {
+	local, isLocal := s.store.(store.Local)
+	if isLocal {
 		clean(filepath.Join(local.Root(), UploadsDir), "*")
 	}
 	clean(importer.StagingPath(s.store, s.importScratch()), "*")
@@ -141,9 +143,18 @@ func (s *Server) cleanLeftovers(cutoff time.Time) error {
 			err = cerr
 		}
 	}
-	if s.tempDir != "" {
-		for _, pattern := range []string{"publish-*.zip", "canonical-*.zip"} {
+	// Publish uploads of a store kept elsewhere go to the server's
+	// TempDir, or to the system's temporary directory (uploadDir).
+	patterns := []string{"modferry-publish-*.zip", "modferry-canonical-*.zip"}
+	switch {
+	case s.tempDir != "":
+		// A directory of ours: also the names older versions used.
+		for _, pattern := range append(patterns, "publish-*.zip", "canonical-*.zip") {
 			clean(s.tempDir, pattern)
+		}
+	case !isLocal:
+		for _, pattern := range patterns {
+			clean(os.TempDir(), pattern)
 		}
 	}
 	clean(os.TempDir(), "modferry-upload-*.zip")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/modferry/modferry/internal/api"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/modfiles"
+	"github.com/modferry/modferry/internal/publish"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -127,4 +129,53 @@ func TestStartHousekeeping(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestHousekeepUploadsElsewhere: on a store kept elsewhere with no
+// TempDir, publish uploads go to the system's temporary directory, and
+// Housekeep removes the ones a crash left there, not a publish's zip
+// still in use (held, package scratch), nor files of other programs.
+func TestHousekeepUploadsElsewhere(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	srv := New(Config{Store: store.NewMem(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	old := time.Now().Add(-time.Hour)
+	file := func(name string) string {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, []byte("zip"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, old, old)
+		return p
+	}
+	crashed := []string{file("modferry-publish-1.zip"), file("modferry-canonical-2.zip")}
+	other := file("publish-3.zip")
+	m, err := publish.FromDir(module.Version{Path: "corp.example/live", Version: "v1.0.0"}, writeModuleDir(t), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	os.Chtimes(m.ZipPath, old, old)
+	if err := srv.Housekeep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range crashed {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s survived Housekeep: %v", p, err)
+		}
+	}
+	for _, p := range []string{other, m.ZipPath} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+}
+
+// writeModuleDir writes a small module's source directory.
+func writeModuleDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module corp.example/live\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "live.go"), []byte("package live\n"), 0o644)
+	return dir
 }
