@@ -192,15 +192,17 @@ func Import(ctx context.Context, repo *modules.Repo, dir string, opts Options) (
 	}
 	// The lists are rewritten under the store's import lock, as every
 	// writer of them does (store.ImportLockName).
+	lists := repo
 	if len(touched) > 0 {
 		held, err := store.LockImport(ctx, repo.Store, 0)
 		if err != nil {
 			return res, err
 		}
 		defer held.Unlock()
+		lists = &modules.Repo{Store: store.Fence(repo.Store, held, "the import stopped before its version lists: import the module cache again")}
 	}
 	for p := range touched {
-		if err := repo.WriteList(ctx, p); err != nil {
+		if err := lists.WriteList(ctx, p); err != nil {
 			return res, err
 		}
 	}

@@ -337,7 +337,8 @@ func (f *Filler) fillZip(ctx context.Context, v module.Version) error {
 		return err
 	}
 	defer held.Unlock()
-	if err := f.repo.WriteList(ctx, v.Path); err != nil {
+	repo := modules.Repo{Store: store.Fence(f.repo.Store, held, "the fetch of "+v.String()+" stopped before its version list: the version is stored, and the next import or fetch of the module writes the list")}
+	if err := repo.WriteList(ctx, v.Path); err != nil {
 		return err
 	}
 	f.stamp(ctx, v)

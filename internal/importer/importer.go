@@ -258,7 +258,7 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	// A lock that can be lost (an S3 lease) is checked before every write
 	// from here on: an importer cut off from the store for longer than
 	// the lease stops before it makes anything more visible.
-	st = fence(st, held)
+	st = store.Fence(st, held, "the import stopped there (every version it made visible is whole, and it is not recorded): import the bundle again")
 	recName := "bundles/" + digest + ".json"
 	if ok, err := store.Exists(ctx, st, recName); err != nil {
 		return nil, err

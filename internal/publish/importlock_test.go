@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
+	"github.com/modferry/modferry/internal/store/storetest"
 )
 
 const lockModule = "corp.example/m"
@@ -170,5 +172,47 @@ func TestPublishLosingToImportLeavesItsVersion(t *testing.T) {
 	}
 	if pending, err := repo.Pending(ctx, v); err != nil || pending {
 		t.Errorf("the publish intent is left: %v %v", pending, err)
+	}
+}
+
+// stallOnGone is a lease store that stalls past its lease at the first
+// write of a .gone record: the deleter is cut off from the store.
+type stallOnGone struct {
+	*storetest.LeaseMem
+	once sync.Once
+}
+
+func (s *stallOnGone) Put(ctx context.Context, name string, r io.Reader) error {
+	if strings.HasSuffix(name, ".gone") {
+		s.once.Do(func() {
+			s.Cut.Store(true)
+			time.Sleep(s.TTL + 200*time.Millisecond)
+		})
+	}
+	return s.LeaseMem.Put(ctx, name, r)
+}
+
+// TestDeleteStopsOnLostLease: a delete that loses its lease (S3) while it
+// writes stops before its next write, saying so, and running it again
+// once the store is back finishes it.
+func TestDeleteStopsOnLostLease(t *testing.T) {
+	ctx := context.Background()
+	st := &stallOnGone{LeaseMem: storetest.NewLeaseMem(300 * time.Millisecond)}
+	repo := &modules.Repo{Store: st}
+	v := module.Version{Path: "corp.example/lease", Version: "v1.0.0"}
+	if err := repo.Add(ctx, v, modules.Files{Mod: strings.NewReader("module corp.example/lease\n"), Zip: strings.NewReader("zip")}); err != nil {
+		t.Fatal(err)
+	}
+	rec := modules.GoneRecord{Actor: "t", Reason: "test"}
+	err := Delete(ctx, repo, v, rec)
+	if !errors.Is(err, store.ErrLockLost) || !strings.Contains(err.Error(), "the delete of "+v.String()+" stopped there") {
+		t.Fatalf("delete across an outage longer than its lease: %v", err)
+	}
+	st.Cut.Store(false)
+	if err := Delete(ctx, repo, v, rec); err != nil {
+		t.Fatalf("delete again: %v", err)
+	}
+	if vs, err := repo.List(ctx, v.Path); err != nil || len(vs) != 0 {
+		t.Fatalf("list after the delete: %v, %v", vs, err)
 	}
 }

@@ -198,7 +198,17 @@ func Delete(ctx context.Context, repo *modules.Repo, v module.Version, rec modul
 		return err
 	}
 	defer held.Unlock()
-	return repo.Delete(ctx, v, rec)
+	return fenced(repo, held, "the delete of "+v.String()+" stopped there: run it again").Delete(ctx, v, rec)
+}
+
+// fenced returns repo on store.Fence(repo.Store, held, stopped): a
+// writer whose lease (S3) was lost stops before its next write, so that
+// it never rewrites a version list from a view of the store that the
+// lock's new holder is changing.
+func fenced(repo *modules.Repo, held *store.Held, stopped string) *modules.Repo {
+	r := *repo
+	r.Store = store.Fence(repo.Store, held, stopped)
+	return &r
 }
 
 // LockWait is how long Publish, Delete and Recover wait for the store's

@@ -92,6 +92,7 @@ func Recover(ctx context.Context, repo *modules.Repo) ([]module.Version, error) 
 		return nil, err
 	}
 	defer held.Unlock()
+	repo = fenced(repo, held, "the recovery of interrupted publishes stopped there; it runs again at a server's next housekeeping, or at the next publish of the version")
 	var rolled []module.Version
 	for _, v := range pending {
 		back, err := recoverOne(ctx, repo, v, time.Now())

@@ -1,4 +1,4 @@
-package importer
+package store_test
 
 import (
 	"context"
@@ -18,12 +18,12 @@ import (
 func TestFenceKeepsCASAndChecksHeadMove(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.NewLeaseMem(300 * time.Millisecond)
-	held, err := lockImport(ctx, st)
+	held, err := store.LockImport(ctx, st, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer held.Unlock()
-	f := fence(st, held)
+	f := store.Fence(st, held, "stopped")
 	cas, ok := f.(store.CompareAndSwapper)
 	if !ok {
 		t.Fatal("the fenced store lost CompareAndSwapper")
