@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/audit/audittest"
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
@@ -397,26 +397,12 @@ func TestSkeleton(t *testing.T) {
 // store, and a journal of one object per entry on any other store.
 func TestPublishedOrigin(t *testing.T) {
 	ctx := context.Background()
-	disk := newDisk(t)
-	fileLog, err := audit.Open(filepath.Join(disk.Root(), audit.StoreDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fileLog.Close()
-	mem := store.NewMem()
-	for _, tc := range []struct {
-		name string
-		st   store.Store
-		log  *audit.Log
-	}{
-		{"file", disk, fileLog},
-		{"journal", mem, audit.OpenJournal(audit.JournalIn(mem), "mem")},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			st := tc.st
+	for _, tc := range audittest.Forms(t) {
+		t.Run(tc.Name, func(t *testing.T) {
+			st := tc.Store
 			publish := func(mv string, result string) {
 				t.Helper()
-				in, err := tc.log.Begin(ctx, audit.Entry{Actor: "token:ci", Action: audit.ActionPublish, Target: mv})
+				in, err := tc.Log.Begin(ctx, audit.Entry{Actor: "token:ci", Action: audit.ActionPublish, Target: mv})
 				if err != nil {
 					t.Fatal(err)
 				}

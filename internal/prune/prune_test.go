@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/audit"
+	"github.com/modferry/modferry/internal/audit/audittest"
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/store"
@@ -227,28 +227,11 @@ func TestApply(t *testing.T) {
 // checks that prune keeps the published version and removes the rest.
 func TestApplyKeepsPublished(t *testing.T) {
 	ctx := context.Background()
-	disk, err := store.NewDisk(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fileLog, err := audit.Open(filepath.Join(disk.Root(), "audit"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fileLog.Close()
-	mem := store.NewMem()
-	for _, tc := range []struct {
-		name string
-		st   store.Store
-		log  *audit.Log
-	}{
-		{"file", disk, fileLog},
-		{"journal", mem, audit.OpenJournal(audit.StoreJournal{Store: mem, Dir: "audit/entries"}, "mem")},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			repo := &modules.Repo{Store: tc.st}
+	for _, tc := range audittest.Forms(t) {
+		t.Run(tc.Name, func(t *testing.T) {
+			repo := &modules.Repo{Store: tc.Store}
 			publish := func(s, result string) {
-				in, err := tc.log.Begin(ctx, audit.Entry{Actor: "token:ci", Action: audit.ActionPublish, Target: s})
+				in, err := tc.Log.Begin(ctx, audit.Entry{Actor: "token:ci", Action: audit.ActionPublish, Target: s})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -262,7 +245,7 @@ func TestApplyKeepsPublished(t *testing.T) {
 			}
 			publish("corp.test/lib@v1.0.0", audit.ResultOK)
 			publish("corp.test/lib@v1.1.0", audit.ResultError)
-			p, err := Apply(ctx, tc.st, Options{}, func(Removal) error { return nil })
+			p, err := Apply(ctx, tc.Store, Options{}, func(Removal) error { return nil })
 			if err != nil {
 				t.Fatal(err)
 			}
