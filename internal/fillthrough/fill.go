@@ -154,17 +154,26 @@ func (f *Filler) serveProxy(w http.ResponseWriter, r *http.Request, local http.H
 		f.serveVolatile(w, r, local, req, p)
 		return
 	}
-	zip := req.Op == modfiles.OpZip
-	have, err := f.has(ctx, req.Version, zip)
-	if err != nil {
-		f.fail(w, req, err)
+	// The store's own handler first: most requests are hits. Only what
+	// it does not hold (404), or held until prune removed it for want
+	// of use (410 with a pruned record), is filled from the upstream.
+	mw := newMissWriter(w, func(code int) bool {
+		switch code {
+		case http.StatusNotFound:
+			return true
+		case http.StatusGone:
+			g, err := f.repo.IsGone(ctx, req.Version)
+			return err == nil && g != nil && g.Pruned
+		}
+		return false
+	})
+	local.ServeHTTP(mw, r)
+	if !mw.missed {
 		return
 	}
-	if !have {
-		if err := f.fill(ctx, req.Version, zip); err != nil {
-			f.fail(w, req, err)
-			return
-		}
+	if err := f.fill(ctx, req.Version, req.Op == modfiles.OpZip); err != nil {
+		f.fail(w, req, err)
+		return
 	}
 	local.ServeHTTP(w, r)
 }

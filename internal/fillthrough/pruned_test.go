@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,5 +56,58 @@ func TestPrunedFetchedAgain(t *testing.T) {
 	code, body = get(t, srv.URL+"/modferry.test/lib/@v/v1.0.0.zip")
 	if code != http.StatusGone || !strings.Contains(string(body), "withdrawn") {
 		t.Fatalf("deleted version: %d %s", code, body)
+	}
+}
+
+// countingStore counts the objects opened, by name.
+type countingStore struct {
+	*store.Mem
+	mu     sync.Mutex
+	opened map[string]int
+}
+
+func (c *countingStore) Open(ctx context.Context, name string) (store.File, error) {
+	c.mu.Lock()
+	c.opened[name]++
+	c.mu.Unlock()
+	return c.Mem.Open(ctx, name)
+}
+
+// TestHitAsksTheStoreOnce: a version the store holds is answered by the
+// store's own handler, with its caches, and nothing is looked up in the
+// store first (a deletion record, each file's existence): on S3 those
+// were four requests before every hit.
+func TestHitAsksTheStoreOnce(t *testing.T) {
+	f := newFront(t)
+	st := &countingStore{Mem: store.NewMem(), opened: map[string]int{}}
+	srv := proxyServer(t, f, st, fillthrough.Options{})
+	u := srv.URL + "/modferry.test/dep/@v/v1.1.0.info"
+	// The miss: the store's 404 is kept back, headers too, and the
+	// answer after the fill is the store's 200 with its own headers.
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("X-Content-Type-Options") != "" {
+		t.Fatalf("fill: %d %v", resp.StatusCode, resp.Header)
+	}
+	st.mu.Lock()
+	clear(st.opened)
+	st.mu.Unlock()
+	for range 5 {
+		if code, body := get(t, u); code != 200 {
+			t.Fatalf("hit: %d %s", code, body)
+		}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for name, n := range st.opened {
+		if strings.HasSuffix(name, ".gone") || strings.HasSuffix(name, ".mod") || n > 1 {
+			t.Errorf("five hits of the .info opened %s %d times", name, n)
+		}
+	}
+	if c := f.count("/modferry.test/dep/@v/v1.1.0.info"); c != 1 {
+		t.Errorf("upstream got %d requests for the .info; want 1", c)
 	}
 }
