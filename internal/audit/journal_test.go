@@ -283,28 +283,37 @@ func TestJournalEntries(t *testing.T) {
 }
 
 // listCounter is a store with an object store's listing from a key
-// (store.AfterLister) that counts what a caller reads and lists.
+// (store.AfterLister) that counts what a caller reads and lists. Its
+// methods may be called concurrently (journal reads run several at
+// once); read the counts once the caller has returned.
 type listCounter struct {
 	store.Store
+	mu                   sync.Mutex
 	reads, lists, listed int
 }
 
 func (c *listCounter) Open(ctx context.Context, name string) (store.File, error) {
+	c.mu.Lock()
 	c.reads++
+	c.mu.Unlock()
 	return c.Store.Open(ctx, name)
 }
 
 func (c *listCounter) List(ctx context.Context, dir string) ([]string, error) {
 	names, err := c.Store.List(ctx, dir)
+	c.mu.Lock()
 	c.lists++
 	c.listed += len(names)
+	c.mu.Unlock()
 	return names, err
 }
 
 func (c *listCounter) ListAfter(ctx context.Context, dir, after string, limit int) ([]string, error) {
 	names, err := store.ListAfter(ctx, c.Store, dir, after, limit)
+	c.mu.Lock()
 	c.lists++
 	c.listed += len(names)
+	c.mu.Unlock()
 	return names, err
 }
 

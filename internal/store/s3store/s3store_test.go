@@ -573,9 +573,11 @@ func TestConditionalWriteResponseLost(t *testing.T) {
 		t.Fatalf("read back %q, %v", got, err)
 	}
 	lost := false
+	p.mu.Lock()
 	for k := range p.lost {
 		lost = lost || strings.HasSuffix(k, "/audit/entries/00000000000000000001")
 	}
+	p.mu.Unlock()
 	if !lost {
 		t.Fatalf("lost responses %v: the test did not exercise the retry", p.lost)
 	}
