@@ -121,7 +121,7 @@ type checkpoint struct {
 // derived from the zips: anyone who may rewrite it may rewrite the
 // journal too. A reader that must not trust a cache (prune, which
 // removes what no publish keeps) leaves Checkpoints unset and reads the
-// journal whole.
+// journal whole, strictly (NewStrictIndexReader).
 type IndexReader struct {
 	// Checkpoints: start from IndexCheckpoint, and write it.
 	Checkpoints bool
@@ -140,6 +140,17 @@ func NewIndexReader(st store.Store) *IndexReader {
 	return &IndexReader{st: st, fl: NewFollower(st), x: NewIndex()}
 }
 
+// NewStrictIndexReader returns an IndexReader of the audit log of st
+// for a reader that must see all of it (prune): a log it may not read,
+// or a line too long to be an entry, is an error (Follower.Strict), and
+// no checkpoint is used.
+func NewStrictIndexReader(st store.Store) *IndexReader {
+	r := NewIndexReader(st)
+	r.fl.Strict = true
+	return r
+}
+
+
 // Update reads the entries appended since the last call and returns what
 // they added to the index. If the log was read again from its start
 // (restarted: see Follower.Next), added is the whole index and the
@@ -152,12 +163,14 @@ func (r *IndexReader) Update(ctx context.Context) (added Index, restarted bool, 
 		}
 		added.add(r.x)
 	}
-	r.started = true
 	fresh := NewIndex()
 	restarted, err = r.fl.Next(ctx, fresh.Note)
 	if err != nil {
+		// Not started: what a checkpoint said was not handed out, and
+		// the next call reads it again.
 		return NewIndex(), false, err
 	}
+	r.started = true
 	if restarted {
 		r.x = fresh
 		return fresh, true, nil

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -101,6 +102,19 @@ func TestIndexReaderCheckpoint(t *testing.T) {
 	}
 	if _, ok := x.Publishes["corp.test/m2500@v1.0.0"]; !ok {
 		t.Fatal("the entry after the checkpoint is missing")
+	}
+
+	// A first read that fails after the checkpoint was read: the next
+	// Update hands out what the checkpoint holds all the same.
+	fails := &failLister{Store: mem, dir: audit.StoreJournalDir, err: errors.New("endpoint down")}
+	flaky := audit.NewIndexReader(fails)
+	flaky.Checkpoints, flaky.ReadOnly = true, true
+	if _, _, err := flaky.Update(ctx); err == nil {
+		t.Fatal("Update on a failing store succeeded")
+	}
+	fails.err = nil
+	if x, _, err = flaky.Update(ctx); err != nil || len(x.Publishes) != 2501 {
+		t.Fatalf("after a failed first read: %d publishes, %v; want 2501", len(x.Publishes), err)
 	}
 
 	// A reader without Checkpoints reads the whole journal.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 
@@ -37,6 +38,11 @@ func JournalIn(st store.Store) StoreJournal {
 //
 // A Follower is not safe for concurrent use.
 type Follower struct {
+	// Strict makes a log this process may not read, and a rest of the
+	// file too long to be a line, an error rather than no lines: for a
+	// reader that must see every entry (prune).
+	Strict bool
+
 	st       store.Store
 	off      int64  // bytes of the file read
 	seq      int64  // the last journal entry read
@@ -64,7 +70,7 @@ func NewFollower(st store.Store) *Follower {
 // saw only when Next returns nil.
 func (fl *Follower) Next(ctx context.Context, f func(line []byte)) (restarted bool, err error) {
 	off, seq, last := fl.off, fl.seq, fl.lastHash
-	off, restarted, err = readFileFrom(ctx, fl.st, off, f)
+	off, restarted, err = readFileFrom(ctx, fl.st, off, fl.Strict, f)
 	if err != nil {
 		return false, err
 	}
@@ -77,7 +83,7 @@ func (fl *Follower) Next(ctx context.Context, f func(line []byte)) (restarted bo
 		seq, last = s, hashLine(line)
 		return nil
 	})
-	if errors.Is(err, fs.ErrPermission) {
+	if errors.Is(err, fs.ErrPermission) && !fl.Strict {
 		err = nil // a journal this process may not read, as for the file
 	}
 	if err != nil {
@@ -89,11 +95,11 @@ func (fl *Follower) Next(ctx context.Context, f func(line []byte)) (restarted bo
 
 // readFileFrom calls f with the complete lines of the store's log file
 // from offset off on, and returns the offset after the last one. A
-// missing file (or one this process may not read) has no lines; a file
-// shorter than off is read from its start (restarted).
-func readFileFrom(ctx context.Context, st store.Store, off int64, f func([]byte)) (end int64, restarted bool, err error) {
+// missing file (or, unless strict, one this process may not read) has
+// no lines; a file shorter than off is read from its start (restarted).
+func readFileFrom(ctx context.Context, st store.Store, off int64, strict bool, f func([]byte)) (end int64, restarted bool, err error) {
 	file, err := st.Open(ctx, storeLogFile)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) && !strict {
 		return off, false, nil
 	}
 	if err != nil {
@@ -133,6 +139,9 @@ func readFileFrom(ctx context.Context, st store.Store, off int64, f func([]byte)
 			return 0, false, rerr
 		}
 		if len(buf) > MaxLineSize {
+			if strict {
+				return 0, false, fmt.Errorf("audit: %s: %w at byte %d", storeLogFile, errLineTooLong, off)
+			}
 			// Not a log this version reads: stop here, try again later.
 			return off, restarted, nil
 		}

@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -165,5 +166,53 @@ func TestFollowerJournal(t *testing.T) {
 	fails.err = os.ErrPermission
 	if got, _ := next(t, audit.NewFollower(fails)); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("journal denied: %v, want only the file's [a]", got)
+	}
+}
+
+// deniedLog is a store where the audit log file may not be read.
+type deniedLog struct{ store.Store }
+
+func (d deniedLog) Open(ctx context.Context, name string) (store.File, error) {
+	if name == audit.StoreDir+"/"+audit.LogFile {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	return d.Store.Open(ctx, name)
+}
+
+// TestFollowerStrict: a strict Follower (prune's) fails where a lenient
+// one sees no lines: a log file or a journal it may not read, and a rest
+// of the file too long to be a line.
+func TestFollowerStrict(t *testing.T) {
+	ctx := context.Background()
+	mem := store.NewMem()
+	l := audit.OpenJournal(audit.JournalIn(mem), "mem")
+	appendTo(t, l, "a")
+	if err := mem.Put(ctx, audit.StoreDir+"/"+audit.LogFile, strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	fails := &failLister{Store: deniedLog{mem}, dir: audit.StoreJournalDir}
+	lenient := audit.NewFollower(fails)
+	if got, _ := next(t, lenient); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("lenient, file denied: %v", got)
+	}
+	strict := audit.NewFollower(fails)
+	strict.Strict = true
+	if _, err := strict.Next(ctx, func([]byte) {}); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("strict, file denied: %v", err)
+	}
+	fails.Store = mem
+	fails.err = os.ErrPermission
+	if _, err := strict.Next(ctx, func([]byte) {}); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("strict, journal denied: %v", err)
+	}
+	fails.err = nil
+	if err := mem.Put(ctx, audit.StoreDir+"/"+audit.LogFile, strings.NewReader(strings.Repeat("x", audit.MaxLineSize+2))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strict.Next(ctx, func([]byte) {}); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("strict, an overlong line: %v", err)
+	}
+	if got, _ := next(t, audit.NewFollower(mem)); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("lenient, an overlong line: %v", got)
 	}
 }

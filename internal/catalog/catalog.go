@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -168,13 +169,13 @@ func (c *Catalog) Run(ctx context.Context, every time.Duration, onError func(err
 	// SBOMs, and a store whose licence caches were written reads those.
 	for {
 		err := c.Refresh(ctx)
-		if err == nil {
-			// Publishes and import signers, for module pages and the
-			// import history, which would read them on demand: read
-			// here, in the background, and not by Refresh, so that a
-			// command that only lists (ls, search) does not read the
-			// audit log.
-			err = c.refreshPublished(ctx)
+		// Publishes and import signers, for module pages and the
+		// import history, which would read them on demand: read here,
+		// in the background, and not by Refresh, so that a command
+		// that only lists (ls, search) does not read the audit log;
+		// also after a refresh that could not read some module.
+		if ctx.Err() == nil {
+			err = errors.Join(err, c.refreshPublished(ctx))
 		}
 		if c.Ready() {
 			c.fillAllLicenses(ctx)

@@ -168,6 +168,7 @@ func (f *Filler) serveProxy(w http.ResponseWriter, r *http.Request, local http.H
 		return false
 	})
 	local.ServeHTTP(mw, r)
+	mw.finish()
 	if !mw.missed {
 		return
 	}

@@ -76,5 +76,13 @@ func (m *missWriter) ReadFrom(src io.Reader) (int64, error) {
 // writerOnly hides every method but Write.
 type writerOnly struct{ io.Writer }
 
+// finish passes on an answer the handler gave without writing anything
+// (a HEAD, whose headers it set): net/http would send it as a 200.
+func (m *missWriter) finish() {
+	if !m.decided {
+		m.WriteHeader(http.StatusOK)
+	}
+}
+
 // Unwrap gives http.ResponseController the writer underneath.
 func (m *missWriter) Unwrap() http.ResponseWriter { return m.w }

@@ -101,13 +101,24 @@ func TestHitAsksTheStoreOnce(t *testing.T) {
 		}
 	}
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	for name, n := range st.opened {
 		if strings.HasSuffix(name, ".gone") || strings.HasSuffix(name, ".mod") || n > 1 {
 			t.Errorf("five hits of the .info opened %s %d times", name, n)
 		}
 	}
+	st.mu.Unlock()
 	if c := f.count("/modferry.test/dep/@v/v1.1.0.info"); c != 1 {
 		t.Errorf("upstream got %d requests for the .info; want 1", c)
+	}
+	// A HEAD, which the store's handler answers with headers alone.
+	for _, ext := range []string{".info", ".mod", ".zip"} {
+		resp, err := http.Head(srv.URL + "/modferry.test/dep/@v/v1.1.0" + ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") == "" || resp.Header.Get("Etag") == "" || resp.ContentLength <= 0 {
+			t.Errorf("HEAD %s: %d, Content-Length %d, %v", ext, resp.StatusCode, resp.ContentLength, resp.Header)
+		}
 	}
 }

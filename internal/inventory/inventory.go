@@ -16,8 +16,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -66,6 +68,9 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 		e := entries[i]
 		name, _ := modfiles.Name(e.Version, modfiles.Mod)
 		mod, err := store.ReadAll(ctx, st, name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // deleted since the listing: not held
+		}
 		if err != nil {
 			return err
 		}
@@ -78,11 +83,18 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 				// and export --since would carry the zip again).
 				zn, _ := modfiles.Name(e.Version, modfiles.Zip)
 				file, cleanup, err := store.LocalFile(ctx, st, zn, "")
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil // deleted since the listing: not held
+				}
 				if err != nil {
 					return err
 				}
 				defer cleanup()
-				if m.ZipHash, err = modfiles.HashZip(file); err != nil {
+				m.ZipHash, err = modfiles.HashZip(file)
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil // deleted since the listing (a disk store's file)
+				}
+				if err != nil {
 					return fmt.Errorf("%s: hashing its zip, which has no .ziphash beside it: %w (the store's copy may be damaged: 'modferry delete' it and import it again)", e.Version, err)
 				}
 			}
@@ -93,6 +105,7 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
+	inv.Modules = slices.DeleteFunc(inv.Modules, func(m bundle.Module) bool { return m.Path == "" })
 	names, err := st.List(ctx, "bundles")
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +218,40 @@ func TestBuildHashesZipWithoutZiphash(t *testing.T) {
 				t.Fatalf("Lookup = %+v, %v; want ZipHash %s", m, ok, want)
 			}
 		})
+	}
+}
+
+// goneAfterListing is a store where one version's files vanish after it
+// was listed, as when a delete runs beside the inventory.
+type goneAfterListing struct {
+	store.Store
+	prefix string
+}
+
+func (g goneAfterListing) Open(ctx context.Context, name string) (store.File, error) {
+	if strings.HasPrefix(name, g.prefix) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return g.Store.Open(ctx, name)
+}
+
+// TestBuildSkipsVersionDeletedMeanwhile: a version deleted between the
+// listing and its reads is left out, not an error that fails the export.
+func TestBuildSkipsVersionDeletedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMem()
+	repo := &modules.Repo{Store: st}
+	for _, v := range []string{"v1.0.0", "v1.1.0"} {
+		mv := module.Version{Path: "a.test/m", Version: v}
+		if err := repo.Add(ctx, mv, modules.Files{Mod: strings.NewReader("module a.test/m\n"), Zip: strings.NewReader("zip"), ZipHash: "h1:x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inv, err := Build(ctx, goneAfterListing{st, "download/a.test/m/@v/v1.0.0."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Modules) != 1 || inv.Modules[0].Version != "v1.1.0" {
+		t.Fatalf("modules %+v, want v1.1.0 only", inv.Modules)
 	}
 }

@@ -358,9 +358,9 @@ func readBundles(ctx context.Context, st store.Store) ([]Bundle, error) {
 // with the time of the publish. A version deleted since is not in the
 // store any more, so it does not matter that it is listed.
 func readPublished(ctx context.Context, st store.Store) (map[module.Version]time.Time, error) {
-	// The whole log, never a checkpoint: prune removes what no publish
-	// keeps, so it trusts no cache of the log.
-	x, _, err := audit.NewIndexReader(st).Update(ctx)
+	// The whole log, never a checkpoint, and a log it cannot read whole
+	// is an error: prune removes what no publish keeps.
+	x, _, err := audit.NewStrictIndexReader(st).Update(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -255,3 +255,26 @@ func TestApplyKeepsPublished(t *testing.T) {
 		})
 	}
 }
+
+// unreadableLog is a store whose audit log file may not be read.
+type unreadableLog struct{ store.Store }
+
+func (u unreadableLog) Open(ctx context.Context, name string) (store.File, error) {
+	if name == audit.StoreDir+"/"+audit.LogFile {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	return u.Store.Open(ctx, name)
+}
+
+// TestApplyRefusesUnreadableLog: prune cannot tell which versions were
+// published from a log it may not read, so it refuses to plan.
+func TestApplyRefusesUnreadableLog(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMem()
+	if err := st.Put(ctx, audit.StoreDir+"/"+audit.LogFile, strings.NewReader("")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(ctx, unreadableLog{st}, Options{}, func(Removal) error { return nil }); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("Apply with an unreadable audit log: %v, want a permission error", err)
+	}
+}

@@ -158,7 +158,10 @@ func (s *Store) checkConditional(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if err := s.wrap("stat", conditionalMarker, err); !errors.Is(err, fs.ErrNotExist) {
+	switch err := s.wrap("stat", conditionalMarker, err); {
+	case errors.Is(err, ErrAccessDenied):
+		return nil // may not even look (S3 answers 403 for a missing key without ListBucket): may not write either
+	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
 	probe := store.TempPrefix + "conditional-probe-" + strings.ToLower(rand.Text())
