@@ -150,7 +150,6 @@ func NewStrictIndexReader(st store.Store) *IndexReader {
 	return r
 }
 
-
 // Update reads the entries appended since the last call and returns what
 // they added to the index. If the log was read again from its start
 // (restarted: see Follower.Next), added is the whole index and the
