@@ -67,6 +67,9 @@ type Catalog struct {
 	// since; both kept under refreshing.
 	walked  string
 	skipped int
+	// originsAt is the addition stamp read before Module last read the
+	// import records and the audit log (see originStamp), under mu.
+	originsAt string
 	// lic are the licences of the versions module pages showed.
 	lic licenses
 

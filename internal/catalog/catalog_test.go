@@ -577,3 +577,82 @@ func TestRefreshSkipsWalk(t *testing.T) {
 		t.Errorf("refresh %d after the last walk: %d versions, want the unstamped one too", FullWalkEvery, versions(c))
 	}
 }
+
+// originLister is a store kept elsewhere that counts the listings of the
+// import records and of the audit journal.
+type originLister struct {
+	store.Store
+	mu    sync.Mutex
+	lists int
+}
+
+func (o *originLister) List(ctx context.Context, dir string) ([]string, error) {
+	if dir == HistoryDir || dir == audit.StoreJournalDir {
+		o.mu.Lock()
+		o.lists++
+		o.mu.Unlock()
+	}
+	return o.Store.List(ctx, dir)
+}
+
+func (o *originLister) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := o.lists
+	o.lists = 0
+	return n
+}
+
+// TestModuleOriginReadsOnlyAfterAdditions: on a store kept elsewhere, the
+// page of a module whose version has no origin (a module cache's)
+// lists the import records and the audit journal only when the addition
+// stamp changed since it last did; a publish, which stamps, shows at once.
+func TestModuleOriginReadsOnlyAfterAdditions(t *testing.T) {
+	ctx := context.Background()
+	mem := store.NewMem()
+	st := &originLister{Store: mem}
+	add(t, st, "corp.example/lib@v1.0.0", "", true, t0) // no origin
+	c := built(t, st)
+	page := func() []string {
+		t.Helper()
+		m, err := c.Module(ctx, "corp.example/lib", ModuleOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, v := range m.Versions {
+			o := "none"
+			if v.Origin != nil {
+				o = v.Origin.Kind
+			}
+			got = append(got, v.Version+": "+o)
+		}
+		return got
+	}
+	page()
+	st.count()
+	for range 3 {
+		page()
+	}
+	if n := st.count(); n != 0 {
+		t.Fatalf("three views with nothing added listed the records or the journal %d times", n)
+	}
+	l := audit.OpenJournal(audit.JournalIn(mem), "mem")
+	in, err := l.Begin(ctx, audit.Entry{Actor: "token:ci", Action: audit.ActionPublish, Target: "corp.example/lib@v1.1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add(t, st, "corp.example/lib@v1.1.0", "", true, t0)
+	if _, err := in.Finish(ctx, audit.ResultOK, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := modules.StampAddition(ctx, st, "publish corp.example/lib@v1.1.0"); err != nil {
+		t.Fatal(err)
+	}
+	if got := page(); !slices.Equal(got, []string{"v1.1.0: publish", "v1.0.0: none"}) {
+		t.Fatalf("after a publish: %q", got)
+	}
+	if n := st.count(); n == 0 {
+		t.Fatal("the view after a stamped publish read nothing new")
+	}
+}

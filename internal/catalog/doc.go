@@ -87,7 +87,9 @@
 //     module page is always exact, whichever process changed the store
 //     and however recently (its dependents come from the index, see below);
 //     when a version has no known origin it reads the import records and
-//     audit log appended since, so its origin is exact too.
+//     audit log appended since, so its origin is exact too (on a store
+//     kept elsewhere, only when the addition stamp changed since it last
+//     did: imports and publishes rewrite it after their record and entry).
 //   - [Catalog.Refresh] checks every module: it walks download/ with List
 //     (one call per directory, no file read for unchanged modules), reads
 //     the changed ones again, drops modules whose @v directory no longer

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"github.com/modferry/modferry/internal/api"
+	"github.com/modferry/modferry/internal/modules"
 
 	"context"
 	"errors"
@@ -84,14 +85,20 @@ func (c *Catalog) Module(ctx context.Context, path string, opts ModuleOptions) (
 	p := intern(path)
 	// A version with no known origin may come from an import or publish
 	// another process made since the last refresh: read the import
-	// records and audit log appended since (one listing and one stat when
-	// nothing is new), so that the page is exact.
+	// records and audit log appended since, so that the page is exact.
+	// On a store kept elsewhere, only if something was added since they
+	// were last read here (originStamp).
 	if c.originUnknown(p, m) {
-		if err := c.refreshBundles(ctx); err != nil {
-			return nil, err
-		}
-		if err := c.refreshPublished(ctx); err != nil {
-			return nil, err
+		if stamp, stale := c.originStamp(ctx); stale {
+			if err := c.refreshBundles(ctx); err != nil {
+				return nil, err
+			}
+			if err := c.refreshPublished(ctx); err != nil {
+				return nil, err
+			}
+			c.mu.Lock()
+			c.originsAt = stamp
+			c.mu.Unlock()
 		}
 	}
 	c.mu.RLock()
@@ -258,6 +265,31 @@ func (c *Catalog) dependents(p handle, max int) ([]Dependent, int) {
 		out[len(out)-1].Versions = vers[start : i+1 : i+1]
 	}
 	return out, dl.modules
+}
+
+// originStamp reports whether import records or publishes may have come
+// since Module last read them, and the addition stamp to remember once
+// it has. On a local store it always reads them (a listing and a stat
+// when nothing is new). On a store kept elsewhere, where they are a
+// listing of bundles/ and one of the audit journal's new entries (on
+// MinIO, a walk of the whole journal), it reads the addition stamp,
+// which imports and publishes rewrite after their record and their
+// audit entry: while it is as it was, nothing they add is new. A
+// module whose versions came from a module cache or a fill-through
+// fetch has no origin for good, and its page views would otherwise
+// make those two listings every time.
+func (c *Catalog) originStamp(ctx context.Context) (stamp string, stale bool) {
+	if _, ok := c.st.(store.Local); ok {
+		return "", true
+	}
+	b, err := store.ReadAll(ctx, c.st, modules.AdditionStamp)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", true
+	}
+	stamp = "stamp:" + string(b)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return stamp, stamp != c.originsAt
 }
 
 // originUnknown reports whether some version of m has no recorded origin.
