@@ -484,15 +484,16 @@ func TestUnreadableModule(t *testing.T) {
 }
 
 // dirLister is a store kept elsewhere (not store.Local) that counts the
-// listings of module directories.
+// listings of the directories counted says.
 type dirLister struct {
 	store.Store
-	mu    sync.Mutex
-	lists int
+	counted func(dir string) bool
+	mu      sync.Mutex
+	lists   int
 }
 
 func (d *dirLister) List(ctx context.Context, dir string) ([]string, error) {
-	if strings.HasPrefix(dir, "download") {
+	if d.counted(dir) {
 		d.mu.Lock()
 		d.lists++
 		d.mu.Unlock()
@@ -500,6 +501,7 @@ func (d *dirLister) List(ctx context.Context, dir string) ([]string, error) {
 	return d.Store.List(ctx, dir)
 }
 
+// count returns the listings counted since the last call.
 func (d *dirLister) count() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -515,7 +517,7 @@ func (d *dirLister) count() int {
 // refresh walks anyway, for writers that do not stamp.
 func TestRefreshSkipsWalk(t *testing.T) {
 	ctx := context.Background()
-	st := &dirLister{Store: store.NewMem()}
+	st := &dirLister{Store: store.NewMem(), counted: func(dir string) bool { return strings.HasPrefix(dir, "download") }}
 	versions := func(c *Catalog) int {
 		t.Helper()
 		s, err := c.Stats(ctx)
@@ -578,31 +580,6 @@ func TestRefreshSkipsWalk(t *testing.T) {
 	}
 }
 
-// originLister is a store kept elsewhere that counts the listings of the
-// import records and of the audit journal.
-type originLister struct {
-	store.Store
-	mu    sync.Mutex
-	lists int
-}
-
-func (o *originLister) List(ctx context.Context, dir string) ([]string, error) {
-	if dir == HistoryDir || dir == audit.StoreJournalDir {
-		o.mu.Lock()
-		o.lists++
-		o.mu.Unlock()
-	}
-	return o.Store.List(ctx, dir)
-}
-
-func (o *originLister) count() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	n := o.lists
-	o.lists = 0
-	return n
-}
-
 // TestModuleOriginReadsOnlyAfterAdditions: on a store kept elsewhere, the
 // page of a module whose version has no origin (a module cache's)
 // lists the import records and the audit journal only when the addition
@@ -610,7 +587,7 @@ func (o *originLister) count() int {
 func TestModuleOriginReadsOnlyAfterAdditions(t *testing.T) {
 	ctx := context.Background()
 	mem := store.NewMem()
-	st := &originLister{Store: mem}
+	st := &dirLister{Store: mem, counted: func(dir string) bool { return dir == HistoryDir || dir == audit.StoreJournalDir }}
 	add(t, st, "corp.example/lib@v1.0.0", "", true, t0) // no origin
 	c := built(t, st)
 	page := func() []string {
