@@ -24,8 +24,10 @@
 //     against the checksum database, so that it is recorded even when a
 //     go1.X.Y binary in PATH would serve instead. Then:
 //     go mod download all, go list -m all, go list -deps -test ./... in each
-//     main module, go mod tidy in each main module, go mod verify, and then
-//     go mod download all and go list -m all again on the tidied graph.
+//     main module, go mod tidy in each main module, and, if tidy changed a
+//     go.mod, go mod download all and go list -m all again on the tidied
+//     graph. (Not go mod verify: offline it asks for nothing these have
+//     not fetched, and online it would only re-hash the module cache.)
 //     Projects resolve a few at once (as many as module arguments), sharing
 //     the recorder and the module cache. Each go command gets its own
 //     GOPROXY URL on the recorder (/c/ID), so every request is credited to
