@@ -109,6 +109,7 @@ func runImportRemote(ctx context.Context, w io.Writer, o importOptions, bundles 
 			} else {
 				fmt.Fprintf(w, "imported %s on %s: %d module versions added (%d files, %s), %d already present\n",
 					b, o.remote.server, len(res.Added), res.Files, progress.Bytes(res.Bytes), len(res.Present))
+				printDeletedLeftOut(w, res.Deleted)
 			}
 		}
 	}
@@ -202,6 +203,7 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 			default:
 				fmt.Fprintf(w, "imported %s into %s: %d module versions added (%d files, %s), %d already present\n",
 					name, storeString(st), len(res.Added), res.Files, progress.Bytes(res.Bytes), len(res.Present))
+				printDeletedLeftOut(w, res.Deleted)
 			}
 			printVulnDBImport(w, res.VulnDB)
 		}
@@ -240,6 +242,9 @@ func importBundle(ctx context.Context, st store.Store, file, target string, keys
 		d["digest"] = res.Digest
 		d["added"] = strconv.Itoa(len(res.Added))
 		d["present"] = strconv.Itoa(len(res.Present))
+		if len(res.Deleted) > 0 {
+			d["deleted"] = strconv.Itoa(len(res.Deleted))
+		}
 		if res.AlreadyImported {
 			d["alreadyImported"] = "true"
 		}
@@ -363,4 +368,16 @@ func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {
 	fmt.Fprintf(w, "imported %d module versions (%s) from %s into %s; %d already present, %d skipped\n",
 		len(res.Added), progress.Bytes(res.Bytes), res.Root, storeString(st), len(res.Present), len(res.Skipped))
 	return nil
+}
+
+// printDeletedLeftOut names the bundle's versions an import left out
+// because they were deleted from the store on purpose.
+func printDeletedLeftOut(w io.Writer, deleted modules.VersionList) {
+	if len(deleted) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "left out %d module versions deleted from this store ('modferry delete'; they stay gone):\n", len(deleted))
+	for _, v := range deleted {
+		fmt.Fprintf(w, "  %s\n", v)
+	}
 }

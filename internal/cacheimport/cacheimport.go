@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -141,7 +142,9 @@ func Import(ctx context.Context, repo *modules.Repo, dir string, opts Options) (
 			return nil
 		}
 		v = module.Version{Path: path, Version: ver}
-		if err := module.Check(path, ver); err != nil {
+		// modfiles.Check, as for bundles: a version the proxy would never
+		// serve (non-canonical, +incompatible misuse) stays out.
+		if err := modfiles.Check(v); err != nil {
 			res.Skipped = append(res.Skipped, Skip{v, err.Error()})
 			return nil
 		}
@@ -231,13 +234,22 @@ func (e *skipError) Error() string { return e.reason }
 func skipf(format string, args ...any) error { return &skipError{fmt.Sprintf(format, args...)} }
 
 func importOne(ctx context.Context, repo *modules.Repo, c candidate) (outcome, int64, error) {
+	// A version deleted on purpose stays gone; one prune removed comes
+	// back (its record goes just before its files).
+	gone, err := repo.IsGone(ctx, c.v)
+	if err != nil {
+		return 0, 0, err
+	}
+	if gone != nil && !gone.Pruned {
+		return 0, 0, skipf("deleted from this store ('modferry delete'); it stays gone")
+	}
 	base := filepath.Join(c.dir, c.esc)
-	mod, err := os.ReadFile(base + ".mod")
+	mod, err := readSmall(base+".mod", modzip.MaxGoMod)
 	if err != nil {
 		return 0, 0, skipf("reading .mod: %v", err)
 	}
 	var info []byte
-	if b, err := os.ReadFile(base + ".info"); err == nil {
+	if b, err := readSmall(base+".info", maxInfo); err == nil {
 		var ij modules.InfoJSON
 		if err := json.Unmarshal(b, &ij); err != nil {
 			return 0, 0, skipf(".info is not valid JSON: %v", err)
@@ -262,7 +274,7 @@ func importOne(ctx context.Context, repo *modules.Repo, c candidate) (outcome, i
 		if err != nil {
 			return 0, 0, skipf("hashing zip: %v", err)
 		}
-		if want, err := os.ReadFile(base + ".ziphash"); err == nil {
+		if want, err := readSmall(base+".ziphash", maxZipHash); err == nil {
 			if w := strings.TrimSpace(string(want)); w != zipHash {
 				return 0, 0, skipf("zip hash %s does not match its .ziphash %s (corrupt or altered zip)", zipHash, w)
 			}
@@ -295,6 +307,12 @@ func importOne(ctx context.Context, repo *modules.Repo, c candidate) (outcome, i
 		}
 	}
 
+	if gone != nil {
+		name, _ := modfiles.Name(c.v, modfiles.Gone)
+		if err := repo.Store.Delete(ctx, name); err != nil {
+			return 0, 0, err
+		}
+	}
 	files := modules.Files{Mod: bytes.NewReader(mod), ZipHash: zipHash}
 	if info != nil {
 		files.Info = bytes.NewReader(info)
@@ -342,4 +360,39 @@ func compareVersion(a, b module.Version) int {
 		return c
 	}
 	return strings.Compare(a.Version, b.Version)
+}
+
+// Bounds on the small files of a module cache, which is input from
+// elsewhere: a .info as the bundle format allows, a .ziphash a hash.
+const (
+	maxInfo    = 1 << 20
+	maxZipHash = 1 << 10
+)
+
+// readSmall reads the regular file name (a symlink, FIFO or device is
+// refused, not followed or read), of at most limit bytes.
+func readSmall(name string, limit int64) ([]byte, error) {
+	fi, err := os.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", filepath.Base(name))
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fo, err := f.Stat(); err != nil || !os.SameFile(fi, fo) {
+		return nil, fmt.Errorf("%s changed while it was read", filepath.Base(name))
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", filepath.Base(name), limit)
+	}
+	return b, nil
 }

@@ -95,9 +95,12 @@ type Result struct {
 	AlreadyImported bool                `json:"alreadyImported"`
 	Added           modules.VersionList `json:"added"`
 	Present         modules.VersionList `json:"present"` // held already with the same content
-	Files           int                 `json:"files"`
-	Bytes           int64               `json:"bytes"`
-	Manifest        *bundle.Manifest    `json:"-"`
+	// Deleted are the bundle's versions that were deleted from the store
+	// on purpose ('modferry delete'): they stay gone and were left out.
+	Deleted  modules.VersionList `json:"deleted,omitempty"`
+	Files    int                 `json:"files"`
+	Bytes    int64               `json:"bytes"`
+	Manifest *bundle.Manifest    `json:"-"`
 	// VulnDB reports the bundled vulnerability database, if any.
 	VulnDB *VulnDBResult `json:"vulndb,omitempty"`
 }
@@ -271,6 +274,9 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	defer trace.StartRegion(ctx, "import: commit").End()
 	region = trace.StartRegion(ctx, "import: check store")
 	work, err := checkStore(ctx, st, m, res)
+	if err == nil {
+		work, err = leaveOutDeleted(ctx, st, work, res)
+	}
 	region.End()
 	if err != nil {
 		return nil, err
@@ -390,6 +396,9 @@ func readBundle(ctx context.Context, space string, r io.Reader, stage *bundle.Di
 // A todo is a module version of the bundle the store lacks.
 type todo struct {
 	mod bundle.Module
+	// pruned: prune removed the version; its deletion record goes
+	// before the commit.
+	pruned bool
 }
 
 // checkStore compares every module version of m with the store's copy
@@ -417,12 +426,13 @@ func checkStore(ctx context.Context, st store.Store, m *bundle.Manifest, res *Re
 	return work, nil
 }
 
-// revivePruned removes the deletion records that prune wrote for the
-// versions the bundle brings back, before their files are committed: a
-// crash in between leaves such a version absent (404), and the import,
-// not yet recorded, is done again. A version deleted on purpose (a record
-// not marked Pruned) keeps its record and stays gone.
-func revivePruned(ctx context.Context, st store.Store, work []todo) error {
+// leaveOutDeleted reads the deletion record of each version in work. A
+// version deleted on purpose ('modferry delete': a record not marked
+// Pruned) stays gone: it is left out of the commit and listed in
+// res.Deleted, however many bundles bring it back. A version prune
+// removed is marked for revival (todo.pruned). It returns the rest of
+// work.
+func leaveOutDeleted(ctx context.Context, st store.Store, work []todo, res *Result) ([]todo, error) {
 	repo := &modules.Repo{Store: st}
 	gone := make([]*modules.GoneRecord, len(work))
 	err := store.Each(ctx, len(work), func(ctx context.Context, i int) (err error) {
@@ -430,10 +440,30 @@ func revivePruned(ctx context.Context, st store.Store, work []todo) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	kept := work[:0]
 	for i, w := range work {
-		if g := gone[i]; g == nil || !g.Pruned {
+		switch g := gone[i]; {
+		case g == nil:
+		case g.Pruned:
+			w.pruned = true
+		default:
+			res.Deleted = append(res.Deleted, w.mod.ModuleVersion())
+			continue
+		}
+		kept = append(kept, w)
+	}
+	return kept, nil
+}
+
+// revivePruned removes the deletion records that prune wrote for the
+// versions the bundle brings back, before their files are committed: a
+// crash in between leaves such a version absent (404), and the import,
+// not yet recorded, is done again.
+func revivePruned(ctx context.Context, st store.Store, work []todo) error {
+	for _, w := range work {
+		if !w.pruned {
 			continue
 		}
 		name, _ := modfiles.Name(w.mod.ModuleVersion(), modfiles.Gone)

@@ -13,11 +13,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/bundle/bundletest"
@@ -493,4 +496,64 @@ func TestReimportRecordedOnly(t *testing.T) {
 	if err := sameSnapshot(snap, snapshot(t, st)); err != nil {
 		t.Fatalf("a refused import changed the store: %v", err)
 	}
+}
+
+// TestImportKeepsDeletedGone checks that a version deleted on purpose
+// stays gone when a later bundle (a full export, or a delta made from an
+// inventory that no longer lists it) carries it again, and that one prune
+// removed comes back.
+func TestImportKeepsDeletedGone(t *testing.T) {
+	forEachStore(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		key, pub := bundletest.NewKey(t)
+		mods := bundletest.RandomModules(1, 3, 500) // m00, m01, m02 v1.0.0
+		b := filepath.Join(t.TempDir(), "b.tar.zst")
+		bundletest.Write(t, b, mods, key)
+		st := tg.st
+		if _, err := importer.Import(ctx, st, b, tg.opts(pub)); err != nil {
+			t.Fatal(err)
+		}
+		repo := &modules.Repo{Store: st}
+		deleted := module.Version{Path: mods[0].Path, Version: mods[0].Version}
+		pruned := module.Version{Path: mods[1].Path, Version: mods[1].Version}
+		now := time.Now().UTC()
+		if err := repo.Delete(ctx, deleted, modules.GoneRecord{Time: now, Actor: "test", Reason: "malicious"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := repo.Delete(ctx, pruned, modules.GoneRecord{Time: now, Actor: "test", Reason: "pruned: unused", Pruned: true}); err != nil {
+			t.Fatal(err)
+		}
+		// Another bundle (another digest) with the same three versions.
+		b2 := filepath.Join(t.TempDir(), "b2.tar.zst")
+		bundletest.Write(t, b2, append(slices.Clone(mods), bundletest.Module{Path: "modferry.test/other", Version: "v1.0.0"}), key)
+		res, err := importer.Import(ctx, st, b2, tg.opts(pub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Deleted) != 1 || res.Deleted[0] != deleted {
+			t.Errorf("Deleted = %v, want [%v]", res.Deleted, deleted)
+		}
+		if slices.Contains(res.Added, deleted) || !slices.Contains(res.Added, pruned) {
+			t.Errorf("Added = %v: want the pruned version back and not the deleted one", res.Added)
+		}
+		for _, k := range []modfiles.Kind{modfiles.Info, modfiles.Mod, modfiles.Zip} {
+			name, _ := modfiles.Name(deleted, k)
+			if ok, _ := store.Exists(ctx, st, name); ok {
+				t.Errorf("%s came back", name)
+			}
+		}
+		if g, err := repo.IsGone(ctx, deleted); err != nil || g == nil || g.Reason != "malicious" {
+			t.Errorf("deletion record after the import = %+v, %v", g, err)
+		}
+		if g, err := repo.IsGone(ctx, pruned); err != nil || g != nil {
+			t.Errorf("prune's record after the version came back = %+v, %v", g, err)
+		}
+		if vs, err := repo.List(ctx, deleted.Path); err != nil || len(vs) != 0 {
+			t.Errorf("versions of %s = %v, %v; want none", deleted.Path, vs, err)
+		}
+		list, _ := modfiles.ListName(deleted.Path)
+		if b, err := store.ReadAll(ctx, st, list); err == nil && len(b) != 0 {
+			t.Errorf("list file of the deleted version = %q", b)
+		}
+	})
 }
