@@ -43,6 +43,10 @@ A version is kept when
   - a kept bundle lists it (the import history keeps every imported
     bundle's manifest). Every bundle is kept, or with --keep-bundles N the
     N most recently imported;
+  - without --unused-since: no bundle lists it. It came from 'import
+    --cache-dir' or through a fill-through proxy (serve --upstream), which
+    record no manifest; only the download record (--unused-since) can
+    tell that it is unused;
   - with --unused-since D (180d, 12h): it was downloaded from a server on
     this store, or arrived in the store, less than D ago. Bundles then keep
     their versions only through --keep-bundles (default none): the
@@ -208,7 +212,7 @@ func pruneResult(p *prune.Plan, dryRun bool, removed int) pruneJSON {
 // keptLabels name the reasons a version is kept in the text output.
 var keptLabels = map[string]string{
 	prune.KeptPublished: "published", prune.KeptKeepList: "on a keep list", prune.KeptToolchain: "toolchains",
-	prune.KeptBundle: "in kept bundles", prune.KeptRecent: "used recently", prune.KeptBusy: "being written",
+	prune.KeptUnbundled: "from a module cache or upstream", prune.KeptBundle: "in kept bundles", prune.KeptRecent: "used recently", prune.KeptBusy: "being written",
 }
 
 func printPruneSummary(w io.Writer, p *prune.Plan, dryRun bool, removed int) {

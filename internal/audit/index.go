@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,23 @@ type Index struct {
 	// are not entries: a reader that removes what no publish keeps
 	// (prune) refuses to trust an index with any.
 	Unreadable int `json:"unreadable,omitempty"`
+	// Unconfirmed are the publishes begun (an intent, ResultPending)
+	// whose outcome the log does not record, keyed by the intent's seq: a
+	// publish whose process died, or whose outcome could not be written,
+	// after its version was committed, or while it was being committed.
+	// A reader that removes what no publish keeps (prune) keeps these
+	// versions too.
+	Unconfirmed map[string]PendingPublish `json:"unconfirmed,omitempty"`
+	// closed are the intents whose outcome this index saw without their
+	// intent (read before), for add.
+	closed map[string]bool
+}
+
+// A PendingPublish is a publish begun, its outcome not (yet) recorded.
+type PendingPublish struct {
+	Target string    `json:"target"` // path@version
+	Time   time.Time `json:"time"`
+	Actor  string    `json:"actor"`
 }
 
 // Publish is a successful publish.
@@ -36,7 +54,7 @@ type Publish struct {
 
 // NewIndex returns an empty Index.
 func NewIndex() Index {
-	return Index{Publishes: map[string]Publish{}, Signers: map[string][]string{}}
+	return Index{Publishes: map[string]Publish{}, Signers: map[string][]string{}, Unconfirmed: map[string]PendingPublish{}, closed: map[string]bool{}}
 }
 
 // Note adds what an entry line records to x. Lines that are not entries
@@ -51,6 +69,17 @@ func (x *Index) Note(line []byte) {
 	if err != nil {
 		x.Unreadable++
 		return
+	}
+	if e.Action == ActionPublish {
+		if e.Result == ResultPending && strings.Contains(e.Target, "@") {
+			x.Unconfirmed[strconv.FormatInt(e.Seq, 10)] = PendingPublish{Target: e.Target, Time: e.Time, Actor: e.Actor}
+		} else if seq, ok := e.Detail["intent"]; ok {
+			if _, open := x.Unconfirmed[seq]; open {
+				delete(x.Unconfirmed, seq)
+			} else {
+				x.closed[seq] = true
+			}
+		}
 	}
 	if e.Result != ResultOK {
 		return
@@ -89,6 +118,22 @@ func (x *Index) add(y Index) {
 			x.Signers[d] = ks
 		}
 	}
+	if x.Unconfirmed == nil {
+		x.Unconfirmed = map[string]PendingPublish{}
+	}
+	if x.closed == nil {
+		x.closed = map[string]bool{}
+	}
+	for seq := range y.closed {
+		if _, open := x.Unconfirmed[seq]; open {
+			delete(x.Unconfirmed, seq)
+		} else {
+			x.closed[seq] = true
+		}
+	}
+	for seq, in := range y.Unconfirmed {
+		x.Unconfirmed[seq] = in
+	}
 }
 
 // IndexCheckpoint is the store object where an IndexReader keeps the index
@@ -99,6 +144,11 @@ const IndexCheckpoint = "state/audit-index.json"
 // checkpointEvery is how many new journal entries an IndexReader reads
 // before it writes a checkpoint again.
 const checkpointEvery = 1000
+
+// checkpointFormat is the checkpoint's format version: 2 since the index
+// holds unconfirmed publishes (a checkpoint of version 1 is ignored, and
+// the journal read again from its start).
+const checkpointFormat = 2
 
 // checkpoint is the content of IndexCheckpoint.
 type checkpoint struct {
@@ -196,9 +246,13 @@ func (r *IndexReader) resume(ctx context.Context) error {
 		return err
 	}
 	var c checkpoint
-	if json.Unmarshal(b, &c) != nil || c.FormatVersion != 1 || c.Seq < 1 || c.Index.Publishes == nil || c.Index.Signers == nil {
+	if json.Unmarshal(b, &c) != nil || c.FormatVersion != checkpointFormat || c.Seq < 1 || c.Index.Publishes == nil || c.Index.Signers == nil {
 		return nil
 	}
+	if c.Index.Unconfirmed == nil {
+		c.Index.Unconfirmed = map[string]PendingPublish{}
+	}
+	c.Index.closed = map[string]bool{}
 	line, err := JournalIn(r.st).Entry(ctx, c.Seq)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -216,7 +270,7 @@ func (r *IndexReader) resume(ctx context.Context) error {
 
 // save writes IndexCheckpoint at the Follower's last journal entry.
 func (r *IndexReader) save(ctx context.Context) error {
-	b, err := json.Marshal(checkpoint{FormatVersion: 1, Seq: r.fl.seq, Hash: r.fl.lastHash, Index: r.x})
+	b, err := json.Marshal(checkpoint{FormatVersion: checkpointFormat, Seq: r.fl.seq, Hash: r.fl.lastHash, Index: r.x})
 	if err != nil {
 		return err
 	}

@@ -151,3 +151,64 @@ func TestIndexReaderCheckpoint(t *testing.T) {
 		t.Fatalf("checkpoint at a missing entry: %d publishes, %v; want the 2,500 the journal holds", len(x.Publishes), err)
 	}
 }
+
+// TestIndexUnconfirmed: a publish begun whose outcome the log lacks is
+// Unconfirmed, in one read or when its outcome comes in a later read
+// (IndexReader.Update), and across a checkpoint.
+func TestIndexUnconfirmed(t *testing.T) {
+	ctx := context.Background()
+	mem := store.NewMem()
+	l := audit.OpenJournal(audit.JournalIn(mem), "mem")
+	begin := func(target string) *audit.Intent {
+		in, err := l.Begin(ctx, audit.Entry{Actor: "token:ci", Action: audit.ActionPublish, Target: target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	unconfirmed := func(x audit.Index) []string {
+		var out []string
+		for _, p := range x.Unconfirmed {
+			out = append(out, p.Target)
+		}
+		slices.Sort(out)
+		return out
+	}
+	done := begin("corp.test/a@v1.0.0")
+	if _, err := done.Finish(ctx, audit.ResultOK, nil); err != nil {
+		t.Fatal(err)
+	}
+	late := begin("corp.test/a@v1.1.0")
+	begin("corp.test/a@v1.2.0") // never finished
+	r := audit.NewIndexReader(mem)
+	x, _, err := r.Update(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := unconfirmed(x); !slices.Equal(got, []string{"corp.test/a@v1.1.0", "corp.test/a@v1.2.0"}) {
+		t.Fatalf("unconfirmed after the first read: %v", got)
+	}
+	if _, err := late.Finish(ctx, audit.ResultError, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 { // enough for a checkpoint
+		publishN(t, l, i)
+	}
+	r.Checkpoints = true
+	if _, _, err := r.Update(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The reader's whole index: a fresh reader from the checkpoint.
+	r2 := audit.NewIndexReader(mem)
+	r2.Checkpoints = true
+	x2, _, err := r2.Update(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := unconfirmed(x2); !slices.Equal(got, []string{"corp.test/a@v1.2.0"}) {
+		t.Fatalf("unconfirmed after the outcome came in a later read: %v", got)
+	}
+	if b, err := store.ReadAll(ctx, mem, audit.IndexCheckpoint); err != nil || !strings.Contains(string(b), "corp.test/a@v1.2.0") {
+		t.Fatalf("checkpoint %s, %v: want it to hold the unconfirmed publish", b, err)
+	}
+}

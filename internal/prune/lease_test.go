@@ -24,8 +24,9 @@ func TestApplyStopsOnLostLease(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	putBundle(t, st, "d1", "2026-11-01T00:00:00Z", "a.test/x@v1.0.0", "b.test/y@v1.0.0")
 	var seen []string
-	_, err := Apply(ctx, st, Options{}, func(r Removal) error {
+	_, err := Apply(ctx, st, Options{KeepBundles: -1}, func(r Removal) error {
 		seen = append(seen, r.String())
 		st.Cut.Store(true)
 		time.Sleep(500 * time.Millisecond) // past the lease

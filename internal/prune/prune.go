@@ -20,6 +20,12 @@
 //     holds each imported bundle's manifest. Without Options.UnusedSince
 //     every bundle is kept; with Options.KeepBundles N only the N most
 //     recently imported are;
+//   - without Options.UnusedSince: no bundle of the import history
+//     lists it. Such a version came from `import --cache-dir` or a
+//     fill-through proxy (serve --upstream), which keep no manifest, so
+//     no bundle can ever keep it: only the download record can tell that
+//     it is unused (a store migrated from a module cache is not emptied
+//     by a plain prune);
 //   - with Options.UnusedSince D: it was downloaded from a server on the
 //     store (package downloads), or arrived in the store (bundle import,
 //     publish, or the time its go.mod was written), less than D ago.
@@ -101,6 +107,7 @@ const (
 	KeptKeepList  = "keepList"
 	KeptToolchain = "toolchain"
 	KeptBundle    = "keptBundle"
+	KeptUnbundled = "noBundle"
 	KeptRecent    = "usedRecently"
 	KeptBusy      = "beingWritten"
 )
@@ -207,6 +214,8 @@ func Decide(f Facts, o Options) *Plan {
 			why = KeptToolchain
 		case inKept[v]:
 			why = KeptBundle
+		case o.UnusedSince <= 0 && !hasKey(arrived, v):
+			why = KeptUnbundled
 		case o.UnusedSince > 0 && (!last.Before(cutoff) || came.IsZero() || !came.Before(cutoff)):
 			why = KeptRecent
 		}
@@ -367,7 +376,14 @@ func readPublished(ctx context.Context, st store.Store) (map[module.Version]time
 	if x.Unreadable > 0 {
 		return nil, fmt.Errorf("the audit log has %d lines about publishes or imports that are not entries, so prune cannot tell which versions were published; run 'modferry audit verify'", x.Unreadable)
 	}
-	out := make(map[module.Version]time.Time, len(x.Publishes))
+	out := make(map[module.Version]time.Time, len(x.Publishes)+len(x.Unconfirmed))
+	// A publish whose outcome the log lacks may have committed its
+	// version (the process died, or the log could not take the outcome,
+	// after the commit): it keeps the version as a publish does.
+	for _, in := range x.Unconfirmed {
+		path, version, _ := strings.Cut(in.Target, "@")
+		out[module.Version{Path: path, Version: version}] = in.Time
+	}
 	for mv, p := range x.Publishes {
 		path, version, _ := strings.Cut(mv, "@")
 		out[module.Version{Path: path, Version: version}] = p.Time

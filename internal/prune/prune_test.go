@@ -3,6 +3,7 @@ package prune
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -71,18 +72,21 @@ func TestDecide(t *testing.T) {
 		want      []string
 	}{
 		{
-			name: "default removes only what no bundle, publish or toolchain rule keeps",
-			want: []string{"d.test/orphan@v1.0.0"},
+			// The orphan came from a module cache or a fill-through
+			// fetch: no bundle can keep it, so only the download
+			// record may remove it.
+			name: "default removes nothing: every bundle is kept, and the orphan no bundle lists",
+			want: nil,
 		},
 		{
 			name: "keep-bundles 1 drops the old bundle's own versions",
 			opts: Options{KeepBundles: 1},
-			want: []string{"a.test/x@v1.0.0", "d.test/orphan@v1.0.0"},
+			want: []string{"a.test/x@v1.0.0"},
 		},
 		{
 			name: "keep-bundles 0 keeps no bundle",
 			opts: Options{KeepBundles: -1},
-			want: []string{"a.test/x@v1.0.0", "a.test/x@v1.1.0", "b.test/y@v1.0.0", "d.test/orphan@v1.0.0"},
+			want: []string{"a.test/x@v1.0.0", "a.test/x@v1.1.0", "b.test/y@v1.0.0"},
 		},
 		{
 			name:      "unused-since: the download record decides, arrival counts as use",
@@ -185,13 +189,10 @@ func TestApply(t *testing.T) {
 	}
 	add("a.test/x@v1.0.0")
 	add("a.test/x@v1.1.0")
-	manifest := `{"modules": [{"path": "a.test/x", "version": "v1.1.0", "modHash": "h1:x"}]}`
-	rec := `{"digest": "d1", "imported": "2026-11-01T00:00:00Z", "actor": "t", "file": "b.tar.zst", "manifest": ` + manifest + `}`
-	if err := st.Put(ctx, "bundles/d1.json", strings.NewReader(rec)); err != nil {
-		t.Fatal(err)
-	}
+	putBundle(t, st, "d0", "2026-10-01T00:00:00Z", "a.test/x@v1.0.0")
+	putBundle(t, st, "d1", "2026-11-01T00:00:00Z", "a.test/x@v1.1.0")
 	var seen []string
-	p, err := Apply(ctx, st, Options{}, func(r Removal) error {
+	p, err := Apply(ctx, st, Options{KeepBundles: 1}, func(r Removal) error {
 		seen = append(seen, r.String())
 		return Remove(ctx, st, r, "test")
 	})
@@ -239,18 +240,25 @@ func TestApplyKeepsPublished(t *testing.T) {
 				if err := repo.Add(ctx, v, modules.Files{Mod: strings.NewReader("module " + v.Path + "\n"), Zip: strings.NewReader("zip")}); err != nil {
 					t.Fatal(err)
 				}
+				if result == "" {
+					return // the process died after the commit: no outcome
+				}
 				if _, err := in.Finish(ctx, result, nil); err != nil {
 					t.Fatal(err)
 				}
 			}
 			publish("corp.test/lib@v1.0.0", audit.ResultOK)
 			publish("corp.test/lib@v1.1.0", audit.ResultError)
-			p, err := Apply(ctx, tc.Store, Options{}, func(Removal) error { return nil })
+			publish("corp.test/lib@v1.2.0", "")
+			// A bundle that is not kept lists them all: only the
+			// publish rule can keep them.
+			putBundle(t, tc.Store, "d1", "2026-11-01T00:00:00Z", "corp.test/lib@v1.0.0", "corp.test/lib@v1.1.0", "corp.test/lib@v1.2.0")
+			p, err := Apply(ctx, tc.Store, Options{KeepBundles: -1}, func(Removal) error { return nil })
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := removed(p); !slices.Equal(got, []string{"corp.test/lib@v1.1.0"}) || p.Kept[KeptPublished] != 1 {
-				t.Fatalf("removes %v, kept %v; want only the failed publish removed and one kept as published", got, p.Kept)
+			if got := removed(p); !slices.Equal(got, []string{"corp.test/lib@v1.1.0"}) || p.Kept[KeptPublished] != 2 {
+				t.Fatalf("removes %v, kept %v; want only the failed publish removed, and the published one and the one whose outcome is missing kept as published", got, p.Kept)
 			}
 		})
 	}
@@ -276,5 +284,19 @@ func TestApplyRefusesUnreadableLog(t *testing.T) {
 	}
 	if _, err := Apply(ctx, unreadableLog{st}, Options{}, func(Removal) error { return nil }); !errors.Is(err, fs.ErrPermission) {
 		t.Fatalf("Apply with an unreadable audit log: %v, want a permission error", err)
+	}
+}
+
+// putBundle writes an import record of a bundle listing versions.
+func putBundle(t *testing.T, st store.Store, digest, imported string, versions ...string) {
+	t.Helper()
+	var mods []string
+	for _, s := range versions {
+		v := mv(s)
+		mods = append(mods, fmt.Sprintf(`{"path": %q, "version": %q, "modHash": "h1:x"}`, v.Path, v.Version))
+	}
+	rec := fmt.Sprintf(`{"digest": %q, "imported": %q, "actor": "t", "file": "b.tar.zst", "manifest": {"modules": [%s]}}`, digest, imported, strings.Join(mods, ", "))
+	if err := st.Put(context.Background(), "bundles/"+digest+".json", strings.NewReader(rec)); err != nil {
+		t.Fatal(err)
 	}
 }
