@@ -46,6 +46,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -474,9 +475,26 @@ type loginData struct {
 	Error string
 }
 
-// safeNext returns next if it is a path on this server, else "/".
+// safeNext returns next if it is a path on this server, else "/". It
+// judges what the browser will be sent: http.Redirect cleans the path
+// (so "/./\\host" becomes "/\\host"), and browsers read a backslash as a
+// slash and drop tabs and newlines, so any of those, any control
+// character, and anything with a scheme or host is refused.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.ContainsAny(next, "\\") {
+		return "/"
+	}
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasPrefix(clean, "//") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next
