@@ -12,6 +12,8 @@ type answer struct {
 	data    []byte
 	err     error
 	expires time.Time // zero: never (immutable content)
+	// deleted: for the versions deleted here on purpose, by module.
+	deleted map[string]bool
 }
 
 // answerCache keeps upstream answers by path, bounded in total bytes
@@ -38,5 +40,20 @@ func (c *answerCache) get(p string, now time.Time) *answer {
 }
 
 func (c *answerCache) put(p string, a *answer) {
-	c.c.Put(p, a, len(a.data))
+	c.c.Put(p, a, a.cost(p))
+}
+
+// entryOverhead is what an entry costs beside its body: the map entry,
+// the answer and its error. Counting it bounds the entries too: a client
+// asking for a new path each time gets a 404 each time, with no body,
+// and those answers would otherwise cost nothing and never be evicted.
+const entryOverhead = 256
+
+// cost is what a holds, in bytes, under key p.
+func (a *answer) cost(p string) int {
+	n := entryOverhead + len(p) + len(a.data)
+	if a.err != nil {
+		n += len(a.err.Error())
+	}
+	return n
 }

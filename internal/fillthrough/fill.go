@@ -76,8 +76,10 @@ type Filler struct {
 	volatile *answerCache       // lists, @latest, not-found answers
 	sums     *answerCache       // checksum-database files
 	verifyMu sync.Mutex         // one proof import at a time (see verify)
-	keyOnce  sync.Once
-	keyErr   error
+	// keySaved: the checksum database's key is in the store (SaveKey
+	// succeeded once); a failure is tried again by the next fill.
+	keyMu    sync.Mutex
+	keySaved bool
 }
 
 // New returns a Filler that stores into st.
@@ -407,6 +409,22 @@ func (e *VerifyError) Error() string {
 }
 func (e *VerifyError) Unwrap() error { return e.Err }
 
+// saveKey writes the checksum database's key into the store once: after
+// an error (the store unreachable for a moment) the next call tries again,
+// so that one failure does not stop every later fill.
+func (f *Filler) saveKey(ctx context.Context) error {
+	f.keyMu.Lock()
+	defer f.keyMu.Unlock()
+	if f.keySaved {
+		return nil
+	}
+	if err := f.db.SaveKey(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	f.keySaved = true
+	return nil
+}
+
 // verify proves h against the checksum database and keeps the proof in
 // the store's checksum-database area; paths matching the private patterns
 // pass unchecked. The proof is captured with every head the store ever
@@ -417,9 +435,8 @@ func (f *Filler) verify(ctx context.Context, h checksumdb.ModuleHashes) error {
 	if !f.covered(h.Path) {
 		return nil
 	}
-	f.keyOnce.Do(func() { f.keyErr = f.db.SaveKey(context.WithoutCancel(ctx)) })
-	if f.keyErr != nil {
-		return f.keyErr
+	if err := f.saveKey(ctx); err != nil {
+		return err
 	}
 	f.verifyMu.Lock()
 	defer f.verifyMu.Unlock()

@@ -2,6 +2,7 @@ package fillthrough_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -120,5 +121,88 @@ func TestHitAsksTheStoreOnce(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") == "" || resp.Header.Get("Etag") == "" || resp.ContentLength <= 0 {
 			t.Errorf("HEAD %s: %d, Content-Length %d, %v", ext, resp.StatusCode, resp.ContentLength, resp.Header)
 		}
+	}
+}
+
+// flakyKeyStore fails the first read of the checksum database's key, as
+// a store that is unreachable for a moment does.
+type flakyKeyStore struct {
+	*store.Mem
+	mu     sync.Mutex
+	failed bool
+}
+
+func (s *flakyKeyStore) Open(ctx context.Context, name string) (store.File, error) {
+	s.mu.Lock()
+	fail := !s.failed && strings.HasPrefix(name, "sumdb/") && strings.HasSuffix(name, "/key")
+	s.failed = s.failed || fail
+	s.mu.Unlock()
+	if fail {
+		return nil, errors.New("store unreachable for a moment")
+	}
+	return s.Mem.Open(ctx, name)
+}
+
+// TestKeyErrorNotKept: one failure to save the checksum database's key
+// fails that fill only; the next fill tries again (it used to keep the
+// error until the server restarted).
+func TestKeyErrorNotKept(t *testing.T) {
+	f := newFront(t)
+	st := &flakyKeyStore{Mem: store.NewMem()}
+	srv := proxyServer(t, f, st, fillthrough.Options{})
+	u := srv.URL + "/modferry.test/dep/@v/v1.1.0.zip"
+	if code, _ := get(t, u); code == http.StatusOK {
+		t.Fatal("the fill succeeded although the store failed")
+	}
+	if code, body := get(t, u); code != http.StatusOK {
+		t.Fatalf("the fill after a transient store error: %d %s", code, body)
+	}
+}
+
+// TestListsJoinTheStore: the list and @latest of a module published here
+// (which the upstream does not know: 404) come from the store; a version
+// deleted here on purpose leaves the list, and @latest falls back to the
+// store's when the upstream's names it.
+func TestListsJoinTheStore(t *testing.T) {
+	ctx := context.Background()
+	f := newFront(t)
+	st := store.NewMem()
+	srv := proxyServer(t, f, st, fillthrough.Options{})
+	repo := &modules.Repo{Store: st}
+	priv := module.Version{Path: "corp.example/m", Version: "v1.0.0"}
+	err := repo.Add(ctx, priv, modules.Files{
+		Info: strings.NewReader(`{"Version":"v1.0.0","Time":"2026-01-02T03:04:05Z"}`),
+		Mod:  strings.NewReader("module corp.example/m\n"),
+		Zip:  strings.NewReader("zip"), ZipHash: "h1:x",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, srv.URL+"/corp.example/m/@v/list"); code != 200 || string(body) != "v1.0.0\n" {
+		t.Errorf("list of a module published here: %d %q", code, body)
+	}
+	if code, body := get(t, srv.URL+"/corp.example/m/@latest"); code != 200 || !strings.Contains(string(body), `"v1.0.0"`) {
+		t.Errorf("@latest of a module published here: %d %q", code, body)
+	}
+	for _, v := range []string{"v1.1.0", "v1.2.0"} {
+		if code, body := get(t, srv.URL+"/modferry.test/lib/@v/"+v+".zip"); code != 200 {
+			t.Fatalf("%s: %d %s", v, code, body)
+		}
+	}
+	_, upstreamLatest := get(t, srv.URL+"/modferry.test/lib/@latest")
+	if !strings.Contains(string(upstreamLatest), `"v1.2.0"`) {
+		t.Fatalf("the fixture's @latest is %s; the test wants v1.2.0", upstreamLatest)
+	}
+	if err := repo.Delete(ctx, module.Version{Path: "modferry.test/lib", Version: "v1.2.0"}, modules.GoneRecord{Time: time.Now(), Actor: "test", Reason: "withdrawn"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the store handler's caches look again
+	srv2 := proxyServer(t, f, st, fillthrough.Options{})
+	code, body := get(t, srv2.URL+"/modferry.test/lib/@v/list")
+	if code != 200 || strings.Contains(string(body), "v1.2.0") || !strings.Contains(string(body), "v1.1.0") {
+		t.Errorf("list after a delete: %d %q", code, body)
+	}
+	if code, body := get(t, srv2.URL+"/modferry.test/lib/@latest"); code != 200 || !strings.Contains(string(body), `"v1.1.0"`) {
+		t.Errorf("@latest after the upstream's latest was deleted here: %d %q", code, body)
 	}
 }

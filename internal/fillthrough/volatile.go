@@ -2,14 +2,17 @@ package fillthrough
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/modferry/modferry/internal/modfiles"
+	"golang.org/x/mod/semver"
 )
 
 // cachedGet returns the upstream's answer for p from cache, else fetches
@@ -58,6 +61,9 @@ func cmpTTL(ttl time.Duration) time.Duration {
 func (f *Filler) serveVolatile(w http.ResponseWriter, r *http.Request, local http.Handler, req modfiles.Request, p string) {
 	ctx := r.Context()
 	data, err := f.cachedGet(ctx, f.up, f.volatile, p, f.ttl)
+	if req.Op == modfiles.OpList || req.Op == modfiles.OpLatest {
+		data, err = f.withStore(ctx, r, local, req, data, err)
+	}
 	if err != nil {
 		var ue *UnavailableError
 		if errors.As(err, &ue) && (req.Op == modfiles.OpList || req.Op == modfiles.OpLatest) {
@@ -87,4 +93,88 @@ func (f *Filler) serveVolatile(w http.ResponseWriter, r *http.Request, local htt
 		return
 	}
 	w.Write(data)
+}
+
+// withStore joins the store's view of a module to the upstream's answer
+// to a list or @latest request (data, err): the versions published or
+// imported here, which the upstream may not know (it answers 404 for a
+// private module), are listed too, and versions deleted here on purpose
+// are not (they answer 410, so a go command that picked one from the list
+// would fail instead of taking the next). @latest falls back to the
+// store's answer when the upstream has none or names a deleted version.
+func (f *Filler) withStore(ctx context.Context, r *http.Request, local http.Handler, req modfiles.Request, data []byte, err error) ([]byte, error) {
+	var nf *NotFoundError
+	var ue *UnavailableError
+	if err != nil && !errors.As(err, &nf) && !errors.As(err, &ue) {
+		return data, err
+	}
+	own := f.localAnswer(r, local)
+	deleted, derr := f.deletedVersions(ctx, req.Path)
+	if derr != nil {
+		return nil, derr
+	}
+	switch req.Op {
+	case modfiles.OpLatest:
+		if err != nil {
+			if own != nil {
+				return own, nil
+			}
+			return data, err
+		}
+		var latest struct{ Version string }
+		if json.Unmarshal(data, &latest) == nil && deleted[latest.Version] && own != nil {
+			return own, nil
+		}
+		return data, nil
+	default: // OpList
+		if err != nil && own == nil {
+			return data, err
+		}
+		seen := map[string]bool{}
+		var vs []string
+		for _, v := range strings.Fields(string(data) + "\n" + string(own)) {
+			if !seen[v] && !deleted[v] {
+				seen[v] = true
+				vs = append(vs, v)
+			}
+		}
+		semver.Sort(vs)
+		if len(vs) == 0 {
+			return []byte{}, nil
+		}
+		return []byte(strings.Join(vs, "\n") + "\n"), nil
+	}
+}
+
+// localAnswer is the store's own answer to r (a GET, with the store
+// handler's caches), or nil if it has none (or an empty list).
+func (f *Filler) localAnswer(r *http.Request, local http.Handler) []byte {
+	g := r.Clone(r.Context())
+	g.Method = http.MethodGet
+	rec := httptest.NewRecorder()
+	local.ServeHTTP(rec, g)
+	if rec.Code != http.StatusOK || rec.Body.Len() == 0 {
+		return nil // an empty list is no answer of the store's
+	}
+	return rec.Body.Bytes()
+}
+
+// deletedVersions returns the versions of path deleted here on purpose,
+// kept as long as the upstream's lists (f.ttl): one listing of the
+// module's directory, and a read of each deletion record.
+func (f *Filler) deletedVersions(ctx context.Context, path string) (map[string]bool, error) {
+	key := "\x00deleted/" + path
+	if a := f.volatile.get(key, time.Now()); a != nil {
+		return a.deleted, nil
+	}
+	d, err := f.repo.Deleted(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	a := &answer{deleted: d, expires: time.Now().Add(f.ttl)}
+	for v := range d {
+		a.data = append(a.data, v...) // counted by the cache's bound
+	}
+	f.volatile.put(key, a)
+	return d, nil
 }

@@ -92,6 +92,29 @@ func (r *Repo) versionFiles(ctx context.Context, path string) (map[string]map[mo
 	return out, nil
 }
 
+// Deleted returns the versions of path deleted on purpose (a deletion
+// record not marked Pruned): they stay gone whatever an upstream lists.
+func (r *Repo) Deleted(ctx context.Context, path string) (map[string]bool, error) {
+	files, err := r.versionFiles(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for v, k := range files {
+		if !k[modfiles.Gone] {
+			continue
+		}
+		g, err := r.IsGone(ctx, module.Version{Path: path, Version: v})
+		if err != nil {
+			return nil, err
+		}
+		if g != nil && !g.Pruned {
+			out[v] = true
+		}
+	}
+	return out, nil
+}
+
 // complete reports whether a version's files make it listable.
 func complete(k map[modfiles.Kind]bool) bool {
 	return k[modfiles.Info] && k[modfiles.Mod] && k[modfiles.Zip] && !k[modfiles.Gone]
