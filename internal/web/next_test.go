@@ -21,7 +21,7 @@ func TestSafeNext(t *testing.T) {
 		{"//evil.example", "/"},
 		{"/\\evil.example", "/"},
 		{"/./\\evil.example", "/"},
-		{"/.//evil.example", "/.//evil.example"}, // sent as /evil.example
+		{"/.//evil.example", "/.//evil.example"},   // sent as /evil.example
 		{"/%09/evil.example", "/%09/evil.example"}, // stays a path: %09 is not a tab until decoded
 		{"/\t/evil.example", "/"},
 		{"/\n/evil.example", "/"},
