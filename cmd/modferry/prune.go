@@ -93,6 +93,9 @@ type pruneJSON struct {
 	Kept        map[string]int `json:"kept"`
 	Remove      []pruneEntry   `json:"remove"`
 	Removed     int            `json:"removed"`
+	// Unfinished: removals that had stopped part way, which --apply
+	// finishes.
+	Unfinished []string `json:"unfinished,omitempty"`
 }
 
 type pruneEntry struct {
@@ -194,6 +197,9 @@ func runPrune(ctx context.Context, w io.Writer, o pruneOptions) error {
 func pruneResult(p *prune.Plan, dryRun bool, removed int) pruneJSON {
 	out := pruneJSON{DryRun: dryRun, Versions: p.Versions, Bundles: p.Bundles, KeptBundles: p.KeptBundles,
 		Kept: p.Kept, Remove: []pruneEntry{}, Removed: removed}
+	for _, v := range p.Unfinished {
+		out.Unfinished = append(out.Unfinished, v.String())
+	}
 	for _, r := range p.Remove {
 		e := pruneEntry{Path: r.Path, Version: r.Version.Version, Reason: r.Reason}
 		if !r.LastUsed.IsZero() {
@@ -226,6 +232,13 @@ func printPruneSummary(w io.Writer, p *prune.Plan, dryRun bool, removed int) {
 	keptText := ""
 	if len(kept) > 0 {
 		keptText = " (" + strings.Join(kept, ", ") + ")"
+	}
+	if n := len(p.Unfinished); n > 0 {
+		if dryRun {
+			fmt.Fprintf(w, "%d earlier removals stopped part way (their versions answer 410 already); --apply finishes them\n", n)
+		} else {
+			fmt.Fprintf(w, "finished %d earlier removals that had stopped part way\n", n)
+		}
 	}
 	if dryRun {
 		fmt.Fprintf(w, "dry run: would remove %d of %d versions, keep %d%s; %d of %d bundles keep their versions. Nothing was changed; --apply removes.\n",

@@ -305,19 +305,30 @@ func (r *Repo) Delete(ctx context.Context, v module.Version, rec GoneRecord) err
 		return err
 	}
 	k := files[v.Version]
-	if !k[modfiles.Info] && !k[modfiles.Mod] && !k[modfiles.Zip] {
-		if k[modfiles.Gone] {
-			return fmt.Errorf("%s: %w (deleted already)", v, fs.ErrNotExist)
+	left := k[modfiles.Info] || k[modfiles.Mod] || k[modfiles.Zip] || k[modfiles.ZipHash]
+	switch {
+	case k[modfiles.Gone] && !left:
+		// Deleted already. An earlier delete that stopped after its
+		// files (a crash, a lost lease) may not have rewritten the
+		// list: rewrite it, so that running the delete again finishes it.
+		if err := r.WriteList(ctx, v.Path); err != nil {
+			return err
 		}
+		return fmt.Errorf("%s: %w (deleted already)", v, fs.ErrNotExist)
+	case k[modfiles.Gone]:
+		// A delete (or prune) that stopped part way: finish it, under
+		// the record it wrote.
+	case !k[modfiles.Info] && !k[modfiles.Mod] && !k[modfiles.Zip]:
 		return fmt.Errorf("%s: %w", v, fs.ErrNotExist)
-	}
-	b, _ := json.MarshalIndent(rec, "", "  ")
-	name, _ := modfiles.Name(v, modfiles.Gone)
-	if err := r.Store.Put(ctx, name, bytes.NewReader(append(b, '\n'))); err != nil {
-		return err
-	}
-	if err := r.stampRemoval(ctx, v); err != nil {
-		return err
+	default:
+		b, _ := json.MarshalIndent(rec, "", "  ")
+		name, _ := modfiles.Name(v, modfiles.Gone)
+		if err := r.Store.Put(ctx, name, bytes.NewReader(append(b, '\n'))); err != nil {
+			return err
+		}
+		if err := r.stampRemoval(ctx, v); err != nil {
+			return err
+		}
 	}
 	for _, kind := range []modfiles.Kind{modfiles.Info, modfiles.Zip, modfiles.ZipHash, modfiles.Mod} {
 		name, _ := modfiles.Name(v, kind)
@@ -447,14 +458,23 @@ type Entry struct {
 // All lists every module version in the store that has at least a .mod,
 // with deleted versions left out.
 func (r *Repo) All(ctx context.Context) ([]Entry, error) {
+	es, _, err := r.AllAndUnfinished(ctx)
+	return es, err
+}
+
+// AllAndUnfinished returns what All does and, from the same walk, the
+// deleted versions that still have files: deletions (delete, prune) that
+// stopped part way, which deleting them again finishes.
+func (r *Repo) AllAndUnfinished(ctx context.Context) ([]Entry, []module.Version, error) {
 	paths, err := r.ModulePaths(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Each module's listing and recorded zip hashes, several modules at
 	// once: on a large store (or one reached over the network) this is
 	// one read per version, which a loop would wait on one by one.
 	per := make([][]Entry, len(paths))
+	unfinished := make([][]module.Version, len(paths))
 	err = store.Each(ctx, len(paths), func(ctx context.Context, i int) error {
 		p := paths[i]
 		files, err := r.versionFiles(ctx, p)
@@ -462,6 +482,9 @@ func (r *Repo) All(ctx context.Context) ([]Entry, error) {
 			return err
 		}
 		for v, k := range files {
+			if k[modfiles.Gone] && (k[modfiles.Info] || k[modfiles.Mod] || k[modfiles.Zip] || k[modfiles.ZipHash]) {
+				unfinished[i] = append(unfinished[i], module.Version{Path: p, Version: v})
+			}
 			if !k[modfiles.Mod] || k[modfiles.Gone] {
 				continue
 			}
@@ -484,7 +507,7 @@ func (r *Repo) All(ctx context.Context) ([]Entry, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// paths is sorted, so the modules' lists, each sorted by version,
 	// follow one another in order.
@@ -496,5 +519,5 @@ func (r *Repo) All(ctx context.Context) ([]Entry, error) {
 	for _, es := range per {
 		out = append(out, es...)
 	}
-	return out, nil
+	return out, slices.Concat(unfinished...), nil
 }

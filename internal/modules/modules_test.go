@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -89,5 +90,66 @@ func TestRepo(t *testing.T) {
 	}
 	if v, _ := r.Latest(ctx, "a.test/m"); v != "v0.0.0-20240101000000-abcdefabcdef" {
 		t.Errorf("Latest after delete = %v, want the pseudo-version", v)
+	}
+}
+
+// TestDeleteFinishes: a delete that stopped part way (its record
+// written, some files and the list left) is finished by deleting again,
+// and All leaves the version out while AllAndUnfinished names it.
+func TestDeleteFinishes(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMem()
+	r := &Repo{Store: st}
+	v1 := module.Version{Path: "corp.test/m", Version: "v1.0.0"}
+	v2 := module.Version{Path: "corp.test/m", Version: "v1.1.0"}
+	for _, v := range []module.Version{v1, v2} {
+		if err := r.Add(ctx, v, Files{Mod: strings.NewReader("module corp.test/m\n"), Zip: strings.NewReader("zip"), ZipHash: "h1:x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.WriteList(ctx, v1.Path); err != nil {
+		t.Fatal(err)
+	}
+	// The first delete stopped after its record and the .info.
+	gone, _ := modfiles.Name(v2, modfiles.Gone)
+	info, _ := modfiles.Name(v2, modfiles.Info)
+	if err := st.Put(ctx, gone, strings.NewReader(`{"reason":"withdrawn","actor":"a"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete(ctx, info); err != nil {
+		t.Fatal(err)
+	}
+	es, unfinished, err := r.AllAndUnfinished(ctx)
+	if err != nil || len(es) != 1 || len(unfinished) != 1 || unfinished[0] != v2 {
+		t.Fatalf("AllAndUnfinished = %v, %v, %v; want %v listed and %v unfinished", es, unfinished, err, v1, v2)
+	}
+	list, _ := modfiles.ListName(v2.Path)
+	if b, _ := store.ReadAll(ctx, st, list); !strings.Contains(string(b), "v1.1.0") {
+		t.Fatalf("the test wants the stale list to name v1.1.0: %q", b)
+	}
+	if err := r.Delete(ctx, v2, GoneRecord{Reason: "again"}); err != nil {
+		t.Fatalf("deleting again: %v", err)
+	}
+	for _, k := range []modfiles.Kind{modfiles.Mod, modfiles.Zip, modfiles.ZipHash} {
+		n, _ := modfiles.Name(v2, k)
+		if ok, _ := store.Exists(ctx, st, n); ok {
+			t.Errorf("%s left", n)
+		}
+	}
+	if b, _ := store.ReadAll(ctx, st, list); string(b) != "v1.0.0\n" {
+		t.Errorf("list after finishing = %q", b)
+	}
+	if g, err := r.IsGone(ctx, v2); err != nil || g == nil || g.Reason != "withdrawn" {
+		t.Errorf("record after finishing = %+v, %v; want the first delete's", g, err)
+	}
+	// A delete that stopped after every file but before the list.
+	if err := st.Put(ctx, list, strings.NewReader("v1.0.0\nv1.1.0\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete(ctx, v2, GoneRecord{Reason: "again"}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("deleting a deleted version: %v, want fs.ErrNotExist", err)
+	}
+	if b, _ := store.ReadAll(ctx, st, list); string(b) != "v1.0.0\n" {
+		t.Errorf("list after deleting again = %q", b)
 	}
 }

@@ -61,7 +61,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -133,12 +135,18 @@ type Plan struct {
 	Versions int
 	// Bundles and KeptBundles count the imported bundles and those kept.
 	Bundles, KeptBundles int
+	// Unfinished are deleted versions that still have files: a delete or
+	// a removal that stopped part way (a crash, a lost lease). Apply
+	// finishes them first.
+	Unfinished []module.Version
 }
 
 // Facts are what the store says about its versions: the input of Decide.
 type Facts struct {
 	// Versions are the store's versions (with a .mod, not deleted).
 	Versions []module.Version
+	// Unfinished are the deleted versions that still have files.
+	Unfinished []module.Version
 	// Bundles are the imported bundles, most recent import first.
 	Bundles []Bundle
 	// Published are the versions published.
@@ -192,7 +200,7 @@ func Decide(f Facts, o Options) *Plan {
 		keep[v] = true
 	}
 	cutoff := now.Add(-o.UnusedSince)
-	p := &Plan{Kept: map[string]int{}, Versions: len(f.Versions), Bundles: len(f.Bundles), KeptBundles: keepBundles}
+	p := &Plan{Kept: map[string]int{}, Versions: len(f.Versions), Bundles: len(f.Bundles), KeptBundles: keepBundles, Unfinished: f.Unfinished}
 	for _, v := range f.Versions {
 		last := f.Downloads[v]
 		came := arrived[v]
@@ -261,7 +269,8 @@ func formatDuration(d time.Duration) string {
 func Gather(ctx context.Context, st store.Store) (Facts, error) {
 	repo := &modules.Repo{Store: st}
 	var f Facts
-	entries, err := repo.All(ctx)
+	entries, unfinished, err := repo.AllAndUnfinished(ctx)
+	f.Unfinished = unfinished
 	if err != nil {
 		return f, err
 	}
@@ -445,6 +454,14 @@ func Apply(ctx context.Context, st store.Store, o Options, remove func(Removal) 
 		return nil, err
 	}
 	p := Decide(f, o)
+	// Removals that stopped part way first: their versions already
+	// answer 410, only files (and the list) are left.
+	repo := &modules.Repo{Store: store.Fence(st, held, "prune stopped while finishing an earlier removal: run it again")}
+	for _, v := range p.Unfinished {
+		if err := repo.Delete(ctx, v, modules.GoneRecord{}); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return p, fmt.Errorf("finishing the removal of %s: %w", v, err)
+		}
+	}
 	for _, r := range p.Remove {
 		if err := ctx.Err(); err != nil {
 			return p, err

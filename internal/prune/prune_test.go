@@ -300,3 +300,33 @@ func putBundle(t *testing.T, st store.Store, digest, imported string, versions .
 		t.Fatal(err)
 	}
 }
+
+// TestApplyFinishesUnfinished: a removal that stopped part way (its
+// record written, files left) is finished by the next prune --apply.
+func TestApplyFinishesUnfinished(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMem()
+	repo := &modules.Repo{Store: st}
+	v := mv("a.test/x@v1.0.0")
+	if err := repo.Add(ctx, v, modules.Files{Mod: strings.NewReader("module a.test/x\n"), Zip: strings.NewReader("zip")}); err != nil {
+		t.Fatal(err)
+	}
+	putBundle(t, st, "d1", "2026-11-01T00:00:00Z", "a.test/x@v1.0.0")
+	gone, _ := modfiles.Name(v, modfiles.Gone)
+	info, _ := modfiles.Name(v, modfiles.Info)
+	st.Put(ctx, gone, strings.NewReader(`{"reason":"pruned: unused","pruned":true}`))
+	st.Delete(ctx, info)
+	p, err := Apply(ctx, st, Options{}, func(Removal) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Unfinished) != 1 || p.Unfinished[0] != v {
+		t.Errorf("unfinished %v, want [%v]", p.Unfinished, v)
+	}
+	for _, k := range []modfiles.Kind{modfiles.Mod, modfiles.Zip} {
+		n, _ := modfiles.Name(v, k)
+		if ok, _ := store.Exists(ctx, st, n); ok {
+			t.Errorf("%s left after prune --apply", n)
+		}
+	}
+}

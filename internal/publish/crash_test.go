@@ -146,3 +146,46 @@ func TestPublishInProgressNotRolledBack(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeleteDuringPublish: a delete of a version being published is
+// refused (its files are the publish's), and a publish whose version was
+// deleted under it anyway (a writer that skipped that check) fails as
+// deleted instead of committing a version whose files are gone.
+func TestDeleteDuringPublish(t *testing.T) {
+	ctx := context.Background()
+	rec := modules.GoneRecord{Time: time.Now().UTC(), Actor: "test", Reason: "withdrawn"}
+	build := func() *Module {
+		m, err := FromDir(crashVersion, writeTree(t, map[string]string{"go.mod": "module corp.example/crash\n"}), time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	defer func() { testHookBeforeCommit = nil }()
+
+	repo := newRepo(t)
+	testHookBeforeCommit = func() {
+		if err := Delete(ctx, repo, crashVersion, rec); !errors.Is(err, ErrBusy) {
+			t.Errorf("delete during the publish: %v, want ErrBusy", err)
+		}
+	}
+	if err := Publish(ctx, repo, build()); err != nil {
+		t.Fatalf("the publish the delete waited for: %v", err)
+	}
+
+	repo = newRepo(t)
+	testHookBeforeCommit = func() {
+		if err := repo.Delete(ctx, crashVersion, rec); err != nil {
+			t.Errorf("deleting under the publish: %v", err)
+		}
+	}
+	var ee *ExistsError
+	if err := Publish(ctx, repo, build()); !errors.As(err, &ee) || !ee.Deleted {
+		t.Fatalf("publish of a version deleted under it: %v, want ExistsError{Deleted}", err)
+	}
+	info, _ := modfiles.Name(crashVersion, modfiles.Info)
+	if ok, _ := store.Exists(ctx, repo.Store, info); ok {
+		t.Error("the publish committed the deleted version's .info")
+	}
+}

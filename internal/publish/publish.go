@@ -58,7 +58,7 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if _, err := recoverOne(ctx, repo, v, time.Now()); err != nil {
+	if err := recoverUnderLock(ctx, repo, v, intent); err != nil {
 		return err
 	}
 	if err := exists(ctx, repo.Store, v); err != nil {
@@ -129,6 +129,15 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 			if err := held.Check(); err != nil {
 				return fmt.Errorf("publishing %s: %w", v, err)
 			}
+			// A delete that ran since the checks (it takes the lock
+			// too) removed what this call wrote: the version stays
+			// deleted.
+			if g, err := repo.IsGone(ctx, v); err != nil {
+				return err
+			} else if g != nil {
+				created = nil // the delete removed them
+				return &ExistsError{Version: v, Deleted: true}
+			}
 		}
 		if err := create(k, content[k]); err != nil {
 			if errors.Is(err, fs.ErrExist) {
@@ -198,7 +207,41 @@ func Delete(ctx context.Context, repo *modules.Repo, v module.Version, rec modul
 		return err
 	}
 	defer held.Unlock()
-	return fenced(repo, held, "the delete of "+v.String()+" stopped there: run it again").Delete(ctx, v, rec)
+	fr := fenced(repo, held, "the delete of "+v.String()+" stopped there: run it again")
+	// A publish of v in progress: deleting its files under it would let
+	// it commit a version whose files are gone. One that was interrupted
+	// is rolled back first.
+	if _, err := recoverOne(ctx, fr, v, time.Now()); err != nil {
+		return err
+	}
+	if name, err := modfiles.PendingName(v); err == nil {
+		if busy, err := store.Exists(ctx, fr.Store, name); err != nil {
+			return err
+		} else if busy {
+			return fmt.Errorf("deleting %s: %w: it is being published; retry once the publish has finished", v, ErrBusy)
+		}
+	}
+	return fr.Delete(ctx, v, rec)
+}
+
+// ErrBusy reports a version that a publish in progress holds.
+var ErrBusy = errors.New("version busy")
+
+// recoverUnderLock rolls back or finishes an interrupted publish of v
+// (its intent, named intent, is stale) under the store's import lock, as
+// Recover does: two publishers retrying the same version must not both
+// roll back, the slower one removing what the faster one wrote anew.
+func recoverUnderLock(ctx context.Context, repo *modules.Repo, v module.Version, intent string) error {
+	if ok, err := store.Exists(ctx, repo.Store, intent); err != nil || !ok {
+		return err
+	}
+	held, err := lock(ctx, repo.Store, "recovering the interrupted publish of "+v.String())
+	if err != nil {
+		return err
+	}
+	defer held.Unlock()
+	_, err = recoverOne(ctx, fenced(repo, held, "the recovery of "+v.String()+" stopped there: publish it again"), v, time.Now())
+	return err
 }
 
 // fenced returns repo on store.Fence(repo.Store, held, stopped): a

@@ -267,6 +267,8 @@ func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request, v module.Vers
 			code = http.StatusBadRequest
 		case errors.Is(err, fs.ErrNotExist):
 			code = http.StatusNotFound
+		case errors.Is(err, publish.ErrBusy):
+			code = http.StatusConflict
 		case retryIfUnavailable(w, err):
 			code = http.StatusServiceUnavailable
 			s.log.Warn("deleting: the store is unavailable", "module", v.String(), "err", err)
