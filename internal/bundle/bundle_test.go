@@ -353,6 +353,11 @@ func TestHostileBundles(t *testing.T) {
 		{"zip declaring 600 MB", withZip(hostileZip(t, zipMod.Module, "huge")), bundle.ErrBadZip, good[zipIdx].name},
 		{"zip hash mismatch", withZip(good[zipIdx].data), bundle.ErrHashMismatch, good[zipIdx].name},
 		{"trailing data", append(with(func(es []entry) []entry { return es }), compress(t, []byte("more"))...), bundle.ErrNonCanonical, ""},
+		// What the decoder alone would skip or decode to nothing.
+		{"skippable frame after", append(with(func(es []entry) []entry { return es }), 0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 'e', 'v', 'i', 'l'), bundle.ErrNonCanonical, ""},
+		{"empty frame after", append(with(func(es []entry) []entry { return es }), compress(t, nil)...), bundle.ErrNonCanonical, ""},
+		{"one byte after", append(with(func(es []entry) []entry { return es }), 0), bundle.ErrNonCanonical, ""},
+		{"cut in the checksum", func() []byte { b := with(func(es []entry) []entry { return es }); return b[:len(b)-2] }(), bundle.ErrCorrupt, ""},
 		{"garbage", []byte("this is not a bundle at all"), bundle.ErrNonCanonical, ""},
 		{"empty", nil, bundle.ErrCorrupt, ""},
 	}

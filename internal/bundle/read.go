@@ -76,12 +76,26 @@ func Read(ctx context.Context, r io.Reader, opts ReadOptions) (*Manifest, error)
 	if err != nil {
 		return nil, err
 	}
-	zr, err := newDecoder(io.MultiReader(bytes.NewReader(head), r))
+	fe := &frameEnd{r: r, checksum: head[4]&0x04 != 0}
+	zr, err := newDecoder(io.MultiReader(bytes.NewReader(head), fe))
 	if err != nil {
 		return nil, err
 	}
 	defer zr.Close()
-	return readTar(ctx, zr, opts)
+	m, err := readTar(ctx, zr, opts)
+	// The decoder's goroutine reads fe: Close waits for it to stop
+	// before fe is looked at and read further here.
+	zr.Close()
+	if fe.after {
+		return nil, errAfterFrame
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := fe.drain(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // readTar reads the uncompressed tar stream; opts are complete.
