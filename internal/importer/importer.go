@@ -503,9 +503,7 @@ func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, sta
 	for _, w := range work {
 		v := w.mod.ModuleVersion()
 		hasZip := w.mod.ZipHash != ""
-		if hasZip {
-			newVersions[v.Path] = append(newVersions[v.Path], v.Version)
-		} else if _, ok := newVersions[v.Path]; !ok {
+		if _, ok := newVersions[v.Path]; !ok {
 			newVersions[v.Path] = nil
 		}
 		for _, k := range modfiles.CommitOrder(hasZip) {
@@ -526,6 +524,12 @@ func planCommit(ctx context.Context, st store.Store, stage *bundle.DirStage, sta
 					return nil, err
 				}
 				size = sizes[member]
+				// Listed: a version with its zip and its .info, which
+				// the go command asks for first (a zip without one is
+				// stored, and served to no one).
+				if k == modfiles.Info && hasZip {
+					newVersions[v.Path] = append(newVersions[v.Path], v.Version)
+				}
 			}
 			res.Bytes += size
 			res.Files++

@@ -557,3 +557,25 @@ func TestImportKeepsDeletedGone(t *testing.T) {
 		}
 	})
 }
+
+// TestZipWithoutInfoNotListed: a version whose bundle carries its zip but
+// no .info (the go command asks for the .info first) is stored but not
+// listed: a list naming it would send file:// clients to a 404.
+func TestZipWithoutInfoNotListed(t *testing.T) {
+	ctx := context.Background()
+	key, pub := bundletest.NewKey(t)
+	mods := bundletest.RandomModules(3, 2, 300)
+	mods[1].NoInfo = true
+	mods[1].Path = mods[0].Path
+	mods[1].Version = "v1.1.0"
+	b := filepath.Join(t.TempDir(), "b.tar.zst")
+	bundletest.Write(t, b, mods, key)
+	st := newStore(t)
+	if _, err := importer.Import(ctx, st, b, opts(pub)); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := modfiles.ListName(mods[0].Path)
+	if got, err := store.ReadAll(ctx, st, list); err != nil || string(got) != "v1.0.0\n" {
+		t.Errorf("list file = %q, %v; want only the version with its .info", got, err)
+	}
+}
