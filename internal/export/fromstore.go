@@ -91,7 +91,14 @@ func copyStore(ctx context.Context, st store.Store, dir string) ([]resolve.File,
 		if e.HasZip {
 			kinds = append(kinds, modfiles.Zip)
 		}
+		noInfo := false
 		for _, k := range kinds {
+			if k == modfiles.Zip && noInfo {
+				// A zip without .info: a publish or fetch in progress
+				// or interrupted. Its go.mod goes, as for a go.mod-only
+				// version; the zip once the version is whole.
+				continue
+			}
 			name, err := modfiles.Name(e.Version, k)
 			if err != nil {
 				return err
@@ -99,6 +106,7 @@ func copyStore(ctx context.Context, st store.Store, dir string) ([]resolve.File,
 			local := filepath.Join(dir, filepath.FromSlash(name))
 			n, err := copyObject(ctx, st, name, local)
 			if errors.Is(err, os.ErrNotExist) && k == modfiles.Info {
+				noInfo = true
 				continue // a go.mod-only version may have no .info
 			}
 			if err != nil {
