@@ -64,10 +64,9 @@ func ProjectRequirements(dir string) ([]module.Version, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The workspace's replacements win over a module's own.
-		rs := append(append([]*modfile.Replace{}, f.Replace...), replaces...)
 		for _, r := range f.Require {
-			v, ok := replaced(r.Mod, rs)
+			// The workspace's replacements win over a module's own.
+			v, ok := replaced(r.Mod, f.Replace, replaces)
 			if ok && !seen[v] {
 				seen[v] = true
 				reqs = append(reqs, v)
@@ -77,21 +76,36 @@ func ProjectRequirements(dir string) ([]module.Version, error) {
 	return reqs, nil
 }
 
-// replaced applies replace directives (later ones win) to a requirement;
-// false means it is replaced by a directory.
-func replaced(v module.Version, rs []*modfile.Replace) (module.Version, bool) {
-	out, ok := v, true
-	for _, r := range rs {
-		if r.Old.Path != v.Path || (r.Old.Version != "" && r.Old.Version != v.Version) {
+// replaced applies replace directives to a requirement as the go command
+// does; false means it is replaced by a directory. Each tier is a file's
+// directives, a later tier (go.work) winning over an earlier one (the
+// module's go.mod) for the same module path; within a file, a directive
+// for the exact version wins over one for every version of the path.
+func replaced(v module.Version, tiers ...[]*modfile.Replace) (module.Version, bool) {
+	for i := len(tiers) - 1; i >= 0; i-- {
+		var exact, any *modfile.Replace
+		for _, r := range tiers[i] {
+			switch {
+			case r.Old.Path != v.Path:
+			case r.Old.Version == v.Version:
+				exact = r
+			case r.Old.Version == "":
+				any = r
+			}
+		}
+		r := exact
+		if r == nil {
+			r = any
+		}
+		if r == nil {
 			continue
 		}
 		if r.New.Version == "" {
-			out, ok = module.Version{}, false
-		} else {
-			out, ok = r.New, true
+			return module.Version{}, false
 		}
+		return r.New, true
 	}
-	return out, ok
+	return v, true
 }
 
 // Link sets each module's Requires from its go.mod, read by goMod, and

@@ -373,15 +373,19 @@ require (
 	github.com/Sirupsen/logrus v1.0.0
 	example.com/local v1.0.0
 	example.com/old v1.0.0
+	example.com/pinned v1.2.0
 )
 replace example.com/local => ../local
 replace example.com/old v1.0.0 => example.com/new v1.1.0
+replace example.com/pinned v1.2.0 => example.com/pinned v1.2.1
+replace example.com/pinned => ../pinned
 `)
 	got, err := sbom.ProjectRequirements(filepath.Join(dir, "a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []module.Version{upper, {Path: "example.com/new", Version: "v1.1.0"}}
+	// An exact-version replace wins over a path-only one, whatever their order.
+	want := []module.Version{upper, {Path: "example.com/new", Version: "v1.1.0"}, {Path: "example.com/pinned", Version: "v1.2.1"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("module: %v, want %v", got, want)
 	}
@@ -391,7 +395,7 @@ replace example.com/old v1.0.0 => example.com/new v1.1.0
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = []module.Version{lower, {Path: "example.com/new", Version: "v1.1.0"}}
+	want = []module.Version{lower, {Path: "example.com/new", Version: "v1.1.0"}, {Path: "example.com/pinned", Version: "v1.2.1"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("workspace: %v, want %v", got, want)
 	}
