@@ -25,6 +25,7 @@ import (
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/resolve"
+	"github.com/modferry/modferry/internal/scratch"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -377,7 +378,9 @@ func (f *Filler) download(ctx context.Context, p string) (*os.File, error) {
 		return nil, err
 	}
 	defer body.Close()
-	tmp, err := os.CreateTemp(f.tempDir, "modferry-fill-*.zip")
+	// Locked while open (package scratch): a server's housekeeping
+	// removes such files a crash left, never one being filled.
+	tmp, err := scratch.CreateTemp(f.tempDir, "modferry-fill-*.zip")
 	if err != nil {
 		return nil, err
 	}

@@ -158,6 +158,7 @@ func (s *Server) cleanLeftovers(cutoff time.Time) error {
 		}
 	}
 	clean(os.TempDir(), "modferry-upload-*.zip")
+	clean(os.TempDir(), "modferry-fill-*.zip") // fill-through downloads
 	if files > 0 {
 		s.log.Info("removed crash leftovers", "files", files, "bytes", freed)
 	}

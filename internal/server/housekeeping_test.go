@@ -148,7 +148,7 @@ func TestHousekeepUploadsElsewhere(t *testing.T) {
 		os.Chtimes(p, old, old)
 		return p
 	}
-	crashed := []string{file("modferry-publish-1.zip"), file("modferry-canonical-2.zip")}
+	crashed := []string{file("modferry-publish-1.zip"), file("modferry-canonical-2.zip"), file("modferry-fill-3.zip")}
 	other := file("publish-3.zip")
 	m, err := publish.FromDir(module.Version{Path: "corp.example/live", Version: "v1.0.0"}, writeModuleDir(t), time.Time{})
 	if err != nil {
