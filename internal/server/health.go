@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -90,7 +92,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := s.health.check(); err != nil {
 		code = http.StatusServiceUnavailable
 		h.Status = "unavailable"
-		h.Reason = oneLine("the store cannot be reached: "+err.Error(), maxReason)
+		h.Reason = oneLine("the store cannot be reached: "+publicReason(err)+" (the server's log has the details)", maxReason)
 		w.Header().Set("Retry-After", store.UnavailableRetryAfter)
 	}
 	if !r.URL.Query().Has("verbose") {
@@ -117,4 +119,22 @@ func oneLine(s string, n int) string {
 		s = s[:n-3] + "..."
 	}
 	return s
+}
+
+// publicReason says what kind of failure err is, for /healthz, which
+// answers without a token: the error itself names the store's directory
+// or its endpoint and bucket, which the server's log has.
+func publicReason(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer in time"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	case errors.Is(err, fs.ErrNotExist):
+		return "not found"
+	case errors.Is(err, store.ErrUnavailable):
+		return "unavailable"
+	default:
+		return "error"
+	}
 }

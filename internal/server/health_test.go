@@ -61,6 +61,10 @@ func TestHealthzChecksStore(t *testing.T) {
 	if !strings.Contains(body, "the store cannot be reached") || strings.Count(body, "\n") != 1 || len(body) > maxReason+1 || w.Header().Get("Retry-After") == "" {
 		t.Errorf("healthz with the store down: %q, Retry-After %q; want one short line with the reason", body, w.Header().Get("Retry-After"))
 	}
+	// Without a token: the kind of failure, not the endpoint or paths.
+	if strings.Contains(body, "127.0.0.1") || !strings.Contains(body, "unavailable") {
+		t.Errorf("healthz with the store down: %q; want the kind of failure and no endpoint", body)
+	}
 	w = f.do(req{path: "/healthz?verbose"})
 	wantCode(t, w, 503, "healthz?verbose with the store down")
 	var h Health
