@@ -231,6 +231,9 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 	delta := ""
 	if o.since != "" {
 		delta = fmt.Sprintf(", %d left out (the other side has them)", sum.LeftOut)
+		if sum.Reproven > 0 {
+			delta += fmt.Sprintf(", %d carried again for their checksum proofs (the other side has them without)", sum.Reproven)
+		}
 	}
 	signed := "signed"
 	if !sum.Signed {

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"github.com/modferry/modferry/internal/testupstream"
 )
 
@@ -61,4 +63,50 @@ func TestDeltaBundle(t *testing.T) {
 	copyDir(t, app, dir)
 	offline(t, store, dir, testupstream.GoEnv(t, "http://127.0.0.1:3999"),
 		`go mod download all && go build ./... && go test ./... && go mod verify`)
+}
+
+// TestDeltaCarriesMissingProofs: a store filled from a module cache
+// (import --cache-dir) holds modules without their checksum-database
+// lookups. Its inventory says so, and export --since carries those
+// modules again with their proofs, so that a go client with GOSUMDB on
+// builds offline; before, the delta left them out for good and the
+// client could never verify them.
+func TestDeltaCarriesMissingProofs(t *testing.T) {
+	up := testupstream.New(t)
+	db := checksumdbtest.New(t, "sum.modferry.test", up.Dir, 300)
+	front := sumdbFront(t, up, db)
+	key, pub := keygen(t)
+	app := filepath.Join(t.TempDir(), "app")
+	testupstream.WriteProject(t, "app", app)
+	if _, err := testupstream.RunGo(t, app, testupstream.GoEnv(t, up.URL), "mod", "tidy"); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(t.TempDir(), "store")
+	mf(t, "import", "--store", store, "--cache-dir", up.Dir)
+	inv := filepath.Join(t.TempDir(), "inventory.json")
+	mf(t, "inventory", "--store", store, "-o", inv)
+	if data, _ := os.ReadFile(inv); !strings.Contains(string(data), `"unproven"`) {
+		t.Fatalf("the inventory of a store without proofs names no unproven module:\n%.400s", data)
+	}
+
+	delta := filepath.Join(t.TempDir(), "delta.tar.zst")
+	env := append(slices.Clone(exportEnv), "GOSUMDB="+db.GOSUMDB())
+	var sum struct {
+		Modules  int `json:"modules"`
+		Reproven int `json:"reproven"`
+	}
+	if err := json.Unmarshal([]byte(mfEnv(t, env, "export", "--sign-key", key, "-o", delta, "--upstream", front, "--since", inv, "--json", app)), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Reproven == 0 || sum.Modules < sum.Reproven {
+		t.Fatalf("export --since: %d modules, %d carried again for their proofs; want some", sum.Modules, sum.Reproven)
+	}
+	mf(t, "import", "--pubkey", pub, "--store", store, delta)
+	dir := filepath.Join(t.TempDir(), "app")
+	copyDir(t, app, dir)
+	cenv := append(testupstream.GoEnv(t, "http://127.0.0.1:3999"), "GOSUMDB="+db.Key, "GONOSUMDB=", "GONOSUMCHECK=", "GOPRIVATE=")
+	out := offline(t, store, dir, cenv, "rm -f go.sum && go mod tidy && go build ./... && go mod verify")
+	if !strings.Contains(out, "all modules verified") {
+		t.Fatalf("offline build after the delta: no verification:\n%s", out)
+	}
 }

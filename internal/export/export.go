@@ -73,13 +73,16 @@ type Options struct {
 
 // Summary reports an export.
 type Summary struct {
-	Output        string        `json:"output"`
-	Modules       int           `json:"modules"`
-	Zips          int           `json:"zips"`
-	Files         int           `json:"files"`
-	Bytes         int64         `json:"bytes"`        // bundle file size
-	ContentBytes  int64         `json:"contentBytes"` // sum of member sizes
-	LeftOut       int           `json:"leftOut"`      // module versions the inventory has
+	Output       string `json:"output"`
+	Modules      int    `json:"modules"`
+	Zips         int    `json:"zips"`
+	Files        int    `json:"files"`
+	Bytes        int64  `json:"bytes"`        // bundle file size
+	ContentBytes int64  `json:"contentBytes"` // sum of member sizes
+	LeftOut      int    `json:"leftOut"`      // module versions the inventory has
+	// Reproven counts the module versions the inventory has without a
+	// checksum-database lookup, carried again for their proofs.
+	Reproven      int           `json:"reproven,omitempty"`
 	Duration      time.Duration `json:"-"`
 	Seconds       float64       `json:"durationSeconds"` // Duration, for JSON
 	Signed        bool          `json:"signed"`
@@ -164,7 +167,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		Toolchains: append([]string{}, toolchains...), ResolvedQuery: []string{}}
 	m := newManifest(opts, res, sum)
 	sources := map[string]string{} // member path -> local file
-	if err := addModules(m, order, opts.Since, sum, sources); err != nil {
+	if err := addModules(m, order, opts.Since, cfg, sum, sources); err != nil {
 		return nil, err
 	}
 	made, err := newSpool(workDir, sources)
@@ -301,11 +304,18 @@ func newManifest(opts Options, res *resolve.Result, sum *Summary) *bundle.Manife
 // addModules adds the hashed module versions the other side lacks (see
 // heldBy) to the manifest, with their files, whose local copies it
 // records in sources.
-func addModules(m *bundle.Manifest, order []*versionFiles, since *inventory.Inventory, sum *Summary, sources map[string]string) error {
+func addModules(m *bundle.Manifest, order []*versionFiles, since *inventory.Inventory, cfg *sumdbConfig, sum *Summary, sources map[string]string) error {
 	for _, vf := range order {
 		held, err := heldBy(since, vf.mod)
 		if err != nil {
 			return err
+		}
+		// Held without a checksum-database lookup that this export's
+		// database covers: carried again, for its proof (the import
+		// finds the files present and adds the lookup).
+		if held && cfg != nil && !cfg.off && cfg.covers(vf.v.Path) && since.IsUnproven(vf.mod.ModuleVersion()) {
+			held = false
+			sum.Reproven++
 		}
 		if held {
 			sum.LeftOut++

@@ -51,7 +51,7 @@ func exportStore(ctx context.Context, opts Options, start time.Time) (*Summary, 
 		Toolchains: []string{}, ResolvedQuery: []string{}}
 	m := newManifest(opts, res, sum)
 	sources := map[string]string{}
-	if err := addModules(m, order, opts.Since, sum, sources); err != nil {
+	if err := addModules(m, order, opts.Since, nil, sum, sources); err != nil {
 		return nil, err
 	}
 	made, err := newSpool(workDir, sources)

@@ -21,6 +21,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -48,8 +49,15 @@ type Inventory struct {
 	// SumDBHeads are the signed tree heads the store has served, by
 	// checksum database name.
 	SumDBHeads map[string][]string `json:"sumdbHeads,omitempty"`
+	// Unproven lists ("path@version", sorted) the module versions held
+	// without a checksum-database lookup in the store (from `import
+	// --cache-dir`, or not covered by the exporter's checksum database):
+	// export --since carries them again, with their proofs, where its
+	// checksum database covers them.
+	Unproven []string `json:"unproven,omitempty"`
 
-	index map[module.Version]bundle.Module
+	index    map[module.Version]bundle.Module
+	unproven map[module.Version]bool
 }
 
 // Build reads the store and returns its inventory. Bundle digests come
@@ -119,6 +127,9 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
+	if inv.Unproven, err = unproven(ctx, st, dbs, inv.Modules); err != nil {
+		return nil, err
+	}
 	for _, db := range dbs {
 		heads, err := db.Heads(ctx)
 		if err != nil {
@@ -134,6 +145,63 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 	inv.Modules = nonNil(inv.Modules)
 	inv.Bundles = nonNil(inv.Bundles)
 	return inv, nil
+}
+
+// unproven returns the modules that no checksum database in the store
+// has a lookup of, as "path@version", sorted: one listing per directory
+// of lookups (a module path's parent), several at once.
+func unproven(ctx context.Context, st store.Store, dbs []*checksumdb.DB, mods []bundle.Module) ([]string, error) {
+	have := map[string]bool{} // lookup path under a database
+	var dirs []string
+	seen := map[string]bool{}
+	for _, db := range dbs {
+		for _, m := range mods {
+			lp, err := modfiles.LookupPath(m.ModuleVersion())
+			if err != nil {
+				continue
+			}
+			d := "sumdb/" + db.Name() + "/" + path.Dir(lp)
+			if !seen[d] {
+				seen[d] = true
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	listed := make([][]string, len(dirs))
+	err := store.Each(ctx, len(dirs), func(ctx context.Context, i int) (err error) {
+		listed[i], err = st.List(ctx, dirs[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range dirs {
+		_, rel, _ := strings.Cut(strings.TrimPrefix(d, "sumdb/"), "/") // lookup/...
+		for _, n := range listed[i] {
+			have[rel+"/"+n] = true
+		}
+	}
+	var out []string
+	for _, m := range mods {
+		lp, err := modfiles.LookupPath(m.ModuleVersion())
+		if err == nil && !have[lp] {
+			out = append(out, m.Path+"@"+m.Version)
+		}
+	}
+	return out, nil
+}
+
+// IsUnproven reports whether the store held v without a checksum-database
+// lookup (see Unproven).
+func (inv *Inventory) IsUnproven(v module.Version) bool {
+	if inv.unproven == nil {
+		inv.unproven = make(map[module.Version]bool, len(inv.Unproven))
+		for _, s := range inv.Unproven {
+			p, ver, _ := strings.Cut(s, "@")
+			inv.unproven[module.Version{Path: p, Version: ver}] = true
+		}
+	}
+	return inv.unproven[v]
 }
 
 func nonNil[T any](s []T) []T {
