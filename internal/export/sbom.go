@@ -88,7 +88,7 @@ func sbomDoc(m *bundle.Manifest, opts Options, res *resolve.Result, sources map[
 		if err != nil {
 			return doc, fmt.Errorf("module graph of %s: %w", p.Path, err)
 		}
-		doc.Roots = append(doc.Roots, sbom.Root{Name: p.Path, Requires: reqs})
+		doc.Roots = append(doc.Roots, sbom.Root{Name: p.Path, Requires: reqs, BuildList: p.BuildList})
 	}
 	for _, v := range res.Modules {
 		r := sbom.Root{Name: v.String(), Module: true}

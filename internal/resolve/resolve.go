@@ -236,7 +236,15 @@ func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*Pro
 	}
 	steps := []func() error{
 		func() error { return run(pc.Root, root, "mod", "download", "all") },
-		func() error { return run(pc.Root, root, "list", "-m", "all") },
+		func() error {
+			// The build list as the project has it (before tidy, in the
+			// copy), for the project's SBOM.
+			out, err := g.run(ctx, pc.Orig, pc.Root, root, "list", "-m", "-f", buildListFormat, "all")
+			if err == nil {
+				info.BuildList = parseBuildList(out)
+			}
+			return err
+		},
 		func() error {
 			for _, md := range pc.Modules {
 				if err := run(md, root, "list", "-deps", "-test", "./..."); err != nil {
@@ -282,6 +290,23 @@ func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*Pro
 		}
 	}
 	return info, nil
+}
+
+// buildListFormat makes go list -m print each module of the build list
+// that is not a main module as path@version, the replacement where one is
+// (nothing for a directory replacement).
+const buildListFormat = `{{if not .Main}}{{with .Replace}}{{if .Version}}{{.Path}}@{{.Version}}{{end}}{{else}}{{.Path}}@{{.Version}}{{end}}{{end}}`
+
+// parseBuildList reads what go list -m -f buildListFormat printed.
+func parseBuildList(out []byte) []module.Version {
+	var vs []module.Version
+	for _, line := range strings.Fields(string(out)) {
+		p, v, ok := strings.Cut(line, "@")
+		if ok && module.Check(p, v) == nil {
+			vs = append(vs, module.Version{Path: p, Version: v})
+		}
+	}
+	return vs
 }
 
 // readGoMods returns the go.mod files of the module directories, joined.

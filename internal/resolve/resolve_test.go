@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -61,6 +62,14 @@ func TestResolveHermetic(t *testing.T) {
 	}
 	if len(res.Projects) != 2 || res.Projects[0].Workspace || !res.Projects[1].Workspace {
 		t.Errorf("Projects = %+v", res.Projects)
+	}
+	// The app's build list: lib v1.0.0 and dep v1.1.0 (lib asks for dep
+	// v1.0.0, a go.mod-only version minimal version selection passes
+	// over), without the main module.
+	if bl := res.Projects[0].BuildList; !slices.Contains(bl, module.Version{Path: "modferry.test/lib", Version: "v1.0.0"}) ||
+		!slices.Contains(bl, module.Version{Path: "modferry.test/dep", Version: "v1.1.0"}) ||
+		slices.Contains(bl, module.Version{Path: "modferry.test/dep", Version: "v1.0.0"}) {
+		t.Errorf("the app's build list = %v", bl)
 	}
 	if res.Modules[0] != (module.Version{Path: "modferry.test/lib", Version: "v1.2.0"}) || res.Modules[2].Version != "v1.1.0" {
 		t.Errorf("Modules = %v, want lib@latest resolved to v1.2.0 and lib@v1.1.0 kept", res.Modules)

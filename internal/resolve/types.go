@@ -45,6 +45,9 @@ type ProjectInfo struct {
 	// GoSumSHA256 is the hex SHA-256 of the project's go.sum (go.work.sum
 	// for a workspace), or "" if it has none.
 	GoSumSHA256 string
+	// BuildList is every module version the project builds with (go
+	// list -m all, main modules left out, replacements applied).
+	BuildList []module.Version
 	// GoVersion is the Go toolchain the project was resolved with: the
 	// one it selects, as the go command with GOTOOLCHAIN=auto does (for
 	// example "go1.27.0" for a go 1.27 line and a go1.26 go command).

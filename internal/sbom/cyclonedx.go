@@ -17,6 +17,13 @@ const CycloneDXSpec = "1.6"
 const (
 	// PropertyRoot marks a root component: "project" or "module".
 	PropertyRoot = "modferry:root"
+	// PropertyRequires and PropertyBuildList on a root list, as
+	// space-separated path@version, all its direct requirements and its
+	// build list (Root.Requires, Root.BuildList), the versions the
+	// document does not list included: its dependency edges reach only
+	// listed components.
+	PropertyRequires  = "modferry:requires"
+	PropertyBuildList = "modferry:buildList"
 	// PropertyCarried says what of a module version is carried: "zip"
 	// (shipped code) or "go.mod" (only its go.mod, for version selection).
 	PropertyCarried = "modferry:carried"
@@ -64,9 +71,16 @@ func CycloneDX(d Doc) ([]byte, error) {
 		if r.Module {
 			kind = "module"
 		}
+		props := []cdx.Property{{Name: PropertyRoot, Value: kind}}
+		if len(r.Requires) > 0 {
+			props = append(props, cdx.Property{Name: PropertyRequires, Value: JoinVersions(r.Requires)})
+		}
+		if len(r.BuildList) > 0 {
+			props = append(props, cdx.Property{Name: PropertyBuildList, Value: JoinVersions(r.BuildList)})
+		}
 		comps = append(comps, cdx.Component{
 			BOMRef: ref, Type: cdx.ComponentTypeApplication, Name: r.Name, Supplier: noSupplier,
-			Properties: &[]cdx.Property{{Name: PropertyRoot, Value: kind}},
+			Properties: &props,
 		})
 		deps = append(deps, cdx.Dependency{Ref: ref, Dependencies: edges(r.Requires, idx)})
 	}
@@ -111,6 +125,28 @@ func CycloneDX(d Doc) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// JoinVersions writes vs as space-separated path@version.
+func JoinVersions(vs []module.Version) string {
+	ss := make([]string, len(vs))
+	for i, v := range vs {
+		ss[i] = v.String()
+	}
+	return strings.Join(ss, " ")
+}
+
+// SplitVersions is the inverse of JoinVersions; malformed entries are
+// left out.
+func SplitVersions(s string) []module.Version {
+	var out []module.Version
+	for _, f := range strings.Fields(s) {
+		p, v, ok := strings.Cut(f, "@")
+		if ok && module.Check(p, v) == nil {
+			out = append(out, module.Version{Path: p, Version: v})
+		}
+	}
+	return out
 }
 
 // edges returns the bom-refs of the listed versions among vs.

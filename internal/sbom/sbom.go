@@ -75,6 +75,12 @@ type Root struct {
 	Module bool
 	// Requires are the module versions it depends on directly.
 	Requires []module.Version
+	// BuildList, where known, is every module version it builds with
+	// (go list -m all), whether or not the document lists it: a delta
+	// bundle carries only part of it, and a store's document of the
+	// project (package storedoc) is this list's versions that the store
+	// holds.
+	BuildList []module.Version
 }
 
 // Doc describes the bill of materials.

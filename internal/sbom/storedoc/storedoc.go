@@ -104,13 +104,36 @@ func Build(ctx context.Context, st store.Store, opts Options) (sbom.Doc, error) 
 		hasZip[e.Version] = e.HasZip
 	}
 	if opts.Project != "" {
-		mods = reachable(mods, roots)
+		if bl := roots[0].BuildList; len(bl) > 0 {
+			// The versions the project builds with: a delta bundle's
+			// SBOM lists only what it carried, and the requirement
+			// closure would add versions minimal version selection
+			// passes over.
+			mods = inBuildList(mods, bl)
+		} else {
+			mods = reachable(mods, roots)
+		}
 	}
 	if err := zipFacts(ctx, st, mods, hasZip); err != nil {
 		return doc, err
 	}
 	doc.Modules = mods
 	return doc, nil
+}
+
+// inBuildList returns the modules of the build list, in their order.
+func inBuildList(mods []sbom.Module, bl []module.Version) []sbom.Module {
+	in := make(map[module.Version]bool, len(bl))
+	for _, v := range bl {
+		in[v] = true
+	}
+	var out []sbom.Module
+	for _, m := range mods {
+		if in[m.Version] {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // reachable returns the modules reachable from the roots over the
@@ -242,7 +265,9 @@ func ReadRoots(data []byte) (string, []sbom.Root, error) {
 	for _, c := range *bom.Components {
 		if kind := property(c.Properties, sbom.PropertyRoot); kind != "" {
 			rootRefs[c.BOMRef] = len(roots)
-			roots = append(roots, sbom.Root{Name: c.Name, Module: kind == "module"})
+			roots = append(roots, sbom.Root{Name: c.Name, Module: kind == "module",
+				Requires:  sbom.SplitVersions(property(c.Properties, sbom.PropertyRequires)),
+				BuildList: sbom.SplitVersions(property(c.Properties, sbom.PropertyBuildList))})
 			continue
 		}
 		versions[c.BOMRef] = module.Version{Path: c.Name, Version: c.Version}
@@ -250,8 +275,8 @@ func ReadRoots(data []byte) (string, []sbom.Root, error) {
 	if bom.Dependencies != nil {
 		for _, d := range *bom.Dependencies {
 			i, ok := rootRefs[d.Ref]
-			if !ok || d.Dependencies == nil {
-				continue
+			if !ok || d.Dependencies == nil || roots[i].Requires != nil {
+				continue // the requires property, where written, has them all
 			}
 			for _, ref := range *d.Dependencies {
 				if v, ok := versions[ref]; ok {

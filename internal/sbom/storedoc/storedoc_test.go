@@ -149,3 +149,35 @@ func TestBuild(t *testing.T) {
 		t.Errorf("unknown project: %v", err)
 	}
 }
+
+// TestProjectAfterDelta: the newest bundle of a project is a delta that
+// carried only c. Its SBOM records the project's whole requirements and
+// build list, so the project's document is every build-list version the
+// store holds (a, b and c; not the go.mod-only b v0.9.0 minimal version
+// selection passes over), not only what the delta carried.
+func TestProjectAfterDelta(t *testing.T) {
+	st := newStore(t)
+	data, err := sbom.CycloneDX(sbom.Doc{Name: "delta", Created: time.Unix(1900000000, 0), Tool: "modferry test",
+		Roots:   []sbom.Root{{Name: "app", Requires: []module.Version{a, c}, BuildList: []module.Version{a, b, c}}},
+		Modules: []sbom.Module{{Version: c, ZipHash: "h1:x", ModHash: "h1:y"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, importer.SBOMName(strings.Repeat("3", 64), bundle.SBOMCycloneDX), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := storedoc.Build(ctx, st, storedoc.Options{Project: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range doc.Modules {
+		got = append(got, m.Version.String())
+	}
+	if want := []string{a.String(), b.String(), c.String()}; !slices.Equal(got, want) {
+		t.Errorf("project app after a delta: modules %v, want %v", got, want)
+	}
+	if len(doc.Roots) != 1 || !slices.Equal(doc.Roots[0].Requires, []module.Version{a, c}) {
+		t.Errorf("roots %+v; want app requiring a and c", doc.Roots)
+	}
+}
