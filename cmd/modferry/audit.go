@@ -102,6 +102,9 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 	var err error
 	path := o.file
 	openLog := func() (io.ReadCloser, error) { return os.Open(path) }
+	// earlier: the file form of the log on a store that keeps a journal
+	// (a store moved from a disk into a bucket), checked on its own.
+	var earlier *earlierLog
 	if o.file != "" {
 		n, err = verifyFile(o.file, anchor)
 	} else if isObjectStore(o.store) {
@@ -115,6 +118,23 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 		path = l.Path()
 		j := audit.JournalIn(st)
 		openLog = func() (io.ReadCloser, error) { return audit.JournalReader(ctx, j), nil }
+		fn, here, ferr := audit.VerifyStoreFile(ctx, st)
+		var torn *audit.TornError
+		if errors.As(ferr, &torn) {
+			ferr = nil // an interrupted append on the disk the log came from
+		}
+		if here {
+			earlier = &earlierLog{path: storeString(st) + "/" + audit.StoreDir + "/" + audit.LogFile, entries: fn}
+			if ferr != nil {
+				var ce *audit.ChainError
+				if errors.As(ferr, &ce) {
+					return fmt.Errorf("%s: TAMPERED: %w; the %d entries before it are intact", earlier.path, ce, fn)
+				}
+				return fmt.Errorf("%s: %w", earlier.path, ferr)
+			}
+		} else if ferr != nil {
+			return ferr
+		}
 		n, err = l.Verify(ctx)
 		if err == nil && anchor != nil {
 			r := audit.JournalReader(ctx, j)
@@ -151,6 +171,9 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 	var ce *audit.ChainError
 	if o.json {
 		res := map[string]any{"log": path, "entries": n, "ok": err == nil}
+		if earlier != nil {
+			res["earlierLog"] = map[string]any{"log": earlier.path, "entries": earlier.entries}
+		}
 		if errors.As(err, &ce) {
 			res["badLine"], res["badSeq"], res["reason"] = ce.Line, ce.Seq, ce.Reason
 		} else if err != nil {
@@ -176,6 +199,9 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 		}
 		return err
 	}
+	if earlier != nil {
+		fmt.Fprintf(w, "ok: %s holds %d entries, chain intact (the log this store kept as a file; the journal took over)\n", earlier.path, earlier.entries)
+	}
 	fmt.Fprintf(w, "ok: %s holds %d entries, chain intact\n", path, n)
 	if torn != nil {
 		fmt.Fprintf(w, "torn: line %d is incomplete (%d bytes, no newline): an append interrupted by a crash or a full disk, never acknowledged, not tampering; the next change cuts it off and records that\n", torn.Line, torn.Bytes)
@@ -188,6 +214,12 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 			e.Seq, e.Time.Format(time.RFC3339), e.Action, e.Target, e.Actor)
 	}
 	return nil
+}
+
+// earlierLog is the file form of a store's log that a journal took over.
+type earlierLog struct {
+	path    string
+	entries int
 }
 
 // auditNotes are what a verified log says about its own troubles.
@@ -287,7 +319,15 @@ func runAuditShow(ctx context.Context, w io.Writer, o auditShowOptions) error {
 		if err != nil {
 			return err
 		}
+		// The file the store's log was before a journal took over (a
+		// store moved from a disk), if any, then the journal.
 		f = audit.JournalReader(ctx, audit.JournalIn(st))
+		if ff, ferr := audit.StoreFileReader(ctx, st); ferr == nil {
+			f = multiReadCloser(ff, f)
+		} else if !errors.Is(ferr, fs.ErrNotExist) {
+			f.Close()
+			return ferr
+		}
 	} else {
 		f, err = os.Open(filepath.Join(o.store, audit.StoreDir, audit.LogFile))
 	}
@@ -381,4 +421,22 @@ changed, removed or reordered, even by someone able to rewrite the log.`,
 	}
 	addStoreFlag(cmd, &store)
 	return cmd
+}
+
+// multiReadCloser reads a and then b, and closes both.
+func multiReadCloser(a, b io.ReadCloser) io.ReadCloser {
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(a, b), closers{a, b}}
+}
+
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var err error
+	for _, c := range cs {
+		err = errors.Join(err, c.Close())
+	}
+	return err
 }

@@ -3,11 +3,13 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 
+	"github.com/modferry/modferry/internal/digest"
 	"github.com/modferry/modferry/internal/store"
 )
 
@@ -146,4 +148,42 @@ func readFileFrom(ctx context.Context, st store.Store, off int64, strict bool, f
 			return off, restarted, nil
 		}
 	}
+}
+
+// StoreFileReader opens the file form of the audit log of st
+// (StoreDir/LogFile) through the store: on a store that keeps its log as
+// a journal, the history a store moved from a disk into a bucket brought
+// with it, which readers (Follower) still read. The error matches
+// fs.ErrNotExist when there is none.
+func StoreFileReader(ctx context.Context, st store.Store) (io.ReadCloser, error) {
+	return st.Open(ctx, storeLogFile)
+}
+
+// VerifyStoreFile checks the file form of the audit log of st (see
+// StoreFileReader), against its head file where the store has one (as
+// Log.Verify does on disk), else its chain alone. It returns the entries
+// checked, and ok false when the store holds no such file.
+func VerifyStoreFile(ctx context.Context, st store.Store) (n int, ok bool, err error) {
+	f, err := StoreFileReader(ctx, st)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	defer f.Close()
+	b, err := store.ReadAll(ctx, st, StoreDir+"/"+HeadFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		n, err = Verify(f)
+		return n, true, err
+	case err != nil:
+		return 0, true, err
+	}
+	var h Head
+	if json.Unmarshal(b, &h) != nil || h.Seq < 0 || !digest.IsHex(h.Hash) {
+		return 0, true, fmt.Errorf("%w: %s/%s is not valid", ErrTampered, StoreDir, HeadFile)
+	}
+	n, err = VerifyHead(f, h)
+	return n, true, err
 }

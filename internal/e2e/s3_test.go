@@ -399,3 +399,56 @@ func TestS3LiveDefaultGOSUMDB(t *testing.T) {
 		t.Errorf("go.sum after the build:\n%s", sum)
 	}
 }
+
+// TestS3MovedStoreAudit: a store moved from a disk into a bucket brings
+// its audit log as a file (audit/log.jsonl, audit/head.json); the
+// journal takes over from there. audit verify checks both, so that the
+// file (which prune and the catalog still read) cannot be edited without
+// verify seeing it, and audit show lists both.
+func TestS3MovedStoreAudit(t *testing.T) {
+	m := startMinIO(t)
+	disk := filepath.Join(t.TempDir(), "disk")
+	addToken(t, disk, "ci", "read")
+	mf(t, "token", "revoke", "--store", disk, "ci")
+	logData, err := os.ReadFile(filepath.Join(disk, "audit", "log.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	headData, err := os.ReadFile(filepath.Join(disk, "audit", "head.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "moved"
+	store := "s3://" + miniotest.Bucket + "/" + prefix
+	put := func(name string, data []byte) {
+		t.Helper()
+		_, err := m.Client().PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: aws.String(miniotest.Bucket), Key: aws.String(prefix + "/" + name), Body: strings.NewReader(string(data))})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("audit/log.jsonl", logData)
+	put("audit/head.json", headData)
+	addToken(t, store, "ci2", "read") // the journal starts
+
+	out := mf(t, "audit", "verify", "--store", store)
+	if !strings.Contains(out, "ok: "+store+"/audit/log.jsonl holds 4 entries, chain intact") ||
+		!strings.Contains(out, "ok: "+store+"/audit/entries holds 2 entries") {
+		t.Fatalf("audit verify of a moved store:\n%s", out)
+	}
+	var entries []audit.Entry
+	if err := json.Unmarshal([]byte(mf(t, "audit", "show", "--store", store, "--json")), &entries); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 6 || entries[0].Target != "ci" || entries[5].Target != "ci2" {
+		t.Fatalf("audit show of a moved store: %d entries: %+v", len(entries), entries)
+	}
+
+	// Edit the file's first entry: verify names the file as tampered.
+	put("audit/log.jsonl", []byte(strings.Replace(string(logData), `"ci"`, `"cj"`, 1)))
+	out, err = mfErr(t, "audit", "verify", "--store", store)
+	if err == nil || !strings.Contains(out, "audit/log.jsonl: TAMPERED") {
+		t.Fatalf("audit verify after the file was edited: %v\n%s", err, out)
+	}
+}
