@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -137,8 +138,8 @@ func TestPublishInProgressNotRolledBack(t *testing.T) {
 		if err != nil || len(rolled) != 0 {
 			t.Errorf("Recover during a live publish: %v, %v", rolled, err)
 		}
-		if err := Publish(ctx, repo, m); !errors.Is(err, fs.ErrExist) {
-			t.Errorf("concurrent publish of the same version: %v", err)
+		if err := Publish(ctx, repo, m); !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), "is being published (by process") {
+			t.Errorf("concurrent publish of the same version: %v; want it named as being published, by whom", err)
 		}
 	}
 	defer func() { testHookBeforeCommit = nil }()

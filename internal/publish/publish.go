@@ -29,9 +29,24 @@ type ExistsError struct {
 	// go.mod-only version from an import, a publish in progress, or one
 	// that was interrupted.
 	Partial bool
+	// Claimed, when set, is the publish that claims the version (its
+	// intent): one in progress, or one interrupted that is not yet known
+	// to be gone.
+	Claimed *Claim
+}
+
+// A Claim describes the publish that holds a version.
+type Claim struct {
+	Host    string
+	PID     int
+	Started time.Time
 }
 
 func (e *ExistsError) Error() string {
+	if c := e.Claimed; c != nil {
+		return fmt.Sprintf("%s is being published (by process %d on %s since %s); if that publish was interrupted, the version is released once its process is gone (on that host) or %s after it started (from any other host): publish it again then",
+			e.Version, c.PID, c.Host, c.Started.UTC().Format(time.RFC3339), MaxPublishTime)
+	}
 	what := "already exists"
 	switch {
 	case e.Deleted:
@@ -61,6 +76,10 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 	if err := recoverUnderLock(ctx, repo, v, intent); err != nil {
 		return err
 	}
+	// A publish in progress (its intent is still there: not stale).
+	if c := readClaim(ctx, repo.Store, intent); c != nil {
+		return &ExistsError{Version: v, Partial: true, Claimed: c}
+	}
 	if err := exists(ctx, repo.Store, v); err != nil {
 		return err
 	}
@@ -68,7 +87,7 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 	rec, _ := json.Marshal(newIntent())
 	if err := repo.Store.Create(ctx, intent, bytes.NewReader(rec)); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return &ExistsError{Version: v, Partial: true}
+			return &ExistsError{Version: v, Partial: true, Claimed: readClaim(ctx, repo.Store, intent)}
 		}
 		return fmt.Errorf("claiming %s: %w", v, err)
 	}
@@ -168,6 +187,19 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 
 // testHookBeforeCommit, if set, runs just before the .info is written.
 var testHookBeforeCommit func()
+
+// readClaim reads the intent named name, or returns nil.
+func readClaim(ctx context.Context, st store.Store, name string) *Claim {
+	b, err := store.ReadAll(ctx, st, name)
+	if err != nil {
+		return nil
+	}
+	var in intent
+	if json.Unmarshal(b, &in) != nil || in.Host == "" {
+		return nil
+	}
+	return &Claim{Host: in.Host, PID: in.PID, Started: in.Started}
+}
 
 // exists returns an *ExistsError if the store holds any file of v, or its
 // deletion record.
