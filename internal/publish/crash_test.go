@@ -109,7 +109,7 @@ func TestPublishKilled(t *testing.T) {
 	killedPublish(t, root2)
 	st2, _ := store.NewDisk(root2)
 	rolled, err := Recover(ctx, &modules.Repo{Store: st2})
-	if err != nil || len(rolled) != 1 || rolled[0] != crashVersion {
+	if err != nil || len(rolled) != 1 || rolled[0] != (Recovery{Version: crashVersion}) {
 		t.Fatalf("Recover = %v, %v; want %v rolled back", rolled, err, crashVersion)
 	}
 	for _, k := range []modfiles.Kind{modfiles.Mod, modfiles.Zip, modfiles.ZipHash} {

@@ -54,14 +54,23 @@ func (in intent) stale(v module.Version, now time.Time) bool {
 	return now.Sub(in.Started) > MaxPublishTime
 }
 
+// A Recovery is an interrupted publish that Recover finished or rolled
+// back.
+type Recovery struct {
+	Version module.Version
+	// Committed: the publish had committed its version (its .info was
+	// written), and Recover finished it; else Recover rolled it back.
+	Committed bool
+}
+
 // Recover finishes or rolls back every publish that was interrupted (a
 // crash between its first write and its commit): a version whose .info
 // exists was committed, and only its intent is removed; any other has the
 // files the publish wrote removed, so that the version can be published
-// again. Publishes still running are left alone. It returns the versions
-// rolled back. It holds the store's import lock (see LockWait) only if
-// there is an intent to look at.
-func Recover(ctx context.Context, repo *modules.Repo) ([]module.Version, error) {
+// again. Publishes still running are left alone. It returns what it did,
+// for the audit log. It holds the store's import lock (see LockWait) only
+// if there is an intent to look at.
+func Recover(ctx context.Context, repo *modules.Repo) ([]Recovery, error) {
 	var pending []module.Version
 	var walk func(dir string) error
 	walk = func(dir string) error {
@@ -93,59 +102,59 @@ func Recover(ctx context.Context, repo *modules.Repo) ([]module.Version, error) 
 	}
 	defer held.Unlock()
 	repo = fenced(repo, held, "the recovery of interrupted publishes stopped there; it runs again at a server's next housekeeping, or at the next publish of the version")
-	var rolled []module.Version
+	var done []Recovery
 	for _, v := range pending {
-		back, err := recoverOne(ctx, repo, v, time.Now())
+		r, err := recoverOne(ctx, repo, v, time.Now())
 		if err != nil {
-			return rolled, err
+			return done, err
 		}
-		if back {
-			rolled = append(rolled, v)
+		if r != nil {
+			done = append(done, *r)
 		}
 	}
-	return rolled, nil
+	return done, nil
 }
 
 // recoverOne finishes or rolls back an interrupted publish of v, if there
-// is one, and reports whether it rolled one back.
-func recoverOne(ctx context.Context, repo *modules.Repo, v module.Version, now time.Time) (rolledBack bool, err error) {
+// is one, and says which it did (nil: none).
+func recoverOne(ctx context.Context, repo *modules.Repo, v module.Version, now time.Time) (*Recovery, error) {
 	name, err := modfiles.PendingName(v)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	b, err := store.ReadAll(ctx, repo.Store, name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	var in intent
 	if json.Unmarshal(b, &in) == nil && !in.stale(v, now) {
-		return false, nil // running; Publish then reports the version as taken
+		return nil, nil // running; Publish then reports the version as taken
 	}
 	info, _ := modfiles.Name(v, modfiles.Info)
 	committed, err := store.Exists(ctx, repo.Store, info)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if !committed {
 		// Roll back, .mod last: until the intent goes, nothing is served.
 		for _, k := range []modfiles.Kind{modfiles.Zip, modfiles.ZipHash, modfiles.Mod} {
 			n, _ := modfiles.Name(v, k)
 			if err := repo.Store.Delete(ctx, n); err != nil {
-				return false, fmt.Errorf("rolling back the interrupted publish of %s: %w", v, err)
+				return nil, fmt.Errorf("rolling back the interrupted publish of %s: %w", v, err)
 			}
 		}
 	}
 	if err := repo.Store.Delete(ctx, name); err != nil {
-		return false, fmt.Errorf("recovering the interrupted publish of %s: %w", v, err)
+		return nil, fmt.Errorf("recovering the interrupted publish of %s: %w", v, err)
 	}
 	if committed {
 		if err := repo.WriteList(ctx, v.Path); err != nil {
-			return false, err
+			return nil, err
 		}
-		return false, modules.StampAddition(ctx, repo.Store, "publish "+v.String())
+		return &Recovery{Version: v, Committed: true}, modules.StampAddition(ctx, repo.Store, "publish "+v.String())
 	}
-	return true, nil
+	return &Recovery{Version: v}, nil
 }

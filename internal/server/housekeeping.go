@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/publish"
 	"github.com/modferry/modferry/internal/scratch"
@@ -100,10 +101,25 @@ func (s *Server) StartHousekeeping(ctx context.Context, every time.Duration) {
 // recoverPublishes finishes or rolls back the publishes a crash
 // interrupted (publish.Recover).
 func (s *Server) recoverPublishes(ctx context.Context) error {
-	rolled, err := publish.Recover(ctx, s.repo)
-	for _, v := range rolled {
-		s.proxy.Forget(v)
-		s.log.Warn("rolled back a publish that was interrupted", "module", v.String())
+	done, err := publish.Recover(ctx, s.repo)
+	for _, r := range done {
+		// The audit log records the outcome the interrupted publish
+		// could not: its intent stays unconfirmed otherwise.
+		e := audit.Entry{Actor: "server", Action: audit.ActionPublish, Target: r.Version.String(), Result: audit.ResultError,
+			Detail: map[string]string{"recovered": "the publish was interrupted before its commit; housekeeping rolled it back"}}
+		if r.Committed {
+			e.Result = audit.ResultOK
+			e.Detail["recovered"] = "the publish was interrupted after its commit; housekeeping finished it"
+			s.log.Warn("finished a publish that was interrupted after its commit", "module", r.Version.String())
+		} else {
+			s.proxy.Forget(r.Version)
+			s.log.Warn("rolled back a publish that was interrupted", "module", r.Version.String())
+		}
+		if s.audit != nil {
+			if _, aerr := s.audit.Append(ctx, e); aerr != nil {
+				s.audit.Queue(e) // written at the next chance
+			}
+		}
 	}
 	if err != nil {
 		s.log.Error("recovering interrupted publishes", "err", err)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/modferry/modferry/internal/api"
+	"github.com/modferry/modferry/internal/audit"
 	"github.com/modferry/modferry/internal/importer"
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/publish"
@@ -55,6 +56,14 @@ func TestHousekeep(t *testing.T) {
 		n, _ := modfiles.Name(v, k)
 		f.st.Put(ctx, n, bytes.NewReader([]byte("x")))
 	}
+	// One interrupted after its commit: its .info is there.
+	vc := module.Version{Path: "corp.example/int", Version: "v1.1.0"}
+	intentC, _ := modfiles.PendingName(vc)
+	f.st.Put(ctx, intentC, bytes.NewReader([]byte(fmt.Sprintf(`{"host":%q,"pid":%d,"started":"2026-01-01T00:00:00Z"}`, host, dead.Process.Pid))))
+	for _, k := range []modfiles.Kind{modfiles.Mod, modfiles.Zip, modfiles.Info} {
+		n, _ := modfiles.Name(vc, k)
+		f.st.Put(ctx, n, bytes.NewReader([]byte(`{"Version":"v1.1.0"}`)))
+	}
 
 	// An upload in progress, stalled after its first bytes.
 	pr, pw := io.Pipe()
@@ -80,6 +89,25 @@ func TestHousekeep(t *testing.T) {
 	}
 	if ok, _ := store.Exists(ctx, f.st, intent); ok {
 		t.Error("intent of the interrupted publish survived")
+	}
+	// The audit log records both outcomes, which the publishes could not.
+	lf, err := os.Open(f.audit.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := audit.Read(lf, audit.Filter{Action: audit.ActionPublish})
+	lf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range es {
+		if e.Detail["recovered"] != "" {
+			got[e.Target] = e.Result
+		}
+	}
+	if got[v.String()] != audit.ResultError || got[vc.String()] != audit.ResultOK {
+		t.Errorf("audit entries of the recovered publishes: %v; want %s rolled back (error) and %s finished (ok)", got, v, vc)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(f.root, importer.StagingDir)); len(ents) != 1 {
 		t.Errorf("staging holds %d entries; want the live upload's stage only", len(ents))
