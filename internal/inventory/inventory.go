@@ -83,7 +83,10 @@ func Build(ctx context.Context, st store.Store) (*Inventory, error) {
 			return err
 		}
 		m := bundle.Module{Path: e.Path, Version: e.Version.Version, ModHash: modfiles.HashMod(mod)}
-		if e.HasZip {
+		// A zip without its .info (being written, or its writer was
+		// interrupted) is not held whole: listed as go.mod-only, so that
+		// export --since carries the version whole again.
+		if e.HasZip && e.HasInfo {
 			m.ZipHash = e.ZipHash
 			if m.ZipHash == "" {
 				// No .ziphash beside the zip: hash the zip itself, on

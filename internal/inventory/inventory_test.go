@@ -255,3 +255,32 @@ func TestBuildSkipsVersionDeletedMeanwhile(t *testing.T) {
 		t.Fatalf("modules %+v, want v1.1.0 only", inv.Modules)
 	}
 }
+
+// TestBuildZipWithoutInfo: a version whose zip is stored but whose .info
+// is not (a publish in progress, an interrupted import) is not held
+// whole: the inventory lists it as go.mod-only, so that export --since
+// carries it whole again; and it names the versions without a
+// checksum-database lookup (this store has none).
+func TestBuildZipWithoutInfo(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMem()
+	repo := &modules.Repo{Store: st}
+	v := module.Version{Path: "corp.test/m", Version: "v1.0.0"}
+	if err := repo.Add(ctx, v, modules.Files{Mod: strings.NewReader("module corp.test/m\n"), Zip: strings.NewReader("zip"), ZipHash: "h1:x"}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := modfiles.Name(v, modfiles.Info)
+	if err := st.Delete(ctx, info); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := Build(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Modules) != 1 || inv.Modules[0].ZipHash != "" {
+		t.Errorf("modules %+v; want %s as go.mod-only", inv.Modules, v)
+	}
+	if !inv.IsUnproven(v) || len(inv.Unproven) != 1 {
+		t.Errorf("unproven %v; want %s", inv.Unproven, v)
+	}
+}

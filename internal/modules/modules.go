@@ -451,6 +451,10 @@ func ModuleDirs(ctx context.Context, st store.Store, workers int) ([]ModuleDir, 
 type Entry struct {
 	module.Version
 	HasZip bool
+	// HasInfo: the version has its .info. A zip without one is a
+	// version being written (a publish, an import, a fetch) or one
+	// whose writer was interrupted: not served, so not held whole.
+	HasInfo bool
 	// ZipHash is the recorded h1: hash of the zip, if any.
 	ZipHash string
 }
@@ -488,7 +492,7 @@ func (r *Repo) AllAndUnfinished(ctx context.Context) ([]Entry, []module.Version,
 			if !k[modfiles.Mod] || k[modfiles.Gone] {
 				continue
 			}
-			e := Entry{Version: module.Version{Path: p, Version: v}, HasZip: k[modfiles.Zip]}
+			e := Entry{Version: module.Version{Path: p, Version: v}, HasZip: k[modfiles.Zip], HasInfo: k[modfiles.Info]}
 			if k[modfiles.ZipHash] {
 				name, _ := modfiles.Name(e.Version, modfiles.ZipHash)
 				b, err := store.ReadAll(ctx, r.Store, name)

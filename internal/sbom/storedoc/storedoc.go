@@ -83,6 +83,9 @@ func Build(ctx context.Context, st store.Store, opts Options) (sbom.Doc, error) 
 	if err != nil {
 		return doc, err
 	}
+	// A zip without its .info is a version being written, or whose
+	// writer was interrupted: nothing the store serves.
+	entries = slices.DeleteFunc(entries, func(e modules.Entry) bool { return e.HasZip && !e.HasInfo })
 	mods := make([]sbom.Module, len(entries))
 	gomods := map[module.Version][]byte{}
 	for i, e := range entries {
