@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -314,7 +315,10 @@ func spool(st store.Store, r io.Reader) (path string, done func(), err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, err
 	}
-	f, err := scratch.CreateTemp(dir, "stdin-*.tar.zst")
+	// Copies an import that was killed left (a bundle can be gigabytes);
+	// the one of an import still running is locked, and stays.
+	scratch.Clean(dir, spoolPattern, time.Now().Add(-time.Minute))
+	f, err := scratch.CreateTemp(dir, spoolPattern)
 	if err != nil {
 		return "", nil, err
 	}
@@ -328,6 +332,9 @@ func spool(st store.Store, r io.Reader) (path string, done func(), err error) {
 	}
 	return f.Name(), done, nil
 }
+
+// spoolPattern names the copies spool makes.
+const spoolPattern = "modferry-stdin-*.tar.zst"
 
 func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {
 	st, err := openStore(ctx, o.store)

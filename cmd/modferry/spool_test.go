@@ -1,0 +1,47 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modferry/modferry/internal/scratch"
+	"github.com/modferry/modferry/internal/store"
+)
+
+// TestSpoolCleansKilledCopies: the copy of a bundle read from standard
+// input that a killed import left is removed by the next import; the
+// copy of an import still running (locked) stays.
+func TestSpoolCleansKilledCopies(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	old := time.Now().Add(-time.Hour)
+	stale := filepath.Join(tmp, "modferry-stdin-1.tar.zst")
+	if err := os.WriteFile(stale, []byte("left by a killed import"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(stale, old, old)
+	running, err := scratch.CreateTemp(tmp, spoolPattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer running.Close()
+	os.Chtimes(running.Name(), old, old)
+
+	p, done, err := spool(store.NewMem(), strings.NewReader("bundle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the killed import's copy survived: %v", err)
+	}
+	if _, err := os.Stat(running.Name()); err != nil {
+		t.Errorf("the running import's copy was removed: %v", err)
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "bundle" {
+		t.Errorf("spooled %q, %v", b, err)
+	}
+}
