@@ -100,13 +100,16 @@ func New(repo *modules.Repo, opts Options) *Handler {
 // Forget drops any cached file of the module version, for use after a
 // deletion by this process.
 func (h *Handler) Forget(v module.Version) {
-	if h.cache == nil {
+	dir, err := modfiles.VersionDir(v.Path)
+	if err != nil {
 		return
 	}
-	if dir, err := modfiles.VersionDir(v.Path); err == nil {
-		if h.zips != nil {
-			h.zips.DeletePrefix(dir + "/")
-		}
+	// The open zips are kept apart from the small files' cache, which may
+	// be off (--cache-bytes 0).
+	if h.zips != nil {
+		h.zips.DeletePrefix(dir + "/")
+	}
+	if h.cache != nil {
 		h.cache.DeletePrefix(dir + "/")
 		h.cache.DeletePrefix("/" + strings.TrimPrefix(dir, modfiles.Root+"/") + "/")
 	}
