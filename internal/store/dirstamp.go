@@ -17,7 +17,9 @@ import (
 // A listing is matched to a stamp only if it began RacyWindow or more
 // after the stamp (StableStamp): an entry added within the filesystem's
 // timestamp granularity could otherwise leave the stamp unchanged (git's
-// "racily clean" problem).
+// "racily clean" problem). ext4 and XFS record nanoseconds, but ext3 and
+// HFS+ whole seconds and FAT/exFAT two: a stamp of a whole second gets
+// CoarseRacyWindow.
 func DirStamp(st Store, dir string) (int64, bool) {
 	l, ok := st.(Local)
 	if !ok {
@@ -30,11 +32,20 @@ func DirStamp(st Store, dir string) (int64, bool) {
 	return fi.ModTime().UnixNano(), true
 }
 
-// RacyWindow: see DirStamp.
-const RacyWindow = 100 * time.Millisecond
+// RacyWindow and CoarseRacyWindow: see DirStamp.
+const (
+	RacyWindow       = 100 * time.Millisecond
+	CoarseRacyWindow = 2 * time.Second
+)
 
 // StableStamp reports whether a listing that began at start may be
 // matched to stamp (see DirStamp).
 func StableStamp(stamp int64, start time.Time) bool {
-	return stamp != 0 && start.Sub(time.Unix(0, stamp)) >= RacyWindow
+	window := RacyWindow
+	if stamp%int64(time.Second) == 0 {
+		// A whole second: a filesystem that may record no finer (or
+		// one time in a billion, a fine one): the wider window.
+		window = CoarseRacyWindow
+	}
+	return stamp != 0 && start.Sub(time.Unix(0, stamp)) >= window
 }
