@@ -111,6 +111,7 @@ func runImportRemote(ctx context.Context, w io.Writer, o importOptions, bundles 
 				fmt.Fprintf(w, "imported %s on %s: %d module versions added (%d files, %s), %d already present\n",
 					b, o.remote.server, len(res.Added), res.Files, progress.Bytes(res.Bytes), len(res.Present))
 				printDeletedLeftOut(w, res.Deleted)
+				printBaseCheck(w, &res)
 			}
 		}
 	}
@@ -205,6 +206,7 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 				fmt.Fprintf(w, "imported %s into %s: %d module versions added (%d files, %s), %d already present\n",
 					name, storeString(st), len(res.Added), res.Files, progress.Bytes(res.Bytes), len(res.Present))
 				printDeletedLeftOut(w, res.Deleted)
+				printBaseCheck(w, res)
 			}
 			printVulnDBImport(w, res.VulnDB)
 		}
@@ -375,6 +377,23 @@ func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {
 	fmt.Fprintf(w, "imported %d module versions (%s) from %s into %s; %d already present, %d skipped\n",
 		len(res.Added), progress.Bytes(res.Bytes), res.Root, storeString(st), len(res.Present), len(res.Skipped))
 	return nil
+}
+
+// printBaseCheck says what a delta bundle left out that the store lacks.
+func printBaseCheck(w io.Writer, res *importer.Result) {
+	if res.BaseUnknown {
+		fmt.Fprintf(w, "note: this delta bundle was made against an inventory this store did not write ('modferry inventory' on another store, or long ago): it leaves out what that inventory listed, which this store may lack\n")
+	}
+	if n := len(res.BaseMissing); n > 0 {
+		fmt.Fprintf(w, "warning: this delta bundle was made against an inventory of this store that listed %d module versions the store no longer holds (deleted or pruned since), so the bundle left them out; builds that need them will fail: take a new inventory ('modferry inventory') and export again. They are:\n", n)
+		for i, v := range res.BaseMissing {
+			if i == 20 {
+				fmt.Fprintf(w, "  ... and %d more\n", n-20)
+				break
+			}
+			fmt.Fprintf(w, "  %s\n", v)
+		}
+	}
 }
 
 // printDeletedLeftOut names the bundle's versions an import left out

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/modferry/modferry/internal/inventory"
 	"github.com/modferry/modferry/internal/safefile"
+	"github.com/modferry/modferry/internal/store"
 )
 
 type inventoryOptions struct {
@@ -26,7 +28,10 @@ func newInventoryCmd() *cobra.Command {
 		Short: "Write what the store holds, for export --since",
 		Long: `Write a small JSON file listing every module version the store holds (with
 its h1: hashes) and the bundles imported. Carry it to the connected side:
-'modferry export --since INVENTORY' then leaves out everything listed.`,
+'modferry export --since INVENTORY' then leaves out everything listed.
+The store keeps a record of the newest inventories (state/inventories/), so
+that importing a delta bundle made against one warns about versions
+deleted or pruned since, which the delta left out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := openStore(cmd.Context(), o.store)
@@ -40,11 +45,16 @@ its h1: hashes) and the bundles imported. Carry it to the connected side:
 			// Streamed: the encoded inventory of a large store is never
 			// held whole (a million module versions make ~200 MB).
 			if o.out == "" || o.out == "-" {
-				w := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
+				h := sha256.New()
+				w := bufio.NewWriterSize(io.MultiWriter(cmd.OutOrStdout(), h), 256<<10)
 				if _, err := inv.WriteTo(w); err != nil {
 					return err
 				}
-				return w.Flush()
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				saveBase(cmd.Context(), st, hex.EncodeToString(h.Sum(nil)), inv)
+				return nil
 			}
 			f, err := safefile.Create(o.out, 0o644)
 			if err != nil {
@@ -62,11 +72,23 @@ its h1: hashes) and the bundles imported. Carry it to the connected side:
 			if err := f.Commit(); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "wrote %s: %d module versions, %d bundles (digest %s)\n", o.out, len(inv.Modules), len(inv.Bundles), hex.EncodeToString(h.Sum(nil))[:16])
+			digest := hex.EncodeToString(h.Sum(nil))
+			fmt.Fprintf(os.Stderr, "wrote %s: %d module versions, %d bundles (digest %s)\n", o.out, len(inv.Modules), len(inv.Bundles), digest[:16])
+			saveBase(cmd.Context(), st, digest, inv)
 			return nil
 		},
 	}
 	addStoreFlag(cmd, &o.store)
 	cmd.Flags().StringVarP(&o.out, "output", "o", "", "file to write (default: standard output)")
 	return cmd
+}
+
+// saveBase records in the store what the inventory listed, so that the
+// import of a delta bundle made against it can tell what the store lost
+// since (inventory.SaveBase). The inventory is written either way: a
+// store this process may not write to (read-only) only loses that check.
+func saveBase(ctx context.Context, st store.Store, digest string, inv *inventory.Inventory) {
+	if err := inventory.SaveBase(ctx, st, digest, inv); err != nil {
+		fmt.Fprintf(os.Stderr, "note: could not record the inventory in the store (%v); importing a delta bundle made against it will not check what it left out\n", err)
+	}
 }

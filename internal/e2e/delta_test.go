@@ -58,7 +58,24 @@ func TestDeltaBundle(t *testing.T) {
 	if m.BaseInventory == "" {
 		t.Errorf("delta manifest does not record its base inventory")
 	}
-	mf(t, "import", "--pubkey", pub, "--store", store, delta)
+	// A store that lost, since its inventory, a version the delta left
+	// out: the import of the delta there says so, naming it.
+	other := filepath.Join(tmp, "other")
+	copyDir(t, store, other)
+	mf(t, "delete", "--store", other, "--reason", "test", "modferry.test/dep@v1.1.0")
+	if out := mf(t, "import", "--pubkey", pub, "--store", other, delta); !strings.Contains(out, "no longer holds") || !strings.Contains(out, "modferry.test/dep@v1.1.0") {
+		t.Errorf("import of the delta into a store that lost a version since its inventory:\n%s", out)
+	}
+	// A store that never wrote the inventory: a note.
+	fresh := filepath.Join(tmp, "fresh")
+	if out := mf(t, "import", "--pubkey", pub, "--store", fresh, delta); !strings.Contains(out, "inventory this store did not write") {
+		t.Errorf("import of the delta into another store:\n%s", out)
+	}
+
+	out = mf(t, "import", "--pubkey", pub, "--store", store, delta)
+	if strings.Contains(out, "warning") || strings.Contains(out, "note:") {
+		t.Errorf("import of the delta into the store its inventory came from:\n%s", out)
+	}
 	dir := filepath.Join(t.TempDir(), "app")
 	copyDir(t, app, dir)
 	offline(t, store, dir, testupstream.GoEnv(t, "http://127.0.0.1:3999"),

@@ -55,6 +55,7 @@ import (
 	"github.com/modferry/modferry/internal/bundle"
 	"github.com/modferry/modferry/internal/checksumdb"
 	"github.com/modferry/modferry/internal/digest"
+	"github.com/modferry/modferry/internal/inventory"
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/scratch"
@@ -97,10 +98,17 @@ type Result struct {
 	Present         modules.VersionList `json:"present"` // held already with the same content
 	// Deleted are the bundle's versions that were deleted from the store
 	// on purpose ('modferry delete'): they stay gone and were left out.
-	Deleted  modules.VersionList `json:"deleted,omitempty"`
-	Files    int                 `json:"files"`
-	Bytes    int64               `json:"bytes"`
-	Manifest *bundle.Manifest    `json:"-"`
+	Deleted modules.VersionList `json:"deleted,omitempty"`
+	// For a delta bundle (made against an inventory of this store):
+	// BaseMissing are the versions the inventory listed, which the delta
+	// therefore left out, that the store no longer holds (deleted or
+	// pruned since); BaseUnknown says the store keeps no record of that
+	// inventory, so nothing could be checked.
+	BaseMissing modules.VersionList `json:"baseMissing,omitempty"`
+	BaseUnknown bool                `json:"baseUnknown,omitempty"`
+	Files       int                 `json:"files"`
+	Bytes       int64               `json:"bytes"`
+	Manifest    *bundle.Manifest    `json:"-"`
 	// VulnDB reports the bundled vulnerability database, if any.
 	VulnDB *VulnDBResult `json:"vulndb,omitempty"`
 }
@@ -329,7 +337,28 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 	if err := writeRecord(ctx, st, recName, rec, opts.CommitHook); err != nil {
 		return nil, noSpace(err, space, manifestBytes)
 	}
+	if m.BaseInventory != "" && !opts.ModCache {
+		if err := checkBase(ctx, st, m, res); err != nil {
+			return nil, fmt.Errorf("the bundle was imported, but checking what it left out failed: %w", err)
+		}
+	}
 	return res, nil
+}
+
+// checkBase looks at what the delta bundle m left out: the versions of the
+// inventory it was made against that the store no longer holds.
+func checkBase(ctx context.Context, st store.Store, m *bundle.Manifest, res *Result) error {
+	carried := make(map[module.Version]bool, len(m.Modules))
+	for _, mod := range m.Modules {
+		carried[mod.ModuleVersion()] = true
+	}
+	missing, known, err := inventory.CheckBase(ctx, st, m.BaseInventory, carried)
+	if err != nil {
+		return err
+	}
+	res.BaseUnknown = !known
+	res.BaseMissing = missing
+	return nil
 }
 
 // sumDBMemory bounds the checksum-database proofs an import holds in

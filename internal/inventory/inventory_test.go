@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"strings"
@@ -282,5 +283,58 @@ func TestBuildZipWithoutInfo(t *testing.T) {
 	}
 	if !inv.IsUnproven(v) || len(inv.Unproven) != 1 {
 		t.Errorf("unproven %v; want %s", inv.Unproven, v)
+	}
+}
+
+// TestCheckBase: the record of an inventory tells an import of a delta
+// made against it which listed versions the store lost since; without
+// removals since, it looks no further; an unknown inventory is reported;
+// only the newest records are kept.
+func TestCheckBase(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMem()
+	repo := &modules.Repo{Store: st}
+	a := module.Version{Path: "corp.test/a", Version: "v1.0.0"}
+	b := module.Version{Path: "corp.test/b", Version: "v1.0.0"}
+	c := module.Version{Path: "corp.test/c", Version: "v1.0.0"}
+	for _, v := range []module.Version{a, b, c} {
+		if err := repo.Add(ctx, v, modules.Files{Mod: strings.NewReader("module " + v.Path + "\n"), Zip: strings.NewReader("zip"), ZipHash: "h1:x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inv, err := Build(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveBase(ctx, st, "d1", inv); err != nil {
+		t.Fatal(err)
+	}
+	if missing, known, err := CheckBase(ctx, st, "d1", nil); err != nil || !known || len(missing) != 0 {
+		t.Fatalf("nothing removed: missing %v, known %v, %v", missing, known, err)
+	}
+	for _, v := range []module.Version{a, b} {
+		if err := repo.Delete(ctx, v, modules.GoneRecord{Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// b is what the delta carries itself.
+	missing, known, err := CheckBase(ctx, st, "d1", map[module.Version]bool{b: true})
+	if err != nil || !known || len(missing) != 1 || missing[0] != a {
+		t.Fatalf("after deleting a and b: missing %v, known %v, %v; want [%v]", missing, known, err, a)
+	}
+	if _, known, err := CheckBase(ctx, st, "other", nil); err != nil || known {
+		t.Fatalf("an inventory the store did not write: known %v, %v", known, err)
+	}
+	for i := range keepBases + 2 {
+		inv.Created = inv.Created.Add(time.Duration(i+1) * time.Second)
+		if err := SaveBase(ctx, st, fmt.Sprintf("n%d", i), inv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if names, _ := st.List(ctx, BasesDir); len(names) != keepBases {
+		t.Errorf("%d inventory records kept, want %d", len(names), keepBases)
+	}
+	if _, known, _ := CheckBase(ctx, st, "d1", nil); known {
+		t.Error("the oldest record was kept")
 	}
 }
