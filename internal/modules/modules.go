@@ -306,30 +306,67 @@ func (r *Repo) Delete(ctx context.Context, v module.Version, rec GoneRecord) err
 	}
 	k := files[v.Version]
 	left := k[modfiles.Info] || k[modfiles.Mod] || k[modfiles.Zip] || k[modfiles.ZipHash]
-	switch {
-	case k[modfiles.Gone] && !left:
-		// Deleted already. An earlier delete that stopped after its
-		// files (a crash, a lost lease) may not have rewritten the
-		// list: rewrite it, so that running the delete again finishes it.
+	if k[modfiles.Gone] {
+		// Deleted already, or a delete (or prune) that stopped part
+		// way: finish it. A deliberate delete of a version prune
+		// removed replaces prune's record, so that the version stays
+		// gone (an import brings a pruned one back).
+		if !rec.Pruned {
+			g, err := r.IsGone(ctx, v)
+			if err != nil {
+				return err
+			}
+			if g != nil && g.Pruned {
+				if err := r.putGone(ctx, v, rec); err != nil {
+					return err
+				}
+				return r.finishDelete(ctx, v)
+			}
+		}
+		if left {
+			return r.finishDelete(ctx, v)
+		}
+		// Only the list may be left (a delete that stopped after its
+		// files); nothing else changes.
 		if err := r.WriteList(ctx, v.Path); err != nil {
 			return err
 		}
 		return fmt.Errorf("%s: %w (deleted already)", v, fs.ErrNotExist)
-	case k[modfiles.Gone]:
-		// A delete (or prune) that stopped part way: finish it, under
-		// the record it wrote.
-	case !k[modfiles.Info] && !k[modfiles.Mod] && !k[modfiles.Zip]:
-		return fmt.Errorf("%s: %w", v, fs.ErrNotExist)
-	default:
-		b, _ := json.MarshalIndent(rec, "", "  ")
-		name, _ := modfiles.Name(v, modfiles.Gone)
-		if err := r.Store.Put(ctx, name, bytes.NewReader(append(b, '\n'))); err != nil {
-			return err
-		}
-		if err := r.stampRemoval(ctx, v); err != nil {
-			return err
-		}
 	}
+	if !k[modfiles.Info] && !k[modfiles.Mod] && !k[modfiles.Zip] {
+		return fmt.Errorf("%s: %w", v, fs.ErrNotExist)
+	}
+	if err := r.putGone(ctx, v, rec); err != nil {
+		return err
+	}
+	return r.finishDelete(ctx, v)
+}
+
+// FinishDelete finishes the deletion of v if one stopped part way (its
+// record is written, some of its files or its list are left), and does
+// nothing when v has no deletion record: a version revived meanwhile (an
+// import or a fill-through fetch removed prune's record) is left alone.
+func (r *Repo) FinishDelete(ctx context.Context, v module.Version) error {
+	g, err := r.IsGone(ctx, v)
+	if err != nil || g == nil {
+		return err
+	}
+	return r.finishDelete(ctx, v)
+}
+
+// putGone writes v's deletion record rec and notes the removal.
+func (r *Repo) putGone(ctx context.Context, v module.Version, rec GoneRecord) error {
+	b, _ := json.MarshalIndent(rec, "", "  ")
+	name, _ := modfiles.Name(v, modfiles.Gone)
+	if err := r.Store.Put(ctx, name, bytes.NewReader(append(b, '\n'))); err != nil {
+		return err
+	}
+	return r.stampRemoval(ctx, v)
+}
+
+// finishDelete removes v's files, newest first (the .info, which unlists
+// it), and rewrites the module's list.
+func (r *Repo) finishDelete(ctx context.Context, v module.Version) error {
 	for _, kind := range []modfiles.Kind{modfiles.Info, modfiles.Zip, modfiles.ZipHash, modfiles.Mod} {
 		name, _ := modfiles.Name(v, kind)
 		if err := r.Store.Delete(ctx, name); err != nil {

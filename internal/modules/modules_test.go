@@ -153,3 +153,41 @@ func TestDeleteFinishes(t *testing.T) {
 		t.Errorf("list after deleting again = %q", b)
 	}
 }
+
+// TestDeleteOverPrune: deleting on purpose a version prune removed (whole,
+// or a removal that stopped part way) replaces prune's record, so that
+// the version stays gone; FinishDelete leaves a revived version alone.
+func TestDeleteOverPrune(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMem()
+	r := &Repo{Store: st}
+	v := module.Version{Path: "corp.test/m", Version: "v1.0.0"}
+	add := func() {
+		t.Helper()
+		if err := r.Add(ctx, v, Files{Mod: strings.NewReader("module corp.test/m\n"), Zip: strings.NewReader("zip"), ZipHash: "h1:x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add()
+	if err := r.Delete(ctx, v, GoneRecord{Reason: "pruned: unused", Pruned: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete(ctx, v, GoneRecord{Reason: "CVE"}); err != nil {
+		t.Fatalf("deleting a pruned version on purpose: %v", err)
+	}
+	if g, _ := r.IsGone(ctx, v); g == nil || g.Pruned || g.Reason != "CVE" {
+		t.Errorf("record after the deliberate delete = %+v", g)
+	}
+
+	// Revived (an import removed prune's record and wrote the files):
+	// finishing an old removal leaves it alone.
+	gone, _ := modfiles.Name(v, modfiles.Gone)
+	st.Delete(ctx, gone)
+	add()
+	if err := r.FinishDelete(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if vs, _ := r.Versions(ctx, v.Path); len(vs) != 1 {
+		t.Errorf("FinishDelete removed a revived version: versions %v", vs)
+	}
+}

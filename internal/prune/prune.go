@@ -61,9 +61,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -458,7 +456,9 @@ func Apply(ctx context.Context, st store.Store, o Options, remove func(Removal) 
 	// answer 410, only files (and the list) are left.
 	repo := &modules.Repo{Store: store.Fence(st, held, "prune stopped while finishing an earlier removal: run it again")}
 	for _, v := range p.Unfinished {
-		if err := repo.Delete(ctx, v, modules.GoneRecord{}); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// Only if the record is still there: an import or a
+		// fill-through fetch may have revived the version meanwhile.
+		if err := repo.FinishDelete(ctx, v); err != nil {
 			return p, fmt.Errorf("finishing the removal of %s: %w", v, err)
 		}
 	}
