@@ -59,7 +59,15 @@ func NewIndex() Index {
 
 // Note adds what an entry line records to x. Lines that are not entries
 // are skipped: judging the log is audit verify's job, not its readers'.
-func (x *Index) Note(line []byte) {
+func (x *Index) Note(line []byte) { x.note("", line) }
+
+// noteFile is Note for a line of the file form of a store's log, read
+// beside its journal (Follower.NextForms): the two number their entries
+// each from 1, so the file's intents are kept under other keys.
+func (x *Index) noteFile(line []byte) { x.note("file:", line) }
+
+// note is Note with the keys of intents prefixed by form.
+func (x *Index) note(form string, line []byte) {
 	// Most entries are neither; skip them without decoding.
 	imp := bytes.Contains(line, []byte(`"`+ActionImport+`"`))
 	if !imp && !bytes.Contains(line, []byte(`"`+ActionPublish+`"`)) {
@@ -72,8 +80,9 @@ func (x *Index) Note(line []byte) {
 	}
 	if e.Action == ActionPublish {
 		if e.Result == ResultPending && strings.Contains(e.Target, "@") {
-			x.Unconfirmed[strconv.FormatInt(e.Seq, 10)] = PendingPublish{Target: e.Target, Time: e.Time, Actor: e.Actor}
+			x.Unconfirmed[form+strconv.FormatInt(e.Seq, 10)] = PendingPublish{Target: e.Target, Time: e.Time, Actor: e.Actor}
 		} else if seq, ok := e.Detail["intent"]; ok {
+			seq = form + seq
 			if _, open := x.Unconfirmed[seq]; open {
 				delete(x.Unconfirmed, seq)
 			} else {
@@ -213,7 +222,7 @@ func (r *IndexReader) Update(ctx context.Context) (added Index, restarted bool, 
 		added.add(r.x)
 	}
 	fresh := NewIndex()
-	restarted, err = r.fl.Next(ctx, fresh.Note)
+	restarted, err = r.fl.NextForms(ctx, fresh.noteFile, fresh.Note)
 	if err != nil {
 		// Not started: what a checkpoint said was not handed out, and
 		// the next call reads it again.

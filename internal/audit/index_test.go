@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -210,5 +211,48 @@ func TestIndexUnconfirmed(t *testing.T) {
 	}
 	if b, err := store.ReadAll(ctx, mem, audit.IndexCheckpoint); err != nil || !strings.Contains(string(b), "corp.test/a@v1.2.0") {
 		t.Fatalf("checkpoint %s, %v: want it to hold the unconfirmed publish", b, err)
+	}
+}
+
+// TestIndexUnconfirmedAcrossForms: a store moved from a disk keeps its
+// log file beside the journal that took over; both number their entries
+// from 1, and the journal's outcome of its intent 1 does not confirm the
+// file's intent 1.
+func TestIndexUnconfirmedAcrossForms(t *testing.T) {
+	ctx := context.Background()
+	old := store.NewMem() // the disk's log, made as a journal for its lines
+	ol := audit.OpenJournal(audit.JournalIn(old), "old")
+	if _, err := ol.Begin(ctx, audit.Entry{Actor: "cli", Action: audit.ActionPublish, Target: "corp.test/a@v1.0.0"}); err != nil {
+		t.Fatal(err)
+	}
+	var file bytes.Buffer
+	if err := audit.JournalIn(old).Entries(ctx, 1, func(_ int64, line []byte) error {
+		file.Write(append(line, '\n'))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mem := store.NewMem()
+	if err := mem.Put(ctx, audit.StoreDir+"/"+audit.LogFile, bytes.NewReader(file.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	l := audit.OpenJournal(audit.JournalIn(mem), "mem")
+	in, err := l.Begin(ctx, audit.Entry{Actor: "cli", Action: audit.ActionPublish, Target: "corp.test/b@v1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Finish(ctx, audit.ResultOK, nil); err != nil {
+		t.Fatal(err)
+	}
+	x, _, err := audit.NewIndexReader(mem).Update(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range x.Unconfirmed {
+		got = append(got, p.Target)
+	}
+	if len(got) != 1 || got[0] != "corp.test/a@v1.0.0" {
+		t.Errorf("unconfirmed %v; want the file's publish of a", got)
 	}
 }

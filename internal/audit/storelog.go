@@ -71,8 +71,17 @@ func NewFollower(st store.Store) *Follower {
 // has not moved: the next call reads them again. A caller keeps what f
 // saw only when Next returns nil.
 func (fl *Follower) Next(ctx context.Context, f func(line []byte)) (restarted bool, err error) {
+	return fl.NextForms(ctx, f, f)
+}
+
+// NextForms is Next with the file's lines given to file and the journal's
+// to journal: the two forms number their entries each from 1, so that a
+// reader that links entries by seq (an outcome to its intent) keeps them
+// apart.
+func (fl *Follower) NextForms(ctx context.Context, file, journal func(line []byte)) (restarted bool, err error) {
+	f := journal
 	off, seq, last := fl.off, fl.seq, fl.lastHash
-	off, restarted, err = readFileFrom(ctx, fl.st, off, fl.Strict, f)
+	off, restarted, err = readFileFrom(ctx, fl.st, off, fl.Strict, file)
 	if err != nil {
 		return false, err
 	}
