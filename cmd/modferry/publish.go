@@ -142,6 +142,7 @@ func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []strin
 		if err != nil {
 			return err
 		}
+		m.AuditIntent = c.in.Entry().Seq
 		perr := publish.Publish(ctx, &modules.Repo{Store: st}, m)
 		result, d := audit.ResultOK, map[string]string{"h1": m.Hash, "goModH1": m.ModHash}
 		if perr != nil {

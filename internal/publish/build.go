@@ -38,6 +38,10 @@ type Module struct {
 	ZipPath string    // the module zip, on local disk
 	Hash    string    // h1: hash of the zip (the go.sum line)
 	ModHash string    // h1: hash of the .mod (the go.sum /go.mod line)
+	// AuditIntent is the seq of the audit log's intent entry that records
+	// this publish, if any: an interrupted publish's intent carries it,
+	// so that the entry Recover's caller writes confirms that intent.
+	AuditIntent int64
 
 	tmp  bool     // ZipPath is ours to remove
 	held *os.File // ZipPath open, holding its scratch lock until Close

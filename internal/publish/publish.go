@@ -84,7 +84,7 @@ func Publish(ctx context.Context, repo *modules.Repo, m *Module) (err error) {
 		return err
 	}
 	// The intent claims the version: a concurrent publisher fails here.
-	rec, _ := json.Marshal(newIntent())
+	rec, _ := json.Marshal(newIntent(m.AuditIntent))
 	if err := repo.Store.Create(ctx, intent, bytes.NewReader(rec)); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return &ExistsError{Version: v, Partial: true, Claimed: readClaim(ctx, repo.Store, intent)}

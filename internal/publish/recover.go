@@ -23,11 +23,13 @@ type intent struct {
 	Host    string    `json:"host"`
 	PID     int       `json:"pid"`
 	Started time.Time `json:"started"`
+	// AuditIntent: Module.AuditIntent.
+	AuditIntent int64 `json:"auditIntent,omitempty"`
 }
 
-func newIntent() intent {
+func newIntent(auditIntent int64) intent {
 	host, _ := os.Hostname()
-	return intent{Host: host, PID: os.Getpid(), Started: time.Now().UTC()}
+	return intent{Host: host, PID: os.Getpid(), Started: time.Now().UTC(), AuditIntent: auditIntent}
 }
 
 // live holds the versions this process is publishing now.
@@ -61,6 +63,10 @@ type Recovery struct {
 	// Committed: the publish had committed its version (its .info was
 	// written), and Recover finished it; else Recover rolled it back.
 	Committed bool
+	// AuditIntent is the seq of the audit intent entry of the publish,
+	// where it recorded one (Module.AuditIntent): the outcome to write
+	// is that intent's.
+	AuditIntent int64
 }
 
 // Recover finishes or rolls back every publish that was interrupted (a
@@ -154,7 +160,7 @@ func recoverOne(ctx context.Context, repo *modules.Repo, v module.Version, now t
 		if err := repo.WriteList(ctx, v.Path); err != nil {
 			return nil, err
 		}
-		return &Recovery{Version: v, Committed: true}, modules.StampAddition(ctx, repo.Store, "publish "+v.String())
+		return &Recovery{Version: v, Committed: true, AuditIntent: in.AuditIntent}, modules.StampAddition(ctx, repo.Store, "publish "+v.String())
 	}
-	return &Recovery{Version: v}, nil
+	return &Recovery{Version: v, AuditIntent: in.AuditIntent}, nil
 }

@@ -148,6 +148,9 @@ func (s *Server) apiPublish(w http.ResponseWriter, r *http.Request, v module.Ver
 	m, err := s.receiveUpload(w, r, v)
 	if err == nil {
 		defer m.Close()
+		if in != nil {
+			m.AuditIntent = in.Entry().Seq
+		}
 		err = publish.Publish(context.WithoutCancel(r.Context()), s.repo, m)
 	}
 	if err != nil {

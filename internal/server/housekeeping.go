@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -107,6 +108,9 @@ func (s *Server) recoverPublishes(ctx context.Context) error {
 		// could not: its intent stays unconfirmed otherwise.
 		e := audit.Entry{Actor: "server", Action: audit.ActionPublish, Target: r.Version.String(), Result: audit.ResultError,
 			Detail: map[string]string{"recovered": "the publish was interrupted before its commit; housekeeping rolled it back"}}
+		if r.AuditIntent > 0 {
+			e.Detail["intent"] = strconv.FormatInt(r.AuditIntent, 10)
+		}
 		if r.Committed {
 			e.Result = audit.ResultOK
 			e.Detail["recovered"] = "the publish was interrupted after its commit; housekeeping finished it"

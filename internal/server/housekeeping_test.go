@@ -59,7 +59,12 @@ func TestHousekeep(t *testing.T) {
 	// One interrupted after its commit: its .info is there.
 	vc := module.Version{Path: "corp.example/int", Version: "v1.1.0"}
 	intentC, _ := modfiles.PendingName(vc)
-	f.st.Put(ctx, intentC, bytes.NewReader([]byte(fmt.Sprintf(`{"host":%q,"pid":%d,"started":"2026-01-01T00:00:00Z"}`, host, dead.Process.Pid))))
+	// Its publish recorded an audit intent (entry 1 of this test's log).
+	in, err := f.audit.Begin(ctx, audit.Entry{Actor: "test", Action: audit.ActionPublish, Target: vc.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.st.Put(ctx, intentC, bytes.NewReader([]byte(fmt.Sprintf(`{"host":%q,"pid":%d,"started":"2026-01-01T00:00:00Z","auditIntent":%d}`, host, dead.Process.Pid, in.Entry().Seq))))
 	for _, k := range []modfiles.Kind{modfiles.Mod, modfiles.Zip, modfiles.Info} {
 		n, _ := modfiles.Name(vc, k)
 		f.st.Put(ctx, n, bytes.NewReader([]byte(`{"Version":"v1.1.0"}`)))
@@ -108,6 +113,21 @@ func TestHousekeep(t *testing.T) {
 	}
 	if got[v.String()] != audit.ResultError || got[vc.String()] != audit.ResultOK {
 		t.Errorf("audit entries of the recovered publishes: %v; want %s rolled back (error) and %s finished (ok)", got, v, vc)
+	}
+	// The finished one's entry is the outcome of its publish's intent.
+	lf, err = os.Open(f.audit.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := audit.Unconfirmed(lf)
+	lf.Close()
+	for _, e := range open {
+		if e.Action == audit.ActionPublish {
+			t.Errorf("publish intent left unconfirmed after housekeeping: %+v", e)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(f.root, importer.StagingDir)); len(ents) != 1 {
 		t.Errorf("staging holds %d entries; want the live upload's stage only", len(ents))
