@@ -381,6 +381,9 @@ func runImportCache(ctx context.Context, w io.Writer, o importOptions) error {
 
 // printBaseCheck says what a delta bundle left out that the store lacks.
 func printBaseCheck(w io.Writer, res *importer.Result) {
+	if res.BaseCheckError != "" {
+		fmt.Fprintf(w, "warning: the bundle was imported, but what the delta left out could not be checked: %s\n", res.BaseCheckError)
+	}
 	if res.BaseUnknown {
 		fmt.Fprintf(w, "note: this delta bundle was made against an inventory this store did not write ('modferry inventory' on another store, or long ago): it leaves out what that inventory listed, which this store may lack\n")
 	}

@@ -106,9 +106,12 @@ type Result struct {
 	// inventory, so nothing could be checked.
 	BaseMissing modules.VersionList `json:"baseMissing,omitempty"`
 	BaseUnknown bool                `json:"baseUnknown,omitempty"`
-	Files       int                 `json:"files"`
-	Bytes       int64               `json:"bytes"`
-	Manifest    *bundle.Manifest    `json:"-"`
+	// BaseCheckError says why what the delta left out could not be
+	// checked (the import itself succeeded).
+	BaseCheckError string           `json:"baseCheckError,omitempty"`
+	Files          int              `json:"files"`
+	Bytes          int64            `json:"bytes"`
+	Manifest       *bundle.Manifest `json:"-"`
 	// VulnDB reports the bundled vulnerability database, if any.
 	VulnDB *VulnDBResult `json:"vulndb,omitempty"`
 }
@@ -338,8 +341,9 @@ func ImportStream(ctx context.Context, st store.Store, r io.Reader, name string,
 		return nil, noSpace(err, space, manifestBytes)
 	}
 	if m.BaseInventory != "" && !opts.ModCache {
+		// The import is done and recorded: a failure here is a warning.
 		if err := checkBase(ctx, st, m, res); err != nil {
-			return nil, fmt.Errorf("the bundle was imported, but checking what it left out failed: %w", err)
+			res.BaseCheckError = err.Error()
 		}
 	}
 	return res, nil

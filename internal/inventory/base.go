@@ -42,12 +42,7 @@ type base struct {
 // SaveBase records in st what inv, whose bytes have the SHA-256 digest,
 // lists, keeping the records of the newest inventories only.
 func SaveBase(ctx context.Context, st store.Store, digest string, inv *Inventory) error {
-	b := base{Digest: digest, Modules: make([]string, 0, len(inv.Modules))}
-	removals, err := store.ReadAll(ctx, st, modules.RemovalStamp)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	b.Removals = string(removals)
+	b := base{Digest: digest, Removals: inv.removals, Modules: make([]string, 0, len(inv.Modules))}
 	for _, m := range inv.Modules {
 		s := m.Path + "@" + m.Version
 		if m.ZipHash == "" {

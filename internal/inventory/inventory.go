@@ -58,17 +58,26 @@ type Inventory struct {
 
 	index    map[module.Version]bundle.Module
 	unproven map[module.Version]bool
+	// removals is the store's removal stamp read before Build walked
+	// it (see SaveBase).
+	removals string
 }
 
 // Build reads the store and returns its inventory. Bundle digests come
 // from the import history under "bundles/".
 func Build(ctx context.Context, st store.Store) (*Inventory, error) {
+	// Before the walk: a version removed while it runs may still be
+	// listed, and must count as removed since (SaveBase, CheckBase).
+	removals, err := store.ReadAll(ctx, st, modules.RemovalStamp)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	repo := &modules.Repo{Store: st}
 	entries, err := repo.All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	inv := &Inventory{FormatVersion: FormatVersion, Created: time.Now().UTC().Truncate(time.Second)}
+	inv := &Inventory{FormatVersion: FormatVersion, Created: time.Now().UTC().Truncate(time.Second), removals: string(removals)}
 	// One read of a go.mod per version (and, rarely, a zip to hash),
 	// several at once: a loop would wait on each in turn.
 	inv.Modules = make([]bundle.Module, len(entries))
