@@ -87,18 +87,27 @@ func copyStore(ctx context.Context, st store.Store, dir string) ([]resolve.File,
 	per := make([][]resolve.File, len(entries))
 	err = store.Each(ctx, len(entries), func(ctx context.Context, i int) error {
 		e := entries[i]
+		if !e.HasInfo {
+			// A zip without .info is a version being written (a
+			// publish, a fetch) or whose writer was interrupted; a
+			// publish writes its go.mod first. Neither goes: a publish
+			// rolled back may come again with another go.mod.
+			if e.HasZip {
+				return nil
+			}
+			pending, err := modfiles.PendingName(e.Version)
+			if err != nil {
+				return err
+			}
+			if busy, err := store.Exists(ctx, st, pending); err != nil || busy {
+				return err
+			}
+		}
 		kinds := []modfiles.Kind{modfiles.Info, modfiles.Mod}
 		if e.HasZip {
 			kinds = append(kinds, modfiles.Zip)
 		}
-		noInfo := false
 		for _, k := range kinds {
-			if k == modfiles.Zip && noInfo {
-				// A zip without .info: a publish or fetch in progress
-				// or interrupted. Its go.mod goes, as for a go.mod-only
-				// version; the zip once the version is whole.
-				continue
-			}
 			name, err := modfiles.Name(e.Version, k)
 			if err != nil {
 				return err
@@ -106,7 +115,6 @@ func copyStore(ctx context.Context, st store.Store, dir string) ([]resolve.File,
 			local := filepath.Join(dir, filepath.FromSlash(name))
 			n, err := copyObject(ctx, st, name, local)
 			if errors.Is(err, os.ErrNotExist) && k == modfiles.Info {
-				noInfo = true
 				continue // a go.mod-only version may have no .info
 			}
 			if err != nil {

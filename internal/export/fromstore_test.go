@@ -13,8 +13,9 @@ import (
 )
 
 // TestCopyStoreLeavesOutUnfinishedZips: a version whose zip is in the
-// store but whose .info is not (a publish or fetch in progress) goes into
-// a --from-store bundle as go.mod-only.
+// store but whose .info is not (a publish or fetch in progress) stays out
+// of a --from-store bundle, go.mod and all: a publish rolled back may come
+// again with another go.mod.
 func TestCopyStoreLeavesOutUnfinishedZips(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMem()
@@ -30,6 +31,20 @@ func TestCopyStoreLeavesOutUnfinishedZips(t *testing.T) {
 	if err := st.Delete(ctx, info); err != nil {
 		t.Fatal(err)
 	}
+	// A publish that has written only its go.mod so far (its intent
+	// there), and a go.mod-only version.
+	pub := module.Version{Path: "corp.test/m", Version: "v1.2.0"}
+	modOnly := module.Version{Path: "corp.test/dep", Version: "v0.1.0"}
+	for _, v := range []module.Version{pub, modOnly} {
+		n, _ := modfiles.Name(v, modfiles.Mod)
+		if err := st.Put(ctx, n, strings.NewReader("module "+v.Path+"\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, _ := modfiles.PendingName(pub)
+	if err := st.Put(ctx, pending, strings.NewReader(`{"host":"h","pid":1}`)); err != nil {
+		t.Fatal(err)
+	}
 	files, err := copyStore(ctx, st, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +53,7 @@ func TestCopyStoreLeavesOutUnfinishedZips(t *testing.T) {
 	for _, f := range files {
 		got = append(got, f.Module.Version+"."+string(f.Kind))
 	}
-	if want := "v1.0.0.info v1.0.0.mod v1.0.0.zip v1.1.0.mod"; strings.Join(got, " ") != want {
+	if want := "v0.1.0.mod v1.0.0.info v1.0.0.mod v1.0.0.zip"; strings.Join(got, " ") != want {
 		t.Errorf("copied %v, want %s", got, want)
 	}
 }
