@@ -379,12 +379,12 @@ func readSmall(name string, limit int64) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", filepath.Base(name))
 	}
-	f, err := os.Open(name)
+	f, err := openRegular(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if fo, err := f.Stat(); err != nil || !os.SameFile(fi, fo) {
+	if fo, err := f.Stat(); err != nil || !fo.Mode().IsRegular() || !os.SameFile(fi, fo) {
 		return nil, fmt.Errorf("%s changed while it was read", filepath.Base(name))
 	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))

@@ -111,7 +111,10 @@ func (f *Filler) withStore(ctx context.Context, r *http.Request, local http.Hand
 	own := f.localAnswer(r, local)
 	deleted, derr := f.deletedVersions(ctx, req.Path)
 	if derr != nil {
-		return nil, derr
+		// The store cannot say what was deleted here: the answers as
+		// they are, rather than none.
+		f.log.Warn("reading the versions deleted here", "module", req.Path, "err", derr)
+		deleted = nil
 	}
 	switch req.Op {
 	case modfiles.OpLatest:
