@@ -18,8 +18,11 @@
 #
 # Env: RUNS (default 2); BASELINE=REV (a git revision) adds a third
 # column, the pool exported by modferry built at REV, in the same rounds
-# (to show what a change to export gives). Needs jq. Everything lands
-# under bench/_out/pool.
+# (to show what a change to export gives); ALIGNED=1 first aligns copies
+# of the projects with `modferry align --write` (each module at the
+# highest version any project selects, as a platform team does before it
+# exports a pool) and measures those. Needs jq. Everything lands under
+# bench/_out/pool.
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$BENCH")
@@ -54,6 +57,22 @@ if [[ -n ${BASELINE:-} ]]; then
 	echo "baseline: modferry at $(git -C "$ROOT" rev-parse --short "$BASELINE")"
 fi
 [[ -f key ]] || "$MF" keygen -o key --no-passphrase >/dev/null
+
+if [[ ${ALIGNED:-} == 1 ]]; then
+	echo "== aligning copies of the projects (modferry align --write)" >&2
+	rm -rf aligned
+	mkdir aligned
+	COPIES=()
+	for p in "${PROJECTS[@]}"; do
+		cp -r "$p" "aligned/$(basename "$p")"
+		COPIES+=("$OUT/aligned/$(basename "$p")")
+	done
+	before=$("$MF" align --json "${COPIES[@]}" | jq '.skews | length')
+	"$MF" align --write "${COPIES[@]}" >aligned/align.log 2>&1 || true
+	after=$("$MF" align --json "${COPIES[@]}" | jq '.skews | length')
+	echo "aligned: modules selected at different versions across the projects: $before before, $after after 'modferry align --write'"
+	PROJECTS=("${COPIES[@]}")
+fi
 
 # timed OUT command...: runs the command under maxrss; leaves "WALL CPU" in OUT
 timed() {
