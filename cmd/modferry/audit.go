@@ -314,33 +314,39 @@ func runAuditShow(ctx context.Context, w io.Writer, o auditShowOptions) error {
 		return err
 	}
 	var f io.ReadCloser
+	var entries []audit.Entry
 	if isObjectStore(o.store) {
 		st, err := openStore(ctx, o.store)
 		if err != nil {
 			return err
 		}
 		// The file the store's log was before a journal took over (a
-		// store moved from a disk), if any, then the journal.
-		f = audit.JournalReader(ctx, audit.JournalIn(st))
+		// store moved from a disk), if any, read on its own (a torn last
+		// line ends it), then the journal.
 		if ff, ferr := audit.StoreFileReader(ctx, st); ferr == nil {
-			f = multiReadCloser(ff, f)
+			entries, err = audit.Read(ff, o.filter)
+			ff.Close()
+			if err != nil {
+				return err
+			}
 		} else if !errors.Is(ferr, fs.ErrNotExist) {
-			f.Close()
 			return ferr
 		}
+		f = audit.JournalReader(ctx, audit.JournalIn(st))
 	} else {
 		f, err = os.Open(filepath.Join(o.store, audit.StoreDir, audit.LogFile))
 	}
-	var entries []audit.Entry
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return err
 	default:
 		defer f.Close()
-		if entries, err = audit.Read(f, o.filter); err != nil {
+		more, err := audit.Read(f, o.filter)
+		if err != nil {
 			return err
 		}
+		entries = append(entries, more...)
 	}
 	if o.json {
 		if entries == nil {
@@ -421,22 +427,4 @@ changed, removed or reordered, even by someone able to rewrite the log.`,
 	}
 	addStoreFlag(cmd, &store)
 	return cmd
-}
-
-// multiReadCloser reads a and then b, and closes both.
-func multiReadCloser(a, b io.ReadCloser) io.ReadCloser {
-	return struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(a, b), closers{a, b}}
-}
-
-type closers []io.Closer
-
-func (cs closers) Close() error {
-	var err error
-	for _, c := range cs {
-		err = errors.Join(err, c.Close())
-	}
-	return err
 }
