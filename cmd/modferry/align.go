@@ -87,7 +87,7 @@ func runAlign(ctx context.Context, w io.Writer, o alignOptions, dirs []string) e
 		opts.Allow = l
 	}
 	if o.store != "" {
-		st, err := openStore(ctx, o.store)
+		st, err := openExistingStore(ctx, o.store)
 		if err != nil {
 			return err
 		}

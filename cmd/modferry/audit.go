@@ -110,7 +110,7 @@ func runAuditVerify(cmd *cobra.Command, o auditVerifyOptions) error {
 	} else if isObjectStore(o.store) {
 		// A log kept as one object per entry: no head file, no torn
 		// lines (each entry is written whole or not at all).
-		st, oerr := openStore(ctx, o.store)
+		st, oerr := openExistingStore(ctx, o.store)
 		if oerr != nil {
 			return oerr
 		}
@@ -316,7 +316,7 @@ func runAuditShow(ctx context.Context, w io.Writer, o auditShowOptions) error {
 	var f io.ReadCloser
 	var entries []audit.Entry
 	if isObjectStore(o.store) {
-		st, err := openStore(ctx, o.store)
+		st, err := openExistingStore(ctx, o.store)
 		if err != nil {
 			return err
 		}
@@ -397,7 +397,7 @@ changed, removed or reordered, even by someone able to rewrite the log.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var l *audit.Log
 			if isObjectStore(store) {
-				st, err := openStore(cmd.Context(), store)
+				st, err := openExistingStore(cmd.Context(), store)
 				if err != nil {
 					return err
 				}

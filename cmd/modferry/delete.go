@@ -71,7 +71,7 @@ func runDelete(ctx context.Context, w io.Writer, o deleteOptions, arg string) er
 			return fmt.Errorf("delete %s: %w", v, err)
 		}
 	} else {
-		st, err := openStore(ctx, o.store)
+		st, err := openExistingStore(ctx, o.store)
 		if err != nil {
 			return err
 		}

@@ -176,7 +176,7 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 		if fi, err := os.Stat(o.fromStore); !isObjectStore(o.fromStore) && (err != nil || !fi.IsDir()) {
 			return fmt.Errorf("--from-store %s: no store there", o.fromStore)
 		}
-		st, err := openStore(ctx, o.fromStore)
+		st, err := openExistingStore(ctx, o.fromStore)
 		if err != nil {
 			return fmt.Errorf("--from-store: %w", err)
 		}

@@ -34,7 +34,7 @@ that importing a delta bundle made against one warns about versions
 deleted or pruned since, which the delta left out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStore(cmd.Context(), o.store)
+			st, err := openExistingStore(cmd.Context(), o.store)
 			if err != nil {
 				return err
 			}

@@ -81,7 +81,7 @@ func (o catalogOptions) source(ctx context.Context) (catalogSource, error) {
 	if _, err := os.Stat(o.store); err != nil && !isObjectStore(o.store) {
 		return nil, fmt.Errorf("--store %s: %w (or give --server)", o.store, err)
 	}
-	st, err := openStore(ctx, o.store)
+	st, err := openExistingStore(ctx, o.store)
 	if err != nil {
 		return nil, err
 	}

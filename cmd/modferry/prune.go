@@ -135,7 +135,7 @@ func runPrune(ctx context.Context, w io.Writer, o pruneOptions) error {
 		}
 		opts.Keep = append(opts.Keep, vs...)
 	}
-	st, err := openStore(ctx, o.store)
+	st, err := openExistingStore(ctx, o.store)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -133,6 +135,26 @@ func openStore(ctx context.Context, name string) (store.Store, error) {
 	return st, nil
 }
 
+// openExistingStore is openStore for the verbs that read or manage a
+// store but never make one (all but import, publish and serve): a
+// --store that names no directory is an error, where openStore would
+// create an empty store there — so that a mistyped path cannot, say,
+// take a token that protects nothing.
+func openExistingStore(ctx context.Context, name string) (store.Store, error) {
+	if !isObjectStore(name) {
+		fi, err := os.Stat(name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("no store at %s: the directory does not exist (check --store; 'modferry import' and 'modferry publish' create a store, or create the directory for a new one)", name)
+		case err != nil:
+			return nil, fmt.Errorf("store %s: %w", name, err)
+		case !fi.IsDir():
+			return nil, fmt.Errorf("store %s is not a directory", name)
+		}
+	}
+	return openStore(ctx, name)
+}
+
 // storeString names st in messages: its directory if it has one, else
 // what its String method says (never its fields, which may hold
 // credentials).
@@ -175,7 +197,16 @@ func openTokens(st store.Store) (*auth.Tokens, error) {
 // openStoreTokens opens the store at dir and its access tokens; the
 // caller closes the tokens.
 func openStoreTokens(ctx context.Context, name string) (store.Store, *auth.Tokens, error) {
-	st, err := openStore(ctx, name)
+	return openTokensWith(ctx, name, openStore)
+}
+
+// openExistingStoreTokens is openStoreTokens on openExistingStore.
+func openExistingStoreTokens(ctx context.Context, name string) (store.Store, *auth.Tokens, error) {
+	return openTokensWith(ctx, name, openExistingStore)
+}
+
+func openTokensWith(ctx context.Context, name string, open func(context.Context, string) (store.Store, error)) (store.Store, *auth.Tokens, error) {
+	st, err := open(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -40,7 +40,7 @@ Module versions carried only for their go.mod are marked as not shipped.`,
 			if _, err := os.Stat(o.store); err != nil && !isObjectStore(o.store) {
 				return fmt.Errorf("store: %w", err)
 			}
-			st, err := openStore(cmd.Context(), o.store)
+			st, err := openExistingStore(cmd.Context(), o.store)
 			if err != nil {
 				return err
 			}

@@ -80,7 +80,7 @@ func runTokenAdd(ctx context.Context, stdout, stderr io.Writer, o tokenAddOption
 			return err
 		}
 	}
-	st, tokens, err := openStoreTokens(ctx, o.store)
+	st, tokens, err := openExistingStoreTokens(ctx, o.store)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func newTokenListCmd() *cobra.Command {
 		Short: "List tokens: names, scopes, creation, expiry and last use (never secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, tokens, err := openStoreTokens(cmd.Context(), o.store)
+			_, tokens, err := openExistingStoreTokens(cmd.Context(), o.store)
 			if err != nil {
 				return err
 			}
@@ -232,7 +232,7 @@ func newTokenRevokeCmd() *cobra.Command {
 		Short: "Revoke a token; a running server refuses it within a second",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, tokens, err := openStoreTokens(cmd.Context(), store)
+			st, tokens, err := openExistingStoreTokens(cmd.Context(), store)
 			if err != nil {
 				return err
 			}

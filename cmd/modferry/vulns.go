@@ -57,7 +57,7 @@ type vulnsDatabase struct {
 }
 
 func runVulns(ctx context.Context, w io.Writer, o vulnsOptions) error {
-	st, err := openStore(ctx, o.store)
+	st, err := openExistingStore(ctx, o.store)
 	if err != nil {
 		return err
 	}

@@ -155,6 +155,13 @@ func (s *syncBuffer) String() string {
 // addToken runs `modferry token add` and returns the secret.
 func addToken(t *testing.T, store, name, scopes string) string {
 	t.Helper()
+	if !strings.HasPrefix(store, "s3://") {
+		// A new store's directory, as an admin makes it: token add
+		// creates no store.
+		if err := os.MkdirAll(store, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx := exec.Command(modferryBin, "token", "add", "--store", store, "--name", name, "--scope", scopes)
 	out, err := ctx.Output()
 	if err != nil {
@@ -353,5 +360,27 @@ func TestBruteForce(t *testing.T) {
 	time.Sleep(time.Duration(wait) * time.Second)
 	if resp, d := get(attacker, good); resp.StatusCode != 200 {
 		t.Fatalf("good token after Retry-After: %d (%v)", resp.StatusCode, d)
+	}
+}
+
+// TestMistypedStore: a verb that reads or manages a store never creates
+// one: a mistyped --store fails, naming it, and leaves nothing behind —
+// token add would otherwise hand out a token that protects nothing.
+func TestMistypedStore(t *testing.T) {
+	typo := filepath.Join(t.TempDir(), "stroe")
+	for _, args := range [][]string{
+		{"token", "add", "--store", typo, "--name", "ci", "--scope", "read"},
+		{"token", "list", "--store", typo},
+		{"inventory", "--store", typo},
+		{"prune", "--store", typo},
+		{"delete", "--store", typo, "--reason", "x", "corp.example/a@v1.0.0"},
+	} {
+		out, err := mfErr(t, args...)
+		if err == nil || !strings.Contains(out, "no store at "+typo) {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+		if _, err := os.Stat(typo); !os.IsNotExist(err) {
+			t.Fatalf("%v created %s", args, typo)
+		}
 	}
 }

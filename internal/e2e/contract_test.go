@@ -110,6 +110,11 @@ func TestJSONContract(t *testing.T) {
 	b, pub, exportOut, _ := sumdbBundle(t)
 	ctx := t.TempDir()
 	store := filepath.Join(ctx, "store")
+	// A new store's directory, made by hand (only import, publish and
+	// serve create one).
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	outputs := map[string]string{"export": exportOut}
 	run := func(name string, env []string, args ...string) string {
 		t.Helper()
@@ -179,6 +184,9 @@ func TestJSONContract(t *testing.T) {
 		t.Fatalf("token add --json: no secret (%v)", err)
 	}
 	remote := filepath.Join(ctx, "remote")
+	if err := os.MkdirAll(remote, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	out = mf(t, "token", "add", "--store", remote, "--name", "up", "--scope", "read,write", "--json")
 	json.Unmarshal([]byte(out), &tok)
 	url := serve(t, remote, "--pubkey", pub)
