@@ -127,6 +127,11 @@ func (p Policy) Verify(manifest []byte, sigs bundle.Signatures) ([]Signer, error
 			untrusted = append(untrusted, fmt.Sprintf("%d OpenPGP signature(s) by keys not trusted here", n))
 		}
 	}
+	// One signer counts once, however many times its key is trusted
+	// (a key file and its other encoding in a key directory) or its
+	// signature appears (a repeated packet): --require-signatures counts
+	// people, not copies.
+	signers = uniqueSigners(signers)
 	if len(signers) >= need {
 		return signers, nil
 	}
@@ -163,4 +168,17 @@ func joinSigners(s []Signer) string {
 		out[i] = x.String()
 	}
 	return strings.Join(out, ", ")
+}
+
+// uniqueSigners returns signers without repeats, in order.
+func uniqueSigners(signers []Signer) []Signer {
+	seen := make(map[Signer]bool, len(signers))
+	out := signers[:0]
+	for _, s := range signers {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }

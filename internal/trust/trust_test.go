@@ -120,6 +120,20 @@ func TestPolicy(t *testing.T) {
 		})
 	}
 
+	// Alice trusted twice (her key in the directory and again as a file
+	// of its own, as with alice.asc beside alice.gpg), and her signature
+	// twice: still one signer, short of two.
+	twice, err := Load(dir, write(t, t.TempDir(), "alice-again.asc", aPub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceAlice, _ := pgp.Combine(sigOf(aSec), sigOf(aSec))
+	for _, sigs := range [][]byte{sigOf(aSec), aliceAlice} {
+		if signers, err := (Policy{Keys: twice, Require: 2}).Verify(manifest, bundle.Signatures{OpenPGP: sigs}); !errors.Is(err, ErrTooFewSigners) {
+			t.Errorf("one signer counted twice: signers %v, err %v; want ErrTooFewSigners", signers, err)
+		}
+	}
+
 	// A signature over other bytes by a trusted key is tampering.
 	other := []byte(`{"formatVersion":2}` + "\n")
 	if _, err := (Policy{Keys: keys}).Verify(other, bundle.Signatures{OpenPGP: aliceBob}); !errors.Is(err, pgp.ErrBadSignature) {
