@@ -211,10 +211,14 @@ func sortedEvents(evs []Event) []Event {
 }
 
 // fixedFor returns the "fixed" field of the modules index for path: the
-// highest fixed version without "v", or "" when the highest event is an
-// introduction (the newest versions are affected).
+// version without "v" from which none of the entry's affected blocks for
+// path affects the module any more, or "" when one of them affects the
+// newest versions (its highest event is an introduction). govulncheck
+// fetches the entry only for a version below it, so each block counts on
+// its own: the highest fix of one block must not hide another that was
+// never fixed.
 func (e *Entry) fixedFor(path string) string {
-	top, topFixed := "", false
+	fixed := ""
 	for _, a := range e.Affected {
 		if a.Package.Name != path {
 			continue
@@ -222,6 +226,7 @@ func (e *Entry) fixedFor(path string) string {
 		if len(a.Ranges) == 0 {
 			return ""
 		}
+		top, topFixed := "", false
 		for _, r := range a.Ranges {
 			for _, ev := range r.Events {
 				v := eventVersion(ev)
@@ -230,9 +235,15 @@ func (e *Entry) fixedFor(path string) string {
 				}
 			}
 		}
+		if !topFixed {
+			return ""
+		}
+		if compareVersions(top, fixed) > 0 {
+			fixed = top
+		}
 	}
-	if !topFixed {
+	if fixed == "" {
 		return ""
 	}
-	return top[1:]
+	return fixed[1:]
 }

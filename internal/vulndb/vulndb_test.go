@@ -70,6 +70,24 @@ func TestAffects(t *testing.T) {
 	if got := e.fixedFor("m.test/a"); got != "1.5.2" {
 		t.Errorf("fixedFor = %q, want 1.5.2", got)
 	}
+
+	// Two affected blocks of one module: the later fix of the second
+	// must not hide the first, which was never fixed after 2.0.0
+	// (govulncheck reads the index's "fixed" and fetches the entry only
+	// below it).
+	e2 := &Entry{Affected: []Affected{
+		{Package: Package{Name: "m.test/a", Ecosystem: "Go"}, Ranges: []Range{{Type: "SEMVER", Events: []Event{
+			{Introduced: "0"}, {Fixed: "1.0.0"}, {Introduced: "2.0.0"}}}}},
+		{Package: Package{Name: "m.test/a", Ecosystem: "Go"}, Ranges: []Range{{Type: "SEMVER", Events: []Event{
+			{Introduced: "0"}, {Fixed: "3.0.0"}}}}},
+	}}
+	if ok, _ := e2.Affects("m.test/a", "v3.5.0"); !ok || e2.fixedFor("m.test/a") != "" {
+		t.Errorf("two blocks, one never fixed: Affects(v3.5.0) = %v, index fixed = %q; want true and \"\"", ok, e2.fixedFor("m.test/a"))
+	}
+	e2.Affected[0].Ranges[0].Events = append(e2.Affected[0].Ranges[0].Events, Event{Fixed: "2.1.0"})
+	if got := e2.fixedFor("m.test/a"); got != "3.0.0" {
+		t.Errorf("two blocks, both fixed: index fixed = %q, want 3.0.0", got)
+	}
 }
 
 // testZip writes a vulndb-like module zip holding the given OSV files.
