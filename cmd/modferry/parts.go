@@ -97,7 +97,7 @@ func openParts(indexPath string, policy trust.Policy, allowUnsigned bool) (*part
 	return parts.Open(indexPath, func(index []byte) error {
 		var sigs bundle.Signatures
 		for ext, dst := range map[string]*[]byte{".minisig": &sigs.Minisign, ".asc": &sigs.OpenPGP} {
-			b, err := os.ReadFile(indexPath + ext)
+			b, err := readSignatureFile(indexPath + ext)
 			if err == nil {
 				*dst = b
 			} else if !errors.Is(err, os.ErrNotExist) {
@@ -133,4 +133,31 @@ func readParts(r *parts.Reader, read func(io.Reader) error) error {
 	}
 	r.Close()
 	return err
+}
+
+// readSignatureFile reads a signature file that came with the parts on
+// the same medium, as bundle signatures are read: a regular file of at
+// most bundle.MaxSignatureSize bytes (not a symlink to /dev/zero, not a
+// file of gigabytes).
+func readSignatureFile(name string) ([]byte, error) {
+	fi, err := os.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", name)
+	}
+	if fi.Size() > bundle.MaxSignatureSize {
+		return nil, fmt.Errorf("%s: %d bytes, more than a signature's %d", name, fi.Size(), bundle.MaxSignatureSize)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, bundle.MaxSignatureSize+1))
+	if err == nil && len(b) > bundle.MaxSignatureSize {
+		err = fmt.Errorf("%s: more than a signature's %d bytes", name, bundle.MaxSignatureSize)
+	}
+	return b, err
 }

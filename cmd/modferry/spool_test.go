@@ -45,3 +45,31 @@ func TestSpoolCleansKilledCopies(t *testing.T) {
 		t.Errorf("spooled %q, %v", b, err)
 	}
 }
+
+// TestReadSignatureFile: a parts index's signature file is read only as
+// a regular file of a signature's size; a symlink to /dev/zero or a huge
+// file is refused before it is read whole.
+func TestReadSignatureFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "b.tar.zst.parts.minisig")
+	if err := os.WriteFile(good, []byte("untrusted comment: x\nRWQ...\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readSignatureFile(good); err != nil || len(b) == 0 {
+		t.Errorf("a signature file: %q, %v", b, err)
+	}
+	zero := filepath.Join(dir, "zero.asc")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Skip(err)
+	}
+	if _, err := readSignatureFile(zero); err == nil {
+		t.Error("a symlink to /dev/zero was read")
+	}
+	big := filepath.Join(dir, "big.asc")
+	if err := os.WriteFile(big, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readSignatureFile(big); err == nil {
+		t.Error("a 1 MiB signature file was read")
+	}
+}
