@@ -23,6 +23,11 @@ const passphraseEnv = "MODFERRY_KEY_PASSPHRASE"
 // asked twice on the terminal.
 func newPassphrase() ([]byte, error) {
 	if p, ok := os.LookupEnv(passphraseEnv); ok {
+		if p == "" {
+			// A CI secret that did not arrive: an empty passphrase
+			// would leave the key unencrypted without anyone asking.
+			return nil, fmt.Errorf("$%s is set but empty: set the passphrase, or give --no-passphrase for an unencrypted key", passphraseEnv)
+		}
 		return []byte(p), nil
 	}
 	if !term.IsTerminal(int(os.Stdin.Fd())) {

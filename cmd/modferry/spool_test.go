@@ -73,3 +73,17 @@ func TestReadSignatureFile(t *testing.T) {
 		t.Error("a 1 MiB signature file was read")
 	}
 }
+
+// TestEmptyPassphraseRefused: a passphrase variable that is set but
+// empty (a CI secret that did not arrive) is an error, not an
+// unencrypted key.
+func TestEmptyPassphraseRefused(t *testing.T) {
+	t.Setenv(passphraseEnv, "")
+	if p, err := newPassphrase(); err == nil {
+		t.Fatalf("an empty $%s gave passphrase %q", passphraseEnv, p)
+	}
+	t.Setenv(passphraseEnv, "s3cret")
+	if p, err := newPassphrase(); err != nil || string(p) != "s3cret" {
+		t.Fatalf("passphrase %q, %v", p, err)
+	}
+}

@@ -267,6 +267,9 @@ func (r *Reader) partErr(i int, err error) *PartError {
 
 // Read reads the next bytes of the bundle.
 func (r *Reader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // not the end of a part: nothing was asked for
+	}
 	for {
 		if r.i >= len(r.Index.Parts) {
 			if got := hex.EncodeToString(r.whole.Sum(nil)); got != r.Index.SHA256 {

@@ -216,3 +216,32 @@ func FuzzParseIndex(f *testing.F) {
 		}
 	})
 }
+
+// TestZeroLengthRead: a Read of nothing is not the end of a part (it used
+// to close the part and check its hash mid-stream: "part altered").
+func TestZeroLengthRead(t *testing.T) {
+	_, data, index := split(t, 10000, 4096)
+	r, err := Open(index, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got []byte
+	buf := make([]byte, 1000)
+	for {
+		if n, err := r.Read(buf[:0]); n != 0 || err != nil {
+			t.Fatalf("Read of nothing after %d bytes: %d, %v", len(got), n, err)
+		}
+		n, err := r.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", len(got), err)
+		}
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes, not the bundle", len(got))
+	}
+}
