@@ -204,6 +204,12 @@ func issuers(raw []byte) ([]uint64, error) {
 		if sig.IssuerKeyId == nil {
 			return nil, fmt.Errorf("%w: a signature names no issuer", ErrBadSignature)
 		}
+		// Binary signatures only: a text-mode one (gpg --textmode,
+		// --clearsign) also verifies for the manifest with its line
+		// endings rewritten, other bytes than were signed.
+		if sig.SigType != packet.SigTypeBinary {
+			return nil, fmt.Errorf("%w: a signature of type %#x, not over binary data (sign with gpg --detach-sign, without --textmode)", ErrBadSignature, uint8(sig.SigType))
+		}
 		ids = append(ids, *sig.IssuerKeyId)
 	}
 	if len(ids) == 0 {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
 )
 
 // gnupg is a GnuPG home made for one test; the stock gpg checks what this
@@ -187,4 +189,29 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("an empty key ring trusted %v", signers)
 		}
 	})
+}
+
+// TestTextModeRefused: a text-mode signature verifies for the message
+// with its line endings rewritten, so only binary signatures count.
+func TestTextModeRefused(t *testing.T) {
+	e, err := openpgp.NewEntity("alice", "", "alice@modferry.test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := KeyRing{list: openpgp.EntityList{e}}
+	msg := []byte("{\"formatVersion\":1}\n")
+	var text bytes.Buffer
+	if err := openpgp.ArmoredDetachSignText(&text, e, bytes.NewReader(msg), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Verify(ring, msg, text.Bytes()); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("a text-mode signature: %v, want ErrBadSignature", err)
+	}
+	bin, err := Sign(&PrivateKey{e: e}, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signers, _, err := Verify(ring, msg, bin); err != nil || len(signers) != 1 {
+		t.Errorf("a binary signature: %v, %v", signers, err)
+	}
 }
