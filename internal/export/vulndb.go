@@ -121,10 +121,17 @@ func fetchVulnDB(ctx context.Context, client *http.Client, proxy string, src mod
 	if err := json.Unmarshal(data, &info); err != nil {
 		return nil, v, "", fmt.Errorf("%s .info: %w", v, err)
 	}
-	if info.Time.IsZero() {
-		if t, err := module.PseudoVersionTime(v.Version); err == nil {
-			info.Time = t
-		}
+	// The database's time decides which copy a store keeps (a newer one
+	// replaces an older, never the reverse). A .info is not covered by
+	// the checksum database, so its time is not trusted: a
+	// pseudo-version's own time (part of the version, which is) wins, and
+	// a time in the future is refused — a proxy could otherwise date a
+	// copy so late that no real database replaced it again.
+	if t, err := module.PseudoVersionTime(v.Version); err == nil {
+		info.Time = t
+	}
+	if info.Time.After(time.Now().Add(24 * time.Hour)) {
+		return nil, v, "", fmt.Errorf("%s: the proxy dates it %s, in the future: refusing a time that would keep every later database out", v, info.Time.UTC().Format(time.RFC3339))
 	}
 	zipFile := filepath.Join(dir, "vulndb", path.Base(zipName))
 	if _, err := download(ctx, client, proxy+"/"+zipName, zipFile); err != nil {
