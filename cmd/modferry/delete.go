@@ -67,7 +67,11 @@ func runDelete(ctx context.Context, w io.Writer, o deleteOptions, arg string) er
 	}
 	var res api.Deleted
 	if o.remote.server != "" {
-		if res, err = o.remote.remote().Delete(ctx, v, o.reason); err != nil {
+		c, err := o.remote.client()
+		if err != nil {
+			return err
+		}
+		if res, err = c.Delete(ctx, v, o.reason); err != nil {
 			return fmt.Errorf("delete %s: %w", v, err)
 		}
 	} else {

@@ -114,10 +114,10 @@ func runEnv(ctx context.Context, stdout, stderr io.Writer, o envOptions) error {
 }
 
 func buildClientEnv(ctx context.Context, o envOptions, user goEnv) (*clientEnv, error) {
-	u, err := url.Parse(o.remote.server)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usagef("--server %q: want an http:// or https:// URL", o.remote.server)
+	if err := checkServerURL(o.remote.server); err != nil {
+		return nil, err
 	}
+	u, _ := url.Parse(o.remote.server)
 	proxy := strings.TrimSuffix(u.String(), "/")
 	c := &envProbe{base: proxy, token: o.remote.remote().Token, client: &http.Client{Timeout: 10 * time.Second}}
 	if err := c.checkModferry(ctx); err != nil {

@@ -113,6 +113,17 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 	if o.out == "" {
 		return usagef("give the bundle file with -o B.tar.zst")
 	}
+	if o.out == "-" {
+		// Not standard output: a bundle is written to a temporary file
+		// and renamed into place only once whole and signed, so a
+		// reader never sees half of one.
+		return usagef("-o -: export writes a bundle file, renamed into place once whole and signed; give a file name (then cat it, or 'modferry import' it)")
+	}
+	if dir := filepath.Dir(o.out); dir != "." {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return usagef("-o %s: the directory %s does not exist", o.out, dir)
+		}
+	}
 	limitExportMemory()
 	var partSize int64
 	if o.split != "" {

@@ -96,7 +96,10 @@ zip rules and its .ziphash; what fails is skipped and reported.`,
 // runImportRemote uploads bundles to a server, which verifies them with
 // the keys it trusts (serve --pubkey) and imports them.
 func runImportRemote(ctx context.Context, w io.Writer, o importOptions, bundles []string) error {
-	r := o.remote.remote()
+	r, err := o.remote.client()
+	if err != nil {
+		return err
+	}
 	var results []*importer.Result
 	for _, b := range bundles {
 		var res importer.Result

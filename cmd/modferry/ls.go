@@ -76,7 +76,11 @@ func (r remoteCatalog) module(ctx context.Context, path, version string) (*api.M
 // but the dependents, so show indexes too.
 func (o catalogOptions) source(ctx context.Context) (catalogSource, error) {
 	if o.remote.server != "" {
-		return remoteCatalog{o.remote.remote()}, nil
+		c, err := o.remote.client()
+		if err != nil {
+			return nil, err
+		}
+		return remoteCatalog{c}, nil
 	}
 	if _, err := os.Stat(o.store); err != nil && !isObjectStore(o.store) {
 		return nil, fmt.Errorf("--store %s: %w (or give --server)", o.store, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -46,6 +47,24 @@ func (o remoteOptions) remote() *api.Client {
 		tok = os.Getenv("MODFERRY_TOKEN")
 	}
 	return &api.Client{URL: o.server, Token: tok}
+}
+
+// client is remote after checking that --server is an http(s) URL (a
+// bare host:port would reach the client as an unsupported scheme).
+func (o remoteOptions) client() (*api.Client, error) {
+	if err := checkServerURL(o.server); err != nil {
+		return nil, err
+	}
+	return o.remote(), nil
+}
+
+// checkServerURL checks a --server value.
+func checkServerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--server %q: want an http:// or https:// URL, such as https://%s", s, strings.TrimPrefix(strings.TrimPrefix(s, "//"), "/"))
+	}
+	return nil
 }
 
 func newPublishCmd() *cobra.Command {
@@ -129,7 +148,11 @@ func runPublish(ctx context.Context, w io.Writer, o publishOptions, args []strin
 
 	where := o.remote.server
 	if o.remote.server != "" {
-		if err := upload(ctx, o.remote.remote(), m); err != nil {
+		c, err := o.remote.client()
+		if err != nil {
+			return err
+		}
+		if err := upload(ctx, c, m); err != nil {
 			return fmt.Errorf("publish %s: %w", v, err)
 		}
 	} else {

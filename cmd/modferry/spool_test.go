@@ -87,3 +87,20 @@ func TestEmptyPassphraseRefused(t *testing.T) {
 		t.Fatalf("passphrase %q, %v", p, err)
 	}
 }
+
+// TestServerURLChecked: --server must be an http(s) URL; a bare
+// host:port is a usage error naming what to give, for every verb that
+// takes one (before, the HTTP client's "unsupported protocol scheme").
+func TestServerURLChecked(t *testing.T) {
+	for _, s := range []string{"localhost:38411", "example.com", "ftp://example.com", ""} {
+		err := checkServerURL(s)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "want an http:// or https:// URL") {
+			t.Errorf("--server %q: %v", s, err)
+		}
+	}
+	for _, s := range []string{"http://127.0.0.1:8080", "https://modferry.corp.example/"} {
+		if err := checkServerURL(s); err != nil {
+			t.Errorf("--server %q: %v", s, err)
+		}
+	}
+}

@@ -73,6 +73,12 @@ func Read(ctx context.Context, r io.Reader, opts ReadOptions) (*Manifest, error)
 	}
 
 	head, err := readFrameHeader(r)
+	if errors.Is(err, ErrNonCanonical) {
+		// A header modferry never writes: most often a bundle
+		// decompressed and compressed again on the way (by a transfer
+		// tool, or tar --zstd), rather than tampering.
+		return nil, fmt.Errorf("%w (if the bundle was decompressed and compressed again on the way, carry the original file unchanged)", err)
+	}
 	if err != nil {
 		return nil, err
 	}
