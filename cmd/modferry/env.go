@@ -134,6 +134,15 @@ func buildClientEnv(ctx context.Context, o envOptions, user goEnv) (*clientEnv, 
 			env.Warnings = append(env.Warnings, w)
 		}
 	}
+	if c.token != "" {
+		// The go command reads the token from ~/.netrc (GOAUTH=netrc,
+		// its default), and sends credentials only over HTTPS.
+		if u.Scheme != "https" {
+			env.Warnings = append(env.Warnings, fmt.Sprintf("%s needs a token, but the go command sends credentials only over https: serve with --tls-cert and --tls-key (or behind a TLS proxy) and use an https:// URL, or its requests will get 401", proxy))
+		} else {
+			env.Warnings = append(env.Warnings, fmt.Sprintf("the go command sends the token from ~/.netrc: add the line 'machine %s login modferry password TOKEN' (GOAUTH=netrc, the default)", u.Hostname()))
+		}
+	}
 	if user.GOSUMDB == "off" {
 		env.Warnings = append(env.Warnings, "your go command has GOSUMDB=off: it checks no module against a checksum database; unset it to use the server's")
 	}

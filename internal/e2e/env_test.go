@@ -52,6 +52,13 @@ func TestEnv(t *testing.T) {
 		t.Fatalf("go command in the printed environment: %v\n%s", err, o)
 	}
 
+	// With a token over http: the go command would send it nowhere
+	// (credentials only over https), so env says so.
+	_, stderr, code = mfRun(t, append(client, "MODFERRY_TOKEN=mf_x"), "env", "--server", url)
+	if code != 0 || !strings.Contains(stderr, "sends credentials only over https") {
+		t.Errorf("env with a token over http: exit %d, stderr %q; want a warning", code, stderr)
+	}
+
 	// A server that holds no checksum database.
 	empty := serve(t, filepath.Join(t.TempDir(), "empty"))
 	out, stderr, code = mfRun(t, client, "env", "--server", empty)
