@@ -256,15 +256,25 @@ func (r KeyRing) IDs() []string {
 // returns the fingerprints of the trusted keys whose signature verifies,
 // and the number of signature packets made by keys r does not hold. A
 // signature packet made by a key of r that does not verify, or a malformed
-// signature, is an error wrapping ErrBadSignature.
+// signature, is an error wrapping ErrBadSignature. A signature by a key
+// of r that has expired does not count (see VerifyNotes).
 func Verify(r KeyRing, message, sig []byte) (signers []string, untrusted int, err error) {
+	signers, untrusted, _, err = VerifyNotes(r, message, sig)
+	return signers, untrusted, err
+}
+
+// VerifyNotes is Verify, also saying why a signature by a key of r did
+// not count: its key (or the signature) has expired. That is no sign of
+// tampering (the signature is over these bytes), so it is not an error:
+// other signers may still meet a policy, and the note says what to do.
+func VerifyNotes(r KeyRing, message, sig []byte) (signers []string, untrusted int, notes []string, err error) {
 	raw, err := dearmor(sig)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	ids, err := issuers(raw)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	for _, id := range ids {
 		if len(r.list.KeysByIdUsage(id, packet.KeyFlagSign)) == 0 {
@@ -280,11 +290,13 @@ func Verify(r KeyRing, message, sig []byte) (signers []string, untrusted int, er
 			signers = append(signers, Fingerprint(e))
 		case errors.Is(err, pgperrors.ErrUnknownIssuer):
 			// e made none of the signatures.
+		case errors.Is(err, pgperrors.ErrKeyExpired), errors.Is(err, pgperrors.ErrSignatureExpired):
+			notes = append(notes, fmt.Sprintf("OpenPGP key %s has expired (or its signature has): its signature does not count; extend the key's expiry and give the updated public key, or sign again with a current key", Fingerprint(e)))
 		default:
-			return nil, 0, fmt.Errorf("%w: signature by key %s: %v", ErrBadSignature, Fingerprint(e), err)
+			return nil, 0, nil, fmt.Errorf("%w: signature by key %s: %v", ErrBadSignature, Fingerprint(e), err)
 		}
 	}
-	return signers, untrusted, nil
+	return signers, untrusted, notes, nil
 }
 
 // SignWithCommand runs an external signer, argv, with message on its

@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 // gnupg is a GnuPG home made for one test; the stock gpg checks what this
@@ -213,5 +215,27 @@ func TestTextModeRefused(t *testing.T) {
 	}
 	if signers, _, err := Verify(ring, msg, bin); err != nil || len(signers) != 1 {
 		t.Errorf("a binary signature: %v, %v", signers, err)
+	}
+}
+
+// TestExpiredKeyNotCounted: a signature by a trusted key that has expired
+// does not count, and says why, but is not taken for tampering.
+func TestExpiredKeyNotCounted(t *testing.T) {
+	past := time.Now().Add(-2 * time.Hour)
+	cfg := &packet.Config{Time: func() time.Time { return past }, KeyLifetimeSecs: 3600}
+	e, err := openpgp.NewEntity("old", "", "old@modferry.test", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("{\"formatVersion\":1}\n")
+	var sig bytes.Buffer
+	signCfg := &packet.Config{Time: func() time.Time { return past.Add(10 * time.Minute) }}
+	if err := openpgp.ArmoredDetachSign(&sig, e, bytes.NewReader(msg), signCfg); err != nil {
+		t.Fatal(err)
+	}
+	ring := KeyRing{list: openpgp.EntityList{e}}
+	signers, _, notes, err := VerifyNotes(ring, msg, sig.Bytes())
+	if err != nil || len(signers) != 0 || len(notes) != 1 || !strings.Contains(notes[0], "expired") {
+		t.Fatalf("an expired key's signature: signers %v, notes %q, err %v; want no signer, a note, no error", signers, notes, err)
 	}
 }

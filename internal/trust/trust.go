@@ -116,10 +116,11 @@ func (p Policy) Verify(manifest []byte, sigs bundle.Signatures) ([]Signer, error
 		}
 	}
 	if sigs.OpenPGP != nil {
-		ids, n, err := pgp.Verify(p.Keys.OpenPGP, manifest, sigs.OpenPGP)
+		ids, n, notes, err := pgp.VerifyNotes(p.Keys.OpenPGP, manifest, sigs.OpenPGP)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", bundle.OpenPGPSignatureName, err)
 		}
+		untrusted = append(untrusted, notes...)
 		for _, id := range ids {
 			signers = append(signers, Signer{"openpgp", id})
 		}
