@@ -62,10 +62,35 @@ func LooksLikeKey(data []byte) bool {
 
 // readKeyRing reads armored or binary keys.
 func readKeyRing(data []byte) (openpgp.EntityList, error) {
-	if IsArmored(data) {
-		return openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
+	if !IsArmored(data) {
+		return openpgp.ReadKeyRing(bytes.NewReader(data))
 	}
-	return openpgp.ReadKeyRing(bytes.NewReader(data))
+	// Every armored block: `cat alice.asc bob.asc > team.asc` holds two,
+	// and reading only the first dropped Bob without a word.
+	const begin = "-----BEGIN PGP "
+	var all openpgp.EntityList
+	rest := data
+	for {
+		i := bytes.Index(rest, []byte(begin))
+		if i < 0 {
+			break
+		}
+		block := rest[i:]
+		next := bytes.Index(block[len(begin):], []byte(begin))
+		if next >= 0 {
+			block = block[:len(begin)+next]
+		}
+		el, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(block))
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, el...)
+		if next < 0 {
+			break
+		}
+		rest = rest[i+len(begin)+next:]
+	}
+	return all, nil
 }
 
 // Fingerprint returns e's primary key fingerprint in upper-case hex.

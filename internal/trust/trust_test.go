@@ -120,6 +120,15 @@ func TestPolicy(t *testing.T) {
 		})
 	}
 
+	// One file holding two armored keys (cat alice.asc bob.asc): both.
+	team, err := Load(write(t, t.TempDir(), "team.asc", append(append([]byte{}, aPub...), bPub...)))
+	if err != nil || team.OpenPGP.Len() != 2 {
+		t.Fatalf("a file of two armored keys: %v keys, %v; want 2", team.OpenPGP.Len(), err)
+	}
+	if signers, err := (Policy{Keys: team, Require: 2}).Verify(manifest, bundle.Signatures{OpenPGP: aliceBob}); err != nil || len(signers) != 2 {
+		t.Errorf("Alice and Bob from one key file: %v, %v", signers, err)
+	}
+
 	// Alice trusted twice (her key in the directory and again as a file
 	// of its own, as with alice.asc beside alice.gpg), and her signature
 	// twice: still one signer, short of two.
