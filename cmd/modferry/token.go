@@ -226,12 +226,22 @@ func newTokenListCmd() *cobra.Command {
 func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04Z") }
 
 func newTokenRevokeCmd() *cobra.Command {
-	var store string
+	var store, name string
 	cmd := &cobra.Command{
-		Use:   "revoke NAME",
+		Use:   "revoke NAME | --name NAME",
 		Short: "Revoke a token; a running server refuses it within a second",
-		Args:  cobra.ExactArgs(1),
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// NAME as token add takes it (--name), or positional.
+			switch {
+			case len(args) == 1 && name != "" && args[0] != name:
+				return usagef("give the token's name once: %q or --name %q", args[0], name)
+			case len(args) == 1:
+				name = args[0]
+			case name == "":
+				return usagef("give the name of the token to revoke: modferry token revoke NAME")
+			}
+			args = []string{name}
 			st, tokens, err := openExistingStoreTokens(cmd.Context(), store)
 			if err != nil {
 				return err
@@ -256,5 +266,6 @@ func newTokenRevokeCmd() *cobra.Command {
 		},
 	}
 	addStoreFlag(cmd, &store)
+	cmd.Flags().StringVar(&name, "name", "", "the token's name (or give it as the argument)")
 	return cmd
 }

@@ -384,3 +384,19 @@ func TestMistypedStore(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenRevokeByName: token revoke takes the name as token add does
+// (--name), or as its argument.
+func TestTokenRevokeByName(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "store")
+	addToken(t, store, "a", "read")
+	addToken(t, store, "b", "read")
+	mf(t, "token", "revoke", "--store", store, "--name", "a")
+	mf(t, "token", "revoke", "--store", store, "b")
+	if out := mf(t, "token", "list", "--store", store, "--json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("tokens after revoking both:\n%s", out)
+	}
+	if _, err := mfErr(t, "token", "revoke", "--store", store, "x", "--name", "y"); err == nil {
+		t.Error("two different names were accepted")
+	}
+}
