@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -32,7 +33,7 @@ is at hand (the container image holds nothing but modferry).`,
 			return healthcheck(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&o.url, "url", "http://127.0.0.1:3000/healthz", "health URL of the server")
+	cmd.Flags().StringVar(&o.url, "url", "http://127.0.0.1:3000/healthz", "health URL of the server (a bare http://host:port means its /healthz)")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Second, "how long to wait for the answer")
 	return cmd
 }
@@ -40,6 +41,12 @@ is at hand (the container image holds nothing but modferry).`,
 func healthcheck(ctx context.Context, o healthcheckOptions) error {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	// A server's address alone (http://host:port) means its /healthz:
+	// its root is the web catalog, which answers 200 whatever the store.
+	if u, err := url.Parse(o.url); err == nil && (u.Path == "" || u.Path == "/") && u.RawQuery == "" {
+		u.Path = "/healthz"
+		o.url = u.String()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.url, nil)
 	if err != nil {
 		return fmt.Errorf("--url %q: %v", o.url, err)

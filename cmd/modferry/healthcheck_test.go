@@ -34,6 +34,12 @@ func TestHealthcheckGivesReason(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "the store cannot be reached") {
 		t.Errorf("healthcheck of a server without its store: %v", err)
 	}
+	// The server's address alone means its /healthz (its root, the web
+	// catalog, answers 200 whatever the store).
+	err = healthcheck(context.Background(), healthcheckOptions{url: srv.URL, timeout: 5 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "/healthz") {
+		t.Errorf("healthcheck --url of the server's address: %v; want its /healthz's 503", err)
+	}
 	p := &envProbe{base: srv.URL, client: http.DefaultClient}
 	err = p.checkModferry(context.Background())
 	if err == nil || errors.Is(err, errNotModferry) || !strings.Contains(err.Error(), "cannot be reached") {
