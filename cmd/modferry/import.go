@@ -142,7 +142,15 @@ func localActor() string {
 	return "local"
 }
 
-func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o importOptions, bundles []string) error {
+func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o importOptions, bundles []string) (err error) {
+	var results []*importer.Result
+	defer func() {
+		// With --json, the bundles imported before one failed are
+		// still printed: they are in the store.
+		if err != nil && o.json && len(results) > 0 {
+			printJSON(w, results)
+		}
+	}()
 	keys, err := loadTrustedKeys(o.pubkeys)
 	if err != nil && !(o.allowUnsigned && len(o.pubkeys) == 0) {
 		return err
@@ -164,7 +172,6 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 	if err != nil {
 		return err
 	}
-	var results []*importer.Result
 	for _, b := range bundles {
 		name, file := b, b
 		if b == "-" {
@@ -200,6 +207,7 @@ func runImportBundles(ctx context.Context, w io.Writer, stdin io.Reader, o impor
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		res.Bundle = name
 		results = append(results, res)
 		if !o.json {
 			switch {

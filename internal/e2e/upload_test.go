@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -66,4 +67,31 @@ func TestImportOverHTTP(t *testing.T) {
 		t.Errorf("audit log lacks the HTTP imports:\n%s", log)
 	}
 	mf(t, "audit", "verify", "--store", store)
+}
+
+// TestImportJSONPartial: import --json of several bundles, one of which
+// fails, still prints the results of those imported before it (they are
+// in the store), each naming its bundle; the exit code is the failure's.
+func TestImportJSONPartial(t *testing.T) {
+	dir := t.TempDir()
+	key, pub := bundletest.NewKey(t)
+	pubText, _ := pub.MarshalText()
+	pubFile := filepath.Join(dir, "ferry.pub")
+	os.WriteFile(pubFile, pubText, 0o644)
+	good := filepath.Join(dir, "good.tar.zst")
+	bundletest.Write(t, good, bundletest.RandomModules(3, 2, 500), key)
+	otherKey, _ := bundletest.NewKey(t)
+	bad := filepath.Join(dir, "bad.tar.zst")
+	bundletest.Write(t, bad, bundletest.RandomModules(4, 1, 100), otherKey)
+	out, _, code := mfRun(t, nil, "import", "--json", "--pubkey", pubFile, "--store", filepath.Join(dir, "store"), good, bad)
+	if code == 0 {
+		t.Fatal("an import with a bundle signed by an untrusted key succeeded")
+	}
+	var res []struct {
+		Bundle string
+		Added  []struct{ Path, Version string }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 || res[0].Bundle != good || len(res[0].Added) != 2 {
+		t.Fatalf("import --json with a later failure: %v, %+v\n%s", err, res, out)
+	}
 }

@@ -92,6 +92,9 @@ type Options struct {
 
 // Result reports an import.
 type Result struct {
+	// Bundle is the file the bundle was read from, as the caller named
+	// it (the command line's argument); empty when not set.
+	Bundle          string              `json:"bundle,omitempty"`
 	Digest          string              `json:"digest"` // SHA-256 of the bundle file
 	AlreadyImported bool                `json:"alreadyImported"`
 	Added           modules.VersionList `json:"added"`
