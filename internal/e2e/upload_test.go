@@ -19,15 +19,7 @@ import (
 // import is in the audit log.
 func TestImportOverHTTP(t *testing.T) {
 	dir := t.TempDir()
-	key, pub := bundletest.NewKey(t)
-	pubText, _ := pub.MarshalText()
-	pubFile := filepath.Join(dir, "ferry.pub")
-	os.WriteFile(pubFile, pubText, 0o644)
-	b := filepath.Join(dir, "b.tar.zst")
-	bundletest.Write(t, b, bundletest.RandomModules(3, 3, 1000), key)
-	otherKey, _ := bundletest.NewKey(t)
-	bad := filepath.Join(dir, "other.tar.zst")
-	bundletest.Write(t, bad, bundletest.RandomModules(4, 1, 100), otherKey)
+	pubFile, b, bad := trustedAndUntrusted(t, dir, 3, 1000)
 
 	store := filepath.Join(dir, "store")
 	writer := addToken(t, store, "uploader", "read,write")
@@ -74,15 +66,7 @@ func TestImportOverHTTP(t *testing.T) {
 // in the store), each naming its bundle; the exit code is the failure's.
 func TestImportJSONPartial(t *testing.T) {
 	dir := t.TempDir()
-	key, pub := bundletest.NewKey(t)
-	pubText, _ := pub.MarshalText()
-	pubFile := filepath.Join(dir, "ferry.pub")
-	os.WriteFile(pubFile, pubText, 0o644)
-	good := filepath.Join(dir, "good.tar.zst")
-	bundletest.Write(t, good, bundletest.RandomModules(3, 2, 500), key)
-	otherKey, _ := bundletest.NewKey(t)
-	bad := filepath.Join(dir, "bad.tar.zst")
-	bundletest.Write(t, bad, bundletest.RandomModules(4, 1, 100), otherKey)
+	pubFile, good, bad := trustedAndUntrusted(t, dir, 2, 500)
 	out, _, code := mfRun(t, nil, "import", "--json", "--pubkey", pubFile, "--store", filepath.Join(dir, "store"), good, bad)
 	if code == 0 {
 		t.Fatal("an import with a bundle signed by an untrusted key succeeded")
@@ -94,4 +78,23 @@ func TestImportJSONPartial(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 || res[0].Bundle != good || len(res[0].Added) != 2 {
 		t.Fatalf("import --json with a later failure: %v, %+v\n%s", err, res, out)
 	}
+}
+
+// trustedAndUntrusted writes under dir a public key file, a bundle of n
+// random modules of size bytes signed by its key, and a bundle of one
+// module signed by another key.
+func trustedAndUntrusted(t *testing.T, dir string, n, size int) (pubFile, good, bad string) {
+	t.Helper()
+	key, pub := bundletest.NewKey(t)
+	pubText, _ := pub.MarshalText()
+	pubFile = filepath.Join(dir, "ferry.pub")
+	if err := os.WriteFile(pubFile, pubText, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good = filepath.Join(dir, "b.tar.zst")
+	bundletest.Write(t, good, bundletest.RandomModules(3, n, size), key)
+	otherKey, _ := bundletest.NewKey(t)
+	bad = filepath.Join(dir, "other.tar.zst")
+	bundletest.Write(t, bad, bundletest.RandomModules(4, 1, 100), otherKey)
+	return pubFile, good, bad
 }
