@@ -81,22 +81,30 @@ timed() {
 	eval "${name}_W+=($w); ${name}_C+=($(awk -v u="$u" -v s="$s" 'BEGIN{print u+s}')); ${name}_M+=($m)"
 }
 declare -a IMP_W IMP_C IMP_M RE_W RE_C RE_M BAS_W BAS_C BAS_M BRE_W BRE_C BRE_M MAN_W MAN_C MAN_M FLOOR FLOORCPU LOAD
+# Every run writes into a directory of its own, and nothing is deleted
+# until the script ends: on ext4 without a journal (this machine kind's
+# root file system) the inode allocator skips the inodes deleted in the
+# last 5 to 305 seconds one by one (fs/ext4/ialloc.c, recently_deleted),
+# so deleting each run's thousand files before the next made every later
+# run slower than the one before (system CPU 0.4 s in the first round,
+# 1.9 s in the sixth), whichever command ran.
 for i in $(seq "$RUNS"); do
 	LOAD+=("$(cut -d' ' -f1 /proc/loadavg)")
+	R=$TMP/r$i
+	mkdir -p "$R/x"; sync
 	echo "== round $i/$RUNS (load ${LOAD[-1]}): import" >&2
-	rm -rf "$TMP/store"; sync
-	timed IMP "$MF" import --pubkey key.pub --store "$TMP/store" b.tar.zst
-	timed RE "$MF" import --pubkey key.pub --store "$TMP/store" b.tar.zst
+	timed IMP "$MF" import --pubkey key.pub --store "$R/store" b.tar.zst
+	timed RE "$MF" import --pubkey key.pub --store "$R/store" b.tar.zst
 	if [[ -n $BASE ]]; then
 		echo "== round $i/$RUNS: import, $BASE" >&2
-		rm -rf "$TMP/store"; sync
-		timed BAS "$OUT/modferry.base" import --pubkey key.pub --store "$TMP/store" b.tar.zst
-		timed BRE "$OUT/modferry.base" import --pubkey key.pub --store "$TMP/store" b.tar.zst
+		sync
+		timed BAS "$OUT/modferry.base" import --pubkey key.pub --store "$R/base" b.tar.zst
+		timed BRE "$OUT/modferry.base" import --pubkey key.pub --store "$R/base" b.tar.zst
 	fi
 	echo "== round $i/$RUNS: manual tar -xf + sha256sum -c" >&2
-	rm -rf "$TMP/store" "$TMP/x"; mkdir -p "$TMP/x"; sync
-	timed MAN bash -c "tar -I zstd -xf '$OUT/manual.tar.zst' -C '$TMP/x' && cd '$TMP/x/download' && sha256sum --quiet -c SHA256SUMS"
-	rm -rf "$TMP/x"
+	sync
+	timed MAN bash -c "tar -I zstd -xf '$OUT/manual.tar.zst' -C '$R/x' && cd '$R/x/download' && sha256sum --quiet -c SHA256SUMS"
+	sync
 	echo "== round $i/$RUNS: floor" >&2
 	read -r _ z _ s _ h _ cpus _ fl < <(ROUNDS=1 "$OUT/importfloor" b.tar.zst)
 	FLOOR+=("$fl"); FLOORCPU+=("$(awk -v a="$z" -v b="$s" -v c="$h" 'BEGIN{print a+b+c}')")
@@ -116,6 +124,7 @@ row() { # label NAME: the medians of NAME_W and NAME_C, and the runs of NAME_W
 cat <<EOT
 
 modferry import benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(go version | cut -d' ' -f3)
+file system: $(findmnt -no FSTYPE,OPTIONS -T "$OUT" 2>/dev/null || echo unknown)
 bundle: bench/k8sproject, $NMOD module versions, $(stat -c %s b.tar.zst) bytes
 $RUNS interleaved rounds; load average (1 min) at each round: ${LOAD[*]}
 

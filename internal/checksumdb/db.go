@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime/trace"
 	"slices"
 	"sort"
 	"strconv"
@@ -188,24 +189,34 @@ func (db *DB) ImportModules(ctx context.Context, files map[string][]byte, module
 	db.mu.Lock()
 	defer db.mu.Unlock()
 
+	region := trace.StartRegion(ctx, "checksumdb: read proof")
 	wants, pool, err := db.readProof(ctx, files)
+	region.End()
 	if err != nil {
 		return nil, err
 	}
 	if modules != nil {
 		wants = dedupe(modules)
 	}
+	region = trace.StartRegion(ctx, "checksumdb: check")
 	head, used, err := db.checkImport(ctx, files, pool, wants)
+	region.End()
 	if err != nil {
 		return nil, err
 	}
 	// Tiles first, then lookups, then heads: a reader never sees a
 	// lookup or head whose tiles are missing.
 	res := &ImportResult{Imported: head}
-	if err := db.writeProof(ctx, files, used, wants, head, res); err != nil {
+	region = trace.StartRegion(ctx, "checksumdb: write")
+	err = db.writeProof(ctx, files, used, wants, head, res)
+	region.End()
+	if err != nil {
 		return nil, err
 	}
-	if res.Head, err = db.advance(ctx, head); err != nil {
+	region = trace.StartRegion(ctx, "checksumdb: advance")
+	res.Head, err = db.advance(ctx, head)
+	region.End()
+	if err != nil {
 		return nil, err
 	}
 	return res, nil
