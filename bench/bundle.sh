@@ -57,43 +57,48 @@ chmod -R u+w "$TMP/warm"; rm -rf "$TMP/warm"
 
 declare -a EXP MAN MANT IMP MANI EXPRSS EXPTREE IMPRSS
 BSIZE=0 GZSIZE=0
+# Every run writes into a directory of its own (on disk; /dev/shm is
+# emptied), and nothing on disk is deleted until the script ends: on ext4
+# without a journal (this machine kind's root file system) the inode
+# allocator skips the inodes deleted in the last 5 to 305 seconds one by
+# one (fs/ext4/ialloc.c, recently_deleted), so deleting a run's files (the
+# manual routine's module cache: thousands) slowed every run after it.
 for i in $(seq "$RUNS"); do
+	R=$TMP/r$i
+	mkdir -p "$R"
 	echo "== round $i/$RUNS: export" >&2
-	"$OUT/maxrss" "$TMP/t" "$MF" export --sign-key key -o "$TMP/b.tar.zst" "$PROJ" >/dev/null
+	"$OUT/maxrss" "$TMP/t" "$MF" export --sign-key key -o "$R/b.tar.zst" "$PROJ" >/dev/null
 	read -r s tr r < "$TMP/t"; EXP+=("$s"); EXPRSS+=("$r"); EXPTREE+=("$tr")
-	BSIZE=$(stat -c %s "$TMP/b.tar.zst")
+	BSIZE=$(stat -c %s "$R/b.tar.zst")
 
 	echo "== round $i/$RUNS: manual export" >&2
-	"$OUT/maxrss" "$TMP/t" bash -c "$(declare -f manual_export); PROJ=$PROJ; manual_export $TMP/m" >/dev/null 2>&1
+	"$OUT/maxrss" "$TMP/t" bash -c "$(declare -f manual_export); PROJ=$PROJ; manual_export $R/m" >/dev/null 2>&1
 	read -r s _ _ < "$TMP/t"; MAN+=("$s")
-	GZSIZE=$(stat -c %s "$TMP/m/manual.tar.gz")
-	chmod -R u+w "$TMP/m"; rm -rf "$TMP/m"
+	GZSIZE=$(stat -c %s "$R/m/manual.tar.gz")
 
 	echo "== round $i/$RUNS: manual export, GOMODCACHE in memory (/dev/shm)" >&2
 	mkdir -p "$SHM"
-	"$OUT/maxrss" "$TMP/t" bash -c "$(declare -f manual_export); PROJ=$PROJ; manual_export $TMP/m $SHM" >/dev/null 2>&1
+	"$OUT/maxrss" "$TMP/t" bash -c "$(declare -f manual_export); PROJ=$PROJ; manual_export $R/mt $SHM" >/dev/null 2>&1
 	read -r s _ _ < "$TMP/t"; MANT+=("$s")
-	chmod -R u+w "$TMP/m" "$SHM"; rm -rf "$TMP/m" "$SHM"
+	chmod -R u+w "$SHM"; rm -rf "$SHM"
 
 	echo "== round $i/$RUNS: import" >&2
-	rm -rf "$TMP/store"
 	sync
-	"$OUT/maxrss" "$TMP/t" "$MF" import --pubkey key.pub --store "$TMP/store" "$TMP/b.tar.zst" >/dev/null
+	"$OUT/maxrss" "$TMP/t" "$MF" import --pubkey key.pub --store "$R/store" "$R/b.tar.zst" >/dev/null
 	read -r s _ r < "$TMP/t"; IMP+=("$s"); IMPRSS+=("$r")
 
 	echo "== round $i/$RUNS: manual extract + sha256sum -c" >&2
-	rm -rf "$TMP/x"; mkdir -p "$TMP/x"
+	mkdir -p "$R/x"
 	sync
-	"$OUT/maxrss" "$TMP/t" bash -c "tar -I zstd -xf '$OUT/manual.tar.zst' -C '$TMP/x' && cd '$TMP/x/download' && sha256sum --quiet -c SHA256SUMS" >/dev/null
+	"$OUT/maxrss" "$TMP/t" bash -c "tar -I zstd -xf '$OUT/manual.tar.zst' -C '$R/x' && cd '$R/x/download' && sha256sum --quiet -c SHA256SUMS" >/dev/null
 	read -r s _ _ < "$TMP/t"; MANI+=("$s")
-	rm -rf "$TMP/x"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 maxof() { printf '%s\n' "$@" | sort -g | tail -1; }
 E=$(median "${EXP[@]}") M=$(median "${MAN[@]}") MT=$(median "${MANT[@]}") I=$(median "${IMP[@]}") MI=$(median "${MANI[@]}")
 ER=$(maxof "${EXPRSS[@]}") ET=$(maxof "${EXPTREE[@]}") IR=$(maxof "${IMPRSS[@]}")
-NMOD=$(tar --zstd -xOf "$TMP/b.tar.zst" MANIFEST.json | grep -c '"modHash"')
+NMOD=$(tar --zstd -xOf "$TMP/r1/b.tar.zst" MANIFEST.json | grep -c '"modHash"')
 
 cat <<EOT
 
