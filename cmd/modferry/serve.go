@@ -19,6 +19,7 @@ import (
 
 	"github.com/modferry/modferry/internal/auth"
 	"github.com/modferry/modferry/internal/connlimit"
+	"github.com/modferry/modferry/internal/cork"
 	"github.com/modferry/modferry/internal/downloads"
 	"github.com/modferry/modferry/internal/fillthrough"
 	"github.com/modferry/modferry/internal/proxy"
@@ -262,6 +263,9 @@ func runServe(ctx context.Context, o serveOptions, log *slog.Logger) error {
 		ReadHeaderTimeout: o.readHeaderTimeout,
 		IdleTimeout:       o.idleTimeout,
 		ErrorLog:          nil,
+		// Zips are sent corked (package cork): their headers leave with
+		// the body's first full segment.
+		ConnContext: cork.ConnContext,
 	}
 	scheme := "http"
 	if o.tlsCert != "" {

@@ -288,6 +288,10 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
+// NetConn returns the connection c wraps (as tls.Conn's NetConn does), so
+// that a handler can reach its socket (package cork).
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
 type writerOnly struct{ io.Writer }
 
 // Body makes r's body enforce o's MinRate and Grace on the client while

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/cork"
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/modules"
 	"github.com/modferry/modferry/internal/sizecache"
@@ -299,6 +300,9 @@ func (h *Handler) serveFile(ctx context.Context, w http.ResponseWriter, r *http.
 	hd["Cache-Control"] = cacheControl
 	hd["Etag"] = []string{etag}
 	hd["X-Content-Type-Options"] = hdrNoSniff
+	if kind == modfiles.Zip {
+		defer cork.Response(r)()
+	}
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/modferry/modferry/internal/cork"
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/store"
 )
@@ -193,6 +194,7 @@ func serveZipContent(w http.ResponseWriter, r *http.Request, size int64, mod tim
 	hd["Cache-Control"] = hdrImmutable
 	hd["Etag"] = []string{fmt.Sprintf(`"%x-%x"`, size, mod.UnixNano())}
 	hd["X-Content-Type-Options"] = hdrNoSniff
+	defer cork.Response(r)()
 	http.ServeContent(w, r, "", mod, content)
 }
 

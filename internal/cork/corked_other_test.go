@@ -1,0 +1,7 @@
+//go:build !linux
+
+package cork
+
+import "net"
+
+func corked(*net.TCPConn) (bool, error) { return false, errUnsupported }
