@@ -19,7 +19,9 @@
 //
 // Small files (.info, .mod) are served from a bounded in-memory cache;
 // zips are streamed with http.ServeContent, which on a disk store reaches
-// the kernel's sendfile.
+// the kernel's sendfile, on a corked connection where the server keeps it
+// in the request's context (package cork), so that the header leaves with
+// the body.
 //
 // A cached file is confirmed with the store again once it is a second old
 // (Options.Recheck), so that a deletion by another process shows within a
