@@ -21,7 +21,7 @@ const modulePath = "github.com/modferry/modferry"
 var layers = [][]string{
 	// 0: foundations that import no module package: scratch space,
 	// signatures, module-file naming and hashing.
-	{"internal/buildinfo", "internal/connlimit", "internal/diskfree", "internal/progress",
+	{"internal/buildinfo", "internal/connlimit", "internal/cork", "internal/diskfree", "internal/progress",
 		"internal/scratch", "internal/sign", "internal/pgp", "internal/sbom", "internal/align",
 		"internal/modfiles", "internal/digest", "internal/sizecache", "internal/depcheck"},
 	// 1: atomic files and locks.
@@ -36,17 +36,21 @@ var layers = [][]string{
 	// 4: the bundle format, the HTTP API's types and client, the GOPROXY
 	// handler, module caches.
 	{"internal/bundle", "internal/api", "internal/proxy", "internal/cacheimport", "internal/fillthrough"},
-	// 5: publishing, trust in bundles, importing them, inventories.
-	{"internal/publish", "internal/trust", "internal/importer", "internal/inventory"},
-	// 6: export (the connected side); what counts as tampering; what a
+	// 5: inventories (what a store holds, and the record of those a delta
+	// bundle was made against).
+	{"internal/inventory"},
+	// 6: publishing, trust in bundles, importing them (an import checks
+	// what a delta left out against its inventory).
+	{"internal/publish", "internal/trust", "internal/importer"},
+	// 7: export (the connected side); what counts as tampering; what a
 	// bundle or a store holds (inspect, SBOMs of a store).
 	{"internal/export", "internal/tamper", "internal/inspect", "internal/sbom/storedoc", "internal/catalog",
 		"internal/prune"},
-	// 7: the web catalog's pages.
+	// 8: the web catalog's pages.
 	{"internal/web"},
-	// 8: the server.
+	// 9: the server.
 	{"internal/server"},
-	// 9: the command, and the scale benchmark's helper (bench/scale.sh).
+	// 10: the command, and the scale benchmark's helper (bench/scale.sh).
 	{"cmd/modferry", "bench/scaletool"},
 }
 
