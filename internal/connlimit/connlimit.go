@@ -19,10 +19,12 @@
 package connlimit
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 )
@@ -252,8 +254,17 @@ func (c *conn) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// ReadFrom keeps the kernel's sendfile path (net/http hands zips to it)
-// while setting a deadline for each chunk.
+// ReadFrom keeps the kernel's sendfile path (net/http hands zips to it).
+// A file goes in one call for as long as the client takes it: the write
+// deadline is where the budget runs out, and when it passes while the
+// client was still taking bytes, they pay back their time and the call
+// goes on from where it stopped (sendfile moved the file's offset by what
+// it sent, no more). So a client that keeps up gets the whole file from
+// one sendfile, however large, and one that falls behind or stalls is
+// cut off when its budget is spent, as with Write. Other readers (and a
+// file without a limit, which net/http does not pass) go in chunks with a
+// deadline each: a copy that stops at a deadline may have read more than
+// it wrote, so it cannot go on.
 func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	rf, ok := c.Conn.(io.ReaderFrom)
 	if !ok || c.l.o.MinRate <= 0 {
@@ -265,6 +276,9 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	src, lr := r, (*io.LimitedReader)(nil)
 	if l, ok := r.(*io.LimitedReader); ok {
 		src, lr = l.R, l
+	}
+	if _, ok := src.(*os.File); ok && lr != nil {
+		return c.sendFile(rf, lr)
 	}
 	var total int64
 	for {
@@ -286,6 +300,33 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// sendFile sends a file's section in as few calls as the budget allows.
+// It goes on after a deadline only if the call moved exactly as many bytes
+// through lr as it wrote: sendfile does, while a copy through a buffer
+// (what net falls back to where sendfile cannot take the file) may have
+// read more than the client took.
+func (c *conn) sendFile(rf io.ReaderFrom, lr *io.LimitedReader) (int64, error) {
+	var total int64
+	for {
+		start, left := c.before(0), lr.N
+		m, err := rf.ReadFrom(lr)
+		c.after(m, start)
+		total += m
+		if err == nil || m == 0 || left-lr.N != m || !errors.Is(err, os.ErrDeadlineExceeded) || !c.keptUp() {
+			return total, err
+		}
+	}
+}
+
+// keptUp reports whether a write that missed its deadline may go on: the
+// client has budget left and the deadline was the budget's, not one that
+// net/http set.
+func (c *conn) keptUp() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.w.left > 0 && (c.userWrite.IsZero() || time.Now().Before(c.userWrite))
 }
 
 // NetConn returns the connection c wraps (as tls.Conn's NetConn does), so

@@ -10,14 +10,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // testServer serves, with small thresholds:
 //
-//	GET  /big    a 32 MiB file through http.ServeContent (sendfile)
+//	GET  /big    a 32 MiB file (?n=N: its first N bytes) as
+//	             http.ServeContent sends it: sendfile
 //	GET  /small  a few bytes
 //	POST /upload reads the body through Body and reports the error
 type bigResult struct {
@@ -36,6 +39,13 @@ type testServer struct {
 
 func startServer(t *testing.T, o Options) *testServer {
 	t.Helper()
+	return startServerOn(t, o, nil)
+}
+
+// startServerOn is startServer with the listener wrapped by wrap, if set,
+// under connlimit's.
+func startServerOn(t *testing.T, o Options, wrap func(net.Listener) net.Listener) *testServer {
+	t.Helper()
 	big := filepath.Join(t.TempDir(), "big")
 	data := make([]byte, 32<<20)
 	rand.Read(data)
@@ -52,9 +62,13 @@ func startServer(t *testing.T, o Options) *testServer {
 		}
 		defer f.Close()
 		fi, _ := f.Stat()
+		n := fi.Size()
+		if q := r.URL.Query().Get("n"); q != "" {
+			n, _ = strconv.ParseInt(q, 10, 64)
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", fmt.Sprint(fi.Size()))
-		_, err = io.Copy(w, f) // what ServeContent does: ReadFrom, sendfile
+		w.Header().Set("Content-Length", fmt.Sprint(n))
+		_, err = io.CopyN(w, f, n) // what ServeContent does: ReadFrom, sendfile
 		ts.bigDone <- bigResult{r.RemoteAddr, err}
 	})
 	mux.HandleFunc("GET /small", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
@@ -78,6 +92,9 @@ func startServer(t *testing.T, o Options) *testServer {
 				ts.mu.Unlock()
 			}
 		}}
+	if wrap != nil {
+		ln = wrap(ln)
+	}
 	go hs.Serve(Listen(ln, o))
 	t.Cleanup(func() { hs.Close() })
 	ts.addr = ln.Addr().String()
@@ -289,5 +306,215 @@ func TestWriteDeadlineHeadroom(t *testing.T) {
 	c.Write([]byte("x"))
 	if want := start.Add(o.Grace); dc.last.Before(want) {
 		t.Errorf("deadline %v after net/http's was cleared, want the budget's (%v or later)", dc.last, want)
+	}
+}
+
+// countingListener hands out connections that count the ReadFrom calls
+// made on them (for a file, each is one run of sendfile) and, with sndbuf
+// set, have a send buffer that small, so that the transfer goes at the
+// pace the client reads.
+type countingListener struct {
+	net.Listener
+	sndbuf int
+	calls  atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := c.(*net.TCPConn)
+	if l.sndbuf > 0 {
+		tc.SetWriteBuffer(l.sndbuf)
+	}
+	return &countingConn{TCPConn: tc, calls: &l.calls}, nil
+}
+
+type countingConn struct {
+	*net.TCPConn
+	calls *atomic.Int64
+}
+
+func (c *countingConn) ReadFrom(r io.Reader) (int64, error) {
+	c.calls.Add(1)
+	return c.TCPConn.ReadFrom(r)
+}
+
+// TestFileInOneCall: a client that keeps up gets a file in one sendfile
+// run, not in one per chunk.
+func TestFileInOneCall(t *testing.T) {
+	cl := &countingListener{}
+	ts := startServerOn(t, Options{MinRate: 4 << 10, Grace: time.Minute}, func(ln net.Listener) net.Listener {
+		cl.Listener = ln
+		return cl
+	})
+	resp, err := http.Get(ts.url + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != 32<<20 {
+		t.Fatalf("download: %d bytes, %v", n, err)
+	}
+	if res := <-ts.bigDone; res.err != nil {
+		t.Fatal(res.err)
+	}
+	if got := cl.calls.Load(); got != 1 {
+		t.Errorf("32 MiB sent in %d calls of ReadFrom, want 1", got)
+	}
+}
+
+// readPaced reads a response of n bytes from /big through a connection
+// with a small receive buffer, step bytes every pause, and returns how
+// many bytes it read and the error that ended it.
+func readPaced(ts *testServer, n int64, step int, pause time.Duration) (int64, error) {
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(64 << 10)
+	fmt.Fprintf(c, "GET /big?n=%d HTTP/1.1\r\nHost: x\r\n\r\n", n)
+	resp, err := http.ReadResponse(bufio.NewReaderSize(c, step), nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var got int64
+	buf := make([]byte, step)
+	for got < n {
+		k, err := io.ReadFull(resp.Body, buf[:min(int64(step), n-got)])
+		got += int64(k)
+		if err != nil {
+			return got, err
+		}
+		time.Sleep(pause)
+	}
+	return got, nil
+}
+
+// TestPacedReaders: with the send buffer small, a file goes at the
+// client's pace and its write deadline passes many times during one
+// response. A client above MinRate gets all of it; one below is cut off
+// once its budget is spent.
+func TestPacedReaders(t *testing.T) {
+	const n = 2 << 20
+	o := Options{MinRate: 256 << 10, Grace: 200 * time.Millisecond}
+	cl := &countingListener{sndbuf: 64 << 10}
+	ts := startServerOn(t, o, func(ln net.Listener) net.Listener {
+		cl.Listener = ln
+		return cl
+	})
+
+	// ~1.6 MB/s, six times MinRate.
+	start := time.Now()
+	got, err := readPaced(ts, n, 16<<10, 10*time.Millisecond)
+	if err != nil || got != n {
+		t.Fatalf("client above MinRate: %d of %d bytes, %v", got, n, err)
+	}
+	if res := <-ts.bigDone; res.err != nil {
+		t.Fatalf("client above MinRate: the server says %v", res.err)
+	}
+	calls := cl.calls.Load()
+	t.Logf("client above MinRate: %d bytes in %v, %d calls of ReadFrom", got, time.Since(start).Round(time.Millisecond), calls)
+	if calls < 2 {
+		t.Fatalf("the write deadline never passed during the transfer (%d calls): the test proves nothing", calls)
+	}
+
+	// ~80 KB/s, a third of MinRate: cut off long before the 26 s it
+	// would take (TestSendFileBudget has the budget's arithmetic). The
+	// client notices only when it has read what the socket buffers hold;
+	// the handler ends when the budget is spent.
+	start = time.Now()
+	go readPaced(ts, n, 4<<10, 50*time.Millisecond)
+	select {
+	case res := <-ts.bigDone:
+		if !errors.Is(res.err, os.ErrDeadlineExceeded) {
+			t.Fatalf("client below MinRate: the server says %v, want a deadline error", res.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("client below MinRate: not cut off within 5s")
+	}
+	t.Logf("client below MinRate: cut off after %v", time.Since(start).Round(time.Millisecond))
+}
+
+// pacedConn stands in for a TCP connection whose client takes rate bytes
+// a second. Its ReadFrom, given a file's section (an *io.LimitedReader),
+// waits for as long as the client takes the section or until the write
+// deadline, and then consumes what was sent, as sendfile does; with
+// overread, also that many bytes more, as a copy through a buffer may.
+type pacedConn struct {
+	net.Conn
+	rate     int64
+	overread int64
+	deadline time.Time
+	calls    int
+}
+
+func (p *pacedConn) SetWriteDeadline(t time.Time) error { p.deadline = t; return nil }
+
+func (p *pacedConn) ReadFrom(r io.Reader) (int64, error) {
+	p.calls++
+	lr := r.(*io.LimitedReader)
+	need := time.Duration(lr.N * int64(time.Second) / p.rate)
+	d := time.Until(p.deadline)
+	if p.deadline.IsZero() || need <= d {
+		time.Sleep(need)
+		n := lr.N
+		lr.N = 0
+		return n, nil
+	}
+	time.Sleep(max(d, 0))
+	m := int64(max(d, 0)) * p.rate / int64(time.Second)
+	lr.N -= m + p.overread
+	return m, os.ErrDeadlineExceeded
+}
+
+// TestSendFileBudget: a file's section goes on after each deadline while
+// the client keeps up, and stops once its budget is spent, or at the
+// first deadline when the call read more than it sent.
+func TestSendFileBudget(t *testing.T) {
+	const minRate = 1 << 20
+	o := Options{MinRate: minRate, Grace: 40 * time.Millisecond}
+	f, err := os.Open(os.Args[0]) // any file: pacedConn does not read it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, tc := range []struct {
+		name     string
+		rate     int64
+		overread int64
+		ok       bool
+	}{
+		{"four times MinRate", 4 * minRate, 0, true},
+		{"a quarter of MinRate", minRate / 4, 0, false},
+		{"above MinRate, copied through a buffer", 4 * minRate, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const size = 1 << 20
+			pc := &pacedConn{rate: tc.rate, overread: tc.overread}
+			c := &conn{Conn: pc, l: &listener{o: o}, w: newBudget(o)}
+			start := time.Now()
+			n, err := c.ReadFrom(&io.LimitedReader{R: f, N: size})
+			t.Logf("%d bytes in %d calls, %v: %v", n, pc.calls, time.Since(start).Round(time.Millisecond), err)
+			if tc.ok {
+				if err != nil || n != size {
+					t.Fatalf("%d of %d bytes, %v", n, size, err)
+				}
+				if pc.calls < 2 {
+					t.Fatalf("%d calls: the deadline never passed, the test proves nothing", pc.calls)
+				}
+				return
+			}
+			if !errors.Is(err, os.ErrDeadlineExceeded) || n >= size {
+				t.Fatalf("%d of %d bytes, %v; want a deadline error before the end", n, size, err)
+			}
+			if limit := 5; pc.calls > limit {
+				t.Errorf("went on for %d calls, want at most %d", pc.calls, limit)
+			}
+		})
 	}
 }
