@@ -42,9 +42,9 @@ func startServer(t *testing.T, o Options) *testServer {
 	return startServerOn(t, o, nil)
 }
 
-// startServerOn is startServer with the listener wrapped by wrap, if set,
+// startServerOn is startServer with cl, if not nil, wrapping the listener
 // under connlimit's.
-func startServerOn(t *testing.T, o Options, wrap func(net.Listener) net.Listener) *testServer {
+func startServerOn(t *testing.T, o Options, cl *countingListener) *testServer {
 	t.Helper()
 	big := filepath.Join(t.TempDir(), "big")
 	data := make([]byte, 32<<20)
@@ -92,14 +92,30 @@ func startServerOn(t *testing.T, o Options, wrap func(net.Listener) net.Listener
 				ts.mu.Unlock()
 			}
 		}}
-	if wrap != nil {
-		ln = wrap(ln)
+	if cl != nil {
+		cl.Listener = ln
+		ln = cl
 	}
 	go hs.Serve(Listen(ln, o))
 	t.Cleanup(func() { hs.Close() })
 	ts.addr = ln.Addr().String()
 	ts.url = "http://" + ts.addr
 	return ts
+}
+
+// download fetches /big whole with a normal client and fails t if it
+// does not get all 32 MiB.
+func (ts *testServer) download(t *testing.T) {
+	t.Helper()
+	resp, err := http.Get(ts.url + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != 32<<20 {
+		t.Fatalf("download: %d bytes, %v", n, err)
+	}
 }
 
 // checkLatency fetches /small with a fresh client connection until stop
@@ -172,15 +188,7 @@ func TestSlowClientsDropped(t *testing.T) {
 	}()
 
 	// A normal client downloads the same 32 MiB meanwhile.
-	resp, err := http.Get(ts.url + "/big")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err != nil || n != 32<<20 {
-		t.Fatalf("normal download: %d bytes, %v", n, err)
-	}
+	ts.download(t)
 
 	for done := false; !done; {
 		select {
@@ -345,19 +353,8 @@ func (c *countingConn) ReadFrom(r io.Reader) (int64, error) {
 // run, not in one per chunk.
 func TestFileInOneCall(t *testing.T) {
 	cl := &countingListener{}
-	ts := startServerOn(t, Options{MinRate: 4 << 10, Grace: time.Minute}, func(ln net.Listener) net.Listener {
-		cl.Listener = ln
-		return cl
-	})
-	resp, err := http.Get(ts.url + "/big")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err != nil || n != 32<<20 {
-		t.Fatalf("download: %d bytes, %v", n, err)
-	}
+	ts := startServerOn(t, Options{MinRate: 4 << 10, Grace: time.Minute}, cl)
+	ts.download(t)
 	if res := <-ts.bigDone; res.err != nil {
 		t.Fatal(res.err)
 	}
@@ -403,10 +400,7 @@ func TestPacedReaders(t *testing.T) {
 	const n = 2 << 20
 	o := Options{MinRate: 256 << 10, Grace: 200 * time.Millisecond}
 	cl := &countingListener{sndbuf: 64 << 10}
-	ts := startServerOn(t, o, func(ln net.Listener) net.Listener {
-		cl.Listener = ln
-		return cl
-	})
+	ts := startServerOn(t, o, cl)
 
 	// ~1.6 MB/s, six times MinRate.
 	start := time.Now()
