@@ -393,12 +393,12 @@ func readPaced(ts *testServer, n int64, step int, pause time.Duration) (int64, e
 }
 
 // TestPacedReaders: with the send buffer small, a file goes at the
-// client's pace and its write deadline passes many times during one
+// client's pace and its write deadline passes several times during one
 // response. A client above MinRate gets all of it; one below is cut off
 // once its budget is spent.
 func TestPacedReaders(t *testing.T) {
-	const n = 2 << 20
-	o := Options{MinRate: 256 << 10, Grace: 200 * time.Millisecond}
+	const n = 3 << 20
+	o := Options{MinRate: 256 << 10, Grace: 400 * time.Millisecond}
 	cl := &countingListener{sndbuf: 64 << 10}
 	ts := startServerOn(t, o, cl)
 
@@ -417,7 +417,7 @@ func TestPacedReaders(t *testing.T) {
 		t.Fatalf("the write deadline never passed during the transfer (%d calls): the test proves nothing", calls)
 	}
 
-	// ~80 KB/s, a third of MinRate: cut off long before the 26 s it
+	// ~80 KB/s, a third of MinRate: cut off long before the 40 s it
 	// would take (TestSendFileBudget has the budget's arithmetic). The
 	// client notices only when it has read what the socket buffers hold;
 	// the handler ends when the budget is spent.
