@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/modferry/modferry/internal/safefile"
@@ -82,13 +83,24 @@ func (d *Disk) Open(ctx context.Context, name string) (File, error) {
 	}
 	f, err := os.Open(d.Path(name))
 	if err != nil {
-		return nil, err
+		return nil, notThere(err, name)
 	}
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
 	return f, nil
+}
+
+// notThere makes an error that says a name is too long for the file
+// system (a valid object name may be: a module path element can be longer
+// than 255 bytes) say that the object does not exist, which it cannot
+// here; other errors are returned as they are.
+func notThere(err error, name string) error {
+	if errors.Is(err, syscall.ENAMETOOLONG) {
+		return &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return err
 }
 
 // Put implements Store.
@@ -161,7 +173,7 @@ func (d *Disk) List(ctx context.Context, dir string) ([]string, error) {
 		p = d.Path(dir)
 	}
 	ents, err := os.ReadDir(p)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) || errors.Is(err, syscall.ENAMETOOLONG) {
 		return nil, nil
 	}
 	if err != nil {

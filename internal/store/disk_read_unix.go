@@ -24,7 +24,7 @@ func (d *Disk) ReadAll(ctx context.Context, name string) ([]byte, error) {
 		return syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	})
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return nil, notThere(&fs.PathError{Op: "open", Path: path, Err: err}, name)
 	}
 	defer syscall.Close(fd)
 	var st syscall.Stat_t

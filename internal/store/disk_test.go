@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -156,5 +157,36 @@ func TestDiskReadAll(t *testing.T) {
 	}
 	if _, err := d.ReadAll(ctx, "../x"); !errors.Is(err, store.ErrBadName) {
 		t.Errorf("ReadAll(../x): %v, want ErrBadName", err)
+	}
+}
+
+// TestDiskNameTooLong: a valid name with an element longer than the file
+// system allows (a module path element may be) is an object that does not
+// exist, not an error: the proxy answers 404 for it, not 500.
+func TestDiskNameTooLong(t *testing.T) {
+	d, err := store.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// The walk must reach the long element: "download/" must exist.
+	if err := d.Put(ctx, "download/x/@v/list", strings.NewReader("v1.0.0\n")); err != nil {
+		t.Fatal(err)
+	}
+	long := "download/" + strings.Repeat("y", 300) + "/@v"
+	if err := store.CheckName(long + "/list"); err != nil {
+		t.Fatalf("the name is not valid (%v): the test proves nothing", err)
+	}
+	if _, err := d.Open(ctx, long+"/v1.0.0.info"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open: %v, want not exist", err)
+	}
+	if _, err := d.ReadAll(ctx, long+"/v1.0.0.info"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadAll: %v, want not exist", err)
+	}
+	if ok, err := store.Exists(ctx, d, long+"/v1.0.0.info"); ok || err != nil {
+		t.Errorf("Exists: %v, %v; want false, nil", ok, err)
+	}
+	if names, err := d.List(ctx, long); len(names) != 0 || err != nil {
+		t.Errorf("List: %v, %v; want nothing", names, err)
 	}
 }
