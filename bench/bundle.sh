@@ -21,7 +21,7 @@ mkdir -p "$OUT"
 cd "$OUT"
 
 echo "== building" >&2
-(cd "$ROOT" && go build -o "$OUT/modferry" ./cmd/modferry)
+(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/modferry" ./cmd/modferry)
 (cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
 MF=$OUT/modferry
 [[ -f key ]] || "$MF" keygen -o key --no-passphrase >/dev/null

@@ -34,12 +34,12 @@ declare -A ARGS=(
 )
 
 echo "== building this checkout and $BASE" >&2
-(cd "$ROOT" && go build -o "$OUT/mf-new" ./cmd/modferry)
+(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/mf-new" ./cmd/modferry)
 (cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
 SRC=$(mktemp -d "$OUT/base-src.XXXXXX")
 rmdir "$SRC"
 git -C "$ROOT" worktree add --quiet --detach "$SRC" "$BASE"
-(cd "$SRC" && go build -o "$OUT/mf-base" ./cmd/modferry)
+(cd "$SRC" && CGO_ENABLED=0 go build -o "$OUT/mf-base" ./cmd/modferry)
 BASEREV=$(git -C "$SRC" rev-parse --short HEAD)
 NEWREV=$(git -C "$ROOT" rev-parse --short HEAD)
 git -C "$ROOT" worktree remove --force "$SRC"

@@ -34,13 +34,13 @@ mkdir -p "$OUT"
 cd "$OUT"
 
 echo "== building" >&2
-(cd "$ROOT" && go build -o "$OUT/modferry" ./cmd/modferry)
+(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/modferry" ./cmd/modferry)
 (cd "$BENCH/importfloor" && go build -o "$OUT/importfloor" .)
 if [[ -n $BASE ]]; then
 	rm -rf "$OUT/base-src"
 	mkdir -p "$OUT/base-src"
 	git -C "$ROOT" archive "$BASE" | tar -x -C "$OUT/base-src"
-	(cd "$OUT/base-src" && go build -o "$OUT/modferry.base" ./cmd/modferry)
+	(cd "$OUT/base-src" && CGO_ENABLED=0 go build -o "$OUT/modferry.base" ./cmd/modferry)
 	rm -rf "$OUT/base-src"
 fi
 MF=$OUT/modferry

@@ -106,10 +106,10 @@ run_minio() {
 build_pair() {
 	local src
 	log "building modferry (this tree and $2)"
-	(cd "$ROOT" && go build -o "$1/modferry" ./cmd/modferry)
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$1/modferry" ./cmd/modferry)
 	src=$(mktemp -d "$1/base-src.XXXXXX")
 	git -C "$ROOT" archive "$2" | tar -x -C "$src"
-	(cd "$src" && go build -o "$1/modferry.base" ./cmd/modferry)
+	(cd "$src" && CGO_ENABLED=0 go build -o "$1/modferry.base" ./cmd/modferry)
 	rm -rf "$src"
 }
 

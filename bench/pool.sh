@@ -45,14 +45,14 @@ echo "projects: ${#PROJECTS[@]}"
 echo
 
 echo "== building" >&2
-(cd "$ROOT" && go build -o "$OUT/modferry" ./cmd/modferry)
+(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/modferry" ./cmd/modferry)
 (cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
 MF=$OUT/modferry
 if [[ -n ${BASELINE:-} ]]; then
 	echo "== building the baseline $BASELINE" >&2
 	rm -rf "$OUT/baseline-src"
 	git -C "$ROOT" worktree add --detach "$OUT/baseline-src" "$BASELINE" >/dev/null
-	(cd "$OUT/baseline-src" && go build -o "$OUT/modferry-baseline" ./cmd/modferry)
+	(cd "$OUT/baseline-src" && CGO_ENABLED=0 go build -o "$OUT/modferry-baseline" ./cmd/modferry)
 	git -C "$ROOT" worktree remove --force "$OUT/baseline-src"
 	echo "baseline: modferry at $(git -C "$ROOT" rev-parse --short "$BASELINE")"
 fi

@@ -148,7 +148,7 @@ build() {
 		return
 	fi
 	log "building modferry"
-	(cd "$ROOT" && go build -o "$BIN/modferry" ./cmd/modferry)
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$BIN/modferry" ./cmd/modferry)
 }
 
 start_minio() {

@@ -47,7 +47,7 @@ exec 9> "$OUT/lock"
 flock -n 9 || { echo "scale.sh: another run is using $OUT" >&2; exit 1; }
 
 echo "== building modferry, synthcache and scaletool" >&2
-(cd "$ROOT" && go build -o "$OUT/modferry" ./cmd/modferry && go build -o "$OUT/scaletool" ./bench/scaletool)
+(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/modferry" ./cmd/modferry && go build -o "$OUT/scaletool" ./bench/scaletool)
 (cd "$BENCH/synthcache" && go build -o "$OUT/synthcache" .)
 MF=$OUT/modferry
 TOOL=$OUT/scaletool

@@ -141,8 +141,8 @@ setup_tools() {
 build() {
 	mkdir -p "$BIN" "$LOGS"
 	log "building modferry and bench/goproxyserver"
-	(cd "$ROOT" && go build -o "$BIN/modferry" ./cmd/modferry)
-	(cd "$BENCH/goproxyserver" && go build -o "$BIN/goproxyserver" .)
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$BIN/modferry" ./cmd/modferry)
+	(cd "$BENCH/goproxyserver" && CGO_ENABLED=0 go build -o "$BIN/goproxyserver" .)
 }
 
 write_nginx_conf() {

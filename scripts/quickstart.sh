@@ -14,7 +14,7 @@ KEYS=./modferry-keys
 BUNDLE=./modferry-quickstart.tar.zst
 
 echo "== building modferry"
-go build -o ./modferry ./cmd/modferry
+CGO_ENABLED=0 go build -o ./modferry ./cmd/modferry
 
 if [[ ! -f $KEYS/ferry.key ]]; then
 	mkdir -p "$KEYS"

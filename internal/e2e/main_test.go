@@ -30,6 +30,8 @@ func TestMain(m *testing.M) {
 	}
 	modferryBin = filepath.Join(dir, "modferry")
 	build := exec.Command("go", "build", "-o", modferryBin, "github.com/modferry/modferry/cmd/modferry")
+	// Static, as README.md installs it: the tests run the binary users run.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building modferry:", err)
