@@ -396,13 +396,31 @@ report_targets() {
 
 # print_env prints what a run depends on: the CPU, the kernel, modferry's
 # GOMAXPROCS (as its /metrics reports it) and the load average.
+#
+# Its server also primes the store: the first start of modferry on a store
+# whose catalog has not seen its zips detects their licences (building
+# licensecheck's matcher: 1-2 CPU-s and a passing peak of 110-140 MB, see
+# sbom.WarmLicenses) and writes the catalog's caches, which every later
+# start reads instead. The server runs until its CPU time stops growing
+# for a second (at most 30 s), so that every measured round starts on the
+# same store, and that start's peak RSS is printed apart.
 print_env() {
-	local procs
+	local procs caches=yes last now idle=0 i
+	[[ -d $STORE/catalog/licenses ]] || caches=no
 	start_server modferry
 	procs=$(curl -fsS "http://${ADDR[modferry]}/metrics" | awk '$1 == "go_sched_gomaxprocs_threads" {print $2}')
+	last=$(cpu_ticks "$SRV_PID")
+	for ((i = 0; i < 120 && idle < 4; i++)); do
+		sleep 0.25
+		now=$(cpu_ticks "$SRV_PID")
+		if ((now == last)); then idle=$((idle + 1)); else idle=0; fi
+		last=$now
+	done
+	FIRST_RSS=$(peak_rss_kb "$SRV_PID")
 	stop_pid "$SRV_PID"
 	echo "CPU: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); kernel $(uname -r); modferry GOMAXPROCS ${procs:-?}${MF_GOMAXPROCS:+ (MF_GOMAXPROCS)}; wrk $THREADS threads"
 	echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "modferry's first start on this store (catalog caches there before: $caches; not a measured round): peak RSS $(mb "$FIRST_RSS") MB"
 }
 
 main() {
