@@ -130,8 +130,11 @@ func readFileFrom(ctx context.Context, st store.Store, off int64, strict bool, f
 	if _, err := file.Seek(off, io.SeekStart); err != nil {
 		return off, false, err
 	}
-	buf := make([]byte, 0, 1<<20)
-	chunk := make([]byte, 1<<20)
+	// Buffers of the part to read, up to 1 MiB: a follower that polls a
+	// small log does not take 2 MiB each time.
+	size := min(fi.Size()-off+1, 1<<20)
+	buf := make([]byte, 0, size)
+	chunk := make([]byte, size)
 	for {
 		n, rerr := file.Read(chunk)
 		buf = append(buf, chunk[:n]...)
