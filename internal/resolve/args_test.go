@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -143,5 +145,19 @@ func TestResolveRefusedCommand(t *testing.T) {
 	var ge *GoCommandError
 	if !errors.As(err, &ge) || ge.Args[0] != "install" || !strings.Contains(ge.Stderr, "replace") {
 		t.Fatalf("Resolve = %v, want go install's error about the replace directive", err)
+	}
+}
+
+func TestProcsEnv(t *testing.T) {
+	if got := procsEnv([]string{"HOME=/h", "GOMAXPROCS=3"}, 8); got != nil {
+		t.Errorf("with GOMAXPROCS set by the user: %q, want nothing", got)
+	}
+	want := "GOMAXPROCS=" + strconv.Itoa(max(8, runtime.NumCPU()))
+	if got := procsEnv([]string{"HOME=/h"}, 8); len(got) != 1 || got[0] != want {
+		t.Errorf("unset: %q, want %q", got, want)
+	}
+	want = "GOMAXPROCS=" + strconv.Itoa(runtime.NumCPU())
+	if got := procsEnv(nil, 1); len(got) != 1 || got[0] != want {
+		t.Errorf("jobs 1: %q, want %q (the cores)", got, want)
 	}
 }

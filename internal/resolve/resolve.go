@@ -144,12 +144,14 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 		proxyTail = sep + "direct"
 	}
 	gopath := filepath.Join(runDir, "gopath")
-	g := &goRunner{rec: rec, proxyTail: proxyTail, local: ue.GOVERSION, env: childEnv(ue, opts.GoEnv, []string{
+	own := []string{
 		"GOPATH=" + gopath,
 		"GOMODCACHE=" + filepath.Join(gopath, "pkg", "mod"),
 		"GOCACHE=" + filepath.Join(workDir, "gocache"),
 		"GOTOOLCHAIN=local",
-	})}
+	}
+	own = append(own, procsEnv(probeEnv, jobs)...)
+	g := &goRunner{rec: rec, proxyTail: proxyTail, local: ue.GOVERSION, env: childEnv(ue, opts.GoEnv, own)}
 
 	// Projects resolve a few at once, like module arguments: one's go
 	// command works on the CPU while another waits for downloads. They
