@@ -30,7 +30,7 @@ type CaptureOptions struct {
 	// inventory). The proof then also lets clients holding any of them
 	// re-check it and accept the new head.
 	OldHeads [][]byte
-	// Concurrency bounds parallel fetches; 0 means 8.
+	// Concurrency bounds parallel fetches; 0 means 32.
 	Concurrency int
 }
 
@@ -131,13 +131,13 @@ type capture struct {
 	pool  *tilePool
 }
 
-// fetchLookups fetches the database's latest head and, par (0: 8) at a
+// fetchLookups fetches the database's latest head and, par (0: 32) at a
 // time, the lookup of every module in wants; it checks each lookup's
 // hashes against the wanted ones and its signed head. It returns the
 // latest head, the lookups and their heads, in the order of wants.
 func (c *capture) fetchLookups(ctx context.Context, wants []ModuleHashes, par int) (*Head, []*lookup, []*Head, error) {
 	if par <= 0 {
-		par = 8
+		par = 32
 	}
 	latestMsg, err := c.fetch("latest")
 	if err != nil {
