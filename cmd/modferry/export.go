@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -265,21 +264,4 @@ func runExport(ctx context.Context, w io.Writer, o exportOptions, args []string)
 		}
 	}
 	return nil
-}
-
-// exportMemoryLimit is the soft limit on the Go runtime's memory during an
-// export, unless $GOMEMLIMIT sets one. What export keeps live is about
-// 85 MiB whatever the size of the graph (the bundle writer's 64 MiB zstd
-// window, licensecheck's 10 MiB matcher, the manifest); with the default
-// GOGC=100 the collector lets garbage grow the heap to twice that, so the
-// peak RSS came to 150-220 MB and varied with when a cycle happened to
-// start. The window holds no pointers, so the extra collections the limit
-// causes cost little. A larger live heap only makes the collector work
-// harder (its CPU share is capped), never fails.
-const exportMemoryLimit = 144 << 20
-
-func limitExportMemory() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(exportMemoryLimit)
-	}
 }

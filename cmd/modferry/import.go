@@ -79,6 +79,7 @@ zip rules and its .ziphash; what fails is skipped and reported.`,
 			case o.remote.server != "":
 				return runImportRemote(ctx, w, o, args)
 			}
+			tuneImportGC()
 			return runImportBundles(ctx, w, cmd.InOrStdin(), o, args)
 		},
 	}

@@ -31,7 +31,8 @@ type ReadOptions struct {
 	// Verify checks the signatures of the manifest bytes (at least one is
 	// present). It is called before any member after the signatures is
 	// accepted. Nil is allowed only with AllowUnsigned, and then signatures
-	// present are not checked.
+	// present are not checked. The manifest bytes are the reader's own
+	// and never change afterwards: Verify may keep them.
 	Verify func(manifest []byte, sigs Signatures) error
 	// AllowUnsigned accepts a bundle without a signature member.
 	AllowUnsigned bool

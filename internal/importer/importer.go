@@ -412,7 +412,7 @@ func readBundle(ctx context.Context, space string, r io.Reader, stage *bundle.Di
 	verify := opts.Verify
 	if verify != nil {
 		verify = func(m []byte, sigs bundle.Signatures) error {
-			manifestBytes = bytes.Clone(m)
+			manifestBytes = m
 			return opts.Verify(m, sigs)
 		}
 	}
