@@ -17,8 +17,10 @@
 //   - Each project is copied (go.mod and go.sum are never modified in the
 //     user's tree), and in the copy the go command runs with a private
 //     GOPATH, GOMODCACHE and GOCACHE, GOPROXY pointing at the recorder,
-//     GOTOOLCHAIN=auto and GOFLAGS=-mod=mod (not in workspace mode, where
-//     the go command rejects it). The toolchain the project selects
+//     GOTOOLCHAIN=auto, GOFLAGS=-mod=mod (not in workspace mode, where
+//     the go command rejects it) and, unless the user sets one, GOMAXPROCS
+//     at the recorder's fetch limit (the go command downloads as many
+//     modules at once as its GOMAXPROCS). The toolchain the project selects
 //     ([SelectToolchain], as the go command does online by default) is
 //     downloaded first through the recorder with go mod download, checked
 //     against the checksum database, so that it is recorded even when a

@@ -27,8 +27,8 @@ type goRunner struct {
 // (go mod download, and the queues that load the module graph and the
 // packages), so on a 2-core machine it waited on two downloads at a time
 // while the recorder could fetch eight: the bench project
-// (bench/k8sproject) resolved in 17.6-18.4 s with 2 and 8.4-8.8 s with 8
-// (bench/results/export-procs.md).
+// (bench/k8sproject) resolved in 17.1-18.2 s with 2 and 7.7-8.6 s with 8
+// (bench/results/exportnet.md).
 func procsEnv(env []string, jobs int) []string {
 	if lookupEnv(env, "GOMAXPROCS") != "" {
 		return nil
