@@ -22,6 +22,8 @@ OUT=$BENCH/_out/exportmem
 ROUNDS=${ROUNDS:-2}
 BASE=${BASE:-main}
 SIZES=${SIZES:-small medium large}
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 mkdir -p "$OUT"
 cd "$OUT"
 
@@ -33,16 +35,10 @@ declare -A ARGS=(
 	[large]="github.com/goreleaser/goreleaser/v2@v2.13.0"
 )
 
-echo "== building this checkout and $BASE" >&2
-(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/mf-new" ./cmd/modferry)
+build_pair "$OUT" "$BASE"
 (cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
-SRC=$(mktemp -d "$OUT/base-src.XXXXXX")
-rmdir "$SRC"
-git -C "$ROOT" worktree add --quiet --detach "$SRC" "$BASE"
-(cd "$SRC" && CGO_ENABLED=0 go build -o "$OUT/mf-base" ./cmd/modferry)
-BASEREV=$(git -C "$SRC" rev-parse --short HEAD)
+BASEREV=$(git -C "$ROOT" rev-parse --short "$BASE")
 NEWREV=$(git -C "$ROOT" rev-parse --short HEAD)
-git -C "$ROOT" worktree remove --force "$SRC"
 
 TMP=$OUT/tmp
 rm -rf "$TMP"
@@ -54,7 +50,7 @@ trap cleanup EXIT
 run() {
 	local bin=$1 size=$2 args
 	read -ra args <<< "${ARGS[$size]}"
-	MAXRSS_ANON=1 "$OUT/maxrss" "$TMP/t" "$OUT/mf-$bin" export --unsigned --json --work-dir "$OUT/work-$size" \
+	MAXRSS_ANON=1 "$OUT/maxrss" "$TMP/t" "$(pair_bin "$OUT" "$bin")" export --unsigned --json --work-dir "$OUT/work-$size" \
 		-o "$TMP/b.tar.zst" "${args[@]}" > "$TMP/summary.json" 2> "$TMP/stderr" ||
 		{ cat "$TMP/stderr" >&2; exit 1; }
 	local s self mods anon
@@ -68,7 +64,7 @@ run() {
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for size in $SIZES; do
 	echo "== warming $size (fills the work dir; not measured)" >&2
-	"$OUT/mf-new" export --unsigned -o "$TMP/b.tar.zst" --work-dir "$OUT/work-$size" ${ARGS[$size]} >/dev/null
+	"$OUT/modferry" export --unsigned -o "$TMP/b.tar.zst" --work-dir "$OUT/work-$size" ${ARGS[$size]} >/dev/null
 	rm -f "$TMP/b.tar.zst"
 done
 for r in $(seq "$ROUNDS"); do

@@ -26,17 +26,11 @@ command -v jq >/dev/null || die "needs jq (apt-get install jq)"
 mkdir -p "$OUT"
 cd "$OUT"
 
-log "building this checkout and $BASE"
-(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/mf-new" ./cmd/modferry)
+build_pair "$OUT" "$BASE"
 (cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
-SRC=$(mktemp -d "$OUT/base-src.XXXXXX")
-rmdir "$SRC"
-git -C "$ROOT" worktree add --quiet --detach "$SRC" "$BASE"
-(cd "$SRC" && CGO_ENABLED=0 go build -o "$OUT/mf-base" ./cmd/modferry)
-BASEREV=$(git -C "$SRC" rev-parse --short HEAD)
-git -C "$ROOT" worktree remove --force "$SRC"
+BASEREV=$(git -C "$ROOT" rev-parse --short "$BASE")
 NEWREV=$(git -C "$ROOT" rev-parse --short HEAD)
-[[ -f key ]] || "$OUT/mf-new" keygen -o key --no-passphrase >/dev/null
+[[ -f key ]] || "$OUT/modferry" keygen -o key --no-passphrase >/dev/null
 
 echo "# environment"
 echo "date: $(date -u +%FT%TZ)"
@@ -53,8 +47,8 @@ run() {
 	local which=$1 r=$2 args
 	read -ra args <<<"$ARGS"
 	rm -f b.tar.zst
-	MAXRSS_CPU=1 "$OUT/maxrss" t "$OUT/mf-$which" export --json --sign-key key -o b.tar.zst "${args[@]}" >summary.json 2>stderr ||
-		{ cat stderr >&2; die "export by mf-$which failed"; }
+	MAXRSS_CPU=1 "$OUT/maxrss" t "$(pair_bin "$OUT" "$which")" export --json --sign-key key -o b.tar.zst "${args[@]}" >summary.json 2>stderr ||
+		{ cat stderr >&2; die "export by the $which build failed"; }
 	local wall cpu
 	read -r wall _ _ cpu <t
 	read -r resolve sumdb mods < <(jq -r '"\(.phases.resolve * 100 | round / 100) \(.phases.sumdb * 100 | round / 100) \(.modules)"' summary.json)

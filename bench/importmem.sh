@@ -30,16 +30,10 @@ KEY=$BENCH/_out/import/key
 mkdir -p "$OUT"
 cd "$OUT"
 
-log "building this checkout, $BASE, maxrss and synthcache"
-(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/mf-new" ./cmd/modferry)
+build_pair "$OUT" "$BASE"
 (cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
 (cd "$BENCH/synthcache" && go build -o "$OUT/synthcache" .)
-SRC=$(mktemp -d "$OUT/base-src.XXXXXX")
-rmdir "$SRC"
-git -C "$ROOT" worktree add --quiet --detach "$SRC" "$BASE"
-(cd "$SRC" && CGO_ENABLED=0 go build -o "$OUT/mf-base" ./cmd/modferry)
-BASEREV=$(git -C "$SRC" rev-parse --short HEAD)
-git -C "$ROOT" worktree remove --force "$SRC"
+BASEREV=$(git -C "$ROOT" rev-parse --short "$BASE")
 NEWREV=$(git -C "$ROOT" rev-parse --short HEAD)
 
 SYNTH=$OUT/synth-$SYNTH_MODULES.tar.zst
@@ -47,8 +41,8 @@ if [[ ! -f $SYNTH ]]; then
 	log "making the synthetic bundle ($SYNTH_MODULES modules x 10 versions; once)"
 	rm -rf "$OUT/synth-src" "$OUT/synth-store"
 	"$OUT/synthcache" -requires "$OUT/synth-src" "$SYNTH_MODULES" 10 >&2
-	"$OUT/mf-new" import --store "$OUT/synth-store" --cache-dir "$OUT/synth-src" >/dev/null
-	"$OUT/mf-new" export --from-store "$OUT/synth-store" --sign-key "$KEY" -o "$SYNTH.tmp" >/dev/null
+	"$OUT/modferry" import --store "$OUT/synth-store" --cache-dir "$OUT/synth-src" >/dev/null
+	"$OUT/modferry" export --from-store "$OUT/synth-store" --sign-key "$KEY" -o "$SYNTH.tmp" >/dev/null
 	mv "$SYNTH.tmp" "$SYNTH"
 	rm -rf "$OUT/synth-src" "$OUT/synth-store"
 fi
@@ -70,7 +64,7 @@ for r in $(seq "$RUNS"); do
 	for b in bench synth; do
 		for which in $order; do
 			d=$RUNDIR/$b-$which-$r
-			MAXRSS_CPU=1 "$OUT/maxrss" "$RUNDIR/t" "$OUT/mf-$which" import --pubkey "$KEY.pub" --store "$d" "${BUNDLES[$b]}" >/dev/null
+			MAXRSS_CPU=1 "$OUT/maxrss" "$RUNDIR/t" "$(pair_bin "$OUT" "$which")" import --pubkey "$KEY.pub" --store "$d" "${BUNDLES[$b]}" >/dev/null
 			read -r wall _ self cpu <"$RUNDIR/t"
 			echo "$((self / 1024)) $cpu $wall" >>"$RUNDIR/res-$b-$which"
 			printf '   round %d %-5s %-4s peak %4d MB  %5.2f CPU-s  %5.2f s\n' "$r" "$b" "$which" $((self / 1024)) "$cpu" "$wall" >&2

@@ -113,6 +113,10 @@ build_pair() {
 	rm -rf "$src"
 }
 
+# pair_bin OUT WHICH: the binary build_pair built into OUT for WHICH (new:
+# this tree; base: BASE).
+pair_bin() { if [[ $2 == base ]]; then echo "$1/modferry.base"; else echo "$1/modferry"; fi; }
+
 # med VALUES...: their median.
 med() { printf '%s\n' "$@" | median; }
 
