@@ -17,12 +17,13 @@ ROOT=$(dirname "$BENCH")
 OUT=$BENCH/_out/bundle
 RUNS=${RUNS:-3}
 PROJ=$BENCH/k8sproject
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 mkdir -p "$OUT"
 cd "$OUT"
 
-echo "== building" >&2
-(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/modferry" ./cmd/modferry)
-(cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
+build_modferry "$OUT"
+build_tool "$OUT" maxrss
 MF=$OUT/modferry
 [[ -f key ]] || "$MF" keygen -o key --no-passphrase >/dev/null
 
@@ -94,9 +95,7 @@ for i in $(seq "$RUNS"); do
 	read -r s _ _ < "$TMP/t"; MANI+=("$s")
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-maxof() { printf '%s\n' "$@" | sort -g | tail -1; }
-E=$(median "${EXP[@]}") M=$(median "${MAN[@]}") MT=$(median "${MANT[@]}") I=$(median "${IMP[@]}") MI=$(median "${MANI[@]}")
+E=$(med "${EXP[@]}") M=$(med "${MAN[@]}") MT=$(med "${MANT[@]}") I=$(med "${IMP[@]}") MI=$(med "${MANI[@]}")
 ER=$(maxof "${EXPRSS[@]}") ET=$(maxof "${EXPTREE[@]}") IR=$(maxof "${IMPRSS[@]}")
 NMOD=$(tar --zstd -xOf "$TMP/r1/b.tar.zst" MANIFEST.json | grep -c '"modHash"')
 

@@ -36,7 +36,7 @@ declare -A ARGS=(
 )
 
 build_pair "$OUT" "$BASE"
-(cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
+build_tool "$OUT" maxrss
 BASEREV=$(git -C "$ROOT" rev-parse --short "$BASE")
 NEWREV=$(git -C "$ROOT" rev-parse --short HEAD)
 

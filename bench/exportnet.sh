@@ -27,7 +27,7 @@ mkdir -p "$OUT"
 cd "$OUT"
 
 build_pair "$OUT" "$BASE"
-(cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
+build_tool "$OUT" maxrss
 BASEREV=$(git -C "$ROOT" rev-parse --short "$BASE")
 NEWREV=$(git -C "$ROOT" rev-parse --short HEAD)
 [[ -f key ]] || "$OUT/modferry" keygen -o key --no-passphrase >/dev/null
@@ -66,7 +66,7 @@ done
 rm -f b.tar.zst
 
 col() { awk -v c="$2" '{print $c}' "$1"; }
-med() { col "$1" "$2" | median; }
+colmed() { col "$1" "$2" | median; }
 runs() { col "$1" "$2" | paste -sd' ' -; }
 echo "# results (medians, every run in brackets in round order; load average at end: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
@@ -74,9 +74,9 @@ echo "| | base $BASEREV | new | new / base |"
 echo "|---|---|---|---|"
 for c in "1 wall time, s" "2 CPU time, s" "3 resolve phase, s" "4 sumdb phase, s"; do
 	n=${c%% *} name=${c#* }
-	b=$(med res-base "$n") w=$(med res-new "$n")
+	b=$(colmed res-base "$n") w=$(colmed res-new "$n")
 	echo "| $name | $b [$(runs res-base "$n")] | $w [$(runs res-new "$n")] | $(awk -v a="$w" -v b="$b" 'BEGIN {printf "%.3f", a / b}') |"
 done
-echo "| module versions | $(med res-base 5) | $(med res-new 5) | |"
+echo "| module versions | $(colmed res-base 5) | $(colmed res-new 5) | |"
 echo
 echo "wall time new / base, round by round: $(paste -d' ' <(col res-new 1) <(col res-base 1) | awk '{printf "%s%.3f", (NR > 1 ? " " : ""), $1 / $2}')"

@@ -30,19 +30,14 @@ OUT=$BENCH/_out/import
 RUNS=${RUNS:-5}
 BASE=${BASE-main}
 PROJ=$BENCH/k8sproject
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 mkdir -p "$OUT"
 cd "$OUT"
 
-echo "== building" >&2
-(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/modferry" ./cmd/modferry)
-(cd "$BENCH/importfloor" && go build -o "$OUT/importfloor" .)
-if [[ -n $BASE ]]; then
-	rm -rf "$OUT/base-src"
-	mkdir -p "$OUT/base-src"
-	git -C "$ROOT" archive "$BASE" | tar -x -C "$OUT/base-src"
-	(cd "$OUT/base-src" && CGO_ENABLED=0 go build -o "$OUT/modferry.base" ./cmd/modferry)
-	rm -rf "$OUT/base-src"
-fi
+build_modferry "$OUT"
+[[ -z $BASE ]] || build_modferry "$OUT" "$BASE"
+build_tool "$OUT" importfloor
 MF=$OUT/modferry
 [[ -f key ]] || "$MF" keygen -o key --no-passphrase >/dev/null
 
@@ -110,15 +105,12 @@ for i in $(seq "$RUNS"); do
 	FLOOR+=("$fl"); FLOORCPU+=("$(awk -v a="$z" -v b="$s" -v c="$h" 'BEGIN{print a+b+c}')")
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-maxof() { printf '%s\n' "$@" | sort -g | tail -1; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
-IW=$(median "${IMP_W[@]}") IC=$(median "${IMP_C[@]}") MW=$(median "${MAN_W[@]}") MC=$(median "${MAN_C[@]}")
-F=$(median "${FLOOR[@]}") FC=$(median "${FLOORCPU[@]}")
+IW=$(med "${IMP_W[@]}") IC=$(med "${IMP_C[@]}") MW=$(med "${MAN_W[@]}") MC=$(med "${MAN_C[@]}")
+F=$(med "${FLOOR[@]}") FC=$(med "${FLOORCPU[@]}")
 NMOD=$(tar --zstd -xOf b.tar.zst MANIFEST.json | grep -c '"modHash"')
 row() { # label NAME: the medians of NAME_W and NAME_C, and the runs of NAME_W
 	local w="$2_W[@]" c="$2_C[@]"
-	printf '%-34s %8.2f %8.2f   %s | %s\n' "$1" "$(median "${!w}")" "$(median "${!c}")" "$(echo "${!w}")" "$(echo "${!c}")"
+	printf '%-34s %8.2f %8.2f   %s | %s\n' "$1" "$(med "${!w}")" "$(med "${!c}")" "$(echo "${!w}")" "$(echo "${!c}")"
 }
 
 cat <<EOT
@@ -147,7 +139,7 @@ import CPU / floor CPU             $(ratio "$IC" "$FC")
 manual wall / floor                $(ratio "$MW" "$F")
 EOT
 if [[ -n $BASE ]]; then
-	BW=$(median "${BAS_W[@]}") BC=$(median "${BAS_C[@]}")
+	BW=$(med "${BAS_W[@]}") BC=$(med "${BAS_C[@]}")
 	echo "import wall / $BASE import wall      $(ratio "$IW" "$BW")"
 	echo "import CPU / $BASE import CPU        $(ratio "$IC" "$BC")"
 fi

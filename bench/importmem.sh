@@ -31,8 +31,8 @@ mkdir -p "$OUT"
 cd "$OUT"
 
 build_pair "$OUT" "$BASE"
-(cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
-(cd "$BENCH/synthcache" && go build -o "$OUT/synthcache" .)
+build_tool "$OUT" maxrss
+build_tool "$OUT" synthcache
 BASEREV=$(git -C "$ROOT" rev-parse --short "$BASE")
 NEWREV=$(git -C "$ROOT" rev-parse --short HEAD)
 

@@ -100,18 +100,34 @@ run_minio() {
 	wait_http "http://$MINIO_ADDR/minio/health/cluster" "$MINIO_PID" minio
 }
 
-# build_pair OUT BASE builds this tree's modferry as OUT/modferry and the
-# one of git ref BASE as OUT/modferry.base, for benchmarks that compare
-# them in interleaved rounds. ROOT must be set.
-build_pair() {
+# build_modferry OUT [REV]: this tree's modferry as OUT/modferry or, with
+# REV (a git ref), the one of that commit as OUT/modferry.base (built from
+# a `git archive` of it, so that the work tree is not touched). ROOT must
+# be set.
+build_modferry() {
 	local src
-	log "building modferry (this tree and $2)"
-	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$1/modferry" ./cmd/modferry)
+	if [[ -z ${2:-} ]]; then
+		log "building modferry"
+		(cd "$ROOT" && CGO_ENABLED=0 go build -o "$1/modferry" ./cmd/modferry)
+		return
+	fi
+	log "building modferry at $2"
 	src=$(mktemp -d "$1/base-src.XXXXXX")
 	git -C "$ROOT" archive "$2" | tar -x -C "$src"
 	(cd "$src" && CGO_ENABLED=0 go build -o "$1/modferry.base" ./cmd/modferry)
 	rm -rf "$src"
 }
+
+# build_pair OUT BASE builds this tree's modferry as OUT/modferry and the
+# one of git ref BASE as OUT/modferry.base, for benchmarks that compare
+# them in interleaved rounds.
+build_pair() {
+	build_modferry "$1"
+	build_modferry "$1" "$2"
+}
+
+# build_tool OUT NAME builds the bench program bench/NAME as OUT/NAME.
+build_tool() { (cd "$BENCH/$2" && CGO_ENABLED=0 go build -o "$1/$2" .); }
 
 # pair_bin OUT WHICH: the binary build_pair built into OUT for WHICH (new:
 # this tree; base: BASE).
@@ -119,6 +135,12 @@ pair_bin() { if [[ $2 == base ]]; then echo "$1/modferry.base"; else echo "$1/mo
 
 # med VALUES...: their median.
 med() { printf '%s\n' "$@" | median; }
+
+# maxof VALUES...: the largest.
+maxof() { printf '%s\n' "$@" | sort -g | tail -1; }
+
+# ratio A B [DIGITS]: A / B with DIGITS decimals (default 2); n/a when B is 0.
+ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {if (b > 0) printf "%.*f", d, a / b; else print "n/a"}'; }
 
 # ratios NAME_A NAME_B: the per-round ratios A/B of two arrays of runs,
 # their median first, then each round's in brackets.

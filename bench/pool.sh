@@ -28,6 +28,8 @@ BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$BENCH")
 OUT=$BENCH/_out/pool
 RUNS=${RUNS:-2}
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 command -v jq >/dev/null || { echo "pool.sh needs jq (apt-get install jq)" >&2; exit 1; }
 mkdir -p "$OUT"
 cd "$OUT"
@@ -44,16 +46,11 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "projects: ${#PROJECTS[@]}"
 echo
 
-echo "== building" >&2
-(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/modferry" ./cmd/modferry)
-(cd "$BENCH/maxrss" && go build -o "$OUT/maxrss" .)
+build_modferry "$OUT"
+build_tool "$OUT" maxrss
 MF=$OUT/modferry
 if [[ -n ${BASELINE:-} ]]; then
-	echo "== building the baseline $BASELINE" >&2
-	rm -rf "$OUT/baseline-src"
-	git -C "$ROOT" worktree add --detach "$OUT/baseline-src" "$BASELINE" >/dev/null
-	(cd "$OUT/baseline-src" && CGO_ENABLED=0 go build -o "$OUT/modferry-baseline" ./cmd/modferry)
-	git -C "$ROOT" worktree remove --force "$OUT/baseline-src"
+	build_modferry "$OUT" "$BASELINE"
 	echo "baseline: modferry at $(git -C "$ROOT" rev-parse --short "$BASELINE")"
 fi
 [[ -f key ]] || "$MF" keygen -o key --no-passphrase >/dev/null
@@ -76,10 +73,10 @@ fi
 
 # timed OUT command...: runs the command under maxrss; leaves "WALL CPU" in OUT
 timed() {
-	local out=$1
+	local file=$1
 	shift
-	MAXRSS_CPU=1 "$OUT/maxrss" "$out.rss" "$@"
-	awk '{print $1, $4}' "$out.rss" >"$out"
+	MAXRSS_CPU=1 "$OUT/maxrss" "$file.rss" "$@"
+	awk '{print $1, $4}' "$file.rss" >"$file"
 }
 
 # pool RUN [BINARY]: one export of all projects; prints "WALL CPU BYTES"
@@ -103,9 +100,7 @@ separate() {
 	echo "$wall $cpu $bytes"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "== warming the upstream (one pool export, not counted)" >&2
 pool warm >/dev/null
@@ -114,7 +109,7 @@ rm -f pool-warm.tar.zst
 declare -a PT PC PB ST SC SB BT BC LOADS
 for r in $(seq "$RUNS"); do
 	if [[ -n ${BASELINE:-} ]]; then
-		read -r bt bc _ < <(pool "base-$r" "$OUT/modferry-baseline")
+		read -r bt bc _ < <(pool "base-$r" "$OUT/modferry.base")
 		BT+=("$bt") BC+=("$bc")
 		echo "round $r: baseline pool ${bt} s (cpu ${bc} s)" >&2
 	fi
@@ -132,26 +127,26 @@ for r in $(seq "$RUNS"); do
 	echo "round $r: pool ${pt} s (cpu ${pc} s) ${pb} B; separate ${st} s (cpu ${sc} s) ${sb} B (load ${LOADS[-1]})" >&2
 done
 
-pt=$(printf '%s\n' "${PT[@]}" | median)
-st=$(printf '%s\n' "${ST[@]}" | median)
-pc=$(printf '%s\n' "${PC[@]}" | median)
-sc=$(printf '%s\n' "${SC[@]}" | median)
+pt=$(med "${PT[@]}")
+st=$(med "${ST[@]}")
+pc=$(med "${PC[@]}")
+sc=$(med "${SC[@]}")
 echo "# results ($RUNS interleaved rounds; medians, every run in brackets; load average after each round: ${LOADS[*]})"
 echo
 echo "| | pool (1 export) | separate (${#PROJECTS[@]} exports) | pool / separate |"
 echo "|---|---|---|---|"
-echo "| wall time, s | $pt [${PT[*]}] | $st [${ST[*]}] | $(ratio "$pt" "$st") |"
-echo "| CPU time, s | $pc [${PC[*]}] | $sc [${SC[*]}] | $(ratio "$pc" "$sc") |"
-echo "| bundle bytes | ${PB[0]} | ${SB[0]} | $(ratio "${PB[0]}" "${SB[0]}") |"
+echo "| wall time, s | $pt [${PT[*]}] | $st [${ST[*]}] | $(ratio "$pt" "$st" 3) |"
+echo "| CPU time, s | $pc [${PC[*]}] | $sc [${SC[*]}] | $(ratio "$pc" "$sc" 3) |"
+echo "| bundle bytes | ${PB[0]} | ${SB[0]} | $(ratio "${PB[0]}" "${SB[0]}" 3) |"
 echo "| module versions | $(jq .modules pool-1.json) | $(cat sep-1-*.json | jq -s 'map(.modules) | add') | |"
 if [[ -n ${BASELINE:-} ]]; then
-	bt=$(printf '%s\n' "${BT[@]}" | median)
-	bc=$(printf '%s\n' "${BC[@]}" | median)
+	bt=$(med "${BT[@]}")
+	bc=$(med "${BC[@]}")
 	echo
 	echo "| | pool, this build | pool, baseline $BASELINE | this / baseline |"
 	echo "|---|---|---|---|"
-	echo "| wall time, s | $pt | $bt [${BT[*]}] | $(ratio "$pt" "$bt") |"
-	echo "| CPU time, s | $pc | $bc [${BC[*]}] | $(ratio "$pc" "$bc") |"
+	echo "| wall time, s | $pt | $bt [${BT[*]}] | $(ratio "$pt" "$bt" 3) |"
+	echo "| CPU time, s | $pc | $bc [${BC[*]}] | $(ratio "$pc" "$bc" 3) |"
 fi
 echo
 echo "Where the time went (seconds per phase of export --json, round 1):"

@@ -414,7 +414,6 @@ warm_gocache() {
 
 # ---- report ----
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 
 # field CONFIG KIND NAME: the values of NAME=… in the wrk results of CONFIG and KIND, one a line.
 field() {

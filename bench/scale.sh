@@ -42,13 +42,15 @@ DURATION=${DURATION:-5s}
 PORT=${PORT:-38471}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/modferry/scale
 BIG=github.com/!synth0/!big # github.com/Synth0/Big, escaped
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 mkdir -p "$OUT" "$CACHE"
 exec 9> "$OUT/lock"
 flock -n 9 || { echo "scale.sh: another run is using $OUT" >&2; exit 1; }
 
-echo "== building modferry, synthcache and scaletool" >&2
-(cd "$ROOT" && CGO_ENABLED=0 go build -o "$OUT/modferry" ./cmd/modferry && go build -o "$OUT/scaletool" ./bench/scaletool)
-(cd "$BENCH/synthcache" && go build -o "$OUT/synthcache" .)
+build_modferry "$OUT"
+build_tool "$OUT" scaletool
+build_tool "$OUT" synthcache
 MF=$OUT/modferry
 TOOL=$OUT/scaletool
 KEY=$(sha256sum "$BENCH/synthcache/main.go" | cut -c1-12)

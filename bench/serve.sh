@@ -310,7 +310,6 @@ bench_client() {
 # ---- report ----
 
 # ratio A B [DIGITS]: A/B, rounded to DIGITS (2) decimals.
-ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {if (b > 0) printf "%.*f", d, a / b; else print "n/a"}'; }
 verdict() { awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN {ok = (op == ">=") ? x >= t : (op == "<=") ? x <= t : x < t; print ok ? "PASS" : "MISS"}'; }
 # target NAME VALUE OP LIMIT prints one target line with PASS or MISS.
 target() { printf '  %-38s %8s  %-7s %s\n' "$1" "$2" "$3 $4" "$(verdict "$2" "$3" "$4")"; }
