@@ -233,6 +233,7 @@ func resolveAll(ctx context.Context, opts Options, workDir string) (*resolve.Res
 		Upstream: opts.Upstream,
 		GoEnv:    opts.GoEnv,
 		WorkDir:  workDir,
+		RunDir:   runDir(opts.WorkDir),
 		Progress: opts.Progress,
 		Logf:     opts.Logf,
 	})
@@ -434,13 +435,37 @@ func writeBundle(ctx context.Context, opts Options, m *bundle.Manifest, sources 
 // of megabytes of sources costs far more in filesystem metadata on disk
 // than in memory; else the system temporary directory.
 func ScratchDir() string {
+	if d := fastScratch(); d != "" {
+		return d
+	}
+	return os.TempDir()
+}
+
+// fastScratch is $MODFERRY_SCRATCH if set, else /dev/shm when it is a
+// memory filesystem with at least 8 GiB free, else "".
+func fastScratch() string {
 	if d := os.Getenv("MODFERRY_SCRATCH"); d != "" {
 		return d
 	}
 	if shm, ok := memoryScratch(); ok {
 		return shm
 	}
-	return os.TempDir()
+	return ""
+}
+
+// runDir is where resolution keeps its throw-away files (resolve.Options.
+// RunDir). With a work directory of the user's (--work-dir, which keeps
+// the fetched files between exports), the go command would otherwise
+// extract every module it loads into a private module cache under it, on
+// disk, at every export: they go to the fast scratch directory when there
+// is one (see ScratchDir), else stay in the work directory, which the
+// user chose for its room. Without one, the work directory is already
+// scratch: "".
+func runDir(workDir string) string {
+	if workDir == "" {
+		return ""
+	}
+	return fastScratch()
 }
 
 // hashVersion checks the zip against the module zip rules and computes

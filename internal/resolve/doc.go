@@ -20,7 +20,10 @@
 //     GOTOOLCHAIN=auto, GOFLAGS=-mod=mod (not in workspace mode, where
 //     the go command rejects it) and, unless the user sets one, GOMAXPROCS
 //     at the recorder's fetch limit (the go command downloads as many
-//     modules at once as its GOMAXPROCS). The toolchain the project selects
+//     modules at once as its GOMAXPROCS). The project copies and that
+//     private module cache live in Options.RunDir when it is set (export
+//     puts them in memory, under /dev/shm, when there is room), else in
+//     WorkDir. The toolchain the project selects
 //     ([SelectToolchain], as the go command does online by default) is
 //     downloaded first through the recorder with go mod download, checked
 //     against the checksum database, so that it is recorded even when a

@@ -46,6 +46,11 @@ type Options struct {
 	// module cache. It is reused across calls: files already stored are
 	// not fetched again. Required.
 	WorkDir string
+	// RunDir is where a call keeps its throw-away files (the project
+	// copies, and the private module cache the go command extracts every
+	// module it loads into), in a directory of its own removed at the
+	// end. Empty means WorkDir.
+	RunDir string
 	// Jobs bounds concurrent upstream fetches. Zero means 8.
 	Jobs int
 	// Progress, if not nil, receives progress events, one at a time.
@@ -113,7 +118,15 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 	if err := os.MkdirAll(workDir, 0o777); err != nil {
 		return nil, err
 	}
-	runDir, err := os.MkdirTemp(workDir, "run-")
+	runBase, runPattern := workDir, "run-"
+	if opts.RunDir != "" {
+		// A shared directory such as /dev/shm: a name that says whose.
+		runBase, runPattern = opts.RunDir, "modferry-run-"
+		if err := os.MkdirAll(runBase, 0o777); err != nil {
+			return nil, err
+		}
+	}
+	runDir, err := os.MkdirTemp(runBase, runPattern)
 	if err != nil {
 		return nil, err
 	}

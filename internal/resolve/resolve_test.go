@@ -2,11 +2,14 @@ package resolve
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -267,6 +270,65 @@ func TestResolveCreditsEachProject(t *testing.T) {
 	for i, p := range res.Projects {
 		if p.Path != dirs[i] {
 			t.Errorf("Projects[%d] = %s, want %s (the order of Options.Projects)", i, p.Path, dirs[i])
+		}
+	}
+}
+
+// TestResolveRunDir checks that with Options.RunDir the go commands'
+// private module cache (and the project copies) live there, not in
+// WorkDir, and that nothing is left in either but WorkDir's download
+// store and build cache. A wrapper go on PATH records the GOMODCACHE of
+// every go command Resolve runs.
+func TestResolveRunDir(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the go wrapper is a shell script")
+	}
+	realGo, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	bin, log := t.TempDir(), filepath.Join(t.TempDir(), "gomodcache.log")
+	script := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = env ] || echo \"$GOMODCACHE\" >> '%s'\nexec '%s' \"$@\"\n", log, realGo)
+	if err := os.WriteFile(filepath.Join(bin, "go"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	up := testupstream.New(t)
+	app := filepath.Join(t.TempDir(), "app")
+	testupstream.WriteProject(t, "app", app)
+	wd, run := t.TempDir(), filepath.Join(t.TempDir(), "scratch")
+	t.Cleanup(func() { removeAll(wd); removeAll(run) })
+	res, err := Resolve(context.Background(), Options{
+		Projects: []string{app}, Upstream: up.URL, WorkDir: wd, RunDir: run,
+		GoEnv: []string{"GOSUMDB=off", "GOPRIVATE=", "GONOPROXY=", "GONOSUMDB="},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Files) == 0 {
+		t.Fatal("nothing resolved")
+	}
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(data))
+	if len(lines) == 0 {
+		t.Fatal("the go wrapper saw no go command")
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, run+string(filepath.Separator)) {
+			t.Errorf("a go command ran with GOMODCACHE=%s, not under RunDir %s", l, run)
+		}
+	}
+	if left, _ := os.ReadDir(run); len(left) != 0 {
+		t.Errorf("RunDir keeps %v after Resolve", left)
+	}
+	entries, _ := os.ReadDir(wd)
+	for _, e := range entries {
+		if e.Name() != "download" && e.Name() != "gocache" {
+			t.Errorf("WorkDir keeps %s after Resolve", e.Name())
 		}
 	}
 }
