@@ -97,7 +97,7 @@ for (--private modules) are recorded as not covered.`,
 	cmd.Flags().StringVarP(&o.out, "output", "o", "", "bundle file to write (required)")
 	cmd.Flags().StringVar(&o.since, "since", "", "inventory of the other side: leave out what it has")
 	cmd.Flags().StringVar(&o.upstream, "upstream", "", "GOPROXY list to fetch from (default: go env GOPROXY)")
-	cmd.Flags().StringVar(&o.workDir, "work-dir", "", "directory caching fetched modules and the build cache between exports (default: a fresh scratch directory, in memory under /dev/shm when it has 8 GiB free, or $MODFERRY_SCRATCH; the module cache the go command extracts into goes there either way)")
+	cmd.Flags().StringVar(&o.workDir, "work-dir", "", "directory caching fetched modules, the build cache and the checksum database's records and full tiles between exports (default: a fresh scratch directory, in memory under /dev/shm when it has 8 GiB free, or $MODFERRY_SCRATCH; the module cache the go command extracts into goes there either way)")
 	cmd.Flags().StringArrayVar(&o.toolchains, "toolchain", nil, "also carry a Go toolchain, goX.Y.Z/GOOS-GOARCH (repeatable); 'none' leaves out the toolchains projects select")
 	cmd.Flags().StringVar(&o.compression, "compression", "default", "bundle compression: default, best (~1% smaller, ~7x slower) or fast (~2% larger, ~3x faster)")
 	cmd.Flags().StringVar(&o.split, "split", "", "cut the bundle into parts of at most this size (e.g. 4G, 700MB) for size-limited media, plus a signed index B.tar.zst.parts; verify and import take the index or any part")

@@ -32,6 +32,22 @@ type CaptureOptions struct {
 	OldHeads [][]byte
 	// Concurrency bounds parallel fetches; 0 means 32.
 	Concurrency int
+	// Cache, if not nil, keeps the files that never change (lookups'
+	// records and full tiles) from one Capture to the next.
+	Cache Cache
+}
+
+// A Cache keeps what a checksum database serves that never changes, the
+// records of lookups and full tiles, from one Capture to the next, by
+// path ("lookup/...", "tile/8/0/000"). Capture checks what it reads from
+// it as it checks what it fetches: a record's hashes against the module's
+// and its place in the newest head's tree through the tiles, a tile
+// against that tree; a cached lookup whose record does not hold the
+// module's hashes is fetched again. A Cache must be safe for concurrent
+// use; Put may drop what it is given.
+type Cache interface {
+	Get(path string) ([]byte, bool)
+	Put(path string, data []byte)
 }
 
 // A Proof is what a client needs to verify a set of modules against one
@@ -75,7 +91,7 @@ func Capture(ctx context.Context, o CaptureOptions) (*Proof, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &capture{v: v, pool: newTilePool()}
+	c := &capture{v: v, pool: newTilePool(), cache: o.Cache}
 	c.fetch = func(p string) ([]byte, error) {
 		data, err := o.Fetch(ctx, p)
 		if err != nil {
@@ -94,7 +110,7 @@ func Capture(ctx context.Context, o CaptureOptions) (*Proof, error) {
 	}
 	heads := append(append([]*Head{latest}, lookupHeads...), old...)
 	head := newest(heads)
-	tr := newRecordingReader(func(t tlog.Tile) ([]byte, error) { return fetchTile(c.fetch, c.pool, t) })
+	tr := newRecordingReader(c.tile)
 	thr := tlog.TileHashReader(head.Tree, tr)
 	if err := checkConsistent(head, heads, old, thr, tr); err != nil {
 		return nil, err
@@ -129,12 +145,31 @@ type capture struct {
 	v     note.Verifier
 	fetch func(path string) ([]byte, error)
 	pool  *tilePool
+	cache Cache // nil: none
+}
+
+// cached returns the file at path p from the cache, if there is one.
+func (c *capture) cached(p string) ([]byte, bool) {
+	if c.cache == nil {
+		return nil, false
+	}
+	return c.cache.Get(p)
+}
+
+// keep puts the file at path p into the cache, if there is one.
+func (c *capture) keep(p string, data []byte) {
+	if c.cache != nil {
+		c.cache.Put(p, data)
+	}
 }
 
 // fetchLookups fetches the database's latest head and, par (0: 32) at a
 // time, the lookup of every module in wants; it checks each lookup's
 // hashes against the wanted ones and its signed head. It returns the
-// latest head, the lookups and their heads, in the order of wants.
+// latest head, the lookups in the order of wants, and the heads of the
+// lookups fetched (not of those read from the cache: the record is proved
+// against the newest head, and every lookup carries that head in the
+// proof).
 func (c *capture) fetchLookups(ctx context.Context, wants []ModuleHashes, par int) (*Head, []*lookup, []*Head, error) {
 	if par <= 0 {
 		par = 32
@@ -152,6 +187,10 @@ func (c *capture) fetchLookups(ctx context.Context, wants []ModuleHashes, par in
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(par)
 	for i, w := range wants {
+		if lk := c.cachedLookup(w, latest); lk != nil {
+			lookups[i] = lk
+			continue
+		}
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {
 				return err
@@ -164,7 +203,31 @@ func (c *capture) fetchLookups(ctx context.Context, wants []ModuleHashes, par in
 	if err := g.Wait(); err != nil {
 		return nil, nil, nil, err
 	}
-	return latest, lookups, heads, nil
+	fetched := heads[:0]
+	for _, h := range heads {
+		if h != nil {
+			fetched = append(fetched, h)
+		}
+	}
+	return latest, lookups, fetched, nil
+}
+
+// cachedLookup returns the lookup of w from the cache if it is there,
+// holds w's hashes and has a record id inside latest's tree; else nil.
+func (c *capture) cachedLookup(w ModuleHashes, latest *Head) *lookup {
+	file, err := modfiles.LookupPath(w.Version)
+	if err != nil {
+		return nil
+	}
+	data, ok := c.cached(file)
+	if !ok {
+		return nil
+	}
+	lk, err := parseLookup(file, w.Version, data)
+	if err != nil || lk.id < 0 || lk.id >= latest.N || checkHashes(w, lk.text) != nil {
+		return nil
+	}
+	return lk
 }
 
 // fetchLookup fetches and checks the lookup of one module.
@@ -191,6 +254,7 @@ func (c *capture) fetchLookup(w ModuleHashes) (*lookup, *Head, error) {
 	if lk.id < 0 || lk.id >= h.N {
 		return nil, nil, &InclusionError{Module: w.Version, Err: fmt.Errorf("record id %d outside its tree of size %d", lk.id, h.N)}
 	}
+	c.keep(file, data)
 	return lk, h, nil
 }
 
@@ -292,6 +356,29 @@ func (c *capture) files(head *Head, lookups []*lookup, tr *recordingReader) (map
 		files[p] = data
 	}
 	return files, nil
+}
+
+// tile returns tile t from the pool, else cut from the full tile in the
+// cache, else fetched; a partial tile the server no longer has is cut
+// from the full one (tiles only grow). Full tiles fetched go to the
+// cache.
+func (c *capture) tile(t tlog.Tile) ([]byte, error) {
+	if data, ok := c.pool.get(t, true); ok {
+		return data, nil
+	}
+	full := fullTile(t)
+	if data, ok := c.cached(full.Path()); ok && c.pool.add(full, data) == nil {
+		if data, ok := c.pool.get(t, true); ok {
+			return data, nil
+		}
+	}
+	data, err := fetchTile(c.fetch, c.pool, t)
+	if err == nil {
+		if data, ok := c.pool.get(full, false); ok {
+			c.keep(full.Path(), data)
+		}
+	}
+	return data, err
 }
 
 // fetchTile returns tile t from pool, else fetches it; a partial tile the

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -175,7 +176,20 @@ func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle
 			old = append(old, []byte(h))
 		}
 	}
-	proof, err := checksumdb.Capture(ctx, checksumdb.CaptureOptions{Name: cfg.name, VerifierKey: cfg.key, Fetch: fetch, Modules: hashes, OldHeads: old})
+	co := checksumdb.CaptureOptions{Name: cfg.name, VerifierKey: cfg.key, Fetch: fetch, Modules: hashes, OldHeads: old}
+	if opts.WorkDir != "" {
+		co.Cache = dirCache(filepath.Join(opts.WorkDir, "sumdb", cfg.name))
+	}
+	proof, err := checksumdb.Capture(ctx, co)
+	if err != nil && co.Cache != nil {
+		// What the cache holds is checked like what is fetched; a cache
+		// spoiled on disk must not pass for the database's fault.
+		if opts.Logf != nil {
+			opts.Logf("checksum database %s: the proof through the cache in the work dir failed (%v); fetching everything again", cfg.name, err)
+		}
+		co.Cache = nil
+		proof, err = checksumdb.Capture(ctx, co)
+	}
 	if err != nil {
 		if errors.Is(err, checksumdb.ErrSecurity) {
 			return &SumDBDisagreesError{SumDB: cfg.name, URL: base, Err: err}
@@ -183,6 +197,41 @@ func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle
 		return fmt.Errorf("checksum database %s (%s): %w", cfg.name, base, err)
 	}
 	return addProof(m, info, proof, made)
+}
+
+// dirCache is a checksumdb.Cache in a directory (the work dir's
+// sumdb/<name>, as the go command keeps its own in
+// GOMODCACHE/cache/download/sumdb): the lookups' records and the full
+// tiles of earlier exports, which never change, so that an export with
+// --work-dir fetches only what is new. Files are written to a temporary
+// name and renamed, without fsync: whatever a crash leaves is checked
+// when read, and fetched again if it does not pass.
+type dirCache string
+
+func (d dirCache) Get(p string) ([]byte, bool) {
+	data, err := os.ReadFile(filepath.Join(string(d), filepath.FromSlash(p)))
+	return data, err == nil
+}
+
+func (d dirCache) Put(p string, data []byte) {
+	name := filepath.Join(string(d), filepath.FromSlash(p))
+	if err := os.MkdirAll(filepath.Dir(name), 0o777); err != nil {
+		return
+	}
+	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
 }
 
 // addProof adds a checksum-database proof to the manifest (as m.SumDB,
