@@ -177,7 +177,7 @@ func captureSumDB(ctx context.Context, cfg *sumdbConfig, opts Options, m *bundle
 		}
 	}
 	co := checksumdb.CaptureOptions{Name: cfg.name, VerifierKey: cfg.key, Fetch: fetch, Modules: hashes, OldHeads: old}
-	if opts.WorkDir != "" {
+	if opts.WorkDir != "" && filepath.IsLocal(cfg.name) {
 		co.Cache = dirCache(filepath.Join(opts.WorkDir, "sumdb", cfg.name))
 	}
 	proof, err := checksumdb.Capture(ctx, co)
