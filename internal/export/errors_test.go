@@ -19,20 +19,24 @@ import (
 // for a module version carried with the hash the database holds, and
 // with another one: the second is a *SumDBDisagreesError that matches
 // checksumdb.ErrSecurity by type, wrapping the database's mismatch.
+// fillerHash is the hash the test checksum database logs for s (see
+// checksumdbtest: a filler.test module's zip is hashed as its path, its
+// go.mod as path + "/go.mod"), written as go.sum writes an h1: hash.
+func fillerHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return "h1:" + base64.StdEncoding.EncodeToString(h[:])
+}
+
 func TestCaptureSumDBDisagrees(t *testing.T) {
 	db := checksumdbtest.New(t, "sum.test", t.TempDir(), 0)
 	cfg := &sumdbConfig{name: db.Name, key: db.Key, url: db.URL}
 	// The test database logs filler.test modules with these hashes.
-	h1 := func(s string) string {
-		h := sha256.Sum256([]byte(s))
-		return "h1:" + base64.StdEncoding.EncodeToString(h[:])
-	}
 	const p = "filler.test/m"
 	capture := func(modHash string) error {
-		m := &bundle.Manifest{Modules: []bundle.Module{{Path: p, Version: "v1.0.0", ZipHash: h1(p), ModHash: modHash}}}
+		m := &bundle.Manifest{Modules: []bundle.Module{{Path: p, Version: "v1.0.0", ZipHash: fillerHash(p), ModHash: modHash}}}
 		return captureSumDB(context.Background(), cfg, Options{}, m, &spool{dir: t.TempDir(), sources: map[string]string{}})
 	}
-	if err := capture(h1(p + "/go.mod")); err != nil {
+	if err := capture(fillerHash(p + "/go.mod")); err != nil {
 		t.Fatalf("the database's own hashes: %v", err)
 	}
 	err := capture(modfiles.HashMod([]byte("module " + p + "\n")))

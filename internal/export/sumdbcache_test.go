@@ -2,8 +2,6 @@ package export
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,18 +21,14 @@ import (
 func TestCaptureSumDBWorkDirCache(t *testing.T) {
 	db := checksumdbtest.New(t, "sum.test", "", 0)
 	cfg := &sumdbConfig{name: db.Name, key: db.Key, url: db.URL}
-	h1 := func(s string) string {
-		h := sha256.Sum256([]byte(s))
-		return "h1:" + base64.StdEncoding.EncodeToString(h[:])
-	}
 	const p = "example.test/m"
 	// Logged first, then enough records after it that its tile is full.
-	db.Add(t, module.Version{Path: p, Version: "v1.0.0"}, h1(p), h1(p+"/go.mod"))
+	db.Add(t, module.Version{Path: p, Version: "v1.0.0"}, fillerHash(p), fillerHash(p+"/go.mod"))
 	db.AddFiller(t, 600)
 	var logged []string
 	opts := Options{WorkDir: t.TempDir(), Logf: func(f string, a ...any) { logged = append(logged, f) }}
 	capture := func() error {
-		m := &bundle.Manifest{Modules: []bundle.Module{{Path: p, Version: "v1.0.0", ZipHash: h1(p), ModHash: h1(p + "/go.mod")}}}
+		m := &bundle.Manifest{Modules: []bundle.Module{{Path: p, Version: "v1.0.0", ZipHash: fillerHash(p), ModHash: fillerHash(p + "/go.mod")}}}
 		return captureSumDB(context.Background(), cfg, opts, m, &spool{dir: t.TempDir(), sources: map[string]string{}})
 	}
 	if err := capture(); err != nil {
