@@ -429,7 +429,7 @@ func writeBundle(ctx context.Context, opts Options, m *bundle.Manifest, sources 
 }
 
 // ScratchDir returns where an export keeps its throw-away files (the
-// private module cache the go command extracts every module into, and the
+// private module cache the go command extracts modules into, and the
 // fetched files): $MODFERRY_SCRATCH if set; else /dev/shm when it is a
 // memory filesystem with at least 8 GiB free, because extracting hundreds
 // of megabytes of sources costs far more in filesystem metadata on disk
@@ -484,8 +484,9 @@ func hashVersion(vf *versionFiles) error {
 		if _, err := modzip.CheckZip(vf.v, zf.Path); err != nil {
 			return module.VersionError(vf.v, fmt.Errorf("the upstream zip breaks the module zip rules: %w", err))
 		}
-		// The go command hashed the zip when it downloaded it during
-		// resolution; hashing again would decompress every zip once more.
+		// The go command, or resolve's own zip step, hashed the zip when
+		// it was downloaded; hashing again would decompress every zip once
+		// more.
 		h := zf.ZipHash
 		if h == "" {
 			if h, err = modfiles.HashZip(zf.Path); err != nil {

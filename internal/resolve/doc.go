@@ -28,11 +28,17 @@
 //     downloaded first through the recorder with go mod download, checked
 //     against the checksum database, so that it is recorded even when a
 //     go1.X.Y binary in PATH would serve instead. Then:
-//     go mod download all, go list -m all, go list -deps -test ./... in each
-//     main module, go mod tidy in each main module, and, if tidy changed a
-//     go.mod, go mod download all and go list -m all again on the tidied
-//     graph. (Not go mod verify: offline it asks for nothing these have
-//     not fetched, and online it would only re-hash the module cache.)
+//     go list -m all (the go.mod files of the graph, and the build list),
+//     go list -deps -test ./... in each main module, go mod tidy in each
+//     main module, and, if tidy changed a go.mod, go list -m all again on
+//     the tidied graph. Then the zips of the build lists that no go
+//     command fetched: together, what go mod download all fetches, but
+//     the go command extracts only the modules that provide packages
+//     ([zipFetcher] fetches the rest and checks their h1: hashes against
+//     the project's go.sum; the export checks them against the checksum
+//     database). (Not go mod verify: offline it asks for nothing these
+//     have not fetched, and online it would only re-hash the module
+//     cache.)
 //     Projects resolve a few at once (as many as module arguments), sharing
 //     the recorder and the module cache. Each go command gets its own
 //     GOPROXY URL on the recorder (/c/ID), so every request is credited to

@@ -18,6 +18,7 @@ type goRunner struct {
 	rec       *recorder
 	proxyTail string // after the recorder in GOPROXY: "", ",direct" or "|direct"
 	local     string // the go command's own version, for example "go1.26.8"
+	zips      *zipFetcher
 }
 
 // procsEnv returns the GOMAXPROCS setting of the go commands Resolve runs

@@ -94,10 +94,11 @@ func (p *pool) load(ctx context.Context, g *goRunner, project string, logf func(
 	run := func(args ...string) ([]byte, error) {
 		return g.run(ctx, project, p.dir, moduleMode, args...)
 	}
-	if _, err := run("mod", "download", "all"); err != nil {
-		return err
-	}
-	if _, err := run("list", "-m", "all"); err != nil {
+	// go mod download all in two parts, as for projects: the go.mod
+	// files of the graph now, the zips once the packages are loaded
+	// (zipFetcher).
+	zips, err := g.buildList(ctx, project, p.dir, moduleMode)
+	if err != nil {
 		return err
 	}
 	if _, err := run(append([]string{"list", "-deps", "-test"}, patterns...)...); err != nil {
@@ -140,17 +141,19 @@ func (p *pool) load(ctx context.Context, g *goRunner, project string, logf func(
 	// -e: a module argument's packages may import what never resolves
 	// under some build tag; tidy still records all it can. No go mod
 	// verify, as for projects: it asks for nothing that go mod download
-	// all has not fetched, and re-hashes every zip and directory.
-	for _, args := range [][]string{
-		{"mod", "tidy", "-e"},
-		{"mod", "download", "all"},
-		{"list", "-m", "all"},
-	} {
-		if _, err := run(args...); err != nil {
-			return err
-		}
+	// all would not fetch, and re-hashes every zip and directory.
+	if _, err := run("mod", "tidy", "-e"); err != nil {
+		return err
 	}
-	return nil
+	tidied, err := g.buildList(ctx, project, p.dir, moduleMode)
+	if err != nil {
+		return err
+	}
+	goSum, err := readGoSums(filepath.Join(p.dir, "go.sum"))
+	if err != nil {
+		return err
+	}
+	return g.zips.fetch(ctx, g, project, p.dir, moduleMode, append(zips, tidied...), goSum)
 }
 
 func isInternal(importPath string) bool {

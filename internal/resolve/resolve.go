@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -164,7 +165,13 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 		"GOTOOLCHAIN=local",
 	}
 	own = append(own, procsEnv(probeEnv, jobs)...)
-	g := &goRunner{rec: rec, proxyTail: proxyTail, local: ue.GOVERSION, env: childEnv(ue, opts.GoEnv, own)}
+	noSumDB := lookupEnv(probeEnv, "GONOSUMDB")
+	if noSumDB == "" {
+		noSumDB = lookupEnv(probeEnv, "GOPRIVATE")
+	}
+	goCache := filepath.Join(gopath, "pkg", "mod", "cache", "download")
+	zips := newZipFetcher(rec, goCache, noProxy, noSumDB, lookupEnv(probeEnv, "GOSUMDB"))
+	g := &goRunner{rec: rec, proxyTail: proxyTail, local: ue.GOVERSION, zips: zips, env: childEnv(ue, opts.GoEnv, own)}
 
 	// Projects resolve a few at once, like module arguments: one's go
 	// command works on the CPU while another waits for downloads. They
@@ -200,17 +207,20 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 
 	// Files the go command fetched itself (GONOPROXY modules, or modules
 	// that every proxy lacked before "direct") are in the module cache only.
-	if err := adoptDirect(rec, filepath.Join(gopath, "pkg", "mod", "cache", "download"), logf); err != nil {
+	if err := adoptDirect(rec, goCache, logf); err != nil {
 		return nil, err
 	}
 	files, err := complete(ctx, g, rec, noProxy, runDir, logf)
 	if err != nil {
 		return nil, err
 	}
-	hashes := zipHashes(filepath.Join(gopath, "pkg", "mod", "cache", "download"))
+	hashes := zipHashes(goCache)
 	for i, f := range files {
 		if f.Kind == modfiles.Zip {
 			files[i].ZipHash = hashes[f.Module]
+			if files[i].ZipHash == "" {
+				files[i].ZipHash = zips.hash(f.Module)
+			}
 		}
 	}
 	res.Files = files
@@ -246,20 +256,29 @@ func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*Pro
 		return err
 	}
 	root := moduleMode
+	var sums []string
 	if pc.Workspace {
 		root = workspaceMode
+		sums = append(sums, filepath.Join(pc.Root, "go.work.sum"))
 	}
+	for _, md := range pc.Modules {
+		sums = append(sums, filepath.Join(md, "go.sum"))
+	}
+	// The hashes the project recorded, before any go command adds to them.
+	goSum, err := readGoSums(sums...)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", pc.Orig, err)
+	}
+	// What go mod download all fetches, in two parts: go list -m all
+	// fetches the go.mod files of the graph (and gives the build list as
+	// the project has it, before tidy, for its SBOM); the zips come after
+	// the packages are loaded, so that only the modules that provide
+	// packages are extracted (see zipFetcher).
+	if info.BuildList, err = g.buildList(ctx, pc.Orig, pc.Root, root); err != nil {
+		return nil, err
+	}
+	zips := info.BuildList
 	steps := []func() error{
-		func() error { return run(pc.Root, root, "mod", "download", "all") },
-		func() error {
-			// The build list as the project has it (before tidy, in the
-			// copy), for the project's SBOM.
-			out, err := g.run(ctx, pc.Orig, pc.Root, root, "list", "-m", "-f", buildListFormat, "all")
-			if err == nil {
-				info.BuildList = parseBuildList(out)
-			}
-			return err
-		},
 		func() error {
 			for _, md := range pc.Modules {
 				if err := run(md, root, "list", "-deps", "-test", "./..."); err != nil {
@@ -298,30 +317,16 @@ func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*Pro
 	// If tidy changed a go.mod, the tidied graph differs from the one the
 	// project had, and an offline go mod tidy will need its files too.
 	if after := readGoMods(pc.Modules); after != before {
-		for _, args := range [][]string{{"mod", "download", "all"}, {"list", "-m", "all"}} {
-			if err := run(pc.Root, root, args...); err != nil {
-				return nil, err
-			}
+		tidied, err := g.buildList(ctx, pc.Orig, pc.Root, root)
+		if err != nil {
+			return nil, err
 		}
+		zips = append(slices.Clone(zips), tidied...)
+	}
+	if err := g.zips.fetch(ctx, g, pc.Orig, pc.Root, root, zips, goSum); err != nil {
+		return nil, err
 	}
 	return info, nil
-}
-
-// buildListFormat makes go list -m print each module of the build list
-// that is not a main module as path@version, the replacement where one is
-// (nothing for a directory replacement).
-const buildListFormat = `{{if not .Main}}{{with .Replace}}{{if .Version}}{{.Path}}@{{.Version}}{{end}}{{else}}{{.Path}}@{{.Version}}{{end}}{{end}}`
-
-// parseBuildList reads what go list -m -f buildListFormat printed.
-func parseBuildList(out []byte) []module.Version {
-	var vs []module.Version
-	for _, line := range strings.Fields(string(out)) {
-		p, v, ok := strings.Cut(line, "@")
-		if ok && module.Check(p, v) == nil {
-			vs = append(vs, module.Version{Path: p, Version: v})
-		}
-	}
-	return vs
 }
 
 // readGoMods returns the go.mod files of the module directories, joined.

@@ -145,7 +145,7 @@ func TestResolveErrorNamesProject(t *testing.T) {
 	if err == nil {
 		t.Fatal("Resolve succeeded on a project requiring a missing version")
 	}
-	for _, want := range []string{proj, "go mod download all", "v1.9.9"} {
+	for _, want := range []string{proj, "go list -m -json all", "v1.9.9"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}

@@ -178,7 +178,7 @@ func switchToolchain(ctx context.Context, g *goRunner, pc *projectCopy, tmp stri
 			return nil, "", fmt.Errorf("the project selects Go toolchain %s for %s/%s: %w", strings.Join(names, ", "), runtime.GOOS, runtime.GOARCH, err)
 		}
 	}
-	auto := &goRunner{rec: g.rec, proxyTail: g.proxyTail, local: g.local, env: append(slices.Clone(g.env), "GOTOOLCHAIN=auto")}
+	auto := &goRunner{rec: g.rec, proxyTail: g.proxyTail, local: g.local, zips: g.zips, env: append(slices.Clone(g.env), "GOTOOLCHAIN=auto")}
 	m := moduleMode
 	if pc.Workspace {
 		m = workspaceMode
