@@ -101,6 +101,7 @@ func (p *pool) load(ctx context.Context, g *goRunner, project string, logf func(
 	if err != nil {
 		return err
 	}
+	defer g.zips.prefetch(zips)()
 	if _, err := run(append([]string{"list", "-deps", "-test"}, patterns...)...); err != nil {
 		// A module argument need not build on this platform; fetch what
 		// loads.

@@ -278,6 +278,7 @@ func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*Pro
 		return nil, err
 	}
 	zips := info.BuildList
+	defer g.zips.prefetch(zips)()
 	steps := []func() error{
 		func() error {
 			for _, md := range pc.Modules {

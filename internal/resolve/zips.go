@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/errgroup"
@@ -120,6 +121,45 @@ func (z *zipFetcher) fetch(ctx context.Context, g *goRunner, project, dir string
 	sort.Strings(byGo)
 	_, err := g.run(ctx, project, dir, m, append([]string{"mod", "download"}, byGo...)...)
 	return err
+}
+
+// prefetch starts fetching the zips of mods into the recorder's store in
+// the background, so that the downloads overlap the go command's work on
+// the packages; nothing is recorded or checked here (fetch does that, and
+// a go command asking for a zip under way joins its fetch). Half the
+// recorder's fetch limit is used, so that the go command's own requests
+// find room. The returned func stops the prefetch and waits for the
+// fetches under way.
+func (z *zipFetcher) prefetch(mods []module.Version) (stop func()) {
+	var (
+		stopped atomic.Bool
+		wg      sync.WaitGroup
+		work    = make(chan module.Version)
+	)
+	for range max(1, cap(z.rec.sem)/2) {
+		wg.Go(func() {
+			for mv := range work {
+				if !stopped.Load() {
+					z.rec.ensure(mv, modfiles.Zip)
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(work)
+		for _, mv := range mods {
+			if stopped.Load() {
+				return
+			}
+			if !z.goOnly(mv.Path) && !z.goHas(mv) {
+				work <- mv
+			}
+		}
+	}()
+	return func() {
+		stopped.Store(true)
+		wg.Wait()
+	}
 }
 
 // goHas reports whether a go command downloaded and checked the zip of mv
