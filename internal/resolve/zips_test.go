@@ -101,6 +101,25 @@ func TestResolveZipsOfTheBuildList(t *testing.T) {
 	runGo(t, offline, work, "mod", "download", "all")
 	runGo(t, offline, work, "build", "./...")
 
+	// A module the checksum database does not cover is left to the go
+	// command (go mod download checks it against go.sum).
+	env = append(env, "GONOSUMDB=modferry.test/unneeded")
+	if res, err = resolve(); err != nil {
+		t.Fatal(err)
+	}
+	step, byGo = 0, 0
+	for _, c := range res.Requests {
+		if strings.HasPrefix(c.Command, "(zips of the build list") {
+			step += c.Zip
+		} else if c.Command == "mod download "+unneeded.String() {
+			byGo += c.Zip
+		}
+	}
+	if step != 0 || byGo != 1 {
+		t.Errorf("with GONOSUMDB: zips fetched by the zip step: %d, by go mod download %s: %d; want 0 and 1", step, unneeded, byGo)
+	}
+	env = env[:len(env)-1]
+
 	// A go.sum that records another hash for unneeded's zip: the go
 	// command would refuse that zip, so Resolve does.
 	bad := "modferry.test/unneeded v1.0.0 h1:" + strings.Repeat("A", 43) + "=\n"
