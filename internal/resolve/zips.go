@@ -33,8 +33,8 @@ import (
 // build list (an offline go mod download all or go mod verify asks for
 // them), and checks each as the go command would have: its h1: hash
 // against the project's go.sum here, and against the checksum database
-// when the export captures the proofs ([checksumdb.Capture] refuses a
-// record that does not hold the hash). Modules that the checksum database
+// when the export captures the proofs (the capture refuses a record that
+// does not hold the hash). Modules that the checksum database
 // does not cover (GOSUMDB=off, GONOSUMDB, GOPRIVATE) and GONOPROXY modules
 // are left to go mod download, which checks them against go.sum and
 // fetches them as the user's settings say, as before; so is a module no
