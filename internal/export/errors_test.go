@@ -30,11 +30,13 @@ func fillerHash(s string) string {
 func TestCaptureSumDBDisagrees(t *testing.T) {
 	db := checksumdbtest.New(t, "sum.test", t.TempDir(), 0)
 	cfg := &sumdbConfig{name: db.Name, key: db.Key, url: db.URL}
+	src := newSumDBSource(context.Background(), cfg, Options{})
+	defer src.close()
 	// The test database logs filler.test modules with these hashes.
 	const p = "filler.test/m"
 	capture := func(modHash string) error {
 		m := &bundle.Manifest{Modules: []bundle.Module{{Path: p, Version: "v1.0.0", ZipHash: fillerHash(p), ModHash: modHash}}}
-		return captureSumDB(context.Background(), cfg, Options{}, m, &spool{dir: t.TempDir(), sources: map[string]string{}})
+		return captureSumDB(context.Background(), src, Options{}, m, &spool{dir: t.TempDir(), sources: map[string]string{}})
 	}
 	if err := capture(fillerHash(p + "/go.mod")); err != nil {
 		t.Fatalf("the database's own hashes: %v", err)

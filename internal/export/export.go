@@ -142,16 +142,18 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	clock := newPhaseClock()
 	go sbom.WarmLicenses() // overlaps resolution, which waits on the network
-	res, err := resolveAll(ctx, opts, workDir)
-	if err != nil {
-		return nil, err
-	}
-	clock.done("resolve")
 	// The user's GOPROXY list and checksum-database settings, read once.
 	cfg, err := readSumDBConfig(ctx, opts.GoEnv, opts.Upstream)
 	if err != nil {
 		return nil, err
 	}
+	src := newSumDBSource(ctx, cfg, opts)
+	defer src.close()
+	res, err := resolveAll(ctx, opts, workDir, src.seen)
+	if err != nil {
+		return nil, err
+	}
+	clock.done("resolve")
 	toolchains, err := addToolchains(ctx, opts, res, cfg.upstream, workDir)
 	if err != nil {
 		return nil, err
@@ -175,7 +177,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	defer made.remove()
-	if err := captureSumDB(ctx, cfg, opts, m, made); err != nil {
+	if err := captureSumDB(ctx, src, opts, m, made); err != nil {
 		return nil, err
 	}
 	clock.done("sumdb")
@@ -223,7 +225,7 @@ func (opts *Options) check() error {
 // resolveAll resolves what the projects and modules of opts need; an
 // empty result when there are none (toolchains or the vulnerability
 // database only).
-func resolveAll(ctx context.Context, opts Options, workDir string) (*resolve.Result, error) {
+func resolveAll(ctx context.Context, opts Options, workDir string, seen func(module.Version)) (*resolve.Result, error) {
 	if len(opts.Projects)+len(opts.Modules) == 0 {
 		return &resolve.Result{}, nil
 	}
@@ -235,6 +237,7 @@ func resolveAll(ctx context.Context, opts Options, workDir string) (*resolve.Res
 		WorkDir:  workDir,
 		RunDir:   runDir(opts.WorkDir),
 		Progress: opts.Progress,
+		Seen:     seen,
 		Logf:     opts.Logf,
 	})
 }

@@ -27,9 +27,11 @@ func TestCaptureSumDBWorkDirCache(t *testing.T) {
 	db.AddFiller(t, 600)
 	var logged []string
 	opts := Options{WorkDir: t.TempDir(), Logf: func(f string, a ...any) { logged = append(logged, f) }}
+	src := newSumDBSource(context.Background(), cfg, opts)
+	defer src.close()
 	capture := func() error {
 		m := &bundle.Manifest{Modules: []bundle.Module{{Path: p, Version: "v1.0.0", ZipHash: fillerHash(p), ModHash: fillerHash(p + "/go.mod")}}}
-		return captureSumDB(context.Background(), cfg, opts, m, &spool{dir: t.TempDir(), sources: map[string]string{}})
+		return captureSumDB(context.Background(), src, opts, m, &spool{dir: t.TempDir(), sources: map[string]string{}})
 	}
 	if err := capture(); err != nil {
 		t.Fatal(err)

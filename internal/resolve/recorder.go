@@ -27,17 +27,19 @@ type recorder struct {
 	ctx      context.Context // for upstream fetches, which outlive requests
 	dir      string          // the download/ tree
 	fetch    *fetcher
-	sem      chan struct{} // bounds concurrent upstream fetches
-	noProxy  string        // GONOPROXY globs: answered 404 so the go command goes direct
-	progress func(Event)   // may be nil; called with mu held
+	sem      chan struct{}        // bounds concurrent upstream fetches
+	noProxy  string               // GONOPROXY globs: answered 404 so the go command goes direct
+	progress func(Event)          // may be nil; called with mu held
+	seen     func(module.Version) // may be nil; called with mu held, once per version
 
 	srv *http.Server
 	url string
 
 	mu       sync.Mutex
 	inflight map[string]*flight
-	served   map[string]File    // by GOPROXY name, this run
-	order    []*CommandRequests // by command ID, in start order
+	served   map[string]File         // by GOPROXY name, this run
+	versions map[module.Version]bool // of the files served
+	order    []*CommandRequests      // by command ID, in start order
 	stage    string
 	bytes    int64
 }
@@ -66,6 +68,7 @@ func newRecorder(ctx context.Context, dir string, f *fetcher, jobs int, noProxy 
 		progress: progress,
 		inflight: make(map[string]*flight),
 		served:   make(map[string]File),
+		versions: make(map[module.Version]bool),
 	}
 }
 
@@ -212,6 +215,12 @@ func (r *recorder) record(f File, cmd *CommandRequests) {
 	}
 	r.served[name] = f
 	r.bytes += f.Size
+	if !r.versions[f.Module] {
+		r.versions[f.Module] = true
+		if r.seen != nil {
+			r.seen(f.Module)
+		}
+	}
 	if c := cmd; c != nil {
 		switch f.Kind {
 		case modfiles.Info:

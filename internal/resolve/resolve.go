@@ -56,6 +56,12 @@ type Options struct {
 	Jobs int
 	// Progress, if not nil, receives progress events, one at a time.
 	Progress func(Event)
+	// Seen, if not nil, is called once for each module version as the
+	// first of its files is recorded, while resolution goes on (export
+	// starts the version's checksum-database lookup then). It is called
+	// with the recorder's lock held, from any goroutine: it must not
+	// block. Not every version seen ends up in Result.Files.
+	Seen func(module.Version)
 	// Logf, if not nil, receives diagnostic messages.
 	Logf func(format string, args ...any)
 	// HTTPClient is used for upstream requests. Nil means a client with a
@@ -142,6 +148,7 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 
 	f := &fetcher{list: list, client: client, retries: retries, backoff: 500 * time.Millisecond}
 	rec := newRecorder(ctx, filepath.Join(workDir, "download"), f, jobs, noProxy, opts.Progress)
+	rec.seen = opts.Seen
 	if err := rec.start(); err != nil {
 		return nil, err
 	}
