@@ -154,7 +154,7 @@ func (p *pool) load(ctx context.Context, g *goRunner, project string, logf func(
 	if err != nil {
 		return err
 	}
-	return g.zips.fetch(ctx, g, project, p.dir, moduleMode, append(zips, tidied...), goSum)
+	return g.zips.fetch(ctx, g, project, p.dir, moduleMode, goSum, zips, tidied)
 }
 
 func isInternal(importPath string) bool {

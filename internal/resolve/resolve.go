@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -284,8 +283,7 @@ func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*Pro
 	if info.BuildList, err = g.buildList(ctx, pc.Orig, pc.Root, root); err != nil {
 		return nil, err
 	}
-	zips := info.BuildList
-	defer g.zips.prefetch(zips)()
+	defer g.zips.prefetch(info.BuildList)()
 	steps := []func() error{
 		func() error {
 			for _, md := range pc.Modules {
@@ -324,14 +322,13 @@ func resolveProject(ctx context.Context, g *goRunner, dir, copyDir string) (*Pro
 	}
 	// If tidy changed a go.mod, the tidied graph differs from the one the
 	// project had, and an offline go mod tidy will need its files too.
+	var tidied []module.Version
 	if after := readGoMods(pc.Modules); after != before {
-		tidied, err := g.buildList(ctx, pc.Orig, pc.Root, root)
-		if err != nil {
+		if tidied, err = g.buildList(ctx, pc.Orig, pc.Root, root); err != nil {
 			return nil, err
 		}
-		zips = append(slices.Clone(zips), tidied...)
 	}
-	if err := g.zips.fetch(ctx, g, pc.Orig, pc.Root, root, zips, goSum); err != nil {
+	if err := g.zips.fetch(ctx, g, pc.Orig, pc.Root, root, goSum, info.BuildList, tidied); err != nil {
 		return nil, err
 	}
 	return info, nil

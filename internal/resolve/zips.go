@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -62,12 +63,12 @@ func newZipFetcher(rec *recorder, goCache, noProxy, noSumDB, sumDB string) *zipF
 	}
 }
 
-// fetch makes sure that the zip of every module in mods was fetched and
-// checked: by a go command already (its module cache holds the zip's
-// .ziphash), by the recorder here, or, for what the go command alone may
-// fetch, by go mod download run in dir for project. goSum holds the zip
-// hashes of the project's go.sum files (see readGoSums).
-func (z *zipFetcher) fetch(ctx context.Context, g *goRunner, project, dir string, m mode, mods []module.Version, goSum map[module.Version]string) error {
+// fetch makes sure that the zip of every module in the build lists was
+// fetched and checked: by a go command already (its module cache holds the
+// zip's .ziphash), by the recorder here, or, for what the go command alone
+// may fetch, by go mod download run in dir for project. goSum holds the
+// zip hashes of the project's go.sum files (see readGoSums).
+func (z *zipFetcher) fetch(ctx context.Context, g *goRunner, project, dir string, m mode, goSum map[module.Version]string, lists ...[]module.Version) error {
 	id := z.rec.newCommand(project, "(zips of the build list, fetched as go mod download all does, not extracted)", project+": fetching the build list's zips")
 	cmd := z.rec.command(id)
 	var (
@@ -77,7 +78,7 @@ func (z *zipFetcher) fetch(ctx context.Context, g *goRunner, project, dir string
 	eg, egCtx := errgroup.WithContext(ctx)
 	// Twice the recorder's fetch limit: hashing overlaps the downloads.
 	eg.SetLimit(2 * cap(z.rec.sem))
-	for _, mv := range dedup(mods) {
+	for _, mv := range dedup(slices.Concat(lists...)) {
 		if z.goHas(mv) {
 			continue
 		}
