@@ -1,13 +1,16 @@
 package checksumdb
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/modferry/modferry/internal/modfiles"
 )
@@ -112,10 +115,16 @@ func Capture(ctx context.Context, o CaptureOptions) (*Proof, error) {
 	head := newest(heads)
 	tr := newRecordingReader(c.tile)
 	thr := tlog.TileHashReader(head.Tree, tr)
-	if err := checkConsistent(head, heads, old, thr, tr); err != nil {
-		return nil, err
-	}
-	if err := proveRecords(head, lookups, thr); err != nil {
+	// The consistency checks and the inclusion proofs read their tiles
+	// at once: each tree hash is a round trip for its tiles, and the
+	// lookups' heads are of many sizes (a proxy serves a cached lookup
+	// with the head it had then).
+	var consistent, proved error
+	var wg sync.WaitGroup
+	wg.Go(func() { consistent = checkConsistent(head, heads, old, thr, tr) })
+	wg.Go(func() { proved = proveRecords(head, lookups, thr) })
+	wg.Wait()
+	if err := cmp.Or(consistent, proved); err != nil {
 		return nil, err
 	}
 	files, err := c.files(head, lookups, tr)
@@ -142,10 +151,11 @@ func Capture(ctx context.Context, o CaptureOptions) (*Proof, error) {
 // capture is the state of one Capture: how to fetch files from the
 // database and verify its notes, and the tiles fetched.
 type capture struct {
-	v     note.Verifier
-	fetch func(path string) ([]byte, error)
-	pool  *tilePool
-	cache Cache // nil: none
+	v        note.Verifier
+	fetch    func(path string) ([]byte, error)
+	pool     *tilePool
+	cache    Cache              // nil: none
+	inflight singleflight.Group // tile paths: concurrent checks read a tile once
 }
 
 // cached returns the file at path p from the cache, if there is one.
@@ -286,31 +296,47 @@ func newest(heads []*Head) *Head {
 // checkConsistent checks that every one of heads is a prefix of head, the
 // newest, read through thr; and that each old head's tree hashes to its
 // own hash at its own tile widths, as a client holding it re-checks it.
+// The trees are hashed concurrently; the error is that of the first
+// failing head in this order.
 func checkConsistent(head *Head, heads, old []*Head, thr tlog.HashReader, tr tlog.TileReader) error {
 	seen := make(map[tlog.Tree]bool)
+	var checks []func() error
 	for _, h := range heads {
 		if seen[h.Tree] {
 			continue
 		}
 		seen[h.Tree] = true
-		got, err := tlog.TreeHash(h.N, thr)
-		if err != nil {
-			return fmt.Errorf("checking tree of size %d against tree of size %d: %w", h.N, head.N, err)
-		}
-		if got != h.Hash {
-			return &ForkError{Older: h, Newer: head}
-		}
+		checks = append(checks, func() error {
+			got, err := tlog.TreeHash(h.N, thr)
+			if err != nil {
+				return fmt.Errorf("checking tree of size %d against tree of size %d: %w", h.N, head.N, err)
+			}
+			if got != h.Hash {
+				return &ForkError{Older: h, Newer: head}
+			}
+			return nil
+		})
 	}
 	for _, h := range old {
-		got, err := tlog.TreeHash(h.N, tlog.TileHashReader(h.Tree, tr))
-		if err != nil {
-			return fmt.Errorf("re-checking old tree of size %d: %w", h.N, err)
-		}
-		if got != h.Hash {
-			return &ForkError{Older: h, Newer: h, Detail: "tiles do not match the head's own hash"}
-		}
+		checks = append(checks, func() error {
+			got, err := tlog.TreeHash(h.N, tlog.TileHashReader(h.Tree, tr))
+			if err != nil {
+				return fmt.Errorf("re-checking old tree of size %d: %w", h.N, err)
+			}
+			if got != h.Hash {
+				return &ForkError{Older: h, Newer: h, Detail: "tiles do not match the head's own hash"}
+			}
+			return nil
+		})
 	}
-	return nil
+	errs := make([]error, len(checks))
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i, check := range checks {
+		g.Go(func() error { errs[i] = check(); return nil })
+	}
+	g.Wait()
+	return cmp.Or(errs...)
 }
 
 // proveRecords checks, in one batch of hash reads through thr, that every
@@ -363,6 +389,18 @@ func (c *capture) files(head *Head, lookups []*lookup, tr *recordingReader) (map
 // from the full one (tiles only grow). Full tiles fetched go to the
 // cache.
 func (c *capture) tile(t tlog.Tile) ([]byte, error) {
+	if data, ok := c.pool.get(t, true); ok {
+		return data, nil
+	}
+	data, err, _ := c.inflight.Do(t.Path(), func() (any, error) { return c.tileOnce(t) })
+	if err != nil {
+		return nil, err
+	}
+	return data.([]byte), nil
+}
+
+// tileOnce is tile for one caller at a time per tile path.
+func (c *capture) tileOnce(t tlog.Tile) ([]byte, error) {
 	if data, ok := c.pool.get(t, true); ok {
 		return data, nil
 	}

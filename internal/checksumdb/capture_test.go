@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 	"golang.org/x/mod/module"
@@ -192,4 +194,81 @@ func TestVerifyErrorOnEveryCore(t *testing.T) {
 		}
 		t.Logf("%s: %v", name, err)
 	}
+}
+
+// TestCaptureReadsTilesAtOnce checks that a capture whose lookups carry
+// heads of many sizes (as a proxy serves lookups it cached earlier)
+// checks those heads at once: its tile fetches come in a few rounds, not
+// in one round per head. A round is a set of fetches in flight together:
+// each tile fetch waits until no other has started for a while.
+func TestCaptureReadsTilesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	fx := fixtures(t)
+	db.AddFiller(t, 300)
+	lookups := map[string][]byte{}
+	for _, m := range fx {
+		addHashes(t, db, m)
+		db.AddFiller(t, 600) // every head ends in a level-0 tile of its own
+		p, _ := modfiles.LookupPath(m.Version)
+		data, err := db.Fetch(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lookups[p] = data // served later with the head it has now
+	}
+	if len(fx) < 6 {
+		t.Fatalf("only %d fixtures", len(fx))
+	}
+
+	const quiet = 100 * time.Millisecond
+	var (
+		mu     sync.Mutex
+		rounds int
+		last   time.Time
+		wait   = make(chan struct{})
+	)
+	fetch := func(ctx context.Context, p string) ([]byte, error) {
+		if data, ok := lookups[p]; ok {
+			return data, nil
+		}
+		if strings.HasPrefix(p, "tile/") {
+			mu.Lock()
+			if last.IsZero() {
+				rounds++
+				go func() { // end the round once no fetch started for quiet
+					for {
+						time.Sleep(quiet / 4)
+						mu.Lock()
+						if time.Since(last) >= quiet {
+							last = time.Time{}
+							close(wait)
+							wait = make(chan struct{})
+							mu.Unlock()
+							return
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+			last = time.Now()
+			w := wait
+			mu.Unlock()
+			<-w
+		}
+		return db.Fetch(ctx, p)
+	}
+	p, err := Capture(ctx, CaptureOptions{VerifierKey: db.Key, Fetch: fetch, Modules: fx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(p.Files, db.Name, db.Key, fx); err != nil {
+		t.Fatal(err)
+	}
+	// The newest head's edge, then every other head and record at once,
+	// then at most the full tiles a partial one was cut from.
+	if rounds > 3 {
+		t.Errorf("%d heads checked in %d rounds of tile fetches, want at most 3", len(fx)+1, rounds)
+	}
+	t.Logf("%d heads, %d rounds of tile fetches", len(fx)+1, rounds)
 }

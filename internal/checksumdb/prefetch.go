@@ -14,9 +14,10 @@ import (
 )
 
 // A Prefetcher fetches a database's files for a later Capture while the
-// caller is still finding out which modules it will prove: the lookup of
-// each module version named to Add, then the full tiles of levels 0 and 1
-// above its record (those the go command reads to authenticate it). Its
+// caller is still finding out which modules it will prove: the signed
+// head (latest) once, the lookup of each module version named to Add,
+// then the full tiles of levels 0 and 1 above its record (those the go
+// command reads to authenticate it). Its
 // Fetch, given to Capture as CaptureOptions.Fetch, hands out what was
 // fetched (waiting for a fetch under way) and fetches anything else. It
 // checks nothing: Capture checks each file it gets as it checks whatever
@@ -55,8 +56,9 @@ func NewPrefetcher(ctx context.Context, fetch func(context.Context, string) ([]b
 		sem: make(chan struct{}, concurrency), files: make(map[string]*prefetched)}
 }
 
-// Add starts fetching the lookup of v and then its tiles. It does not
-// block, not even on the cache. Adding a version twice fetches it once.
+// Add starts fetching the lookup of v and then its tiles (and, the first
+// time, the head). It does not block, not even on the cache. Adding a
+// version twice fetches it once.
 func (p *Prefetcher) Add(v module.Version) {
 	path, err := modfiles.LookupPath(v)
 	if err != nil {
@@ -70,6 +72,7 @@ func (p *Prefetcher) Add(v module.Version) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		p.start("latest", nil)
 		p.start(path, p.tilesOf)
 	}()
 }

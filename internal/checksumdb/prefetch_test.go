@@ -2,7 +2,6 @@ package checksumdb
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"testing"
 
@@ -44,6 +43,9 @@ func TestPrefetch(t *testing.T) {
 	if count(before, "tile/8/0/") == 0 {
 		t.Errorf("no level-0 tile prefetched: %v", before)
 	}
+	if count(before, "latest") != 1 {
+		t.Errorf("the head was not prefetched once: %v", before)
+	}
 
 	p, err := Capture(ctx, CaptureOptions{VerifierKey: db.Key, Fetch: pf.Fetch, Modules: fx})
 	if err != nil {
@@ -60,8 +62,8 @@ func TestPrefetch(t *testing.T) {
 	mu.Lock()
 	during := order[len(before):]
 	mu.Unlock()
-	if n := count(during, "lookup/"); n != 0 {
-		t.Errorf("the capture fetched %d lookups again: %v", n, during)
+	if n := count(during, "lookup/") + count(during, "latest"); n != 0 {
+		t.Errorf("the capture fetched %d lookups or heads again: %v", n, during)
 	}
 	t.Logf("prefetched %d files; the capture fetched %d more: %v", len(before), len(during), during)
 
@@ -76,7 +78,7 @@ func TestPrefetch(t *testing.T) {
 	pf2.Add(fx[2].Version)
 	pf2.wg.Wait()
 	pf2.Close()
-	if fetched[lk] != 0 || len(order) == 0 || !strings.HasPrefix(order[0], "lookup/") {
+	if fetched[lk] != 0 || count(order, "lookup/") != 1 {
 		t.Errorf("with %s cached, the prefetcher fetched %v", lk, order)
 	}
 }
