@@ -26,10 +26,11 @@ type goRunner struct {
 // recorder's limit on upstream fetches, jobs, and never fewer than the
 // cores. The go command fetches as many modules at once as its GOMAXPROCS
 // (go mod download, and the queues that load the module graph and the
-// packages), so on a 2-core machine it waited on two downloads at a time
-// while the recorder could fetch eight: the bench project
-// (bench/k8sproject) resolved in 17.1-18.2 s with 2 and 7.7-8.6 s with 8
-// (bench/results/exportnet.md).
+// packages), so on a 2-core machine it waited on two downloads at a time:
+// the bench project (bench/k8sproject) resolved in 17.1-18.2 s with 2,
+// 7.7-8.6 s with 8, and about 5.3 s with 32, where it stops paying (64
+// gives the same; bench/results/exportnet.md). A go command on a 32-core
+// machine fetches as many at once by itself.
 func procsEnv(env []string, jobs int) []string {
 	if lookupEnv(env, "GOMAXPROCS") != "" {
 		return nil

@@ -51,7 +51,7 @@ type Options struct {
 	// module it loads into), in a directory of its own removed at the
 	// end. Empty means WorkDir.
 	RunDir string
-	// Jobs bounds concurrent upstream fetches. Zero means 8.
+	// Jobs bounds concurrent upstream fetches. Zero means 32.
 	Jobs int
 	// Progress, if not nil, receives progress events, one at a time.
 	Progress func(Event)
@@ -118,7 +118,7 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 	}
 	jobs := opts.Jobs
 	if jobs <= 0 {
-		jobs = 8
+		jobs = 32 // see procsEnv
 	}
 
 	if err := os.MkdirAll(workDir, 0o777); err != nil {
