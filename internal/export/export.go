@@ -149,7 +149,10 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	src := newSumDBSource(ctx, cfg, opts)
 	defer src.close()
-	res, err := resolveAll(ctx, opts, workDir, src.seen)
+	// Resolution's scratch is removed while the export goes on.
+	var cleanup sync.WaitGroup
+	defer cleanup.Wait()
+	res, err := resolveAll(ctx, opts, workDir, src.seen, cleanup.Go)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +228,7 @@ func (opts *Options) check() error {
 // resolveAll resolves what the projects and modules of opts need; an
 // empty result when there are none (toolchains or the vulnerability
 // database only).
-func resolveAll(ctx context.Context, opts Options, workDir string, seen func(module.Version)) (*resolve.Result, error) {
+func resolveAll(ctx context.Context, opts Options, workDir string, seen func(module.Version), cleanup func(func())) (*resolve.Result, error) {
 	if len(opts.Projects)+len(opts.Modules) == 0 {
 		return &resolve.Result{}, nil
 	}
@@ -238,6 +241,7 @@ func resolveAll(ctx context.Context, opts Options, workDir string, seen func(mod
 		RunDir:   runDir(opts.WorkDir),
 		Progress: opts.Progress,
 		Seen:     seen,
+		Cleanup:  cleanup,
 		Logf:     opts.Logf,
 	})
 }

@@ -277,8 +277,9 @@ func TestResolveCreditsEachProject(t *testing.T) {
 // TestResolveRunDir checks that with Options.RunDir the go commands'
 // private module cache (and the project copies) live there, not in
 // WorkDir, and that nothing is left in either but WorkDir's download
-// store and build cache. A wrapper go on PATH records the GOMODCACHE of
-// every go command Resolve runs.
+// store and build cache, or, with Options.Cleanup, once the removal it was
+// handed has run. A wrapper go on PATH records the GOMODCACHE of every go
+// command Resolve runs.
 func TestResolveRunDir(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("the go wrapper is a shell script")
@@ -330,5 +331,26 @@ func TestResolveRunDir(t *testing.T) {
 		if e.Name() != "download" && e.Name() != "gocache" {
 			t.Errorf("WorkDir keeps %s after Resolve", e.Name())
 		}
+	}
+
+	// With Options.Cleanup the removal is handed over, once, and
+	// removes the run directory when called.
+	var removals []func()
+	if _, err := Resolve(context.Background(), Options{
+		Projects: []string{app}, Upstream: up.URL, WorkDir: wd, RunDir: run,
+		GoEnv:   []string{"GOSUMDB=off", "GOPRIVATE=", "GONOPROXY=", "GONOSUMDB="},
+		Cleanup: func(remove func()) { removals = append(removals, remove) },
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(removals) != 1 {
+		t.Fatalf("Cleanup got %d removals, want 1", len(removals))
+	}
+	if left, _ := os.ReadDir(run); len(left) != 1 {
+		t.Errorf("RunDir holds %v when Resolve returns with a Cleanup, want its run directory", left)
+	}
+	removals[0]()
+	if left, _ := os.ReadDir(run); len(left) != 0 {
+		t.Errorf("RunDir keeps %v after the removal", left)
 	}
 }
