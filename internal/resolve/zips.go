@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -45,6 +46,7 @@ type zipFetcher struct {
 	rec     *recorder
 	goCache string            // the go command's GOMODCACHE/cache/download
 	goOnly  func(string) bool // module paths that only the go command fetches and checks
+	hashing chan struct{}     // bounds the hashes at once to the cores: each holds buffers
 
 	mu     sync.Mutex
 	hashes map[module.Version]string // h1: of the zips fetched here
@@ -59,7 +61,8 @@ func newZipFetcher(rec *recorder, goCache, noProxy, noSumDB, sumDB string) *zipF
 				(noProxy != "" && module.MatchPrefixPatterns(noProxy, path)) ||
 				(noSumDB != "" && module.MatchPrefixPatterns(noSumDB, path))
 		},
-		hashes: make(map[module.Version]string),
+		hashing: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		hashes:  make(map[module.Version]string),
 	}
 }
 
@@ -76,7 +79,8 @@ func (z *zipFetcher) fetch(ctx context.Context, g *goRunner, project, dir string
 		byGo []string
 	)
 	eg, egCtx := errgroup.WithContext(ctx)
-	// Twice the recorder's fetch limit: hashing overlaps the downloads.
+	// Twice the recorder's fetch limit: downloads go on while fetched zips
+	// wait for a core to be hashed on (z.hashing).
 	eg.SetLimit(2 * cap(z.rec.sem))
 	for _, mv := range dedup(slices.Concat(lists...)) {
 		if z.goHas(mv) {
@@ -97,7 +101,9 @@ func (z *zipFetcher) fetch(ctx context.Context, g *goRunner, project, dir string
 				mu.Unlock()
 				return nil
 			}
+			z.hashing <- struct{}{}
 			h, err := modfiles.HashZip(f.Path)
+			<-z.hashing
 			if err != nil {
 				return fmt.Errorf("resolve %s: %w", project, module.VersionError(mv, fmt.Errorf("the upstream zip cannot be read: %w", err)))
 			}
