@@ -242,7 +242,10 @@ func resolveAll(ctx context.Context, opts Options, workDir string, seen func(mod
 		Progress: opts.Progress,
 		Seen:     seen,
 		Cleanup:  cleanup,
-		Logf:     opts.Logf,
+		// The go commands' lookups and full tiles, in the cache the
+		// proofs' capture reads.
+		SumDBCache: sumdbCacheOf(opts.WorkDir),
+		Logf:       opts.Logf,
 	})
 }
 

@@ -298,6 +298,17 @@ func (d dirCache) Put(p string, data []byte) {
 	}
 }
 
+// sumdbCacheOf returns the cache of every checksum database's lookups and
+// full tiles in the work dir (NAME/path under WORKDIR/sumdb, the files
+// dirCache keeps for one database), or nil without a work dir: a scratch
+// export starts empty and would keep nothing.
+func sumdbCacheOf(workDir string) resolve.FileCache {
+	if workDir == "" {
+		return nil
+	}
+	return dirCache(filepath.Join(workDir, "sumdb"))
+}
+
 // addProof adds a checksum-database proof to the manifest (as m.SumDB,
 // with info) and its files to made.
 func addProof(m *bundle.Manifest, info *bundle.SumDBInfo, proof *checksumdb.Proof, made *spool) error {

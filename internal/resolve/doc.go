@@ -13,7 +13,11 @@
 //     WorkDir/download in the GOPROXY cache/download layout (atomically,
 //     through package safefile), and records what was requested. /sumdb/
 //     requests are passed through and never recorded, so the real checksum
-//     database checks every module the go command sees.
+//     database checks every module the go command sees; the files of the
+//     database that never change (lookups and full tiles) are answered
+//     from Options.SumDBCache when it holds them (the export's work dir
+//     keeps them), as the go command would answer them from its own
+//     module cache, and checked by the go command either way.
 //   - Each project is copied (go.mod and go.sum are never modified in the
 //     user's tree), and in the copy the go command runs with a private
 //     GOPATH, GOMODCACHE and GOCACHE, GOPROXY pointing at the recorder,

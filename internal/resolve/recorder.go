@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/modferry/modferry/internal/modfiles"
 	"github.com/modferry/modferry/internal/safefile"
@@ -31,6 +33,7 @@ type recorder struct {
 	noProxy  string               // GONOPROXY globs: answered 404 so the go command goes direct
 	progress func(Event)          // may be nil; called with mu held
 	seen     func(module.Version) // may be nil; called with mu held, once per version
+	sumdb    FileCache            // may be nil; see forwardSumDB
 
 	srv *http.Server
 	url string
@@ -140,7 +143,7 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	name = strings.TrimPrefix(name, "/")
 	if strings.HasPrefix(name, "sumdb/") {
-		r.forward(w, name)
+		r.forwardSumDB(w, name)
 		return
 	}
 	rq, err := modfiles.ParseUpstreamRequest(name)
@@ -186,9 +189,19 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 // forward passes a request that is not recorded (list, @latest, sumdb)
-// through to the upstream list. Responses are small; they are buffered so
-// that a retry never writes half a body twice.
+// through to the upstream list.
 func (r *recorder) forward(w http.ResponseWriter, name string) {
+	data, err := r.getSmall(name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Write(data)
+}
+
+// getSmall fetches a small file from the upstream list. It is buffered so
+// that a retry never writes half a body twice.
+func (r *recorder) getSmall(name string) ([]byte, error) {
 	var buf bytes.Buffer
 	r.sem <- struct{}{}
 	err := r.fetch.get(r.ctx, name, func(body io.Reader) error {
@@ -197,11 +210,63 @@ func (r *recorder) forward(w http.ResponseWriter, name string) {
 		return err
 	})
 	<-r.sem
+	return buf.Bytes(), err
+}
+
+// forwardSumDB passes a checksum-database request through, answering the
+// files that never change (lookups, full tiles) from r.sumdb when it
+// holds them and keeping those it fetches there. The go command checks
+// every file it gets from the database, as it would over the network:
+// with its module cache fresh at every export, it looks up every module
+// it verifies, and a warm export (--work-dir) waited on those lookups.
+func (r *recorder) forwardSumDB(w http.ResponseWriter, name string) {
+	key, ok := sumdbCacheKey(name)
+	if !ok || r.sumdb == nil {
+		r.forward(w, name)
+		return
+	}
+	if data, ok := r.sumdb.Get(key); ok && wellFormed(key, data) {
+		w.Write(data)
+		return
+	}
+	data, err := r.getSmall(name)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	w.Write(buf.Bytes())
+	r.sumdb.Put(key, data)
+	w.Write(data)
+}
+
+// wellFormed reports whether a cached database file has the shape of its
+// kind: a lookup parses as a record followed by a note, a full tile has
+// 2^H hashes. The cache is written without fsync, so a crash can leave a
+// file empty or cut short; such a file is fetched again rather than given
+// to the go command, which would stop on it as on a database that lies.
+func wellFormed(key string, data []byte) bool {
+	_, p, _ := strings.Cut(key, "/")
+	if strings.HasPrefix(p, "lookup/") {
+		_, _, rest, err := tlog.ParseRecord(data)
+		return err == nil && len(rest) > 0
+	}
+	t, err := tlog.ParseTilePath(p)
+	return err == nil && len(data) == t.W*tlog.HashSize
+}
+
+// sumdbCacheKey returns the cache key of a request under sumdb/ (NAME/path
+// in the database) if it asks for a file that never changes: a lookup or
+// a full hash tile (not the latest head, a partial tile or a data tile).
+func sumdbCacheKey(name string) (string, bool) {
+	key, _ := strings.CutPrefix(name, "sumdb/")
+	db, p, ok := strings.Cut(key, "/")
+	if !ok || db == "" || path.Clean(key) != key || !filepath.IsLocal(filepath.FromSlash(key)) {
+		return "", false
+	}
+	if strings.HasPrefix(p, "lookup/") {
+		return key, true
+	}
+	t, err := tlog.ParseTilePath(p)
+	return key, err == nil && t.L >= 0 && t.W == 1<<t.H
 }
 
 // record notes that f was served, crediting cmd (if not nil) when it is

@@ -23,6 +23,13 @@ import (
 	"github.com/modferry/modferry/internal/modfiles"
 )
 
+// A FileCache keeps files by path (checksumdb.Cache has the same shape).
+// What it hands out is checked by whoever reads it; Put may drop a file.
+type FileCache interface {
+	Get(path string) ([]byte, bool)
+	Put(path string, data []byte)
+}
+
 // Options configures Resolve. The zero value of every field but WorkDir
 // is usable.
 type Options struct {
@@ -57,6 +64,10 @@ type Options struct {
 	// it runs while the caller goes on; the caller must let it finish.
 	// Nil: Resolve removes the directory before it returns.
 	Cleanup func(remove func())
+	// SumDBCache, if not nil, answers the go commands' requests for
+	// checksum-database files that never change (lookups and full tiles,
+	// by NAME/path in the database) and keeps those fetched for them.
+	SumDBCache FileCache
 	// Jobs bounds concurrent upstream fetches. Zero means 32.
 	Jobs int
 	// Progress, if not nil, receives progress events, one at a time.
@@ -160,6 +171,7 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 	f := &fetcher{list: list, client: client, retries: retries, backoff: 500 * time.Millisecond}
 	rec := newRecorder(ctx, filepath.Join(workDir, "download"), f, jobs, noProxy, opts.Progress)
 	rec.seen = opts.Seen
+	rec.sumdb = opts.SumDBCache
 	if err := rec.start(); err != nil {
 		return nil, err
 	}

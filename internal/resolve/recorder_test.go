@@ -1,0 +1,156 @@
+package resolve
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// memCache is a FileCache in memory.
+type memCache struct {
+	mu    sync.Mutex
+	files map[string][]byte
+}
+
+func (c *memCache) Get(p string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.files[p]
+	return d, ok
+}
+
+func (c *memCache) Put(p string, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.files[p] = data
+}
+
+// TestRecorderSumDBCache checks that the recorder answers the go
+// command's requests for checksum-database files that never change
+// (lookups, full tiles) from its cache and keeps those it fetches, and
+// passes every other database request (the latest head, partial and data
+// tiles) through to the upstream each time.
+func TestRecorderSumDBCache(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		mu.Unlock()
+		w.Write(upstreamFile(r.URL.Path))
+	}))
+	defer up.Close()
+	list, err := parseProxyList(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(context.Background(), t.TempDir(), &fetcher{list: list, client: up.Client()}, 4, "", nil)
+	// Well-formed enough: a record, then a note.
+	const lookup = "12\nexample.com/seeded v1.0.0 h1:x=\nexample.com/seeded v1.0.0/go.mod h1:y=\n\ngo.sum database tree\n100\nhash=\n\n— sum.test sig\n"
+	cache := &memCache{files: map[string][]byte{"sum.test/lookup/seeded@v1.0.0": []byte(lookup)}}
+	rec.sumdb = cache
+	if err := rec.start(); err != nil {
+		t.Fatal(err)
+	}
+	defer rec.close()
+
+	get := func(p string) string {
+		t.Helper()
+		resp, err := http.Get(rec.proxyURL(rec.newCommand("p", "go test", "test")) + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %s: %s", p, resp.Status, body)
+		}
+		return string(body)
+	}
+	kept := []string{"/sumdb/sum.test/lookup/example.com/m@v1.0.0", "/sumdb/sum.test/tile/8/0/x001/234", "/sumdb/sum.test/tile/8/1/000"}
+	passed := []string{"/sumdb/sum.test/latest", "/sumdb/sum.test/supported", "/sumdb/sum.test/tile/8/0/005.p/7", "/sumdb/sum.test/tile/8/data/000"}
+	for range 2 {
+		for _, p := range append(kept, passed...) {
+			if got, want := get(p), string(upstreamFile(p)); got != want {
+				t.Errorf("GET %s = %q, want %q", p, got, want)
+			}
+		}
+	}
+	for _, p := range kept {
+		if hits[p] != 1 {
+			t.Errorf("%s reached the upstream %d times, want 1", p, hits[p])
+		}
+		if d, ok := cache.Get(strings.TrimPrefix(p, "/sumdb/")); !ok || string(d) != string(upstreamFile(p)) {
+			t.Errorf("%s kept as %q, %v", p, d, ok)
+		}
+	}
+	for _, p := range passed {
+		if hits[p] != 2 {
+			t.Errorf("%s reached the upstream %d times, want 2", p, hits[p])
+		}
+		if _, ok := cache.Get(strings.TrimPrefix(p, "/sumdb/")); ok {
+			t.Errorf("%s kept in the cache", p)
+		}
+	}
+	if got := get("/sumdb/sum.test/lookup/seeded@v1.0.0"); got != lookup {
+		t.Errorf("a cached lookup was served as %q", got)
+	}
+	if n := hits["/sumdb/sum.test/lookup/seeded@v1.0.0"]; n != 0 {
+		t.Errorf("a cached lookup reached the upstream %d times", n)
+	}
+	// What a crash can leave (the cache is written without fsync): cut
+	// short, it is fetched again and replaced.
+	for _, p := range []string{"/sumdb/sum.test/lookup/cut@v1.0.0", "/sumdb/sum.test/tile/8/0/007"} {
+		key := strings.TrimPrefix(p, "/sumdb/")
+		cache.Put(key, []byte("12\n"))
+		if got := get(p); got != string(upstreamFile(p)) {
+			t.Errorf("with %s cut short in the cache, GET = %q", key, got)
+		}
+		if d, _ := cache.Get(key); string(d) != string(upstreamFile(p)) {
+			t.Errorf("%s cut short was not replaced: %q", key, d)
+		}
+	}
+}
+
+// upstreamFile is what the test upstream serves at p: a lookup or a tile
+// of the right shape, else a line naming p.
+func upstreamFile(p string) []byte {
+	_, rest, _ := strings.Cut(strings.TrimPrefix(p, "/sumdb/"), "/")
+	if strings.HasPrefix(rest, "lookup/") {
+		return []byte("7\n" + strings.TrimPrefix(rest, "lookup/") + " h1:x=\n\ngo.sum database tree\n8\nh=\n\n— sum.test x\n")
+	}
+	if t, err := tlog.ParseTilePath(rest); err == nil && t.L >= 0 {
+		return bytes.Repeat([]byte{byte(len(p))}, t.W*tlog.HashSize)
+	}
+	return []byte("upstream " + p)
+}
+
+func TestSumDBCacheKey(t *testing.T) {
+	for name, want := range map[string]string{
+		"sumdb/sum.golang.org/lookup/golang.org/x/text@v0.3.0": "sum.golang.org/lookup/golang.org/x/text@v0.3.0",
+		"sumdb/sum.golang.org/tile/8/0/x001/234":               "sum.golang.org/tile/8/0/x001/234",
+		"sumdb/sum.golang.org/tile/8/3/000.p/4":                "",
+		"sumdb/sum.golang.org/tile/8/data/x001/234":            "",
+		"sumdb/sum.golang.org/latest":                          "",
+		"sumdb/sum.golang.org/lookup/../../../etc/passwd":      "",
+		"sumdb/../lookup/x@v1.0.0":                             "",
+		"sumdb//lookup/x@v1.0.0":                               "",
+		"sumdb/sum.golang.org/lookup//x@v1.0.0":                "",
+		"sumdb/sum.golang.org":                                 "",
+	} {
+		key, ok := sumdbCacheKey(name)
+		if !ok {
+			key = ""
+		}
+		if key != want {
+			t.Errorf("sumdbCacheKey(%q) = %q, %v; want %q", name, key, ok, want)
+		}
+	}
+}
