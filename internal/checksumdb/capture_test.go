@@ -221,7 +221,7 @@ func TestCaptureReadsTilesAtOnce(t *testing.T) {
 		t.Fatalf("only %d fixtures", len(fx))
 	}
 
-	const quiet = 100 * time.Millisecond
+	const quiet = 250 * time.Millisecond // long enough that a slow scheduler does not split a round
 	var (
 		mu     sync.Mutex
 		rounds int
