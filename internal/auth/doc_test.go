@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,5 +190,53 @@ func TestStoreDocPollsVersion(t *testing.T) {
 	}
 	if list, _ := b.List(); len(list) != 0 {
 		t.Fatalf("after a revoke elsewhere: %+v, want no token", list)
+	}
+}
+
+// spoilingDoc is a Doc that, once armed, spoils the document right after
+// the next Replace and has the Tokens reload it before Replace returns:
+// what a reload racing an update sees when the file changes after the
+// update's write.
+type spoilingDoc struct {
+	StoreDoc
+	armed  bool
+	reload func() error
+}
+
+func (d *spoilingDoc) Replace(ctx context.Context, data []byte, version string) (string, error) {
+	v, err := d.StoreDoc.Replace(ctx, data, version)
+	if err != nil || !d.armed {
+		return v, err
+	}
+	d.armed = false
+	if err := d.Store.(*store.Mem).Put(ctx, d.Name, strings.NewReader("{not json")); err != nil {
+		return "", err
+	}
+	d.reload() // installs the spoiled document: every token refused
+	return v, nil
+}
+
+// TestUpdateAfterRacingReload checks that an update whose write was
+// followed by a change that a reload already installed does not put its
+// own, older copy back: a spoiled tokens file stays refused (the server's
+// last-use write-back raced the corruption in TestUnreadableTokensFailClosed
+// on a loaded CI machine).
+func TestUpdateAfterRacingReload(t *testing.T) {
+	doc := &spoilingDoc{StoreDoc: StoreDoc{Store: store.NewMem(), Name: "tokens/tokens.json"}}
+	tokens, err := OpenDoc(doc, doc.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.reload = tokens.Reload
+	secret, err := tokens.Add("ci", []Scope{ScopeRead}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.armed = true
+	if _, err := tokens.Add("other", []Scope{ScopeRead}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tokens.Authenticate(secret); err == nil || errors.Is(err, ErrUnknownToken) {
+		t.Fatalf("a token while the tokens file is spoiled: %v, want the file's error", err)
 	}
 }

@@ -357,6 +357,7 @@ func (t *Tokens) update(change func(*fileData) error) error {
 
 func (t *Tokens) updateCtx(ctx context.Context, change func(*fileData) error) error {
 	for range maxUpdateTries {
+		before := t.snap.Load()
 		b, version, err := t.doc.Read(ctx)
 		if err != nil {
 			return err
@@ -383,6 +384,14 @@ func (t *Tokens) updateCtx(ctx context.Context, change func(*fileData) error) er
 		}
 		t.reloadMu.Lock()
 		defer t.reloadMu.Unlock()
+		if t.snap.Load() != before {
+			// A reload installed what it read while this update ran,
+			// perhaps a change made after this write (the file spoiled,
+			// another process's update): this write's copy would undo
+			// it, so the file is read again instead.
+			_ = t.reloadLocked() // the error is kept in the snapshot
+			return nil
+		}
 		t.install(d, version, nil)
 		return nil
 	}
@@ -415,6 +424,11 @@ type docVersioner interface {
 func (t *Tokens) reloadIfChanged() error {
 	t.reloadMu.Lock()
 	defer t.reloadMu.Unlock()
+	return t.reloadLocked()
+}
+
+// reloadLocked is reloadIfChanged with reloadMu held.
+func (t *Tokens) reloadLocked() error {
 	old := t.snap.Load()
 	// A document in an object store that hangs must not hold the
 	// request that happens to look at it for longer than this.
