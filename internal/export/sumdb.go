@@ -263,52 +263,6 @@ func (s *sumdbSource) close() {
 	}
 }
 
-// dirCache is a checksumdb.Cache in a directory (the work dir's
-// sumdb/<name>, as the go command keeps its own in
-// GOMODCACHE/cache/download/sumdb): the lookups' records and the full
-// tiles of earlier exports, which never change, so that an export with
-// --work-dir fetches only what is new. Files are written to a temporary
-// name and renamed, without fsync: whatever a crash leaves is checked
-// when read, and fetched again if it does not pass.
-type dirCache string
-
-func (d dirCache) Get(p string) ([]byte, bool) {
-	data, err := os.ReadFile(filepath.Join(string(d), filepath.FromSlash(p)))
-	return data, err == nil
-}
-
-func (d dirCache) Put(p string, data []byte) {
-	name := filepath.Join(string(d), filepath.FromSlash(p))
-	if err := os.MkdirAll(filepath.Dir(name), 0o777); err != nil {
-		return
-	}
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
-	if err != nil {
-		return
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), name)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-}
-
-// sumdbCacheOf returns the cache of every checksum database's lookups and
-// full tiles in the work dir (NAME/path under WORKDIR/sumdb, the files
-// dirCache keeps for one database), or nil without a work dir: a scratch
-// export starts empty and would keep nothing.
-func sumdbCacheOf(workDir string) resolve.FileCache {
-	if workDir == "" {
-		return nil
-	}
-	return dirCache(filepath.Join(workDir, "sumdb"))
-}
-
 // addProof adds a checksum-database proof to the manifest (as m.SumDB,
 // with info) and its files to made.
 func addProof(m *bundle.Manifest, info *bundle.SumDBInfo, proof *checksumdb.Proof, made *spool) error {

@@ -14,10 +14,12 @@ import (
 	"github.com/modferry/modferry/internal/checksumdb/checksumdbtest"
 )
 
-// TestCaptureSumDBWorkDirCache captures the proof of one module twice with
-// a work dir: the first capture fills WORKDIR/sumdb/NAME with the lookup
-// and the full tiles; the second, with every cached tile spoiled, still
-// succeeds (it captures again without the cache) and says so.
+// TestCaptureSumDBWorkDirCache captures the proof of one module three
+// times with a work dir: the first capture fills WORKDIR/sumdb/NAME with
+// the lookup and the full tiles; the others, with every cached tile
+// spoiled, still succeed. A tile spoiled on disk is a miss of the cache,
+// fetched again silently; a tile stored wrong makes the capture start
+// again without the cache, and say so.
 func TestCaptureSumDBWorkDirCache(t *testing.T) {
 	db := checksumdbtest.New(t, "sum.test", "", 0)
 	cfg := &sumdbConfig{name: db.Name, key: db.Key, url: db.URL}
@@ -55,16 +57,43 @@ func TestCaptureSumDBWorkDirCache(t *testing.T) {
 	if len(lookups) != 1 || len(tiles) == 0 {
 		t.Fatalf("cache holds lookups %v and %d tiles, want the one lookup and the full tiles", lookups, len(tiles))
 	}
-	for _, tile := range tiles {
-		data, err := os.ReadFile(tile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data[0] ^= 1
-		if err := os.WriteFile(tile, data, 0o644); err != nil {
-			t.Fatal(err)
+	spoil := func(with func(file string, data []byte)) {
+		t.Helper()
+		for _, tile := range tiles {
+			data, err := os.ReadFile(tile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data[0] ^= 1
+			with(tile, data)
 		}
 	}
+	// A file spoiled on disk fails the cache's own trailer: a miss,
+	// fetched and stored again, with nothing to report.
+	spoil(func(file string, data []byte) {
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := capture(); err != nil {
+		t.Fatalf("capture with tiles spoiled on disk: %v", err)
+	}
+	if len(logged) != 0 {
+		t.Errorf("logged %q for tiles spoiled on disk, want nothing", logged)
+	}
+	for _, tile := range tiles {
+		rel, _ := filepath.Rel(dir, tile)
+		if _, ok := dirCache(dir).Get(filepath.ToSlash(rel)); !ok {
+			t.Errorf("cached tile %s not stored again", rel)
+		}
+	}
+	// A tile that passes the cache's check but not the tree's (as if it
+	// had been stored wrong) makes the capture start again without the
+	// cache.
+	spoil(func(file string, data []byte) {
+		rel, _ := filepath.Rel(dir, file)
+		dirCache(dir).Put(filepath.ToSlash(rel), data[:len(data)-trailerSize])
+	})
 	if err := capture(); err != nil {
 		t.Fatalf("capture with spoiled cached tiles: %v", err)
 	}

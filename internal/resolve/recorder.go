@@ -240,9 +240,11 @@ func (r *recorder) forwardSumDB(w http.ResponseWriter, name string) {
 
 // wellFormed reports whether a cached database file has the shape of its
 // kind: a lookup parses as a record followed by a note, a full tile has
-// 2^H hashes. The cache is written without fsync, so a crash can leave a
-// file empty or cut short; such a file is fetched again rather than given
-// to the go command, which would stop on it as on a database that lies.
+// 2^H hashes. A cache may be written without fsync, so a crash can leave
+// a file empty or cut short; such a file is fetched again rather than
+// given to the go command, which would stop on it as on a database that
+// lies. (The work dir's cache also checks each file's SHA-256, which
+// catches a file of the right length filled with zeros.)
 func wellFormed(key string, data []byte) bool {
 	_, p, _ := strings.Cut(key, "/")
 	if strings.HasPrefix(p, "lookup/") {
