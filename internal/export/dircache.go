@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"os"
 	"path/filepath"
-
-	"github.com/modferry/modferry/internal/resolve"
 )
 
 // dirCache is a checksumdb.Cache in a directory (the work dir's
@@ -23,7 +21,7 @@ import (
 // any file whose trailer does not match, so such a file is fetched again
 // instead of being handed on. The capture would catch a bad tile, but
 // the go commands of resolution get these files through the recorder
-// (resolve.Options.SumDBCache) and stop on one as on a database that
+// (resolve.Options.SumDBFiles) and stop on one as on a database that
 // lies, with a SECURITY ERROR that blames the upstream. A file written
 // before the trailer existed fails the same check and is fetched again
 // once.
@@ -64,15 +62,4 @@ func (d dirCache) Put(p string, data []byte) {
 	if err != nil {
 		os.Remove(f.Name())
 	}
-}
-
-// sumdbCacheOf returns the cache of every checksum database's lookups and
-// full tiles in the work dir (NAME/path under WORKDIR/sumdb, the files
-// dirCache keeps for one database), or nil without a work dir: a scratch
-// export starts empty and would keep nothing.
-func sumdbCacheOf(workDir string) resolve.FileCache {
-	if workDir == "" {
-		return nil
-	}
-	return dirCache(filepath.Join(workDir, "sumdb"))
 }

@@ -152,7 +152,7 @@ func Export(ctx context.Context, opts Options) (*Summary, error) {
 	// Resolution's scratch is removed while the export goes on.
 	var cleanup sync.WaitGroup
 	defer cleanup.Wait()
-	res, err := resolveAll(ctx, opts, workDir, src.seen, cleanup.Go)
+	res, err := resolveAll(ctx, opts, workDir, src, cleanup.Go)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func (opts *Options) check() error {
 // resolveAll resolves what the projects and modules of opts need; an
 // empty result when there are none (toolchains or the vulnerability
 // database only).
-func resolveAll(ctx context.Context, opts Options, workDir string, seen func(module.Version), cleanup func(func())) (*resolve.Result, error) {
+func resolveAll(ctx context.Context, opts Options, workDir string, src *sumdbSource, cleanup func(func())) (*resolve.Result, error) {
 	if len(opts.Projects)+len(opts.Modules) == 0 {
 		return &resolve.Result{}, nil
 	}
@@ -240,11 +240,11 @@ func resolveAll(ctx context.Context, opts Options, workDir string, seen func(mod
 		WorkDir:  workDir,
 		RunDir:   runDir(opts.WorkDir),
 		Progress: opts.Progress,
-		Seen:     seen,
+		Seen:     src.seen,
 		Cleanup:  cleanup,
-		// The go commands' lookups and full tiles, in the cache the
-		// proofs' capture reads.
-		SumDBCache: sumdbCacheOf(opts.WorkDir),
+		// The go commands' lookups and full tiles: from the cache the
+		// proofs' capture reads, fetched once for both.
+		SumDBFiles: src.goFiles(opts.WorkDir),
 		Logf:       opts.Logf,
 	})
 }

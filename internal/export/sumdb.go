@@ -256,6 +256,45 @@ func (s *sumdbSource) seen(v module.Version) {
 	s.pf.Add(v)
 }
 
+// goFiles returns what resolution's go commands get the checksum
+// database's files that never change through (resolve.Options.SumDBFiles):
+// the work dir's cache of every database, then, for the database the
+// export proves with, one fetch shared with the prefetch, which fetches
+// the same lookups and tiles for the capture; nil when there is neither.
+func (s *sumdbSource) goFiles(workDir string) resolve.SumDBFiles {
+	g := goSumDBFiles{pf: s.pf, name: s.cfg.name}
+	if workDir != "" {
+		g.dir = dirCache(filepath.Join(workDir, "sumdb"))
+	}
+	if g.dir == "" && g.pf == nil {
+		return nil
+	}
+	return g
+}
+
+type goSumDBFiles struct {
+	dir  dirCache               // WORKDIR/sumdb; "" without a work dir
+	pf   *checksumdb.Prefetcher // nil when the database is off
+	name string                 // the database pf fetches from
+}
+
+func (g goSumDBFiles) Get(key string, fetch func() ([]byte, error)) ([]byte, error) {
+	if g.dir != "" {
+		if data, ok := g.dir.Get(key); ok {
+			return data, nil
+		}
+	}
+	if db, p, _ := strings.Cut(key, "/"); g.pf != nil && db == g.name {
+		upstream := fetch
+		fetch = func() ([]byte, error) { return g.pf.Share(p, upstream) }
+	}
+	data, err := fetch()
+	if err == nil && g.dir != "" {
+		g.dir.Put(key, data)
+	}
+	return data, err
+}
+
 // close stops the prefetch.
 func (s *sumdbSource) close() {
 	if s.pf != nil {

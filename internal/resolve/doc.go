@@ -14,10 +14,11 @@
 //     through package safefile), and records what was requested. /sumdb/
 //     requests are passed through and never recorded, so the real checksum
 //     database checks every module the go command sees; the files of the
-//     database that never change (lookups and full tiles) are answered
-//     from Options.SumDBCache when it holds them (the export's work dir
-//     keeps them), as the go command would answer them from its own
-//     module cache, and checked by the go command either way.
+//     database that never change (lookups and full tiles) go through
+//     Options.SumDBFiles (the export's work dir keeps them, as the go
+//     command would keep them in its own module cache, and its prefetch
+//     of the proofs fetches them once for both), and are checked by the
+//     go command either way.
 //   - Each project is copied (go.mod and go.sum are never modified in the
 //     user's tree), and in the copy the go command runs with a private
 //     GOPATH, GOMODCACHE and GOCACHE, GOPROXY pointing at the recorder,

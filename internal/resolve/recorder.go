@@ -33,7 +33,7 @@ type recorder struct {
 	noProxy  string               // GONOPROXY globs: answered 404 so the go command goes direct
 	progress func(Event)          // may be nil; called with mu held
 	seen     func(module.Version) // may be nil; called with mu held, once per version
-	sumdb    FileCache            // may be nil; see forwardSumDB
+	sumdb    SumDBFiles           // may be nil; see forwardSumDB
 
 	srv *http.Server
 	url string
@@ -213,46 +213,25 @@ func (r *recorder) getSmall(name string) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// forwardSumDB passes a checksum-database request through, answering the
-// files that never change (lookups, full tiles) from r.sumdb when it
-// holds them and keeping those it fetches there. The go command checks
-// every file it gets from the database, as it would over the network:
-// with its module cache fresh at every export, it looks up every module
-// it verifies, and a warm export (--work-dir) waited on those lookups.
+// forwardSumDB passes a checksum-database request through, asking
+// r.sumdb for the files that never change (lookups, full tiles): the
+// export answers them from its work dir, or shares the fetch with the
+// prefetch of its proofs. The go command checks every file it gets from
+// the database, as it would over the network: with its module cache
+// fresh at every export, it looks up every module it verifies that
+// go.sum does not list.
 func (r *recorder) forwardSumDB(w http.ResponseWriter, name string) {
 	key, ok := sumdbCacheKey(name)
 	if !ok || r.sumdb == nil {
 		r.forward(w, name)
 		return
 	}
-	if data, ok := r.sumdb.Get(key); ok && wellFormed(key, data) {
-		w.Write(data)
-		return
-	}
-	data, err := r.getSmall(name)
+	data, err := r.sumdb.Get(key, func() ([]byte, error) { return r.getSmall(name) })
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	r.sumdb.Put(key, data)
 	w.Write(data)
-}
-
-// wellFormed reports whether a cached database file has the shape of its
-// kind: a lookup parses as a record followed by a note, a full tile has
-// 2^H hashes. A cache may be written without fsync, so a crash can leave
-// a file empty or cut short; such a file is fetched again rather than
-// given to the go command, which would stop on it as on a database that
-// lies. (The work dir's cache also checks each file's SHA-256, which
-// catches a file of the right length filled with zeros.)
-func wellFormed(key string, data []byte) bool {
-	_, p, _ := strings.Cut(key, "/")
-	if strings.HasPrefix(p, "lookup/") {
-		_, _, rest, err := tlog.ParseRecord(data)
-		return err == nil && len(rest) > 0
-	}
-	t, err := tlog.ParseTilePath(p)
-	return err == nil && len(data) == t.W*tlog.HashSize
 }
 
 // sumdbCacheKey returns the cache key of a request under sumdb/ (NAME/path

@@ -13,37 +13,47 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// memCache is a FileCache in memory.
-type memCache struct {
+// memFiles is SumDBFiles in memory: it keeps what it fetched.
+type memFiles struct {
 	mu    sync.Mutex
 	files map[string][]byte
 }
 
-func (c *memCache) Get(p string) ([]byte, bool) {
+func (c *memFiles) Get(key string, fetch func() ([]byte, error)) ([]byte, error) {
+	if d, ok := c.get(key); ok {
+		return d, nil
+	}
+	d, err := fetch()
+	if err == nil {
+		c.mu.Lock()
+		c.files[key] = d
+		c.mu.Unlock()
+	}
+	return d, err
+}
+
+func (c *memFiles) get(key string) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, ok := c.files[p]
+	d, ok := c.files[key]
 	return d, ok
 }
 
-func (c *memCache) Put(p string, data []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.files[p] = data
-}
-
-// TestRecorderSumDBCache checks that the recorder answers the go
-// command's requests for checksum-database files that never change
-// (lookups, full tiles) from its cache and keeps those it fetches, and
-// passes every other database request (the latest head, partial and data
-// tiles) through to the upstream each time.
-func TestRecorderSumDBCache(t *testing.T) {
+// TestRecorderSumDBFiles checks that the recorder asks its SumDBFiles for
+// the go command's checksum-database files that never change (lookups,
+// full tiles), and passes every other database request (the latest head,
+// partial and data tiles) through to the upstream each time.
+func TestRecorderSumDBFiles(t *testing.T) {
 	var mu sync.Mutex
 	hits := map[string]int{}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		hits[r.URL.Path]++
 		mu.Unlock()
+		if strings.Contains(r.URL.Path, "missing") {
+			http.NotFound(w, r)
+			return
+		}
 		w.Write(upstreamFile(r.URL.Path))
 	}))
 	defer up.Close()
@@ -54,7 +64,7 @@ func TestRecorderSumDBCache(t *testing.T) {
 	rec := newRecorder(context.Background(), t.TempDir(), &fetcher{list: list, client: up.Client()}, 4, "", nil)
 	// Well-formed enough: a record, then a note.
 	const lookup = "12\nexample.com/seeded v1.0.0 h1:x=\nexample.com/seeded v1.0.0/go.mod h1:y=\n\ngo.sum database tree\n100\nhash=\n\n— sum.test sig\n"
-	cache := &memCache{files: map[string][]byte{"sum.test/lookup/seeded@v1.0.0": []byte(lookup)}}
+	cache := &memFiles{files: map[string][]byte{"sum.test/lookup/seeded@v1.0.0": []byte(lookup)}}
 	rec.sumdb = cache
 	if err := rec.start(); err != nil {
 		t.Fatal(err)
@@ -87,7 +97,7 @@ func TestRecorderSumDBCache(t *testing.T) {
 		if hits[p] != 1 {
 			t.Errorf("%s reached the upstream %d times, want 1", p, hits[p])
 		}
-		if d, ok := cache.Get(strings.TrimPrefix(p, "/sumdb/")); !ok || string(d) != string(upstreamFile(p)) {
+		if d, ok := cache.get(strings.TrimPrefix(p, "/sumdb/")); !ok || string(d) != string(upstreamFile(p)) {
 			t.Errorf("%s kept as %q, %v", p, d, ok)
 		}
 	}
@@ -95,7 +105,7 @@ func TestRecorderSumDBCache(t *testing.T) {
 		if hits[p] != 2 {
 			t.Errorf("%s reached the upstream %d times, want 2", p, hits[p])
 		}
-		if _, ok := cache.Get(strings.TrimPrefix(p, "/sumdb/")); ok {
+		if _, ok := cache.get(strings.TrimPrefix(p, "/sumdb/")); ok {
 			t.Errorf("%s kept in the cache", p)
 		}
 	}
@@ -105,17 +115,17 @@ func TestRecorderSumDBCache(t *testing.T) {
 	if n := hits["/sumdb/sum.test/lookup/seeded@v1.0.0"]; n != 0 {
 		t.Errorf("a cached lookup reached the upstream %d times", n)
 	}
-	// What a crash can leave (the cache is written without fsync): cut
-	// short, it is fetched again and replaced.
-	for _, p := range []string{"/sumdb/sum.test/lookup/cut@v1.0.0", "/sumdb/sum.test/tile/8/0/007"} {
-		key := strings.TrimPrefix(p, "/sumdb/")
-		cache.Put(key, []byte("12\n"))
-		if got := get(p); got != string(upstreamFile(p)) {
-			t.Errorf("with %s cut short in the cache, GET = %q", key, got)
-		}
-		if d, _ := cache.Get(key); string(d) != string(upstreamFile(p)) {
-			t.Errorf("%s cut short was not replaced: %q", key, d)
-		}
+	// The upstream's answer to a file it lacks reaches the go command.
+	resp, err := http.Get(rec.proxyURL(rec.newCommand("p", "go test", "test")) + "/sumdb/sum.test/lookup/missing@v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a lookup the upstream lacks: %s, want 404", resp.Status)
+	}
+	if _, ok := cache.get("sum.test/lookup/missing@v1.0.0"); ok {
+		t.Error("a failed lookup was kept")
 	}
 }
 

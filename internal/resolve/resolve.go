@@ -23,11 +23,14 @@ import (
 	"github.com/modferry/modferry/internal/modfiles"
 )
 
-// A FileCache keeps files by path (checksumdb.Cache has the same shape).
-// What it hands out is checked by whoever reads it; Put may drop a file.
-type FileCache interface {
-	Get(path string) ([]byte, bool)
-	Put(path string, data []byte)
+// SumDBFiles answers the go commands' requests for the checksum
+// database's files that never change: lookups and full tiles, by
+// NAME/path in the database. The go command checks every file it gets,
+// whatever answered it.
+type SumDBFiles interface {
+	// Get returns the file at key, from what it holds or else from
+	// fetch, which fetches it from the upstream proxy list.
+	Get(key string, fetch func() ([]byte, error)) ([]byte, error)
 }
 
 // Options configures Resolve. The zero value of every field but WorkDir
@@ -64,10 +67,10 @@ type Options struct {
 	// it runs while the caller goes on; the caller must let it finish.
 	// Nil: Resolve removes the directory before it returns.
 	Cleanup func(remove func())
-	// SumDBCache, if not nil, answers the go commands' requests for
-	// checksum-database files that never change (lookups and full tiles,
-	// by NAME/path in the database) and keeps those fetched for them.
-	SumDBCache FileCache
+	// SumDBFiles, if not nil, answers the go commands' requests for
+	// checksum-database files that never change (the export's work dir
+	// keeps them, and its prefetch for the proofs fetches the same ones).
+	SumDBFiles SumDBFiles
 	// Jobs bounds concurrent upstream fetches. Zero means 32.
 	Jobs int
 	// Progress, if not nil, receives progress events, one at a time.
@@ -171,7 +174,7 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 	f := &fetcher{list: list, client: client, retries: retries, backoff: 500 * time.Millisecond}
 	rec := newRecorder(ctx, filepath.Join(workDir, "download"), f, jobs, noProxy, opts.Progress)
 	rec.seen = opts.Seen
-	rec.sumdb = opts.SumDBCache
+	rec.sumdb = opts.SumDBFiles
 	if err := rec.start(); err != nil {
 		return nil, err
 	}
