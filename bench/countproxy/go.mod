@@ -1,0 +1,3 @@
+module modferry.bench/countproxy
+
+go 1.26.0
