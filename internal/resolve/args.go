@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/errgroup"
@@ -100,12 +102,30 @@ func resolveTool(ctx context.Context, g *goRunner, project string, arg module.Ve
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return module.Version{}, err
 	}
+	// The graph's go.mod files need only the main module's go.mod: when
+	// the main module is known before go install -n says it, they are
+	// fetched beside it (3.6 s after a 6.9 s go install -n, one after the
+	// other, for golangci-lint).
+	var early module.Version
+	graphDone := make(chan struct{})
+	if m, ok := onlyModuleAt(ctx, g, arg); ok {
+		early = m
+		go func() {
+			defer close(graphDone)
+			toolGraph(ctx, g, project, m, filepath.Join(dir, "graph"), logf)
+		}()
+	} else {
+		close(graphDone)
+	}
 	_, stderr, err := g.run2(ctx, project, dir, moduleMode, "install", "-n", arg.String())
+	<-graphDone
 	if err != nil {
 		return module.Version{}, err
 	}
 	if main, ok := mainModule(stderr); ok {
-		toolGraph(ctx, g, project, main, filepath.Join(dir, "graph"), logf)
+		if main != early {
+			toolGraph(ctx, g, project, main, filepath.Join(dir, "graph-main"), logf)
+		}
 		return module.Version{Path: arg.Path, Version: main.Version}, nil
 	}
 	if module.CanonicalVersion(arg.Version) == arg.Version {
@@ -142,6 +162,45 @@ func toolGraph(ctx context.Context, g *goRunner, project string, main module.Ver
 	if err != nil {
 		logf("resolve: %s: the module graph of %s beyond what go install loads: %v", project, main, err)
 	}
+}
+
+// onlyModuleAt returns the module that go install of arg must take as
+// its main module, when that is certain before it runs: arg names a
+// canonical version, and of the module paths arg's path could be in (the
+// path and its prefixes, as the go command tries them), exactly one has
+// a go.mod at that version; that go.mod is then in the recorder's store.
+func onlyModuleAt(ctx context.Context, g *goRunner, arg module.Version) (module.Version, bool) {
+	if g.rec == nil || module.CanonicalVersion(arg.Version) != arg.Version {
+		return module.Version{}, false
+	}
+	var candidates []module.Version
+	for p := arg.Path; ; p = path.Dir(p) {
+		if module.CheckPath(p) == nil {
+			candidates = append(candidates, module.Version{Path: p, Version: arg.Version})
+		}
+		if !strings.Contains(p, "/") {
+			break
+		}
+	}
+	found := make([]bool, len(candidates))
+	var wg sync.WaitGroup
+	for i, m := range candidates {
+		wg.Go(func() {
+			if ctx.Err() == nil {
+				_, err := g.rec.ensure(m, modfiles.Mod)
+				found[i] = err == nil
+			}
+		})
+	}
+	wg.Wait()
+	var only module.Version
+	n := 0
+	for i, ok := range found {
+		if ok {
+			only, n = candidates[i], n+1
+		}
+	}
+	return only, n == 1
 }
 
 // mainModule finds the build information in go install -n output (the

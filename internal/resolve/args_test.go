@@ -3,6 +3,8 @@ package resolve
 import (
 	"context"
 	"errors"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -159,5 +161,51 @@ func TestProcsEnv(t *testing.T) {
 	want = "GOMAXPROCS=" + strconv.Itoa(runtime.NumCPU())
 	if got := procsEnv(nil, 1); len(got) != 1 || got[0] != want {
 		t.Errorf("jobs 1: %q, want %q (the cores)", got, want)
+	}
+}
+
+// TestOnlyModuleAt checks when a command's main module is certain before
+// go install runs (so that its graph is fetched beside it): a canonical
+// version that exactly one of the path's prefixes has as a module.
+func TestOnlyModuleAt(t *testing.T) {
+	up := testupstream.New(t)
+	list, err := parseProxyList(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rec := newRecorder(context.Background(), dir, &fetcher{list: list, client: http.DefaultClient}, 4, "", nil)
+	g := &goRunner{rec: rec}
+	for _, tt := range []struct {
+		arg  module.Version
+		want string // "" for not certain
+	}{
+		{module.Version{Path: "modferry.test/toola/cmd/toola", Version: "v1.0.0"}, "modferry.test/toola"},
+		{module.Version{Path: "modferry.test/toola", Version: "v1.0.0"}, "modferry.test/toola"},
+		{module.Version{Path: "modferry.test/major/v2/cmd", Version: "v2.1.0"}, "modferry.test/major/v2"},
+		// Two modules at v1.0.0 on the path: go install decides.
+		{module.Version{Path: "modferry.test/nest/inner/pkg", Version: "v1.0.0"}, ""},
+		// Queries and versions no module has.
+		{module.Version{Path: "modferry.test/toolb/cmd/toolb", Version: "latest"}, ""},
+		{module.Version{Path: "modferry.test/toola/cmd/toola", Version: "v1.0"}, ""},
+		{module.Version{Path: "modferry.test/toola/cmd/toola", Version: "v9.9.9"}, ""},
+	} {
+		m, ok := onlyModuleAt(context.Background(), g, tt.arg)
+		got := ""
+		if ok {
+			got = m.Path
+			if m.Version != tt.arg.Version {
+				t.Errorf("onlyModuleAt(%v) = %v, want version %s", tt.arg, m, tt.arg.Version)
+			}
+		}
+		if got != tt.want {
+			t.Errorf("onlyModuleAt(%v) = %q, want %q", tt.arg, got, tt.want)
+		}
+	}
+	// The go.mod of the module found is in the recorder's store, where
+	// toolGraph reads it.
+	name, _ := modfiles.ProxyPath(module.Version{Path: "modferry.test/toola", Version: "v1.0.0"}, modfiles.Mod)
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(name))); err != nil {
+		t.Errorf("the main module's go.mod: %v", err)
 	}
 }
