@@ -6,11 +6,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/modferry/modferry/internal/modfiles"
 )
 
 // memFiles is SumDBFiles in memory: it keeps what it fetched.
@@ -162,5 +168,62 @@ func TestSumDBCacheKey(t *testing.T) {
 		if key != want {
 			t.Errorf("sumdbCacheKey(%q) = %q, %v; want %q", name, key, ok, want)
 		}
+	}
+}
+
+// TestRecorderCompleteEarly checks that, with early completion on, a
+// served file's complements (the .info of a .mod, the .mod of an .info,
+// both of a .zip) come into the store in the background, that GONOPROXY
+// modules are left alone, and that nothing is fetched after
+// stopCompletion.
+func TestRecorderCompleteEarly(t *testing.T) {
+	var mu sync.Mutex
+	hits := map[string]int{}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		mu.Unlock()
+		w.Write([]byte("{}"))
+	}))
+	defer up.Close()
+	list, err := parseProxyList(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rec := newRecorder(context.Background(), dir, &fetcher{list: list, client: up.Client()}, 4, "private.test", nil)
+	rec.startCompletion(2)
+	served := func(path string, k modfiles.Kind) {
+		rec.record(File{Module: module.Version{Path: path, Version: "v1.0.0"}, Kind: k}, nil)
+	}
+	served("example.com/a", modfiles.Mod)
+	served("example.com/b", modfiles.Info)
+	served("example.com/c", modfiles.Zip)
+	served("private.test/p", modfiles.Mod)
+	want := []string{"/example.com/a/@v/v1.0.0.info", "/example.com/b/@v/v1.0.0.mod", "/example.com/c/@v/v1.0.0.info", "/example.com/c/@v/v1.0.0.mod"}
+	for _, p := range want {
+		name := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(p, "/")))
+		for i := 0; ; i++ {
+			if _, err := os.Stat(name); err == nil {
+				break
+			}
+			if i == 500 {
+				t.Fatalf("%s not fetched in the background", p)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	rec.stopCompletion()
+	served("example.com/d", modfiles.Mod)
+	rec.stopCompletion()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range want {
+		if hits[p] != 1 {
+			t.Errorf("%s fetched %d times, want 1", p, hits[p])
+		}
+	}
+	if len(hits) != len(want) {
+		t.Errorf("fetched %v, want only %v (nothing of private.test, nothing after the stop)", hits, want)
 	}
 }

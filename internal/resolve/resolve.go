@@ -175,6 +175,8 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 	rec := newRecorder(ctx, filepath.Join(workDir, "download"), f, jobs, noProxy, opts.Progress)
 	rec.seen = opts.Seen
 	rec.sumdb = opts.SumDBFiles
+	rec.startCompletion(max(1, jobs/4))
+	defer rec.stopCompletion()
 	if err := rec.start(); err != nil {
 		return nil, err
 	}
@@ -243,6 +245,7 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 	if err := adoptDirect(rec, goCache, logf); err != nil {
 		return nil, err
 	}
+	rec.stopCompletion()
 	files, err := complete(ctx, g, rec, noProxy, runDir, logf)
 	if err != nil {
 		return nil, err
@@ -470,16 +473,7 @@ func complete(ctx context.Context, g *goRunner, rec *recorder, noProxy, runDir s
 	}
 	var needs []need
 	for _, f := range have {
-		var want []modfiles.Kind
-		switch f.Kind {
-		case modfiles.Info:
-			want = []modfiles.Kind{modfiles.Mod}
-		case modfiles.Mod:
-			want = []modfiles.Kind{modfiles.Info}
-		case modfiles.Zip:
-			want = []modfiles.Kind{modfiles.Info, modfiles.Mod}
-		}
-		for _, k := range want {
+		for _, k := range completeFor[f.Kind] {
 			name, err := modfiles.ProxyPath(f.Module, k)
 			if err != nil {
 				return nil, err
