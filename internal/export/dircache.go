@@ -22,7 +22,7 @@ import (
 // instead of being handed on. The capture would catch a bad tile, but
 // the go commands of resolution get these files through the recorder
 // (resolve.Options.SumDBFiles) and stop on one as on a database that
-// lies, with a SECURITY ERROR that blames the upstream. A file written
+// lies ("downloaded inconsistent tile"), and the export fails. A file written
 // before the trailer existed fails the same check and is fetched again
 // once.
 type dirCache string

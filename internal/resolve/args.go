@@ -103,20 +103,19 @@ func resolveTool(ctx context.Context, g *goRunner, project string, arg module.Ve
 		return module.Version{}, err
 	}
 	// The graph's go.mod files need only the main module's go.mod: when
-	// the main module is known before go install -n says it, they are
+	// the main module is certain before go install -n says it, they are
 	// fetched beside it (3.6 s after a 6.9 s go install -n, one after the
-	// other, for golangci-lint).
+	// other, for golangci-lint). If go install then refuses the argument
+	// (a library), what they fetched stays: go get of it needs them too.
 	var early module.Version
 	graphDone := make(chan struct{})
-	if m, ok := onlyModuleAt(ctx, g, arg); ok {
-		early = m
-		go func() {
-			defer close(graphDone)
+	go func() {
+		defer close(graphDone)
+		if m, ok := onlyModuleAt(ctx, g, arg); ok {
+			early = m
 			toolGraph(ctx, g, project, m, filepath.Join(dir, "graph"), logf)
-		}()
-	} else {
-		close(graphDone)
-	}
+		}
+	}()
 	_, stderr, err := g.run2(ctx, project, dir, moduleMode, "install", "-n", arg.String())
 	<-graphDone
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -50,24 +51,13 @@ func (c *memFiles) get(key string) ([]byte, bool) {
 // full tiles), and passes every other database request (the latest head,
 // partial and data tiles) through to the upstream each time.
 func TestRecorderSumDBFiles(t *testing.T) {
-	var mu sync.Mutex
-	hits := map[string]int{}
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		hits[r.URL.Path]++
-		mu.Unlock()
+	rec, counts := testRecorder(t, t.TempDir(), "", func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "missing") {
 			http.NotFound(w, r)
 			return
 		}
 		w.Write(upstreamFile(r.URL.Path))
-	}))
-	defer up.Close()
-	list, err := parseProxyList(up.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := newRecorder(context.Background(), t.TempDir(), &fetcher{list: list, client: up.Client()}, 4, "", nil)
+	})
 	// Well-formed enough: a record, then a note.
 	const lookup = "12\nexample.com/seeded v1.0.0 h1:x=\nexample.com/seeded v1.0.0/go.mod h1:y=\n\ngo.sum database tree\n100\nhash=\n\n— sum.test sig\n"
 	cache := &memFiles{files: map[string][]byte{"sum.test/lookup/seeded@v1.0.0": []byte(lookup)}}
@@ -99,6 +89,7 @@ func TestRecorderSumDBFiles(t *testing.T) {
 			}
 		}
 	}
+	hits := counts()
 	for _, p := range kept {
 		if hits[p] != 1 {
 			t.Errorf("%s reached the upstream %d times, want 1", p, hits[p])
@@ -118,7 +109,7 @@ func TestRecorderSumDBFiles(t *testing.T) {
 	if got := get("/sumdb/sum.test/lookup/seeded@v1.0.0"); got != lookup {
 		t.Errorf("a cached lookup was served as %q", got)
 	}
-	if n := hits["/sumdb/sum.test/lookup/seeded@v1.0.0"]; n != 0 {
+	if n := counts()["/sumdb/sum.test/lookup/seeded@v1.0.0"]; n != 0 {
 		t.Errorf("a cached lookup reached the upstream %d times", n)
 	}
 	// The upstream's answer to a file it lacks reaches the go command.
@@ -177,21 +168,10 @@ func TestSumDBCacheKey(t *testing.T) {
 // modules are left alone, and that nothing is fetched after
 // stopCompletion.
 func TestRecorderCompleteEarly(t *testing.T) {
-	var mu sync.Mutex
-	hits := map[string]int{}
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		hits[r.URL.Path]++
-		mu.Unlock()
-		w.Write([]byte("{}"))
-	}))
-	defer up.Close()
-	list, err := parseProxyList(up.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	rec := newRecorder(context.Background(), dir, &fetcher{list: list, client: up.Client()}, 4, "private.test", nil)
+	rec, counts := testRecorder(t, dir, "private.test", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("{}"))
+	})
 	rec.startCompletion(2)
 	served := func(path string, k modfiles.Kind) {
 		rec.record(File{Module: module.Version{Path: path, Version: "v1.0.0"}, Kind: k}, nil)
@@ -216,8 +196,7 @@ func TestRecorderCompleteEarly(t *testing.T) {
 	rec.stopCompletion()
 	served("example.com/d", modfiles.Mod)
 	rec.stopCompletion()
-	mu.Lock()
-	defer mu.Unlock()
+	hits := counts()
 	for _, p := range want {
 		if hits[p] != 1 {
 			t.Errorf("%s fetched %d times, want 1", p, hits[p])
@@ -225,5 +204,31 @@ func TestRecorderCompleteEarly(t *testing.T) {
 	}
 	if len(hits) != len(want) {
 		t.Errorf("fetched %v, want only %v (nothing of private.test, nothing after the stop)", hits, want)
+	}
+}
+
+// testRecorder returns a recorder storing into dir, in front of an
+// upstream served by h, and a func that returns how many times the
+// upstream was asked for each path so far.
+func testRecorder(t *testing.T, dir, noProxy string, h http.HandlerFunc) (*recorder, func() map[string]int) {
+	t.Helper()
+	var mu sync.Mutex
+	hits := map[string]int{}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path]++
+		mu.Unlock()
+		h(w, r)
+	}))
+	t.Cleanup(up.Close)
+	list, err := parseProxyList(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(context.Background(), dir, &fetcher{list: list, client: up.Client()}, 4, noProxy, nil)
+	return rec, func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(hits)
 	}
 }

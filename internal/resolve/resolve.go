@@ -240,12 +240,13 @@ func Resolve(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 
+	rec.stopCompletion() // the go commands are done
+
 	// Files the go command fetched itself (GONOPROXY modules, or modules
 	// that every proxy lacked before "direct") are in the module cache only.
 	if err := adoptDirect(rec, goCache, logf); err != nil {
 		return nil, err
 	}
-	rec.stopCompletion()
 	files, err := complete(ctx, g, rec, noProxy, runDir, logf)
 	if err != nil {
 		return nil, err
