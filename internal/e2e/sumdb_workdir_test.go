@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"io"
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,25 +33,7 @@ func TestSumDBWorkDirSpoiled(t *testing.T) {
 	db.AddFiller(t, 600)
 	// The upstream proxies the database, as the Go module proxy does, so
 	// that the go commands reach it through the recording proxy.
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rest, ok := strings.CutPrefix(r.URL.Path, "/sumdb/"+db.Name+"/")
-		if !ok {
-			up.ServeHTTP(w, r)
-			return
-		}
-		if rest == "supported" {
-			return
-		}
-		resp, err := http.Get(db.URL + "/" + rest)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
-	}))
-	defer front.Close()
+	front := sumdbFront(t, up, db)
 	key, pub := keygen(t)
 	app := filepath.Join(t.TempDir(), "app")
 	testupstream.WriteProject(t, "app", app) // no go.sum: the go command looks every module up
@@ -63,7 +42,7 @@ func TestSumDBWorkDirSpoiled(t *testing.T) {
 	env := []string{"GOSUMDB=" + db.Key, "GONOSUMDB=", "GOPRIVATE=", "GOFLAGS="}
 	export := func() string {
 		b := filepath.Join(t.TempDir(), "b.tar.zst")
-		mfEnv(t, env, "export", "--sign-key", key, "-o", b, "--work-dir", work, "--upstream", front.URL, app)
+		mfEnv(t, env, "export", "--sign-key", key, "-o", b, "--work-dir", work, "--upstream", front, app)
 		return b
 	}
 	export()
